@@ -1,0 +1,100 @@
+"""The ``ontrack`` command line (CONTRACT §5).
+
+Exit codes: 0 success, 1 invalid data / config / model (a clear message, never a
+traceback), 2 usage error (argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ontrack import __version__
+from ontrack.commands import COMMAND_MODULES
+from ontrack.errors import OnTrackError
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def _quiet_third_parties() -> None:
+    """Privacy defaults: no usage data leaves the machine, whatever the user has set."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command takes: the district config and verbosity."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="district YAML (thresholds, mark scales, checkpoints, ...); "
+        "documented defaults apply without it",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only errors and the final summary"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with one subcommand per module in ontrack.commands."""
+    parser = argparse.ArgumentParser(
+        prog="ontrack",
+        description="Which 8th and 9th graders are falling off track, early enough "
+        "to act, and why. See README.md for the data contract and outputs.",
+    )
+    parser.add_argument("--version", action="version", version=f"ontrack {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"ontrack.commands.{name}")
+        sub = module.add_parser(subparsers)
+        add_common_options(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (also used by the console script)."""
+    _quiet_third_parties()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except OnTrackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(
+            "error: ran out of memory. Lower `engine.memory_limit` in the config or "
+            "run on a larger machine.",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks
+        if os.environ.get("ONTRACK_DEBUG"):
+            raise
+        print(
+            f"error: unexpected {type(err).__name__} (details withheld: they may "
+            "contain student data).\nThis is a bug in ontrack, not in your data. Set ONTRACK_DEBUG=1 to see "
+            "the traceback and please report it.",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

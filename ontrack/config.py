@@ -1,0 +1,358 @@
+"""The district config: one YAML file parsed into frozen, typed models.
+
+Every default below is the documented default (see docs/config.md, generated from these
+models by ``ontrack.config.describe_defaults``). Unknown keys are errors that name the
+key's path, so a misspelled threshold can never fall back silently to a default.
+
+One data directory may hold several districts (CONTRACT §1): ``rules`` holds the default
+district rules and ``districts`` overrides any of them per ``district_id``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ontrack.errors import ConfigError
+
+CONFIG_VERSION = 1
+MIN_GROUP_SIZE_FLOOR = 10
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _default_letter_points() -> dict[str, float]:
+    """A=4, B=3, C=2, D=1, F=0; + or - moves 0.3, with A+ capped at 4.0."""
+    points: dict[str, float] = {}
+    for letter, base in (("A", 4.0), ("B", 3.0), ("C", 2.0), ("D", 1.0)):
+        points[f"{letter}+"] = min(4.0, base + 0.3)
+        points[letter] = base
+        points[f"{letter}-"] = round(base - 0.3, 1)
+    points["F"] = 0.0
+    return points
+
+
+class MarkScale(_Frozen):
+    """How marks turn into grade points and which marks count as D/F or pass."""
+
+    letter_points: dict[str, float] = Field(
+        default_factory=_default_letter_points,
+        description="Grade points per letter mark (0-4 scale).",
+    )
+    numeric_cutoffs: dict[str, float] = Field(
+        default_factory=lambda: {"A": 90.0, "B": 80.0, "C": 70.0, "D": 60.0},
+        description="Lowest numeric mark (0-100) for each letter; below the lowest is F.",
+    )
+    d_or_f_letters: tuple[str, ...] = Field(
+        default=("D", "F"),
+        description="Base letters that count as a D or F (readiness criterion).",
+    )
+    failing_letters: tuple[str, ...] = Field(
+        default=("F",), description="Base letters that count as a failing mark."
+    )
+    pass_marks: tuple[str, ...] = Field(
+        default=("P",), description="Marks meaning pass without grade points."
+    )
+    no_pass_marks: tuple[str, ...] = Field(
+        default=("NP",), description="Marks meaning no pass (failing, no grade points)."
+    )
+    non_grade_marks: tuple[str, ...] = Field(
+        default=("I", "W"), description="Incomplete / withdrawn: no points, not failing."
+    )
+
+    @field_validator("letter_points")
+    @classmethod
+    def _points_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for letter, pts in value.items():
+            if not 0.0 <= pts <= 5.0:
+                raise ValueError(
+                    f"grade points must be between 0 and 5. Got {letter}={pts} instead."
+                )
+        return value
+
+    def all_marks(self) -> set[str]:
+        """Every non-numeric mark this scale accepts (upper case)."""
+        return {
+            m.upper()
+            for m in (
+                *self.letter_points,
+                *self.pass_marks,
+                *self.no_pass_marks,
+                *self.non_grade_marks,
+            )
+        }
+
+
+class ReadinessRule(_Frozen):
+    """CORE 8th-grade high-school readiness thresholds (CONTRACT §2)."""
+
+    gpa_min: float = Field(2.5, description="Ready needs 8th-grade GPA at or above this.")
+    attendance_min: float = Field(
+        0.96, gt=0, le=1, description="Ready needs an attendance rate at or above this."
+    )
+    max_d_or_f_ela_math: int = Field(
+        0, ge=0, description="Most D/F final marks in ELA or math allowed."
+    )
+    max_suspensions: int = Field(0, ge=0, description="Most suspensions allowed.")
+
+
+class OnTrackRule(_Frozen):
+    """9th-grade on-track thresholds (default: Chicago Freshman On-Track)."""
+
+    full_year_courses_required: float = Field(
+        5.0, ge=0, description="Credits needed by end of 9th grade, in full-year courses."
+    )
+    max_core_semester_fs: int = Field(
+        1, ge=0, description="Most semester Fs in core subjects allowed."
+    )
+    core_subjects: tuple[str, ...] = ("ela", "math", "science", "social_science")
+
+
+class DistrictRules(_Frozen):
+    """Everything that can differ between districts in one data directory."""
+
+    mark_scale: MarkScale = Field(default_factory=MarkScale)
+    credit_unit: float = Field(
+        1.0,
+        gt=0,
+        description="Credits per full-year course (1.0; 10 for California semester "
+        "credits).",
+    )
+    school_year_start: str = Field(
+        "07-01",
+        description="Month-day on which a school year starts; a dated record belongs "
+        "to the year running from here.",
+    )
+    checkpoints: tuple[str, ...] = Field(
+        ("10-31", "01-31", "06-30"),
+        description="As-of month-days at which cohorts are scored each school year.",
+    )
+    readiness: ReadinessRule = Field(default_factory=ReadinessRule)
+    on_track: OnTrackRule = Field(default_factory=OnTrackRule)
+    chronic_absence_max_rate: float = Field(
+        0.90,
+        gt=0,
+        le=1,
+        description="Chronically absent when the attendance rate is at or below this.",
+    )
+
+    @field_validator("school_year_start")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        _parse_month_day(value)
+        return value
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _checkpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("checkpoints must list at least one month-day. Got none.")
+        for item in value:
+            _parse_month_day(item)
+        return value
+
+    def year_start(self, school_year: int) -> date:
+        """First day of ``school_year`` (the year in which it ends)."""
+        month, day = _parse_month_day(self.school_year_start)
+        start_year = school_year - 1 if (month, day) > (1, 1) else school_year
+        return date(start_year, month, day)
+
+    def year_end(self, school_year: int) -> date:
+        """Last day of ``school_year``: the day before the next year starts."""
+        return date.fromordinal(self.year_start(school_year + 1).toordinal() - 1)
+
+
+class ReportingConfig(_Frozen):
+    """Suppression of small groups in every aggregate ontrack publishes."""
+
+    min_group_size: int = Field(
+        20,
+        description="Groups smaller than this are suppressed (CORE's n-size is 20; "
+        "never below 10).",
+    )
+
+    @field_validator("min_group_size")
+    @classmethod
+    def _floor(cls, value: int) -> int:
+        if value < MIN_GROUP_SIZE_FLOOR:
+            raise ValueError(
+                f"min_group_size must be at least {MIN_GROUP_SIZE_FLOOR}. "
+                f"Got {value} instead."
+            )
+        return value
+
+
+class EngineConfig(_Frozen):
+    """DuckDB resources for event-table aggregation."""
+
+    memory_limit: str = Field("2GB", description="DuckDB memory limit; spills beyond.")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all).")
+
+
+class FeatureConfig(_Frozen):
+    """Which sensitive flags may become model inputs (off by default)."""
+
+    include_program_flags: bool = Field(
+        False,
+        description="Use EL, disability and poverty flags as model inputs (a warning "
+        "is printed). Race/ethnicity and gender are never model inputs.",
+    )
+
+
+class TrackingConfig(_Frozen):
+    """Where MLflow keeps runs and the model registry."""
+
+    uri: str | None = Field(
+        None,
+        description="MLflow tracking URI; default: a SQLite file OUT/mlflow/mlflow.db.",
+    )
+    registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
+
+
+class Config(_Frozen):
+    """A district's ontrack configuration (frozen; the user's file is never changed)."""
+
+    config_version: Literal[1] = Field(
+        CONFIG_VERSION, description="Version of this config format."
+    )
+    rules: DistrictRules = Field(default_factory=DistrictRules)
+    districts: dict[str, DistrictRules] = Field(
+        default_factory=dict,
+        description="Per-district overrides of `rules`, keyed by district_id.",
+    )
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    def rules_for(self, district_id: str | None) -> DistrictRules:
+        """The rules of one district: its overrides, else the default rules."""
+        if district_id is not None and district_id in self.districts:
+            return self.districts[district_id]
+        return self.rules
+
+    @property
+    def config_hash(self) -> str:
+        """Short SHA-256 of the resolved config, stamped on every output."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _parse_month_day(value: str) -> tuple[int, int]:
+    try:
+        month_text, day_text = value.split("-")
+        month, day = int(month_text), int(day_text)
+        date(2000, month, day)  # 2000 is a leap year, so 02-29 is allowed
+    except ValueError:
+        raise ValueError(
+            f"a month-day must look like 'MM-DD'. Got {value!r} instead."
+        ) from None
+    return month, day
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _known_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    if model is Config and path[:1] == ("districts",) and len(path) >= 2:
+        current, path = DistrictRules, path[2:]
+    for part in path:
+        field = getattr(current, "model_fields", {}).get(part)
+        annotation = field.annotation if field is not None else None
+        current = annotation if isinstance(annotation, type) else None
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"config {source} is invalid:"]
+    for item in err.errors():
+        loc = tuple(item["loc"])
+        path = ".".join(str(p) for p in loc)
+        if item["type"] == "extra_forbidden":
+            known = _known_keys(Config, loc[:-1])
+            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+            allowed = f" Allowed keys here: {', '.join(sorted(known))}." if known else ""
+            lines.append(f"  {path}: unknown key.{suggestion}{allowed}")
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            if "Got " not in msg:
+                msg = f"{msg}. Got {item.get('input')!r} instead."
+            lines.append(f"  {path}: {msg}")
+    return "\n".join(lines)
+
+
+def config_from_dict(raw: dict[str, Any] | None, source: str = "<dict>") -> Config:
+    """Build a :class:`Config` from plain data, merging district overrides on rules."""
+    raw = dict(raw or {})
+    version = raw.get("config_version", CONFIG_VERSION)
+    if version != CONFIG_VERSION:
+        raise ConfigError(
+            f"config {source}: config_version must be {CONFIG_VERSION}. "
+            f"Got {version!r} instead."
+        )
+    districts = raw.get("districts") or {}
+    if not isinstance(districts, dict):
+        raise ConfigError(
+            f"config {source}: districts must be a mapping of district_id to rules. "
+            f"Got {type(districts).__name__} instead."
+        )
+    base_rules = raw.get("rules") or {}
+    if isinstance(base_rules, dict):
+        raw["districts"] = {
+            str(k): _merge(base_rules, v or {}) if isinstance(v, dict) else v
+            for k, v in districts.items()
+        }
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read a district YAML; ``None`` gives the documented defaults.
+
+    Examples
+    --------
+    >>> load_config().rules.readiness.gpa_min
+    2.5
+    >>> config_from_dict({"reporting": {"min_group_size": 5}})
+    Traceback (most recent call last):
+    ...
+    ontrack.errors.ConfigError: config <dict> is invalid:
+      reporting.min_group_size: min_group_size must be at least 10. Got 5 instead.
+    """
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(
+            f"config file {path} must be a mapping of keys to values. "
+            f"Got {type(raw).__name__} instead."
+        )
+    return config_from_dict(raw, source=str(path))

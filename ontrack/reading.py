@@ -1,0 +1,188 @@
+"""Find and read one contract table from CSV or Parquet into DuckDB, as text.
+
+Every value is read as text first so that nothing is lost before validation: IDs keep
+their leading zeros, a bad date stays visible in the quarantine file, and typing happens
+in one place (``ontrack.validation``). CSV files may be UTF-8 with or without a BOM, or
+Latin-1 (detected, with a warning); the delimiter (comma, semicolon, tab or pipe) is
+sniffed from the header. Malformed lines are kept as rejected rows, never dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from ontrack.errors import SchemaError
+
+SNIFF_BYTES = 4 << 20
+DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """Where a table lives and how to read it."""
+
+    table: str
+    path: Path
+    format: str  # "csv" or "parquet"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    warnings: tuple[str, ...] = field(default=())
+    header: tuple[str, ...] = field(default=())
+
+
+def find_table_file(data_dir: Path, table: str) -> tuple[Path | None, list[str]]:
+    """The file for ``table`` in ``data_dir`` (parquet preferred), plus warnings."""
+    warnings: list[str] = []
+    parquet = data_dir / f"{table}.parquet"
+    csv_path = data_dir / f"{table}.csv"
+    if parquet.exists() and csv_path.exists():
+        warnings.append(
+            f"{table}: both {csv_path.name} and {parquet.name} exist; using {parquet.name}."
+        )
+    for candidate in (parquet, csv_path):
+        if candidate.exists():
+            return candidate, warnings
+    return None, warnings
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def sniff_csv(path: Path, table: str) -> SourceFile:
+    """Detect encoding and delimiter from the first bytes of a CSV file."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise SchemaError(
+            f"table {table} ({path}): the file is empty. Expected a header row "
+            "naming the columns, then one row per record."
+        )
+    warnings: list[str] = []
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(head, final=len(head) < SNIFF_BYTES)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+        warnings.append(
+            f"{table}: {path.name} is not UTF-8; read as Latin-1. Save it as UTF-8 to "
+            "silence this warning."
+        )
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff").lstrip("ï»¿")
+    header = text.splitlines()[0] if text else ""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        delimiter = ","
+    if delimiter != ",":
+        name = {"\t": "tab", ";": "semicolon", "|": "pipe"}[delimiter]
+        warnings.append(f"{table}: {path.name} is {name}-delimited; read accordingly.")
+    names = next(csv.reader(io.StringIO(header), delimiter=delimiter), [])
+    return SourceFile(
+        table, path, "csv", encoding, delimiter, tuple(warnings), tuple(names)
+    )
+
+
+def header_columns(con: duckdb.DuckDBPyConnection, source: SourceFile) -> list[str]:
+    """Column names as found in the file (BOM and surrounding spaces removed)."""
+    if source.format == "csv":
+        return [clean_column_name(n) for n in source.header]
+    sql = f"DESCRIBE SELECT * FROM read_parquet({_quote(source.path)})"
+    try:
+        names = [row[0] for row in con.execute(sql).fetchall()]
+    except duckdb.Error as err:
+        raise SchemaError(
+            f"table {source.table} ({source.path}): cannot be read as "
+            f"{source.format.upper()}: {_first_line(err)}"
+        ) from None
+    return [clean_column_name(n) for n in names]
+
+
+def clean_column_name(name: str) -> str:
+    """Header names compare case-insensitively, without BOM or stray spaces."""
+    return name.replace("\ufeff", "").replace("ï»¿", "").strip().lower()
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def load_raw(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    file_columns: list[str],
+    target: str,
+) -> list[tuple[int, str, str]]:
+    """Create table ``target`` with every file column as trimmed text.
+
+    Returns the malformed CSV lines that could not be split into the header's
+    columns, as ``(line, raw_text, problem)``; they are quarantined by the caller.
+    """
+    if source.format == "parquet":
+        reader = f"read_parquet({_quote(source.path)})"
+        originals = [
+            r[0]
+            for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        ]
+    else:
+        originals = [f"c{i}" for i in range(len(source.header))]
+    select = ", ".join(
+        f"NULLIF(trim(CAST({_ident(orig)} AS VARCHAR)), '') AS {_ident(clean)}"
+        for orig, clean in zip(originals, file_columns, strict=True)
+    )
+    if source.format == "csv":
+        reader = _csv_reader_with_columns(source, originals)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select} FROM {reader}"
+        )
+    except duckdb.Error as err:
+        raise SchemaError(
+            f"table {source.table} ({source.path}): cannot be read: {_first_line(err)}"
+        ) from None
+    if source.format != "csv":
+        return []
+    rows = con.execute(
+        f"SELECT line, csv_line, error_type || ': ' || error_message "
+        f"FROM rejects_{source.table} ORDER BY line"
+    ).fetchall()
+    con.execute(f"DROP TABLE IF EXISTS rejects_{source.table}")
+    con.execute(f"DROP TABLE IF EXISTS rejects_scan_{source.table}")
+    # Several problems on one line are one rejected row.
+    seen: dict[int, tuple[int, str, str]] = {}
+    for line, text, problem in rows:
+        if line not in seen:
+            seen[int(line)] = (int(line), str(text), str(problem))
+    return list(seen.values())
+
+
+def _csv_reader_with_columns(source: SourceFile, originals: list[str]) -> str:
+    delim = source.delimiter.replace("'", "''")
+    columns = ", ".join(
+        "'" + c.replace("'", "''") + "': 'VARCHAR'" for c in originals
+    )
+    options = [
+        "header = true",
+        f"delim = '{delim}'",
+        "quote = '\"'",
+        "escape = '\"'",
+        f"encoding = '{source.encoding}'",
+        f"columns = {{{columns}}}",
+        "auto_detect = false",
+        "ignore_errors = true",
+        "store_rejects = true",
+        f"rejects_table = 'rejects_{source.table}'",
+        f"rejects_scan = 'rejects_scan_{source.table}'",
+    ]
+    return f"read_csv({_quote(source.path)}, {', '.join(options)})"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
