@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ontrack {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
+        if importlib.util.find_spec(f"ontrack.commands.{name}") is None:
+            continue  # a command still being built; listed so the order is fixed
         module = importlib.import_module(f"ontrack.commands.{name}")
         sub = module.add_parser(subparsers)
         add_common_options(sub)

@@ -356,3 +356,24 @@ def load_config(path: Path | str | None = None) -> Config:
             f"Got {type(raw).__name__} instead."
         )
     return config_from_dict(raw, source=str(path))
+
+
+def describe_defaults() -> str:
+    """Markdown table of every config key, its default and meaning (docs/config.md)."""
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            path = f"{prefix}{name}"
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{path}.")
+                continue
+            default = field.get_default(call_default_factory=True)
+            shown = json.dumps(default, default=str)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            lines.append(f"| `{path}` | `{shown}` | {field.description or ''} |")
+
+    walk(Config, "")
+    return "\n".join(lines)

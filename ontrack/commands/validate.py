@@ -1,0 +1,58 @@
+"""``ontrack validate DATA --out OUT``: check every table, quarantine bad rows."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ontrack.config import load_config
+from ontrack.console import Progress, table
+from ontrack.validation import ValidationReport, validate_directory
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``validate`` subcommand."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="validate a district data directory against the contract",
+        description="Read every table in DATA (CSV or Parquet), check types, allowed "
+        "values, ranges, keys and references; write accepted rows to OUT/validated/, "
+        "rejected rows with the reason to OUT/validation/quarantine/, and the "
+        "accounting to OUT/validation/report.json. Exit 1 if a table is unusable.",
+    )
+    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def summary(report: ValidationReport) -> str:
+    """Readable per-table accounting: rows in = accepted + quarantined, errors by kind."""
+    rows = []
+    for name, tr in report.tables.items():
+        kinds = ", ".join(f"{k} {n}" for k, n in tr.errors.items()) or "-"
+        rows.append([name, tr.format, f"{tr.rows_in:,}", f"{tr.rows_accepted:,}",
+                     f"{tr.rows_quarantined:,}", kinds])
+    text = table(rows, ["table", "format", "rows in", "accepted", "quarantined", "errors by kind"])
+    lines = [text]
+    if report.missing_tables:
+        lines.append(f"not provided (optional): {', '.join(report.missing_tables)}")
+    for warning in report.warnings:
+        lines.append(f"warning: {warning}")
+    quarantined = sum(t.rows_quarantined for t in report.tables.values())
+    lines.append(
+        f"config {report.config_hash}; report: {Path(report.out_dir) / 'validation' / 'report.json'}"
+        + (f"; quarantined rows: {Path(report.out_dir) / 'validation' / 'quarantine'}"
+           if quarantined else "")
+    )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate DATA into OUT and print the accounting."""
+    config = load_config(args.config)
+    report = validate_directory(
+        args.data, args.out, config, progress=Progress("validate", args.quiet)
+    )
+    print(summary(report))
+    return 0

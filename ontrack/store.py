@@ -1,0 +1,49 @@
+"""Open the validated tables (``OUT/validated/*.parquet``) as DuckDB views.
+
+Downstream stages (indicators, features, labels) query these views and never read the
+district's raw files again. Every contract table is present as a view: a table the
+district did not provide is an empty view with the contract's typed columns, so SQL
+downstream never needs to ask whether a table exists (use :func:`provided` for that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ontrack.checks import ident, literal
+from ontrack.config import Config, load_config
+from ontrack.errors import SchemaError
+from ontrack.tables import SCHEMAS
+from ontrack.validation import connect
+
+
+def open_validated(out_dir: Path | str, config: Config | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with one view per contract table over ``OUT/validated``."""
+    validated = Path(out_dir) / "validated"
+    if not (validated / "students.parquet").exists():
+        raise SchemaError(
+            f"{validated} holds no validated tables. Run `ontrack validate DATA --out "
+            f"{Path(out_dir)}` first."
+        )
+    con = connect(config or load_config())
+    for name, schema in SCHEMAS.items():
+        path = validated / f"{name}.parquet"
+        if path.exists():
+            con.execute(
+                f"CREATE VIEW {ident(name)} AS SELECT * FROM read_parquet({literal(str(path))})"
+            )
+        else:
+            cols = ", ".join(
+                f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
+                for c in (*schema.columns, *schema.derived)
+            )
+            con.execute(f"CREATE VIEW {ident(name)} AS SELECT {cols} WHERE FALSE")
+    return con
+
+
+def provided(out_dir: Path | str) -> set[str]:
+    """Names of the tables the district actually provided (and that were validated)."""
+    validated = Path(out_dir) / "validated"
+    return {p.stem for p in validated.glob("*.parquet")}

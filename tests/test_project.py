@@ -1,0 +1,60 @@
+"""The project's own promises: README commands are what CI runs; the CLI behaves."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ontrack.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_setup_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Set up and test.*?```bash\n(.*?)```", text, re.S)
+    assert block, "README must show the setup and test commands in a bash block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_ci_runs_exactly_the_readme_commands() -> None:
+    install, test = readme_setup_commands()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert install in ci and test in ci
+    assert ci.index(install) < ci.index(test)
+    assert "set -euo pipefail" in ci
+
+
+def test_mandated_top_level_exists() -> None:
+    for name in ("ontrack", "features", "models", "flows", "reports", "tests", "mlproject"):
+        assert (ROOT / name).is_dir(), name
+    assert (ROOT / "pyproject.toml").is_file() and (ROOT / "README.md").is_file()
+
+
+def test_help_lists_commands_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "synth", "validate"):
+        assert command in out
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["validate"])
+    assert exc.value.code == 2
+    assert main([]) == 2
+
+
+def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ontrack", "validate", str(tmp_path / "nowhere"), "--out", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,296 @@
+"""Every validation rule, each with a failing example: exit 1 with a clear message, or an
+accounted quarantine (rows in = accepted + quarantined), never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import TINY_DISTRICT, write_district
+from ontrack.cli import main
+
+
+def run_validate(data: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["validate", str(data), "--out", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    return code, captured.err + captured.out
+
+
+def report(out: Path) -> dict:
+    return json.loads((out / "validation" / "report.json").read_text())
+
+
+def quarantine(out: Path, table: str) -> list[dict[str, str]]:
+    path = out / "validation" / "quarantine" / f"{table}.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def assert_accounting(out: Path) -> None:
+    for name, t in report(out)["tables"].items():
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"], name
+        assert len(quarantine(out, name)) == t["rows_quarantined"], name
+
+
+def test_clean_district_is_accepted_whole(tiny_district: Path, tmp_path: Path, capsys) -> None:
+    code, text = run_validate(tiny_district, tmp_path / "out", capsys)
+    assert code == 0
+    rep = report(tmp_path / "out")
+    assert {t: v["rows_quarantined"] for t, v in rep["tables"].items()} == {
+        "schools": 0, "students": 0, "enrollments": 0, "attendance": 0, "course_marks": 0,
+    }
+    assert rep["config_hash"] and rep["config_version"] == 1
+    assert "student_years" in rep["missing_tables"]
+    assert "enrollments" in text  # the readable summary lists tables
+
+
+def test_ids_keep_leading_zeros_and_types(tiny_district: Path, tmp_path: Path, capsys) -> None:
+    run_validate(tiny_district, tmp_path / "out", capsys)
+    students = pd.read_parquet(tmp_path / "out" / "validated" / "students.parquet")
+    assert sorted(students["student_id"]) == ["00017", "00018"]
+    marks = pd.read_parquet(tmp_path / "out" / "validated" / "course_marks.parquet")
+    by_course = marks.set_index("course_id")
+    assert by_course.loc["MATH8", "mark_points"] == pytest.approx(3.3)
+    assert by_course.loc["ELA8", "mark_letter"] == "A"  # numeric 91 on the default scale
+    assert pd.isna(by_course.loc["ART8", "mark_points"])  # P carries no grade points
+
+
+# (table, replacement text, expected error kind in the quarantine reason)
+ROW_PROBLEMS = [
+    pytest.param(
+        "enrollments",
+        TINY_DISTRICT["enrollments"] + "00017,002,2024,8,2024-03-01,2024-02-01,transfer\n",
+        "exit_before_entry[exit_date]",
+        id="exit-before-entry",
+    ),
+    pytest.param(
+        "enrollments",
+        TINY_DISTRICT["enrollments"] + "00017,002,2024,14,2024-03-01,,\n",
+        "out_of_range[grade_level]",
+        id="grade-level-out-of-range",
+    ),
+    pytest.param(
+        "enrollments",
+        TINY_DISTRICT["enrollments"] + "00017,002,2024,9,2022-03-01,,\n",
+        "outside_school_year[entry_date]",
+        id="entry-outside-school-year",
+    ),
+    pytest.param(
+        "enrollments",
+        TINY_DISTRICT["enrollments"] + "99999,001,2024,8,2023-08-21,,\n",
+        "unknown_reference[student_id]",
+        id="unknown-student",
+    ),
+    pytest.param(
+        "attendance",
+        TINY_DISTRICT["attendance"] + "00017,002,2023-09-07,present\n",
+        "no_enrollment[date]",
+        id="orphan-attendance",
+    ),
+    pytest.param(
+        "attendance",
+        TINY_DISTRICT["attendance"] + "00017,001,2023-09-07,holiday\n",
+        "unknown_value[status]",
+        id="unknown-status",
+    ),
+    pytest.param(
+        "attendance",
+        TINY_DISTRICT["attendance"] + "00017,001,2024-02-30,present\n",
+        "wrong_type[date]",
+        id="impossible-date",
+    ),
+    pytest.param(
+        "attendance",
+        TINY_DISTRICT["attendance"] + "00017,001,2023-09-05,present\n",
+        "duplicate_row",
+        id="exact-duplicate",
+    ),
+    pytest.param(
+        "students",
+        TINY_DISTRICT["students"] + "00017,M,hispanic,2009-03-01\n",
+        "duplicate_key",
+        id="conflicting-duplicate-key",
+    ),
+    pytest.param(
+        "course_marks",
+        TINY_DISTRICT["course_marks"] + "00017,001,2024,S2,MATH8,math,E,true,0.5\n",
+        "mark_outside_scale[mark]",
+        id="letter-not-on-scale",
+    ),
+    pytest.param(
+        "course_marks",
+        TINY_DISTRICT["course_marks"] + "00017,001,2024,S2,MATH8,math,105,true,0.5\n",
+        "mark_outside_scale[mark]",
+        id="number-above-100",
+    ),
+    pytest.param(
+        "course_marks",
+        TINY_DISTRICT["course_marks"] + "00017,001,2024,S2,SCI8,science,C,true,-0.5\n",
+        "out_of_range[credits_earned]",
+        id="negative-credits",
+    ),
+    pytest.param(
+        "course_marks",
+        TINY_DISTRICT["course_marks"] + "00017,001,2024,S2,SCI8,science,C,maybe,0.5\n",
+        "wrong_type[is_final]",
+        id="not-a-boolean",
+    ),
+    pytest.param(
+        "enrollments",
+        TINY_DISTRICT["enrollments"] + "00017,002,twenty,9,2024-03-01,,\n",
+        "wrong_type[school_year]",
+        id="wrong-type-integer",
+    ),
+    pytest.param(
+        "attendance",
+        TINY_DISTRICT["attendance"] + "00017,001,2023-09-08,present,oops\n",
+        "malformed_line",
+        id="too-many-fields",
+    ),
+    pytest.param(
+        "students",
+        TINY_DISTRICT["students"] + ",F,white,2009-01-01\n",
+        "missing_value[student_id]",
+        id="empty-required-value",
+    ),
+]
+
+
+@pytest.mark.parametrize(("table", "text", "kind"), ROW_PROBLEMS)
+def test_bad_rows_are_quarantined_with_reason(
+    tmp_path: Path, capsys, table: str, text: str, kind: str
+) -> None:
+    data = write_district(tmp_path / "data", **{table: text})
+    out = tmp_path / "out"
+    code, _ = run_validate(data, out, capsys)
+    assert code == 0
+    rows = quarantine(out, table)
+    assert rows, f"nothing quarantined in {table}"
+    assert any(r["reason"].startswith(kind) or f"; {kind}" in r["reason"] for r in rows)
+    assert report(out)["tables"][table]["errors"].get(kind, 0) >= 1
+    assert_accounting(out)
+
+
+TABLE_PROBLEMS = [
+    pytest.param("enrollments", "student_id,school_id,school_year,grade_level\n00017,001,2024,8\n",
+                 "missing required column entry_date", id="missing-column"),
+    pytest.param("students", b"", "the file is empty", id="empty-file"),
+    pytest.param("students", "student_id,gender\n", "has a header but no rows", id="header-only-required"),
+    pytest.param("schools", None, "table schools is required", id="missing-table"),
+    pytest.param("students", "student_id,Student_ID\n1,2\n", "column names must be unique", id="duplicate-header"),
+]
+
+
+@pytest.mark.parametrize(("table", "text", "message"), TABLE_PROBLEMS)
+def test_unusable_tables_stop_with_exit_1(
+    tmp_path: Path, capsys, table: str, text: str | bytes | None, message: str
+) -> None:
+    data = write_district(tmp_path / "data", **{table: text})
+    code, output = run_validate(data, tmp_path / "out", capsys)
+    assert code == 1
+    assert message in output
+    if text is not None:
+        assert f"{table}.csv" in output  # names the file
+
+
+def test_missing_column_message_shows_the_column_diff(tmp_path: Path, capsys) -> None:
+    data = write_district(tmp_path / "data", enrollments="student_id,school_id\n1,2\n")
+    _, output = run_validate(data, tmp_path / "out", capsys)
+    assert "expected (required): student_id, school_id, school_year, grade_level, entry_date" in output
+    assert "missing:             school_year, grade_level, entry_date" in output
+
+
+def test_header_only_optional_table_is_fine(tmp_path: Path, capsys) -> None:
+    data = write_district(tmp_path / "data", discipline="student_id,school_id,incident_date,action\n")
+    code, _ = run_validate(data, tmp_path / "out", capsys)
+    assert code == 0
+    assert report(tmp_path / "out")["tables"]["discipline"]["rows_in"] == 0
+
+
+def test_bom_semicolons_and_latin1_are_read(tmp_path: Path, capsys) -> None:
+    students = "\ufeffstudent_id;gender;race_ethnicity\n00017;F;hispanic\n00018;M;white\n"
+    schools = "school_id,school_name,district_id\n001,Escuela Muñoz,0600001\n002,Roosevelt High,0600001\n"
+    data = write_district(
+        tmp_path / "data",
+        students=students.encode("utf-8"),
+        schools=schools.encode("latin-1"),
+    )
+    out = tmp_path / "out"
+    code, output = run_validate(data, out, capsys)
+    assert code == 0
+    assert "semicolon" in output and "Latin-1" in output
+    names = pd.read_parquet(out / "validated" / "schools.parquet")["school_name"]
+    assert "Escuela Muñoz" in set(names)
+    ids = pd.read_parquet(out / "validated" / "students.parquet")["student_id"]
+    assert sorted(ids) == ["00017", "00018"]
+
+
+def test_unknown_columns_are_ignored_with_a_warning(tmp_path: Path, capsys) -> None:
+    text = "student_id,favourite_colour\n00017,red\n00018,blue\n"
+    data = write_district(tmp_path / "data", students=text)
+    code, output = run_validate(data, tmp_path / "out", capsys)
+    assert code == 0
+    assert "ignored unknown column(s) favourite_colour" in output
+
+
+def test_parquet_input_is_equivalent_to_csv(tiny_district: Path, tmp_path: Path, capsys) -> None:
+    pq = tmp_path / "pq"
+    pq.mkdir()
+    for name in TINY_DISTRICT:
+        frame = pd.read_csv(tiny_district / f"{name}.csv", dtype=str)
+        frame.to_parquet(pq / f"{name}.parquet")
+    run_validate(tiny_district, tmp_path / "o_csv", capsys)
+    code, _ = run_validate(pq, tmp_path / "o_pq", capsys)
+    assert code == 0
+    for name in TINY_DISTRICT:
+        a = pd.read_parquet(tmp_path / "o_csv" / "validated" / f"{name}.parquet")
+        b = pd.read_parquet(tmp_path / "o_pq" / "validated" / f"{name}.parquet")
+        key = [c for c in a.columns if a[c].notna().all()]
+        pd.testing.assert_frame_equal(
+            a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+        )
+
+
+def test_typed_parquet_with_integer_ids_is_read(tiny_district: Path, tmp_path: Path, capsys) -> None:
+    (tiny_district / "students.csv").unlink()
+    pd.DataFrame({"student_id": [17, 18], "birth_date": pd.to_datetime(["2009-03-01", "2009-07-15"])}).to_parquet(
+        tiny_district / "students.parquet"
+    )
+    code, output = run_validate(tiny_district, tmp_path / "out", capsys)
+    assert code == 0
+    # integer IDs lost their zeros upstream: they no longer match enrollments, and say so
+    assert report(tmp_path / "out")["tables"]["enrollments"]["errors"]["unknown_reference[student_id]"] == 3
+
+
+def test_rerun_replaces_stale_quarantine(tmp_path: Path, capsys) -> None:
+    bad = write_district(tmp_path / "bad", attendance=TINY_DISTRICT["attendance"] + "00017,001,2023-09-07,holiday\n")
+    out = tmp_path / "out"
+    run_validate(bad, out, capsys)
+    assert quarantine(out, "attendance")
+    good = write_district(tmp_path / "good")
+    run_validate(good, out, capsys)
+    assert not quarantine(out, "attendance")
+
+
+def test_multi_district_school_year_start(tmp_path: Path, capsys) -> None:
+    schools = "school_id,school_name,district_id\n001,Lincoln Middle,A\n002,Roosevelt High,B\n"
+    enrollments = (
+        "student_id,school_id,school_year,grade_level,entry_date,exit_date,exit_reason\n"
+        "00017,001,2024,8,2023-07-15,,\n"  # A starts Jul 1: fine
+        "00018,002,2024,8,2023-07-15,,\n"  # B starts Aug 1: before its 2024 year
+    )
+    config = tmp_path / "district.yaml"
+    config.write_text("config_version: 1\ndistricts:\n  B:\n    school_year_start: '08-01'\n")
+    data = write_district(tmp_path / "data", schools=schools, enrollments=enrollments, attendance=None)
+    code = main(["validate", str(data), "--out", str(tmp_path / "out"), "--config", str(config), "--quiet"])
+    assert code == 0
+    rows = quarantine(tmp_path / "out", "enrollments")
+    assert [r["student_id"] for r in rows] == ["00018"]
+    assert "outside_school_year[entry_date]" in rows[0]["reason"]
