@@ -1,0 +1,1 @@
+"""Prefect flows: thin tasks over the ``ontrack`` core. The only place that imports Prefect."""

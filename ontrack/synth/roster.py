@@ -1,0 +1,323 @@
+"""One school year of enrollment: who enters, who moves, who leaves, who moves up.
+
+``plan_year`` is run at the start of a year: it brings in new students, moves every
+continuing student's latent traits one step along their random walk, and lays out the
+enrollment spans (in instructional-day indices) including mid-year transfers, exits and
+dropouts. ``close_year`` is run once the year's marks are known: it graduates seniors
+with enough credits, retains or promotes, recovers some failed credits over the summer,
+lets some families move away and assigns next year's schools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ontrack.synth.calendar import SchoolCalendar
+from ontrack.synth.world import GRADES, Population, Schools, new_students, pick_school
+
+REASONS = ("completed", "transfer", "dropout", "graduated", "other")
+COMPLETED, TRANSFER, DROPOUT, GRADUATED, OTHER = range(5)
+OUTCOMES = ("", "graduated", "dropped_out", "transferred_out", "still_enrolled", "other")
+GRADUATION_CREDITS = 22.0
+# Credits needed (after summer recovery) to move up from grades 9, 10, 11.
+PROMOTION_CREDITS = {9: 4.0, 10: 9.5, 11: 15.0}
+STAT_FIELDS = (
+    "credits",
+    "n_f",
+    "n_f_core",
+    "gp_sum",
+    "gp_weight",
+    "n_susp",
+    "days_enrolled",
+    "days_absent",
+)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class YearRoster:
+    """Everyone enrolled in one school year, with their spans and the year's outcomes.
+
+    Spans are sorted by student, then start day; ``span_stu`` indexes ``stu``.
+    """
+
+    year: int
+    cal: SchoolCalendar
+    stu: np.ndarray
+    grade: np.ndarray
+    a: np.ndarray
+    e: np.ndarray
+    shock_day: np.ndarray
+    shock: np.ndarray
+    drift: np.ndarray
+    flags: dict[str, np.ndarray]
+    span_stu: np.ndarray
+    span_school: np.ndarray
+    span_start: np.ndarray
+    span_end: np.ndarray
+    span_reason: np.ndarray
+    span_absent: np.ndarray = field(init=False)
+    stats: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.span_absent = np.zeros(len(self.span_stu), np.int32)
+        self.stats = {k: np.zeros(len(self.stu), np.float64) for k in STAT_FIELDS}
+
+    @property
+    def last_span(self) -> np.ndarray:
+        """Index of each student's last span of the year."""
+        return np.append(np.flatnonzero(np.diff(self.span_stu)), len(self.span_stu) - 1)
+
+    def chunks(self, size: int) -> Iterator[tuple[slice, slice]]:
+        """Consecutive (students, spans) slices of at most ``size`` students."""
+        bounds = np.searchsorted(self.span_stu, np.arange(0, len(self.stu) + size, size))
+        for k, lo in enumerate(range(0, len(self.stu), size)):
+            hi = min(lo + size, len(self.stu))
+            yield slice(lo, hi), slice(int(bounds[k]), int(bounds[k + 1]))
+
+
+def initial_population(
+    pop: Population, schools: Schools, targets: np.ndarray, year: int, rng: np.random.Generator
+) -> None:
+    """Fill grades 6-12 of the first simulated year (before any output year)."""
+    grade = np.repeat(GRADES, rng.poisson(targets))
+    new_students(pop, grade, pick_school(schools, grade, rng), year, rng, migrant=False)
+    pop["fresh"][:] = False
+
+
+def _admit(
+    pop: Population, schools: Schools, targets: np.ndarray, year: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """New students for ``year``: start-of-year entrants and late (mid-year) entrants."""
+    active = pop["grade"][pop["active"]]
+    continuing = np.bincount(active - 6, minlength=7)[:7]
+    floor = targets * np.where(GRADES == 9, 0.08, 0.03)
+    n_new = rng.poisson(np.maximum(floor, targets - continuing))
+    sixth = np.repeat(6, n_new[0])
+    other = np.repeat(GRADES[1:], n_new[1:])
+    late = np.repeat(GRADES, rng.poisson(targets * 0.025))
+    ids = [
+        new_students(pop, g, pick_school(schools, g, rng), year, rng, migrant=m)
+        if len(g)
+        else np.array([], np.int64)
+        for g, m in ((sixth, False), (other, True), (late, True))
+    ]
+    return np.concatenate(ids[:2]), ids[2]
+
+
+def _step_latents(pop: Population, idx: np.ndarray, year: int, rng: np.random.Generator) -> None:
+    """Move achievement and engagement one year along each student's random walk."""
+    n = len(idx)
+    fresh = pop["fresh"][idx]
+    e, a = pop["e"][idx], pop["a"][idx]
+    e_new = (
+        0.85 * e
+        + 0.15 * pop["e0"][idx]
+        + pop["slope_e"][idx]
+        + rng.normal(0, 0.22, n)
+        - 0.4 * pop["carry"][idx]
+        - 0.15 * pop["susp_last"][idx]
+    )
+    a_new = 0.9 * a + 0.1 * pop["a0"][idx] + pop["slope_a"][idx] + 0.06 * e
+    a_new += rng.normal(0, 0.12, n)
+    e_new = np.where(fresh, e, e_new)
+    a_new = np.where(fresh, a, a_new)
+    # Ninth-grade shock: the move to high school hits some students hard.
+    first9 = (pop["grade"][idx] == 9) & (pop["first9"][idx] == year)
+    e_new = e_new + first9 * rng.normal(-0.15, 0.35, n)
+    pop["e"][idx] = e_new.astype(np.float32)
+    pop["a"][idx] = a_new.astype(np.float32)
+    pop["fresh"][idx] = False
+
+
+def _year_flags(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> dict:
+    """Subgroup flags for the year; EL students are reclassified as they progress."""
+    n = len(idx)
+    el = pop["el"][idx]
+    reclass = el & (rng.random(n) < _sigmoid(-2.2 + 1.2 * pop["a"][idx]))
+    pop["el"][idx] = el & ~reclass
+    swd = pop["swd"][idx]
+    swd = np.where(swd, rng.random(n) > 0.03, rng.random(n) < 0.006)
+    pop["swd"][idx] = swd
+    return {
+        "english_learner": pop["el"][idx].copy(),
+        "students_with_disabilities": swd,
+        "socioeconomically_disadvantaged": pop["sed"][idx] ^ (rng.random(n) < 0.04),
+        "foster_youth": pop["foster_risk"][idx] & (rng.random(n) < 0.5),
+        "homeless": pop["housing_risk"][idx] & (rng.random(n) < 0.5),
+    }
+
+
+def _other_school(
+    schools: Schools, grade: np.ndarray, current: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A different school serving the same grade, drawn in proportion to size."""
+    out = np.empty(len(grade), np.int16)
+    for g, s in {(int(g), int(s)) for g, s in zip(grade, current, strict=True)}:
+        rows = np.flatnonzero((grade == g) & (current == s))
+        cand = schools.serving(g)
+        cand = cand[cand != s]
+        p = schools.weight[cand] / schools.weight[cand].sum()
+        out[rows] = rng.choice(cand, len(rows), p=p)
+    return out
+
+
+def plan_year(
+    pop: Population,
+    schools: Schools,
+    targets: np.ndarray,
+    cal: SchoolCalendar,
+    rng: np.random.Generator,
+) -> YearRoster:
+    """Enroll the year: entrants, latent steps, mid-year moves, exits and dropouts."""
+    year, n_days = cal.school_year, cal.n_days
+    continuing = np.flatnonzero(pop["active"])
+    start_new, late = _admit(pop, schools, targets, year, rng)
+    stu = np.concatenate([continuing, start_new, late]).astype(np.int64)
+    n = len(stu)
+    grade = pop["grade"][stu].copy()
+    _step_latents(pop, stu, year, rng)
+    flags = _year_flags(pop, stu, rng)
+    e, a = pop["e"][stu].copy(), pop["a"][stu].copy()
+    start = np.zeros(n, np.int64)
+    is_late = np.zeros(n, bool)
+    is_late[n - len(late) :] = True
+    start[is_late] = rng.integers(5, n_days - 40, is_late.sum())
+
+    # Mid-year events, mutually exclusive: move within the district, leave it, other
+    # exit (health, incarceration, adult school), drop out (high school only).
+    mobile = np.exp(0.6 * pop["mobility"][stu] - 0.25 * e)
+    unstable = flags["homeless"] | flags["foster_youth"]
+    p_move = 0.04 * mobile * (1 + unstable)
+    p_leave = 0.028 * mobile * (1 + 0.5 * unstable)
+    p_other = np.full(n, 0.002)
+    hs = grade >= 9
+    behind = np.maximum(0.0, 6.0 * (year - pop["first9"][stu]) - pop["credits"][stu])
+    drop_logit = (
+        -5.2
+        - 0.9 * e
+        - 0.35 * a
+        + 0.3 * behind
+        + np.select([grade == 9, grade == 10], [-0.6, -0.2], 0.1)
+        + 0.9 * (pop["years12"][stu] > 0)
+    )
+    p_drop = hs * _sigmoid(drop_logit)
+    cum = np.cumsum(np.stack([p_move, p_leave, p_other, p_drop]), axis=0)
+    u = rng.random(n)
+    event = np.where(is_late, 0, 1 + (u[None, :] >= cum).sum(axis=0))
+    event[event == 5] = 0
+    day = np.select(
+        [event == 1, event == 4],
+        [rng.integers(15, n_days - 25, n), rng.integers(25, n_days - 5, n)],
+        rng.integers(10, n_days - 10, n),
+    )
+    end = np.where(event == 0, n_days - 1, day)
+    reason = np.select(
+        [event == 0, event <= 2, event == 3], [COMPLETED, TRANSFER, OTHER], DROPOUT
+    )
+    school = pop["school"][stu].copy()
+    movers = np.flatnonzero(event == 1)
+    new_school = _other_school(schools, grade[movers], school[movers], rng)
+    pop["school"][stu[movers]] = new_school
+
+    span_stu = np.concatenate([np.arange(n), movers])
+    order = np.argsort(span_stu, kind="stable")
+    second_start = day[movers] + rng.integers(1, 5, len(movers))
+    shock_on = rng.random(n) < _sigmoid(-2.9 - 0.5 * e)
+    return YearRoster(
+        year=year,
+        cal=cal,
+        stu=stu,
+        grade=grade,
+        a=a,
+        e=e,
+        shock_day=np.where(shock_on, rng.integers(30, n_days - 40, n), n_days),
+        shock=np.where(shock_on, np.abs(rng.normal(0.9, 0.35, n)), 0.0).astype(np.float32),
+        drift=rng.normal(0.3 + 0.15 * hs, 0.45).astype(np.float32),
+        flags=flags,
+        span_stu=span_stu[order].astype(np.int64),
+        span_school=np.concatenate([school, new_school])[order].astype(np.int64),
+        span_start=np.concatenate([start, second_start])[order].astype(np.int64),
+        span_end=np.concatenate([end, np.full(len(movers), n_days - 1)])[order],
+        span_reason=np.concatenate([reason, np.zeros(len(movers), int)])[order],
+    )
+
+
+def close_year(
+    pop: Population,
+    schools: Schools,
+    roster: YearRoster,
+    rng: np.random.Generator,
+    *,
+    next_first_day: np.datetime64 | None,
+) -> None:
+    """Graduate, retain or promote, apply summer moves; record exits as outcomes.
+
+    ``next_first_day`` is the first instructional day of the next simulated year, or
+    None after the last year (nobody is moved on: the future is unknown).
+    """
+    stu, grade, st = roster.stu, roster.grade, roster.stats
+    cal, n = roster.cal, len(roster.stu)
+    last = roster.last_span
+    reason = roster.span_reason[last]
+    finished = reason == COMPLETED
+    hs = grade >= 9
+    credits = pop["credits"][stu] + np.where(hs, st["credits"], 0.0)
+    grad = finished & (grade == 12) & (credits >= GRADUATION_CREDITS)
+    roster.span_reason[last[grad]] = GRADUATED
+    exit_day = cal.days[roster.span_end[last]].astype(np.int32)
+    outcome = np.select(
+        [grad, reason == DROPOUT, reason == TRANSFER, reason == OTHER], [1, 2, 3, 5], 0
+    )
+    done = outcome > 0
+    pop["outcome"][stu[done]] = outcome[done]
+    pop["outcome_day"][stu[done]] = exit_day[done]
+    pop["active"][stu[done]] = False
+    if next_first_day is None:
+        pop["credits"][stu] = credits.astype(np.float32)
+        return
+
+    e, a = roster.e, roster.a
+    n_f = st["n_f"].astype(np.int64)
+    recovered = rng.binomial(n_f, 0.35 * _sigmoid(0.3 + 0.8 * e)) * hs
+    credits = credits + 0.5 * recovered
+    pop["credits"][stu] = credits.astype(np.float32)
+    ms_hold = rng.random(n) < _sigmoid(-5.3 - 1.0 * a - 0.7 * e + 0.6 * st["n_f_core"])
+    need = np.select([grade == 9, grade == 10, grade == 11], list(PROMOTION_CREDITS.values()), 0)
+    retained = np.where(hs, (grade < 12) & (credits < need), ms_hold) | (grade == 12)
+    stay = finished & ~grad
+    # A fifth-year senior who still cannot graduate leaves for adult education.
+    aged_out = stay & (grade == 12) & (pop["years12"][stu] >= 1)
+    pop["outcome"][stu[aged_out]] = 5
+    pop["outcome_day"][stu[aged_out]] = exit_day[aged_out]
+    p_move = 0.05 * np.exp(0.5 * pop["mobility"][stu] - 0.2 * e) * np.where(grade == 8, 1.7, 1)
+    moved = stay & ~aged_out & (rng.random(n) < p_move)
+    pop["outcome"][stu[moved]] = 3
+    pop["outcome_day"][stu[moved]] = np.int32(next_first_day.astype(np.int64))
+    pop["active"][stu[aged_out | moved]] = False
+
+    keep = stay & ~aged_out & ~moved
+    idx = stu[keep]
+    g_next = (grade + ~retained).astype(np.int8)[keep]
+    pop["years12"][idx] += (grade[keep] == 12).astype(np.int8)
+    pop["grade"][idx] = g_next
+    school = pop["school"][idx]
+    to_hs = (g_next == 9) & (schools.level[school] == "middle")
+    feeder = schools.feeder[school]
+    choose = to_hs & (rng.random(len(idx)) > 0.75)
+    shuffle = ~to_hs & (schools.level[school] != "span") & (rng.random(len(idx)) < 0.03)
+    school = np.where(to_hs, feeder, school)
+    redo = choose | shuffle
+    school[redo] = pick_school(schools, g_next[redo], rng)
+    pop["school"][idx] = school
+    pop["first9"][idx] = np.where(
+        (g_next == 9) & (pop["first9"][idx] == 0), roster.year + 1, pop["first9"][idx]
+    )
+    pop["carry"][stu] = 0.5 * roster.shock
+    pop["susp_last"][stu] = st["n_susp"] > 0
