@@ -16,7 +16,9 @@ that school covering that date.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -92,9 +94,10 @@ def connect(config: Config, workdir: Path | None = None) -> duckdb.DuckDBPyConne
     con.execute("SET preserve_insertion_order = false")
     if config.engine.threads:
         con.execute(f"SET threads = {int(config.engine.threads)}")
-    if workdir is not None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = {literal(str(workdir))}")
+    if workdir is None:  # never spill into the caller's working directory
+        workdir = Path(tempfile.gettempdir()) / f"ontrack-duckdb-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {literal(str(workdir))}")
     return con
 
 
