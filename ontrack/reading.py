@@ -119,11 +119,12 @@ def load_raw(
     source: SourceFile,
     file_columns: list[str],
     target: str,
-) -> list[tuple[int, str, str]]:
-    """Create table ``target`` with every file column as trimmed text.
+) -> None:
+    """Create view ``target`` with every file column as trimmed text.
 
-    Returns the malformed CSV lines that could not be split into the header's
-    columns, as ``(line, raw_text, problem)``; they are quarantined by the caller.
+    A view, not a table: the file is scanned once, by whatever reads the view. For a
+    CSV, lines that cannot be split into the header's columns are collected by that
+    scan; fetch them afterwards with :func:`collect_rejects`.
     """
     if source.format == "parquet":
         reader = f"read_parquet({_quote(source.path)})"
@@ -141,12 +142,18 @@ def load_raw(
         reader = _csv_reader_with_columns(source, originals)
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select} FROM {reader}"
+            f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT {select} FROM {reader}"
         )
     except duckdb.Error as err:
         raise SchemaError(
             f"table {source.table} ({source.path}): cannot be read: {_first_line(err)}"
         ) from None
+
+
+def collect_rejects(
+    con: duckdb.DuckDBPyConnection, source: SourceFile
+) -> list[tuple[int, str, str]]:
+    """Malformed CSV lines seen by the last scan, as ``(line, raw_text, problem)``."""
     if source.format != "csv":
         return []
     rows = con.execute(

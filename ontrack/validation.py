@@ -20,26 +20,25 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
 from ontrack import __version__
-from ontrack.checks import (
-    calendar_rows,
-    column_reasons,
-    ident,
-    literal,
-    mark_map_rows,
-    parse_expr,
-    typed,
-)
+from ontrack.checks import calendar_rows, ident, literal, mark_map_rows, typed
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
-from ontrack.reading import SourceFile, find_table_file, header_columns, load_raw, sniff_csv
-from ontrack.table_rules import rules_for_table
+from ontrack.reading import (
+    SourceFile,
+    collect_rejects,
+    find_table_file,
+    header_columns,
+    load_raw,
+    sniff_csv,
+)
+from ontrack.row_checks import build_typed, find_row_problems
 from ontrack.tables import SCHEMAS, TABLE_ORDER, TableSchema
 
 Progress = Callable[[str], None]
@@ -197,39 +196,35 @@ def _validate_table(
     source = _source_for(schema, path)
     columns = header_columns(con, source)
     _check_header(schema, source, columns)
-    malformed = load_raw(con, source, columns, "raw_t")
+    districts = _district_ids(con) if schema.name != "schools" else []
+    load_raw(con, source, columns, "raw_t")
+    build_typed(con, schema, columns, config, districts)
+    malformed = collect_rejects(con, source)
     if source.format == "csv" and source.encoding == "utf-8" and any(
         "INVALID ENCODING" in m[2] for m in malformed
     ):
-        source = SourceFile(
-            schema.name,
-            path,
-            "csv",
-            "latin-1",
-            source.delimiter,
-            (*source.warnings, f"{schema.name}: {path.name} is not UTF-8; read as Latin-1."),
-        )
-        malformed = load_raw(con, source, columns, "raw_t")
-    parsed_rows = con.execute("SELECT count(*) FROM raw_t").fetchall()[0][0]
-    rows_in = parsed_rows + len(malformed)
+        note = f"{schema.name}: {path.name} is not UTF-8; read as Latin-1."
+        source = replace(source, encoding="latin-1", warnings=(*source.warnings, note))
+        load_raw(con, source, columns, "raw_t")
+        build_typed(con, schema, columns, config, districts)
+        malformed = collect_rejects(con, source)
+    rows_in = con.execute("SELECT count(*) FROM typed_t").fetchall()[0][0] + len(malformed)
     if rows_in == 0 and schema.required:
         raise SchemaError(
             f"table {schema.name} ({path}): the file has a header but no rows; "
-            f"{schema.name} is required. Expected one row per {schema.description}"
+            f"{schema.name} is required. Expected {schema.description.lower()}"
         )
-    ignored = tuple(c for c in columns if c not in schema.column_names)
-    absent_optional = tuple(c for c in schema.column_names if c not in columns)
-    _build_typed(con, schema, columns, config)
-    _build_checked(con, schema)
+    find_row_problems(con, schema)
     accepted = _write_accepted(con, schema, validated)
-    n_bad = _write_quarantine(con, schema, columns, malformed, quarantine, config)
+    n_bad = _write_quarantine(con, columns, malformed, quarantine / f"{schema.name}.csv", config)
     errors = _error_kinds(con, malformed)
     if rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem
         raise AssertionError(f"{schema.name}: {rows_in} in != {accepted} + {n_bad}")
+    con.execute("DROP VIEW IF EXISTS raw_t; DROP TABLE IF EXISTS typed_t; DROP TABLE bad_t")
+    ignored = tuple(c for c in columns if c not in schema.column_names)
     warns = list(source.warnings)
     if ignored:
         warns.append(f"{schema.name}: ignored unknown column(s) {', '.join(ignored)}.")
-    con.execute("DROP TABLE IF EXISTS raw_t; DROP TABLE IF EXISTS typed_t")
     return TableReport(
         table=schema.name,
         file=str(path),
@@ -239,143 +234,71 @@ def _validate_table(
         rows_quarantined=n_bad,
         errors=errors,
         ignored_columns=ignored,
-        missing_optional_columns=absent_optional,
+        missing_optional_columns=tuple(c for c in schema.column_names if c not in columns),
         warnings=tuple(warns),
     )
 
 
-def _build_typed(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, columns: list[str], config: Config
-) -> None:
-    """raw text + typed twins (``__col``) + the row-level reason ``__row_reason``."""
-    filled = ", ".join(
-        f"CAST(NULL AS VARCHAR) AS {ident(c)}" for c in schema.column_names if c not in columns
-    )
-    base = f"SELECT *{', ' + filled if filled else ''} FROM raw_t"
-    parsed = ", ".join(f"{parse_expr(c)} AS {typed(c.name)}" for c in schema.columns)
-    districts = _district_ids(con) if schema.name != "schools" else []
-    rules = rules_for_table(schema.name, config, districts)
-    reasons = [r for c in schema.columns for r in column_reasons(c)]
-    reasons += list(rules.reasons)
-    derived = "".join(f", {expr} AS {ident(name)}" for name, expr in rules.derived)
-    reason_sql = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "NULL"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE typed_t AS "
-        f"WITH b AS ({base}), p AS (SELECT *, {parsed} FROM b) "
-        f"SELECT p.*{derived}, {reason_sql} AS __row_reason FROM p {rules.joins}"
-    )
-
-
-def _build_checked(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
-    """Add duplicate and reference reasons; ``__reason`` is NULL for accepted rows."""
-    all_typed = ", ".join(typed(c.name) for c in schema.columns)
-    key = schema.key or tuple(c.name for c in schema.columns)
-    key_typed = ", ".join(typed(k) for k in key)
-    key_names = ", ".join(key)
-    refs = _reference_reasons(schema)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE checked_t AS
-        WITH d AS (
-            SELECT *, row_number() OVER (PARTITION BY (__row_reason IS NULL), {all_typed}) AS __rn,
-                   hash({all_typed}) AS __h
-            FROM typed_t
-        ), k AS (
-            SELECT *,
-              CASE WHEN __row_reason IS NULL AND __rn > 1
-                   THEN 'duplicate_row: an identical row appears earlier in the file' END AS __dup,
-              CASE WHEN __row_reason IS NULL AND __rn = 1
-                        AND min(__h) OVER w <> max(__h) OVER w
-                   THEN 'duplicate_key: other rows have the same {key_names} with different values'
-              END AS __conflict
-            FROM d
-            WINDOW w AS (PARTITION BY (__row_reason IS NULL AND __rn = 1), {key_typed})
-        )
-        SELECT k.*, NULLIF(concat_ws('; ', __row_reason, __dup, __conflict{refs}), '') AS __reason
-        FROM k
-        """
-    )
-
-
-def _reference_reasons(schema: TableSchema) -> str:
-    names = schema.column_names
-    parts = []
-    if schema.name == "attendance":
-        parts.append(
-            "CASE WHEN __row_reason IS NULL AND NOT EXISTS (SELECT 1 FROM ok_enrollments e "
-            "WHERE e.student_id = k.__student_id AND e.school_id = k.__school_id AND "
-            "k.__date BETWEEN e.entry_date AND COALESCE(e.exit_date, e.__year_end)) "
-            "THEN 'no_enrollment[date]: no enrollment of this student at this school "
-            "covers ' || CAST(k.__date AS VARCHAR) END"
-        )
-        return "".join(f", {p}" for p in parts)
-    if "student_id" in names and schema.name != "students":
-        parts.append(
-            "CASE WHEN __row_reason IS NULL AND k.__student_id NOT IN "
-            "(SELECT student_id FROM ok_students) THEN "
-            "'unknown_reference[student_id]: ' || k.__student_id || ' is not in students' END"
-        )
-    if "school_id" in names and schema.name != "schools":
-        parts.append(
-            "CASE WHEN __row_reason IS NULL AND k.__school_id NOT IN "
-            "(SELECT school_id FROM ok_schools) THEN "
-            "'unknown_reference[school_id]: ' || k.__school_id || ' is not in schools' END"
-        )
-    return "".join(f", {p}" for p in parts)
+ACCEPTED_ROWS = "FROM typed_t WHERE __row_reason IS NULL AND rowid NOT IN (SELECT rid FROM bad_t)"
 
 
 def _write_accepted(
     con: duckdb.DuckDBPyConnection, schema: TableSchema, validated: Path
 ) -> int:
-    rules_cols = [d.name for d in schema.derived]
     select = ", ".join(
         [f"{typed(c.name)} AS {ident(c.name)}" for c in schema.columns]
-        + [ident(n) for n in rules_cols]
+        + [ident(d.name) for d in schema.derived]
     )
     target = validated / f"{schema.name}.parquet"
-    con.execute(
-        f"COPY (SELECT {select} FROM checked_t WHERE __reason IS NULL) "
-        f"TO {literal(str(target))} (FORMAT parquet)"
-    )
     if schema.name in PARENT_TABLES:
         extra = ", __year_end" if schema.name == "enrollments" else ""
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE ok_{schema.name} AS "
-            f"SELECT {select}{extra} FROM checked_t WHERE __reason IS NULL"
+            f"SELECT {select}{extra} {ACCEPTED_ROWS}"
         )
-    return con.execute("SELECT count(*) FROM checked_t WHERE __reason IS NULL").fetchall()[0][0]
+        plain = ", ".join(ident(c) for c in (*schema.column_names, *(d.name for d in schema.derived)))
+        source = f"SELECT {plain} FROM ok_{schema.name}"
+    else:
+        source = f"SELECT {select} {ACCEPTED_ROWS}"
+    con.execute(f"COPY ({source}) TO {literal(str(target))} (FORMAT parquet)")
+    return con.execute(
+        f"SELECT count(*) FROM read_parquet({literal(str(target))})"
+    ).fetchall()[0][0]
 
 
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection,
-    schema: TableSchema,
     columns: list[str],
     malformed: list[tuple[int, str, str]],
-    quarantine: Path,
+    target: Path,
     config: Config,
 ) -> int:
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE malformed_t (line BIGINT, raw_line VARCHAR, problem VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE malformed_t "
+        "(line BIGINT, raw_line VARCHAR, problem VARCHAR)"
     )
     if malformed:
         con.executemany("INSERT INTO malformed_t VALUES (?, ?, ?)", malformed)
-    n_bad = con.execute(
-        "SELECT (SELECT count(*) FROM checked_t WHERE __reason IS NOT NULL) + "
-        "(SELECT count(*) FROM malformed_t)"
-    ).fetchall()[0][0]
-    if n_bad == 0:
-        return 0
-    file_cols = ", ".join(ident(c) for c in columns)
+    cols = ", ".join(f"t.{ident(c)}" for c in columns)
     nulls = ", ".join(f"NULL AS {ident(c)}" for c in columns)
     stamp = literal(config.config_hash)
-    target = quarantine / f"{schema.name}.csv"
     con.execute(
-        f"COPY (SELECT {file_cols}, NULL AS source_line, NULL AS raw_line, __reason AS reason, "
-        f"{stamp} AS config_hash FROM checked_t WHERE __reason IS NOT NULL "
-        f"UNION ALL SELECT {nulls}, line AS source_line, raw_line, "
-        f"'malformed_line: ' || problem AS reason, {stamp} AS config_hash FROM malformed_t) "
-        f"TO {literal(str(target))} (HEADER, DELIMITER ',')"
+        f"""CREATE OR REPLACE TEMP TABLE rejected_t AS
+        SELECT {cols}, NULL::BIGINT AS source_line, NULL AS raw_line,
+               t.__row_reason AS reason, {stamp} AS config_hash
+        FROM typed_t t WHERE t.__row_reason IS NOT NULL
+        UNION ALL
+        SELECT {cols}, NULL, NULL, b.reason, {stamp} FROM typed_t t JOIN bad_t b
+          ON t.rowid = b.rid WHERE t.__row_reason IS NULL
+        UNION ALL
+        SELECT {nulls}, line, raw_line, 'malformed_line: ' || problem, {stamp}
+        FROM malformed_t"""
     )
+    n_bad = con.execute("SELECT count(*) FROM rejected_t").fetchall()[0][0]
+    if n_bad:
+        con.execute(
+            f"COPY rejected_t TO {literal(str(target))} (HEADER, DELIMITER ',')"
+        )
     return int(n_bad)
 
 
@@ -384,13 +307,13 @@ def _error_kinds(
 ) -> dict[str, int]:
     rows = con.execute(
         "SELECT split_part(r, ':', 1) AS kind, count(*) FROM "
-        "(SELECT unnest(string_split(__reason, '; ')) AS r FROM checked_t "
-        "WHERE __reason IS NOT NULL) GROUP BY 1 ORDER BY 2 DESC, 1"
+        "(SELECT unnest(string_split(reason, '; ')) AS r FROM rejected_t "
+        "WHERE NOT starts_with(reason, 'malformed_line')) GROUP BY 1 ORDER BY 2 DESC, 1"
     ).fetchall()
     kinds = {str(kind): int(n) for kind, n in rows}
     if malformed:
         kinds["malformed_line"] = len(malformed)
-    con.execute("DROP TABLE IF EXISTS checked_t; DROP TABLE IF EXISTS malformed_t")
+    con.execute("DROP TABLE IF EXISTS rejected_t; DROP TABLE IF EXISTS malformed_t")
     return kinds
 
 

@@ -1,0 +1,155 @@
+"""Build the typed table of one input and find the rows to reject, in DuckDB.
+
+Two steps, written for tables of tens of millions of rows:
+
+1. ``build_typed`` scans the file once into ``typed_t``: the raw text of every column
+   (kept for the quarantine file), its typed twin ``__col``, derived columns and
+   ``__row_reason`` — everything wrong with the row on its own.
+2. ``find_row_problems`` fills ``bad_t(rid, reason)`` for rows that are fine on their
+   own but not in context: exact duplicates, conflicting rows for one key, references
+   to unknown students or schools, attendance outside any enrollment. Only the few
+   suspicious rows are ever sorted or joined row by row; the bulk is checked with
+   hash aggregates and anti-joins, so the cost stays close to one scan.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from ontrack.checks import column_reasons, ident, parse_expr, typed
+from ontrack.config import Config
+from ontrack.table_rules import rules_for_table
+from ontrack.tables import TableSchema
+
+
+def build_typed(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    columns: list[str],
+    config: Config,
+    district_ids: list[str],
+) -> None:
+    """Create ``typed_t`` from view ``raw_t``: raw text, typed twins, row reasons."""
+    filled = ", ".join(
+        f"CAST(NULL AS VARCHAR) AS {ident(c)}"
+        for c in schema.column_names
+        if c not in columns
+    )
+    base = f"SELECT *{', ' + filled if filled else ''} FROM raw_t"
+    parsed = ", ".join(f"{parse_expr(c)} AS {typed(c.name)}" for c in schema.columns)
+    rules = rules_for_table(schema.name, config, district_ids)
+    reasons = [r for c in schema.columns for r in column_reasons(c)]
+    reasons += list(rules.reasons)
+    derived = "".join(f", {expr} AS {ident(name)}" for name, expr in rules.derived)
+    reason_sql = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE typed_t AS "
+        f"WITH b AS ({base}), p AS (SELECT *, {parsed} FROM b) "
+        f"SELECT p.*{derived}, {reason_sql} AS __row_reason FROM p {rules.joins}"
+    )
+
+
+def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
+    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of typed_t."""
+    con.execute("CREATE OR REPLACE TEMP TABLE bad_raw (rid BIGINT, reason VARCHAR)")
+    _duplicates(con, schema)
+    _references(con, schema)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE bad_t AS SELECT rid, "
+        "string_agg(reason, '; ' ORDER BY reason) AS reason FROM bad_raw GROUP BY rid"
+    )
+    con.execute("DROP TABLE bad_raw")
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
+    """Exact copies beyond the first, and every version of a key with conflicting rows.
+
+    Keys seen more than once are found with one hash aggregate; only those rows are
+    then compared in full.
+    """
+    key = schema.key or schema.column_names
+    key_typed = ", ".join(typed(k) for k in key)
+    all_typed = ", ".join(typed(c) for c in schema.column_names)
+    key_names = ", ".join(key)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE dup_rows AS
+        WITH repeated AS (
+            SELECT hash({key_typed}) AS kh FROM typed_t WHERE __row_reason IS NULL
+            GROUP BY 1 HAVING count(*) > 1
+        )
+        SELECT rowid AS rid, {key_typed}, hash({all_typed}) AS __h FROM typed_t
+        WHERE __row_reason IS NULL AND hash({key_typed}) IN (SELECT kh FROM repeated)
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO bad_raw
+        WITH ranked AS (
+            SELECT rid, __h,
+                   row_number() OVER (PARTITION BY {key_typed}, __h ORDER BY rid) AS rn
+            FROM dup_rows
+        ), versions AS (
+            SELECT rid, rn, min(__h) OVER (PARTITION BY {key_typed}) AS lo,
+                   max(__h) OVER (PARTITION BY {key_typed}) AS hi
+            FROM dup_rows JOIN ranked USING (rid, __h)
+        )
+        SELECT rid, CASE WHEN rn > 1
+            THEN 'duplicate_row: an identical row appears earlier in the file'
+            ELSE 'duplicate_key: other rows have the same {key_names} with different values'
+            END
+        FROM versions WHERE rn > 1 OR lo <> hi
+        """
+    )
+    con.execute("DROP TABLE dup_rows")
+
+
+def _references(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
+    names = schema.column_names
+    if schema.name == "attendance":
+        _attendance_coverage(con)
+        return
+    if "student_id" in names and schema.name != "students":
+        con.execute(
+            "INSERT INTO bad_raw SELECT rowid, 'unknown_reference[student_id]: ' || "
+            "__student_id || ' is not in students' FROM typed_t WHERE __row_reason IS "
+            "NULL AND __student_id NOT IN (SELECT student_id FROM ok_students)"
+        )
+    if "school_id" in names and schema.name != "schools":
+        con.execute(
+            "INSERT INTO bad_raw SELECT rowid, 'unknown_reference[school_id]: ' || "
+            "__school_id || ' is not in schools' FROM typed_t WHERE __row_reason IS "
+            "NULL AND __school_id IS NOT NULL AND __school_id NOT IN "
+            "(SELECT school_id FROM ok_schools)"
+        )
+
+
+def _attendance_coverage(con: duckdb.DuckDBPyConnection) -> None:
+    """An attendance day needs an enrollment of that student at that school covering it.
+
+    An as-of join finds, for each day, the latest enrollment that started on or before
+    it; only days that one does not cover are checked against every enrollment (a
+    student may have overlapping spells at one school).
+    """
+    con.execute(
+        """
+        INSERT INTO bad_raw
+        WITH days AS (
+            SELECT rowid AS rid, __student_id AS sid, __school_id AS sch, __date AS d
+            FROM typed_t WHERE __row_reason IS NULL
+        ), latest AS (
+            SELECT days.*, e.entry_date, COALESCE(e.exit_date, e.__year_end) AS last_day
+            FROM days ASOF LEFT JOIN ok_enrollments e
+              ON days.sid = e.student_id AND days.sch = e.school_id
+             AND days.d >= e.entry_date
+        )
+        SELECT rid, 'no_enrollment[date]: no enrollment of this student at this school '
+                    || 'covers ' || CAST(d AS VARCHAR)
+        FROM latest
+        WHERE (entry_date IS NULL OR d > last_day)
+          AND NOT EXISTS (
+              SELECT 1 FROM ok_enrollments e
+              WHERE e.student_id = latest.sid AND e.school_id = latest.sch
+                AND latest.d BETWEEN e.entry_date AND COALESCE(e.exit_date, e.__year_end))
+        """
+    )
