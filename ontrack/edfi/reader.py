@@ -14,6 +14,7 @@ identifiers that a CSV writer turned into floats (``918.0``) are normalised back
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -108,7 +109,10 @@ def register_macros(con: duckdb.DuckDBPyConnection) -> None:
         "TRY_CAST(TRY_CAST(x AS TIMESTAMP) AS DATE)"
     )
     con.execute("CREATE OR REPLACE MACRO edfi_num(x) AS TRY_CAST(x AS DOUBLE)")
-    con.execute("CREATE OR REPLACE MACRO edfi_int(x) AS TRY_CAST(TRY_CAST(x AS DOUBLE) AS INTEGER)")
+    con.execute(
+        "CREATE OR REPLACE MACRO edfi_int(x) AS "
+        "TRY_CAST(TRY_CAST(x AS DOUBLE) AS INTEGER)"
+    )
     con.execute(
         "CREATE OR REPLACE MACRO edfi_bool(x) AS CASE "
         "WHEN lower(trim(x)) IN ('true', 't', '1', 'yes', 'y') THEN true "
@@ -118,6 +122,35 @@ def register_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE MACRO edfi_year_of(d) AS "
         "CAST(year(d) + CASE WHEN month(d) >= 7 THEN 1 ELSE 0 END AS INTEGER)"
+    )
+
+
+def _csv_header(path: Path) -> tuple[list[str], str]:
+    """Column names and delimiter of a CSV file, read from its first line."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline()
+    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    names = next(csv.reader([first], delimiter=delimiter), [])
+    if not names or any(not n.strip() for n in names):
+        raise SchemaError(
+            f"Ed-Fi export file {path} must start with a header row of column names."
+        )
+    return [n.strip() for n in names], delimiter
+
+
+def _csv_reader(paths: tuple[Path, ...], files: str) -> str:
+    """read_csv over ``paths`` with the header's columns, all VARCHAR, no sniffing.
+
+    Declaring the columns up front skips DuckDB's type sniffer (the slow part of
+    opening many small tables) and keeps every value as text.
+    """
+    names, delimiter = _csv_header(paths[0])
+    columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    return (
+        f"read_csv({files}, header = true, auto_detect = false, columns = {columns}, "
+        f"delim = {_literal(delimiter)}, quote = '\"', escape = '\"', "
+        "null_padding = true)"
     )
 
 
@@ -148,7 +181,12 @@ class EdfiSource:
         """Raise SchemaError naming the first required table that is absent."""
         for table in tables:
             if not self.has(table):
-                raise SchemaError(MISSING_TABLE.format(source=self.root, table=table))
+                message = MISSING_TABLE.format(source=self.root, table=table)
+                nested = [d.name for d in sorted(self.root.iterdir())
+                          if d.is_dir() and _table_key(table) in discover_tables(d)]
+                if nested:
+                    message += f" It is in the subfolder {nested[0]}/: pass that one."
+                raise SchemaError(message)
 
     def file_label(self, table: str) -> str:
         """The file or folder a table was read from, for messages."""
@@ -167,13 +205,17 @@ class EdfiSource:
         found = self.tables[key]
         files = "[" + ", ".join(_literal(str(p)) for p in found.paths) + "]"
         if found.kind == "csv":
-            reader = f"read_csv({files}, header = true, all_varchar = true)"
+            reader = _csv_reader(found.paths, files)
         else:
             reader = f"read_parquet({files}, union_by_name = true)"
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT COLUMNS(*)::VARCHAR FROM {reader}"
-        )
-        described = self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {view} AS "
+                f"SELECT COLUMNS(*)::VARCHAR FROM {reader}"
+            )
+            described = self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
+        except duckdb.Error as err:
+            raise self._unreadable(table, err) from None
         self._columns[key] = tuple(str(row[0]) for row in described)
         return view
 
@@ -195,9 +237,26 @@ class EdfiSource:
         key = _table_key(table)
         if key not in self._rows:
             view = self._view(table)
-            row = self.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0]
+            try:
+                row = self.con.execute(f"SELECT count(*) FROM {view}").fetchall()[0]
+            except duckdb.Error as err:
+                raise self._unreadable(table, err) from None
             self._rows[key] = int(row[0])
         return self._rows[key]
+
+    def _unreadable(self, table: str, err: duckdb.Error) -> SchemaError:
+        """SchemaError for a file DuckDB cannot read, without the offending row.
+
+        DuckDB quotes the bad line of a CSV in its message; only the first line (the
+        kind of error and the line number) is kept, as the row may hold student data.
+        """
+        text = str(err).strip()
+        first = text.splitlines()[0] if text else type(err).__name__
+        return SchemaError(
+            f"Ed-Fi export {self.root}: table {table} ({self.file_label(table)}) "
+            f"cannot be read: {first}. Expected a CSV file with a header row and the "
+            "same number of fields on every line, or Parquet files."
+        )
 
     def relation(self, table: str, columns: Sequence[str]) -> str:
         """A subquery over ``table`` exposing exactly ``columns`` (as named here).

@@ -68,8 +68,8 @@ class EdfiImportReport:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rows_written", MappingProxyType(dict(self.rows_written)))
-        object.__setattr__(self, "rows_read", MappingProxyType(dict(self.rows_read)))
+        for name in ("rows_written", "rows_read"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def rejected(self, table: str, source: str | None = None) -> dict[str, int]:
         """Rejected rows by reason for one contract table (optionally one source)."""
@@ -81,10 +81,18 @@ class EdfiImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole report."""
-        data = asdict(self)
-        data["source"], data["dest"] = str(self.source), str(self.dest)
-        data["rows_written"], data["rows_read"] = dict(self.rows_written), dict(self.rows_read)
-        return data
+        return {
+            "source": str(self.source),
+            "dest": str(self.dest),
+            "school_year": self.school_year,
+            "mapping_files": list(self.mapping_files),
+            "rows_written": dict(self.rows_written),
+            "rows_read": dict(self.rows_read),
+            "unmapped": [asdict(u) for u in self.unmapped],
+            "rejections": [asdict(r) for r in self.rejections],
+            "notes": list(self.notes),
+            "seconds": self.seconds,
+        }
 
     def write_json(self, path: Path) -> None:
         """Save the report as JSON (no student-level data in it)."""
@@ -92,12 +100,18 @@ class EdfiImportReport:
 
     def summary(self) -> str:
         """A readable multi-line summary for the command line."""
-        lines = [f"Imported Ed-Fi export {self.source} -> {self.dest} in {self.seconds:.1f} s"]
+        lines = [
+            f"Imported Ed-Fi export {self.source} -> {self.dest} "
+            f"in {self.seconds:.1f} s"
+        ]
         lines.append("Rows written:")
         lines += [f"  {t:<16} {n:>10,}" for t, n in self.rows_written.items()]
-        lines.append("Unmapped descriptor values:" if self.unmapped else "Unmapped descriptor values: none")
+        lines.append("Unmapped descriptor values:" + ("" if self.unmapped else " none"))
         for u in self.unmapped:
-            lines.append(f"  {u.descriptor} {u.code_value!r} in {u.source}: {u.rows:,} rows ({u.effect})")
+            lines.append(
+                f"  {u.descriptor} {u.code_value!r} in {u.source}: {u.rows:,} rows "
+                f"({u.effect})"
+            )
         lines.append("Rejected rows:" if self.rejections else "Rejected rows: none")
         for r in self.rejections:
             lines.append(f"  {r.table} <- {r.source}: {r.rows:,} {r.reason}")
@@ -109,7 +123,7 @@ class EdfiImportReport:
 
 @dataclass
 class ImportLog:
-    """Mutable accumulator the mapping steps write to; frozen into the report at the end."""
+    """Mutable accumulator the mapping steps write to; frozen into the report later."""
 
     rows_written: dict[str, int] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)

@@ -75,7 +75,9 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
 
 
 def _weekdays_from(monday: dt.date, n_weeks: int) -> list[dt.date]:
-    return [monday + dt.timedelta(days=7 * w + d) for w in range(n_weeks) for d in range(5)]
+    return [
+        monday + dt.timedelta(days=7 * w + d) for w in range(n_weeks) for d in range(5)
+    ]
 
 
 def _days_off(school_year: int) -> set[dt.date]:
@@ -124,7 +126,7 @@ def build_calendar(school_year: int, n_days: int = N_DAYS) -> SchoolCalendar:
 
 
 def _day_effects(days: np.ndarray) -> np.ndarray:
-    """Absence log-odds shifts: Mondays/Fridays, days next to breaks, early/late year."""
+    """Absence log-odds shifts: Mondays, Fridays, days next to breaks, start/end."""
     n = len(days)
     weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
     effect = np.zeros(n, dtype=np.float32)

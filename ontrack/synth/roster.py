@@ -20,10 +20,17 @@ from ontrack.synth.world import GRADES, Population, Schools, new_students, pick_
 
 REASONS = ("completed", "transfer", "dropout", "graduated", "other")
 COMPLETED, TRANSFER, DROPOUT, GRADUATED, OTHER = range(5)
-OUTCOMES = ("", "graduated", "dropped_out", "transferred_out", "still_enrolled", "other")
-GRADUATION_CREDITS = 22.0
-# Credits needed (after summer recovery) to move up from grades 9, 10, 11.
-PROMOTION_CREDITS = {9: 4.0, 10: 9.5, 11: 15.0}
+OUTCOMES = (
+    "",
+    "graduated",
+    "dropped_out",
+    "transferred_out",
+    "still_enrolled",
+    "other",
+)
+GRADUATION_CREDITS = 21.5
+# Credits needed (after summer recovery) to be placed in grades 10, 11, 12.
+PLACEMENT_CREDITS = np.array([3.5, 9.0, 14.5])
 STAT_FIELDS = (
     "credits",
     "n_f",
@@ -76,14 +83,19 @@ class YearRoster:
 
     def chunks(self, size: int) -> Iterator[tuple[slice, slice]]:
         """Consecutive (students, spans) slices of at most ``size`` students."""
-        bounds = np.searchsorted(self.span_stu, np.arange(0, len(self.stu) + size, size))
+        cuts = np.arange(0, len(self.stu) + size, size)
+        bounds = np.searchsorted(self.span_stu, cuts)
         for k, lo in enumerate(range(0, len(self.stu), size)):
             hi = min(lo + size, len(self.stu))
             yield slice(lo, hi), slice(int(bounds[k]), int(bounds[k + 1]))
 
 
 def initial_population(
-    pop: Population, schools: Schools, targets: np.ndarray, year: int, rng: np.random.Generator
+    pop: Population,
+    schools: Schools,
+    targets: np.ndarray,
+    year: int,
+    rng: np.random.Generator,
 ) -> None:
     """Fill grades 6-12 of the first simulated year (before any output year)."""
     grade = np.repeat(GRADES, rng.poisson(targets))
@@ -92,10 +104,14 @@ def initial_population(
 
 
 def _admit(
-    pop: Population, schools: Schools, targets: np.ndarray, year: int, rng: np.random.Generator
+    pop: Population,
+    schools: Schools,
+    targets: np.ndarray,
+    year: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """New students for ``year``: start-of-year entrants and late (mid-year) entrants."""
-    active = pop["grade"][pop["active"]]
+    """New students for ``year``: start-of-year and late (mid-year) entrants."""
+    active = pop["grade"][pop["active"]].astype(np.int64)
     continuing = np.bincount(active - 6, minlength=7)[:7]
     floor = targets * np.where(GRADES == 9, 0.08, 0.03)
     n_new = rng.poisson(np.maximum(floor, targets - continuing))
@@ -111,7 +127,9 @@ def _admit(
     return np.concatenate(ids[:2]), ids[2]
 
 
-def _step_latents(pop: Population, idx: np.ndarray, year: int, rng: np.random.Generator) -> None:
+def _step_latents(
+    pop: Population, idx: np.ndarray, year: int, rng: np.random.Generator
+) -> None:
     """Move achievement and engagement one year along each student's random walk."""
     n = len(idx)
     fresh = pop["fresh"][idx]
@@ -181,7 +199,7 @@ def plan_year(
     start_new, late = _admit(pop, schools, targets, year, rng)
     stu = np.concatenate([continuing, start_new, late]).astype(np.int64)
     n = len(stu)
-    grade = pop["grade"][stu].copy()
+    grade = pop["grade"][stu].astype(np.int64)
     _step_latents(pop, stu, year, rng)
     flags = _year_flags(pop, stu, rng)
     e, a = pop["e"][stu].copy(), pop["a"][stu].copy()
@@ -195,12 +213,12 @@ def plan_year(
     mobile = np.exp(0.6 * pop["mobility"][stu] - 0.25 * e)
     unstable = flags["homeless"] | flags["foster_youth"]
     p_move = 0.04 * mobile * (1 + unstable)
-    p_leave = 0.028 * mobile * (1 + 0.5 * unstable)
+    p_leave = 0.02 * mobile * (1 + 0.5 * unstable)
     p_other = np.full(n, 0.002)
     hs = grade >= 9
     behind = np.maximum(0.0, 6.0 * (year - pop["first9"][stu]) - pop["credits"][stu])
     drop_logit = (
-        -5.2
+        -5.8
         - 0.9 * e
         - 0.35 * a
         + 0.3 * behind
@@ -238,7 +256,7 @@ def plan_year(
         a=a,
         e=e,
         shock_day=np.where(shock_on, rng.integers(30, n_days - 40, n), n_days),
-        shock=np.where(shock_on, np.abs(rng.normal(0.9, 0.35, n)), 0.0).astype(np.float32),
+        shock=(shock_on * np.abs(rng.normal(0.9, 0.35, n))).astype(np.float32),
         drift=rng.normal(0.3 + 0.15 * hs, 0.45).astype(np.float32),
         flags=flags,
         span_stu=span_stu[order].astype(np.int64),
@@ -285,18 +303,22 @@ def close_year(
 
     e, a = roster.e, roster.a
     n_f = st["n_f"].astype(np.int64)
-    recovered = rng.binomial(n_f, 0.35 * _sigmoid(0.3 + 0.8 * e)) * hs
+    recovered = rng.binomial(n_f, 0.45 * _sigmoid(0.3 + 0.8 * e)) * hs
     credits = credits + 0.5 * recovered
     pop["credits"][stu] = credits.astype(np.float32)
-    ms_hold = rng.random(n) < _sigmoid(-5.3 - 1.0 * a - 0.7 * e + 0.6 * st["n_f_core"])
-    need = np.select([grade == 9, grade == 10, grade == 11], list(PROMOTION_CREDITS.values()), 0)
-    retained = np.where(hs, (grade < 12) & (credits < need), ms_hold) | (grade == 12)
+    ms_hold = rng.random(n) < _sigmoid(-6.0 - 0.8 * a - 0.5 * e + 0.35 * st["n_f_core"])
+    # High-school grade follows credits: a student held back who recovers enough
+    # credits catches up (at most one extra grade), nobody moves down.
+    by_credits = 9 + (credits[:, None] >= PLACEMENT_CREDITS).sum(axis=1)
+    hs_next = np.clip(by_credits, grade, np.minimum(grade + 2, 12))
+    g_next = np.where(hs, hs_next, grade + ~ms_hold)
     stay = finished & ~grad
     # A fifth-year senior who still cannot graduate leaves for adult education.
     aged_out = stay & (grade == 12) & (pop["years12"][stu] >= 1)
     pop["outcome"][stu[aged_out]] = 5
     pop["outcome_day"][stu[aged_out]] = exit_day[aged_out]
-    p_move = 0.05 * np.exp(0.5 * pop["mobility"][stu] - 0.2 * e) * np.where(grade == 8, 1.7, 1)
+    p_move = 0.035 * np.exp(0.5 * pop["mobility"][stu] - 0.2 * e)
+    p_move *= np.where(grade == 8, 1.7, 1)  # charter and private high schools
     moved = stay & ~aged_out & (rng.random(n) < p_move)
     pop["outcome"][stu[moved]] = 3
     pop["outcome_day"][stu[moved]] = np.int32(next_first_day.astype(np.int64))
@@ -304,7 +326,7 @@ def close_year(
 
     keep = stay & ~aged_out & ~moved
     idx = stu[keep]
-    g_next = (grade + ~retained).astype(np.int8)[keep]
+    g_next = g_next.astype(np.int8)[keep]
     pop["years12"][idx] += (grade[keep] == 12).astype(np.int8)
     pop["grade"][idx] = g_next
     school = pop["school"][idx]

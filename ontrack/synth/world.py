@@ -90,12 +90,12 @@ class Schools:
 
 
 def build_schools(n_students: int, rng: np.random.Generator) -> Schools:
-    """Middle schools (6-8), high schools (9-12) and one 6-12 academy, sized to enrollment.
+    """Middle (6-8) and high (9-12) schools and one 6-12 academy, sized to enrollment.
 
     One middle school per ~700 students in grades 6-8 and one high school per ~1,200 in
     grades 9-12 (at least two of each). The academy grades with full-year finals; the
     second high school grades on a 0-100 scale; the first high school grades PE pass/no
-    pass; only the even-numbered high schools send an official GPA.
+    pass; every other high school (the first, third, ...) sends an official GPA.
     """
     share = GRADE_WEIGHTS / GRADE_WEIGHTS.sum()
     n_ms = max(2, round(n_students * share[:3].sum() * 0.93 / 700))
@@ -133,8 +133,8 @@ def build_schools(n_students: int, rng: np.random.Generator) -> Schools:
         high=high,
         weight=weight,
         feeder=feeder,
-        eng_effect=rng.normal(0.0, 0.15, n),
-        grading=rng.normal(0.0, 0.12, n),
+        eng_effect=rng.normal(0.0, 0.12, n),
+        grading=rng.normal(0.0, 0.08, n),
         discipline=rng.normal(0.0, 0.30, n),
         numeric_marks=numeric,
         year_long=level == "span",
@@ -145,8 +145,12 @@ def build_schools(n_students: int, rng: np.random.Generator) -> Schools:
 
 
 def grade_targets(n_students: int) -> np.ndarray:
-    """Expected enrollment of grades 6..12 in one year."""
-    return n_students * GRADE_WEIGHTS / GRADE_WEIGHTS.sum()
+    """Enrollment that each of grades 6..12 is topped up to at the start of a year.
+
+    Slightly below the share of ``n_students``: late entrants and the minimum inflow
+    into every grade add about 4% during the year.
+    """
+    return 0.96 * n_students * GRADE_WEIGHTS / GRADE_WEIGHTS.sum()
 
 
 @dataclass
@@ -187,14 +191,14 @@ def new_students(
     *,
     migrant: bool,
 ) -> np.ndarray:
-    """Create students entering ``grade`` at ``school`` in ``school_year``; return indices.
+    """Create students entering ``grade`` at ``school`` in ``school_year``.
 
     Ages follow the Sep 1 cut-off, with 4% over-age at entry (8% for high-school
     entrants). ``migrant`` marks students moving in from outside the district: slightly
     lower engagement and more likely to move again.
     """
     n = len(grade)
-    grade = np.asarray(grade, np.int8)
+    grade = np.asarray(grade, np.int64)
     gaps = rng.integers(1, 17, n)
     sid = pop.next_id + np.cumsum(gaps)
     pop.next_id = int(sid[-1]) if n else pop.next_id
@@ -208,12 +212,14 @@ def new_students(
     sed = rng.random(n) < np.take(RACE_SED_P, race)
     el_p = np.take(RACE_EL_P, race) * np.clip(1.25 - 0.1 * (grade - 6), 0.6, 1.25)
     el = rng.random(n) < el_p * (1.3 if migrant else 1.0)
-    swd = rng.random(n) < np.where(gender == 1, 0.165, 0.095)
-    housing_risk = sed & (rng.random(n) < 0.09)
+    swd = rng.random(n) < np.where(gender == 1, 0.15, 0.085)
+    housing_risk = sed & (rng.random(n) < 0.11)
     foster_risk = rng.random(n) < 0.015
     z = rng.multivariate_normal([0, 0], [[1, 0.45], [0.45, 1]], n)
-    a0 = z[:, 0] - 0.30 * sed - 0.35 * el - 0.45 * swd
-    e0 = z[:, 1] - 0.15 * sed - 0.10 * swd - 0.35 * (housing_risk | foster_risk)
+    # Subgroup shifts are centred on the district's rates, so the traits stay ~N(0, 1).
+    a0 = z[:, 0] - 0.30 * (sed - 0.6) - 0.35 * (el - 0.2) - 0.45 * (swd - 0.13)
+    unstable = (housing_risk | foster_risk) - 0.07
+    e0 = z[:, 1] - 0.15 * (sed - 0.6) - 0.10 * (swd - 0.13) - 0.35 * unstable
     e0 = e0 - (0.10 if migrant else 0.0)
     hs_years = np.clip(grade - 9, 0, 3)
     fail_p = 1 / (1 + np.exp(3.2 + 1.2 * a0 + 0.8 * e0))
@@ -240,7 +246,7 @@ def new_students(
             "tardy": rng.normal(0, 0.6, n).astype(f32),
             "mobility": (rng.normal(0, 0.5, n) + (0.3 if migrant else 0.0)).astype(f32),
             "conduct": (rng.normal(0, 0.6, n) + 0.35 * (gender == 1)).astype(f32),
-            "grade": grade,
+            "grade": grade.astype(np.int8),
             "school": np.asarray(school, np.int16),
             "active": np.ones(n, bool),
             "fresh": np.ones(n, bool),
