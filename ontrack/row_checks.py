@@ -127,29 +127,22 @@ def _references(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
 def _attendance_coverage(con: duckdb.DuckDBPyConnection) -> None:
     """An attendance day needs an enrollment of that student at that school covering it.
 
-    An as-of join finds, for each day, the latest enrollment that started on or before
-    it; only days that one does not cover are checked against every enrollment (a
-    student may have overlapping spells at one school).
+    A spell with no exit date runs to the end of its school year. An anti-join on
+    (student, school) with the date range as a join condition keeps this one hash join.
     """
     con.execute(
         """
         INSERT INTO bad_raw
-        WITH days AS (
-            SELECT rowid AS rid, __student_id AS sid, __school_id AS sch, __date AS d
-            FROM typed_t WHERE __row_reason IS NULL
-        ), latest AS (
-            SELECT days.*, e.entry_date, COALESCE(e.exit_date, e.__year_end) AS last_day
-            FROM days ASOF LEFT JOIN ok_enrollments e
-              ON days.sid = e.student_id AND days.sch = e.school_id
-             AND days.d >= e.entry_date
-        )
-        SELECT rid, 'no_enrollment[date]: no enrollment of this student at this school '
-                    || 'covers ' || CAST(d AS VARCHAR)
-        FROM latest
-        WHERE (entry_date IS NULL OR d > last_day)
-          AND NOT EXISTS (
-              SELECT 1 FROM ok_enrollments e
-              WHERE e.student_id = latest.sid AND e.school_id = latest.sch
-                AND latest.d BETWEEN e.entry_date AND COALESCE(e.exit_date, e.__year_end))
+        SELECT a.rowid, 'no_enrollment[date]: no enrollment of this student at this '
+                        || 'school covers ' || CAST(a.__date AS VARCHAR)
+        FROM typed_t a
+        ANTI JOIN (
+            SELECT student_id, school_id, entry_date,
+                   COALESCE(exit_date, __year_end) AS last_day
+            FROM ok_enrollments
+        ) e
+          ON e.student_id = a.__student_id AND e.school_id = a.__school_id
+         AND a.__date >= e.entry_date AND a.__date <= e.last_day
+        WHERE a.__row_reason IS NULL
         """
     )
