@@ -12,5 +12,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synth",
     "validate",
     "indicators",
+    "features",
     "import_edfi",
 )

@@ -1,0 +1,82 @@
+"""Benchmark the grade-9 feature matrix: time and peak memory.
+
+    python benchmarks/bench_features.py                    # 20,000 students
+    python benchmarks/bench_features.py --students 200000  # the issue's target size
+
+A synthetic district (grades 6-12, two school years, daily attendance) is generated and
+validated first (not measured here: see bench_validate.py); then, in a child process,
+the grade-9 cohort of the last school year at its 3 checkpoints, all its features and
+both labels are built and written (``ontrack.commands.features.write_features``).
+Prints the figures and appends them to benchmarks/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import measure, record  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LAST_YEAR = 2025
+
+
+def build(out: Path, memory_limit: str) -> None:
+    """The measured work (run in a child process): cohort, features, labels, files."""
+    sys.path.insert(0, str(ROOT))
+    from ontrack.commands.features import write_features
+    from ontrack.config import config_from_dict
+
+    config = config_from_dict({"engine": {"memory_limit": memory_limit}})
+    meta = write_features(
+        out,
+        config,
+        model="grade9",
+        school_years=[LAST_YEAR],
+        data_end=date(LAST_YEAR, 6, 30),
+        progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(f"{meta['rows']:,} rows x {len(meta['features'])} features", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=20_000)
+    parser.add_argument("--memory-limit", default="600MB", help="DuckDB memory limit")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--build", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build is not None:
+        build(args.build, args.memory_limit)
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ontrack-bench-features-"))
+    data, out = workdir / f"d{args.students}", workdir / f"o{args.students}"
+    if not (out / "validated" / "students.parquet").exists():
+        ontrack = [sys.executable, "-m", "ontrack"]
+        shutil.rmtree(data, ignore_errors=True)
+        subprocess.run(
+            [*ontrack, "synth", str(data), "--students", str(args.students), "--years", "2", "--last-year", str(LAST_YEAR),
+             "--quiet"], check=True, cwd=ROOT,
+        )
+        subprocess.run([*ontrack, "validate", str(data), "--out", str(out), "--quiet"],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    secs, peak = measure(
+        [sys.executable, str(Path(__file__).resolve()), "--build", str(out),
+         "--memory-limit", args.memory_limit]
+    )
+    params = (f"{args.students} students, grade 9 x 3 checkpoints, daily attendance, "
+              f"duckdb {args.memory_limit}")
+    print(f"features {params}: {secs:7.1f} s  peak {peak:7.0f} MB")
+    record("features", params, secs, peak)
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Who is scored when: the students of a model's grade at each checkpoint.
+
+A model's population (CONTRACT §3) is the students enrolled in its grade (``grade8``:
+8th graders, ``grade9``: 9th graders) at each checkpoint of each school year: by
+default Oct 31, Jan 31 and Jun 30, per district (``DistrictRules.checkpoints``).
+
+"Enrolled in grade G at date D" uses only what was known at D:
+
+- the student's *latest* enrollment spell of D's school year entered on or before D
+  (ties on the entry date: a spell still open at D first, then the smaller school_id)
+  is in grade G, at a school of the district whose checkpoint D is; and
+- that spell is open at D: no exit date, or an exit on or after D (an exit after D is
+  not known at D), or an end-of-year exit (``completed``, ``graduated``), so a June 30
+  checkpoint still holds the students who finished the year on June 10. A spell that
+  ended before D for any other reason (transfer, dropout, other, or no reason) means
+  the student had left by D.
+
+Checkpoints later than the data's end date are dropped (their records are not all in
+yet), unless as-of dates are given explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from ontrack.asof import data_end_date
+from ontrack.config import Config
+from ontrack.errors import ConfigError
+from ontrack.indicators import checkpoint_dates, school_year_of
+
+MODEL_GRADES: dict[str, int] = {"grade8": 8, "grade9": 9}
+END_OF_YEAR_EXITS: tuple[str, ...] = ("completed", "graduated")
+COHORT_INDEX: tuple[str, str] = ("student_id", "as_of_date")
+COHORT_COLUMNS: tuple[str, ...] = (
+    "school_id",
+    "school_year",
+    "grade_level",
+    "district_id",
+)
+
+
+def model_grade(model: str) -> int:
+    """The grade of a model's population.
+
+    Examples
+    --------
+    >>> model_grade("grade9")
+    9
+    >>> model_grade("grade10")
+    Traceback (most recent call last):
+    ...
+    ontrack.errors.ConfigError: model must be one of grade8, grade9. Got 'grade10' instead.
+    """
+    if model not in MODEL_GRADES:
+        raise ConfigError(
+            f"model must be one of {', '.join(MODEL_GRADES)}. Got {model!r} instead."
+        )
+    return MODEL_GRADES[model]
+
+
+def cohort_checkpoints(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    school_years: Iterable[int] | None = None,
+    as_of_dates: Iterable[date] | None = None,
+    data_end: date | None = None,
+) -> pd.DataFrame:
+    """(district_id, school_year, as_of_date) rows: each district's checkpoints.
+
+    With ``as_of_dates``, those dates in every district (placed in the school year that
+    holds them). Otherwise the configured checkpoints of every school year with
+    enrollments, up to ``data_end`` (default: the latest date in the data).
+    """
+    districts = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT district_id FROM main.schools "
+            "WHERE district_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
+    rows: list[tuple[str, int, date]] = []
+    if as_of_dates is not None:
+        for district in districts:
+            rules = config.rules_for(district)
+            for day in sorted(set(as_of_dates)):
+                rows.append((district, school_year_of(rules, day), day))
+    else:
+        years = sorted(
+            {
+                int(r[0])
+                for r in con.execute(
+                    "SELECT DISTINCT school_year FROM main.enrollments"
+                ).fetchall()
+            }
+        )
+        if school_years is not None:
+            years = [y for y in years if y in set(school_years)]
+        end = data_end if data_end is not None else data_end_date(con)
+        for district in districts:
+            rules = config.rules_for(district)
+            for year in years:
+                rows += [
+                    (district, year, d)
+                    for d in checkpoint_dates(rules, year)
+                    if end is None or d <= end
+                ]
+    frame = pd.DataFrame(rows, columns=["district_id", "school_year", "as_of_date"])
+    return frame.astype({"district_id": "str", "school_year": "int64"})
+
+
+def build_cohort(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    model: str = "grade9",
+    school_years: Iterable[int] | None = None,
+    as_of_dates: Iterable[date] | None = None,
+    data_end: date | None = None,
+) -> pd.DataFrame:
+    """The model's population at each checkpoint, keyed (student_id, as_of_date).
+
+    Parameters
+    ----------
+    con : connection with the validated tables as views (``open_validated``).
+    config : district rules (checkpoints and school-year calendar per district).
+    model : ``grade8`` or ``grade9``.
+    school_years : keep only these school years (default: every year with enrollments).
+    as_of_dates : score at these dates instead of the configured checkpoints.
+    data_end : drop checkpoints after this date (default: the latest date in the data).
+
+    Returns
+    -------
+    DataFrame indexed (student_id, as_of_date) with school_id, school_year, grade_level
+    and district_id: the spell the student was in at the as-of date. Sorted by index.
+    """
+    grade = model_grade(model)
+    points = cohort_checkpoints(
+        con,
+        config,
+        school_years=school_years,
+        as_of_dates=as_of_dates,
+        data_end=data_end,
+    )
+    points["as_of_date"] = pd.to_datetime(points["as_of_date"])
+    con.register("__ontrack_checkpoints", points)
+    try:
+        exits = ", ".join(f"'{reason}'" for reason in END_OF_YEAR_EXITS)
+        frame = con.execute(
+            f"""
+            WITH cp AS (
+                SELECT district_id, CAST(school_year AS INTEGER) AS school_year,
+                       CAST(as_of_date AS DATE) AS as_of_date
+                FROM __ontrack_checkpoints
+            ), latest AS (
+                SELECT e.student_id, cp.as_of_date, e.school_id, e.school_year,
+                       e.grade_level, s.district_id, e.exit_date, e.exit_reason
+                FROM main.enrollments e
+                JOIN main.schools s ON s.school_id = e.school_id
+                JOIN cp ON cp.district_id = s.district_id
+                 AND cp.school_year = e.school_year AND e.entry_date <= cp.as_of_date
+                QUALIFY row_number() OVER (
+                    PARTITION BY e.student_id, cp.as_of_date
+                    ORDER BY e.entry_date DESC,
+                             COALESCE(e.exit_date < cp.as_of_date, FALSE),
+                             e.school_id
+                ) = 1
+            )
+            SELECT student_id, as_of_date, school_id, school_year, grade_level,
+                   district_id
+            FROM latest
+            WHERE grade_level = {grade}
+              AND (exit_date IS NULL OR exit_date >= as_of_date
+                   OR exit_reason IN ({exits}))
+            ORDER BY student_id, as_of_date
+            """
+        ).df()
+    finally:
+        con.unregister("__ontrack_checkpoints")
+    return tidy_cohort(frame)
+
+
+def tidy_cohort(frame: pd.DataFrame) -> pd.DataFrame:
+    """Index and dtypes of a cohort frame (used by build_cohort and tests)."""
+    frame = frame.astype(
+        {
+            "student_id": "str",
+            "school_id": "str",
+            "district_id": "str",
+            "school_year": "int64",
+            "grade_level": "int64",
+        }
+    )
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).astype("datetime64[ns]")
+    frame = frame.set_index(list(COHORT_INDEX)).sort_index()
+    return frame[list(COHORT_COLUMNS)]

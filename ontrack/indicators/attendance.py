@@ -1,0 +1,146 @@
+"""Attendance rate per student-year, shared by readiness and chronic absence.
+
+Definitions (each one is a decision, also written in docs/indicators.md):
+
+- A day counts as *attended* when its status is ``present`` or ``tardy`` (CONTRACT §1:
+  tardy counts as present). ``absent_excused``, ``absent_unexcused`` and ``suspended``
+  count as absent: a suspended student is not in class, and California's chronic
+  absence measure also counts out-of-school suspension days as absences. Partial-day
+  absences (``minutes_absent``) do not change a day's status.
+- The rate covers every enrollment of the year (mobility): the days at every school
+  the student attended are pooled. A date recorded at two schools (a transfer day)
+  counts once, as attended if the student attended at either school.
+- ``attendance_summary`` supplies days for schools without daily rows: where a school
+  has daily rows for the student-year, its summary rows are ignored (daily wins);
+  summaries of other schools are added. Each summary row covers its own period (an
+  enrollment spell or a reporting period ending on ``period_end_date``), so several
+  rows of one student-school-year are added up; a district that exports cumulative
+  year-to-date snapshots must send only the latest. As of a date, only periods that
+  had ended by then count: a period still running is not known yet.
+- ``rate = (days_enrolled - days_absent) / days_enrolled``; no days at all means the
+  rate is unknown (never 100%).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from ontrack.checks import literal
+from ontrack.indicators.checkpoints import (
+    SCHOOL_RULES_TABLE,
+    in_years,
+    known_by,
+    year_end_expr,
+)
+
+ATTENDED_STATUSES: tuple[str, ...] = ("present", "tardy")
+ABSENT_STATUSES: tuple[str, ...] = ("absent_excused", "absent_unexcused", "suspended")
+ATTENDANCE_TABLE = "_ind_att"
+WORK_TABLES = (ATTENDANCE_TABLE, "_ind_att_school", "_ind_att_overlap")
+
+_ATTENDED = f"status IN ({', '.join(literal(s) for s in ATTENDED_STATUSES)})"
+
+
+def daily_flags_sql(source: str = "attendance", as_of: date | None = None) -> str:
+    """Per student, school and date: what was recorded and whether the day was attended.
+
+    The building block of the rate, exposed so outside definitions (Ed-Fi's daily
+    early-warning facts) can be checked against ours day by day.
+    """
+    flags = ", ".join(
+        f"bool_or(status = {literal(s)}) AS {s}"
+        for s in (*ATTENDED_STATUSES, *ABSENT_STATUSES)
+    )
+    return (
+        f"SELECT student_id, school_id, date, {flags}, bool_or({_ATTENDED}) AS attended "
+        f"FROM {source} WHERE {known_by('date', as_of)} GROUP BY ALL"
+    )
+
+
+def create_attendance(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None,
+    school_years: Sequence[int] | None = None,
+) -> None:
+    """Materialise ``_ind_att``: days enrolled, days absent and source per student-year."""
+    by_school = "_ind_att_school"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {by_school} AS
+        SELECT student_id, school_id, school_year,
+               count(*) AS days,
+               count(*) FILTER (WHERE NOT ({_ATTENDED})) AS absent
+        FROM attendance
+        WHERE {known_by('date', as_of)} AND {in_years('school_year', school_years)}
+        GROUP BY ALL
+        """
+    )
+    # Only a student-year with enrollments at two schools that overlap in time can hold
+    # the same date twice (validation keeps every attendance day inside an enrollment
+    # at its school), so only those student-years are recounted date by date.
+    open_end = "DATE '9999-12-31'"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ind_att_overlap AS
+        SELECT DISTINCT a.student_id, a.school_year
+        FROM enrollments a JOIN enrollments b
+          ON a.student_id = b.student_id AND a.school_year = b.school_year
+         AND a.school_id < b.school_id
+         AND a.entry_date <= COALESCE(b.exit_date, {open_end})
+         AND b.entry_date <= COALESCE(a.exit_date, {open_end})
+        WHERE {in_years('a.school_year', school_years)}
+        """
+    )
+    # An undated summary is the total of its whole school year.
+    summary_day = f"COALESCE(s.period_end_date, {year_end_expr('s.school_year')})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {ATTENDANCE_TABLE} AS
+        WITH daily AS (
+            SELECT student_id, school_year, sum(days) AS days, sum(absent) AS absent
+            FROM {by_school} a
+            WHERE NOT EXISTS (SELECT 1 FROM _ind_att_overlap o
+                              WHERE o.student_id = a.student_id
+                                AND o.school_year = a.school_year)
+            GROUP BY ALL
+            UNION ALL
+            SELECT student_id, school_year, count(*) AS days,
+                   count(*) FILTER (WHERE NOT attended) AS absent
+            FROM (
+                SELECT t.student_id, t.school_year, t.date, bool_or({_ATTENDED}) AS attended
+                FROM attendance t
+                SEMI JOIN _ind_att_overlap o
+                  ON o.student_id = t.student_id AND o.school_year = t.school_year
+                WHERE {known_by('t.date', as_of)}
+                GROUP BY ALL
+            )
+            GROUP BY ALL
+        ),
+        summary_days AS (
+            SELECT s.student_id, s.school_id, s.school_year,
+                   s.days_enrolled AS days, s.days_absent AS absent
+            FROM attendance_summary s
+            JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = s.school_id
+            WHERE {known_by(summary_day, as_of)}
+              AND {in_years('s.school_year', school_years)}
+              AND NOT EXISTS (SELECT 1 FROM {by_school} d
+                              WHERE d.student_id = s.student_id
+                                AND d.school_id = s.school_id
+                                AND d.school_year = s.school_year)
+        )
+        SELECT student_id, school_year,
+               sum(days) AS days_enrolled, sum(absent) AS days_absent,
+               CASE WHEN bool_or(src = 'daily') AND bool_or(src = 'summary')
+                    THEN 'daily+summary' ELSE any_value(src) END AS attendance_source
+        FROM (
+            SELECT *, 'daily' AS src FROM daily
+            UNION ALL
+            SELECT student_id, school_year, days, absent, 'summary' AS src
+            FROM summary_days
+        )
+        GROUP BY ALL
+        """
+    )

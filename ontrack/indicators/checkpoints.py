@@ -1,0 +1,208 @@
+"""The district rules as a SQL table, the student-year population, and "as of" clipping.
+
+Every indicator is computed either for whole school years (``as_of=None``) or as of a
+checkpoint date. As of a date, a record counts only if it was *known* on that date:
+
+- attendance days and discipline incidents: dated on or before ``as_of``;
+- enrollments: entered on or before ``as_of`` (a later exit date is ignored: on the
+  checkpoint the student was still enrolled);
+- course marks: ``term_end_date`` on or before ``as_of``; a mark without a
+  ``term_end_date`` is taken to be known at the end of its school year;
+- attendance summaries: ``period_end_date`` on or before ``as_of``; a summary without a
+  period end is taken to be known at the end of its school year;
+- the official GPA in ``student_years`` is undated, so it is taken to be known at the end
+  of its school year.
+
+The school year of a record and its end date come from the calendar of the district the
+record's school belongs to (``DistrictRules.school_year_start``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from ontrack.checks import literal, year_end_sql
+from ontrack.config import Config, DistrictRules, _parse_month_day
+
+RULES_TABLE = "_ind_rules"
+SCHOOL_RULES_TABLE = "_ind_school_rules"
+MARK_CLASS_TABLE = "_ind_mark_class"
+CORE_TABLE = "_ind_core"
+POPULATION_TABLE = "_ind_pop"
+WORK_TABLES = (RULES_TABLE, SCHOOL_RULES_TABLE, MARK_CLASS_TABLE, CORE_TABLE, POPULATION_TABLE)
+
+_RULE_COLUMNS = (
+    ("district_id", "VARCHAR"),
+    ("start_month", "INTEGER"),
+    ("start_day", "INTEGER"),
+    ("gpa_min", "DOUBLE"),
+    ("attendance_min", "DOUBLE"),
+    ("max_df", "INTEGER"),
+    ("max_suspensions", "INTEGER"),
+    ("credits_required", "DOUBLE"),
+    ("max_core_fs", "INTEGER"),
+    ("chronic_max", "DOUBLE"),
+    ("credit_unit", "DOUBLE"),
+)
+
+
+def date_sql(value: date) -> str:
+    """A SQL DATE literal."""
+    return f"DATE {literal(value.isoformat())}"
+
+
+def known_by(column: str, as_of: date | None) -> str:
+    """Predicate: the record dated by ``column`` was known on ``as_of`` (TRUE if none)."""
+    return "TRUE" if as_of is None else f"{column} <= {date_sql(as_of)}"
+
+
+def in_years(column: str, school_years: Sequence[int] | None) -> str:
+    """Predicate: ``column`` is one of ``school_years`` (TRUE when no years are given)."""
+    if school_years is None:
+        return "TRUE"
+    wanted = ", ".join(str(int(y)) for y in school_years) or "NULL"
+    return f"{column} IN ({wanted})"
+
+
+def year_end_expr(year: str, rules_alias: str = "r") -> str:
+    """Last day of school year ``year`` in the calendar of the joined rules row."""
+    return year_end_sql(year, f"{rules_alias}.start_month", f"{rules_alias}.start_day")
+
+
+def school_year_of(rules: DistrictRules, day: date) -> int:
+    """The school year (the calendar year in which it ends) that ``day`` falls in."""
+    month, dom = _parse_month_day(rules.school_year_start)
+    if (month, dom) == (1, 1):
+        return day.year
+    return day.year + 1 if (day.month, day.day) >= (month, dom) else day.year
+
+
+def checkpoint_dates(rules: DistrictRules, school_year: int) -> list[date]:
+    """The as-of dates of ``school_year`` (CONTRACT §3: default Oct 31, Jan 31, Jun 30).
+
+    Each configured month-day is placed in the school year that contains it, so with a
+    Jul 1 start ``10-31`` of school year 2024 is 2023-10-31 and ``01-31`` is 2024-01-31.
+    """
+    start, end = rules.year_start(school_year), rules.year_end(school_year)
+    found = []
+    for item in rules.checkpoints:
+        month, dom = _parse_month_day(item)
+        for year in (start.year, end.year):
+            try:
+                candidate = date(year, month, dom)
+            except ValueError:  # 02-29 in a year without it
+                continue
+            if start <= candidate <= end:
+                found.append(candidate)
+                break
+    return sorted(set(found))
+
+
+def _rules_row(district_id: str, rules: DistrictRules) -> tuple:
+    month, dom = _parse_month_day(rules.school_year_start)
+    return (
+        district_id,
+        month,
+        dom,
+        rules.readiness.gpa_min,
+        rules.readiness.attendance_min,
+        rules.readiness.max_d_or_f_ela_math,
+        rules.readiness.max_suspensions,
+        rules.on_track.full_year_courses_required * rules.credit_unit,
+        rules.on_track.max_core_semester_fs,
+        rules.chronic_absence_max_rate,
+        rules.credit_unit,
+    )
+
+
+def create_rules_table(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Per-district rule tables: thresholds, per-school copy, mark classes, core subjects.
+
+    The SQL of every rule joins these on the district of the school a record belongs
+    to (its overrides, else the default rules), so one query serves a directory holding
+    several districts.
+    """
+    districts = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT district_id FROM schools WHERE district_id IS NOT NULL"
+        ).fetchall()
+    ]
+    cols = ", ".join(f"{name} {kind}" for name, kind in _RULE_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {RULES_TABLE} ({cols})")
+    rows = [_rules_row(d, config.rules_for(d)) for d in districts]
+    if rows:
+        marks = ", ".join("?" for _ in _RULE_COLUMNS)
+        con.executemany(f"INSERT INTO {RULES_TABLE} VALUES ({marks})", rows)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SCHOOL_RULES_TABLE} AS SELECT s.school_id, r.* "
+        f"FROM schools s JOIN {RULES_TABLE} r ON r.district_id = s.district_id"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {MARK_CLASS_TABLE} (district_id VARCHAR, "
+        "letter VARCHAR, is_df BOOLEAN, is_failing BOOLEAN, is_graded BOOLEAN, "
+        "is_passing BOOLEAN)"
+    )
+    classes = [row for d in districts for row in _mark_classes(d, config.rules_for(d))]
+    if classes:
+        con.executemany(f"INSERT INTO {MARK_CLASS_TABLE} VALUES (?, ?, ?, ?, ?, ?)", classes)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CORE_TABLE} (district_id VARCHAR, subject VARCHAR)")
+    core = [(d, s.lower()) for d in districts for s in config.rules_for(d).on_track.core_subjects]
+    if core:
+        con.executemany(f"INSERT INTO {CORE_TABLE} VALUES (?, ?)", core)
+
+
+def _mark_classes(district_id: str, rules: DistrictRules) -> list[tuple]:
+    """(district, letter, is D/F, is failing, is graded, is passing) for every mark letter.
+
+    A no-pass mark (NP) fails the course, so it is both a D/F and a failing mark. I and
+    W are not grades: they neither fail nor show that a subject was taken.
+    """
+    scale = rules.mark_scale
+    upper = lambda marks: {m.upper() for m in marks}  # noqa: E731
+    no_pass, non_grade = upper(scale.no_pass_marks), upper(scale.non_grade_marks)
+    df, failing = upper(scale.d_or_f_letters) | no_pass, upper(scale.failing_letters) | no_pass
+    letters = {m.upper().rstrip("+-") or m.upper() for m in scale.letter_points}
+    letters |= upper(scale.pass_marks) | no_pass | non_grade | {"F"}
+    return [
+        (district_id, letter, letter in df, letter in failing, letter not in non_grade,
+         letter not in failing and letter not in non_grade)
+        for letter in sorted(letters)
+    ]
+
+
+def create_population(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None,
+    school_years: Sequence[int] | None,
+) -> None:
+    """Every student-year with an enrollment, placed at one school and grade.
+
+    Rule: the school and grade of a student-year are those of the *last* enrollment
+    of that year (latest entry date; on a tie, the longer spell, then the smaller
+    school_id so the choice is deterministic). A mover who ends the year at another
+    school is counted at the school where the year ended, which is where a counselor
+    can still act. ``n_schools`` counts the distinct schools the student attended in
+    the year. As of a date, only enrollments entered by then count.
+    """
+    span_end = f"COALESCE(e.exit_date, {year_end_expr('e.school_year')})"
+    if as_of is not None:
+        span_end = f"least({span_end}, {date_sql(as_of)})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {POPULATION_TABLE} AS
+        SELECT e.student_id, e.school_year, e.school_id, r.district_id, e.grade_level,
+               count(DISTINCT e.school_id) OVER w AS n_schools
+        FROM enrollments e
+        JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = e.school_id
+        WHERE {known_by('e.entry_date', as_of)} AND {in_years('e.school_year', school_years)}
+        WINDOW w AS (PARTITION BY e.student_id, e.school_year)
+        QUALIFY row_number() OVER (
+            PARTITION BY e.student_id, e.school_year
+            ORDER BY e.entry_date DESC, {span_end} - e.entry_date DESC, e.school_id
+        ) = 1
+        """
+    )

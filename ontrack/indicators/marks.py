@@ -1,0 +1,147 @@
+"""Course-mark criteria per student-year: GPA, D/F in ELA and math, credits, semester Fs.
+
+Which marks count (decisions, also written in docs/indicators.md):
+
+- For whole school years only *final* marks (``is_final``) count; quarter and other
+  progress marks never do.
+- As of a checkpoint, a course that has no final mark known yet is represented by its
+  latest progress mark known by then (its "mark so far"), so that readiness "so far in
+  8th grade" is not unknown for every student until June. Credits are only ever taken
+  from final marks: a course earns its credit when it ends.
+- Marks are identified per student, school year, school and course.
+
+Criteria:
+
+- **GPA from marks**: the mean of the grade points of the counted marks, weighted by
+  ``credits_attempted`` when it is positive, else by the term's share of a full-year
+  course times the credit unit (Y = 1, S* = 1/2, T* = 1/3, Q* = 1/4, other = 1/2), so
+  a year-long course weighs as much as its two semesters. P/NP/I/W marks carry no
+  points and are left out. No graded mark means the GPA is unknown.
+- **D/F in ELA or math**: counted marks in ``ela`` or ``math`` whose base letter is in
+  the district's ``d_or_f_letters``, or that are a no-pass mark (NP fails the course,
+  so it counts as an F). P, I and W are neither. The criterion is known only when the
+  student-year has at least one counted ELA mark *and* one counted math mark other
+  than I or W (or already fails); otherwise it is unknown, because a missing mark
+  could be a D or F.
+- **Semester Fs in core subjects**: counted marks in the district's core subjects whose
+  letter is failing (``failing_letters``) or no-pass. A final mark with term ``Y``
+  counts as two semester marks; any other counted mark counts as one. Known when at
+  least one core mark other than I or W was counted (or the limit is exceeded).
+- **Credits earned**: the sum over final marks of ``credits_earned``; when it is
+  missing, ``credits_attempted`` if the mark passes (not failing, no-pass, I or W),
+  else 0. A final mark with neither column leaves the sum incomplete: the criterion is
+  met if the known credits already reach the target, otherwise unknown. Only credits
+  of the school year itself count (Chicago's freshman on-track looks at the 9th-grade
+  year).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from ontrack.indicators.checkpoints import (
+    CORE_TABLE,
+    MARK_CLASS_TABLE,
+    SCHOOL_RULES_TABLE,
+    in_years,
+    known_by,
+    year_end_expr,
+)
+
+MARKS_TABLE = "_ind_marks"
+
+_TERM_SHARE = (
+    "CASE WHEN term = 'Y' THEN 1.0 WHEN term LIKE 'S%' THEN 0.5 "
+    "WHEN term LIKE 'T%' THEN 1.0 / 3 WHEN term LIKE 'Q%' THEN 0.25 ELSE 0.5 END"
+)
+
+
+def create_marks(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | None,
+    school_years: Sequence[int] | None = None,
+) -> None:
+    """Materialise ``_ind_marks``: the mark-based criterion values per student-year.
+
+    Each mark's letter is classified by a join on the district's mark classes
+    (``checkpoints.MARK_CLASS_TABLE``): a letter not on the scale counts as a graded,
+    passing, non-failing mark.
+    """
+    known_on = f"COALESCE(m.term_end_date, {year_end_expr('m.school_year', 'sc')})"
+    finals_only = ""
+    if as_of is None:  # whole years: finals only, and no need to date the marks
+        known_on, finals_only = "CAST(NULL AS DATE)", "AND m.is_final"
+    stand_in = ""
+    if as_of is not None:
+        # As of a checkpoint: a course with no final yet is represented by its latest
+        # progress mark (its mark so far).
+        stand_in = """
+            UNION ALL
+            SELECT * FROM known p
+            WHERE NOT p.is_final AND NOT EXISTS (
+                SELECT 1 FROM known f
+                WHERE f.is_final AND f.student_id = p.student_id
+                  AND f.school_year = p.school_year AND f.school_id = p.school_id
+                  AND f.course_id = p.course_id)
+            QUALIFY row_number() OVER (
+                PARTITION BY p.student_id, p.school_year, p.school_id, p.course_id
+                ORDER BY p.known_on DESC, p.term DESC) = 1
+        """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {MARKS_TABLE} AS
+        WITH known AS (
+            SELECT m.student_id, m.school_year, m.school_id, m.course_id,
+                   upper(trim(m.term)) AS term, m.is_final, m.mark_points AS points,
+                   m.credits_attempted, m.credits_earned, {known_on} AS known_on,
+                   lower(m.subject) IN ('ela', 'math') AS ela_math,
+                   lower(m.subject) AS subject,
+                   k.subject IS NOT NULL AS core,
+                   COALESCE(c.is_df, FALSE) AS is_df,
+                   COALESCE(c.is_failing, FALSE) AS is_failing,
+                   COALESCE(c.is_graded, TRUE) AS is_graded,
+                   COALESCE(c.is_passing, TRUE) AS is_passing,
+                   sc.credit_unit
+            FROM course_marks m
+            JOIN {SCHOOL_RULES_TABLE} sc ON sc.school_id = m.school_id
+            LEFT JOIN {MARK_CLASS_TABLE} c
+              ON c.district_id = sc.district_id AND c.letter = upper(m.mark_letter)
+            LEFT JOIN {CORE_TABLE} k
+              ON k.district_id = sc.district_id AND k.subject = lower(m.subject)
+            WHERE {known_by(known_on, as_of) if as_of else 'TRUE'} {finals_only}
+              AND {in_years('m.school_year', school_years)}
+        ),
+        counted AS (
+            SELECT * FROM known WHERE is_final
+            {stand_in}
+        ),
+        valued AS (
+            SELECT *,
+                   CASE WHEN credits_attempted > 0 THEN credits_attempted
+                        ELSE credit_unit * ({_TERM_SHARE}) END AS weight,
+                   CASE WHEN credits_earned IS NOT NULL THEN credits_earned
+                        WHEN credits_attempted IS NOT NULL
+                        THEN CASE WHEN is_passing THEN credits_attempted ELSE 0 END
+                   END AS earned
+            FROM counted
+        )
+        SELECT student_id, school_year,
+               sum(points * weight) FILTER (WHERE points IS NOT NULL)
+                 / NULLIF(sum(weight) FILTER (WHERE points IS NOT NULL), 0) AS gpa_marks,
+               count(*) FILTER (WHERE subject = 'ela' AND is_graded) AS n_ela,
+               count(*) FILTER (WHERE subject = 'math' AND is_graded) AS n_math,
+               count(*) FILTER (WHERE ela_math AND is_df) AS df_ela_math,
+               count(*) FILTER (WHERE core AND is_graded) AS n_core,
+               COALESCE(sum(CASE WHEN term = 'Y' AND is_final THEN 2 ELSE 1 END)
+                   FILTER (WHERE core AND is_failing), 0) AS core_semester_fs,
+               count(*) FILTER (WHERE is_final) AS n_final,
+               round(sum(earned) FILTER (WHERE is_final), 6) AS credits_known,
+               count(*) FILTER (WHERE is_final AND earned IS NULL) AS credits_missing,
+               count(*) FILTER (WHERE NOT is_final) AS progress_marks_used
+        FROM valued
+        GROUP BY ALL
+        """
+    )

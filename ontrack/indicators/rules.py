@@ -1,0 +1,327 @@
+"""The four rule-based indicators per student-year (CONTRACT §2), computed in DuckDB.
+
+``hs_readiness_8`` (CORE): ready iff GPA >= 2.5, attendance >= 96%, no D or F in ELA or
+math final marks, and no suspension, all in the 8th-grade year. ``on_track_9`` (Chicago
+Freshman On-Track): credits earned in the 9th-grade year >= 5 full-year courses (times
+the district's credit unit) and at most one semester F in a core subject.
+``chronic_absence``: attendance rate <= 90%. ``suspension``: at least one suspension or
+expulsion. Every threshold is per district (``Config.rules_for``).
+
+Status. Each criterion has a value and a flag (``*_ok``: TRUE met, FALSE failed, NULL
+unknown because its data is missing). The overall status is ``not_met`` as soon as one
+flag is FALSE, else ``unknown`` if any flag is NULL, else ``met``: missing data never
+counts as met. For ``chronic_absence`` and ``suspension`` ``met`` means the condition
+holds (chronically absent; suspended), and ``unknown`` means no attendance data / no
+discipline table at all.
+
+Comparisons are exact at the thresholds (>= for readiness, <= for chronic absence). A
+GPA computed from marks is rounded to 6 decimals and an attendance rate to 9 before they
+are compared, so float noise (2.4999999999, or 172.8 / 180 = 0.9599999999) cannot flip a
+value that is exactly at the threshold; real day counts never come that close to it
+without being equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.indicators.attendance import ATTENDANCE_TABLE, create_attendance
+from ontrack.indicators.attendance import WORK_TABLES as ATTENDANCE_TABLES
+from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
+from ontrack.indicators.checkpoints import (
+    POPULATION_TABLE,
+    RULES_TABLE,
+    create_population,
+    create_rules_table,
+    date_sql,
+    year_end_expr,
+)
+from ontrack.indicators.discipline import DISCIPLINE_TABLE, create_discipline
+from ontrack.indicators.marks import MARKS_TABLE, create_marks
+
+INDICATORS: tuple[str, ...] = ("hs_readiness_8", "on_track_9", "chronic_absence", "suspension")
+INDICATOR_GRADES: dict[str, int] = {"hs_readiness_8": 8, "on_track_9": 9}
+# True when status "met" is the good outcome (readiness, on-track); False when "met"
+# flags a problem (chronically absent, suspended).
+MET_IS_GOOD: dict[str, bool] = {
+    "hs_readiness_8": True,
+    "on_track_9": True,
+    "chronic_absence": False,
+    "suspension": False,
+}
+STUDENTS_TABLE = "_ind_students"
+FLAGS_TABLE = "_ind_flags"
+
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "student_id",
+    "district_id",
+    "school_id",
+    "school_year",
+    "grade_level",
+    "n_schools",
+    "indicator",
+    "status",
+    "gpa",
+    "gpa_source",
+    "gpa_ok",
+    "attendance_rate",
+    "days_enrolled",
+    "days_absent",
+    "attendance_source",
+    "attendance_ok",
+    "df_ela_math",
+    "df_ok",
+    "suspensions",
+    "suspension_ok",
+    "credits_earned",
+    "credits_ok",
+    "core_semester_fs",
+    "fs_ok",
+    "progress_marks_used",
+    "unknown_criteria",
+    "as_of_date",
+)
+FLAG_COLUMNS = ("gpa_ok", "attendance_ok", "df_ok", "suspension_ok", "credits_ok", "fs_ok")
+INT_COLUMNS = (
+    "school_year",
+    "grade_level",
+    "n_schools",
+    "df_ela_math",
+    "suspensions",
+    "core_semester_fs",
+    "progress_marks_used",
+)
+_TEMP_TABLES = (
+    *CHECKPOINT_TABLES,
+    *ATTENDANCE_TABLES,
+    MARKS_TABLE,
+    DISCIPLINE_TABLE,
+    FLAGS_TABLE,
+    STUDENTS_TABLE,
+)
+
+# criterion flag -> name reported in ``unknown_criteria`` when the flag is NULL
+_CRITERIA = {
+    "gpa_ok": "gpa",
+    "attendance_ok": "attendance",
+    "df_ok": "df_ela_math",
+    "suspension_ok": "suspensions",
+    "credits_ok": "credits",
+    "fs_ok": "core_semester_fs",
+}
+_READINESS = ("gpa_ok", "attendance_ok", "df_ok", "suspension_ok")
+_ON_TRACK = ("credits_ok", "fs_ok")
+
+
+def _status(flags: Sequence[str]) -> str:
+    """SQL: not_met if any flag is FALSE, else unknown if any is NULL, else met."""
+    all_ok = " AND ".join(f"COALESCE({f}, TRUE)" for f in flags)
+    any_unknown = " OR ".join(f"{f} IS NULL" for f in flags)
+    return (
+        f"CASE WHEN NOT ({all_ok}) THEN 'not_met' "
+        f"WHEN {any_unknown} THEN 'unknown' ELSE 'met' END"
+    )
+
+
+def _unknown(flags: Sequence[str]) -> str:
+    parts = ", ".join(f"CASE WHEN {f} IS NULL THEN '{_CRITERIA[f]}' END" for f in flags)
+    return f"NULLIF(concat_ws('; ', {parts}), '')"
+
+
+def provided_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Contract tables the connection really holds: a view over a file, or any rows.
+
+    ``ontrack.store.open_validated`` gives every table a view, empty when the district
+    did not provide it; the suspension criterion must tell "no incidents" (known: 0)
+    from "no discipline table" (unknown).
+    """
+    found = set()
+    views = dict(
+        con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
+    )
+    for name in ("discipline", "attendance", "attendance_summary", "course_marks"):
+        sql = (views.get(name) or "").lower()
+        if "read_parquet" in sql or "read_csv" in sql:
+            found.add(name)
+        elif con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT 1)").fetchall()[0][0]:
+            found.add(name)
+    return found
+
+
+def build_students(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    as_of: date | None = None,
+    school_years: Sequence[int] | None = None,
+    provided: Collection[str] | None = None,
+) -> str:
+    """Materialise the long student indicator table in DuckDB; return its name.
+
+    Used by :func:`student_indicators` (which fetches it) and by the command, which
+    writes and aggregates it without pulling every row into pandas.
+    """
+    provided = set(provided) if provided is not None else provided_tables(con)
+    create_rules_table(con, config)
+    create_population(con, as_of, school_years)
+    create_attendance(con, as_of, school_years)
+    create_marks(con, as_of, school_years)
+    create_discipline(con, as_of, school_years)
+    official_known = "TRUE" if as_of is None else (
+        f"{year_end_expr('p.school_year')} <= {date_sql(as_of)}"
+    )
+    # No discipline table: suspensions are unknown. A table without rows for the
+    # student-year: zero suspensions (known).
+    suspensions = "COALESCE(d.suspensions, 0)" if "discipline" in provided else "NULL"
+    as_of_sql = "CAST(NULL AS DATE)" if as_of is None else date_sql(as_of)
+    common = (
+        "student_id, district_id, school_id, school_year, grade_level, n_schools, "
+        f"{as_of_sql} AS as_of_date"
+    )
+    attendance_cols = "attendance_rate, days_enrolled, days_absent, attendance_source"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {FLAGS_TABLE} AS
+        WITH base AS (
+            SELECT p.student_id, p.district_id, p.school_id, p.school_year,
+                   p.grade_level, p.n_schools,
+                   a.days_enrolled, a.days_absent, a.attendance_source,
+                   CASE WHEN a.days_enrolled > 0
+                        THEN round((a.days_enrolled - a.days_absent) / a.days_enrolled, 9)
+                   END AS attendance_rate,
+                   CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN sy.gpa
+                        ELSE round(m.gpa_marks, 6) END AS gpa,
+                   CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN 'official'
+                        WHEN m.gpa_marks IS NOT NULL THEN 'marks' END AS gpa_source,
+                   CASE WHEN m.n_ela + m.n_math > 0 THEN m.df_ela_math END AS df_ela_math,
+                   m.n_ela, m.n_math, m.n_core, m.n_final, m.credits_missing,
+                   CASE WHEN m.n_core > 0 THEN m.core_semester_fs END AS core_semester_fs,
+                   CASE WHEN m.n_final > 0 THEN m.credits_known END AS credits_earned,
+                   COALESCE(m.progress_marks_used, 0) AS progress_marks_used,
+                   {suspensions} AS suspensions,
+                   r.gpa_min, r.attendance_min, r.max_df, r.max_suspensions,
+                   r.credits_required, r.max_core_fs, r.chronic_max
+            FROM {POPULATION_TABLE} p
+            JOIN {RULES_TABLE} r ON r.district_id = p.district_id
+            LEFT JOIN {ATTENDANCE_TABLE} a
+              ON a.student_id = p.student_id AND a.school_year = p.school_year
+            LEFT JOIN {MARKS_TABLE} m
+              ON m.student_id = p.student_id AND m.school_year = p.school_year
+            LEFT JOIN student_years sy
+              ON sy.student_id = p.student_id AND sy.school_year = p.school_year
+            LEFT JOIN {DISCIPLINE_TABLE} d
+              ON d.student_id = p.student_id AND d.school_year = p.school_year
+        ),
+        flags AS (
+            SELECT *,
+                   gpa >= gpa_min AS gpa_ok,
+                   attendance_rate >= attendance_min AS attendance_ok,
+                   CASE WHEN df_ela_math > max_df THEN FALSE
+                        WHEN n_ela > 0 AND n_math > 0 THEN TRUE END AS df_ok,
+                   suspensions <= max_suspensions AS suspension_ok,
+                   CASE WHEN credits_earned >= credits_required THEN TRUE
+                        WHEN n_final > 0 AND credits_missing = 0 THEN FALSE
+                   END AS credits_ok,
+                   CASE WHEN core_semester_fs > max_core_fs THEN FALSE
+                        WHEN n_core > 0 THEN TRUE END AS fs_ok
+            FROM base
+        )
+        SELECT * FROM flags
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {STUDENTS_TABLE} AS
+        WITH flags AS (SELECT * FROM {FLAGS_TABLE})
+        SELECT {common}, 'hs_readiness_8' AS indicator, {_status(_READINESS)} AS status,
+               gpa, gpa_source, gpa_ok, {attendance_cols}, attendance_ok,
+               df_ela_math, df_ok, suspensions, suspension_ok, progress_marks_used,
+               {_unknown(_READINESS)} AS unknown_criteria
+        FROM flags WHERE grade_level = {INDICATOR_GRADES['hs_readiness_8']}
+        UNION ALL BY NAME
+        SELECT {common}, 'on_track_9' AS indicator, {_status(_ON_TRACK)} AS status,
+               credits_earned, credits_ok, core_semester_fs, fs_ok, progress_marks_used,
+               {_unknown(_ON_TRACK)} AS unknown_criteria
+        FROM flags WHERE grade_level = {INDICATOR_GRADES['on_track_9']}
+        UNION ALL BY NAME
+        SELECT {common}, 'chronic_absence' AS indicator,
+               CASE WHEN attendance_rate IS NULL THEN 'unknown'
+                    WHEN attendance_rate <= chronic_max THEN 'met' ELSE 'not_met'
+               END AS status,
+               {attendance_cols},
+               CASE WHEN attendance_rate IS NULL THEN 'attendance' END AS unknown_criteria
+        FROM flags
+        UNION ALL BY NAME
+        SELECT {common}, 'suspension' AS indicator,
+               CASE WHEN suspensions IS NULL THEN 'unknown'
+                    WHEN suspensions > 0 THEN 'met' ELSE 'not_met' END AS status,
+               suspensions,
+               CASE WHEN suspensions IS NULL THEN 'suspensions' END AS unknown_criteria
+        FROM flags
+        """
+    )
+    return STUDENTS_TABLE
+
+
+def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the temporary tables the indicators created on ``con``."""
+    for name in _TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def tidy_students(frame: pd.DataFrame) -> pd.DataFrame:
+    """Contract column order and dtypes: nullable booleans and integers, NaN floats."""
+    for col in OUTPUT_COLUMNS:
+        if col not in frame:
+            frame[col] = pd.NA
+    frame = frame[list(OUTPUT_COLUMNS)].copy()
+    for col in FLAG_COLUMNS:
+        frame[col] = frame[col].astype("boolean")
+    for col in INT_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col]).astype("Int64")
+    for col in ("gpa", "attendance_rate", "days_enrolled", "days_absent", "credits_earned"):
+        frame[col] = pd.to_numeric(frame[col]).astype("float64")
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"])
+    return frame
+
+
+def student_indicators(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    as_of: date | None = None,
+    school_years: Sequence[int] | None = None,
+    provided: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Every indicator for every student-year, one row per student, year and indicator.
+
+    Parameters
+    ----------
+    con : DuckDB connection with the contract tables as views (``open_validated``).
+    config : thresholds and mark scales, per district.
+    as_of : compute with only the records known on this date (a checkpoint); years
+        that have not started by then have no rows.
+    school_years : keep only these school years.
+    provided : tables the district provided; inferred from ``con`` when omitted.
+
+    Returns
+    -------
+    DataFrame with the columns of ``OUTPUT_COLUMNS``: keys, ``indicator``, ``status``
+    (met / not_met / unknown), each criterion's value and ``*_ok`` flag (NA where the
+    criterion does not apply or is unknown), and ``unknown_criteria``.
+    """
+    try:
+        table = build_students(
+            con, config, as_of=as_of, school_years=school_years, provided=provided
+        )
+        frame = con.execute(
+            f"SELECT * FROM {table} ORDER BY school_year, student_id, indicator"
+        ).df()
+    finally:
+        drop_work_tables(con)
+    return tidy_students(frame)

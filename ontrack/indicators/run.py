@@ -1,0 +1,181 @@
+"""``run_indicators``: validate, compute, and write ``OUT/indicators/`` (CONTRACT §4).
+
+Files written (each row stamped with ``config_hash`` and ``config_version``, and with
+``as_of_date`` when computed as of a checkpoint):
+
+- ``students.csv``: one row per student x school year x indicator (``OUTPUT_COLUMNS``);
+- ``rates.csv``: suppressed rates by district/school x grade x group x year x indicator;
+- ``suppression.csv``: every withheld rate cell and why;
+- ``lowest_group.csv``: the lowest-performing racial/ethnic group per unit and indicator.
+
+The student table is written by DuckDB straight from the query (never held in pandas),
+so memory stays flat for large districts; only the aggregated cells reach pandas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from ontrack.checks import literal
+from ontrack.config import Config
+from ontrack.errors import OnTrackError
+from ontrack.indicators.rates import (
+    finish_rates,
+    lowest_groups,
+    rate_cells_sql,
+    student_groups_sql,
+)
+from ontrack.indicators.rules import (
+    INDICATOR_GRADES,
+    OUTPUT_COLUMNS,
+    build_students,
+    drop_work_tables,
+)
+from ontrack.store import open_validated
+from ontrack.validation import ValidationReport, validate_directory
+
+Progress = Callable[[str], None]
+SUMMARY_GRADES: tuple[int, ...] = (8, 9)
+_SUMMARY_COLUMNS = ("district_id", "indicator", "grade_level", "n", "rate", "suppressed")
+
+
+@dataclass(frozen=True)
+class IndicatorsResult:
+    """What ``run_indicators`` wrote, and the numbers its summary prints."""
+
+    out_dir: Path
+    students_path: Path
+    rates_path: Path
+    suppression_path: Path
+    lowest_group_path: Path
+    n_rows: int
+    n_rates: int
+    n_suppressed: int
+    latest_year: int | None
+    config_hash: str
+    config_version: int
+    as_of: date | None = None
+    district_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unknowns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    validation: ValidationReport | None = None
+
+
+def _check_reusable(out_dir: Path, config: Config) -> None:
+    report = out_dir / "validation" / "report.json"
+    if not report.exists():
+        raise OnTrackError(
+            f"{report} does not exist: run `ontrack validate DATA --out {out_dir}` first, "
+            "or leave out --reuse-validated."
+        )
+    stamped = json.loads(report.read_text(encoding="utf-8")).get("config_hash")
+    if stamped != config.config_hash:
+        raise OnTrackError(
+            f"{out_dir}/validated was made with config {stamped}, not {config.config_hash}: "
+            "validate again (leave out --reuse-validated)."
+        )
+
+
+def _stamp(frame: pd.DataFrame, config: Config, as_of: date | None) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["as_of_date"] = as_of.isoformat() if as_of else pd.NA
+    frame["config_hash"] = config.config_hash
+    frame["config_version"] = config.config_version
+    return frame
+
+
+def run_indicators(
+    data_dir: Path | str,
+    out_dir: Path | str,
+    config: Config,
+    progress: Progress | None = None,
+    *,
+    as_of: date | None = None,
+    reuse_validated: bool = False,
+) -> IndicatorsResult:
+    """Validate ``data_dir`` into ``out_dir``, compute every indicator, write the files.
+
+    With ``reuse_validated`` the tables already in ``OUT/validated`` are used (they must
+    have been validated with the same config), which skips re-reading the raw files.
+    """
+    out_dir = Path(out_dir)
+    say = progress or (lambda _msg: None)
+    report = None
+    if reuse_validated:
+        _check_reusable(out_dir, config)
+    else:
+        report = validate_directory(data_dir, out_dir, config, progress=say)
+    folder = out_dir / "indicators"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {n: folder / f"{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")}
+    con = open_validated(out_dir, config)
+    try:
+        say("computing student indicators" + (f" as of {as_of}" if as_of else ""))
+        table = build_students(con, config, as_of=as_of)
+        cols = ", ".join(c for c in OUTPUT_COLUMNS if c != "as_of_date")
+        as_of_col = f"{literal(as_of.isoformat())}" if as_of else "NULL"
+        con.execute(
+            f"COPY (SELECT {cols}, {as_of_col} AS as_of_date, "
+            f"{literal(config.config_hash)} AS config_hash, "
+            f"{int(config.config_version)} AS config_version FROM {table} "
+            f"ORDER BY school_year, student_id, indicator) "
+            f"TO {literal(str(paths['students']))} (HEADER, DELIMITER ',')"
+        )
+        n_rows, latest = con.execute(
+            f"SELECT count(*), max(school_year) FROM {table}"
+        ).fetchall()[0]
+        unknowns = con.execute(
+            f"SELECT indicator, trim(reason) AS reason, count(*) AS n FROM ("
+            f"  SELECT indicator, unnest(string_split(unknown_criteria, ';')) AS reason"
+            f"  FROM {table} WHERE status = 'unknown' AND school_year = ?"
+            f") GROUP BY ALL ORDER BY indicator, n DESC",
+            [latest],
+        ).df()
+        say("aggregating rates by school, grade and group")
+        cells = con.execute(rate_cells_sql(table, f"({student_groups_sql()})")).df()
+    finally:
+        drop_work_tables(con)
+        con.close()
+    say("suppressing small groups")
+    rates, log = finish_rates(cells, config)
+    lowest = lowest_groups(rates, config)
+    for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
+        _stamp(frame, config, as_of).to_csv(paths[name], index=False)
+    return IndicatorsResult(
+        out_dir=out_dir,
+        students_path=paths["students"],
+        rates_path=paths["rates"],
+        suppression_path=paths["suppression"],
+        lowest_group_path=paths["lowest_group"],
+        n_rows=int(n_rows),
+        n_rates=len(rates),
+        n_suppressed=int(rates["suppressed"].sum()),
+        latest_year=None if latest is None else int(latest),
+        config_hash=config.config_hash,
+        config_version=config.config_version,
+        as_of=as_of,
+        district_rates=_district_rates(rates, latest),
+        unknowns=unknowns,
+        validation=report,
+    )
+
+
+def _district_rates(rates: pd.DataFrame, latest: int | None) -> pd.DataFrame:
+    """All-students district rates of the latest year, for the grades ontrack is about."""
+    if latest is None or rates.empty:
+        return pd.DataFrame(columns=list(_SUMMARY_COLUMNS))
+    keep = (
+        (rates["school_year"] == latest)
+        & (rates["level"] == "district")
+        & (rates["group_type"] == "all")
+        & rates["grade_level"].isin(SUMMARY_GRADES)
+    )
+    picked = rates[keep]
+    wanted = picked["indicator"].map(INDICATOR_GRADES)
+    picked = picked[wanted.isna() | (wanted == picked["grade_level"])]
+    return picked[list(_SUMMARY_COLUMNS)].reset_index(drop=True)

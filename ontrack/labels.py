@@ -1,0 +1,270 @@
+"""Labels: what happened to each cohort row after its as-of date (y, 1 = bad outcome).
+
+Two labels (CONTRACT §3), each with a *window* that must have closed by the data's end
+date before the label exists (else NaN, outcome ``window_open``):
+
+``off_track_9``
+    1 if the student was NOT on track at the end of 9th grade, by the indicators'
+    ``on_track_9`` over the whole 9th-grade year (``ontrack.indicators``; never
+    re-implemented here). Unknown on-track status gives NaN.
+``not_graduated_4yr``
+    1 if the student did not graduate within 4 school years of starting 9th grade,
+    from ``outcomes``. Transfers out before the deadline are excluded (NaN), not
+    failures; ``still_enrolled`` and unknown outcomes follow :class:`LabelPolicy`.
+
+One worked example, carried through this module: student 00017 is an 8th grader at
+the as-of date 2023-10-31 (school year 2024; Jul 1 calendar; data ending 2029-06-30).
+
+- ``off_track_9``: 00017 is in grade 9 in 2025, so the label is ``on_track_9`` of
+  school year 2025; its window closes 2025-06-30 (the end of that year). Had 00017
+  been in 8th grade again in 2025, that is a retention (``retained_in_grade_8``,
+  positive by default); had 00017 not been enrolled in 2025, NaN
+  (``not_enrolled_next_year``: the district cannot know).
+- ``not_graduated_4yr``: 00017 is expected to start 9th grade in 2025 (a 9th grader's
+  start is the first school year enrolled in grade 9), so the deadline is the end of
+  school year 2028: 2028-06-30 <= 2029-06-30, the window is closed. Graduated on
+  2028-06-05: 0. Graduated 2028-08-10 (summer): 1 (``graduated_late``). Transferred
+  out 2026-02-01: NaN. Still enrolled: 1 under the default policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from ontrack.asof import data_end_date, provided_tables, scoped
+from ontrack.config import Config
+from ontrack.errors import ConfigError
+from ontrack.indicators import student_indicators
+
+LABELS: tuple[str, ...] = ("off_track_9", "not_graduated_4yr")
+LABEL_COLUMNS: tuple[str, ...] = ("school_year", "label", "outcome", "window_end")
+YEARS_TO_GRADUATE = 4
+Treatment = Literal["positive", "negative", "exclude"]
+_VALUE: dict[str, float] = {"positive": 1.0, "negative": 0.0, "exclude": np.nan}
+
+
+class LabelPolicy(BaseModel):
+    """How outcomes that are neither clearly good nor clearly bad become labels.
+
+    Wire-up note: meant to sit in the district config as ``label:`` (a frozen model,
+    unknown keys are errors).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    still_enrolled: Treatment = Field(
+        "positive",
+        description="A student still enrolled (or transferred out only after the "
+        "deadline) has not graduated within 4 years: positive by default, as in the "
+        "federal adjusted cohort graduation rate.",
+    )
+    unknown: Treatment = Field(
+        "exclude",
+        description="Outcome 'other' or no outcome row for the student: excluded by "
+        "default (the district does not know what happened).",
+    )
+    retained_in_grade_8: Literal["positive", "exclude"] = Field(
+        "positive",
+        description="off_track_9 for an 8th grader who is in 8th grade again next "
+        "year: positive by default (held back is off track).",
+    )
+
+
+def default_label(model: str, provided: Iterable[str]) -> str:
+    """CONTRACT §3: grade9 predicts graduation when ``outcomes`` exist, else on-track.
+
+    Examples
+    --------
+    >>> default_label("grade9", {"students", "outcomes"})
+    'not_graduated_4yr'
+    >>> default_label("grade8", {"students", "outcomes"})
+    'off_track_9'
+    """
+    if model == "grade9" and "outcomes" in set(provided):
+        return "not_graduated_4yr"
+    return "off_track_9"
+
+
+def build_labels(
+    con: duckdb.DuckDBPyConnection,
+    cohort: pd.DataFrame,
+    config: Config,
+    *,
+    label: str = "off_track_9",
+    policy: LabelPolicy | None = None,
+    data_end: date | None = None,
+) -> pd.DataFrame:
+    """The label of every cohort row, with the reason and the window's closing date.
+
+    Parameters
+    ----------
+    con : connection with the validated tables as views (``open_validated``).
+    cohort : indexed (student_id, as_of_date), as from ``build_cohort``.
+    config : district rules (calendars, on-track thresholds).
+    label : ``off_track_9`` or ``not_graduated_4yr``.
+    policy : treatment of still-enrolled / unknown outcomes and retentions.
+    data_end : the date the data runs to (default: the latest date in the data).
+
+    Returns
+    -------
+    DataFrame indexed like ``cohort`` with ``school_year`` (the cohort row's),
+    ``label`` (1.0 bad outcome, 0.0 good, NaN no label), ``outcome`` (the reason, e.g.
+    ``graduated_on_time``, ``window_open``) and ``window_end`` (when the label became
+    knowable). ``y = labels["label"].dropna()``.
+    """
+    if label not in LABELS:
+        raise ConfigError(
+            f"label must be one of {', '.join(LABELS)}. Got {label!r} instead."
+        )
+    policy = policy or LabelPolicy()
+    end = data_end if data_end is not None else data_end_date(con)
+    rows = cohort.reset_index()
+    if label == "off_track_9":
+        out = _off_track_9(con, rows, config, policy)
+    else:
+        out = _not_graduated(con, rows, config, policy)
+    if end is None:  # nothing dated: no window can be known to have closed
+        still_open = out["window_end"].notna()
+    else:
+        still_open = out["window_end"] > pd.Timestamp(end)
+    out.loc[still_open, "outcome"] = "window_open"
+    out.loc[still_open, "label"] = np.nan
+    out.index = cohort.index
+    return out[list(LABEL_COLUMNS)]
+
+
+def _year_end(rows: pd.DataFrame, years: pd.Series, config: Config) -> pd.Series:
+    """End of school year ``years`` per row, on the row's district calendar."""
+    ends = [
+        pd.Timestamp(config.rules_for(d).year_end(int(y))) if pd.notna(y) else pd.NaT
+        for d, y in zip(rows["district_id"], years, strict=True)
+    ]
+    return pd.Series(ends, index=rows.index, dtype="datetime64[ns]")
+
+
+def _grades_by_year(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each student-year's grade: that of its latest enrollment spell."""
+    frame = con.execute(
+        "SELECT student_id, school_year, arg_max(grade_level, entry_date) AS grade "
+        "FROM main.enrollments GROUP BY ALL"
+    ).df()
+    return frame.astype({"student_id": "str", "school_year": "int64", "grade": "int64"})
+
+
+def _off_track_9(
+    con: duckdb.DuckDBPyConnection,
+    rows: pd.DataFrame,
+    config: Config,
+    policy: LabelPolicy,
+) -> pd.DataFrame:
+    grades = _grades_by_year(con)
+    nxt = rows[["student_id"]].assign(school_year=rows["school_year"] + 1)
+    keys = ["student_id", "school_year"]
+    next_grade = nxt.merge(grades, on=keys, how="left")["grade"]
+    next_grade.index = rows.index
+    nine = rows["grade_level"] == 9
+    eight = rows["grade_level"] == 8
+    moves_on = eight & (next_grade == 9)
+    target = pd.Series(np.nan, index=rows.index)
+    target[nine] = rows.loc[nine, "school_year"]
+    target[moves_on] = rows.loc[moves_on, "school_year"] + 1
+    years = sorted({int(y) for y in target.dropna()})
+    status = pd.DataFrame(
+        {"student_id": pd.Series(dtype="str"), "target": pd.Series(dtype="float64"),
+         "status": pd.Series(dtype="str")}
+    )
+    if years:
+        have = provided_tables(con)
+        with scoped(con, rows["student_id"], years):  # same results, less work
+            found = student_indicators(con, config, school_years=years, provided=have)
+        found = found[found["indicator"] == "on_track_9"]
+        status = pd.DataFrame(
+            {
+                "student_id": found["student_id"].astype("str"),
+                "target": found["school_year"].astype("float64"),
+                "status": found["status"].astype("str"),
+            }
+        )
+    keyed = pd.DataFrame({"student_id": rows["student_id"], "target": target})
+    looked = keyed.merge(status, on=["student_id", "target"], how="left")["status"]
+    looked.index = rows.index
+    label = looked.map({"met": 0.0, "not_met": 1.0}).astype("float64")
+    outcome = looked.map({"met": "on_track", "not_met": "off_track"})
+    outcome = outcome.fillna("on_track_unknown").astype("object")
+    retained = eight & (next_grade <= 8)
+    label[retained] = _VALUE[policy.retained_in_grade_8]
+    outcome[retained] = "retained_in_grade_8"
+    target[retained] = rows.loc[retained, "school_year"] + 1
+    gone = eight & next_grade.isna()
+    outcome[gone] = "not_enrolled_next_year"
+    target[gone] = rows.loc[gone, "school_year"] + 1
+    skipped = eight & (next_grade >= 10)
+    outcome[skipped] = "skipped_grade_9"
+    other = ~(nine | eight)
+    outcome[other] = "not_applicable"
+    label[gone | skipped | other] = np.nan
+    return pd.DataFrame(
+        {
+            "school_year": rows["school_year"],
+            "label": label,
+            "outcome": outcome,
+            "window_end": _year_end(rows, target, config),
+        }
+    )
+
+
+def _not_graduated(
+    con: duckdb.DuckDBPyConnection,
+    rows: pd.DataFrame,
+    config: Config,
+    policy: LabelPolicy,
+) -> pd.DataFrame:
+    grades = _grades_by_year(con)
+    ninth = grades[grades["grade"] == 9]
+    first9 = ninth.groupby("student_id", as_index=False)["school_year"].min()
+    start = rows[["student_id"]].merge(first9, on="student_id", how="left")
+    start = start["school_year"]
+    start = pd.Series(start.to_numpy(dtype="float64"), index=rows.index)
+    start[rows["grade_level"] == 8] = rows["school_year"] + 1
+    start[~rows["grade_level"].isin([8, 9])] = np.nan
+    deadline = _year_end(rows, start + YEARS_TO_GRADUATE - 1, config)
+    outcomes = con.execute(
+        "SELECT student_id, outcome, outcome_date FROM main.outcomes"
+    ).df()
+    outcomes = outcomes.astype({"student_id": "str"})
+    found = rows[["student_id"]].merge(outcomes, on="student_id", how="left")
+    what = pd.Series(found["outcome"].to_numpy(dtype="object"), index=rows.index)
+    when = pd.Series(pd.to_datetime(found["outcome_date"]).to_numpy(), index=rows.index)
+    on_time = when <= deadline
+    label = pd.Series(_VALUE[policy.unknown], index=rows.index, dtype="float64")
+    reason = pd.Series("unknown_outcome", index=rows.index, dtype="object")
+    late = _VALUE[policy.still_enrolled]
+    cases = (
+        ((what == "graduated") & on_time, 0.0, "graduated_on_time"),
+        ((what == "graduated") & ~on_time, 1.0, "graduated_late"),
+        (what == "dropped_out", 1.0, "dropped_out"),
+        ((what == "transferred_out") & on_time, np.nan, "transferred_out"),
+        ((what == "transferred_out") & ~on_time, late, "still_enrolled_at_deadline"),
+        (what == "still_enrolled", late, "still_enrolled"),
+    )
+    for mask, value, text in cases:
+        label[mask] = value
+        reason[mask] = text
+    no_start = start.isna()
+    label[no_start] = np.nan
+    reason[no_start] = "not_applicable"
+    return pd.DataFrame(
+        {
+            "school_year": rows["school_year"],
+            "label": label,
+            "outcome": reason,
+            "window_end": deadline,
+        }
+    )

@@ -1,0 +1,248 @@
+"""Temporal splits: train on older cohorts, calibrate on the next, test on the newest.
+
+In the style of dssg/triage's timechop, with one worked example carried through the
+comments. The unit is a *cohort year*: the cohort rows of one school year (all its
+as-of dates) share a label window, which closes on the latest ``window_end`` of its
+labels (``ontrack.labels``).
+
+Worked example (E): a grade-9 model, label ``off_track_9`` (window = the 9th-grade year
+itself), data from school year 2019 to 2024, data end 2024-06-30, checkpoints Oct 31,
+Jan 31, Jun 30, ``SplitSpec(n_train_years=3, n_calibrate_years=1)``.
+
+    cohort year   as-of dates                          labels close
+    2019          2018-10-31 2019-01-31 2019-06-30     2019-06-30
+    ...
+    2023          2022-10-31 2023-01-31 2023-06-30     2023-06-30
+    2024          2023-10-31 2024-01-31 2024-06-30     2024-06-30
+
+Rules, each checked again when a :class:`TemporalSplit` is built (a split that breaks
+one cannot exist):
+
+1. The test cohort is the newest whose labels are complete: window closed on or before
+   the data end. (E): 2024 closes 2024-06-30 <= 2024-06-30, so test = 2024.
+2. Every training and calibration label window closes on or before the first test
+   as-of date: a model scored on 2023-10-31 can only have learned outcomes known on
+   2023-10-31. (E): years closing by 2023-10-31 are 2019..2023.
+3. Calibrate on the newest such years, train on the ones before: (E) calibrate = 2023,
+   train = 2020, 2021, 2022. Train < calibrate < test, as years and as dates.
+4. Too few eligible years is an error with the dates (``LeakageError``). (E) with label
+   ``not_graduated_4yr`` instead (window: 4 years from 9th grade): the newest complete
+   cohort is 2021 (closes 2024-06-30); fitting years must close by 2020-10-31, i.e. be
+   2017 or older: none in the data, so no honest split exists and none is made.
+
+With ``n_splits > 1`` earlier splits step the test cohort back a year at a time
+(backtests): (E) with ``n_splits=2`` the first split tests 2023 (calibrate 2022, train
+2019-2021) and the second is the one above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from ontrack.errors import LeakageError
+
+PARTS: tuple[str, ...] = ("train", "calibrate", "test")
+
+
+class SplitSpec(BaseModel):
+    """How many cohort years each part of a split takes.
+
+    Wire-up note: meant to sit in the district config as ``split:``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_train_years: int | None = Field(
+        3, ge=1, description="Training cohort years (None: every eligible older year)."
+    )
+    n_calibrate_years: int = Field(1, ge=1, description="Calibration cohort years.")
+    n_test_years: int = Field(1, ge=1, description="Test cohort years.")
+    n_splits: int = Field(
+        1, ge=1, description="Splits, stepping the test cohort back a year each."
+    )
+
+
+@dataclass(frozen=True)
+class CohortWindow:
+    """One cohort year: its as-of dates and when its labels' window closes."""
+
+    school_year: int
+    as_of_dates: tuple[date, ...]
+    label_window_end: date
+
+
+@dataclass(frozen=True)
+class TemporalSplit:
+    """Train / calibrate / test cohort years and their as-of dates (checked)."""
+
+    train_years: tuple[int, ...]
+    calibrate_years: tuple[int, ...]
+    test_years: tuple[int, ...]
+    train: tuple[date, ...]
+    calibrate: tuple[date, ...]
+    test: tuple[date, ...]
+    labels_close: date  # latest label window end of the train and calibrate cohorts
+
+    def __post_init__(self) -> None:
+        for part in PARTS:
+            if not getattr(self, part):
+                raise LeakageError(
+                    f"split part {part} must hold as-of dates. Got none instead."
+                )
+        # (E) 2020-2022 < 2023 < 2024, and 2022-06-30 < 2022-10-31 < ... < 2023-10-31.
+        if not (max(self.train_years) < min(self.calibrate_years)
+                and max(self.calibrate_years) < min(self.test_years)):
+            raise LeakageError(
+                "split cohort years must be ordered train < calibrate < test. Got "
+                f"train {self.train_years}, calibrate {self.calibrate_years}, test "
+                f"{self.test_years} instead."
+            )
+        early = max(self.train) < min(self.calibrate)
+        late = max(self.calibrate) < min(self.test)
+        if not (early and late):
+            raise LeakageError(
+                "split as-of dates must be ordered train < calibrate < test. Got train "
+                f"up to {max(self.train)}, calibrate {min(self.calibrate)} to "
+                f"{max(self.calibrate)}, test from {min(self.test)} instead."
+            )
+        # (E) labels of 2020-2023 close by 2023-06-30 <= 2023-10-31, first test date.
+        if self.labels_close > min(self.test):
+            raise LeakageError(
+                "training and calibration labels must be known by the first test as-of "
+                f"date {min(self.test)}. Got labels closing {self.labels_close} "
+                "instead."
+            )
+
+    def mask(self, index: pd.Index, part: str) -> np.ndarray:
+        """Boolean mask of the rows of ``index`` (an as_of_date level) in ``part``."""
+        if part not in PARTS:
+            raise ValueError(
+                f"part must be one of {', '.join(PARTS)}. Got {part!r} instead."
+            )
+        dates = pd.DatetimeIndex(index.get_level_values("as_of_date"))
+        wanted = pd.DatetimeIndex([pd.Timestamp(d) for d in getattr(self, part)])
+        return np.asarray(dates.isin(wanted))
+
+    def describe(self) -> str:
+        """One line, e.g. ``train 2020-2022 | calibrate 2023 | test 2024``."""
+        def span(years: tuple[int, ...]) -> str:
+            return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+        return (
+            f"train {span(self.train_years)} | calibrate {span(self.calibrate_years)} "
+            f"| test {span(self.test_years)} (labels close {self.labels_close})"
+        )
+
+
+def cohort_windows(labels: pd.DataFrame) -> list[CohortWindow]:
+    """Cohort years of a labels frame (``build_labels``): as-of dates, window close.
+
+    Rows without a window (``not_applicable``) are ignored; a year's window closes on
+    its rows' latest ``window_end``.
+    """
+    frame = pd.DataFrame(
+        {
+            "school_year": labels["school_year"].to_numpy(),
+            "as_of_date": pd.DatetimeIndex(labels.index.get_level_values("as_of_date")),
+            "window_end": pd.to_datetime(labels["window_end"]).to_numpy(),
+        }
+    ).dropna(subset=["window_end"])
+    windows = []
+    for year, rows in frame.groupby("school_year", sort=True):
+        dates = tuple(sorted({d.date() for d in rows["as_of_date"]}))
+        windows.append(CohortWindow(int(year), dates, rows["window_end"].max().date()))
+    return windows
+
+
+def temporal_splits(
+    windows: Iterable[CohortWindow], *, data_end: date, spec: SplitSpec | None = None
+) -> list[TemporalSplit]:
+    """Splits of the cohort years, oldest test cohort first (see the module example).
+
+    Parameters
+    ----------
+    windows : one per cohort year (:func:`cohort_windows`).
+    data_end : the date the data runs to; later label windows are not complete.
+    spec : years per part and number of splits.
+
+    Examples
+    --------
+    >>> years = [CohortWindow(y, (date(y - 1, 10, 31), date(y, 1, 31)), date(y, 6, 30))
+    ...          for y in range(2019, 2025)]
+    >>> temporal_splits(years, data_end=date(2024, 6, 30))[0].describe()
+    'train 2020-2022 | calibrate 2023 | test 2024 (labels close 2023-06-30)'
+    >>> five = SplitSpec(n_train_years=5)
+    >>> temporal_splits(years, data_end=date(2024, 6, 30), spec=five)
+    Traceback (most recent call last):
+    ...
+    ontrack.errors.LeakageError: temporal split for test cohort 2024 (first as-of date 2023-10-31) must have 6 earlier cohort years (5 training + 1 calibration) whose labels close on or before 2023-10-31. Got 5 instead: 2019 (labels close 2019-06-30), 2020 (labels close 2020-06-30), 2021 (labels close 2021-06-30), 2022 (labels close 2022-06-30), 2023 (labels close 2023-06-30).
+    """
+    spec = spec or SplitSpec()
+    ordered = sorted(windows, key=lambda w: w.school_year)
+    # Rule 1. (E) every year closes by 2024-06-30; the newest, 2024, is the test.
+    complete = [w for w in ordered if w.label_window_end <= data_end]
+    if len(complete) < spec.n_test_years:
+        newest = (
+            f"the newest cohort, {ordered[-1].school_year}, has labels closing "
+            f"{ordered[-1].label_window_end}" if ordered else "there are no cohorts"
+        )
+        raise LeakageError(
+            f"the test cohort must have labels complete by the data end {data_end}. "
+            f"Got {len(complete)} complete cohort years instead ({newest})."
+        )
+    splits = []
+    for step in range(spec.n_splits - 1, -1, -1):
+        stop = len(complete) - step * spec.n_test_years
+        test = complete[max(stop - spec.n_test_years, 0):stop]
+        if len(test) < spec.n_test_years:
+            raise LeakageError(
+                f"split.n_splits must be at most the complete cohort years allow. Got "
+                f"{spec.n_splits} splits of {spec.n_test_years} test years with only "
+                f"{len(complete)} complete years instead."
+            )
+        splits.append(_one_split(ordered, test, spec))
+    return splits
+
+
+def _one_split(
+    ordered: Sequence[CohortWindow], test: Sequence[CohortWindow], spec: SplitSpec
+) -> TemporalSplit:
+    first_test = min(d for w in test for d in w.as_of_dates)
+    # Rule 2. (E) first test as-of 2023-10-31: 2019..2023 closed by then.
+    eligible = [
+        w for w in ordered
+        if w.school_year < test[0].school_year and w.label_window_end <= first_test
+    ]
+    n_train = spec.n_train_years or max(len(eligible) - spec.n_calibrate_years, 1)
+    needed = n_train + spec.n_calibrate_years
+    if len(eligible) < needed:
+        found = ", ".join(
+            f"{w.school_year} (labels close {w.label_window_end})" for w in eligible
+        ) or "none"
+        raise LeakageError(
+            f"temporal split for test cohort {test[0].school_year} (first as-of date "
+            f"{first_test}) must have {needed} earlier cohort years ({n_train} "
+            f"training + {spec.n_calibrate_years} calibration) whose labels close on "
+            f"or before {first_test}. Got {len(eligible)} instead: {found}."
+        )
+    # Rule 3. (E) calibrate = 2023, train = 2020-2022.
+    calibrate = eligible[-spec.n_calibrate_years:]
+    train = eligible[-needed:-spec.n_calibrate_years]
+
+    def dates(part: Sequence[CohortWindow]) -> tuple[date, ...]:
+        return tuple(sorted(d for w in part for d in w.as_of_dates))
+
+    return TemporalSplit(
+        train_years=tuple(w.school_year for w in train),
+        calibrate_years=tuple(w.school_year for w in calibrate),
+        test_years=tuple(w.school_year for w in test),
+        train=dates(train),
+        calibrate=dates(calibrate),
+        test=dates(test),
+        labels_close=max(w.label_window_end for w in (*train, *calibrate)),
+    )
