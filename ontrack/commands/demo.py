@@ -16,7 +16,6 @@ from ontrack.console import Progress
 
 # Stages delivered by later work: (name, module that will provide it).
 PENDING_STAGES: tuple[tuple[str, str], ...] = (
-    ("features, labels and temporal splits", "ontrack.featurize"),
     ("train + calibrate + evaluate both models, register in MLflow", "ontrack.modeling"),
     ("score the current cohort, rosters with reasons", "ontrack.scoring"),
     ("district report", "reports.district"),
@@ -29,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "demo",
         help="generate a synthetic district and run the whole pipeline on it",
         description="Generate a synthetic district, then validate it, compute the "
-        "indicators and run every later stage that exists; print where everything is.",
+        "indicators and run every later stage that exists; print where everything is. "
+        "Stages not built yet are listed as 'not yet'.",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("ontrack-demo"), metavar="DIR",
@@ -50,6 +50,9 @@ def _available(module: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run every stage that exists on a synthetic district and print a summary."""
+    from ontrack.commands.features import write_features
+    from ontrack.commands.indicators import summary as indicator_summary
+    from ontrack.indicators import run_indicators
     from ontrack.synth import generate_district
     from ontrack.validation import validate_directory
 
@@ -57,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
     say = Progress("demo", args.quiet)
     started = time.perf_counter()
     data, out = args.out / "data", args.out / "out"
-    say(f"1/3 generating a synthetic district of ~{args.students:,} students in {data}")
+    say(f"1/4 generating a synthetic district of ~{args.students:,} students in {data}")
     generate_district(data, n_students=args.students, n_years=6, seed=args.seed)
-    say("2/3 validating every table")
+    say("2/4 validating every table")
     report = validate_directory(data, out, config, progress=say)
     lines = ["", "ontrack demo", "============", f"data:        {data}"]
     total_in = sum(t.rows_in for t in report.tables.values())
@@ -68,15 +71,18 @@ def run(args: argparse.Namespace) -> int:
         f"validation:  {total_in:,} rows read, {total_bad:,} quarantined (the "
         f"generator plants a little realistic mess) -> {out / 'validation'}"
     )
-    if _available("ontrack.indicators"):
-        from ontrack.indicators import demo_summary, run_indicators
-
-        say("3/3 computing the rule-based indicators")
-        result = run_indicators(data, out, config, progress=say, validated=True)
-        lines.append(f"indicators:  {out / 'indicators'}")
-        lines += [f"  {line}" for line in demo_summary(result)]
-    else:
-        lines.append("indicators:  not yet")
+    say("3/4 computing the rule-based indicators")
+    result = run_indicators(data, out, config, progress=say, reuse_validated=True)
+    lines.append(f"indicators:  {out / 'indicators'}")
+    lines += [f"  {line}" for line in indicator_summary(result).splitlines()]
+    for model in ("grade8", "grade9"):
+        say(f"4/4 building the {model} feature matrix and labels")
+        meta = write_features(out, config, model=model, progress=say)
+        labelled = ", ".join(f"{n} {k:,}" for n, k in meta["labels"].items())
+        lines.append(
+            f"features:    {model}: {meta['rows']:,} student-checkpoints x "
+            f"{len(meta['features'])} features; labelled rows: {labelled} -> {meta['folder']}"
+        )
     for name, module in PENDING_STAGES:
         if not _available(module):
             lines.append(f"not yet:     {name}")
