@@ -294,3 +294,23 @@ def test_multi_district_school_year_start(tmp_path: Path, capsys) -> None:
     rows = quarantine(tmp_path / "out", "enrollments")
     assert [r["student_id"] for r in rows] == ["00018"]
     assert "outside_school_year[entry_date]" in rows[0]["reason"]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_synth_then_validate_catches_every_planted_problem(tmp_path: Path, capsys, fmt: str) -> None:
+    """`ontrack synth D && ontrack validate D --out O` exits 0, the accounting holds, and
+    each kind of mess the generator plants is quarantined."""
+    data, out = tmp_path / "d", tmp_path / "o"
+    assert main(["synth", str(data), "--students", "400", "--format", fmt, "--quiet"]) == 0
+    code, _ = run_validate(data, out, capsys)
+    assert code == 0
+    assert_accounting(out)
+    tables = report(out)["tables"]
+    planted = {
+        ("attendance", "duplicate_row"), ("attendance", "unknown_value[status]"),
+        ("attendance", "wrong_type[date]"), ("attendance", "no_enrollment[date]"),
+        ("course_marks", "mark_outside_scale[mark]"), ("course_marks", "out_of_range[credits_earned]"),
+        ("enrollments", "exit_before_entry[exit_date]"), ("students", "duplicate_key"),
+    }
+    for table, kind in planted:
+        assert tables[table]["errors"].get(kind, 0) >= 1, (table, kind)
