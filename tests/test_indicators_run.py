@@ -117,16 +117,22 @@ def test_summary_is_printed(tmp_path, capsys):
 
 
 def test_as_of_and_reuse_validated(tmp_path):
+    from ontrack.config import config_from_dict
+
     data = build().write(tmp_path / "data")
     with pytest.raises(OnTrackError, match="ontrack validate"):
         run_indicators(data, tmp_path / "out", CONFIG, reuse_validated=True)
-    run_indicators(data, tmp_path / "out", CONFIG)
+    # validated under other engine settings: reusable, the rules are the same
+    run_indicators(data, tmp_path / "out", config_from_dict({"engine": {"memory_limit": "3GB"}}))
     result = run_indicators(
         data, tmp_path / "out", CONFIG, as_of=date(2023, 9, 29), reuse_validated=True
     )
     students = pd.read_csv(result.students_path)
     assert (students["as_of_date"] == "2023-09-29").all()
     assert students.loc[students["indicator"] == "chronic_absence", "days_enrolled"].max() == 20
+    other_rules = config_from_dict({"rules": {"credit_unit": 10}})
+    with pytest.raises(OnTrackError, match="validate again"):
+        run_indicators(data, tmp_path / "out", other_rules, reuse_validated=True)
 
 
 def test_bad_as_of_is_a_usage_error(tmp_path, capsys):
@@ -147,3 +153,19 @@ def test_synthetic_district_runs(tmp_path):
     assert 0.0 < (chronic["status"] == "met").mean() < 0.6
     rates = pd.read_csv(result.rates_path)
     assert (rates.loc[~rates["suppressed"], "n"] >= 20).all()
+
+
+def test_python_api_gives_the_same_rates_as_the_command(outdir):
+    from ontrack.indicators import indicator_rates, student_groups, student_indicators
+    from ontrack.store import open_validated
+
+    con = open_validated(outdir, CONFIG)
+    rates, log = indicator_rates(student_indicators(con, CONFIG), student_groups(con), CONFIG)
+    written = read(outdir, "rates")
+    keys = ["school_year", "indicator", "level", "school_id", "grade_level", "group_type", "group"]
+    ours = rates.assign(school_id=rates["school_id"].astype(object)).set_index(keys).sort_index()
+    theirs = written.set_index(keys).sort_index()
+    assert ours.index.equals(theirs.index)
+    for col in ("n", "n_met", "suppressed"):
+        assert ours[col].astype("Float64").fillna(-1).tolist() == theirs[col].astype("Float64").fillna(-1).tolist()
+    assert len(log) == len(read(outdir, "suppression"))

@@ -53,8 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--reuse-validated",
         action="store_true",
-        help="skip validation and use OUT/validated from an earlier `ontrack validate` "
-        "with the same config",
+        help="skip validation and use OUT/validated from an earlier run with the same "
+        "rules (calendars, mark scales)",
     )
     parser.set_defaults(func=run)
     return parser

@@ -32,7 +32,13 @@ SCHOOL_RULES_TABLE = "_ind_school_rules"
 MARK_CLASS_TABLE = "_ind_mark_class"
 CORE_TABLE = "_ind_core"
 POPULATION_TABLE = "_ind_pop"
-WORK_TABLES = (RULES_TABLE, SCHOOL_RULES_TABLE, MARK_CLASS_TABLE, CORE_TABLE, POPULATION_TABLE)
+WORK_TABLES = (
+    RULES_TABLE,
+    SCHOOL_RULES_TABLE,
+    MARK_CLASS_TABLE,
+    CORE_TABLE,
+    POPULATION_TABLE,
+)
 
 _RULE_COLUMNS = (
     ("district_id", "VARCHAR"),
@@ -149,8 +155,14 @@ def create_rules_table(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     classes = [row for d in districts for row in _mark_classes(d, config.rules_for(d))]
     if classes:
         con.executemany(f"INSERT INTO {MARK_CLASS_TABLE} VALUES (?, ?, ?, ?, ?, ?)", classes)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {CORE_TABLE} (district_id VARCHAR, subject VARCHAR)")
-    core = [(d, s.lower()) for d in districts for s in config.rules_for(d).on_track.core_subjects]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CORE_TABLE} (district_id VARCHAR, subject VARCHAR)"
+    )
+    core = [
+        (d, subject.lower())
+        for d in districts
+        for subject in config.rules_for(d).on_track.core_subjects
+    ]
     if core:
         con.executemany(f"INSERT INTO {CORE_TABLE} VALUES (?, ?)", core)
 
@@ -164,9 +176,11 @@ def _mark_classes(district_id: str, rules: DistrictRules) -> list[tuple]:
     scale = rules.mark_scale
     upper = lambda marks: {m.upper() for m in marks}  # noqa: E731
     no_pass, non_grade = upper(scale.no_pass_marks), upper(scale.non_grade_marks)
-    df, failing = upper(scale.d_or_f_letters) | no_pass, upper(scale.failing_letters) | no_pass
+    df = upper(scale.d_or_f_letters) | no_pass
+    failing = upper(scale.failing_letters) | no_pass
     letters = {m.upper().rstrip("+-") or m.upper() for m in scale.letter_points}
-    letters |= upper(scale.pass_marks) | no_pass | non_grade | {"F"}
+    letters |= upper(scale.numeric_cutoffs) | upper(scale.pass_marks) | no_pass | non_grade
+    letters.add("F")
     return [
         (district_id, letter, letter in df, letter in failing, letter not in non_grade,
          letter not in failing and letter not in non_grade)
@@ -188,21 +202,46 @@ def create_population(
     can still act. ``n_schools`` counts the distinct schools the student attended in
     the year. As of a date, only enrollments entered by then count.
     """
-    span_end = f"COALESCE(e.exit_date, {year_end_expr('e.school_year')})"
+    # On the same entry day the spell that ends later is the longer one (an open spell
+    # the longest); "last" = the smallest (-entry, -end, school_id), in one pass.
+    span_end = "COALESCE(e.exit_date, DATE '9999-12-31')"
     if as_of is not None:
         span_end = f"least({span_end}, {date_sql(as_of)})"
+    last = f"(-epoch(e.entry_date), -epoch({span_end}), e.school_id)"
+    where = (
+        f"{known_by('e.entry_date', as_of)} AND {in_years('e.school_year', school_years)}"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {POPULATION_TABLE} AS
-        SELECT e.student_id, e.school_year, e.school_id, r.district_id, e.grade_level,
-               count(DISTINCT e.school_id) OVER w AS n_schools
-        FROM enrollments e
-        JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = e.school_id
-        WHERE {known_by('e.entry_date', as_of)} AND {in_years('e.school_year', school_years)}
-        WINDOW w AS (PARTITION BY e.student_id, e.school_year)
-        QUALIFY row_number() OVER (
-            PARTITION BY e.student_id, e.school_year
-            ORDER BY e.entry_date DESC, {span_end} - e.entry_date DESC, e.school_id
-        ) = 1
+        SELECT student_id, school_year, last.school_id, r.district_id, last.grade_level,
+               n_schools
+        FROM (
+            SELECT e.student_id, e.school_year,
+                   arg_min({{'school_id': e.school_id, 'grade_level': e.grade_level}},
+                           {last}) AS last,
+                   CASE WHEN min(e.school_id) = max(e.school_id) THEN 1 END AS n_schools
+            FROM enrollments e
+            WHERE {where}
+            GROUP BY e.student_id, e.school_year
+        ) p
+        JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = p.last.school_id
+        """
+    )
+    # Distinct schools are counted only for the few who moved (cheaper than counting
+    # distinct values for everyone).
+    con.execute(
+        f"""
+        UPDATE {POPULATION_TABLE} AS p SET n_schools = m.n
+        FROM (
+            SELECT e.student_id, e.school_year, count(DISTINCT e.school_id) AS n
+            FROM enrollments e
+            SEMI JOIN (SELECT student_id, school_year FROM {POPULATION_TABLE}
+                       WHERE n_schools IS NULL) moved
+              ON moved.student_id = e.student_id AND moved.school_year = e.school_year
+            WHERE {where}
+            GROUP BY ALL
+        ) m
+        WHERE p.student_id = m.student_id AND p.school_year = m.school_year
         """
     )

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.indicators.rules import MET_IS_GOOD
+from ontrack.indicators.rules import INDICATORS, MET_IS_GOOD
 from ontrack.indicators.suppression import BLOCK_KEYS, suppress
 
 GROUP_FLAGS: tuple[str, ...] = (
@@ -79,12 +79,30 @@ def student_groups(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(student_groups_sql()).df()
 
 
-def rate_cells_sql(students: str, groups: str) -> str:
-    """SQL for every (level, unit, grade, group) count cell of the two relations named.
+def wide_statuses_sql(students: str) -> str:
+    """The long student relation turned wide: one row per student-year, one
+    ``status_<indicator>`` column per indicator (the shape ``rate_cells_sql`` reads)."""
+    statuses = ", ".join(
+        f"max(CASE WHEN indicator = '{i}' THEN status END) AS status_{i}" for i in INDICATORS
+    )
+    return (
+        f"SELECT student_id, school_year, any_value(district_id) AS district_id, "
+        f"any_value(school_id) AS school_id, any_value(grade_level) AS grade_level, "
+        f"{statuses} FROM {students} GROUP BY student_id, school_year"
+    )
 
-    The ``no`` side of each flag is computed too (``publish = FALSE``): it is never
-    written, but suppression must know it to protect the cells it completes.
+
+def rate_cells_sql(wide: str, groups: str) -> str:
+    """SQL for every (indicator, level, unit, grade, group) count cell.
+
+    ``wide`` has one row per student-year with a ``status_<indicator>`` column per
+    indicator (NULL where the indicator does not apply); ``groups`` is the output of
+    :func:`student_groups_sql`. Counting all indicators in one pass over student-years
+    is 2-3 times cheaper than counting the long table. The ``no`` side of each flag is
+    computed too (``publish = FALSE``): it is never written, but suppression must know
+    it to protect the cells it completes.
     """
+
     def category(col: str) -> str:
         text = f"NULLIF(trim(CAST(g.{col} AS VARCHAR)), '')"
         return f"COALESCE({text}, '{NOT_REPORTED}')"
@@ -96,36 +114,53 @@ def rate_cells_sql(students: str, groups: str) -> str:
         f"{{'t': '{f}', 'g': CASE WHEN {f} THEN 'yes' ELSE 'no' END, 'p': {f}}}"
         for f in GROUP_FLAGS
     ]
-    cell = "school_year, indicator, district_id, grade_level, m.t, m.g, m.p"
+    counts, sums, per_indicator = [], [], []
+    for i, name in enumerate(INDICATORS):
+        status = f"status_{name}"
+        counts += [
+            f"count(*) FILTER (WHERE {status} IN ('met', 'not_met')) AS n{i}",
+            f"count(*) FILTER (WHERE {status} = 'met') AS met{i}",
+            f"count(*) FILTER (WHERE {status} = 'unknown') AS unk{i}",
+        ]
+        sums += [f"sum(n{i}) AS n{i}", f"sum(met{i}) AS met{i}", f"sum(unk{i}) AS unk{i}"]
+        per_indicator.append(
+            f"{{'indicator': '{name}', 'n': n{i}, 'n_met': met{i}, 'n_unknown': unk{i}}}"
+        )
+    statuses = ", ".join(f"s.status_{name}" for name in INDICATORS)
+    cell = "school_year, district_id, grade_level, m.t, m.g, m.p"
     return f"""
         WITH joined AS (
-            SELECT s.district_id, s.school_id, s.grade_level, s.school_year,
-                   s.indicator, s.status,
+            SELECT s.district_id, s.school_id, s.grade_level, s.school_year, {statuses},
                    {category('race_ethnicity')} AS race_ethnicity,
                    {category('gender')} AS gender, {flag_cols}
-            FROM {students} s
+            FROM {wide} s
             LEFT JOIN {groups} g
               ON g.student_id = s.student_id AND g.school_year = s.school_year
         ),
         fine AS (
-            SELECT district_id, school_id, grade_level, school_year, indicator,
-                   count(*) FILTER (WHERE status <> 'unknown') AS n,
-                   count(*) FILTER (WHERE status = 'met') AS n_met,
-                   count(*) FILTER (WHERE status = 'unknown') AS n_unknown,
+            SELECT district_id, school_id, grade_level, school_year, {', '.join(counts)},
                    unnest([{', '.join(members)}]) AS m
             FROM joined
-            GROUP BY district_id, school_id, grade_level, school_year, indicator,
+            GROUP BY district_id, school_id, grade_level, school_year,
                      race_ethnicity, gender, {', '.join(GROUP_FLAGS)}
+        ),
+        cells AS (
+            SELECT school_year,
+                   CASE WHEN grouping(school_id) = 1 THEN 'district' ELSE 'school' END
+                       AS level,
+                   district_id, school_id,
+                   CASE WHEN grouping(school_id) = 1 THEN 'district:' || district_id
+                        ELSE 'school:' || school_id END AS unit,
+                   grade_level, m.t AS group_type, m.g AS "group", m.p AS publish,
+                   {', '.join(sums)}
+            FROM fine
+            GROUP BY GROUPING SETS (({cell}), ({cell}, school_id))
         )
-        SELECT school_year, indicator,
-               CASE WHEN grouping(school_id) = 1 THEN 'district' ELSE 'school' END AS level,
-               district_id, school_id,
-               CASE WHEN grouping(school_id) = 1 THEN 'district:' || district_id
-                    ELSE 'school:' || school_id END AS unit,
-               grade_level, m.t AS group_type, m.g AS "group", m.p AS publish,
-               sum(n) AS n, sum(n_met) AS n_met, sum(n_unknown) AS n_unknown
-        FROM fine
-        GROUP BY GROUPING SETS (({cell}), ({cell}, school_id))
+        SELECT school_year, x.indicator, level, district_id, school_id, unit,
+               grade_level, group_type, "group", publish,
+               x.n AS n, x.n_met AS n_met, x.n_unknown AS n_unknown
+        FROM (SELECT *, unnest([{', '.join(per_indicator)}]) AS x FROM cells)
+        WHERE x.n + x.n_unknown > 0
     """
 
 
@@ -134,6 +169,11 @@ def finish_rates(cells: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.
     for col in ("n", "n_met", "n_unknown", "school_year", "grade_level"):
         cells[col] = pd.to_numeric(cells[col]).astype("int64")
     cells["publish"] = cells["publish"].astype(bool)
+    # DuckDB returns groups in no fixed order; suppression breaks ties by position, so
+    # sort first: the same data must always withhold the same cells.
+    key = ["school_year", "indicator", "level", "district_id", "school_id", "unit",
+           "grade_level", "group_type", "group"]
+    cells = cells.sort_values(key, na_position="first", kind="mergesort").reset_index(drop=True)
     min_size = config.reporting.min_group_size
     marked = suppress(cells, min_size)
     order = ["school_year", "indicator", "district_id", "level", "school_id",
@@ -170,7 +210,8 @@ def indicator_rates(
     try:
         con.register("students_in", students)
         con.register("groups_in", student_groups)
-        cells = con.execute(rate_cells_sql("students_in", "groups_in")).df()
+        wide = f"({wide_statuses_sql('students_in')})"
+        cells = con.execute(rate_cells_sql(wide, "groups_in")).df()
     finally:
         con.close()
     return finish_rates(cells, config)

@@ -55,6 +55,7 @@ MET_IS_GOOD: dict[str, bool] = {
     "suspension": False,
 }
 STUDENTS_TABLE = "_ind_students"
+# One row per student-year: every criterion and a status_<indicator> column each.
 FLAGS_TABLE = "_ind_flags"
 
 OUTPUT_COLUMNS: tuple[str, ...] = (
@@ -96,14 +97,8 @@ INT_COLUMNS = (
     "core_semester_fs",
     "progress_marks_used",
 )
-_TEMP_TABLES = (
-    *CHECKPOINT_TABLES,
-    *ATTENDANCE_TABLES,
-    MARKS_TABLE,
-    DISCIPLINE_TABLE,
-    FLAGS_TABLE,
-    STUDENTS_TABLE,
-)
+_PART_TABLES = (POPULATION_TABLE, *ATTENDANCE_TABLES, MARKS_TABLE, DISCIPLINE_TABLE)
+_TEMP_TABLES = (*CHECKPOINT_TABLES, *_PART_TABLES, FLAGS_TABLE)
 
 # criterion flag -> name reported in ``unknown_criteria`` when the flag is NULL
 _CRITERIA = {
@@ -161,10 +156,13 @@ def build_students(
     school_years: Sequence[int] | None = None,
     provided: Collection[str] | None = None,
 ) -> str:
-    """Materialise the long student indicator table in DuckDB; return its name.
+    """Build the indicators in DuckDB; return the name of the long student view.
 
-    Used by :func:`student_indicators` (which fetches it) and by the command, which
-    writes and aggregates it without pulling every row into pandas.
+    The work ends in one table with a row per student-year (``FLAGS_TABLE``: every
+    criterion and a ``status_<indicator>`` column each) and a view over it with a row
+    per student-year and indicator (``STUDENTS_TABLE``, CONTRACT §4). Used by
+    :func:`student_indicators` (which fetches the view) and by the command, which
+    writes and aggregates them without pulling every row into pandas.
     """
     provided = set(provided) if provided is not None else provided_tables(con)
     create_rules_table(con, config)
@@ -183,7 +181,6 @@ def build_students(
         "student_id, district_id, school_id, school_year, grade_level, n_schools, "
         f"{as_of_sql} AS as_of_date"
     )
-    attendance_cols = "attendance_rate, days_enrolled, days_absent, attendance_source"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {FLAGS_TABLE} AS
@@ -231,45 +228,61 @@ def build_students(
                         WHEN n_core > 0 THEN TRUE END AS fs_ok
             FROM base
         )
-        SELECT * FROM flags
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {STUDENTS_TABLE} AS
-        WITH flags AS (SELECT * FROM {FLAGS_TABLE})
-        SELECT {common}, 'hs_readiness_8' AS indicator, {_status(_READINESS)} AS status,
-               gpa, gpa_source, gpa_ok, {attendance_cols}, attendance_ok,
-               df_ela_math, df_ok, suspensions, suspension_ok, progress_marks_used,
-               {_unknown(_READINESS)} AS unknown_criteria
-        FROM flags WHERE grade_level = {INDICATOR_GRADES['hs_readiness_8']}
-        UNION ALL BY NAME
-        SELECT {common}, 'on_track_9' AS indicator, {_status(_ON_TRACK)} AS status,
-               credits_earned, credits_ok, core_semester_fs, fs_ok, progress_marks_used,
-               {_unknown(_ON_TRACK)} AS unknown_criteria
-        FROM flags WHERE grade_level = {INDICATOR_GRADES['on_track_9']}
-        UNION ALL BY NAME
-        SELECT {common}, 'chronic_absence' AS indicator,
+        -- thresholds and helper counts are not kept: the table is held until written
+        SELECT * EXCLUDE (gpa_min, attendance_min, max_df, max_suspensions,
+                          credits_required, max_core_fs, chronic_max, n_ela, n_math,
+                          n_core, n_final, credits_missing),
+               CASE WHEN grade_level = {INDICATOR_GRADES['hs_readiness_8']}
+                    THEN {_status(_READINESS)} END AS status_hs_readiness_8,
+               CASE WHEN grade_level = {INDICATOR_GRADES['hs_readiness_8']}
+                    THEN {_unknown(_READINESS)} END AS unknown_hs_readiness_8,
+               CASE WHEN grade_level = {INDICATOR_GRADES['on_track_9']}
+                    THEN {_status(_ON_TRACK)} END AS status_on_track_9,
+               CASE WHEN grade_level = {INDICATOR_GRADES['on_track_9']}
+                    THEN {_unknown(_ON_TRACK)} END AS unknown_on_track_9,
                CASE WHEN attendance_rate IS NULL THEN 'unknown'
                     WHEN attendance_rate <= chronic_max THEN 'met' ELSE 'not_met'
-               END AS status,
-               {attendance_cols},
-               CASE WHEN attendance_rate IS NULL THEN 'attendance' END AS unknown_criteria
-        FROM flags
-        UNION ALL BY NAME
-        SELECT {common}, 'suspension' AS indicator,
+               END AS status_chronic_absence,
+               CASE WHEN attendance_rate IS NULL THEN 'attendance'
+               END AS unknown_chronic_absence,
                CASE WHEN suspensions IS NULL THEN 'unknown'
-                    WHEN suspensions > 0 THEN 'met' ELSE 'not_met' END AS status,
-               suspensions,
-               CASE WHEN suspensions IS NULL THEN 'suspensions' END AS unknown_criteria
+                    WHEN suspensions > 0 THEN 'met' ELSE 'not_met'
+               END AS status_suspension,
+               CASE WHEN suspensions IS NULL THEN 'suspensions' END AS unknown_suspension
         FROM flags
         """
+    )
+    # The long table of CONTRACT §4: one row per student-year and indicator, with the
+    # criteria of that indicator only.
+    columns = {
+        "hs_readiness_8": "gpa, gpa_source, gpa_ok, attendance_rate, days_enrolled, "
+        "days_absent, attendance_source, attendance_ok, df_ela_math, df_ok, suspensions, "
+        "suspension_ok, progress_marks_used",
+        "on_track_9": "credits_earned, credits_ok, core_semester_fs, fs_ok, "
+        "progress_marks_used",
+        "chronic_absence": "attendance_rate, days_enrolled, days_absent, attendance_source",
+        "suspension": "suspensions",
+    }
+    selects = [
+        f"SELECT {common}, '{name}' AS indicator, status_{name} AS status, {cols}, "
+        f"unknown_{name} AS unknown_criteria FROM {FLAGS_TABLE} "
+        f"WHERE status_{name} IS NOT NULL"
+        for name, cols in columns.items()
+    ]
+    # The parts are folded into the flags table; free them before the output is written.
+    for name in _PART_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    # A view, not a table: the long rows are produced while they are written.
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {STUDENTS_TABLE} AS "
+        + " UNION ALL BY NAME ".join(selects)
     )
     return STUDENTS_TABLE
 
 
 def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove the temporary tables the indicators created on ``con``."""
+    """Remove the temporary tables and view the indicators created on ``con``."""
+    con.execute(f"DROP VIEW IF EXISTS {STUDENTS_TABLE}")
     for name in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 

@@ -14,12 +14,15 @@ so memory stays flat for large districts; only the aggregated cells reach pandas
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from ontrack.checks import literal
@@ -32,6 +35,7 @@ from ontrack.indicators.rates import (
     student_groups_sql,
 )
 from ontrack.indicators.rules import (
+    FLAGS_TABLE,
     INDICATOR_GRADES,
     OUTPUT_COLUMNS,
     build_students,
@@ -42,6 +46,8 @@ from ontrack.validation import ValidationReport, validate_directory
 
 Progress = Callable[[str], None]
 SUMMARY_GRADES: tuple[int, ...] = (8, 9)
+# Written next to report.json by run_indicators: the rules the tables were validated with.
+FINGERPRINT_FILE = "rules_fingerprint.txt"
 _SUMMARY_COLUMNS = ("district_id", "indicator", "grade_level", "n", "rate", "suppressed")
 
 
@@ -66,7 +72,18 @@ class IndicatorsResult:
     validation: ValidationReport | None = None
 
 
+def rules_fingerprint(config: Config) -> str:
+    """Hash of the config parts that shape validated tables (calendars, mark scales).
+
+    Engine, reporting and tracking settings do not change what validation writes, so
+    validated tables can be reused under a config that differs only in those.
+    """
+    parts = config.model_dump(mode="json", include={"rules", "districts"})
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def _check_reusable(out_dir: Path, config: Config) -> None:
+    """Refuse to reuse ``OUT/validated`` made under different rules."""
     report = out_dir / "validation" / "report.json"
     if not report.exists():
         raise OnTrackError(
@@ -74,10 +91,13 @@ def _check_reusable(out_dir: Path, config: Config) -> None:
             "or leave out --reuse-validated."
         )
     stamped = json.loads(report.read_text(encoding="utf-8")).get("config_hash")
-    if stamped != config.config_hash:
+    marker = out_dir / "validation" / FINGERPRINT_FILE
+    recorded = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+    if stamped != config.config_hash and recorded != rules_fingerprint(config):
         raise OnTrackError(
-            f"{out_dir}/validated was made with config {stamped}, not {config.config_hash}: "
-            "validate again (leave out --reuse-validated)."
+            f"{out_dir}/validated was made with config {stamped}, whose rules (calendars, "
+            f"mark scales) may differ from config {config.config_hash}: validate again "
+            "(leave out --reuse-validated)."
         )
 
 
@@ -110,6 +130,8 @@ def run_indicators(
         _check_reusable(out_dir, config)
     else:
         report = validate_directory(data_dir, out_dir, config, progress=say)
+        fingerprint = out_dir / "validation" / FINGERPRINT_FILE
+        fingerprint.write_text(rules_fingerprint(config) + "\n", encoding="utf-8")
     folder = out_dir / "indicators"
     folder.mkdir(parents=True, exist_ok=True)
     paths = {n: folder / f"{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")}
@@ -117,15 +139,7 @@ def run_indicators(
     try:
         say("computing student indicators" + (f" as of {as_of}" if as_of else ""))
         table = build_students(con, config, as_of=as_of)
-        cols = ", ".join(c for c in OUTPUT_COLUMNS if c != "as_of_date")
-        as_of_col = f"{literal(as_of.isoformat())}" if as_of else "NULL"
-        con.execute(
-            f"COPY (SELECT {cols}, {as_of_col} AS as_of_date, "
-            f"{literal(config.config_hash)} AS config_hash, "
-            f"{int(config.config_version)} AS config_version FROM {table} "
-            f"ORDER BY school_year, student_id, indicator) "
-            f"TO {literal(str(paths['students']))} (HEADER, DELIMITER ',')"
-        )
+        _write_students(con, table, paths["students"], config, as_of)
         n_rows, latest = con.execute(
             f"SELECT count(*), max(school_year) FROM {table}"
         ).fetchall()[0]
@@ -137,7 +151,7 @@ def run_indicators(
             [latest],
         ).df()
         say("aggregating rates by school, grade and group")
-        cells = con.execute(rate_cells_sql(table, f"({student_groups_sql()})")).df()
+        cells = con.execute(rate_cells_sql(FLAGS_TABLE, f"({student_groups_sql()})")).df()
     finally:
         drop_work_tables(con)
         con.close()
@@ -163,6 +177,42 @@ def run_indicators(
         unknowns=unknowns,
         validation=report,
     )
+
+
+def _write_students(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    config: Config,
+    as_of: date | None,
+) -> None:
+    """Write the long student table sorted by year, student and indicator.
+
+    One school year at a time, appended to one file: sorting a year needs a fraction
+    of the memory of sorting everything, and the order stays deterministic.
+    """
+    cols = ", ".join(c for c in OUTPUT_COLUMNS if c != "as_of_date")
+    stamps = (
+        f"{literal(as_of.isoformat()) if as_of else 'NULL'} AS as_of_date, "
+        f"{literal(config.config_hash)} AS config_hash, "
+        f"{int(config.config_version)} AS config_version"
+    )
+    years = [
+        row[0]
+        for row in con.execute(f"SELECT DISTINCT school_year FROM {table} ORDER BY 1").fetchall()
+    ]
+    part = path.with_suffix(".part.csv")
+    with path.open("wb") as out:
+        for i, year in enumerate(years or [None]):
+            where = "FALSE" if year is None else f"school_year = {int(year)}"
+            con.execute(
+                f"COPY (SELECT {cols}, {stamps} FROM {table} WHERE {where} "
+                f"ORDER BY student_id, indicator) TO {literal(str(part))} "
+                f"(HEADER {'true' if i == 0 else 'false'}, DELIMITER ',')"
+            )
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, out)
+    part.unlink(missing_ok=True)
 
 
 def _district_rates(rates: pd.DataFrame, latest: int | None) -> pd.DataFrame:

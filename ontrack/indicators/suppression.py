@@ -36,11 +36,17 @@ member's status), and differences between indicators or years.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+try:  # installed with scikit-learn; small matrices run faster on one BLAS thread
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 BLOCK_KEYS: tuple[str, ...] = ("district_id", "school_year", "indicator", "grade_level")
 PRIMARY = "primary"
@@ -93,53 +99,74 @@ def _preference(block: _Block) -> np.ndarray:
     return is_all * 1e12 + block.is_district * 1e9 + block.n.astype(float)
 
 
+def _row_space_weight(matrix: np.ndarray) -> np.ndarray:
+    """Squared norm of each unit vector's projection on the row space of ``matrix``.
+
+    A cell's value is pinned down by the equations exactly when its unit vector lies in
+    the row space, i.e. when this weight is 1. The row space is found from the
+    eigenvectors of the smaller Gram matrix (equations x equations, or cells x cells),
+    which is much cheaper than an SVD when one side is short.
+    """
+    rows, cols = matrix.shape
+    if rows < cols:
+        values, vectors = np.linalg.eigh(matrix @ matrix.T)
+        keep = values > _TOL * max(1.0, values.max(initial=0.0))
+        basis = (matrix.T @ vectors[:, keep]) / np.sqrt(values[keep])
+    else:
+        values, vectors = np.linalg.eigh(matrix.T @ matrix)
+        keep = values > _TOL * max(1.0, values.max(initial=0.0))
+        basis = vectors[:, keep]
+    return (basis**2).sum(axis=1)
+
+
 def _recoverable(
-    equations: list[list[tuple[int, float]]], hidden: np.ndarray, protected: np.ndarray
+    equations: list[list[tuple[int, float]]],
+    hidden: np.ndarray,
+    protected: np.ndarray,
+    equations_of: list[list[int]] | None = None,
 ) -> list[tuple[int, set[int]]]:
-    """Protected hidden cells whose value the equations pin down, with their unknown group."""
-    parent: dict[int, int] = {}
+    """Protected hidden cells whose value the equations pin down, with their unknown group.
 
-    def find(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    touching: list[list[int]] = []
-    for eq in equations:
-        unknown = [i for i, _ in eq if hidden[i]]
-        touching.append(unknown)
-        for a, b in zip(unknown, unknown[1:]):
-            parent[find(a)] = find(b)
-        for a in unknown:
-            find(a)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for cell in parent:
-        groups[find(cell)].append(cell)
+    Unknown cells linked through shared equations form groups that can be solved
+    separately; only groups holding a protected cell are checked.
+    """
+    if equations_of is None:
+        equations_of = [[] for _ in range(len(hidden))]
+        for e, eq in enumerate(equations):
+            for i, _ in eq:
+                equations_of[i].append(e)
+    seen: set[int] = set()
     found = []
-    for members in groups.values():
-        if not any(protected[m] for m in members):
+    for start in np.flatnonzero(hidden & protected).tolist():
+        if start in seen:
             continue
+        seen.add(start)
+        members, rows, stack = [], set(), [start]
+        while stack:  # walk the group: cells -> their equations -> their unknown cells
+            cell = stack.pop()
+            members.append(cell)
+            for e in equations_of[cell]:
+                if e in rows:
+                    continue
+                rows.add(e)
+                for i, _ in equations[e]:
+                    if hidden[i] and i not in seen:
+                        seen.add(i)
+                        stack.append(i)
         col = {cell: j for j, cell in enumerate(members)}
-        rows = [
-            eq
-            for eq, unknown in zip(equations, touching, strict=True)
-            if unknown and unknown[0] in col
-        ]
         matrix = np.zeros((len(rows), len(members)))
-        for r, eq in enumerate(rows):
-            for i, coef in eq:
+        for r, e in enumerate(rows):
+            for i, coef in equations[e]:
                 if i in col:
                     matrix[r, col[i]] = coef
-        _, sing, vt = np.linalg.svd(matrix, full_matrices=False)
-        rank = int((sing > _TOL * max(1.0, sing.max(initial=0.0))).sum())
-        weight = (vt[:rank] ** 2).sum(axis=0)
+        weight = _row_space_weight(matrix)
         member_set = set(members)
         found += [(m, member_set) for m in members if protected[m] and weight[col[m]] > 1 - 1e-7]
     return found
 
 
 def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """Primary and complementary suppression of one block (see the module docstring)."""
     n, publish = block.n, block.publish
     hidden = ~publish | (n < min_size)
     reason = np.where(publish & (n < min_size), PRIMARY, "").astype(object)
@@ -155,10 +182,11 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
     for e, members in enumerate(members_of):
         for i in members:
             equations_of[i].append(e)
+    unknowns = [sum(1 for i in members if hidden[i]) for members in members_of]
 
     def cascades(cell: int) -> int:
         """Equations that hiding ``cell`` would leave with a single unknown."""
-        return sum(1 for e in equations_of[cell] if not any(hidden[j] for j in members_of[e]))
+        return sum(1 for e in equations_of[cell] if unknowns[e] == 0)
 
     def hide(candidates: list[int], cause: int) -> bool:
         visible = [c for c in candidates if not hidden[c]]
@@ -170,21 +198,25 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
         hidden[pick] = protected[pick] = True
         reason[pick] = COMPLEMENTARY
         because[pick] = labels[cause]
+        for e in equations_of[pick]:
+            unknowns[e] += 1
         return True
 
     while True:
         changed = True
         while changed:  # cheap pass: an equation with a single unknown, protected cell
             changed = False
-            for members in members_of:
-                unknown = [i for i in members if hidden[i]]
-                if len(unknown) == 1 and protected[unknown[0]]:
-                    changed |= hide(members, unknown[0])
-        exposed = _recoverable(equations, hidden, protected)
+            for e, members in enumerate(members_of):
+                if unknowns[e] != 1:
+                    continue
+                alone = next(i for i in members if hidden[i])
+                if protected[alone]:
+                    changed |= hide(members, alone)
+        exposed = _recoverable(equations, hidden, protected, equations_of)
         if not exposed:
             break
-        cell, members = exposed[0]
-        near = sorted({i for eq in equations if any(j in members for j, _ in eq) for i, _ in eq})
+        cell, group = exposed[0]
+        near = sorted({i for c in group for e in equations_of[c] for i in members_of[e]})
         if not hide(near, cell):  # pragma: no cover - every equation is already unknown
             break
     return hidden, list(reason), because
@@ -207,18 +239,25 @@ def suppress(cells: pd.DataFrame, min_size: int) -> pd.DataFrame:
     suppressed = np.zeros(len(cells), dtype=bool)
     suppression = np.full(len(cells), "", dtype=object)
     protects = np.full(len(cells), "", dtype=object)
-    blocks = cells.groupby(list(BLOCK_KEYS), sort=False, dropna=False).indices
-    for rows in blocks.values():
-        block = _Block(
-            unit=[unit[i] for i in rows],
-            group_type=[gtype[i] for i in rows],
-            group=[group[i] for i in rows],
-            is_district=is_district[rows],
-            n=n[rows],
-            publish=publish[rows],
+    blocks = [
+        (
+            rows,
+            _Block(
+                unit=[unit[i] for i in rows],
+                group_type=[gtype[i] for i in rows],
+                group=[group[i] for i in rows],
+                is_district=is_district[rows],
+                n=n[rows],
+                publish=publish[rows],
+            ),
         )
-        hidden, reason, because = _suppress_block(block, min_size)
-        suppressed[rows], suppression[rows], protects[rows] = hidden, reason, because
+        for rows in cells.groupby(list(BLOCK_KEYS), sort=False, dropna=False).indices.values()
+    ]
+    one_thread = threadpool_limits(1) if threadpool_limits else contextlib.nullcontext()
+    with one_thread:
+        for rows, block in blocks:
+            hidden, reason, because = _suppress_block(block, min_size)
+            suppressed[rows], suppression[rows], protects[rows] = hidden, reason, because
     cells["suppressed"] = suppressed
     cells["suppression"] = suppression
     cells["protects"] = protects
