@@ -8,8 +8,8 @@ file explains itself. Nothing here touches the data; it only builds SQL text.
 
 from __future__ import annotations
 
-from ontrack.config import Config, DistrictRules, MarkScale, _parse_month_day
-from ontrack.tables import EARLIEST_DATE, LATEST_DATE, Column, TableSchema
+from ontrack.config import Config, MarkScale, _parse_month_day
+from ontrack.tables import EARLIEST_DATE, LATEST_DATE, Column
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")

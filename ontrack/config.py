@@ -218,6 +218,49 @@ class TrackingConfig(_Frozen):
     registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
 
 
+Treatment = Literal["positive", "negative", "exclude"]
+
+
+class LabelPolicy(_Frozen):
+    """How outcomes that are neither clearly good nor clearly bad become labels.
+
+    The district config's ``label:`` section.
+    """
+
+    still_enrolled: Treatment = Field(
+        "positive",
+        description="A student still enrolled (or transferred out only after the "
+        "deadline) has not graduated within 4 years: positive by default, as in the "
+        "federal adjusted cohort graduation rate.",
+    )
+    unknown: Treatment = Field(
+        "exclude",
+        description="Outcome 'other' or no outcome row for the student: excluded by "
+        "default (the district does not know what happened).",
+    )
+    retained_in_grade_8: Literal["positive", "exclude"] = Field(
+        "positive",
+        description="off_track_9 for an 8th grader who is in 8th grade again next "
+        "year: positive by default (held back is off track).",
+    )
+
+
+class SplitSpec(_Frozen):
+    """How many cohort years each part of a split takes.
+
+    The district config's ``split:`` section.
+    """
+
+    n_train_years: int | None = Field(
+        3, ge=1, description="Training cohort years (None: every eligible older year)."
+    )
+    n_calibrate_years: int = Field(1, ge=1, description="Calibration cohort years.")
+    n_test_years: int = Field(1, ge=1, description="Test cohort years.")
+    n_splits: int = Field(
+        1, ge=1, description="Splits, stepping the test cohort back a year each."
+    )
+
+
 class Config(_Frozen):
     """A district's ontrack configuration (frozen; the user's file is never changed)."""
 
@@ -233,6 +276,8 @@ class Config(_Frozen):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    label: LabelPolicy = Field(default_factory=LabelPolicy)
+    split: SplitSpec = Field(default_factory=SplitSpec)
 
     def rules_for(self, district_id: str | None) -> DistrictRules:
         """The rules of one district: its overrides, else the default rules."""

@@ -31,50 +31,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Literal
 
 import duckdb
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from ontrack.asof import data_end_date, provided_tables, scoped
-from ontrack.config import Config
+from ontrack.config import Config, LabelPolicy
 from ontrack.errors import ConfigError
 from ontrack.indicators import student_indicators
 
 LABELS: tuple[str, ...] = ("off_track_9", "not_graduated_4yr")
 LABEL_COLUMNS: tuple[str, ...] = ("school_year", "label", "outcome", "window_end")
 YEARS_TO_GRADUATE = 4
-Treatment = Literal["positive", "negative", "exclude"]
 _VALUE: dict[str, float] = {"positive": 1.0, "negative": 0.0, "exclude": np.nan}
-
-
-class LabelPolicy(BaseModel):
-    """How outcomes that are neither clearly good nor clearly bad become labels.
-
-    Wire-up note: meant to sit in the district config as ``label:`` (a frozen model,
-    unknown keys are errors).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    still_enrolled: Treatment = Field(
-        "positive",
-        description="A student still enrolled (or transferred out only after the "
-        "deadline) has not graduated within 4 years: positive by default, as in the "
-        "federal adjusted cohort graduation rate.",
-    )
-    unknown: Treatment = Field(
-        "exclude",
-        description="Outcome 'other' or no outcome row for the student: excluded by "
-        "default (the district does not know what happened).",
-    )
-    retained_in_grade_8: Literal["positive", "exclude"] = Field(
-        "positive",
-        description="off_track_9 for an 8th grader who is in 8th grade again next "
-        "year: positive by default (held back is off track).",
-    )
 
 
 def default_label(model: str, provided: Iterable[str]) -> str:
@@ -123,7 +93,7 @@ def build_labels(
         raise ConfigError(
             f"label must be one of {', '.join(LABELS)}. Got {label!r} instead."
         )
-    policy = policy or LabelPolicy()
+    policy = policy or config.label
     end = data_end if data_end is not None else data_end_date(con)
     rows = cohort.reset_index()
     if label == "off_track_9":

@@ -43,29 +43,11 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
+from ontrack.config import SplitSpec
 from ontrack.errors import LeakageError
 
 PARTS: tuple[str, ...] = ("train", "calibrate", "test")
-
-
-class SplitSpec(BaseModel):
-    """How many cohort years each part of a split takes.
-
-    Wire-up note: meant to sit in the district config as ``split:``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    n_train_years: int | None = Field(
-        3, ge=1, description="Training cohort years (None: every eligible older year)."
-    )
-    n_calibrate_years: int = Field(1, ge=1, description="Calibration cohort years.")
-    n_test_years: int = Field(1, ge=1, description="Test cohort years.")
-    n_splits: int = Field(
-        1, ge=1, description="Splits, stepping the test cohort back a year each."
-    )
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ontrack.edfi import import_edfi, load_mapping
-from ontrack.errors import ConfigError, SchemaError
+from ontrack.edfi import import_edfi
 
 ED = "uri://ed-fi.org/"
 STATE = "uri://state.example.gov/"

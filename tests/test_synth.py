@@ -76,7 +76,7 @@ def mid(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
     generate_district(folder, n_students=3000, seed=11, mess=False)
     con = _db(folder)
     con.execute(
-        f"""CREATE TABLE sy AS
+        """CREATE TABLE sy AS
         SELECT student_id, school_year AS y, max(grade_level) AS g
         FROM enrollments GROUP BY ALL"""
     )
