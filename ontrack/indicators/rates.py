@@ -31,7 +31,8 @@ GROUP_FLAGS: tuple[str, ...] = (
     "homeless",
 )
 NOT_REPORTED = "not_reported"
-RATE_COLUMNS: tuple[str, ...] = (
+# One published cell: a unit (district or school), grade and student group in a year.
+CELL_KEY: tuple[str, ...] = (
     "school_year",
     "indicator",
     "level",
@@ -40,6 +41,9 @@ RATE_COLUMNS: tuple[str, ...] = (
     "grade_level",
     "group_type",
     "group",
+)
+RATE_COLUMNS: tuple[str, ...] = (
+    *CELL_KEY,
     "n",
     "n_met",
     "rate",
@@ -48,14 +52,7 @@ RATE_COLUMNS: tuple[str, ...] = (
     "suppression",
 )
 SUPPRESSION_COLUMNS: tuple[str, ...] = (
-    "school_year",
-    "indicator",
-    "level",
-    "district_id",
-    "school_id",
-    "grade_level",
-    "group_type",
-    "group",
+    *CELL_KEY,
     "suppression",
     "why",
 )
@@ -171,9 +168,7 @@ def finish_rates(cells: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.
     cells["publish"] = cells["publish"].astype(bool)
     # DuckDB returns groups in no fixed order; suppression breaks ties by position, so
     # sort first: the same data must always withhold the same cells.
-    key = ["school_year", "indicator", "level", "district_id", "school_id", "unit",
-           "grade_level", "group_type", "group"]
-    cells = cells.sort_values(key, na_position="first", kind="mergesort").reset_index(drop=True)
+    cells = cells.sort_values([*CELL_KEY, "unit"], na_position="first", kind="mergesort").reset_index(drop=True)
     min_size = config.reporting.min_group_size
     marked = suppress(cells, min_size)
     order = ["school_year", "indicator", "district_id", "level", "school_id",
