@@ -69,3 +69,23 @@ def test_demo_runs_every_built_stage_and_says_what_is_not_yet(tmp_path: Path, ca
     assert "not yet:" in out  # honest about stages still to come
     assert (tmp_path / "demo" / "out" / "indicators" / "rates.csv").exists()
     assert (tmp_path / "demo" / "out" / "features" / "grade9" / "matrix.parquet").exists()
+
+
+def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path) -> None:
+    """`mlflow run mlproject --env-manager local -e validate` works from the repo root."""
+    import os
+
+    mlflow_cli = Path(sys.executable).parent / "mlflow"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    result = subprocess.run(
+        [str(mlflow_cli), "run", "mlproject", "--env-manager", "local", "-e", "validate",
+         "-P", f"data={tiny_district}", "-P", f"out={tmp_path / 'out'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "out" / "validation" / "report.json").exists()
