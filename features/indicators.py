@@ -15,10 +15,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.asof import provided_tables, scoped
+from ontrack.asof import scoped
 from ontrack.config import Config
 from ontrack.featurize import feature, source
 from ontrack.indicators import student_indicators
+from ontrack.store import provided_tables
 
 RULES = ("hs_readiness_8", "on_track_9")
 FLAGS = ("gpa_ok", "attendance_ok", "df_ok", "suspension_ok", "credits_ok", "fs_ok")

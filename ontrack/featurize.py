@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.asof import point_in_time, provided_tables
+from ontrack.asof import point_in_time
 from ontrack.checks import ident
 from ontrack.cohorts import COHORT_INDEX
 from ontrack.config import Config
@@ -52,6 +52,7 @@ from ontrack.featureset import (
     load_feature_set,
     source,
 )
+from ontrack.store import provided_tables
 
 __all__ = [
     "GROUPS",

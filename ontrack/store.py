@@ -47,3 +47,36 @@ def provided(out_dir: Path | str) -> set[str]:
     """Names of the tables the district actually provided (and that were validated)."""
     validated = Path(out_dir) / "validated"
     return {p.stem for p in validated.glob("*.parquet")}
+
+
+def provided_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Contract tables the connection holds data for: a view over a file, or any rows.
+
+    ``open_validated`` gives a missing table an empty view; a provided table may be
+    empty too (a district with no incidents), which must still read as "zero".
+    """
+    views = dict(
+        con.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
+            "AND schema_name = 'main'"
+        ).fetchall()
+    )
+    found = set()
+    for name in SCHEMAS:
+        sql = (views.get(name) or "").lower()
+        if "read_parquet" in sql or "read_csv" in sql:
+            found.add(name)
+        elif name in views or _has_table(con, name):
+            probe = f"SELECT count(*) FROM (SELECT 1 FROM main.{ident(name)} LIMIT 1)"
+            if con.execute(probe).fetchall()[0][0]:
+                found.add(name)
+    return found
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND table_name = ?",
+        [name],
+    ).fetchall()
+    return bool(rows[0][0])

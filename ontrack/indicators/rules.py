@@ -32,7 +32,6 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.indicators.attendance import ATTENDANCE_TABLE, create_attendance
 from ontrack.indicators.attendance import WORK_TABLES as ATTENDANCE_TABLES
-from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
 from ontrack.indicators.checkpoints import (
     POPULATION_TABLE,
     RULES_TABLE,
@@ -41,8 +40,10 @@ from ontrack.indicators.checkpoints import (
     date_sql,
     year_end_expr,
 )
+from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
 from ontrack.indicators.discipline import DISCIPLINE_TABLE, create_discipline
 from ontrack.indicators.marks import MARKS_TABLE, create_marks
+from ontrack.store import provided_tables
 
 INDICATORS: tuple[str, ...] = ("hs_readiness_8", "on_track_9", "chronic_absence", "suspension")
 INDICATOR_GRADES: dict[str, int] = {"hs_readiness_8": 8, "on_track_9": 9}
@@ -126,26 +127,6 @@ def _status(flags: Sequence[str]) -> str:
 def _unknown(flags: Sequence[str]) -> str:
     parts = ", ".join(f"CASE WHEN {f} IS NULL THEN '{_CRITERIA[f]}' END" for f in flags)
     return f"NULLIF(concat_ws('; ', {parts}), '')"
-
-
-def provided_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Contract tables the connection really holds: a view over a file, or any rows.
-
-    ``ontrack.store.open_validated`` gives every table a view, empty when the district
-    did not provide it; the suspension criterion must tell "no incidents" (known: 0)
-    from "no discipline table" (unknown).
-    """
-    found = set()
-    views = dict(
-        con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall()
-    )
-    for name in ("discipline", "attendance", "attendance_summary", "course_marks"):
-        sql = (views.get(name) or "").lower()
-        if "read_parquet" in sql or "read_csv" in sql:
-            found.add(name)
-        elif con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT 1)").fetchall()[0][0]:
-            found.add(name)
-    return found
 
 
 def build_students(
