@@ -18,11 +18,10 @@ import pandas as pd
 from ontrack.asof import scoped
 from ontrack.config import Config
 from ontrack.featurize import feature, source
-from ontrack.indicators import student_indicators
+from ontrack.indicators import FLAG_COLUMNS, student_indicators
 from ontrack.store import provided_tables
 
 RULES = ("hs_readiness_8", "on_track_9")
-FLAGS = ("gpa_ok", "attendance_ok", "df_ok", "suspension_ok", "credits_ok", "fs_ok")
 COLUMNS = (
     "student_id",
     "as_of_date",
@@ -34,7 +33,7 @@ COLUMNS = (
     "credit_unit",
     "courses_required",
     "year_share",
-    *FLAGS,
+    *FLAG_COLUMNS,
 )
 TABLES = (
     "course_marks",
@@ -96,7 +95,7 @@ def indicator_criteria(
         types = {"student_id": "str", "indicator": "str", "status": "str"}
         return empty.astype({**types, "as_of_date": "datetime64[ns]"})
     frame = pd.concat(parts, ignore_index=True)[list(COLUMNS)]
-    for col in (*FLAGS, "credits_earned", "core_semester_fs", "year_offset"):
+    for col in (*FLAG_COLUMNS, "credits_earned", "core_semester_fs", "year_offset"):
         frame[col] = _as_float(frame[col])
     frame["student_id"] = frame["student_id"].astype("str")
     return frame

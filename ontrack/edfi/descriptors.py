@@ -21,26 +21,17 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from ontrack.tables import SCHEMAS
+
 if TYPE_CHECKING:
     from ontrack.edfi.mapping_file import EdfiMapping
 
-EXIT_REASONS = ("transfer", "dropout", "graduated", "completed", "other")
-STATUSES = ("present", "absent_excused", "absent_unexcused", "tardy", "suspended")
-SUBJECTS = ("ela", "math", "science", "social_science", "other")
-ACTIONS = (
-    "referral",
-    "in_school_suspension",
-    "out_of_school_suspension",
-    "expulsion",
-    "other",
-)
-FLAGS = (
-    "english_learner",
-    "students_with_disabilities",
-    "socioeconomically_disadvantaged",
-    "homeless",
-    "foster_youth",
-)
+# The contract's allowed values, from its one declaration (ontrack.tables).
+EXIT_REASONS = SCHEMAS["enrollments"].column("exit_reason").allowed or ()
+STATUSES = SCHEMAS["attendance"].column("status").allowed or ()
+SUBJECTS = SCHEMAS["course_marks"].column("subject").allowed or ()
+ACTIONS = SCHEMAS["discipline"].column("action").allowed or ()
+FLAGS = tuple(c.name for c in SCHEMAS["student_years"].columns if c.type == "bool")
 
 # Section -> (kind, allowed values or bounds). Kinds: enum, int, bool, text.
 SECTIONS: dict[str, tuple[str, Any]] = {

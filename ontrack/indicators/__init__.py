@@ -23,6 +23,7 @@ from ontrack.indicators.rates import (
     student_groups,
 )
 from ontrack.indicators.rules import (
+    FLAG_COLUMNS,
     INDICATOR_GRADES,
     INDICATORS,
     MET_IS_GOOD,
@@ -33,6 +34,7 @@ from ontrack.indicators.run import IndicatorsResult, run_indicators
 
 __all__ = [
     "ABSENT_STATUSES",
+    "FLAG_COLUMNS",
     "ATTENDED_STATUSES",
     "GROUP_FLAGS",
     "INDICATORS",
