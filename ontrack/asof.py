@@ -54,7 +54,7 @@ import duckdb
 import pandas as pd
 
 from ontrack.checks import ident, year_end_sql, year_start_sql
-from ontrack.config import Config, _parse_month_day
+from ontrack.config import Config, parse_month_day
 from ontrack.tables import SCHEMAS
 
 SCHEMA = "known"
@@ -182,7 +182,7 @@ def _create_rules(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     for district in districts:
         rules = config.rules_for(district)
         scale = rules.mark_scale
-        month, day = _parse_month_day(rules.school_year_start)
+        month, day = parse_month_day(rules.school_year_start)
         rows.append(
             (
                 district, month, day, rules.chronic_absence_max_rate, rules.credit_unit,

@@ -8,7 +8,7 @@ file explains itself. Nothing here touches the data; it only builds SQL text.
 
 from __future__ import annotations
 
-from ontrack.config import Config, MarkScale, _parse_month_day
+from ontrack.config import Config, MarkScale, parse_month_day
 from ontrack.tables import EARLIEST_DATE, LATEST_DATE, Column
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
@@ -136,14 +136,14 @@ def calendar_rows(config: Config, district_ids: list[str]) -> list[tuple[str, in
     """(district_id, start month, start day) for every district in the data."""
     rows = []
     for district in district_ids:
-        month, day = _parse_month_day(config.rules_for(district).school_year_start)
+        month, day = parse_month_day(config.rules_for(district).school_year_start)
         rows.append((district, month, day))
     return rows
 
 
 def default_calendar(config: Config) -> tuple[int, int]:
     """Start month and day of the default rules, for tables without a school."""
-    return _parse_month_day(config.rules.school_year_start)
+    return parse_month_day(config.rules.school_year_start)
 
 
 # --- mark scales -------------------------------------------------------------------

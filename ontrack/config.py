@@ -148,7 +148,7 @@ class DistrictRules(_Frozen):
     @field_validator("school_year_start")
     @classmethod
     def _month_day(cls, value: str) -> str:
-        _parse_month_day(value)
+        parse_month_day(value)
         return value
 
     @field_validator("checkpoints")
@@ -157,12 +157,12 @@ class DistrictRules(_Frozen):
         if not value:
             raise ValueError("checkpoints must list at least one month-day. Got none.")
         for item in value:
-            _parse_month_day(item)
+            parse_month_day(item)
         return value
 
     def year_start(self, school_year: int) -> date:
         """First day of ``school_year`` (the year in which it ends)."""
-        month, day = _parse_month_day(self.school_year_start)
+        month, day = parse_month_day(self.school_year_start)
         start_year = school_year - 1 if (month, day) > (1, 1) else school_year
         return date(start_year, month, day)
 
@@ -292,7 +292,7 @@ class Config(_Frozen):
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def _parse_month_day(value: str) -> tuple[int, int]:
+def parse_month_day(value: str) -> tuple[int, int]:
     try:
         month_text, day_text = value.split("-")
         month, day = int(month_text), int(day_text)

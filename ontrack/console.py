@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 
 
 class Progress:
@@ -37,5 +36,3 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     out += [line(r) for r in rows]
     return "\n".join(out)
 
-
-ProgressFn = Callable[[str], None]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ontrack.checks import (
+    default_calendar,
     ident,
-    literal,
     numeric_letter_sql,
     school_year_of_sql,
     typed,
@@ -96,7 +96,7 @@ def rules_for_table(table: str, config: Config, district_ids: list[str]) -> Tabl
     if table == "course_marks":
         return _course_mark_rules(config, district_ids, year, start, end)
     if table == "assessments":
-        month, day = _default_month_day(config)
+        month, day = default_calendar(config)
         a_start = year_start_sql(year, str(month), str(day))
         a_end = year_end_sql(year, str(month), str(day))
         return TableRules(reasons=(_outside_year("test_date", year, a_start, a_end),))
@@ -109,11 +109,6 @@ def rules_for_table(table: str, config: Config, district_ids: list[str]) -> Tabl
             )
         )
     return TableRules()
-
-
-def _default_month_day(config: Config) -> tuple[int, int]:
-    month, day = config.rules.school_year_start.split("-")
-    return int(month), int(day)
 
 
 def _course_mark_rules(
@@ -156,8 +151,3 @@ def _course_mark_rules(
         reasons=(reason, _outside_year("term_end_date", year, start, end)),
         derived=derived,
     )
-
-
-def quoted_list(values: list[str]) -> str:
-    """SQL list of string literals."""
-    return ", ".join(literal(v) for v in values)

@@ -10,7 +10,6 @@ from ontrack.config import load_config
 from ontrack.console import Progress, table
 from ontrack.indicators import IndicatorsResult, run_indicators
 
-
 # What a missing criterion means, for the summary.
 WHY_UNKNOWN = {
     "gpa": "no official GPA and no graded final mark",

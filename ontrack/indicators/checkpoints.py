@@ -25,7 +25,7 @@ from datetime import date
 import duckdb
 
 from ontrack.checks import literal, year_end_sql
-from ontrack.config import Config, DistrictRules, _parse_month_day
+from ontrack.config import Config, DistrictRules, parse_month_day
 
 RULES_TABLE = "_ind_rules"
 SCHOOL_RULES_TABLE = "_ind_school_rules"
@@ -80,7 +80,7 @@ def year_end_expr(year: str, rules_alias: str = "r") -> str:
 
 def school_year_of(rules: DistrictRules, day: date) -> int:
     """The school year (the calendar year in which it ends) that ``day`` falls in."""
-    month, dom = _parse_month_day(rules.school_year_start)
+    month, dom = parse_month_day(rules.school_year_start)
     if (month, dom) == (1, 1):
         return day.year
     return day.year + 1 if (day.month, day.day) >= (month, dom) else day.year
@@ -95,7 +95,7 @@ def checkpoint_dates(rules: DistrictRules, school_year: int) -> list[date]:
     start, end = rules.year_start(school_year), rules.year_end(school_year)
     found = []
     for item in rules.checkpoints:
-        month, dom = _parse_month_day(item)
+        month, dom = parse_month_day(item)
         for year in (start.year, end.year):
             try:
                 candidate = date(year, month, dom)
@@ -108,7 +108,7 @@ def checkpoint_dates(rules: DistrictRules, school_year: int) -> list[date]:
 
 
 def _rules_row(district_id: str, rules: DistrictRules) -> tuple:
-    month, dom = _parse_month_day(rules.school_year_start)
+    month, dom = parse_month_day(rules.school_year_start)
     return (
         district_id,
         month,
