@@ -218,6 +218,40 @@ class TrackingConfig(_Frozen):
     registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
 
 
+class FairnessBounds(_Frozen):
+    """Bounds of the per-group fairness verdict on every training run."""
+
+    ratio_min: float = Field(
+        0.8, gt=0, le=1, description="Lowest acceptable false-positive / false-negative "
+        "rate ratio of a group against the largest group of its kind."
+    )
+    ratio_max: float = Field(
+        1.25, ge=1, description="Highest acceptable rate ratio against the largest group."
+    )
+    max_ece: float = Field(
+        0.03, gt=0, le=1, description="Largest acceptable expected calibration error "
+        "within a group."
+    )
+
+
+class ModelingConfig(_Frozen):
+    """Training, evaluation and fairness-audit settings (the ``modeling:`` section)."""
+
+    model_spec: str | None = Field(
+        None,
+        description="LightGBM spec YAML; default: the repository's models/lightgbm.yaml.",
+    )
+    bootstrap_samples: int = Field(
+        200, ge=20, description="Bootstrap resamples (of students) behind every 95% "
+        "interval."
+    )
+    seed: int = Field(0, description="Seed of every random step (booster, bootstrap).")
+    top_shares: tuple[float, ...] = Field(
+        (0.10, 0.20), description="Shares of the cohort flagged for precision/recall at k."
+    )
+    fairness: FairnessBounds = Field(default_factory=FairnessBounds)
+
+
 Treatment = Literal["positive", "negative", "exclude"]
 
 
@@ -278,6 +312,7 @@ class Config(_Frozen):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     label: LabelPolicy = Field(default_factory=LabelPolicy)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    modeling: ModelingConfig = Field(default_factory=ModelingConfig)
 
     def rules_for(self, district_id: str | None) -> DistrictRules:
         """The rules of one district: its overrides, else the default rules."""

@@ -1,0 +1,117 @@
+"""A trained model on disk without pickle: booster text, calibrator JSON, manifest.
+
+A bundle is a folder:
+
+- ``booster.txt``: the LightGBM booster in LightGBM's own text format;
+- ``calibrator.json``: the calibrator's method and numbers;
+- ``model.json``: the input contract (feature names in order, their groups, reasons
+  and malleability), the model's name, label, rule and training window;
+- ``manifest.json``: the SHA-256 of each of those three files.
+
+:func:`load_bundle` recomputes every digest and refuses a bundle whose files changed,
+and, when given the digest of the manifest recorded in the model registry, a bundle
+whose manifest changed too. Nothing in it is executable: loading reads text and numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from ontrack.errors import OnTrackError
+from ontrack.modeling.calibration import apply_calibration
+
+BOOSTER, CALIBRATOR, CONTRACT, MANIFEST = (
+    "booster.txt", "calibrator.json", "model.json", "manifest.json"
+)
+FILES: tuple[str, ...] = (BOOSTER, CALIBRATOR, CONTRACT)
+
+
+class ModelIntegrityError(OnTrackError):
+    """A model artifact is missing or differs from what was registered."""
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_bundle(folder: Path, booster: lgb.Booster, calibration: dict, contract: dict) -> str:
+    """Write the bundle into ``folder``; return the manifest's SHA-256."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / BOOSTER))
+    (folder / CALIBRATOR).write_text(json.dumps(calibration, indent=1), encoding="utf-8")
+    (folder / CONTRACT).write_text(json.dumps(contract, indent=1), encoding="utf-8")
+    manifest = {name: sha256_of(folder / name) for name in FILES}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    return sha256_of(folder / MANIFEST)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified bundle, ready to score: margins, calibrated risk, contributions."""
+
+    booster: lgb.Booster
+    calibration: dict
+    contract: dict
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The input contract: feature columns, in order."""
+        return list(self.contract["features"])
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw margin (log-odds) of the booster."""
+        return self.booster.predict(X[self.feature_names], raw_score=True)
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated risk of the bad outcome."""
+        return apply_calibration(self.calibration, self.decision_function(X))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Exact TreeSHAP contributions to the margin, plus ``base_value``."""
+        values = self.booster.predict(X[self.feature_names], pred_contrib=True)
+        return pd.DataFrame(values, index=X.index, columns=[*self.feature_names, "base_value"])
+
+
+def load_bundle(folder: Path, expected_manifest_sha256: str | None = None) -> LoadedModel:
+    """Verify every digest, then read the booster, calibrator and contract."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelIntegrityError(f"model bundle {folder} must have {MANIFEST}. Got none instead.")
+    if expected_manifest_sha256 is not None:
+        actual = sha256_of(manifest_path)
+        if actual != expected_manifest_sha256:
+            raise ModelIntegrityError(
+                f"model bundle {folder}: {MANIFEST} must have SHA-256 "
+                f"{expected_manifest_sha256} as registered. Got {actual} instead: the "
+                "artifact was modified after training; refusing to load it."
+            )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            raise ModelIntegrityError(f"model bundle {folder} must have {name}. Got none instead.")
+        actual = sha256_of(path)
+        if actual != manifest.get(name):
+            raise ModelIntegrityError(
+                f"model bundle {folder}: {name} must have SHA-256 {manifest.get(name)}. "
+                f"Got {actual} instead: the artifact was modified after training; "
+                "refusing to load it."
+            )
+    booster = lgb.Booster(model_file=str(folder / BOOSTER))
+    calibration = json.loads((folder / CALIBRATOR).read_text(encoding="utf-8"))
+    contract = json.loads((folder / CONTRACT).read_text(encoding="utf-8"))
+    return LoadedModel(booster, calibration, contract)

@@ -1,0 +1,169 @@
+"""The training data of one model: X, y, equity attributes, rule baseline and split.
+
+Read from ``OUT/features/<model>/`` (``ontrack features``), never from raw tables, so
+training sees exactly the point-in-time matrix the time-travel tests hold to account.
+
+The rule baseline (CONTRACT §3) is computed from the rule features known at each
+checkpoint, as a score in {0, 0.5, 1}: 1 = the rule flags the student, 0.5 = the rule
+cannot tell (its criteria are unknown), 0 = the rule is met.
+
+- ``grade8``: CORE readiness so far in 8th grade (``readiness_met_ytd``): flagged when
+  not met.
+- ``grade9``: on-track so far: flagged when the core semester Fs already exceed the
+  limit, or when credits earned are behind the on-track pace for the share of the year
+  elapsed (``credits_vs_expected_ytd`` < 0). At the year's end that is exactly the
+  Chicago rule; before any final mark posts only the Fs criterion can flag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ontrack.config import Config, SplitSpec
+from ontrack.errors import LeakageError, SchemaError
+from ontrack.labels import LABELS, default_label
+from ontrack.splits import TemporalSplit, cohort_windows, temporal_splits
+
+EQUITY_GROUPS: tuple[str, ...] = (
+    "race_ethnicity",
+    "gender",
+    "english_learner",
+    "students_with_disabilities",
+    "socioeconomically_disadvantaged",
+    "foster_youth",
+    "homeless",
+)
+RULE_NAMES = {"grade8": "CORE readiness so far", "grade9": "on-track so far"}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything one training run reads, aligned on (student_id, as_of_date)."""
+
+    model: str
+    label: str
+    X: pd.DataFrame
+    labels: pd.DataFrame
+    cohort: pd.DataFrame
+    rule_score: pd.Series
+    split: TemporalSplit
+    data_end: date
+    split_note: str | None
+
+    @property
+    def y(self) -> pd.Series:
+        """The label (1 = bad outcome), NaN where unknown or excluded."""
+        return self.labels["label"]
+
+    def part(self, name: str) -> np.ndarray:
+        """Rows of split part ``name`` that have a label."""
+        return self.split.mask(self.X.index, name) & self.y.notna().to_numpy()
+
+    @property
+    def feature_hash(self) -> str:
+        """Short SHA-256 of the ordered feature list (the model's input contract)."""
+        return hashlib.sha256("\n".join(self.X.columns).encode()).hexdigest()[:12]
+
+
+def rule_score(model: str, X: pd.DataFrame) -> pd.Series:
+    """The rule baseline's score per row (1 flagged, 0.5 unknown, 0 met); see module."""
+    if model == "grade8":
+        met = _column(X, "readiness_met_ytd")
+        flagged = met == 0
+        known = met.notna()
+    else:
+        fs_ok = _column(X, "on_track_fs_ok_ytd")
+        pace = _column(X, "credits_vs_expected_ytd")
+        flagged = (fs_ok == 0) | (pace < 0)
+        known = flagged | (fs_ok.notna() & pace.notna())
+    score = np.where(flagged, 1.0, np.where(known, 0.0, 0.5))
+    return pd.Series(score, index=X.index, name="rule_score")
+
+
+def _column(X: pd.DataFrame, name: str) -> pd.Series:
+    if name not in X.columns:
+        raise SchemaError(
+            f"feature matrix must have the rule feature {name!r} for the baseline. "
+            f"Got columns {', '.join(X.columns)} instead."
+        )
+    return X[name]
+
+
+def load_training_data(
+    out_dir: Path, model: str, config: Config, *, target: str | None = None
+) -> TrainingData:
+    """Read the model's features and labels and make the temporal split.
+
+    ``target`` is ``on_track_9`` or ``graduation``; None follows CONTRACT §3 (grade9
+    predicts graduation when the outcomes allow an honest split, else on-track).
+    """
+    folder = Path(out_dir) / "features" / model
+    if not (folder / "matrix.parquet").is_file():
+        raise SchemaError(
+            f"features of {model} must exist in {folder} (run `ontrack features`). "
+            "Got no matrix.parquet instead."
+        )
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    X = pd.read_parquet(folder / "matrix.parquet")
+    cohort = pd.read_parquet(folder / "cohort.parquet").reindex(X.index)
+    data_end = date.fromisoformat(meta["data_end"])
+    available = sorted(p.stem for p in (folder / "labels").glob("*.parquet"))
+    candidates = _candidate_labels(model, target, available)
+    errors = []
+    for label in candidates:
+        labels = pd.read_parquet(folder / "labels" / f"{label}.parquet").reindex(X.index)
+        try:
+            split, note = _split(labels, data_end, config.split)
+        except LeakageError as err:
+            errors.append(f"{label}: {err}")
+            continue
+        if len(errors):
+            note = "; ".join(filter(None, [note, f"fell back to {label} because " + errors[0]]))
+        return TrainingData(
+            model, label, X, labels, cohort, rule_score(model, X), split, data_end, note
+        )
+    raise LeakageError(
+        f"{model} must have a label with an honest temporal split. Got none instead: "
+        + " | ".join(errors)
+    )
+
+
+def _candidate_labels(model: str, target: str | None, available: list[str]) -> list[str]:
+    names = {"on_track_9": "off_track_9", "graduation": "not_graduated_4yr", None: None}
+    if target not in names:
+        raise SchemaError(
+            f"target must be on_track_9 or graduation. Got {target!r} instead."
+        )
+    wanted = names[target]
+    if wanted is not None:
+        if wanted not in available:
+            raise SchemaError(
+                f"target {target} needs label {wanted} (the outcomes table for "
+                f"graduation). Got labels {', '.join(available) or 'none'} instead."
+            )
+        return [wanted]
+    first = default_label(model, available)
+    return [first] + [n for n in LABELS if n != first and n in available][: int(first != "off_track_9")]
+
+
+def _split(labels: pd.DataFrame, data_end: date, spec: SplitSpec) -> tuple[TemporalSplit, str | None]:
+    """The newest split under the configured years; fewer training years if needed."""
+    windows = cohort_windows(labels.dropna(subset=["window_end"]))
+    try:
+        return temporal_splits(windows, data_end=data_end, spec=spec)[-1], None
+    except LeakageError as err:
+        if spec.n_train_years is None:
+            raise
+        relaxed = spec.model_copy(update={"n_train_years": None})
+        split = temporal_splits(windows, data_end=data_end, spec=relaxed)[-1]
+        return split, (
+            f"split.n_train_years={spec.n_train_years} was not possible ({err}); trained "
+            f"on every eligible year instead"
+        )

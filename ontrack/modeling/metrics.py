@@ -1,0 +1,199 @@
+"""Evaluation metrics of a risk score against a binary outcome, with bootstrap intervals.
+
+Every metric takes ``y`` (1 = the bad outcome: off track, not graduated) and a score
+where higher means more risk. Precision and recall "at a rate" flag the top share of
+rows by score, the way a team with capacity for that many students would use a list;
+ties are broken by row order, so a binary rule flagged at its own flag rate selects
+exactly the rows it flags.
+
+Intervals resample *students*, not rows: a student appears once per checkpoint, and
+treating those rows as independent would make the intervals too narrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+N_BINS = 10
+POINT_METRICS: tuple[str, ...] = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "precision_at_rule_rate",
+    "recall_at_rule_rate",
+)
+
+
+def top_share_key(share: float) -> str:
+    """Metric suffix of a top share: 0.1 -> ``top_10``."""
+    return f"top_{round(share * 100):d}"
+
+
+def flag_top(score: np.ndarray, rate: float) -> np.ndarray:
+    """Boolean mask of the ``round(rate * n)`` highest scores (stable on ties)."""
+    score = np.asarray(score, dtype="float64")
+    k = int(round(rate * len(score)))
+    flagged = np.zeros(len(score), dtype=bool)
+    if k <= 0:
+        return flagged
+    order = np.argsort(-score, kind="stable")
+    flagged[order[:k]] = True
+    return flagged
+
+
+def precision_recall_at(y: np.ndarray, score: np.ndarray, rate: float) -> tuple[float, float]:
+    """Precision and recall when the top ``rate`` share by score is flagged."""
+    y = np.asarray(y, dtype="float64")
+    flagged = flag_top(score, rate)
+    hits = float(y[flagged].sum())
+    precision = hits / flagged.sum() if flagged.any() else np.nan
+    recall = hits / y.sum() if y.sum() > 0 else np.nan
+    return precision, recall
+
+
+def expected_calibration_error(y: np.ndarray, prob: np.ndarray, n_bins: int = N_BINS) -> float:
+    """Row-weighted mean gap between predicted and observed rates over equal-width bins."""
+    y = np.asarray(y, dtype="float64")
+    if not len(y):
+        return np.nan
+    prob = np.clip(np.asarray(prob, dtype="float64"), 0.0, 1.0)
+    bins = _bin_of(prob, n_bins)
+    counts = np.bincount(bins, minlength=n_bins)
+    gap = np.bincount(bins, weights=prob - y, minlength=n_bins)
+    return float(np.abs(gap).sum() / counts.sum())
+
+
+def _bin_of(prob: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width bin of each probability; 1.0 falls in the last bin."""
+    return np.minimum((prob * n_bins).astype(int), n_bins - 1)
+
+
+def reliability_table(y: np.ndarray, prob: np.ndarray, n_bins: int = N_BINS) -> pd.DataFrame:
+    """Per probability bin: rows, mean predicted risk and observed rate (empty bins left out)."""
+    y = np.asarray(y, dtype="float64")
+    prob = np.clip(np.asarray(prob, dtype="float64"), 0.0, 1.0)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = _bin_of(prob, n_bins)
+    rows = []
+    for b in range(n_bins):
+        inside = bins == b
+        if not inside.any():
+            continue
+        rows.append(
+            {
+                "bin_low": float(edges[b]),
+                "bin_high": float(edges[b + 1]),
+                "n": int(inside.sum()),
+                "mean_predicted": float(prob[inside].mean()),
+                "observed_rate": float(y[inside].mean()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["bin_low", "bin_high", "n", "mean_predicted", "observed_rate"])
+
+
+def score_metrics(
+    y: np.ndarray,
+    score: np.ndarray,
+    *,
+    rule_rate: float,
+    top_shares: Sequence[float] = (0.10, 0.20),
+    probabilistic: bool = True,
+) -> dict[str, float]:
+    """Every point metric of one score. Brier and ECE only for probabilities.
+
+    A score that cannot rank (one outcome class only) gets NaN for AUCs.
+    """
+    y = np.asarray(y, dtype="float64")
+    score = np.asarray(score, dtype="float64")
+    both = 0 < y.sum() < len(y)
+    out: dict[str, float] = {
+        "roc_auc": float(roc_auc_score(y, score)) if both else np.nan,
+        "pr_auc": float(average_precision_score(y, score)) if both else np.nan,
+        "brier": float(brier_score_loss(y, score)) if probabilistic and len(y) else np.nan,
+        "ece": expected_calibration_error(y, score) if probabilistic else np.nan,
+    }
+    out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_at(
+        y, score, rule_rate
+    )
+    for share in top_shares:
+        key = top_share_key(share)
+        out[f"precision_at_{key}"], out[f"recall_at_{key}"] = precision_recall_at(
+            y, score, share
+        )
+    return out
+
+
+def bootstrap_intervals(
+    metric: Callable[[np.ndarray], Mapping[str, float]],
+    groups: np.ndarray,
+    *,
+    n_samples: int,
+    seed: int,
+    level: float = 0.95,
+) -> dict[str, list[float]]:
+    """Percentile intervals of every metric ``metric(rows)`` returns, resampling groups.
+
+    Parameters
+    ----------
+    metric : takes an integer array of row positions, returns metric name -> value.
+    groups : one label per row (the student); whole students are resampled.
+    n_samples : resamples; seed : fixes them, so intervals are reproducible.
+    """
+    codes, uniques = pd.factorize(np.asarray(groups))
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(n_samples):
+        picked = rng.integers(0, len(uniques), size=len(uniques))
+        rows = np.concatenate([order[starts[g]:starts[g + 1]] for g in picked])
+        for name, value in metric(rows).items():
+            draws.setdefault(name, []).append(value)
+    tail = (1.0 - level) / 2.0 * 100.0
+    intervals = {}
+    for name, values in draws.items():
+        finite = np.asarray(values, dtype="float64")
+        finite = finite[np.isfinite(finite)]
+        if len(finite) < max(10, n_samples // 2):
+            intervals[name] = [np.nan, np.nan]
+        else:
+            low, high = np.percentile(finite, [tail, 100.0 - tail])
+            intervals[name] = [float(low), float(high)]
+    return intervals
+
+
+def evaluate_score(
+    y: np.ndarray,
+    score: np.ndarray,
+    students: np.ndarray,
+    *,
+    rule_rate: float,
+    top_shares: Sequence[float],
+    probabilistic: bool,
+    n_samples: int,
+    seed: int,
+) -> dict:
+    """Point metrics plus their student-bootstrap intervals, as one JSON-ready dict."""
+    y = np.asarray(y, dtype="float64")
+    score = np.asarray(score, dtype="float64")
+
+    def on(rows: np.ndarray) -> dict[str, float]:
+        return score_metrics(
+            y[rows], score[rows], rule_rate=rule_rate, top_shares=top_shares,
+            probabilistic=probabilistic,
+        )
+
+    point = on(np.arange(len(y)))
+    intervals = bootstrap_intervals(on, students, n_samples=n_samples, seed=seed)
+    return {
+        "n": int(len(y)),
+        "n_students": int(pd.Series(students).nunique()),
+        "base_rate": float(y.mean()) if len(y) else np.nan,
+        **point,
+        "intervals": {k: v for k, v in intervals.items() if k in point},
+    }

@@ -1,0 +1,221 @@
+"""The one module that talks to MLflow: runs, the model registry, aliases, loading.
+
+Default tracking is a SQLite file ``OUT/mlflow/mlflow.db`` with artifacts beside it in
+``OUT/mlflow/artifacts`` (no server); ``tracking.uri`` in the config points anywhere
+else. Registered models are named ``<prefix>-<model>`` (``ontrack-grade8``). Every
+training registers a version with alias ``challenger``; the first version of a model
+also becomes ``champion``; ``promote`` moves ``champion`` and records who and why.
+
+Loading (:func:`load_registered`) resolves an alias or version, downloads the bundle and
+verifies it against the manifest digest recorded on the registered version, so an
+artifact changed in the store after training is refused. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.models.signature import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types.schema import ColSpec, Schema
+
+from ontrack.config import Config
+from ontrack.errors import OnTrackError
+from ontrack.modeling.bundle import LoadedModel, ModelIntegrityError, load_bundle
+
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+MODEL_NAME_IN_RUN = "model"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class RegistryError(OnTrackError):
+    """The model registry has no such model, version or alias."""
+
+
+def default_store(out_dir: Path) -> Path:
+    """Folder of the default MLflow store under an output directory."""
+    return Path(out_dir).resolve() / "mlflow"
+
+
+def tracking_uri(config: Config, out_dir: Path) -> str:
+    """The config's tracking URI, else the SQLite file under ``OUT/mlflow``."""
+    if config.tracking.uri:
+        return config.tracking.uri
+    return f"sqlite:///{default_store(out_dir) / 'mlflow.db'}"
+
+
+def registered_name(config: Config, model: str) -> str:
+    """Registry name of a model, e.g. ``ontrack-grade8``."""
+    return f"{config.tracking.registered_model_prefix}-{model}"
+
+
+def connect(config: Config, out_dir: Path, *, create: bool = True) -> MlflowClient:
+    """Point MLflow at the store (creating the default one if asked) and return a client."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    uri = tracking_uri(config, out_dir)
+    if not config.tracking.uri:
+        store = default_store(out_dir)
+        if not create and not (store / "mlflow.db").is_file():
+            raise RegistryError(
+                f"the model registry must exist at {store / 'mlflow.db'} (the --out "
+                "folder given to `ontrack train`, or tracking.uri in the config). Got no "
+                "such file instead."
+            )
+        store.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_id(client: MlflowClient, config: Config, out_dir: Path, model: str) -> str:
+    """The experiment of a model, created with artifacts under ``OUT/mlflow`` by default."""
+    name = registered_name(config, model)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not config.tracking.uri:
+        location = (default_store(out_dir) / "artifacts").as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What a training run left in MLflow."""
+
+    run_id: str
+    name: str
+    version: str
+    aliases: tuple[str, ...]
+
+
+def log_and_register(
+    client: MlflowClient,
+    config: Config,
+    out_dir: Path,
+    *,
+    model: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    artifact_files: Sequence[tuple[str, Path]],
+    bundle_dir: Path,
+    manifest_sha256: str,
+    features: list[str],
+    tags: Mapping[str, str],
+) -> Registered:
+    """One run: params, metrics, aggregate artifacts, the pyfunc; register it.
+
+    ``artifact_files`` lists (artifact folder, file) pairs: aggregates only.
+    """
+    name = registered_name(config, model)
+    exp = experiment_id(client, config, out_dir, model)
+    signature = ModelSignature(inputs=Schema([ColSpec("double", f, required=False) for f in features]))
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.set_tags({"ontrack.model": model, **tags})
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        for folder, path in artifact_files:
+            mlflow.log_artifact(str(path), artifact_path=folder)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME_IN_RUN,
+            python_model=str(PYFUNC_CODE),
+            artifacts={"bundle": str(bundle_dir)},
+            model_config={"manifest_sha256": manifest_sha256},
+            signature=signature,
+            pip_requirements=[f"ontrack=={_version()}"],
+            registered_model_name=name,
+        )
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    client.set_model_version_tag(name, version, "manifest_sha256", manifest_sha256)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    aliases = [CHALLENGER]
+    if not _has_alias(client, name, CHAMPION):
+        client.set_registered_model_alias(name, CHAMPION, version)
+        client.set_model_version_tag(name, version, "promoted_by", "ontrack (first version)")
+        client.set_model_version_tag(name, version, "promoted_why", "no champion existed")
+        aliases.append(CHAMPION)
+    return Registered(run_id, name, version, tuple(aliases))
+
+
+def _version() -> str:
+    from ontrack import __version__
+
+    return __version__
+
+
+def _has_alias(client: MlflowClient, name: str, alias: str) -> bool:
+    try:
+        client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return False
+    return True
+
+
+def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str | None = None) -> str:
+    """Move ``champion`` to ``version``; record who and why on it. Returns the old one."""
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise RegistryError(
+            f"model {name} must have version {version} to promote it. Got "
+            f"versions {', '.join(_versions(client, name)) or 'none'} instead."
+        ) from None
+    previous = ""
+    if _has_alias(client, name, CHAMPION):
+        previous = client.get_model_version_by_alias(name, CHAMPION).version
+    who = who or getpass.getuser()
+    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_model_version_tag(name, version, "promoted_by", who)
+    client.set_model_version_tag(name, version, "promoted_why", why)
+    if previous:
+        client.set_model_version_tag(name, version, "promoted_from_version", previous)
+    return previous
+
+
+def _versions(client: MlflowClient, name: str) -> list[str]:
+    try:
+        return sorted((v.version for v in client.search_model_versions(f"name='{name}'")), key=int)
+    except MlflowException:
+        return []
+
+
+def resolve(client: MlflowClient, name: str, alias_or_version: str):  # noqa: ANN201
+    """The registered version object for an alias (``champion``) or version number."""
+    try:
+        if str(alias_or_version).isdigit():
+            return client.get_model_version(name, str(alias_or_version))
+        return client.get_model_version_by_alias(name, alias_or_version)
+    except MlflowException:
+        raise RegistryError(
+            f"model {name} must have {alias_or_version!r} in the registry (train it with "
+            f"`ontrack train`). Got versions {', '.join(_versions(client, name)) or 'none'} "
+            "instead."
+        ) from None
+
+
+def load_registered(client: MlflowClient, name: str, alias_or_version: str = CHAMPION) -> tuple[LoadedModel, dict]:
+    """Download and verify a registered model; return it and its version's tags."""
+    version = resolve(client, name, alias_or_version)
+    expected = version.tags.get("manifest_sha256")
+    if not expected:
+        raise ModelIntegrityError(
+            f"model {name} version {version.version} must carry a manifest_sha256 tag. "
+            "Got none instead: it was not registered by ontrack; refusing to load it."
+        )
+    target = Path(tempfile.mkdtemp(prefix="ontrack-model-"))
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{name}/{version.version}", dst_path=str(target),
+        tracking_uri=client.tracking_uri,
+    )
+    bundle = Path(local) / "artifacts" / "bundle"
+    model = load_bundle(bundle, expected)
+    return model, {"version": version.version, "run_id": version.run_id, **version.tags}

@@ -1,0 +1,300 @@
+"""Train, calibrate, evaluate, audit and register one model (``ontrack train``).
+
+Reads ``OUT/features/<model>/``, fits the booster and both baselines on the temporal
+split's training cohorts, calibrates on the calibration cohort, evaluates everything
+on the test cohort, writes ``OUT/models/<model>/`` (evaluation.json, model card,
+datasheet, plots, the bundle) and logs and registers the run in MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ontrack import __version__
+from ontrack.config import Config
+from ontrack.errors import ConfigError, SchemaError
+from ontrack.featurize import load_feature_set
+from ontrack.modeling import tracking
+from ontrack.modeling.bundle import save_bundle
+from ontrack.modeling.card import datasheet_markdown, model_card_markdown
+from ontrack.modeling.dataset import EQUITY_GROUPS, RULE_NAMES, TrainingData, load_training_data
+from ontrack.modeling.estimator import EarlyWarningModel
+from ontrack.modeling.evaluation import evaluate_scores
+from ontrack.modeling.plots import precision_recall_at_k_plot, reliability_plot, shap_importance_plot
+
+REPO_SPEC = Path(__file__).resolve().parents[2] / "models" / "lightgbm.yaml"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a training run's outputs are and what it measured."""
+
+    folder: Path
+    evaluation: dict
+    registered: tracking.Registered
+
+
+def model_spec(config: Config) -> dict:
+    """The LightGBM spec YAML (``modeling.model_spec`` or ``models/lightgbm.yaml``)."""
+    path = Path(config.modeling.model_spec) if config.modeling.model_spec else REPO_SPEC
+    if not path.is_file():
+        raise ConfigError(
+            f"modeling.model_spec must name an existing YAML file. Got {path} instead."
+        )
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(spec.get("classifier"), dict):
+        raise ConfigError(f"model spec {path} must have a `classifier:` mapping. Got {spec!r} instead.")
+    return spec
+
+
+def logistic_baseline(seed: int):  # noqa: ANN201 - a scikit-learn Pipeline
+    """Regularised logistic regression on the same features (median-imputed with
+    missing-value indicators, standardised, L2 with C=1)."""
+    return make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(C=1.0, max_iter=2000, random_state=seed),
+    )
+
+
+def train_model(
+    out_dir: Path,
+    config: Config,
+    *,
+    model: str,
+    target: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """The whole training run for ``model``; see the module docstring."""
+    say = progress or (lambda _msg: None)
+    out_dir = Path(out_dir)
+    data = load_training_data(out_dir, model, config, target=target)
+    say(f"{model}: label {data.label}; split {data.split.describe()}")
+    if data.split_note:
+        say(f"note: {data.split_note}")
+    spec = model_spec(config)
+    seed = config.modeling.seed
+    train, cal, test = (data.part(p) for p in ("train", "calibrate", "test"))
+    for name, rows in (("train", train), ("calibrate", cal), ("test", test)):
+        labelled = data.y[rows]
+        if labelled.nunique() < 2:
+            raise SchemaError(
+                f"the {name} cohort of {model} must have both outcomes of {data.label}. "
+                f"Got {int(rows.sum())} labelled rows with {labelled.nunique()} outcome(s) instead."
+            )
+    X, y = data.X, data.y
+    years = data.labels["school_year"].to_numpy()
+    students = X.index.get_level_values("student_id").to_numpy()
+    say(f"fitting LightGBM on {int(train.sum()):,} rows; calibrating on {int(cal.sum()):,}")
+    estimator = EarlyWarningModel(
+        params={k: v for k, v in spec["classifier"].items() if k != "random_state"},
+        early_stopping_rounds=int(spec.get("early_stopping_rounds", 50)),
+        calibration_methods=tuple(spec.get("calibration", ("sigmoid", "isotonic"))),
+        random_state=seed,
+    ).fit(
+        X[train], y[train], years=years[train], X_calibrate=X[cal], y_calibrate=y[cal],
+        students_calibrate=students[cal],
+    )
+    say("fitting the logistic baseline")
+    logistic = logistic_baseline(seed).fit(X[train], y[train].astype(int))
+    say(f"evaluating on {int(test.sum()):,} test rows ({config.modeling.bootstrap_samples} bootstrap resamples)")
+    scores = {
+        "model": estimator.predict_risk(X[test]),
+        "rule": data.rule_score[test].to_numpy(),
+        "logistic": logistic.predict_proba(X[test])[:, 1],
+    }
+    checkpoints = np.array([d.strftime("%m-%d") for d in X.index.get_level_values("as_of_date")[test]])
+    attributes = data.cohort.loc[test, [c for c in EQUITY_GROUPS if c in data.cohort.columns]]
+    evaluation = evaluate_scores(
+        y[test].to_numpy(), scores, students[test], checkpoints, attributes, config.modeling,
+        min_group_size=config.reporting.min_group_size,
+    )
+    folder = out_dir / "models" / model
+    folder.mkdir(parents=True, exist_ok=True)
+    contributions = estimator.contributions(X[test]).drop(columns="base_value")
+    importance = contributions.abs().mean().sort_values(ascending=False)
+    plots = _plots(folder, model, y[test].to_numpy(), scores, evaluation)
+    plots["shap_importance.png"] = shap_importance_plot(importance, folder / "plots" / "shap_importance.png", f"{model}: global SHAP importance")
+    header = _header(data, config, estimator, spec)
+    evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()}}
+    datasheet = _datasheet(data, config.reporting.min_group_size)
+    say("registering in MLflow")
+    registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder)
+    evaluation.update(mlflow_run_id=registered.run_id, model_version=registered.version,
+                      registered_model=registered.name, aliases=list(registered.aliases))
+    _write_json(folder / "evaluation.json", evaluation)
+    (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
+    return TrainResult(folder, evaluation, registered)
+
+
+def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: dict) -> dict:
+    split = data.split
+    return {
+        "model": data.model,
+        "label": data.label,
+        "rule": RULE_NAMES[data.model],
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ontrack_version": __version__,
+        "config_hash": config.config_hash,
+        "feature_hash": data.feature_hash,
+        "features": list(data.X.columns),
+        "data_end": str(data.data_end),
+        "split": {
+            "train_years": list(split.train_years),
+            "calibrate_years": list(split.calibrate_years),
+            "test_years": list(split.test_years),
+            "labels_close": str(split.labels_close),
+            "description": split.describe(),
+            "note": data.split_note,
+        },
+        "test_cohorts": list(split.test_years),
+        "test_as_of_dates": [str(d) for d in split.test],
+        "booster": {
+            "best_iteration": est.best_iteration_,
+            "early_stopping_on": est.early_stopping_on_,
+            "params": spec["classifier"],
+        },
+        "calibration": {"method": est.calibration_["method"], "brier_by_method": est.calibration_brier_},
+    }
+
+
+def _plots(folder: Path, model: str, y: np.ndarray, scores: dict, evaluation: dict) -> dict[str, Path]:
+    plots = folder / "plots"
+    table = pd.DataFrame(evaluation["reliability"])
+    return {
+        "reliability.png": reliability_plot(table, plots / "reliability.png", f"{model}: reliability (test cohort)"),
+        "precision_recall_at_k.png": precision_recall_at_k_plot(
+            y, scores, evaluation["rule_flag_rate"], plots / "precision_recall_at_k.png",
+            f"{model}: precision / recall at k vs the rule",
+        ),
+    }
+
+
+def _datasheet(data: TrainingData, min_group_size: int) -> dict:
+    """Aggregates of the training data: counts, date ranges, base rates, missingness.
+
+    Outcome counts below the minimum group size are withheld (None)."""
+    parts = {}
+    for part in ("train", "calibrate", "test"):
+        rows = data.part(part)
+        dates = data.X.index.get_level_values("as_of_date")[rows]
+        parts[part] = {
+            "rows": int(rows.sum()),
+            "students": int(data.X.index.get_level_values("student_id")[rows].nunique()),
+            "school_years": sorted({int(v) for v in data.labels["school_year"][rows]}),
+            "first_as_of": str(dates.min().date()) if len(dates) else None,
+            "last_as_of": str(dates.max().date()) if len(dates) else None,
+            "base_rate": float(data.y[rows].mean()) if rows.any() else None,
+        }
+    outcomes = data.labels["outcome"].value_counts().to_dict()
+    return {
+        "model": data.model,
+        "label": data.label,
+        "data_end": str(data.data_end),
+        "parts": parts,
+        "label_outcomes": {
+            str(k): int(v) if v >= min_group_size else None for k, v in outcomes.items()
+        },
+        "min_group_size": min_group_size,
+        "feature_missing_rate": {c: float(v) for c, v in data.X.isna().mean().items()},
+    }
+
+
+def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarningModel,
+              evaluation: dict, datasheet: dict, plots: dict[str, Path], folder: Path) -> tracking.Registered:
+    features = load_feature_set().select(names=data.X.columns) if _has_features(data) else None
+    contract = {
+        "model": data.model,
+        "label": data.label,
+        "features": list(data.X.columns),
+        "feature_hash": data.feature_hash,
+        "groups": {f.name: f.group for f in features} if features else {},
+        "malleable": {f.name: f.malleable for f in features} if features else {},
+        "reasons": {f.name: f.reason for f in features} if features else {},
+        "rule": RULE_NAMES[data.model],
+        "config_hash": config.config_hash,
+        "split": evaluation["split"],
+        "trained_at": evaluation["created_at"],
+    }
+    bundle = folder / "bundle"
+    digest = save_bundle(bundle, est.booster_, est.calibration_, contract)
+    (folder / "datasheet.md").write_text(datasheet_markdown(datasheet), encoding="utf-8")
+    _write_json(folder / "evaluation.json", evaluation)
+    (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
+    client = tracking.connect(config, out_dir)
+    metrics = {k: evaluation[k] for k in ("roc_auc", "pr_auc", "brier", "ece", "precision_at_rule_rate", "recall_at_rule_rate", "base_rate", "n")}
+    for name in ("rule", "logistic"):
+        for key in ("roc_auc", "pr_auc", "precision_at_rule_rate", "recall_at_rule_rate"):
+            metrics[f"{name}_{key}"] = evaluation["baselines"][name][key]
+    params = {
+        "model": data.model, "label": data.label, "config_hash": config.config_hash,
+        "feature_hash": data.feature_hash, "n_features": len(data.X.columns),
+        "data_end": data.data_end, "train_years": data.split.train_years,
+        "calibrate_years": data.split.calibrate_years, "test_years": data.split.test_years,
+        "calibration": est.calibration_["method"], "best_iteration": est.best_iteration_,
+        "early_stopping_on": est.early_stopping_on_, "ontrack_version": __version__,
+        "code_version": _code_version(),
+        **{f"lgbm_{k}": v for k, v in evaluation["booster"]["params"].items()},
+    }
+    tags = {"label": data.label, "config_hash": config.config_hash, "feature_hash": data.feature_hash}
+    return tracking.log_and_register(
+        client, config, out_dir, model=data.model, params=params,
+        metrics={k: v for k, v in metrics.items() if v is not None and math.isfinite(v)},
+        artifact_files=[
+            ("evaluation", folder / "evaluation.json"), ("card", folder / "model_card.md"),
+            ("card", folder / "datasheet.md"), *[("plots", p) for p in plots.values()],
+        ],
+        bundle_dir=bundle, manifest_sha256=digest, features=list(data.X.columns), tags=tags,
+    )
+
+
+def _has_features(data: TrainingData) -> bool:
+    try:
+        names = set(load_feature_set().names)
+    except Exception:  # noqa: BLE001 - a custom feature set: contract without groups
+        return False
+    return set(data.X.columns) <= names
+
+
+def _code_version() -> str:
+    """The git commit of the checkout, when there is one."""
+    head = Path(__file__).resolve().parents[2] / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            return (head.parent / ref[5:]).read_text().strip()[:12]
+        return ref[:12]
+    except OSError:
+        return "unknown"
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(_plain(payload), indent=2, allow_nan=False), encoding="utf-8")
+
+
+def _plain(value: object) -> object:
+    """JSON-safe copy: NaN/inf become null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
