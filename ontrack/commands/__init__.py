@@ -14,4 +14,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "indicators",
     "features",
     "import_edfi",
+    "train",
+    "promote",
 )

@@ -63,8 +63,15 @@ class TrainingData:
         return self.labels["label"]
 
     def part(self, name: str) -> np.ndarray:
-        """Rows of split part ``name`` that have a label."""
-        return self.split.mask(self.X.index, name) & self.y.notna().to_numpy()
+        """Rows of split part ``name`` that have a label and predict ahead of it.
+
+        A row whose as-of date is on or after its label's window end (a 9th grader on
+        June 30 for ``off_track_9``) already knows its outcome: it is no prediction,
+        so it is neither trained nor evaluated on.
+        """
+        dates = pd.DatetimeIndex(self.X.index.get_level_values("as_of_date"))
+        ahead = dates.to_numpy() < pd.to_datetime(self.labels["window_end"]).to_numpy()
+        return self.split.mask(self.X.index, name) & self.y.notna().to_numpy() & ahead
 
     @property
     def feature_hash(self) -> str:

@@ -14,8 +14,10 @@ artifact changed in the store after training is refused. Nothing is unpickled.
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,8 @@ def registered_name(config: Config, model: str) -> str:
 def connect(config: Config, out_dir: Path, *, create: bool = True) -> MlflowClient:
     """Point MLflow at the store (creating the default one if asked) and return a client."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     uri = tracking_uri(config, out_dir)
     if not config.tracking.uri:
         store = default_store(out_dir)
@@ -122,16 +126,11 @@ def log_and_register(
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
         for folder, path in artifact_files:
             mlflow.log_artifact(str(path), artifact_path=folder)
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME_IN_RUN,
-            python_model=str(PYFUNC_CODE),
-            artifacts={"bundle": str(bundle_dir)},
-            model_config={"manifest_sha256": manifest_sha256},
-            signature=signature,
-            pip_requirements=[f"ontrack=={_version()}"],
-            registered_model_name=name,
-        )
+        with warnings.catch_warnings():  # no input example, on purpose: it is student rows
+            warnings.simplefilter("ignore", UserWarning)
+            info = _log_pyfunc(bundle_dir, manifest_sha256, signature, name)
         run_id = run.info.run_id
+
     version = str(info.registered_model_version)
     client.set_model_version_tag(name, version, "manifest_sha256", manifest_sha256)
     for key, value in tags.items():
@@ -144,6 +143,19 @@ def log_and_register(
         client.set_model_version_tag(name, version, "promoted_why", "no champion existed")
         aliases.append(CHAMPION)
     return Registered(run_id, name, version, tuple(aliases))
+
+
+def _log_pyfunc(bundle_dir: Path, manifest_sha256: str, signature: ModelSignature, name: str):  # noqa: ANN202
+    """Log the models-from-code pyfunc with the bundle as its only artifact; register it."""
+    return mlflow.pyfunc.log_model(
+        name=MODEL_NAME_IN_RUN,
+        python_model=str(PYFUNC_CODE),
+        artifacts={"bundle": str(bundle_dir)},
+        model_config={"manifest_sha256": manifest_sha256},
+        signature=signature,
+        pip_requirements=[f"ontrack=={_version()}"],
+        registered_model_name=name,
+    )
 
 
 def _version() -> str:
@@ -171,7 +183,7 @@ def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str
         ) from None
     previous = ""
     if _has_alias(client, name, CHAMPION):
-        previous = client.get_model_version_by_alias(name, CHAMPION).version
+        previous = str(client.get_model_version_by_alias(name, CHAMPION).version)
     who = who or getpass.getuser()
     client.set_registered_model_alias(name, CHAMPION, version)
     client.set_model_version_tag(name, version, "promoted_by", who)
@@ -183,7 +195,7 @@ def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str
 
 def _versions(client: MlflowClient, name: str) -> list[str]:
     try:
-        return sorted((v.version for v in client.search_model_versions(f"name='{name}'")), key=int)
+        return sorted((str(v.version) for v in client.search_model_versions(f"name='{name}'")), key=int)
     except MlflowException:
         return []
 

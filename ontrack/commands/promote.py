@@ -1,0 +1,49 @@
+"""``ontrack promote --model grade8 --version N [--why TEXT] [--out OUT]``.
+
+Moves the registry alias ``champion`` (the model scoring uses) to version N and records
+who promoted it and why as tags on that version.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ontrack.cohorts import MODEL_GRADES
+from ontrack.config import load_config
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``promote`` subcommand."""
+    parser = subparsers.add_parser(
+        "promote",
+        help="make a registered model version the champion",
+        description="Move the alias champion of a registered model to VERSION, recording "
+        "who and why. The registry is OUT/mlflow/mlflow.db (the --out given to `ontrack "
+        "train`) unless tracking.uri is set in the config.",
+    )
+    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
+    parser.add_argument("--version", required=True, type=int, metavar="N")
+    parser.add_argument(
+        "--why", default="promoted by hand", help="reason recorded on the version"
+    )
+    parser.add_argument("--who", default=None, help="who promotes (default: your user name)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), metavar="OUT",
+        help="the output directory `ontrack train` used (default: the current directory)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Move champion; print the change."""
+    from ontrack.modeling import tracking
+
+    config = load_config(args.config)
+    client = tracking.connect(config, args.out, create=False)
+    name = tracking.registered_name(config, args.model)
+    previous = tracking.promote(client, name, str(args.version), why=args.why, who=args.who)
+    was = f" (was version {previous})" if previous else ""
+    print(f"{name}: champion is now version {args.version}{was}; reason: {args.why}")
+    return 0
