@@ -1,0 +1,79 @@
+"""``ontrack report DATA --out OUT``: the district report, a self-contained static site.
+
+Computes the indicators first (validation included, like ``ontrack indicators``) unless
+``--reuse-indicators`` finds ``OUT/indicators/rates.csv`` from an earlier run, then
+renders ``OUT/report/`` from the published files (see ``reports.district``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ontrack.config import load_config
+from ontrack.console import Progress
+from ontrack.errors import OnTrackError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``report`` subcommand."""
+    parser = subparsers.add_parser(
+        "report",
+        help="the district report: rates, trends, groups, schools, models (static HTML)",
+        description="Write OUT/report/: index.html and one page per school, with the "
+        "indicators' rates by school, grade and student group (small groups withheld "
+        "exactly as in rates.csv), three-year trends, bright spots, the criteria that "
+        "hold students back, roster counts by tier and the models' test results. Every "
+        "page is self-contained (no network needed). Computes the indicators first unless "
+        "--reuse-indicators.",
+    )
+    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    parser.add_argument(
+        "--reuse-indicators",
+        action="store_true",
+        help="use OUT/indicators from an earlier `ontrack indicators` run when it exists "
+        "(otherwise they are computed, reusing OUT/validated when its rules match)",
+    )
+    parser.add_argument(
+        "--scatter",
+        default="hs_readiness_8,chronic_absence",
+        metavar="X,Y",
+        help="the school scatter shown first (default hs_readiness_8,chronic_absence; "
+        "also on_track_9,chronic_absence, hs_readiness_8,suspension, ...)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute (or reuse) the indicators for DATA into OUT, then write OUT/report/."""
+    try:
+        from reports.district import parse_pair, render_report
+    except ModuleNotFoundError as err:  # pragma: no cover - a broken install
+        raise OnTrackError(
+            "the report renderer must be installed with ontrack (package `reports`). "
+            f"Got {err} instead: reinstall with `pip install -e .`."
+        ) from None
+
+    config = load_config(getattr(args, "config", None))
+    quiet = getattr(args, "quiet", False)
+    say = Progress("report", quiet)
+    pair = parse_pair(args.scatter)
+    rates = Path(args.out) / "indicators" / "rates.csv"
+    if args.reuse_indicators and rates.exists():
+        say(f"reusing {rates}")
+    else:
+        from ontrack.indicators import run_indicators
+
+        if not Path(args.data).is_dir():
+            raise OnTrackError(f"DATA must be a directory of district tables. Got {args.data} instead.")
+        say("computing the indicators")
+        validated = (Path(args.out) / "validation" / "report.json").exists()
+        run_indicators(args.data, args.out, config, progress=Progress("indicators", quiet),
+                       reuse_validated=args.reuse_indicators and validated)
+    index = render_report(args.out, config, pair=pair, progress=say)
+    n_pages = len(list(index.parent.glob("school_*.html")))
+    print(f"district report: {index} ({n_pages} school pages); open it in any browser, "
+          "no network needed")
+    return 0

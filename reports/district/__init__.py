@@ -1,0 +1,138 @@
+"""The district report: ``OUT/report/`` as a static, self-contained site.
+
+``render_report(out_dir, config)`` reads what ontrack already published under
+``out_dir`` (indicators, rosters, model evaluations; see ``data``), and writes
+``index.html``, one ``school_<id>.html`` per school and the model cards. Every page
+carries its own style, script and charts (inline SVG), so the folder opens from a USB
+stick with no network. It renders; it never fits or recomputes a rate.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.errors import OnTrackError
+from reports.district.data import LABELS, ReportData, load_report_data
+from reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
+from reports.district.models import models_section
+from reports.district.overview import criteria_section, district_units, groups_section, overview_section
+from reports.district.profiles import PAIRS, ScatterPair, school_profiles
+from reports.district.school import render_school
+from reports.district.schools import schools_section
+from reports.district.words import school_page, year_name
+
+__all__ = ["DEFAULT_PAIR", "PAIRS", "ScatterPair", "parse_pair", "render_report"]
+
+DEFAULT_PAIR = PAIRS[0]
+NAV = (("#overview", "Overview"), ("#groups", "Student groups"), ("#schools", "Schools"),
+       ("#criteria", "Why"), ("#models", "Models"), ("#about", "About these numbers"))
+# Below this many schools, pages are rendered in this process (a pool costs ~2 s to start).
+_POOL_FROM = 24
+
+
+def parse_pair(text: str) -> ScatterPair:
+    """``"hs_readiness_8,chronic_absence"`` -> the scatter pair (grade from the indicators)."""
+    names = [t.strip() for t in text.split(",")]
+    for pair in PAIRS:
+        if names in ([pair.x, pair.y], [pair.y, pair.x]):
+            return pair
+    choices = "; ".join(f"{p.x},{p.y}" for p in PAIRS[:4])
+    raise OnTrackError(
+        f"--scatter must be two indicators of one grade, such as {choices}. "
+        f"Got {text!r} instead."
+    )
+
+
+def about_section(data: ReportData) -> str:
+    """How to read the numbers: sources, suppression, definitions."""
+    when = f" as of {esc(data.as_of)}" if data.as_of else ""
+    definitions = "".join(f"<li><strong>{esc(v)}</strong> (<code>{esc(k)}</code>)</li>"
+                          for k, v in LABELS.items())
+    return (
+        "<section id=\"about\"><h2>About these numbers</h2>"
+        f"<p>Source: <code>indicators/rates.csv</code>{when}, config {esc(data.config_hash)}. "
+        f"Years shown: {', '.join(year_name(y) for y in data.years)}. A student is counted at "
+        "the school and grade where their school year ended; students whose status is "
+        "unknown (missing data) are left out of a rate, never counted as meeting it.</p>"
+        f"<p>{esc(SUPPRESSION_NOTE.format(dash=DASH, n=data.min_size))} The same cells are "
+        "withheld here as in rates.csv; nothing is recomputed from student records. Counts "
+        "of students by criterion or roster tier are withheld from 1 to "
+        f"{data.min_size - 1}.</p>"
+        f"<ul>{definitions}</ul>"
+        "<p>These numbers are a flashlight, not a hammer: they show where students may need "
+        "support and where practices work, never a label for a student or a school.</p>"
+        "</section>"
+    )
+
+
+def render_index(data: ReportData, profiles: pd.DataFrame, pair: ScatterPair, report_dir: Path) -> str:
+    """The complete index.html."""
+    units = district_units(data)
+    groups = "".join(groups_section(data, f"district:{d}",
+                                    "Student groups" + (f", district {d}" if len(units) > 1 else ""),
+                                    anchor="groups" if k == 0 else f"groups-{d}")
+                     for k, d in enumerate(units))
+    criteria = "".join(criteria_section(data, f"district:{d}", "criteria" if k == 0 else f"criteria-{d}")
+                       for k, d in enumerate(units))
+    body = (overview_section(data) + groups + schools_section(data, profiles, pair) + criteria
+            + models_section(data.models, data.out_dir, report_dir) + about_section(data))
+    title = "On track: district report"
+    subtitle = (f"School year {year_name(data.latest)} &middot; {len(profiles)} schools &middot; "
+                f"groups under {data.min_size} students withheld")
+    return page(title, subtitle, NAV, body)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(data: ReportData, profiles: pd.DataFrame, report_dir: Path) -> None:
+    _WORKER.update(data=data, profiles=profiles, report_dir=report_dir)
+
+
+def _write_school(school: dict) -> str:
+    target = _WORKER["report_dir"] / school_page(school["school_id"])
+    target.write_text(render_school(_WORKER["data"], _WORKER["profiles"], school), encoding="utf-8")
+    return target.name
+
+
+def render_report(out_dir: Path | str, config: Config, *, pair: ScatterPair | None = None,
+                  progress: Callable[[str], None] | None = None, workers: int | None = None) -> Path:
+    """Write ``OUT/report/`` from the outputs under ``out_dir``; return index.html's path.
+
+    ``pair`` is the scatter shown first (default readiness vs chronic absence, grade 8).
+    ``workers`` processes render the school pages (default: up to 2 CPUs, 1 for small
+    districts).
+    """
+    say = progress or (lambda _msg: None)
+    out_dir = Path(out_dir)
+    report_dir = out_dir / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for old in report_dir.glob("*.html"):
+        old.unlink()
+    say("reading published rates, criteria counts, rosters and model evaluations")
+    data = load_report_data(out_dir, config.reporting.min_group_size)
+    profiles = school_profiles(data)
+    say(f"writing index.html ({len(profiles)} schools, {len(data.models)} models)")
+    index = report_dir / "index.html"
+    index.write_text(render_index(data, profiles, pair or DEFAULT_PAIR, report_dir), encoding="utf-8")
+    schools = data.schools[["school_id", "school_name", "district_id"]].to_dict("records")
+    n_workers = workers or (min(2, os.cpu_count() or 1) if len(schools) >= _POOL_FROM else 1)
+    say(f"writing {len(schools)} school pages with {n_workers} process(es)")
+    if n_workers <= 1:
+        _init_worker(data, profiles, report_dir)
+        for school in schools:
+            _write_school(school)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(data, profiles, report_dir)) as pool:
+            list(pool.map(_write_school, schools, chunksize=max(1, len(schools) // (4 * n_workers))))
+    say(f"report written to {report_dir}")
+    return index

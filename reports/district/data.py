@@ -1,0 +1,360 @@
+"""Load what the district report shows: the published rates, never student rows.
+
+Every number in the report comes from files ontrack already published under ``OUT``:
+
+- ``indicators/rates.csv``: rates exactly as suppressed there (a withheld cell stays
+  withheld; no rate is recomputed from students);
+- ``indicators/students.csv``: only aggregated here, to counts of students not meeting
+  each criterion, and those counts are suppressed below the minimum group size;
+- ``rosters/<school_id>.csv``: only counted by tier;
+- ``models/<model>/evaluation.json``: read as written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ontrack.errors import OnTrackError
+from ontrack.indicators.rules import MET_IS_GOOD
+
+# The report's focus: (indicator, grade) pairs shown for the district and each school.
+FOCUS: tuple[tuple[str, int], ...] = (
+    ("hs_readiness_8", 8),
+    ("on_track_9", 9),
+    ("chronic_absence", 8),
+    ("chronic_absence", 9),
+    ("suspension", 8),
+    ("suspension", 9),
+)
+LABELS: dict[str, str] = {
+    "hs_readiness_8": "Ready for high school",
+    "on_track_9": "On track",
+    "chronic_absence": "Chronically absent",
+    "suspension": "Suspended at least once",
+}
+# The criteria behind readiness and on-track: (flag column in students.csv, words).
+CRITERIA: dict[str, tuple[tuple[str, str], ...]] = {
+    "hs_readiness_8": (
+        ("gpa_ok", "GPA of 2.5 or higher"),
+        ("attendance_ok", "attendance of 96% or higher"),
+        ("df_ok", "no D or F in ELA or math"),
+        ("suspension_ok", "no suspension"),
+    ),
+    "on_track_9": (
+        ("credits_ok", "enough credits (5 full-year courses)"),
+        ("fs_ok", "at most one semester F in a core subject"),
+    ),
+}
+GROUP_TYPES: tuple[tuple[str, str], ...] = (
+    ("all", "All students"),
+    ("race_ethnicity", "Race/ethnicity"),
+    ("english_learner", "English learners"),
+    ("students_with_disabilities", "Students with disabilities"),
+    ("socioeconomically_disadvantaged", "Socioeconomically disadvantaged"),
+    ("foster_youth", "Foster youth"),
+    ("homeless", "Students experiencing homelessness"),
+    ("gender", "Gender"),
+)
+N_TREND_YEARS = 3
+MODELS: tuple[str, ...] = ("grade8", "grade9")
+_RATE_KEY = ("school_year", "indicator", "level", "unit", "grade_level", "group_type", "group")
+_REQUIRED = ("school_year", "indicator", "level", "district_id", "school_id",
+             "grade_level", "group_type", "group", "n", "n_met", "rate", "suppressed")
+
+
+def label(indicator: str, grade: int) -> str:
+    """Words for one indicator in one grade, e.g. 'Chronically absent (grade 8)'."""
+    return f"{LABELS.get(indicator, indicator)} (grade {grade})"
+
+
+def good_is_high(indicator: str) -> bool:
+    """True when a higher rate is the better outcome (readiness, on-track)."""
+    return MET_IS_GOOD.get(indicator, True)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One published rate cell of rates.csv (``rate`` is None when withheld)."""
+
+    key: str
+    suppressed: bool
+    n: int | None
+    n_met: int | None
+    rate: float | None
+    n_unknown: int | None
+
+
+@dataclass
+class ReportData:
+    """Everything the pages need, loaded once."""
+
+    out_dir: Path
+    min_size: int
+    rates: pd.DataFrame
+    years: tuple[int, ...]
+    schools: pd.DataFrame
+    criteria: pd.DataFrame
+    rosters: dict[str, pd.DataFrame] | None
+    models: dict[str, dict]
+    config_hash: str
+    as_of: str | None
+    cells: dict[tuple, Cell] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> int:
+        """The latest school year in rates.csv."""
+        return self.years[-1]
+
+    def cell(self, year: int, indicator: str, unit: str, grade: int,
+             group_type: str = "all", group: str = "all") -> Cell | None:
+        """The published cell, or None when rates.csv has no such row (no students).
+
+        ``unit`` is ``district:<id>`` or ``school:<id>``.
+        """
+        return self.cells.get((year, indicator, unit, grade, group_type, group))
+
+    def groups_of(self, indicator: str, grade: int, unit: str) -> list[tuple[str, str]]:
+        """(group_type, group) pairs present for a unit, in report order."""
+        part = self.rates[(self.rates["indicator"] == indicator)
+                          & (self.rates["grade_level"] == grade)
+                          & (self.rates["unit"] == unit)]
+        present = set(zip(part["group_type"], part["group"], strict=True))
+        order = [t for t, _ in GROUP_TYPES]
+        return sorted(present, key=lambda p: (order.index(p[0]) if p[0] in order else 99, p[1]))
+
+
+def cell_key(row: tuple) -> str:
+    """The id written into the HTML for a rate cell (tests map it back to rates.csv)."""
+    year, indicator, unit, grade, group_type, group = row
+    return f"{year}|{indicator}|{unit}|{grade}|{group_type}|{group}"
+
+
+def read_rates(path: Path) -> pd.DataFrame:
+    """rates.csv, typed, with a ``unit`` column (``district:<id>`` / ``school:<id>``)."""
+    if not path.exists():
+        raise OnTrackError(
+            f"{path} must exist (run `ontrack indicators DATA --out OUT` first). "
+            "Got no such file instead."
+        )
+    rates = pd.read_csv(path, dtype={"district_id": str, "school_id": str, "group": str,
+                                     "group_type": str, "indicator": str, "level": str})
+    missing = [c for c in _REQUIRED if c not in rates.columns]
+    if missing:
+        raise OnTrackError(
+            f"{path} must have the columns of rates.csv. Got no {', '.join(missing)} instead."
+        )
+    rates["suppressed"] = rates["suppressed"].astype(str).str.lower().isin(("true", "1"))
+    for col in ("school_year", "grade_level"):
+        rates[col] = pd.to_numeric(rates[col]).astype("int64")
+    rates["unit"] = ("district:" + rates["district_id"]).where(
+        rates["level"] == "district", "school:" + rates["school_id"].fillna("")
+    )
+    return rates
+
+
+def check_min_size(rates: pd.DataFrame, min_size: int, path: Path) -> None:
+    """Refuse rates computed with a smaller minimum group size than the config's."""
+    small = rates[~rates["suppressed"] & (rates["n"] < min_size)]
+    if len(small):
+        raise OnTrackError(
+            f"every published cell of {path} must have at least {min_size} students "
+            f"(reporting.min_group_size). Got {len(small)} smaller cells instead: rerun "
+            "`ontrack indicators` with this config."
+        )
+
+
+def index_cells(rates: pd.DataFrame) -> dict[tuple, Cell]:
+    """Published cells keyed by (year, indicator, unit, grade, group_type, group)."""
+    cells: dict[tuple, Cell] = {}
+    cols = [rates[c].tolist() for c in (*_RATE_KEY, "suppressed", "n", "n_met", "rate",
+                                        "n_unknown")]
+    for year, ind, _lvl, unit, grade, gtype, grp, sup, n, met, rate, unk in zip(*cols, strict=True):
+        key = (int(year), ind, unit, int(grade), gtype, grp)
+        cells[key] = Cell(
+            key=cell_key(key),
+            suppressed=bool(sup),
+            n=None if sup or _nan(n) else int(n),
+            n_met=None if sup or _nan(met) else int(met),
+            rate=None if sup or _nan(rate) else float(rate),
+            n_unknown=None if sup or _nan(unk) else int(unk),
+        )
+    return cells
+
+
+def _nan(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def read_schools(out_dir: Path, rates: pd.DataFrame) -> pd.DataFrame:
+    """School id, name, district and level; names from OUT/validated when present."""
+    ids = rates.loc[rates["level"] == "school", ["school_id", "district_id"]].drop_duplicates()
+    path = out_dir / "validated" / "schools.parquet"
+    schools = ids.assign(school_name=ids["school_id"], school_level="")
+    if path.exists():
+        names = pd.read_parquet(path)
+        names["school_id"] = names["school_id"].astype(str)
+        keep = [c for c in ("school_id", "school_name", "school_level") if c in names.columns]
+        schools = ids.merge(names[keep].drop_duplicates("school_id"), on="school_id", how="left")
+        schools["school_name"] = schools["school_name"].fillna(schools["school_id"]).astype(str)
+        if "school_level" not in schools.columns:
+            schools["school_level"] = ""
+        schools["school_level"] = schools["school_level"].fillna("").astype(str)
+    return schools.sort_values(["school_name", "school_id"]).reset_index(drop=True)
+
+
+def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.DataFrame:
+    """Per unit, year and indicator: students not meeting each criterion, suppressed.
+
+    Columns: unit, school_year, indicator, criterion, n_students, not_met, only, missing.
+    ``not_met`` counts students whose flag is false, ``only`` those for whom it is the
+    one criterion not met, ``missing`` those without the data for it. A count between
+    1 and ``min_size - 1`` is withheld (None); every count of a unit with fewer than
+    ``min_size`` students is withheld.
+    """
+    columns = ["unit", "school_year", "indicator", "criterion", "n_students",
+               "not_met", "only", "missing"]
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    flags = [f for crit in CRITERIA.values() for f, _ in crit]
+    types = {f: "BOOLEAN" for f in flags}
+    types.update({"school_id": "VARCHAR", "district_id": "VARCHAR", "student_id": "VARCHAR"})
+    year_list = ", ".join(str(int(y)) for y in years) or "NULL"
+    con = duckdb.connect()
+    try:
+        con.execute(
+            "CREATE TEMP TABLE s AS SELECT district_id, school_id, school_year, indicator, "
+            f"{', '.join(flags)} FROM read_csv(?, header=true, types={types!r}) "
+            f"WHERE indicator IN ('hs_readiness_8', 'on_track_9') "
+            f"AND school_year IN ({year_list})",
+            [str(path)],
+        )
+        frames = []
+        for indicator, crit in CRITERIA.items():
+            sums = []
+            for flag, _ in crit:
+                others = " AND ".join(f"COALESCE({o}, TRUE)" for o, _ in crit if o != flag)
+                sums += [
+                    f"count(*) FILTER (WHERE {flag} = FALSE) AS {flag}__not_met",
+                    f"count(*) FILTER (WHERE {flag} = FALSE AND {others or 'TRUE'}) "
+                    f"AS {flag}__only",
+                    f"count(*) FILTER (WHERE {flag} IS NULL) AS {flag}__missing",
+                ]
+            query = (
+                "SELECT CASE WHEN grouping(school_id) = 1 THEN 'district:' || district_id "
+                "ELSE 'school:' || school_id END AS unit, school_year, "
+                f"count(*) AS n_students, {', '.join(sums)} FROM s "
+                f"WHERE indicator = '{indicator}' "
+                "GROUP BY GROUPING SETS ((district_id, school_year), "
+                "(district_id, school_id, school_year))"
+            )
+            wide = con.execute(query).df()
+            for flag, _ in crit:
+                frames.append(pd.DataFrame({
+                    "unit": wide["unit"], "school_year": wide["school_year"].astype(int),
+                    "indicator": indicator, "criterion": flag,
+                    "n_students": wide["n_students"].astype(int),
+                    "not_met": wide[f"{flag}__not_met"].astype(int),
+                    "only": wide[f"{flag}__only"].astype(int),
+                    "missing": wide[f"{flag}__missing"].astype(int),
+                }))
+    except duckdb.Error as err:
+        raise OnTrackError(
+            f"{path} must be the students.csv that `ontrack indicators` writes. "
+            f"Got a file DuckDB could not read as such instead ({type(err).__name__})."
+        ) from None
+    finally:
+        con.close()
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    counts = pd.concat(frames, ignore_index=True)
+    small_unit = counts["n_students"] < min_size
+    for col in ("not_met", "only", "missing"):
+        value = counts[col].astype("Int64")
+        withheld = small_unit | ((value > 0) & (value < min_size))
+        counts[col] = value.mask(withheld)
+    counts["n_students"] = counts["n_students"].astype("Int64").mask(small_unit)
+    return counts[columns]
+
+
+def roster_counts(out_dir: Path, school_ids: list[str], min_size: int) -> dict[str, pd.DataFrame] | None:
+    """Students per model and tier on each school's current roster, suppressed.
+
+    None when ``OUT/rosters`` does not exist (scoring has not run). Per school: a frame
+    with model, risk_tier, n (None when 0 < n < min_size), as_of_date.
+    """
+    folder = out_dir / "rosters"
+    if not folder.is_dir():
+        return None
+    result: dict[str, pd.DataFrame] = {}
+    for school_id in school_ids:
+        path = folder / f"{school_id}.csv"
+        if not path.exists():
+            continue
+        roster = pd.read_csv(path, dtype=str)
+        if "risk_tier" not in roster.columns:
+            raise OnTrackError(
+                f"{path} must have a risk_tier column. Got columns "
+                f"{', '.join(roster.columns[:8])} instead."
+            )
+        if "model" not in roster.columns:
+            roster["model"] = ""
+        as_of = roster["as_of_date"].dropna().max() if "as_of_date" in roster.columns else None
+        counts = roster.groupby(["model", "risk_tier"], dropna=False).size().reset_index(name="n")
+        counts["n"] = counts["n"].astype("Int64").mask((counts["n"] > 0) & (counts["n"] < min_size))
+        counts["as_of_date"] = as_of
+        result[school_id] = counts
+    return result
+
+
+def read_models(out_dir: Path) -> dict[str, dict]:
+    """evaluation.json of each trained model (grade8, grade9) that has one."""
+    models: dict[str, dict] = {}
+    for name in MODELS:
+        path = out_dir / "models" / name / "evaluation.json"
+        if not path.exists():
+            continue
+        try:
+            evaluation = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise OnTrackError(
+                f"{path} must be a JSON evaluation. Got unreadable content instead ({err})."
+            ) from None
+        if not isinstance(evaluation, dict):
+            raise OnTrackError(f"{path} must hold a JSON object. Got {type(evaluation).__name__} instead.")
+        models[name] = evaluation
+    return models
+
+
+def load_report_data(out_dir: Path, min_size: int) -> ReportData:
+    """Read every published input of the report under ``out_dir``."""
+    path = out_dir / "indicators" / "rates.csv"
+    rates = read_rates(path)
+    if rates.empty:
+        raise OnTrackError(f"{path} must have at least one rate row. Got an empty file instead.")
+    check_min_size(rates, min_size, path)
+    years = tuple(sorted(int(y) for y in rates["school_year"].unique()))[-N_TREND_YEARS:]
+    rates = rates[rates["school_year"].isin(years)].reset_index(drop=True)
+    schools = read_schools(out_dir, rates)
+    as_of = None
+    if "as_of_date" in rates.columns and rates["as_of_date"].notna().any():
+        as_of = str(rates["as_of_date"].dropna().iloc[0])
+    config_hash = str(rates["config_hash"].iloc[0]) if "config_hash" in rates.columns else ""
+    return ReportData(
+        out_dir=out_dir,
+        min_size=min_size,
+        rates=rates,
+        years=years,
+        schools=schools,
+        criteria=criteria_counts(out_dir / "indicators" / "students.csv", years, min_size),
+        rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size),
+        models=read_models(out_dir),
+        config_hash=config_hash,
+        as_of=as_of,
+        cells=index_cells(rates),
+    )

@@ -1,0 +1,173 @@
+"""The models section: each trained model against the rule, in plain words.
+
+Reads ``OUT/models/<model>/evaluation.json`` defensively (any key may be missing) and
+copies ``model_card.md`` into the report as an HTML page, so the link works offline.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reports.district import charts
+from reports.district.html import esc, figure, page, pct, table
+
+RULES = {"grade8": "the 8th-grade readiness rule", "grade9": "the 9th-grade on-track rule"}
+WHO = {"grade8": "8th graders", "grade9": "9th graders"}
+OUTCOMES = {
+    "off_track_9": "ended 9th grade off track",
+    "on_track_9": "ended 9th grade off track",
+    "graduation": "did not graduate within four years",
+    "not_graduated_4y": "did not graduate within four years",
+}
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _interval(evaluation: dict, key: str) -> str:
+    bounds = (evaluation.get("intervals") or {}).get(key)
+    if isinstance(bounds, list | tuple) and len(bounds) == 2 and all(_num(b) is not None for b in bounds):
+        return f" (likely between {pct(bounds[0], 0)} and {pct(bounds[1], 0)})"
+    return ""
+
+
+def summary_lines(name: str, ev: dict) -> list[str]:
+    """Plain sentences about one model's test results."""
+    rule = (ev.get("baselines") or {}).get("rule") or {}
+    outcome = OUTCOMES.get(str(ev.get("label", "")), "had the outcome the model predicts")
+    lines = []
+    cohorts = ev.get("test_cohorts") or []
+    n, base = _num(ev.get("n")), _num(ev.get("base_rate"))
+    if n is not None:
+        years = ", ".join(str(c) for c in cohorts) or "the newest labelled cohort"
+        extra = f"; {pct(base, 0)} of them {outcome}" if base is not None else ""
+        lines.append(f"Tested on {int(n):,} {WHO.get(name, 'students')} of {esc(years)}, a "
+                     f"cohort the model never saw while it was built{extra}.")
+    flag_rate = _num(ev.get("rule_flag_rate"))
+    recall, rule_recall = _num(ev.get("recall_at_rule_rate")), _num(rule.get("recall_at_rule_rate"))
+    if flag_rate is not None and recall is not None:
+        versus = f", against {pct(rule_recall, 0)} for the rule" if rule_recall is not None else ""
+        lines.append(f"Asked to point to as many students as {RULES.get(name, 'the rule')} does "
+                     f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)} of the "
+                     f"students who {outcome}{versus}{_interval(ev, 'recall_at_rule_rate')}.")
+    precision, rule_precision = _num(ev.get("precision_at_rule_rate")), _num(rule.get("precision_at_rule_rate"))
+    if precision is not None:
+        versus = f" (rule: {pct(rule_precision, 0)})" if rule_precision is not None else ""
+        lines.append(f"Of the students it pointed to, {pct(precision, 0)} did in fact "
+                     f"{outcome.replace('ended', 'end').replace('did not', 'not')}{versus}.")
+    auc, rule_auc = _num(ev.get("roc_auc")), _num(rule.get("roc_auc"))
+    if auc is not None:
+        versus = f" (rule: {pct(rule_auc, 0)})" if rule_auc is not None else ""
+        lines.append(f"Given one student who {outcome} and one who did not, the model gives the "
+                     f"first a higher chance {pct(auc, 0)} of the time{versus}"
+                     f"{_interval(ev, 'roc_auc')}.")
+    ece = _num(ev.get("ece"))
+    if ece is not None:
+        method = (ev.get("calibration") or {}).get("method")
+        how = f" after {esc(method)} calibration" if method else ""
+        lines.append(f"Its chances are honest{how}: on average a predicted chance is "
+                     f"{ece * 100:.1f} percentage points away from what happened.")
+    return lines
+
+
+def calibration_figure(name: str, ev: dict) -> str:
+    """The reliability table as a chart and a table; '' when absent."""
+    bins = [b for b in ev.get("reliability") or [] if isinstance(b, dict)
+            and _num(b.get("mean_predicted")) is not None and _num(b.get("observed_rate")) is not None]
+    if not bins:
+        return ""
+    pred = [float(b["mean_predicted"]) for b in bins]
+    obs = [float(b["observed_rate"]) for b in bins]
+    counts = [int(_num(b.get("n")) or 0) for b in bins]
+    svg = charts.calibration_chart(f"{name}: predicted chance against what happened", pred, obs, counts)
+    rows = [f"<tr><td>{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}</td>"
+            f"<td class=\"num\">{c:,}</td><td class=\"num\">{pct(p)}</td><td class=\"num\">{pct(o)}</td></tr>"
+            for b, c, p, o in zip(bins, counts, pred, obs, strict=True)]
+    alt = table(["predicted chance", "students", "average predicted", "observed"], rows,
+                numeric=[False, True, True, True])
+    return figure(svg, "Calibration: dots near the dashed diagonal mean that a predicted 30% "
+                  "came true for about 30% of students.", alt)
+
+
+def comparison_figure(name: str, ev: dict) -> str:
+    """Model and rule side by side at the rule's flag rate; '' when absent."""
+    rule = (ev.get("baselines") or {}).get("rule") or {}
+    keys = [("recall_at_rule_rate", "found (recall)"), ("precision_at_rule_rate", "right (precision)"),
+            ("recall_at_top_10", "found in top 10%"), ("recall_at_top_20", "found in top 20%")]
+    keys = [(k, t) for k, t in keys if _num(ev.get(k)) is not None]
+    if not keys:
+        return ""
+    model = [_num(ev.get(k)) for k, _ in keys]
+    base = [_num(rule.get(k)) for k, _ in keys]
+    svg = charts.paired_bars(f"{name}: model and rule", [t for _, t in keys], model, base)
+    rows = [f"<tr><th scope=\"row\">{esc(t)}</th><td class=\"num\">{pct(m)}</td>"
+            f"<td class=\"num\">{pct(b)}</td></tr>" for (_, t), m, b in zip(keys, model, base, strict=True)]
+    alt = table(["measure", "model", "rule"], rows, numeric=[False, True, True])
+    return figure(svg, "The model and the rule, each pointing to the same number of students.", alt)
+
+
+def fairness_block(ev: dict) -> str:
+    """The fairness verdict and per-group checks."""
+    verdict = (ev.get("fairness") or {}).get("verdict")
+    parts = [f"<p><strong>Fairness check:</strong> {esc(verdict)}</p>" if verdict else
+             "<p>No fairness verdict recorded.</p>"]
+    groups = [g for g in ev.get("subgroups") or [] if isinstance(g, dict)]
+    rows = []
+    for g in groups:
+        small = bool(g.get("too_small"))
+        auc = _num(g.get("roc_auc"))
+        rows.append(
+            f"<tr><td>{esc(g.get('group_type', ''))}</td><td>{esc(g.get('group', ''))}</td>"
+            f"<td>{esc('too few students to judge' if small else g.get('verdict', ''))}</td>"
+            f"<td class=\"num\">{'' if small or auc is None else pct(auc, 0)}</td></tr>")
+    if rows:
+        parts.append("<details><summary>Checks by student group</summary>"
+                     + table(["kind of group", "group", "verdict", "ranking accuracy (AUC)"],
+                             rows, numeric=[False, False, False, True]) + "</details>")
+    return "".join(parts)
+
+
+def card_page(source: Path, title: str) -> str:
+    """The model card (Markdown) as a self-contained HTML page."""
+    text = source.read_text(encoding="utf-8")
+    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    try:
+        import markdown
+
+        body = markdown.markdown(safe, extensions=["tables", "fenced_code"])
+    except Exception:  # noqa: BLE001 - any failure falls back to the plain text
+        body = f"<pre>{safe}</pre>"
+    body = re.sub(r"<img[^>]*>", "", body)
+    back = "<p><a href=\"index.html#models\">&larr; District report</a></p>"
+    return page(title, "Model card", (("index.html", "District report"),), back + body)
+
+
+def models_section(models: dict[str, dict], out_dir: Path, report_dir: Path) -> str:
+    """Section 4 of index.html; writes each model card page into ``report_dir``."""
+    head = ("<section id=\"models\"><h2>Early-warning models</h2><p>The models estimate each "
+            "student's chance of going off track, so support can start earlier. They are "
+            "always shown beside the rule counselors already use, and used only if they do "
+            "better than it on students they have never seen.</p>")
+    if not models:
+        return head + "<p>The models are not trained yet; only the rules above are shown.</p></section>"
+    parts = [head]
+    for name, ev in models.items():
+        version = ev.get("model_version")
+        created = str(ev.get("created_at") or "")[:10]
+        who = f"{esc(ev.get('registered_model', name))}, version {esc(version)}" if version else esc(name)
+        parts.append(f"<h3>{esc(WHO.get(name, name).capitalize())}: {who}</h3>")
+        if created:
+            parts.append(f"<p class=\"note\">Trained {esc(created)}; run {esc(ev.get('mlflow_run_id', ''))}; "
+                         f"config {esc(ev.get('config_hash', ''))}.</p>")
+        parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in summary_lines(name, ev)) + "</ul>")
+        parts += [comparison_figure(name, ev), calibration_figure(name, ev), fairness_block(ev)]
+        card = out_dir / "models" / name / "model_card.md"
+        if card.exists():
+            target = f"model_card_{name}.html"
+            (report_dir / target).write_text(card_page(card, f"Model card: {name}"), encoding="utf-8")
+            parts.append(f"<p><a href=\"{target}\">Read the model card</a> (what the model "
+                         "uses, how it was tested, its limits).</p>")
+    parts.append("</section>")
+    return "".join(parts)
