@@ -8,8 +8,8 @@ so that several charts can share one page. Pages always put a table beside each 
 
 from __future__ import annotations
 
+import hashlib
 import io
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +26,6 @@ ACCENT = "#c0392b"
 BRIGHT = "#d98e04"
 _RC = {"svg.fonttype": "none", "svg.hashsalt": "ontrack", "font.size": 9,
        "axes.spines.top": False, "axes.spines.right": False}
-_counter = itertools.count(1)
 _ID = re.compile(r'id="([^"]+)"')
 
 
@@ -57,7 +56,7 @@ def to_svg(fig: Figure, title: str) -> str:
     text = buf.getvalue()
     text = text[text.index("<svg"):]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
-    prefix = f"c{next(_counter)}-"
+    prefix = "c" + hashlib.sha256((title + text).encode()).hexdigest()[:8] + "-"
     text = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', text)
     text = text.replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
     safe = title.replace("&", "&amp;").replace("<", "&lt;")

@@ -122,6 +122,12 @@ def points(diff: float | None) -> str:
     return "" if diff is None else f"{diff * 100:+.1f} pts"
 
 
+def cell_attrs(cell: Cell) -> str:
+    """The data attributes that tie a shown rate to its row of rates.csv."""
+    withheld = ' data-suppressed="1"' if cell.suppressed or cell.rate is None else ""
+    return f' data-cell="{esc(cell.key)}"{withheld}'
+
+
 def rate_td(cell: Cell | None, extra: str = "") -> str:
     """A table cell for a published rate: the rate, or a dash when withheld or absent."""
     if cell is None:

@@ -7,7 +7,17 @@ import pandas as pd
 
 from reports.district import charts
 from reports.district.data import CRITERIA, FOCUS, LABELS, ReportData, good_is_high, label
-from reports.district.html import DASH, count_td, esc, figure, pct, points, rate_td, table
+from reports.district.html import (
+    DASH,
+    cell_attrs,
+    count_td,
+    esc,
+    figure,
+    pct,
+    points,
+    rate_td,
+    table,
+)
 from reports.district.words import change_words, group_name, year_name
 
 # Trend panels: an indicator and the grades drawn as its lines.
@@ -76,7 +86,8 @@ def headline_cards(data: ReportData, unit: str) -> str:
         change = change_words(now, before, good_is_high(indicator))
         cards.append(
             f"<div class=\"card\"><div class=\"what\">{esc(label(indicator, grade))}</div>"
-            f"<div class=\"big\">{pct(now.rate)}</div><div class=\"note\">{esc(size)}"
+            f"<div class=\"big\"{cell_attrs(now)}>{pct(now.rate)}</div>"
+            f"<div class=\"note\">{esc(size)}"
             f"{'; ' + esc(change) if change else ''}</div></div>"
         )
     return f"<div class=\"cards\">{''.join(cards)}</div>"

@@ -11,6 +11,7 @@ from reports.district.data import FOCUS, ReportData, label
 from reports.district.html import (
     DASH,
     SUPPRESSION_NOTE,
+    cell_attrs,
     count_td,
     esc,
     figure,
@@ -128,7 +129,8 @@ def render_school(data: ReportData, profiles: pd.DataFrame, school: dict) -> str
     for indicator, grade in items:
         now = data.cell(data.latest, indicator, unit, grade)
         if now is not None:
-            lead.append(f"<li>{esc(label(indicator, grade))}: <strong>{pct(now.rate)}</strong>"
+            lead.append(f"<li>{esc(label(indicator, grade))}: "
+                        f"<strong{cell_attrs(now)}>{pct(now.rate)}</strong>"
                         f"{'' if now.rate is not None else ' (withheld: small group)'}</li>")
     body = [
         f"<p><a href=\"index.html\">&larr; District report</a></p>",

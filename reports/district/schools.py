@@ -51,7 +51,7 @@ def schools_table(data: ReportData, profiles: pd.DataFrame, bright: set[str]) ->
             f"<a href=\"{school_page(rec.school_id)}\">{esc(rec.school_name)}</a></th>"
             f"<td>{esc(rec.school_level)}</td>"
             f"<td class=\"num\" data-sort=\"{size_sort}\">{size}</td>"
-            f"<td class=\"num\" data-sort=\"{share_sort}\">{share}</td>"
+            f"<td class=\"num derived\" data-sort=\"{share_sort}\">{share}</td>"
             f"<td>{esc(rec.size_band)}</td><td>{esc(rec.sed_band)}</td>{tds}<td>{spot}</td></tr>"
         )
     header = ["school", "level", "students", "share disadvantaged", "size band", "share band",
@@ -84,11 +84,14 @@ def scatter_figures(data: ReportData, profiles: pd.DataFrame, default: ScatterPa
         xl, yl = label(pair.x, pair.grade), label(pair.y, pair.grade)
         title = f"{xl} and {yl}, {year_name(data.latest)}"
         svg = charts.scatter_chart(title, pts, xl, yl, found.x_quartiles, found.y_quartiles)
-        rows = [
-            f"<tr><th scope=\"row\">{esc(name)}</th><td class=\"num\">{pct(x)}</td>"
-            f"<td class=\"num\">{pct(y)}</td><td>{'bright spot' if b else ''}</td></tr>"
-            for name, x, y, b in sorted(pts)
-        ]
+        rows = []
+        for rec in sorted(found.points.itertuples(index=False), key=lambda r: r.school_name):
+            unit = f"school:{rec.school_id}"
+            rows.append(
+                f"<tr><th scope=\"row\">{esc(rec.school_name)}</th>"
+                f"{rate_td(data.cell(data.latest, pair.x, unit, pair.grade))}"
+                f"{rate_td(data.cell(data.latest, pair.y, unit, pair.grade))}"
+                f"<td>{'bright spot' if rec.school_id in bright else ''}</td></tr>")
         quart = (f"<p class=\"note\">Quartiles: {esc(xl)} {', '.join(pct(q) for q in found.x_quartiles)}; "
                  f"{esc(yl)} {', '.join(pct(q) for q in found.y_quartiles)}.</p>")
         alt = quart + table(["school", xl, yl, ""], rows, sortable=True,

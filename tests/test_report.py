@@ -1,0 +1,244 @@
+"""``ontrack report``: the district report renders, withholds small groups exactly as
+rates.csv does, links every school page, and references nothing outside its folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ontrack.commands import report as report_command
+from ontrack.config import load_config
+from ontrack.errors import OnTrackError
+from ontrack.synth import generate_district
+from reports.district import parse_pair, render_report
+from reports.district.words import school_page
+
+CONFIG = load_config()
+MIN = CONFIG.reporting.min_group_size
+EVALUATION = {
+    "model": "grade8", "label": "off_track_9", "registered_model": "ontrack-grade8",
+    "model_version": "3", "mlflow_run_id": "abc123", "created_at": "2026-11-30T10:00:00",
+    "config_hash": "cafe", "test_cohorts": [2025], "n": 812, "base_rate": 0.31,
+    "roc_auc": 0.81, "pr_auc": 0.6, "brier": 0.15, "ece": 0.021, "rule_flag_rate": 0.42,
+    "precision_at_rule_rate": 0.55, "recall_at_rule_rate": 0.74,
+    "recall_at_top_10": 0.3, "recall_at_top_20": 0.5,
+    "intervals": {"roc_auc": [0.78, 0.84]},
+    "calibration": {"method": "isotonic"},
+    "reliability": [{"bin_low": i / 5, "bin_high": (i + 1) / 5, "n": 100 + i,
+                     "mean_predicted": i / 5 + 0.1, "observed_rate": i / 5 + 0.08} for i in range(5)],
+    "baselines": {"rule": {"roc_auc": 0.7, "precision_at_rule_rate": 0.45,
+                           "recall_at_rule_rate": 0.61}},
+    "subgroups": [{"group_type": "race_ethnicity", "group": "hispanic", "n": 400,
+                   "too_small": False, "roc_auc": 0.8, "verdict": "within bounds"},
+                  {"group_type": "foster_youth", "group": "yes", "n": 4, "too_small": True}],
+    "fairness": {"verdict": "Within bounds for every group large enough to judge."},
+}
+
+
+def _args(data: Path, out: Path, **changes) -> argparse.Namespace:
+    values = {"data": data, "out": out, "reuse_indicators": False,
+              "scatter": "hs_readiness_8,chronic_absence", "config": None, "quiet": True}
+    values.update(changes)
+    return argparse.Namespace(**values)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A synthetic district, a trained-model evaluation and one roster, reported."""
+    root = tmp_path_factory.mktemp("report")
+    generate_district(root / "data", n_students=1500, n_years=4, seed=0)
+    out = root / "out"
+    (out / "models" / "grade8").mkdir(parents=True)
+    (out / "models" / "grade8" / "evaluation.json").write_text(json.dumps(EVALUATION))
+    (out / "models" / "grade8" / "model_card.md").write_text(
+        "# Model card\n\n| item | value |\n|---|---|\n| uses | attendance <b>so far</b> |\n")
+    (out / "rosters").mkdir()
+    tiers = ["high"] * 25 + ["medium"] * 5
+    pd.DataFrame({"student_id": [f"{i:05d}" for i in range(30)], "model": "grade8",
+                  "risk_tier": tiers}).to_csv(out / "rosters" / "0503.csv", index=False)
+    assert report_command.run(_args(root / "data", out)) == 0
+    return out
+
+
+def _pages(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in (out / "report").glob("*.html")}
+
+
+def _rates(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "indicators" / "rates.csv",
+                       dtype={"school_id": str, "district_id": str, "group": str})
+
+
+class _Cells(HTMLParser):
+    """Every element carrying data-cell / data-count, with its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict] = []
+        self._open: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-cell" in attrs or "data-count" in attrs:
+            self._open.append({"tag": tag, **attrs, "text": ""})
+
+    def handle_data(self, data):
+        for item in self._open:
+            item["text"] += data
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1]["tag"] == tag:
+            self.found.append(self._open.pop())
+
+
+def _cells(html: str) -> list[dict]:
+    parser = _Cells()
+    parser.feed(html)
+    return parser.found
+
+
+def test_every_school_has_a_page_linked_from_the_index(built):
+    pages = _pages(built)
+    schools = _rates(built).query("level == 'school'")["school_id"].unique()
+    assert len(schools) >= 3
+    for school_id in schools:
+        name = school_page(school_id)
+        assert name in pages, name
+        assert f'href="{name}"' in pages["index.html"]
+        assert "District report" in pages[name]
+
+
+def test_every_shown_rate_is_a_published_cell_and_withheld_cells_show_no_number(built):
+    rates = _rates(built)
+    rates["unit"] = ("district:" + rates["district_id"]).where(
+        rates["level"] == "district", "school:" + rates["school_id"].fillna(""))
+    lookup = {f"{r.school_year}|{r.indicator}|{r.unit}|{r.grade_level}|{r.group_type}|{r.group}": r
+              for r in rates.itertuples(index=False)}
+    shown = withheld = counts = 0
+    for name, html in _pages(built).items():
+        for item in _cells(html):
+            if "data-count" in item:
+                value = int(item["data-count"])
+                assert value == 0 or value >= MIN, (name, item)
+                counts += 1
+                continue
+            row = lookup[item["data-cell"]]
+            text = item["text"].strip()
+            if row.suppressed:
+                assert item.get("data-suppressed") == "1", (name, item)
+                assert not re.search(r"\d", text), (name, item)
+                withheld += 1
+            else:
+                assert row.n >= MIN
+                assert text.startswith(f"{row.rate * 100:.1f}%"), (name, item, row.rate)
+                shown += 1
+    assert shown > 50 and withheld > 20 and counts > 5
+
+
+def test_no_percentage_in_a_table_without_its_source_cell(built):
+    """Outside the models section, every % in a table cell is a rates.csv cell or a
+    share derived from published counts."""
+    for name, html in _pages(built).items():
+        html = re.sub(r'<section id="models">.*?</section>', "", html, flags=re.S)
+        html = re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
+        for td in re.findall(r"<td([^>]*)>([^<]*%)</td>", html):
+            assert "data-cell" in td[0] or "derived" in td[0], (name, td)
+
+
+def test_criteria_counts_match_students_csv_and_small_counts_are_withheld(built):
+    students = pd.read_csv(built / "indicators" / "students.csv", dtype={"school_id": str},
+                           low_memory=False)
+    latest = int(students["school_year"].max())
+    ready = students[(students["indicator"] == "hs_readiness_8") & (students["school_year"] == latest)]
+    failing = int((ready["attendance_ok"].astype(str).str.lower() == "false").sum())
+    html = _pages(built)["index.html"]
+    row = re.search(r"attendance of 96% or higher</th>(.*?)</tr>", html, flags=re.S).group(1)
+    first = _cells(f"<table><tr>{row}</tr></table>")[0]
+    assert failing >= MIN and int(first["data-count"]) == failing
+
+
+def test_no_external_resource_is_referenced(built):
+    pattern = re.compile(
+        r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//|@import|url\(\s*[\"']?\s*(?:https?:)?//"
+        r"|<link\b|<script[^>]+src=|<iframe|<object|<embed", re.I)
+    for name, html in _pages(built).items():
+        assert not pattern.search(html), (name, pattern.search(html).group(0))
+    assert not list((built / "report").glob("*.js")) and not list((built / "report").glob("*.css"))
+
+
+def test_every_chart_is_inline_svg_with_a_table_beside_it(built):
+    for name, html in _pages(built).items():
+        figures = re.findall(r'<figure class="chart[^"]*".*?</figure>', html, flags=re.S)
+        if name.startswith("school_") or name == "index.html":
+            assert figures, name
+        for fig in figures:
+            assert "<svg" in fig and "<path" in fig and "<table" in fig, name
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), f"duplicate ids in {name}"
+
+
+def test_models_section_in_plain_words_with_the_model_card(built):
+    html = _pages(built)["index.html"]
+    models = re.search(r'<section id="models">.*?</section>', html, flags=re.S).group(0)
+    assert "ontrack-grade8, version 3" in models and "2026-11-30" in models
+    assert "found 74%" in models and "61% for the rule" in models
+    assert "Within bounds for every group" in models and "too few students to judge" in models
+    assert 'href="model_card_grade8.html"' in models
+    card = _pages(built)["model_card_grade8.html"]
+    assert "<table>" in card and "&lt;b&gt;so far" in card  # the card's HTML is not trusted
+
+
+def test_roster_counts_by_tier_withhold_small_tiers(built):
+    html = _pages(built)[school_page("0503")]
+    rosters = re.search(r'<section id="rosters">.*?</section>', html, flags=re.S).group(0)
+    assert 'data-count="25"' in rosters and ">5<" not in rosters
+    other = next(p for n, p in _pages(built).items() if n.startswith("school_") and n != school_page("0503"))
+    assert "No roster for this school" in other
+
+
+def test_without_models_or_rosters_the_report_says_so(built, tmp_path):
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    index = render_report(tmp_path, CONFIG)
+    html = index.read_text(encoding="utf-8")
+    assert "models are not trained yet" in html
+    page = next((tmp_path / "report").glob("school_*.html")).read_text(encoding="utf-8")
+    assert "No rosters yet" in page
+
+
+def test_pages_are_the_same_with_two_processes(built, tmp_path):
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    render_report(tmp_path, CONFIG, workers=1)
+    serial = _pages(tmp_path)
+    render_report(tmp_path, CONFIG, workers=2)
+    assert _pages(tmp_path) == serial
+
+
+def test_bad_input_is_a_clear_error(built, tmp_path):
+    with pytest.raises(OnTrackError, match="--scatter must be two indicators of one grade"):
+        parse_pair("hs_readiness_8,on_track_9")
+    with pytest.raises(OnTrackError, match=r"rates.csv must exist"):
+        render_report(tmp_path, CONFIG)
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    strict = CONFIG.model_copy(update={"reporting": CONFIG.reporting.model_copy(update={"min_group_size": 40})})
+    with pytest.raises(OnTrackError, match="must have at least 40 students"):
+        render_report(tmp_path, strict)
+    with pytest.raises(OnTrackError, match="DATA must be a directory"):
+        report_command.run(_args(tmp_path / "nowhere", tmp_path / "fresh"))
+
+
+def test_reuse_indicators_renders_without_recomputing(built, tmp_path):
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    stamp = (tmp_path / "indicators" / "rates.csv").stat().st_mtime_ns
+    assert report_command.run(_args(tmp_path / "nowhere", tmp_path, reuse_indicators=True,
+                                    scatter="chronic_absence,on_track_9")) == 0
+    assert (tmp_path / "indicators" / "rates.csv").stat().st_mtime_ns == stamp
+    html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    first = re.search(r'<select id="scatter-pick"><option value="([^"]+)"', html).group(1)
+    assert first == "on_track_9-chronic_absence-9"
