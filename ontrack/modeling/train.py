@@ -45,6 +45,7 @@ class TrainResult:
     folder: Path
     evaluation: dict
     registered: tracking.Registered
+    estimator: EarlyWarningModel
 
 
 def model_spec(config: Config) -> dict:
@@ -137,7 +138,7 @@ def train_model(
                       registered_model=registered.name, aliases=list(registered.aliases))
     _write_json(folder / "evaluation.json", evaluation)
     (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
-    return TrainResult(folder, evaluation, registered)
+    return TrainResult(folder, evaluation, registered, estimator)
 
 
 def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: dict) -> dict:

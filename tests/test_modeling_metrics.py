@@ -1,0 +1,135 @@
+"""The evaluation machinery on known inputs: metrics, calibration, bootstrap, fairness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from ontrack.config import FairnessBounds
+from ontrack.modeling.calibration import MarginCalibrator, apply_calibration, fit_best_calibrator
+from ontrack.modeling.fairness import fairness_audit
+from ontrack.modeling.metrics import (
+    bootstrap_intervals,
+    evaluate_score,
+    expected_calibration_error,
+    precision_recall_at,
+    reliability_table,
+    score_metrics,
+)
+
+
+def _known(n: int = 2000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    prob = rng.uniform(0.01, 0.99, n)
+    y = (rng.uniform(size=n) < prob).astype(float)
+    return y, prob
+
+
+def test_metrics_match_scikit_learn_on_known_inputs() -> None:
+    y, prob = _known()
+    got = score_metrics(y, prob, rule_rate=0.3)
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(y, prob))
+    assert got["pr_auc"] == pytest.approx(average_precision_score(y, prob))
+    assert got["brier"] == pytest.approx(brier_score_loss(y, prob))
+
+
+def test_precision_recall_at_rate_by_hand() -> None:
+    y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 0], dtype=float)
+    score = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    precision, recall = precision_recall_at(y, score, 0.3)  # flags the top 3
+    assert precision == pytest.approx(2 / 3) and recall == pytest.approx(2 / 3)
+    # A binary rule at its own flag rate flags exactly the rows it flags.
+    rule = np.array([1, 0, 0, 0, 0, 1, 0, 0, 1, 0], dtype=float)
+    precision, recall = precision_recall_at(y, rule, 0.3)
+    assert precision == pytest.approx(2 / 3) and recall == pytest.approx(2 / 3)
+
+
+def test_ece_and_reliability_by_hand() -> None:
+    y = np.array([0, 0, 1, 1], dtype=float)
+    prob = np.array([0.05, 0.05, 0.95, 0.55])
+    table = reliability_table(y, prob)
+    assert list(table["n"]) == [2, 1, 1]
+    # gaps: bin 0: |0.05-0| x2, bin 5: |0.55-1|, bin 9: |0.95-1| -> (0.1+0.45+0.05)/4
+    assert expected_calibration_error(y, prob) == pytest.approx(0.15)
+    assert expected_calibration_error(np.array([1.0]), np.array([1.0])) == 0.0
+
+
+def test_bootstrap_intervals_contain_the_point_estimate_and_are_reproducible() -> None:
+    y, prob = _known(600)
+    students = np.repeat(np.arange(200), 3)
+    first = evaluate_score(y, prob, students, rule_rate=0.2, top_shares=(0.1,), probabilistic=True, n_samples=100, seed=4)
+    again = evaluate_score(y, prob, students, rule_rate=0.2, top_shares=(0.1,), probabilistic=True, n_samples=100, seed=4)
+    assert first["intervals"] == again["intervals"]
+    for key in ("roc_auc", "pr_auc", "brier", "ece", "recall_at_rule_rate"):
+        low, high = first["intervals"][key]
+        assert low <= first[key] <= high, key
+        assert high > low
+
+
+def test_bootstrap_resamples_whole_students() -> None:
+    students = np.array([7, 7, 7, 8, 9, 9])
+    seen = []
+
+    def record(rows: np.ndarray) -> dict[str, float]:
+        picked = students[rows]
+        seen.append(all((picked == s).sum() % {7: 3, 8: 1, 9: 2}[s] == 0 for s in set(picked)))
+        return {"n": float(len(rows))}
+
+    bootstrap_intervals(record, students, n_samples=50, seed=0)
+    assert all(seen)
+
+
+def test_calibration_repairs_a_deliberately_mis_scaled_model() -> None:
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(-1.0, 1.5, 4000)
+    y = (rng.uniform(size=4000) < 1 / (1 + np.exp(-true_logit))).astype(float)
+    margin = 3.0 * true_logit + 1.0  # far too confident, and shifted
+    raw = 1 / (1 + np.exp(-margin))
+    for method in ("sigmoid", "isotonic"):
+        calibrated = MarginCalibrator(method).fit(margin, y).predict_proba(margin)
+        assert brier_score_loss(y, calibrated) < brier_score_loss(y, raw) - 0.01, method
+        assert expected_calibration_error(y, calibrated) < expected_calibration_error(y, raw) / 2
+    best, scores = fit_best_calibrator(margin, y, np.arange(len(y)))
+    assert set(scores) == {"sigmoid", "isotonic"}
+    assert best.method_ == min(scores, key=scores.get)
+    # Sigmoid recovers the scale it was given: a ~ 1/3, b ~ -1/3.
+    assert best.to_dict()["method"] in ("sigmoid", "isotonic")
+    sigmoid = MarginCalibrator("sigmoid").fit(margin, y).to_dict()
+    assert sigmoid["a"] == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_calibrator_json_round_trip_is_exact() -> None:
+    y, prob = _known(500)
+    margin = np.log(prob / (1 - prob))
+    for method in ("sigmoid", "isotonic"):
+        fitted = MarginCalibrator(method).fit(margin, y)
+        params = fitted.to_dict()
+        assert np.array_equal(apply_calibration(params, margin), fitted.predict_proba(margin))
+    with pytest.raises(ValueError, match="method must be one of"):
+        MarginCalibrator("beta").fit(margin, y)
+
+
+def test_fairness_audit_flags_a_biased_score_and_withholds_small_groups() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    group = np.where(rng.uniform(size=n) < 0.5, "a", "b").astype(object)
+    group[:15] = "tiny"
+    y = (rng.uniform(size=n) < 0.3).astype(float)
+    risk = np.clip(0.3 + 0.4 * (y - 0.3) + rng.normal(0, 0.1, n), 0, 1)
+    risk[group == "b"] += 0.1  # group b is flagged far more often at equal outcomes
+    students = np.arange(n)
+    rows = fairness_audit(
+        y, risk, students, pd.DataFrame({"race_ethnicity": group}), flag_rate=0.3,
+        bounds=FairnessBounds(), min_group_size=20, n_samples=50, seed=0,
+    )
+    by_group = {r["group"]: r for r in rows}
+    assert by_group["tiny"]["too_small"] and "n_students" not in by_group["tiny"]
+    reference = by_group["a"]["reference_group"]
+    other = by_group["b" if reference == "a" else "a"]
+    assert other["verdict"].startswith("outside bounds")
+    assert "noise" not in other["verdict"]
+    assert by_group[reference]["fpr_ratio"] == pytest.approx(1.0)
+    low, high = other["intervals"]["fpr_ratio"]
+    assert low <= other["fpr_ratio"] <= high
