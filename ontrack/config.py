@@ -213,7 +213,8 @@ class TrackingConfig(_Frozen):
 
     uri: str | None = Field(
         None,
-        description="MLflow tracking URI; default: a SQLite file OUT/mlflow/mlflow.db.",
+        description="MLflow tracking URI; default: MLFLOW_TRACKING_URI when set, else a "
+        "SQLite file OUT/mlflow/mlflow.db.",
     )
     registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
 

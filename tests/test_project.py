@@ -67,6 +67,7 @@ def test_demo_runs_every_built_stage_and_says_what_is_not_yet(tmp_path: Path, ca
     assert "hs_readiness_8" in out and "on_track_9" in out
     assert "features:    grade8" in out and "features:    grade9" in out
     assert "not yet:" in out  # honest about stages still to come
+    assert "model:       grade8" in out and "vs rule" in out and "mlflow ui --backend-store-uri" in out
     assert (tmp_path / "demo" / "out" / "indicators" / "rates.csv").exists()
     assert (tmp_path / "demo" / "out" / "features" / "grade9" / "matrix.parquet").exists()
 
@@ -89,3 +90,29 @@ def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "validation" / "report.json").exists()
+
+
+def test_mlproject_train_entry_point(tmp_path: Path) -> None:
+    """`mlflow run mlproject -e train` trains and registers in the project's own run."""
+    import os
+
+    from ontrack.synth import generate_district
+
+    generate_district(tmp_path / "data", n_students=300, n_years=7, seed=1)
+    (tmp_path / "c.yaml").write_text("modeling:\n  bootstrap_samples: 20\n", encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    result = subprocess.run(
+        [str(bin_dir / "mlflow"), "run", "mlproject", "--env-manager", "local", "-e", "train",
+         "-P", f"data={tmp_path / 'data'}", "-P", f"out={tmp_path / 'out'}",
+         "-P", f"config={tmp_path / 'c.yaml'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ROC AUC" in result.stdout and "registered ontrack-grade8 version 1" in result.stdout
+    assert (tmp_path / "out" / "models" / "grade8" / "evaluation.json").exists()

@@ -16,4 +16,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "import_edfi",
     "train",
     "promote",
+    "evaluate",
 )

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ontrack.config import load_config
 from ontrack.console import Progress
+from ontrack.modeling.tracking import tracking_uri
 
 # Stages delivered by later work: (name, module that will provide it).
 PENDING_STAGES: tuple[tuple[str, str], ...] = (
-    ("train + calibrate + evaluate both models, register in MLflow", "ontrack.modeling"),
     ("score the current cohort, rosters with reasons", "ontrack.scoring"),
     ("district report", "reports.district"),
 )
@@ -37,6 +37,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--students", type=int, default=2000, help="district size (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--years", type=int, default=8,
+        help="school years of history (default 8: enough for 3 training cohorts of grade8)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -60,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     say = Progress("demo", args.quiet)
     started = time.perf_counter()
     data, out = args.out / "data", args.out / "out"
-    say(f"1/4 generating a synthetic district of ~{args.students:,} students in {data}")
-    generate_district(data, n_students=args.students, n_years=6, seed=args.seed)
-    say("2/4 validating every table")
+    say(f"1/5 generating a synthetic district of ~{args.students:,} students in {data}")
+    generate_district(data, n_students=args.students, n_years=args.years, seed=args.seed)
+    say("2/5 validating every table")
     report = validate_directory(data, out, config, progress=say)
     lines = ["", "ontrack demo", "============", f"data:        {data}"]
     total_in = sum(t.rows_in for t in report.tables.values())
@@ -71,21 +75,50 @@ def run(args: argparse.Namespace) -> int:
         f"validation:  {total_in:,} rows read, {total_bad:,} quarantined (the "
         f"generator plants a little realistic mess) -> {out / 'validation'}"
     )
-    say("3/4 computing the rule-based indicators")
+    say("3/5 computing the rule-based indicators")
     result = run_indicators(data, out, config, progress=say, reuse_validated=True)
     lines.append(f"indicators:  {out / 'indicators'}")
     lines += [f"  {line}" for line in indicator_summary(result).splitlines()]
     for model in ("grade8", "grade9"):
-        say(f"4/4 building the {model} feature matrix and labels")
+        say(f"4/5 building the {model} feature matrix and labels")
         meta = write_features(out, config, model=model, progress=say)
         labelled = ", ".join(f"{n} {k:,}" for n, k in meta["labels"].items())
         lines.append(
             f"features:    {model}: {meta['rows']:,} student-checkpoints x "
             f"{len(meta['features'])} features; labelled rows: {labelled} -> {meta['folder']}"
         )
+    lines += _train_both(out, config, say)
     for name, module in PENDING_STAGES:
         if not _available(module):
             lines.append(f"not yet:     {name}")
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
+    lines += [
+        "",
+        "open the MLflow UI on the runs and the model registry:",
+        f"  mlflow ui --backend-store-uri {tracking_uri(config, out)}",
+    ]
     print("\n".join(lines))
     return 0
+
+
+def _train_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
+    """Train, calibrate, evaluate and register grade8 and grade9; summary lines."""
+    import warnings
+
+    from ontrack.modeling import train_model
+
+    lines = []
+    for model in ("grade8", "grade9"):
+        say(f"5/5 training, calibrating and evaluating {model} against the rule")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = train_model(out, config, model=model, progress=say)
+        e, rule = result.evaluation, result.evaluation["baselines"]["rule"]
+        lines.append(
+            f"model:       {model} ({e['label']}), test cohort {e['test_cohorts']}: ROC AUC "
+            f"{e['roc_auc']:.3f} vs rule {rule['roc_auc']:.3f}; recall at the rule's flag "
+            f"rate {e['recall_at_rule_rate']:.1%} vs {rule['recall_at_rule_rate']:.1%}; "
+            f"registered {e['registered_model']} v{e['model_version']} "
+            f"({', '.join(e['aliases'])}) -> {result.folder}"
+        )
+    return lines

@@ -171,6 +171,6 @@ def _split(labels: pd.DataFrame, data_end: date, spec: SplitSpec) -> tuple[Tempo
         relaxed = spec.model_copy(update={"n_train_years": None})
         split = temporal_splits(windows, data_end=data_end, spec=relaxed)[-1]
         return split, (
-            f"split.n_train_years={spec.n_train_years} was not possible ({err}); trained "
-            f"on every eligible year instead"
+            f"split.n_train_years={spec.n_train_years} was not possible, so every "
+            f"eligible older cohort year was used. {err}"
         )

@@ -34,6 +34,7 @@ DEFAULT_PARAMS: dict = {
     "subsample_freq": 1,
     "colsample_bytree": 0.8,
     "reg_lambda": 1.0,
+    "n_jobs": 1,
 }
 # scikit-learn style names -> LightGBM's own parameter names.
 _NATIVE = {
@@ -46,6 +47,7 @@ _NATIVE = {
     "colsample_bytree": "feature_fraction",
     "reg_lambda": "lambda_l2",
     "reg_alpha": "lambda_l1",
+    "n_jobs": "num_threads",
 }
 
 
@@ -64,7 +66,6 @@ def native_params(params: dict, seed: int) -> dict:
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": 2,
         **native,
     }
 

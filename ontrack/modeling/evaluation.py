@@ -33,7 +33,7 @@ def evaluate_scores(
 ) -> dict:
     """Metrics of every score overall and by checkpoint, and the model's fairness audit.
 
-    ``scores`` holds ``model`` (calibrated risk), ``rule`` and ``logistic``.
+    ``scores`` holds ``model`` (calibrated risk), ``rule`` and optionally ``logistic``.
     """
     y = np.asarray(y, dtype="float64")
     rule_rate = float((np.asarray(scores["rule"]) >= 1.0).mean())
@@ -90,7 +90,8 @@ def _month_order(month_day: str) -> tuple[int, int]:
 def comparison_rows(evaluation: dict, keys: Sequence[str] = ("roc_auc", "precision_at_rule_rate", "recall_at_rule_rate", "ece")) -> list[list[str]]:
     """Rows of the model vs rule vs logistic table printed by ``ontrack train``."""
     rows = []
-    named = [("model (calibrated)", evaluation), ("rule", evaluation["baselines"]["rule"]), ("logistic", evaluation["baselines"]["logistic"])]
+    named = [("model (calibrated)", evaluation)]
+    named += [(name, metrics) for name, metrics in evaluation["baselines"].items()]
     for name, metrics in named:
         cells = [name]
         for key in keys:

@@ -1,8 +1,9 @@
 """The one module that talks to MLflow: runs, the model registry, aliases, loading.
 
 Default tracking is a SQLite file ``OUT/mlflow/mlflow.db`` with artifacts beside it in
-``OUT/mlflow/artifacts`` (no server); ``tracking.uri`` in the config points anywhere
-else. Registered models are named ``<prefix>-<model>`` (``ontrack-grade8``). Every
+``OUT/mlflow/artifacts`` (no server); ``tracking.uri`` in the config, or else the
+``MLFLOW_TRACKING_URI`` environment variable (which ``mlflow run`` sets), points
+anywhere else. Registered models are named ``<prefix>-<model>`` (``ontrack-grade8``). Every
 training registers a version with alias ``challenger``; the first version of a model
 also becomes ``champion``; ``promote`` moves ``champion`` and records who and why.
 
@@ -47,10 +48,17 @@ def default_store(out_dir: Path) -> Path:
 
 
 def tracking_uri(config: Config, out_dir: Path) -> str:
-    """The config's tracking URI, else the SQLite file under ``OUT/mlflow``."""
+    """The config's tracking URI, else ``MLFLOW_TRACKING_URI``, else the SQLite file
+    under ``OUT/mlflow``."""
     if config.tracking.uri:
         return config.tracking.uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
     return f"sqlite:///{default_store(out_dir) / 'mlflow.db'}"
+
+
+def _uses_default_store(config: Config) -> bool:
+    return not (config.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI"))
 
 
 def registered_name(config: Config, model: str) -> str:
@@ -64,7 +72,7 @@ def connect(config: Config, out_dir: Path, *, create: bool = True) -> MlflowClie
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     uri = tracking_uri(config, out_dir)
-    if not config.tracking.uri:
+    if _uses_default_store(config):
         store = default_store(out_dir)
         if not create and not (store / "mlflow.db").is_file():
             raise RegistryError(
@@ -84,7 +92,7 @@ def experiment_id(client: MlflowClient, config: Config, out_dir: Path, model: st
     if found is not None:
         return found.experiment_id
     location = None
-    if not config.tracking.uri:
+    if _uses_default_store(config):
         location = (default_store(out_dir) / "artifacts").as_uri()
     return client.create_experiment(name, artifact_location=location)
 
@@ -120,7 +128,9 @@ def log_and_register(
     name = registered_name(config, model)
     exp = experiment_id(client, config, out_dir, model)
     signature = ModelSignature(inputs=Schema([ColSpec("double", f, required=False) for f in features]))
-    with mlflow.start_run(experiment_id=exp) as run:
+    # Under `mlflow run` (MLFLOW_RUN_ID set) the project's own run is the training run.
+    inside_project = bool(os.environ.get("MLFLOW_RUN_ID"))
+    with mlflow.start_run(experiment_id=None if inside_project else exp) as run:
         mlflow.set_tags({"ontrack.model": model, **tags})
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})

@@ -136,7 +136,7 @@ def train_model(
     registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder)
     evaluation.update(mlflow_run_id=registered.run_id, model_version=registered.version,
                       registered_model=registered.name, aliases=list(registered.aliases))
-    _write_json(folder / "evaluation.json", evaluation)
+    write_json(folder / "evaluation.json", evaluation)
     (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
     return TrainResult(folder, evaluation, registered, estimator)
 
@@ -233,7 +233,7 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
     bundle = folder / "bundle"
     digest = save_bundle(bundle, est.booster_, est.calibration_, contract)
     (folder / "datasheet.md").write_text(datasheet_markdown(datasheet), encoding="utf-8")
-    _write_json(folder / "evaluation.json", evaluation)
+    write_json(folder / "evaluation.json", evaluation)
     (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
     client = tracking.connect(config, out_dir)
     metrics = {k: evaluation[k] for k in ("roc_auc", "pr_auc", "brier", "ece", "precision_at_rule_rate", "recall_at_rule_rate", "base_rate", "n")}
@@ -282,7 +282,8 @@ def _code_version() -> str:
         return "unknown"
 
 
-def _write_json(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON with NaN as null and numpy numbers as plain numbers."""
     path.write_text(json.dumps(_plain(payload), indent=2, allow_nan=False), encoding="utf-8")
 
 
