@@ -96,9 +96,16 @@ def _init_worker(data: ReportData, profiles: pd.DataFrame, report_dir: Path) -> 
     _WORKER.update(data=data, profiles=profiles, report_dir=report_dir)
 
 
-def _write_school(school: dict) -> str:
-    target = _WORKER["report_dir"] / school_page(school["school_id"])
-    target.write_text(render_school(_WORKER["data"], _WORKER["profiles"], school), encoding="utf-8")
+def _write_page(task: tuple[str, object]) -> str:
+    """Write one page: ("index", pair) or ("school", school record)."""
+    kind, what = task
+    data, profiles, report_dir = _WORKER["data"], _WORKER["profiles"], _WORKER["report_dir"]
+    if kind == "index":
+        target = report_dir / "index.html"
+        target.write_text(render_index(data, profiles, what, report_dir), encoding="utf-8")
+    else:
+        target = report_dir / school_page(what["school_id"])
+        target.write_text(render_school(data, profiles, what), encoding="utf-8")
     return target.name
 
 
@@ -107,8 +114,8 @@ def render_report(out_dir: Path | str, config: Config, *, pair: ScatterPair | No
     """Write ``OUT/report/`` from the outputs under ``out_dir``; return index.html's path.
 
     ``pair`` is the scatter shown first (default readiness vs chronic absence, grade 8).
-    ``workers`` processes render the school pages (default: up to 2 CPUs, 1 for small
-    districts).
+    ``workers`` processes render the pages (default: up to 2 CPUs, 1 for small
+    districts); the output is the same with any number.
     """
     say = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
@@ -119,20 +126,19 @@ def render_report(out_dir: Path | str, config: Config, *, pair: ScatterPair | No
     say("reading published rates, criteria counts, rosters and model evaluations")
     data = load_report_data(out_dir, config.reporting.min_group_size)
     profiles = school_profiles(data)
-    say(f"writing index.html ({len(profiles)} schools, {len(data.models)} models)")
-    index = report_dir / "index.html"
-    index.write_text(render_index(data, profiles, pair or DEFAULT_PAIR, report_dir), encoding="utf-8")
     schools = data.schools[["school_id", "school_name", "district_id"]].to_dict("records")
+    tasks = [("index", pair or DEFAULT_PAIR), *[("school", s) for s in schools]]
     n_workers = workers or (min(2, os.cpu_count() or 1) if len(schools) >= _POOL_FROM else 1)
-    say(f"writing {len(schools)} school pages with {n_workers} process(es)")
+    say(f"writing index.html and {len(schools)} school pages ({len(data.models)} models) "
+        f"with {n_workers} process(es)")
     if n_workers <= 1:
         _init_worker(data, profiles, report_dir)
-        for school in schools:
-            _write_school(school)
+        for task in tasks:
+            _write_page(task)
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
                                  initargs=(data, profiles, report_dir)) as pool:
-            list(pool.map(_write_school, schools, chunksize=max(1, len(schools) // (4 * n_workers))))
+            list(pool.map(_write_page, tasks, chunksize=max(1, len(tasks) // (8 * n_workers))))
     say(f"report written to {report_dir}")
-    return index
+    return report_dir / "index.html"

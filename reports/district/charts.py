@@ -84,44 +84,94 @@ def _top(values: Sequence[float | None]) -> float:
     return 1.0
 
 
-def trend_chart(panels: Sequence[TrendPanel], title: str) -> str:
-    """Small multiples: one panel per indicator, lines over school years."""
-    fig = Figure(figsize=(2.6 * max(1, len(panels)), 2.3), layout="constrained")
-    axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
-    for ax, panel in zip(axes, panels, strict=False):
-        years = list(panel.years)
-        values = [v for s in panel.series for v in s.values]
+# Trend figures reused per layout (panels x lines): building a figure costs as much as
+# drawing it, and every school page has the same layout with other numbers.
+_TREND_TEMPLATES: dict[tuple, tuple[Figure, list]] = {}
+
+
+def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
+    """The cached figure for this layout and its (axes, lines) per panel."""
+    key = (tuple(panels[0].years),
+           tuple(tuple((s.label, s.color, s.dashed) for s in p.series) for p in panels))
+    if key in _TREND_TEMPLATES:
+        return _TREND_TEMPLATES[key]
+    n = len(panels)
+    width, height = 2.6 * n, 2.55
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=0.5 / width, right=1 - 0.15 / width, bottom=0.72 / height,
+                        top=1 - 0.3 / height, wspace=0.55 / 2.1)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    years = list(panels[0].years)
+    slots, handles = [], {}
+    for ax, panel in zip(axes, panels, strict=True):
+        lines = []
         for series in panel.series:
-            xs = [y for y, v in zip(years, series.values, strict=True) if v is not None]
-            ys = [v for v in series.values if v is not None]
-            ax.plot(xs, ys, marker="o", color=series.color, label=series.label,
-                    linestyle="--" if series.dashed else "-", linewidth=1.6, markersize=4)
+            (line,) = ax.plot(years, [float("nan")] * len(years), marker="o", color=series.color,
+                              linestyle="--" if series.dashed else "-", linewidth=1.6,
+                              markersize=4, label=series.label)
+            handles.setdefault(series.label, line)
+            lines.append(line)
         ax.set_xticks(years, [f"{y - 1}-{str(y)[2:]}" for y in years])
-        _percent_axis(ax, "y", _top(values))
-        ax.set_title(panel.title, fontsize=9, loc="left")
+        ax.set_xlim(years[0] - 0.3, years[-1] + 0.3)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-        if len(panel.series) > 1:
-            ax.legend(loc="best", fontsize=6.5, frameon=False)
+        slots.append((ax, lines))
+    if len(handles) > 1:
+        fig.legend(list(handles.values()), list(handles), loc="lower center",
+                   ncol=min(4, len(handles)), fontsize=7, frameon=False)
+    _TREND_TEMPLATES[key] = (fig, slots)
+    return fig, slots
+
+
+def trend_chart(panels: Sequence[TrendPanel], title: str) -> str:
+    """Small multiples: one panel per indicator, lines over school years (gaps where a
+    value is withheld)."""
+    fig, slots = _trend_template(panels)
+    for (ax, lines), panel in zip(slots, panels, strict=True):
+        for line, series in zip(lines, panel.series, strict=True):
+            line.set_ydata([float("nan") if v is None else v for v in series.values])
+        ax.set_ylim(0, _top([v for s in panel.series for v in s.values]))
+        ax.set_title(panel.title, fontsize=9, loc="left")
     return to_svg(fig, title)
+
+
+_BAR_TEMPLATES: dict[int, tuple[Figure, object, list, list, object]] = {}
+
+
+def _bar_template(n: int) -> tuple[Figure, object, list, list, object]:
+    """The cached figure with ``n`` bars: (figure, axes, bars, value labels, line)."""
+    if n in _BAR_TEMPLATES:
+        return _BAR_TEMPLATES[n]
+    width, height = 6.0, 1.0 + 0.24 * max(1, n)
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=2.6 / width, right=0.95, bottom=0.45 / height, top=1 - 0.55 / height)
+    ax = fig.subplots()
+    positions = list(range(n))[::-1]
+    bars = list(ax.barh(positions, [0.0] * n, color=SCHOOL, height=0.65))
+    texts = [ax.text(0, pos, "", va="center", fontsize=7) for pos in positions]
+    line = ax.axvline(0, color=ACCENT, linestyle="--", linewidth=1.2)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _BAR_TEMPLATES[n] = (fig, ax, bars, texts, line)
+    return _BAR_TEMPLATES[n]
 
 
 def group_bars(title: str, labels: Sequence[str], values: Sequence[float],
                reference: float | None, reference_label: str = "all students") -> str:
     """Horizontal bars, one per student group, with the all-students rate as a line."""
-    height = 0.9 + 0.24 * max(1, len(labels))
-    fig = Figure(figsize=(5.6, height), layout="constrained")
-    ax = fig.subplots()
-    positions = list(range(len(labels)))[::-1]
-    ax.barh(positions, values, color=SCHOOL, height=0.65)
-    ax.set_yticks(positions, labels)
+    fig, ax, bars, texts, line = _bar_template(len(labels))
     top = _top([*values, reference])
+    positions = list(range(len(labels)))[::-1]
+    ax.set_yticks(positions, labels)
+    for bar, text, pos, value in zip(bars, texts, positions, values, strict=True):
+        bar.set_width(value)
+        text.set_position((value + top * 0.01, pos))
+        text.set_text(f"{value:.0%}")
     heading = title
+    line.set_visible(reference is not None)
     if reference is not None:
-        ax.axvline(reference, color=ACCENT, linestyle="--", linewidth=1.2)
+        line.set_xdata([reference, reference])
         heading = f"{title}\n(dashed line: {reference_label}, {reference:.0%})"
-    for pos, value in zip(positions, values, strict=True):
-        ax.text(value + top * 0.01, pos, f"{value:.0%}", va="center", fontsize=7)
-    _percent_axis(ax, "x", top)
+    ax.set_xlim(0, top)
     ax.set_title(heading, fontsize=9, loc="left")
     return to_svg(fig, title)
 
@@ -137,7 +187,8 @@ def scatter_chart(title: str, points: Sequence[tuple[str, float, float, bool]],
                   x_label: str, y_label: str, x_quartiles: Sequence[float],
                   y_quartiles: Sequence[float]) -> str:
     """Schools as named points; quartile lines; bright spots as stars."""
-    fig = Figure(figsize=(7.2, 5.0), layout="constrained")
+    fig = Figure(figsize=(7.2, 5.0))
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
     ax = fig.subplots()
     xs = [p[1] for p in points]
     ys = [p[2] for p in points]
@@ -171,7 +222,8 @@ def scatter_chart(title: str, points: Sequence[tuple[str, float, float, bool]],
 def calibration_chart(title: str, predicted: Sequence[float], observed: Sequence[float],
                       counts: Sequence[int]) -> str:
     """Predicted risk against the share observed, per bin, with the diagonal."""
-    fig = Figure(figsize=(4.2, 3.6), layout="constrained")
+    fig = Figure(figsize=(4.2, 3.6))
+    fig.subplots_adjust(left=0.16, right=0.96, bottom=0.14, top=0.91)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color=DISTRICT, linestyle="--", linewidth=1,
             label="perfect calibration")
@@ -191,7 +243,8 @@ def calibration_chart(title: str, predicted: Sequence[float], observed: Sequence
 def paired_bars(title: str, metrics: Sequence[str], model: Sequence[float | None],
                 rule: Sequence[float | None], names: tuple[str, str] = ("model", "rule")) -> str:
     """Model and rule side by side for a few metrics between 0 and 1."""
-    fig = Figure(figsize=(5.2, 2.8), layout="constrained")
+    fig = Figure(figsize=(5.2, 2.8))
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.88)
     ax = fig.subplots()
     pos = list(range(len(metrics)))
     width = 0.38

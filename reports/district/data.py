@@ -105,6 +105,7 @@ class ReportData:
     config_hash: str
     as_of: str | None
     cells: dict[tuple, Cell] = field(default_factory=dict)
+    groups: dict[tuple, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def latest(self) -> int:
@@ -120,13 +121,18 @@ class ReportData:
         return self.cells.get((year, indicator, unit, grade, group_type, group))
 
     def groups_of(self, indicator: str, grade: int, unit: str) -> list[tuple[str, str]]:
-        """(group_type, group) pairs present for a unit, in report order."""
-        part = self.rates[(self.rates["indicator"] == indicator)
-                          & (self.rates["grade_level"] == grade)
-                          & (self.rates["unit"] == unit)]
-        present = set(zip(part["group_type"], part["group"], strict=True))
-        order = [t for t, _ in GROUP_TYPES]
-        return sorted(present, key=lambda p: (order.index(p[0]) if p[0] in order else 99, p[1]))
+        """(group_type, group) pairs rates.csv has for a unit (any trend year), in order."""
+        return self.groups.get((indicator, grade, unit), [])
+
+
+def index_groups(rates: pd.DataFrame) -> dict[tuple, list[tuple[str, str]]]:
+    """Groups present per (indicator, grade, unit), in report order."""
+    order = {t: k for k, (t, _) in enumerate(GROUP_TYPES)}
+    found: dict[tuple, set[tuple[str, str]]] = {}
+    cols = [rates[c].tolist() for c in ("indicator", "grade_level", "unit", "group_type", "group")]
+    for ind, grade, unit, gtype, grp in zip(*cols, strict=True):
+        found.setdefault((ind, int(grade), unit), set()).add((gtype, grp))
+    return {k: sorted(v, key=lambda p: (order.get(p[0], 99), p[1])) for k, v in found.items()}
 
 
 def cell_key(row: tuple) -> str:
@@ -357,4 +363,5 @@ def load_report_data(out_dir: Path, min_size: int) -> ReportData:
         config_hash=config_hash,
         as_of=as_of,
         cells=index_cells(rates),
+        groups=index_groups(rates),
     )

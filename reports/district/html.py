@@ -174,5 +174,6 @@ def figure(svg: str, caption: str, alternative: str, extra_attrs: str = "",
 SUPPRESSION_NOTE = (
     "{dash}* means withheld: fewer than {n} students had a known status, or the value was "
     "withheld so that a smaller group could not be worked out by subtraction. Withheld "
-    "values are never shown, in tables or charts."
+    "values are never shown, in tables or charts. {dash} alone means there are no such "
+    "students (the grade is not taught there, or the group is empty)."
 )
