@@ -242,3 +242,23 @@ def test_reuse_indicators_renders_without_recomputing(built, tmp_path):
     html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
     first = re.search(r'<select id="scatter-pick"><option value="([^"]+)"', html).group(1)
     assert first == "on_track_9-chronic_absence-9"
+
+
+def test_the_command_parses_its_options():
+    parser = argparse.ArgumentParser(prog="ontrack")
+    report_command.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", "DATA", "--out", "OUT", "--reuse-indicators",
+                              "--scatter", "on_track_9,suspension"])
+    assert args.func is report_command.run and args.reuse_indicators
+    assert parse_pair(args.scatter).grade == 9
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["report", "DATA"])
+    assert exc.value.code == 2
+
+
+def test_an_unreadable_roster_is_a_clear_error(built, tmp_path):
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    (tmp_path / "rosters").mkdir()
+    pd.DataFrame({"student_id": ["1"], "tier": ["high"]}).to_csv(tmp_path / "rosters" / "0503.csv", index=False)
+    with pytest.raises(OnTrackError, match="must have a risk_tier column"):
+        render_report(tmp_path, CONFIG)

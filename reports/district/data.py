@@ -155,6 +155,8 @@ def read_rates(path: Path) -> pd.DataFrame:
         raise OnTrackError(
             f"{path} must have the columns of rates.csv. Got no {', '.join(missing)} instead."
         )
+    if "n_unknown" not in rates.columns:
+        rates["n_unknown"] = pd.NA
     rates["suppressed"] = rates["suppressed"].astype(str).str.lower().isin(("true", "1"))
     for col in ("school_year", "grade_level"):
         rates[col] = pd.to_numeric(rates[col]).astype("int64")
@@ -302,7 +304,13 @@ def roster_counts(out_dir: Path, school_ids: list[str], min_size: int) -> dict[s
         path = folder / f"{school_id}.csv"
         if not path.exists():
             continue
-        roster = pd.read_csv(path, dtype=str)
+        try:
+            roster = pd.read_csv(path, dtype=str)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise OnTrackError(
+                f"{path} must be a roster CSV. Got a file that cannot be read as one "
+                f"instead ({type(err).__name__})."
+            ) from None
         if "risk_tier" not in roster.columns:
             raise OnTrackError(
                 f"{path} must have a risk_tier column. Got columns "
