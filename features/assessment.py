@@ -68,7 +68,7 @@ def math_scale_score_prior_year() -> str:
     group="assessment",
     source="assessment_results",
     reason="Last year's ELA level was {value:.0f} of 4",
-    malleable=False,
+    malleable=True,
     valid_range=(1.0, 4.0),
 )
 def ela_level_prior_year() -> str:
@@ -80,7 +80,7 @@ def ela_level_prior_year() -> str:
     group="assessment",
     source="assessment_results",
     reason="Last year's math level was {value:.0f} of 4",
-    malleable=False,
+    malleable=True,
     valid_range=(1.0, 4.0),
 )
 def math_level_prior_year() -> str:

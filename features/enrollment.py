@@ -39,7 +39,7 @@ def moves(year_offset: int) -> str:
     group="enrollment",
     source="enrollment_spells",
     reason="Changed schools {value:.0f} times this year",
-    malleable=False,
+    malleable=True,
 )
 def school_moves_ytd() -> str:
     """School changes this school year up to the as-of date: enrollment spells entered

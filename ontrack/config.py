@@ -235,6 +235,44 @@ class FairnessBounds(_Frozen):
     )
 
 
+class ScoringConfig(_Frozen):
+    """Tiers, alerts and the drift guard of rosters (the ``scoring:`` section)."""
+
+    tier_names: tuple[str, str, str] = Field(
+        ("intensive support", "check in", "on track"),
+        description="Names of the three tiers, most support first: about support, "
+        "never labels.",
+    )
+    tier_mode: Literal["bands", "capacity"] = Field(
+        "bands", description="Tiers by calibrated-risk bands, or by each school's "
+        "capacity (the top N students)."
+    )
+    risk_bands: tuple[float, float] = Field(
+        (0.5, 0.2), description="bands: lowest calibrated risk of the first and of the "
+        "second tier."
+    )
+    capacity_per_school: tuple[int, int] = Field(
+        (15, 30), description="capacity: students per school in the first and in the "
+        "second tier."
+    )
+    reasons_per_student: int = Field(3, ge=0, le=3, description="Reasons on each roster row.")
+    absence_rise_points: float = Field(
+        0.10, gt=0, le=1, description="Alert when the absence rate of the last 30 "
+        "instructional days is this much above the student's own earlier rate..."
+    )
+    absence_rise_ratio: float = Field(
+        2.0, ge=1, description="...and at least this many times that earlier rate."
+    )
+    psi_threshold: float = Field(
+        0.25, gt=0, description="Population stability index of the scores against the "
+        "test cohort above which rosters are ranked by the rule."
+    )
+    drift_tolerance: float = Field(
+        0.02, ge=0, description="How far the champion may trail the rule (ROC AUC, "
+        "recall at the rule's flag rate) before rosters are ranked by the rule."
+    )
+
+
 class ModelingConfig(_Frozen):
     """Training, evaluation and fairness-audit settings (the ``modeling:`` section)."""
 
@@ -314,6 +352,7 @@ class Config(_Frozen):
     label: LabelPolicy = Field(default_factory=LabelPolicy)
     split: SplitSpec = Field(default_factory=SplitSpec)
     modeling: ModelingConfig = Field(default_factory=ModelingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
 
     def rules_for(self, district_id: str | None) -> DistrictRules:
         """The rules of one district: its overrides, else the default rules."""

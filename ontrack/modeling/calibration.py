@@ -7,6 +7,8 @@ on a cohort the booster never saw:
 - ``isotonic``: a non-decreasing step function of the margin, stored as its knots and
   applied by linear interpolation (what scikit-learn's IsotonicRegression predicts).
 
+Calibrated risks are kept within 1%-99%: no student is shown as certain either way.
+
 ``fit_best_calibrator`` scores both on the calibration cohort (out of fold, by student)
 and keeps the one with the lower Brier score, recording both scores.
 """
@@ -23,6 +25,8 @@ from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GroupKFold
 
 METHODS: tuple[str, ...] = ("sigmoid", "isotonic")
+# No student is ever shown as certain to go off track or certain not to.
+RISK_FLOOR, RISK_CEILING = 0.01, 0.99
 
 
 class MarginCalibrator(BaseEstimator):
@@ -70,10 +74,12 @@ def apply_calibration(params: dict, margin: np.ndarray) -> np.ndarray:
     margin = np.asarray(margin, dtype="float64")
     method = params.get("method")
     if method == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-(params["a"] * margin + params["b"])))
-    if method == "isotonic":
-        return np.interp(margin, np.asarray(params["x"]), np.asarray(params["y"]))
-    raise ValueError(f"calibrator method must be one of {', '.join(METHODS)}. Got {method!r} instead.")
+        risk = 1.0 / (1.0 + np.exp(-(params["a"] * margin + params["b"])))
+    elif method == "isotonic":
+        risk = np.interp(margin, np.asarray(params["x"]), np.asarray(params["y"]))
+    else:
+        raise ValueError(f"calibrator method must be one of {', '.join(METHODS)}. Got {method!r} instead.")
+    return np.clip(risk, RISK_FLOOR, RISK_CEILING)
 
 
 def fit_best_calibrator(

@@ -133,7 +133,8 @@ def train_model(
     evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()}}
     datasheet = _datasheet(data, config.reporting.min_group_size)
     say("registering in MLflow")
-    registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder)
+    reference = score_reference(scores["model"])
+    registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder, reference)
     evaluation.update(mlflow_run_id=registered.run_id, model_version=registered.version,
                       registered_model=registered.name, aliases=list(registered.aliases))
     write_json(folder / "evaluation.json", evaluation)
@@ -215,7 +216,8 @@ def _datasheet(data: TrainingData, min_group_size: int) -> dict:
 
 
 def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarningModel,
-              evaluation: dict, datasheet: dict, plots: dict[str, Path], folder: Path) -> tracking.Registered:
+              evaluation: dict, datasheet: dict, plots: dict[str, Path], folder: Path,
+              reference: dict) -> tracking.Registered:
     features = load_feature_set().select(names=data.X.columns) if _has_features(data) else None
     contract = {
         "model": data.model,
@@ -229,6 +231,13 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
         "config_hash": config.config_hash,
         "split": evaluation["split"],
         "trained_at": evaluation["created_at"],
+        "score_reference": reference,
+        "test_metrics": {
+            "roc_auc": evaluation["roc_auc"],
+            "recall_at_rule_rate": evaluation["recall_at_rule_rate"],
+            "rule_roc_auc": evaluation["baselines"]["rule"]["roc_auc"],
+            "rule_recall_at_rule_rate": evaluation["baselines"]["rule"]["recall_at_rule_rate"],
+        },
     }
     bundle = folder / "bundle"
     digest = save_bundle(bundle, est.booster_, est.calibration_, contract)
@@ -260,6 +269,14 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
         ],
         bundle_dir=bundle, manifest_sha256=digest, features=list(data.X.columns), tags=tags,
     )
+
+
+def score_reference(risk: np.ndarray, n_bins: int = 10) -> dict:
+    """Decile edges of the test cohort's calibrated risk and each bin's share: the
+    reference of the population stability index at scoring time (aggregates only)."""
+    edges = np.unique(np.quantile(risk, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    counts = np.bincount(np.searchsorted(edges, risk, side="right"), minlength=len(edges) + 1)
+    return {"edges": [float(e) for e in edges], "shares": [float(c) / len(risk) for c in counts]}
 
 
 def _has_features(data: TrainingData) -> bool:

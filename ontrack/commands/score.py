@@ -1,0 +1,71 @@
+"""``ontrack score DATA --model grade8|grade9 --out OUT [--as-of DATE]``.
+
+Validates DATA into OUT, scores the model's cohort at the latest checkpoint (or the
+given date) with the registered ``champion``, and writes per-school rosters (CSV, XLSX,
+HTML) with calibrated risk, tiers, the rule's status and criteria, up to three reasons,
+the change since the last run and alerts, under ``OUT/rosters/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from datetime import date
+from pathlib import Path
+
+from ontrack.cohorts import MODEL_GRADES
+from ontrack.config import load_config
+from ontrack.console import Progress, table
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``score`` subcommand."""
+    parser = subparsers.add_parser(
+        "score",
+        help="score the current cohort with the champion and write rosters with reasons",
+        description="Validate DATA into OUT, build the model's cohort and features at the "
+        "latest checkpoint (or --as-of), score it with the registered champion and write "
+        "OUT/rosters/<school_id>.csv/.xlsx/.html (and per counselor when caseloads "
+        "exist). The registry is OUT/mlflow unless tracking.uri is configured.",
+    )
+    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
+    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="DATE",
+                        help="score as of this date (default: the latest checkpoint in the data)")
+    parser.add_argument("--reuse-validated", action="store_true",
+                        help="use OUT/validated as it is instead of validating DATA again")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def summary_text(summary: dict, folder: Path) -> str:
+    """What was scored, tiers, alerts, drift, throughput."""
+    rows = [[name, f"{count:,}"] for name, count in summary["tiers"].items()]
+    lines = [
+        f"{summary['registered_model']} version {summary['model_version']}: "
+        f"{summary['students']:,} students in {summary['schools']} schools as of "
+        f"{summary['as_of_date']} (scores expire {summary['expires']})",
+        table(rows, ["tier", "students"]),
+        f"alerts: {summary['alerts']:,} students; new to the list: {summary['new_to_the_list']:,}",
+    ]
+    if summary["ranked_by_rule"]:
+        lines.append(f"WARNING: {summary['drift_message']}")
+    lines.append(f"rosters in {folder}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, score and write rosters; print the summary."""
+    from ontrack.scoring import score_model
+    from ontrack.validation import validate_directory
+
+    config = load_config(args.config)
+    say = Progress("score", args.quiet)
+    if not args.reuse_validated:
+        validate_directory(args.data, args.out, config, progress=say)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = score_model(args.out, config, model=args.model, as_of=args.as_of, progress=say)
+    print(summary_text(result.summary, result.folder))
+    return 0

@@ -1,0 +1,127 @@
+"""The cohort being scored today: who, as of when, with which features and rule status.
+
+The as-of date is ``--as-of`` or the latest checkpoint on or before the data's end; the
+cohort is the model's grade enrolled then (``ontrack.cohorts``), and its features are
+built point-in-time by the same code as training (``ontrack.featurize``), so a score
+sees exactly what a training row saw at its checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ontrack.asof import data_end_date
+from ontrack.cohorts import build_cohort, cohort_checkpoints, model_grade
+from ontrack.config import Config
+from ontrack.errors import ModelContractError, SchemaError
+from ontrack.featurize import build_feature_matrix, load_feature_set
+from ontrack.indicators import checkpoint_dates, school_year_of
+from ontrack.modeling.dataset import rule_score
+
+# Roster columns with the rule's criteria: (roster column, feature) per model.
+RULE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "grade8": (
+        ("rule_gpa", "gpa_ytd"),
+        ("rule_gpa_ok", "readiness_gpa_ok_ytd"),
+        ("rule_attendance_rate", "attendance_rate_ytd"),
+        ("rule_attendance_ok", "readiness_attendance_ok_ytd"),
+        ("rule_no_d_or_f_ela_math", "readiness_df_ok_ytd"),
+        ("rule_suspensions", "suspensions_ytd"),
+        ("rule_not_suspended", "readiness_suspension_ok_ytd"),
+    ),
+    "grade9": (
+        ("rule_credits_earned", "credits_earned_ytd"),
+        ("rule_credits_vs_pace", "credits_vs_expected_ytd"),
+        ("rule_credits_ok", "on_track_credits_ok_ytd"),
+        ("rule_core_semester_fs", "core_semester_fs_ytd"),
+        ("rule_fs_ok", "on_track_fs_ok_ytd"),
+    ),
+}
+STATUS_OF_SCORE = {1.0: "not_met", 0.5: "unknown", 0.0: "met"}
+
+
+@dataclass(frozen=True)
+class ScoringCohort:
+    """The scored rows: cohort (school, grade, ...), the full matrix, as-of, expiry."""
+
+    cohort: pd.DataFrame
+    matrix: pd.DataFrame
+    as_of: date
+    expires: date
+    data_end: date | None
+
+
+def latest_checkpoint(con: duckdb.DuckDBPyConnection, config: Config, end: date | None) -> date:
+    """The newest configured checkpoint on or before the data's end."""
+    points = cohort_checkpoints(con, config, data_end=end)
+    if points.empty:
+        raise SchemaError(
+            f"the data must reach a checkpoint to score ({', '.join(config.rules.checkpoints)}). "
+            f"Got data ending {end} instead; pass --as-of DATE."
+        )
+    return pd.Timestamp(points["as_of_date"].max()).date()
+
+
+def next_checkpoint(config: Config, district_id: str | None, as_of: date) -> date:
+    """The first checkpoint after ``as_of``: when today's scores expire."""
+    rules = config.rules_for(district_id)
+    year = school_year_of(rules, as_of)
+    later = [d for y in (year, year + 1) for d in checkpoint_dates(rules, y) if d > as_of]
+    return min(later)
+
+
+def build_scoring_cohort(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    model: str,
+    as_of: date | None,
+    provided: set[str],
+    feature_set: str = "features:FEATURES",
+) -> ScoringCohort:
+    """The cohort at the as-of date and its point-in-time feature matrix."""
+    end = data_end_date(con)
+    day = as_of or latest_checkpoint(con, config, end)
+    cohort = build_cohort(con, config, model=model, as_of_dates=[day], data_end=end)
+    if cohort.empty:
+        raise SchemaError(
+            f"enrollments must hold {model_grade(model)}th graders enrolled on {day} to "
+            "score. Got none instead."
+        )
+    features = load_feature_set(feature_set).for_config(config).for_grades([model_grade(model)])
+    matrix = build_feature_matrix(con, cohort, features, config, provided=provided)
+    district = str(cohort["district_id"].iloc[0])
+    return ScoringCohort(cohort, matrix, day, next_checkpoint(config, district, day), end)
+
+
+def model_inputs(matrix: pd.DataFrame, contract: dict) -> pd.DataFrame:
+    """The model's columns, in order; the column diff as an error when they differ."""
+    expected, got = list(contract["features"]), list(matrix.columns)
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    if missing or extra:
+        raise ModelContractError(
+            f"the data's features must match the model's input contract "
+            f"(feature hash {contract.get('feature_hash')}). Got a different set instead:\n"
+            f"  missing (the model needs them): {', '.join(missing) or 'none'}\n"
+            f"  unexpected (the model never saw them): {', '.join(extra) or 'none'}\n"
+            "Retrain the model on the current feature set, or restore the features it was "
+            "trained with."
+        )
+    return matrix[expected]
+
+
+def rule_columns(model: str, matrix: pd.DataFrame) -> pd.DataFrame:
+    """The rule's status (met / not_met / unknown) and each criterion, per row."""
+    score = rule_score(model, matrix)
+    out = pd.DataFrame({"rule_status": score.map(STATUS_OF_SCORE)}, index=matrix.index)
+    for column, feature in RULE_COLUMNS[model]:
+        values = matrix[feature] if feature in matrix.columns else np.nan
+        out[column] = values
+    out["rule_score"] = score
+    return out

@@ -1,0 +1,253 @@
+"""Score the current cohort with the champion and write the rosters (``ontrack score``).
+
+Order of work: load and verify the champion (``ontrack.modeling.tracking``), build the
+cohort and its features at the as-of date, check the input contract, predict calibrated
+risk, compute exact TreeSHAP contributions and reasons, tiers, the drift guard, the
+change since the last run and the alerts, then write one roster per school (and per
+counselor when ``caseloads`` names them) under ``OUT/rosters/``, the run's state
+under ``OUT/rosters/_history/`` and a counts-only ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.modeling import tracking
+from ontrack.scoring.alerts import absence_rise, alert_texts
+from ontrack.scoring.cohort import build_scoring_cohort, model_inputs, rule_columns
+from ontrack.scoring.drift import drift_verdict
+from ontrack.scoring.reasons import top_reasons
+from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
+from ontrack.store import open_validated, provided
+from reports.rosters import RosterMeta, write_roster
+
+NOTE = (
+    "Risk is the model's calibrated probability that the student will need support "
+    "to be on track; it is a flashlight, not a hammer: a prompt to look closer and "
+    "offer help, read beside the rule and the student's own record, never a label."
+)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What a scoring run wrote and measured (counts only)."""
+
+    folder: Path
+    summary: dict
+    roster: pd.DataFrame
+
+
+def score_model(
+    out_dir: Path, config: Config, *, model: str, as_of: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ScoreResult:
+    """The whole scoring run; see the module docstring."""
+    say = progress or (lambda _msg: None)
+    out_dir = Path(out_dir)
+    timings: dict[str, float] = {}
+    client = tracking.connect(config, out_dir, create=False)
+    name = tracking.registered_name(config, model)
+    loaded, info = tracking.load_registered(client, name, tracking.CHAMPION)
+    version = str(info["version"])
+    say(f"champion {name} version {version}")
+    con = open_validated(out_dir, config)
+    try:
+        current = build_scoring_cohort(con, config, model=model, as_of=as_of, provided=provided(out_dir))
+        say(f"{len(current.cohort):,} students in {model} on {current.as_of}")
+        X = model_inputs(current.matrix, loaded.contract)
+        started = time.perf_counter()
+        risk = pd.Series(loaded.predict_risk(X), index=X.index, name="risk")
+        timings["predict_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        contributions = loaded.contributions(X)
+        timings["contributions_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        rules_of = current.cohort["district_id"].map(config.rules_for)
+        reasons = top_reasons(contributions, X, loaded.contract, rules_of, model, config.scoring.reasons_per_student)
+        timings["reasons_s"] = time.perf_counter() - started
+        state = _state(con, current, config)
+    finally:
+        con.close()
+    roster = _roster_frame(current, risk, reasons, model, version, config)
+    verdict = drift_verdict(
+        loaded.contract, version, risk.to_numpy(), out_dir / "models" / model,
+        psi_threshold=config.scoring.psi_threshold, tolerance=config.scoring.drift_tolerance,
+    )
+    rank_score = roster["rule_score"] * 10 + roster["risk"] if verdict.rank_by_rule else roster["risk"]
+    roster["rank"] = school_rank(rank_score, roster["school_id"]).to_numpy()
+    history = out_dir / "rosters" / "_history" / f"{model}.parquet"
+    previous = pd.read_parquet(history) if history.is_file() else None
+    roster = _with_changes(roster, state, previous, config)
+    folder = out_dir / "rosters"
+    started = time.perf_counter()
+    files = _write_all(roster, folder, model, version, current, config, verdict.message, out_dir)
+    timings["render_s"] = time.perf_counter() - started
+    history.parent.mkdir(parents=True, exist_ok=True)
+    _state_frame(roster, state, config).to_parquet(history)
+    summary = _summary(roster, model, name, version, current, verdict, timings, files, config)
+    (folder / f"summary_{model}.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return ScoreResult(folder, summary, roster)
+
+
+def _roster_frame(current, risk: pd.Series, reasons: pd.DataFrame, model: str, version: str, config: Config) -> pd.DataFrame:  # noqa: ANN001
+    cohort = current.cohort
+    rules = rule_columns(model, current.matrix)
+    frame = pd.DataFrame(
+        {
+            "student_id": cohort.index.get_level_values("student_id").astype(str),
+            "school_id": cohort["school_id"].astype(str).to_numpy(),
+            "grade_level": cohort["grade_level"].astype(int).to_numpy(),
+            "district_id": cohort["district_id"].astype(str).to_numpy(),
+            "school_year": cohort["school_year"].astype(int).to_numpy(),
+            "model": model,
+            "risk": risk.to_numpy(),
+        }
+    )
+    frame["risk_tier"] = assign_tiers(frame["risk"], frame["school_id"], config.scoring).to_numpy()
+    for column in rules.columns:
+        frame[column] = rules[column].to_numpy()
+    for column in reasons.columns:
+        frame[column] = reasons[column].to_numpy()
+    frame["model_version"] = version
+    frame["as_of_date"] = current.as_of.isoformat()
+    frame["expires"] = current.expires.isoformat()
+    frame["config_hash"] = config.config_hash
+    return frame
+
+
+def _state(con: duckdb.DuckDBPyConnection, current, config: Config) -> pd.DataFrame:  # noqa: ANN001
+    """Per student: the counts the alerts compare between runs, and the absence alert."""
+    cohort = current.cohort
+    students = pd.Series(cohort.index.get_level_values("student_id").astype(str))
+    rules = config.rules_for(str(cohort["district_id"].iloc[0]))
+    year = int(cohort["school_year"].iloc[0])
+    rose = absence_rise(con, students, current.as_of, rules.year_start(year), config.scoring)
+    matrix = current.matrix
+    state = pd.DataFrame(
+        {
+            "student_id": students.to_numpy(),
+            "school_year": year,
+            "failing_core": _column(matrix, "failed_core_courses_ytd"),
+            "suspensions": _column(matrix, "suspensions_ytd"),
+            "absence_alert": rose["absence_alert"].to_numpy(),
+            "recent_absence_rate": rose["recent_absence_rate"].to_numpy(),
+        }
+    )
+    return state.set_index("student_id")
+
+
+def _column(matrix: pd.DataFrame, name: str) -> np.ndarray:
+    return matrix[name].to_numpy() if name in matrix.columns else np.full(len(matrix), np.nan)
+
+
+def _with_changes(roster: pd.DataFrame, state: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
+    level = tier_level(roster["risk_tier"], config.scoring)
+    if previous is None:
+        roster["change"] = "first run"
+    else:
+        before = previous.reindex(roster["student_id"])["tier_level"].to_numpy()
+        roster["change"] = change_since(pd.Series(before, index=roster.index), level, config.scoring).to_numpy()
+    roster["alerts"] = alert_texts(state, previous).to_numpy()
+    return roster
+
+
+def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """What the next run compares with: tier, counts, alerts raised (no names)."""
+    saved = state.copy()
+    tiers = roster.set_index("student_id")["risk_tier"]
+    saved["tier_level"] = tier_level(tiers, config.scoring).reindex(saved.index).to_numpy()
+    saved["as_of_date"] = roster["as_of_date"].iloc[0] if len(roster) else None
+    return saved
+
+
+def _staff(out_dir: Path, roster: pd.DataFrame) -> pd.DataFrame:
+    """(student_id, staff_id, staff_name) of this school year's caseloads, if any."""
+    path = out_dir / "validated" / "caseloads.parquet"
+    if not path.is_file():
+        return pd.DataFrame(columns=["student_id", "staff_id", "staff_name"])
+    loads = pd.read_parquet(path)
+    loads["student_id"] = loads["student_id"].astype(str)
+    year = int(roster["school_year"].iloc[0]) if len(roster) else None
+    if "school_year" in loads.columns:
+        loads = loads[loads["school_year"].isna() | (loads["school_year"] == year)]
+    if "staff_name" not in loads.columns:
+        loads["staff_name"] = ""
+    loads["staff_name"] = loads["staff_name"].fillna("").astype(str)
+    loads["staff_id"] = loads["staff_id"].astype(str)
+    return loads[["student_id", "staff_id", "staff_name"]].drop_duplicates()
+
+
+def _write_all(roster: pd.DataFrame, folder: Path, model: str, version: str, current, config: Config,  # noqa: ANN001
+               banner: str | None, out_dir: Path) -> list[str]:
+    schools = pd.read_parquet(out_dir / "validated" / "schools.parquet")
+    names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
+    staff = _staff(out_dir, roster)
+    joined = staff.groupby("student_id").agg(
+        staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
+        staff_name=("staff_name", lambda s: "; ".join(sorted(n for n in s if n))),
+    )
+    roster.insert(2, "school_name", roster["school_id"].map(names).fillna(""))
+    roster.insert(4, "staff_id", roster["student_id"].map(joined["staff_id"]).fillna("").to_numpy())
+    roster.insert(5, "staff_name", roster["student_id"].map(joined["staff_name"]).fillna("").to_numpy())
+    shown = roster.drop(columns=["district_id", "school_year", "rule_score"]).sort_values(["school_id", "rank"])
+    first = ["student_id", "school_id", "school_name", "grade_level", "staff_id", "staff_name",
+             "model", "risk", "risk_tier", "rank", "change"]
+    last = ["alerts", "model_version", "as_of_date", "expires", "config_hash"]
+    middle = [c for c in shown.columns if c not in first and c not in last]
+    shown = shown[first + middle + last]
+    written = []
+    for school_id, rows in shown.groupby("school_id", sort=True):
+        title = f"{names.get(school_id, school_id)}: grade {model[-1]} support roster"
+        write_roster(rows, _meta(rows, title, model, version, current, config, banner), folder, school_id)
+        written.append(school_id)
+    for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
+        rows = shown[shown["student_id"].isin(set(ids["student_id"]))]
+        if rows.empty:
+            continue
+        title = f"{staff_name or staff_id}: grade {model[-1]} caseload"
+        write_roster(rows, _meta(rows, title, model, version, current, config, banner), folder / "counselors", staff_id)
+    return written
+
+
+def _meta(rows: pd.DataFrame, title: str, model: str, version: str, current, config: Config, banner: str | None) -> RosterMeta:  # noqa: ANN001
+    alerts = [(r.student_id, r.alerts) for r in rows.itertuples(index=False) if r.alerts]
+    counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
+    return RosterMeta(
+        title=title, model=model, model_version=version, as_of_date=current.as_of.isoformat(),
+        expires=current.expires.isoformat(), config_hash=config.config_hash, banner=banner,
+        alerts=alerts, tier_counts=counts, notes=[NOTE],
+    )
+
+
+def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current, verdict, timings: dict,  # noqa: ANN001
+             files: list[str], config: Config) -> dict:
+    n = len(roster)
+    total = sum(timings.values())
+    return {
+        "model": model,
+        "registered_model": name,
+        "model_version": version,
+        "as_of_date": current.as_of.isoformat(),
+        "expires": current.expires.isoformat(),
+        "config_hash": config.config_hash,
+        "students": n,
+        "schools": len(files),
+        "tiers": {t: int((roster["risk_tier"] == t).sum()) for t in config.scoring.tier_names},
+        "alerts": int((roster["alerts"] != "").sum()),
+        "new_to_the_list": int((roster["change"] == "new to the list").sum()),
+        "ranked_by_rule": verdict.rank_by_rule,
+        "drift_message": verdict.message,
+        "psi": None if not np.isfinite(verdict.psi) else round(verdict.psi, 4),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "students_per_second": round(n / total, 1) if total else None,
+    }
