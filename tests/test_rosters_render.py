@@ -1,0 +1,242 @@
+"""Roster files: CSV round-trips with IDs intact, XLSX is a usable spreadsheet, the HTML
+page is self-contained, sortable and escapes student data, and an empty school still
+gets all three files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from reports.rosters import (
+    BAD_RISK,
+    NO_STUDENT_ID,
+    NO_STUDENTS,
+    NOTHING_NEW,
+    RosterMeta,
+    write_roster,
+)
+
+EVIL = "<script>alert(1)</script>"
+BANNER = "The model is not beating the rule on the newest cohort; this list is ranked by the rule"
+
+
+def roster_frame() -> pd.DataFrame:
+    """Three students of one school, ranked, with a null in each optional column."""
+    return pd.DataFrame({
+        "student_id": ["00017", "00203", "01000"],
+        "school_id": ["001", "001", "001"],
+        "school_name": ["Lincoln Middle"] * 3,
+        "grade_level": [8, 8, 8],
+        "staff_id": ["0042", "0042", ""],
+        "staff_name": ["Ms. Ávila", "Ms. Ávila", ""],
+        "model": ["grade8"] * 3,
+        "risk": [0.8123, 0.0041, 0.35],
+        "risk_tier": ["intensive support", "on track", "check in"],
+        "rank": [1, 3, 2],
+        "change": ["new to the list", "no change", "moved up"],
+        "rule_status": ["not_met", "met", "unknown"],
+        "rule_gpa": [1.75, 3.5, np.nan],
+        "rule_gpa_ok": [False, True, np.nan],
+        "rule_attendance_rate": [0.881, 0.97, 0.955],
+        "rule_attendance_ok": [False, True, False],
+        "reason_1": ["Attendance 88% this year (readiness needs 96%)", EVIL, ""],
+        "reason_2": ["2 failing marks in math this semester", "", "=HYPERLINK(\"x\")"],
+        "reason_3": ["", "", ""],
+        "alerts": ["Absences rose in the last 30 days; new failing mark", "", ""],
+        "model_version": ["7"] * 3,
+        "as_of_date": ["2026-11-15"] * 3,
+        "expires": ["2027-01-31"] * 3,
+        "config_hash": ["0a1b2c3d"] * 3,
+    })
+
+
+def roster_meta(**changes) -> RosterMeta:
+    base = dict(
+        title="Lincoln Middle — grade 8 support roster", model="grade8",
+        model_version="7", as_of_date="2026-11-15", expires="2027-01-31",
+        config_hash="0a1b2c3d", banner=BANNER,
+        alerts=[("00017", "Absences rose in the last 30 days"), ("00203", EVIL)],
+        tier_counts={"intensive support": 1, "check in": 1, "on track": 1},
+        notes=["Risk is a calibrated probability; a flashlight, not a hammer."])
+    base.update(changes)
+    return RosterMeta(**base)
+
+
+@pytest.fixture
+def written(tmp_path: Path) -> dict[str, Path]:
+    return write_roster(roster_frame(), roster_meta(), tmp_path / "rosters", "001")
+
+
+def test_writes_three_files_named_by_stem(written, tmp_path):
+    folder = tmp_path / "rosters"
+    assert written == {ext: folder / f"001.{ext}" for ext in ("csv", "xlsx", "html")}
+    assert all(path.stat().st_size > 0 for path in written.values())
+    assert sorted(p.name for p in folder.iterdir()) == ["001.csv", "001.html", "001.xlsx"]
+
+
+def test_csv_round_trips_with_ids_as_text(written):
+    frame = roster_frame()
+    back = pd.read_csv(written["csv"], dtype=str, keep_default_na=False)
+    assert list(back.columns) == list(frame.columns)
+    assert back["student_id"].tolist() == ["00017", "00203", "01000"]
+    assert back["staff_id"].tolist() == ["0042", "0042", ""]
+    assert back["school_id"].tolist() == ["001"] * 3
+    assert back["rule_gpa"].tolist()[2] == ""  # NaN is empty
+    assert float(back["risk"][0]) == pytest.approx(0.812)
+    assert back["reason_1"][1] == EVIL  # data is kept as data; HTML escapes it
+    assert back["reason_2"][2].startswith("'=")  # no formula when opened in a spreadsheet
+    assert "Ms. Ávila" in written["csv"].read_text(encoding="utf-8")
+
+
+def test_xlsx_is_a_usable_spreadsheet(written):
+    frame = roster_frame()
+    book = openpyxl.load_workbook(written["xlsx"])
+    assert book.sheetnames == ["roster", "about"]
+    sheet = book["roster"]
+    header = [c.value for c in sheet[1]]
+    assert header == list(frame.columns)
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:X{len(frame) + 1}"
+    col = {name: i for i, name in enumerate(header)}
+    rows = list(sheet.iter_rows(min_row=2, values_only=False))
+    assert [r[col["student_id"]].value for r in rows] == ["00017", "00203", "01000"]
+    assert all(r[col["student_id"]].data_type == "s" for r in rows)
+    assert rows[0][col["risk"]].value == pytest.approx(0.8123)
+    assert "%" in rows[0][col["risk"]].number_format
+    assert [r[col["risk"]].value for r in rows] == pytest.approx([0.8123, 0.0041, 0.35])
+    assert [r[col["rank"]].value for r in rows] == [1, 3, 2]
+    assert [r[col["rule_gpa_ok"]].value for r in rows] == [False, True, None]
+    assert rows[0][col["grade_level"]].value == 8
+    assert rows[2][col["rule_gpa"]].value is None
+    formula = rows[2][col["reason_2"]]
+    assert formula.data_type == "s" and formula.value.startswith("=HYPERLINK")
+    widths = {k: d.width for k, d in sheet.column_dimensions.items()}
+    assert len(widths) == len(header) and all(8 <= w <= 60 for w in widths.values())
+    assert widths["Q"] > widths["D"]  # reason_1 is wider than grade_level
+
+
+def test_xlsx_about_sheet_has_the_run_facts(written):
+    about = openpyxl.load_workbook(written["xlsx"])["about"]
+    text = "\n".join(str(v) for row in about.iter_rows(values_only=True) for v in row if v)
+    for fact in ("grade8", "2026-11-15", "2027-01-31", "0a1b2c3d", BANNER,
+                 "New since last run", "intensive support", "flashlight", EVIL):
+        assert fact in text
+
+
+def test_html_is_self_contained(written):
+    page = written["html"].read_text(encoding="utf-8")
+    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", page, re.I)
+    assert not re.search(r"@import|url\(", page, re.I)
+    assert "http://" not in page and "https://" not in page
+    assert "<link" not in page and "<img" not in page
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S)
+    assert len(scripts) == 1 and "sortBy" in scripts[0] and "localeCompare" in scripts[0]
+
+
+def test_html_shows_every_student_and_the_run(written):
+    page = written["html"].read_text(encoding="utf-8")
+    for student_id in roster_frame()["student_id"]:
+        assert f"<td>{student_id}</td>" in page
+    assert '<div class="banner" role="alert">' + BANNER in page
+    assert "New since last run" in page and "Absences rose in the last 30 days" in page
+    assert '<a href="#row-0">00017</a>' in page
+    assert "intensive support: 1" in page and "flashlight" in page
+    assert 'data-sort="0.8123">81%</td>' in page
+    assert 'data-sort="0.0041">&lt;1%</td>' in page
+    assert "88.1%" in page  # a rate column reads as a percentage
+    assert re.search(r'data-col="risk" data-type="num"', page)
+    assert re.search(r'data-col="student_id" data-type="text"', page)
+    assert "danger" not in page.lower()
+
+
+def test_html_escapes_student_data(written):
+    page = written["html"].read_text(encoding="utf-8")
+    assert EVIL not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1
+
+
+def test_empty_school_still_gets_three_files(tmp_path):
+    empty = roster_frame().iloc[0:0]
+    meta = roster_meta(banner=None, alerts=[], tier_counts={})
+    paths = write_roster(empty, meta, tmp_path, "009")
+    back = pd.read_csv(paths["csv"], dtype=str)
+    assert list(back.columns) == list(empty.columns) and back.empty
+    sheet = openpyxl.load_workbook(paths["xlsx"])["roster"]
+    assert [c.value for c in sheet[1]] == list(empty.columns)
+    assert sheet["A2"].value == NO_STUDENTS
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:X1"
+    page = paths["html"].read_text(encoding="utf-8")
+    assert NO_STUDENTS in page and NOTHING_NEW in page
+    assert 'role="alert"' not in page and "<th scope" in page
+
+
+def test_ids_that_arrive_as_numbers_are_written_as_text(tmp_path):
+    frame = roster_frame()[["student_id", "risk"]].assign(student_id=[17.0, 203.0, 1000.0])
+    paths = write_roster(frame, roster_meta(), tmp_path, "x")
+    sheet = openpyxl.load_workbook(paths["xlsx"])["roster"]
+    assert [sheet.cell(row=r, column=1).value for r in (2, 3, 4)] == ["17", "203", "1000"]
+
+
+def test_nullable_dtypes_render(tmp_path):
+    frame = roster_frame().astype({"student_id": "string", "grade_level": "Int64",
+                                   "risk": "Float64", "rank": "Int64"})
+    frame.loc[2, ["risk", "grade_level", "rank"]] = pd.NA
+    paths = write_roster(frame, roster_meta(), tmp_path, "n")
+    back = pd.read_csv(paths["csv"], dtype=str, keep_default_na=False)
+    assert back["student_id"].tolist() == ["00017", "00203", "01000"]
+    assert back.loc[2, ["risk", "grade_level", "rank"]].tolist() == ["", "", ""]
+    sheet = openpyxl.load_workbook(paths["xlsx"])["roster"]
+    assert [sheet.cell(row=r, column=8).value for r in (2, 3, 4)] == [0.8123, 0.0041, None]
+    page = paths["html"].read_text(encoding="utf-8")
+    assert '<td class="num" data-sort=""></td>' in page  # blank risk sorts last
+
+
+@pytest.mark.parametrize(("frame", "error", "match"), [
+    ([1, 2], TypeError, "frame must be a pandas DataFrame. Got list instead."),
+    (pd.DataFrame({"id": ["1"]}), ValueError, re.escape(NO_STUDENT_ID[:40])),
+    (pd.DataFrame({"student_id": ["1"], "risk": [1.7]}), ValueError,
+     re.escape(BAD_RISK.format(value=1.7, student="1"))),
+])
+def test_bad_input_is_refused(tmp_path, frame, error, match):
+    with pytest.raises(error, match=match):
+        write_roster(frame, roster_meta(), tmp_path, "x")
+
+
+@pytest.mark.parametrize("stem", ["", "../x", "a/b", ".."])
+def test_stem_must_be_a_plain_name(tmp_path, stem):
+    with pytest.raises(ValueError, match="stem must be a plain file name"):
+        write_roster(roster_frame(), roster_meta(), tmp_path, stem)
+
+
+@pytest.mark.parametrize(("sort", "order"), [
+    ("risk:asc", ["1", "2", "0"]),  # <1%, 35%, 81%: by data-sort, not the text
+    ("rule_gpa:desc", ["1", "0", "2"]),  # 3.50, 1.75, blank last either way
+    ("change:asc", ["2", "0", "1"]),  # moved up, new to the list, no change
+])
+def test_chromium_parses_and_sorts_the_page(written, tmp_path, sort, order):
+    chromium = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if chromium is None:
+        pytest.skip("Chromium is not installed (/usr/bin/chromium); the page is "
+                    "checked as text only")
+    url = f"{written['html'].resolve().as_uri()}#sort={sort}"
+    done = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update",
+         "--disable-extensions", "--disable-dev-shm-usage",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=60, check=False)
+    dom = done.stdout
+    assert 'data-ready="1"' in dom, done.stderr[-2000:]  # the script ran to the end
+    assert f'data-sorted="{sort}"' in dom
+    assert re.findall(r'<tr id="row-(\d+)"', dom) == order
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
