@@ -1,0 +1,206 @@
+"""Scoring and rosters end to end on a small synthetic district, and their pieces."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import shap
+
+from ontrack.cli import main
+from ontrack.commands.features import write_features
+from ontrack.config import Config, ScoringConfig, load_config
+from ontrack.errors import ModelContractError
+from ontrack.modeling import tracking, train_model
+from ontrack.scoring import assign_tiers, model_inputs, population_stability, score_model, top_reasons
+from ontrack.scoring.alerts import alert_texts
+from ontrack.scoring.drift import drift_verdict
+from ontrack.scoring.tiers import change_since
+from ontrack.synth import generate_district
+from ontrack.validation import validate_directory
+
+CONFIG = "modeling:\n  bootstrap_samples: 20\n"
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("score")
+    data, out = root / "data", root / "out"
+    generate_district(data, n_students=800, n_years=7, seed=5)
+    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    config = load_config(root / "config.yaml")
+    validate_directory(data, out, config)
+    write_features(out, config, model="grade8")
+    train_model(out, config, model="grade8")
+    first = score_model(out, config, model="grade8")
+    return {"root": root, "data": data, "out": out, "config": config, "first": first}
+
+
+def test_contributions_are_exact_additive_and_agree_with_shap(scored: dict) -> None:
+    client = tracking.connect(scored["config"], scored["out"])
+    loaded, _ = tracking.load_registered(client, "ontrack-grade8", "champion")
+    X = pd.read_parquet(scored["out"] / "features" / "grade8" / "matrix.parquet")[loaded.feature_names]
+    contributions = loaded.contributions(X)
+    assert np.allclose(contributions.sum(axis=1).to_numpy(), loaded.decision_function(X), atol=1e-9)
+    explainer = shap.TreeExplainer(loaded.booster)
+    values = explainer.shap_values(X.iloc[:200])
+    values = values[1] if isinstance(values, list) else values
+    assert np.allclose(values, contributions.iloc[:200, :-1].to_numpy(), atol=1e-6)
+    assert np.allclose(np.ravel(explainer.expected_value)[-1], contributions["base_value"].iloc[0], atol=1e-6)
+
+
+def test_rosters_have_the_contract_columns_and_open(scored: dict) -> None:
+    folder = scored["out"] / "rosters"
+    schools = sorted(p.stem for p in folder.glob("*.csv"))
+    assert schools, "no school rosters"
+    frame = pd.read_csv(folder / f"{schools[0]}.csv", dtype=str)
+    for column in ("student_id", "grade_level", "model", "risk", "risk_tier", "rule_status",
+                   "rule_gpa_ok", "rule_attendance_ok", "reason_1", "reason_2", "reason_3",
+                   "model_version", "as_of_date", "expires", "config_hash", "change", "alerts"):
+        assert column in frame.columns, column
+    risk = frame["risk"].astype(float)
+    assert risk.between(0, 1).all()
+    assert (frame["school_id"] == schools[0]).all()
+    book = openpyxl.load_workbook(folder / f"{schools[0]}.xlsx")
+    sheet = book["roster"]
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert header[: len(frame.columns)] == list(frame.columns)
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    page = (folder / f"{schools[0]}.html").read_text(encoding="utf-8")
+    assert "<script" in page and not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
+    assert frame["student_id"].iloc[0] in page
+
+
+def test_reasons_are_risk_raising_malleable_and_never_protected(scored: dict) -> None:
+    roster = scored["first"].roster
+    contract_reasons = set()
+    for column in ("reason_1", "reason_2", "reason_3"):
+        contract_reasons |= set(roster[column]) - {""}
+    assert contract_reasons, "no reasons at all"
+    banned = ("English learner", "disability", "Socioeconomically", "gender", "race", "ethnic",
+              "Last year's ELA scale", "discipline incident {", "days ago")
+    for text in contract_reasons:
+        assert not any(word.lower() in text.lower() for word in banned), text
+    # A student has at most one reason per domain: never two attendance reasons.
+    attendance = roster[["reason_1", "reason_2", "reason_3"]].apply(
+        lambda row: sum(("ttend" in r or "bsent" in r) for r in row), axis=1)
+    assert attendance.max() <= 1
+
+
+def test_top_reasons_filter_and_group_by_domain() -> None:
+    contract = {
+        "features": ["attendance_rate_ytd", "days_absent_ytd", "gpa_ytd", "age_for_grade",
+                     "english_learner", "incidents_ytd"],
+        "groups": {"attendance_rate_ytd": "attendance", "days_absent_ytd": "attendance",
+                   "gpa_ytd": "coursework", "age_for_grade": "enrollment",
+                   "english_learner": "enrollment", "incidents_ytd": "behavior"},
+        "malleable": {"attendance_rate_ytd": True, "days_absent_ytd": True, "gpa_ytd": True,
+                      "age_for_grade": False, "english_learner": True, "incidents_ytd": True},
+        "reasons": {"attendance_rate_ytd": "Attended {value:.0%} of school days this year",
+                    "days_absent_ytd": "Absent {value:.0f} days this year",
+                    "gpa_ytd": "GPA so far this year is {value:.2f}",
+                    "age_for_grade": "{value:.1f} years older", "english_learner": "English learner",
+                    "incidents_ytd": "{value:.0f} discipline incidents this year"},
+    }
+    X = pd.DataFrame([[0.88, 20, 1.9, 2.0, 1.0, 0.0]], columns=contract["features"])
+    phi = pd.DataFrame([[0.9, 0.8, 0.3, 5.0, 4.0, -0.5, 0.0]], columns=[*contract["features"], "base_value"])
+    rules = pd.Series([Config().rules])
+    got = top_reasons(phi, X, contract, rules, "grade8").iloc[0].tolist()
+    assert got == ["Attended 88% of school days this year (readiness needs 96%)",
+                   "GPA so far this year is 1.90 (readiness needs 2.5)", ""]
+
+
+def test_counselor_files_hold_only_their_students(scored: dict) -> None:
+    loads = pd.read_parquet(scored["out"] / "validated" / "caseloads.parquet")
+    files = sorted((scored["out"] / "rosters" / "counselors").glob("*.csv"))
+    assert files
+    for path in files[:5]:
+        frame = pd.read_csv(path, dtype=str)
+        theirs = set(loads.loc[loads["staff_id"].astype(str) == path.stem, "student_id"].astype(str))
+        assert set(frame["student_id"]) <= theirs
+        assert frame["staff_id"].str.contains(path.stem, regex=False).all()
+
+
+def test_rerun_on_unchanged_data_marks_nobody_new(scored: dict) -> None:
+    again = score_model(scored["out"], scored["config"], model="grade8")
+    assert set(again.roster["change"]) == {"no change"}
+    assert (again.roster["alerts"] == "").all()
+    assert set(scored["first"].roster["change"]) == {"first run"}
+
+
+def test_feature_contract_mismatch_shows_the_diff_and_exits_1(scored: dict, capsys) -> None:
+    contract = {"features": ["a", "b", "c"], "feature_hash": "x"}
+    with pytest.raises(ModelContractError) as err:
+        model_inputs(pd.DataFrame(columns=["a", "c", "d"]), contract)
+    assert "missing (the model needs them): b" in str(err.value)
+    assert "unexpected (the model never saw them): d" in str(err.value)
+    flags = scored["root"] / "flags.yaml"
+    flags.write_text(CONFIG + "features:\n  include_program_flags: true\n", encoding="utf-8")
+    code = main(["score", str(scored["data"]), "--model", "grade8", "--out", str(scored["out"]),
+                 "--reuse-validated", "--config", str(flags), "--quiet"])
+    assert code == 1
+    err_text = capsys.readouterr().err
+    assert "unexpected (the model never saw them): english_learner" in err_text
+    assert "Traceback" not in err_text
+
+
+def test_drift_guard_ranks_by_the_rule_and_says_so(scored: dict, tmp_path: Path) -> None:
+    contract = {"test_metrics": {"roc_auc": 0.70, "recall_at_rule_rate": 0.5, "rule_roc_auc": 0.80,
+                                 "rule_recall_at_rule_rate": 0.6},
+                "score_reference": {"edges": [0.1, 0.5], "shares": [0.5, 0.3, 0.2]}}
+    verdict = drift_verdict(contract, "1", np.array([0.05] * 10), tmp_path, psi_threshold=0.25, tolerance=0.02)
+    assert verdict.rank_by_rule and "below the rule" in verdict.message
+    assert population_stability(contract["score_reference"], np.array([0.9] * 100)) > 1
+    steady = {"test_metrics": {"roc_auc": 0.9, "rule_roc_auc": 0.8}, "score_reference": contract["score_reference"]}
+    risk = np.r_[np.full(50, 0.05), np.full(30, 0.3), np.full(20, 0.8)]
+    assert not drift_verdict(steady, "1", risk, tmp_path, psi_threshold=0.25, tolerance=0.02).rank_by_rule
+    # End to end: a champion check that shows the model below the rule flips the ranking.
+    out, config = scored["out"], scored["config"]
+    version = scored["first"].summary["model_version"]
+    check = {"model_version": version, "roc_auc": 0.5, "recall_at_rule_rate": 0.1,
+             "test_cohorts": [2024], "baselines": {"rule": {"roc_auc": 0.8, "recall_at_rule_rate": 0.7}}}
+    path = out / "models" / "grade8" / "check_champion.json"
+    path.write_text(json.dumps(check), encoding="utf-8")
+    try:
+        result = score_model(out, config, model="grade8")
+    finally:
+        path.unlink()
+    assert result.summary["ranked_by_rule"]
+    roster = result.roster.sort_values(["school_id", "rank"])
+    for _, rows in roster.groupby("school_id"):
+        order = rows["rule_status"].map({"not_met": 0, "unknown": 1, "met": 2}).to_numpy()
+        assert (np.diff(order) >= 0).all()
+    school = roster["school_id"].iloc[0]
+    page = (out / "rosters" / f"{school}.html").read_text(encoding="utf-8")
+    assert "ranked by the rule" in page
+
+
+def test_tiers_by_bands_and_by_capacity() -> None:
+    risk = pd.Series([0.9, 0.6, 0.3, 0.1, 0.7, 0.05])
+    school = pd.Series(["a", "a", "a", "a", "b", "b"])
+    bands = assign_tiers(risk, school, ScoringConfig())
+    assert bands.tolist() == ["intensive support", "intensive support", "check in", "on track",
+                              "intensive support", "on track"]
+    capacity = assign_tiers(risk, school, ScoringConfig(tier_mode="capacity", capacity_per_school=(1, 2)))
+    assert capacity.tolist() == ["intensive support", "check in", "check in", "on track",
+                                 "intensive support", "check in"]
+    settings = ScoringConfig()
+    change = change_since(pd.Series([2.0, 1.0, 0.0, np.nan, 0.0]), pd.Series([0, 0, 1, 1, 0]), settings)
+    assert change.tolist() == ["new to the list", "moved up", "moved down", "new to the list", "no change"]
+
+
+def test_alerts_compare_with_the_last_run() -> None:
+    index = pd.Index(["01", "02", "03"], name="student_id")
+    before = pd.DataFrame({"school_year": 2025, "failing_core": [0, 1, 0], "suspensions": [0, 0, 1],
+                           "absence_alert": [False, True, False], "recent_absence_rate": 0.1}, index=index)
+    now = before.assign(failing_core=[1, 1, 0], suspensions=[0, 0, 2], absence_alert=[True, True, False])
+    texts = alert_texts(now, before).tolist()
+    assert texts[0].startswith("absences rose") and "new failing mark" in texts[0]
+    assert texts[1] == ""  # absence alert already raised last time, nothing else new
+    assert texts[2] == "new suspension"
+    assert alert_texts(before, before).tolist() == ["", "", ""]
