@@ -18,14 +18,13 @@ import matplotlib
 
 matplotlib.use("svg", force=False)
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 SCHOOL = "#0b5cad"
 DISTRICT = "#6b6b6b"
 ACCENT = "#c0392b"
 BRIGHT = "#d98e04"
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "ontrack", "font.size": 9,
-       "axes.spines.top": False, "axes.spines.right": False}
+_RC = {"svg.fonttype": "none", "svg.hashsalt": "ontrack"}
 _ID = re.compile(r'id="([^"]+)"')
 
 
@@ -65,6 +64,11 @@ def to_svg(fig: Figure, title: str) -> str:
     return text[:head_end] + f"<title>{safe}</title>" + text[head_end:]
 
 
+def _clean(ax) -> None:
+    """No top or right frame line (less ink, and less to draw)."""
+    ax.spines[["top", "right"]].set_visible(False)
+
+
 def _percent_axis(ax, which: str = "y", top: float = 1.0) -> None:
     axis = ax.yaxis if which == "y" else ax.xaxis
     axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -101,6 +105,8 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
     fig.subplots_adjust(left=0.5 / width, right=1 - 0.15 / width, bottom=0.72 / height,
                         top=1 - 0.3 / height, wspace=0.55 / 2.1)
     axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax in axes:
+        _clean(ax)
     years = list(panels[0].years)
     slots, handles = [], {}
     for ax, panel in zip(axes, panels, strict=True):
@@ -114,6 +120,7 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
         ax.set_xticks(years, [f"{y - 1}-{str(y)[2:]}" for y in years])
         ax.set_xlim(years[0] - 0.3, years[-1] + 0.3)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
         slots.append((ax, lines))
     if len(handles) > 1:
@@ -135,37 +142,38 @@ def trend_chart(panels: Sequence[TrendPanel], title: str) -> str:
     return to_svg(fig, title)
 
 
-_BAR_TEMPLATES: dict[int, tuple[Figure, object, list, list, object]] = {}
+_BAR_TEMPLATES: dict[int, tuple[Figure, object, list, object]] = {}
 
 
-def _bar_template(n: int) -> tuple[Figure, object, list, list, object]:
-    """The cached figure with ``n`` bars: (figure, axes, bars, value labels, line)."""
+def _bar_template(n: int) -> tuple[Figure, object, list, object]:
+    """The cached figure with ``n`` bars: (figure, axes, bars, reference line)."""
     if n in _BAR_TEMPLATES:
         return _BAR_TEMPLATES[n]
     width, height = 6.0, 1.0 + 0.24 * max(1, n)
     fig = Figure(figsize=(width, height))
     fig.subplots_adjust(left=2.6 / width, right=0.95, bottom=0.45 / height, top=1 - 0.55 / height)
     ax = fig.subplots()
+    _clean(ax)
     positions = list(range(n))[::-1]
     bars = list(ax.barh(positions, [0.0] * n, color=SCHOOL, height=0.65))
-    texts = [ax.text(0, pos, "", va="center", fontsize=7) for pos in positions]
     line = ax.axvline(0, color=ACCENT, linestyle="--", linewidth=1.2)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    _BAR_TEMPLATES[n] = (fig, ax, bars, texts, line)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
+    ax.set_axisbelow(True)
+    _BAR_TEMPLATES[n] = (fig, ax, bars, line)
     return _BAR_TEMPLATES[n]
 
 
 def group_bars(title: str, labels: Sequence[str], values: Sequence[float],
                reference: float | None, reference_label: str = "all students") -> str:
     """Horizontal bars, one per student group, with the all-students rate as a line."""
-    fig, ax, bars, texts, line = _bar_template(len(labels))
+    fig, ax, bars, line = _bar_template(len(labels))
     top = _top([*values, reference])
     positions = list(range(len(labels)))[::-1]
     ax.set_yticks(positions, labels)
-    for bar, text, pos, value in zip(bars, texts, positions, values, strict=True):
+    for bar, value in zip(bars, values, strict=True):
         bar.set_width(value)
-        text.set_position((value + top * 0.01, pos))
-        text.set_text(f"{value:.0%}")
     heading = title
     line.set_visible(reference is not None)
     if reference is not None:
@@ -190,6 +198,7 @@ def scatter_chart(title: str, points: Sequence[tuple[str, float, float, bool]],
     fig = Figure(figsize=(7.2, 5.0))
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
     ax = fig.subplots()
+    _clean(ax)
     xs = [p[1] for p in points]
     ys = [p[2] for p in points]
     for cut, style in zip(x_quartiles, (":", "--", ":"), strict=False):
@@ -225,6 +234,7 @@ def calibration_chart(title: str, predicted: Sequence[float], observed: Sequence
     fig = Figure(figsize=(4.2, 3.6))
     fig.subplots_adjust(left=0.16, right=0.96, bottom=0.14, top=0.91)
     ax = fig.subplots()
+    _clean(ax)
     ax.plot([0, 1], [0, 1], color=DISTRICT, linestyle="--", linewidth=1,
             label="perfect calibration")
     sizes = [max(12.0, min(120.0, c / 4)) for c in counts]
@@ -246,6 +256,7 @@ def paired_bars(title: str, metrics: Sequence[str], model: Sequence[float | None
     fig = Figure(figsize=(5.2, 2.8))
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.88)
     ax = fig.subplots()
+    _clean(ax)
     pos = list(range(len(metrics)))
     width = 0.38
     for offset, values, color, name in ((-width / 2, model, SCHOOL, names[0]),
