@@ -262,3 +262,20 @@ def test_an_unreadable_roster_is_a_clear_error(built, tmp_path):
     pd.DataFrame({"student_id": ["1"], "tier": ["high"]}).to_csv(tmp_path / "rosters" / "0503.csv", index=False)
     with pytest.raises(OnTrackError, match="must have a risk_tier column"):
         render_report(tmp_path, CONFIG)
+
+
+def test_the_champion_check_is_shown_when_ontrack_evaluate_wrote_one(built, tmp_path):
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    shutil.copytree(built / "models", tmp_path / "models")
+    check = {**EVALUATION, "model_version": "2", "alias": "champion", "test_cohorts": [2026],
+             "recall_at_rule_rate": 0.5, "baselines": {"rule": {"roc_auc": 0.9, "recall_at_rule_rate": 0.6}}}
+    (tmp_path / "models" / "grade8" / "check_champion.json").write_text(json.dumps(check))
+    html = render_report(tmp_path, CONFIG).read_text(encoding="utf-8")
+    models = re.search(r'<section id="models">.*?</section>', html, flags=re.S).group(0)
+    assert "The champion (version 2), checked again" in models and "2026" in models
+    assert "found 50%" in models and "keep relying on the rule" in models
+
+
+def test_an_unpromoted_model_is_called_a_challenger(built):
+    html = _pages(built)["index.html"]
+    assert "challenger" in html and "does better than the rule" in html

@@ -82,7 +82,7 @@ def render_index(data: ReportData, profiles: pd.DataFrame, pair: ScatterPair, re
     criteria = "".join(criteria_section(data, f"district:{d}", "criteria" if k == 0 else f"criteria-{d}")
                        for k, d in enumerate(units))
     body = (overview_section(data) + groups + schools_section(data, profiles, pair) + criteria
-            + models_section(data.models, data.out_dir, report_dir) + about_section(data))
+            + models_section(data.models, data.out_dir, report_dir, data.checks) + about_section(data))
     title = "On track: district report"
     subtitle = (f"School year {year_name(data.latest)} &middot; {len(profiles)} schools &middot; "
                 f"groups under {data.min_size} students withheld")

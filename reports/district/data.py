@@ -102,6 +102,7 @@ class ReportData:
     criteria: pd.DataFrame
     rosters: dict[str, pd.DataFrame] | None
     models: dict[str, dict]
+    checks: dict[str, dict]
     config_hash: str
     as_of: str | None
     cells: dict[tuple, Cell] = field(default_factory=dict)
@@ -326,22 +327,29 @@ def roster_counts(out_dir: Path, school_ids: list[str], min_size: int) -> dict[s
     return result
 
 
-def read_models(out_dir: Path) -> dict[str, dict]:
-    """evaluation.json of each trained model (grade8, grade9) that has one."""
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise OnTrackError(
+            f"{path} must be a JSON evaluation. Got unreadable content instead ({err})."
+        ) from None
+    if not isinstance(value, dict):
+        raise OnTrackError(f"{path} must hold a JSON object. Got {type(value).__name__} instead.")
+    return value
+
+
+def read_models(out_dir: Path, file_name: str = "evaluation.json") -> dict[str, dict]:
+    """``OUT/models/<model>/<file_name>`` of each model (grade8, grade9) that has one.
+
+    ``evaluation.json`` is written by training; ``check_champion.json`` by
+    ``ontrack evaluate`` (the champion on the newest labelled cohort).
+    """
     models: dict[str, dict] = {}
     for name in MODELS:
-        path = out_dir / "models" / name / "evaluation.json"
-        if not path.exists():
-            continue
-        try:
-            evaluation = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise OnTrackError(
-                f"{path} must be a JSON evaluation. Got unreadable content instead ({err})."
-            ) from None
-        if not isinstance(evaluation, dict):
-            raise OnTrackError(f"{path} must hold a JSON object. Got {type(evaluation).__name__} instead.")
-        models[name] = evaluation
+        path = out_dir / "models" / name / file_name
+        if path.exists():
+            models[name] = _read_json(path)
     return models
 
 
@@ -368,6 +376,7 @@ def load_report_data(out_dir: Path, min_size: int) -> ReportData:
         criteria=criteria_counts(out_dir / "indicators" / "students.csv", years, min_size),
         rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size),
         models=read_models(out_dir),
+        checks=read_models(out_dir, "check_champion.json"),
         config_hash=config_hash,
         as_of=as_of,
         cells=index_cells(rates),

@@ -18,7 +18,7 @@ OUTCOMES = {
     "off_track_9": "ended 9th grade off track",
     "on_track_9": "ended 9th grade off track",
     "graduation": "did not graduate within four years",
-    "not_graduated_4y": "did not graduate within four years",
+    "not_graduated_4yr": "did not graduate within four years",
 }
 
 
@@ -144,8 +144,43 @@ def card_page(source: Path, title: str) -> str:
     return page(title, "Model card", (("index.html", "District report"),), back + body)
 
 
-def models_section(models: dict[str, dict], out_dir: Path, report_dir: Path) -> str:
-    """Section 4 of index.html; writes each model card page into ``report_dir``."""
+def _beats_rule(metrics: dict) -> bool | None:
+    """Whether the model ranks better than the rule and finds at least as many students."""
+    rule = (metrics.get("baselines") or {}).get("rule") or {}
+    pairs = [(_num(metrics.get(k)), _num(rule.get(k))) for k in ("roc_auc", "recall_at_rule_rate")]
+    if any(a is None or b is None for a, b in pairs):
+        return None
+    return pairs[0][0] > pairs[0][1] and pairs[1][0] >= pairs[1][1]
+
+
+def status_line(ev: dict, check: dict | None) -> str:
+    """Which version is in use and whether it does better than the rule, in words."""
+    aliases = [str(a) for a in ev.get("aliases") or []]
+    metrics = check or ev
+    if check:
+        role = f"The champion (version {esc(check.get('model_version', '?'))}), checked again"
+    elif "champion" in aliases:
+        role = "The champion (the version in use)"
+    elif ev.get("model_version"):
+        role = ("This version is a challenger: it has not been promoted, so rosters do not "
+                "use it yet. It was tested")
+    else:
+        role = "The model was tested"
+    cohorts = ", ".join(str(c) for c in metrics.get("test_cohorts") or []) or "the newest labelled cohort"
+    beats = _beats_rule(metrics)
+    verdict = {True: "It does better than the rule.", False: "It does not do better than the rule: keep relying on the rule.",
+               None: ""}[beats]
+    return f"<p>{role} on the newest labelled cohort ({esc(cohorts)}). {verdict}</p>"
+
+
+def models_section(models: dict[str, dict], out_dir: Path, report_dir: Path,
+                   checks: dict[str, dict] | None = None) -> str:
+    """Section 4 of index.html; writes each model card page into ``report_dir``.
+
+    ``checks`` holds ``check_champion.json`` per model (``ontrack evaluate``): when
+    present, its numbers (the champion on the newest labelled cohort) are shown.
+    """
+    checks = checks or {}
     head = ("<section id=\"models\"><h2>Early-warning models</h2><p>The models estimate each "
             "student's chance of going off track, so support can start earlier. They are "
             "always shown beside the rule counselors already use, and used only if they do "
@@ -154,15 +189,20 @@ def models_section(models: dict[str, dict], out_dir: Path, report_dir: Path) -> 
         return head + "<p>The models are not trained yet; only the rules above are shown.</p></section>"
     parts = [head]
     for name, ev in models.items():
-        version = ev.get("model_version")
+        check = checks.get(name)
+        metrics = check or ev
+        version = metrics.get("model_version") or ev.get("model_version")
         created = str(ev.get("created_at") or "")[:10]
-        who = f"{esc(ev.get('registered_model', name))}, version {esc(version)}" if version else esc(name)
+        registered = metrics.get("registered_model") or ev.get("registered_model") or name
+        who = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
         parts.append(f"<h3>{esc(WHO.get(name, name).capitalize())}: {who}</h3>")
         if created:
-            parts.append(f"<p class=\"note\">Trained {esc(created)}; run {esc(ev.get('mlflow_run_id', ''))}; "
-                         f"config {esc(ev.get('config_hash', ''))}.</p>")
-        parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in summary_lines(name, ev)) + "</ul>")
-        parts += [comparison_figure(name, ev), calibration_figure(name, ev), fairness_block(ev)]
+            parts.append(f"<p class=\"note\">Trained {esc(created)}; run "
+                         f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>")
+        parts.append(status_line(ev, check))
+        parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics)) + "</ul>")
+        parts += [comparison_figure(name, metrics), calibration_figure(name, metrics),
+                  fairness_block(metrics)]
         card = out_dir / "models" / name / "model_card.md"
         if card.exists():
             target = f"model_card_{name}.html"
