@@ -124,7 +124,9 @@ def render_report(out_dir: Path | str, config: Config, *, pair: ScatterPair | No
     for old in report_dir.glob("*.html"):
         old.unlink()
     say("reading published rates, criteria counts, rosters and model evaluations")
-    data = load_report_data(out_dir, config.reporting.min_group_size)
+    scoring = getattr(config, "scoring", None)  # roster tiers, once scoring is configured
+    tiers = tuple(getattr(scoring, "tier_names", ()) or ())
+    data = load_report_data(out_dir, config.reporting.min_group_size, tiers)
     profiles = school_profiles(data)
     schools = data.schools[["school_id", "school_name", "district_id"]].to_dict("records")
     tasks = [("index", pair or DEFAULT_PAIR), *[("school", s) for s in schools]]

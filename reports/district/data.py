@@ -291,11 +291,13 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     return counts[columns]
 
 
-def roster_counts(out_dir: Path, school_ids: list[str], min_size: int) -> dict[str, pd.DataFrame] | None:
+def roster_counts(out_dir: Path, school_ids: list[str], min_size: int,
+                  tiers: tuple[str, ...] = ()) -> dict[str, pd.DataFrame] | None:
     """Students per model and tier on each school's current roster, suppressed.
 
     None when ``OUT/rosters`` does not exist (scoring has not run). Per school: a frame
-    with model, risk_tier, n (None when 0 < n < min_size), as_of_date.
+    with model, risk_tier, n (None when 0 < n < min_size), as_of_date; the configured
+    ``tiers`` come first, in order, with 0 for a tier nobody is in.
     """
     folder = out_dir / "rosters"
     if not folder.is_dir():
@@ -320,7 +322,14 @@ def roster_counts(out_dir: Path, school_ids: list[str], min_size: int) -> dict[s
         if "model" not in roster.columns:
             roster["model"] = ""
         as_of = roster["as_of_date"].dropna().max() if "as_of_date" in roster.columns else None
-        counts = roster.groupby(["model", "risk_tier"], dropna=False).size().reset_index(name="n")
+        roster["model"] = roster["model"].fillna("")
+        roster["risk_tier"] = roster["risk_tier"].fillna("")
+        counts = roster.groupby(["model", "risk_tier"]).size().reset_index(name="n")
+        full = [(m, t) for m in sorted(counts["model"].unique()) for t in tiers]
+        extra = [(m, t) for m, t in zip(counts["model"], counts["risk_tier"], strict=True)
+                 if t not in tiers]
+        index = pd.MultiIndex.from_tuples(full + sorted(extra), names=["model", "risk_tier"])
+        counts = counts.set_index(["model", "risk_tier"])["n"].reindex(index, fill_value=0).reset_index()
         counts["n"] = counts["n"].astype("Int64").mask((counts["n"] > 0) & (counts["n"] < min_size))
         counts["as_of_date"] = as_of
         result[school_id] = counts
@@ -353,8 +362,10 @@ def read_models(out_dir: Path, file_name: str = "evaluation.json") -> dict[str, 
     return models
 
 
-def load_report_data(out_dir: Path, min_size: int) -> ReportData:
-    """Read every published input of the report under ``out_dir``."""
+def load_report_data(out_dir: Path, min_size: int, tiers: tuple[str, ...] = ()) -> ReportData:
+    """Read every published input of the report under ``out_dir``.
+
+    ``tiers`` are the roster tier names in order (most support first)."""
     path = out_dir / "indicators" / "rates.csv"
     rates = read_rates(path)
     if rates.empty:
@@ -374,7 +385,7 @@ def load_report_data(out_dir: Path, min_size: int) -> ReportData:
         years=years,
         schools=schools,
         criteria=criteria_counts(out_dir / "indicators" / "students.csv", years, min_size),
-        rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size),
+        rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size, tiers),
         models=read_models(out_dir),
         checks=read_models(out_dir, "check_champion.json"),
         config_hash=config_hash,
