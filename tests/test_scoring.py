@@ -204,3 +204,28 @@ def test_alerts_compare_with_the_last_run() -> None:
     assert texts[1] == ""  # absence alert already raised last time, nothing else new
     assert texts[2] == "new suspension"
     assert alert_texts(before, before).tolist() == ["", "", ""]
+
+
+def test_a_school_with_both_grades_keeps_both_models_rows(tmp_path: Path) -> None:
+    from ontrack.scoring.publish import publish_rosters
+
+    (tmp_path / "validated").mkdir()
+    pd.DataFrame({"school_id": ["007"], "school_name": ["Six-Twelve Academy"],
+                  "district_id": ["d"]}).to_parquet(tmp_path / "validated" / "schools.parquet")
+
+    def roster(model: str, ids: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({
+            "student_id": ids, "school_id": "007", "grade_level": int(model[-1]),
+            "district_id": "d", "school_year": 2025, "model": model, "risk": 0.4,
+            "risk_tier": "check in", "rank": range(1, len(ids) + 1), "change": "first run",
+            "alerts": "", "reason_1": "", "reason_2": "", "reason_3": "", "rule_status": "met",
+            "rule_score": 0.0, "model_version": "1", "as_of_date": "2025-01-31",
+            "expires": "2025-06-30", "config_hash": "h",
+        })
+
+    for model, ids in (("grade8", ["0801", "0802"]), ("grade9", ["0901"])):
+        run = {"model": model, "version": "1", "as_of": "2025-01-31", "expires": "2025-06-30", "banner": None}
+        publish_rosters(roster(model, ids), run, tmp_path / "rosters", tmp_path, Config())
+    frame = pd.read_csv(tmp_path / "rosters" / "007.csv", dtype=str)
+    assert sorted(frame["student_id"]) == ["0801", "0802", "0901"]
+    assert set(frame["model"]) == {"grade8", "grade9"}

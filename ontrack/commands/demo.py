@@ -1,13 +1,13 @@
 """``ontrack demo [--out DIR]``: the whole product on a synthetic district, one command.
 
-Each stage that exists runs for real on freshly generated data; stages still being
-built are listed as "not yet" so a new user sees honestly what ontrack does today.
+Every stage runs for real on freshly generated data: validate, indicators, features,
+train + calibrate + evaluate both models, register them in MLflow (the first version
+becomes champion), score the current cohort into rosters, and the district report.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
 from pathlib import Path
 
@@ -15,11 +15,7 @@ from ontrack.config import load_config
 from ontrack.console import Progress
 from ontrack.modeling.tracking import tracking_uri
 
-# Stages delivered by later work: (name, module that will provide it).
-PENDING_STAGES: tuple[tuple[str, str], ...] = (
-    ("score the current cohort, rosters with reasons", "ontrack.scoring"),
-    ("district report", "reports.district"),
-)
+STAGES = 7
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="generate a synthetic district and run the whole pipeline on it",
         description="Generate a synthetic district, then validate it, compute the "
         "indicators and run every later stage that exists; print where everything is. "
-        "Stages not built yet are listed as 'not yet'.",
+        "Every stage runs for real; the summary says where each output is.",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("ontrack-demo"), metavar="DIR",
@@ -45,13 +41,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     """Run every stage that exists on a synthetic district and print a summary."""
     from ontrack.commands.features import write_features
@@ -64,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
     say = Progress("demo", args.quiet)
     started = time.perf_counter()
     data, out = args.out / "data", args.out / "out"
-    say(f"1/5 generating a synthetic district of ~{args.students:,} students in {data}")
+    say(f"1/7 generating a synthetic district of ~{args.students:,} students in {data}")
     generate_district(data, n_students=args.students, n_years=args.years, seed=args.seed)
-    say("2/5 validating every table")
+    say("2/7 validating every table")
     report = validate_directory(data, out, config, progress=say)
     lines = ["", "ontrack demo", "============", f"data:        {data}"]
     total_in = sum(t.rows_in for t in report.tables.values())
@@ -75,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
         f"validation:  {total_in:,} rows read, {total_bad:,} quarantined (the "
         f"generator plants a little realistic mess) -> {out / 'validation'}"
     )
-    say("3/5 computing the rule-based indicators")
+    say("3/7 computing the rule-based indicators")
     result = run_indicators(data, out, config, progress=say, reuse_validated=True)
     lines.append(f"indicators:  {out / 'indicators'}")
     lines += [f"  {line}" for line in indicator_summary(result).splitlines()]
     for model in ("grade8", "grade9"):
-        say(f"4/5 building the {model} feature matrix and labels")
+        say(f"4/7 building the {model} feature matrix and labels")
         meta = write_features(out, config, model=model, progress=say)
         labelled = ", ".join(f"{n} {k:,}" for n, k in meta["labels"].items())
         lines.append(
@@ -88,17 +77,44 @@ def run(args: argparse.Namespace) -> int:
             f"{len(meta['features'])} features; labelled rows: {labelled} -> {meta['folder']}"
         )
     lines += _train_both(out, config, say)
-    for name, module in PENDING_STAGES:
-        if not _available(module):
-            lines.append(f"not yet:     {name}")
+    lines += _score_both(out, config, say)
+    say("7/7 rendering the district report")
+    from reports.district import render_report
+
+    index = render_report(out, config)
+    lines.append(f"report:      open {index} in a browser (self-contained, works offline)")
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
     lines += [
         "",
         "open the MLflow UI on the runs and the model registry:",
-        f"  mlflow ui --backend-store-uri {tracking_uri(config, out)}",
+        f"  .venv/bin/mlflow ui --backend-store-uri {tracking_uri(config, out)}",
+        "open the Prefect UI (flow runs and their artifacts):",
+        "  .venv/bin/prefect server start   # then http://127.0.0.1:4200",
     ]
     print("\n".join(lines))
     return 0
+
+
+def _score_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
+    """Score the current cohort of both models; summary lines."""
+    import warnings
+
+    from ontrack.scoring import score_model
+
+    lines = []
+    for model in ("grade8", "grade9"):
+        say(f"6/7 scoring the current {model} cohort with the champion")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = score_model(out, config, model=model, progress=say)
+        s = result.summary
+        tiers = ", ".join(f"{k} {v:,}" for k, v in s["tiers"].items())
+        guard = " (ranked by the rule: see the roster banner)" if s["ranked_by_rule"] else ""
+        lines.append(
+            f"rosters:     {model} as of {s['as_of_date']}: {s['students']:,} students in "
+            f"{s['schools']} schools ({tiers}); {s['alerts']:,} with alerts{guard} -> {result.folder}"
+        )
+    return lines
 
 
 def _train_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
@@ -109,7 +125,7 @@ def _train_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
 
     lines = []
     for model in ("grade8", "grade9"):
-        say(f"5/5 training, calibrating and evaluating {model} against the rule")
+        say(f"5/7 training, calibrating and evaluating {model} against the rule")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = train_model(out, config, model=model, progress=say)

@@ -29,14 +29,7 @@ from ontrack.scoring.drift import drift_verdict
 from ontrack.scoring.reasons import top_reasons
 from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
 from ontrack.store import open_validated, provided
-from reports.rosters import RosterMeta, write_roster
-
-NOTE = (
-    "Risk is the model's calibrated probability that the student will need support "
-    "to be on track; it is a flashlight, not a hammer: a prompt to look closer and "
-    "offer help, read beside the rule and the student's own record, never a label."
-)
-
+from ontrack.scoring.publish import publish_rosters
 
 @dataclass(frozen=True)
 class ScoreResult:
@@ -90,7 +83,9 @@ def score_model(
     roster = _with_changes(roster, state, previous, config)
     folder = out_dir / "rosters"
     started = time.perf_counter()
-    files = _write_all(roster, folder, model, version, current, config, verdict.message, out_dir)
+    run = {"model": model, "version": version, "as_of": current.as_of.isoformat(),
+           "expires": current.expires.isoformat(), "banner": verdict.message}
+    files = publish_rosters(roster, run, folder, out_dir, config)
     timings["render_s"] = time.perf_counter() - started
     history.parent.mkdir(parents=True, exist_ok=True)
     _state_frame(roster, state, config).to_parquet(history)
@@ -168,65 +163,6 @@ def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> p
     saved["tier_level"] = tier_level(tiers, config.scoring).reindex(saved.index).to_numpy()
     saved["as_of_date"] = roster["as_of_date"].iloc[0] if len(roster) else None
     return saved
-
-
-def _staff(out_dir: Path, roster: pd.DataFrame) -> pd.DataFrame:
-    """(student_id, staff_id, staff_name) of this school year's caseloads, if any."""
-    path = out_dir / "validated" / "caseloads.parquet"
-    if not path.is_file():
-        return pd.DataFrame(columns=["student_id", "staff_id", "staff_name"])
-    loads = pd.read_parquet(path)
-    loads["student_id"] = loads["student_id"].astype(str)
-    year = int(roster["school_year"].iloc[0]) if len(roster) else None
-    if "school_year" in loads.columns:
-        loads = loads[loads["school_year"].isna() | (loads["school_year"] == year)]
-    if "staff_name" not in loads.columns:
-        loads["staff_name"] = ""
-    loads["staff_name"] = loads["staff_name"].fillna("").astype(str)
-    loads["staff_id"] = loads["staff_id"].astype(str)
-    return loads[["student_id", "staff_id", "staff_name"]].drop_duplicates()
-
-
-def _write_all(roster: pd.DataFrame, folder: Path, model: str, version: str, current, config: Config,  # noqa: ANN001
-               banner: str | None, out_dir: Path) -> list[str]:
-    schools = pd.read_parquet(out_dir / "validated" / "schools.parquet")
-    names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
-    staff = _staff(out_dir, roster)
-    joined = staff.groupby("student_id").agg(
-        staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
-        staff_name=("staff_name", lambda s: "; ".join(sorted(n for n in s if n))),
-    )
-    roster.insert(2, "school_name", roster["school_id"].map(names).fillna(""))
-    roster.insert(4, "staff_id", roster["student_id"].map(joined["staff_id"]).fillna("").to_numpy())
-    roster.insert(5, "staff_name", roster["student_id"].map(joined["staff_name"]).fillna("").to_numpy())
-    shown = roster.drop(columns=["district_id", "school_year", "rule_score"]).sort_values(["school_id", "rank"])
-    first = ["student_id", "school_id", "school_name", "grade_level", "staff_id", "staff_name",
-             "model", "risk", "risk_tier", "rank", "change"]
-    last = ["alerts", "model_version", "as_of_date", "expires", "config_hash"]
-    middle = [c for c in shown.columns if c not in first and c not in last]
-    shown = shown[first + middle + last]
-    written = []
-    for school_id, rows in shown.groupby("school_id", sort=True):
-        title = f"{names.get(school_id, school_id)}: grade {model[-1]} support roster"
-        write_roster(rows, _meta(rows, title, model, version, current, config, banner), folder, school_id)
-        written.append(school_id)
-    for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
-        rows = shown[shown["student_id"].isin(set(ids["student_id"]))]
-        if rows.empty:
-            continue
-        title = f"{staff_name or staff_id}: grade {model[-1]} caseload"
-        write_roster(rows, _meta(rows, title, model, version, current, config, banner), folder / "counselors", staff_id)
-    return written
-
-
-def _meta(rows: pd.DataFrame, title: str, model: str, version: str, current, config: Config, banner: str | None) -> RosterMeta:  # noqa: ANN001
-    alerts = [(r.student_id, r.alerts) for r in rows.itertuples(index=False) if r.alerts]
-    counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
-    return RosterMeta(
-        title=title, model=model, model_version=version, as_of_date=current.as_of.isoformat(),
-        expires=current.expires.isoformat(), config_hash=config.config_hash, banner=banner,
-        alerts=alerts, tier_counts=counts, notes=[NOTE],
-    )
 
 
 def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current, verdict, timings: dict,  # noqa: ANN001

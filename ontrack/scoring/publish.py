@@ -1,0 +1,113 @@
+"""Write the rosters of a scoring run: one per school, one per counselor.
+
+A school's file holds every model scored there (a 6-12 school has 8th and 9th
+graders): each model's latest roster is kept in ``OUT/rosters/_history/
+<model>_roster.parquet`` and a school's files are rebuilt from all of them, so scoring
+grade 9 never erases the grade-8 rows of the same school. Counselor files
+(``OUT/rosters/counselors/<staff_id>.*``) hold only the students of that counselor's
+caseload this school year.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.scoring.cohort import RULE_COLUMNS
+from reports.rosters import RosterMeta, write_roster
+
+RUN_NOTE = (
+    "Risk is the model's calibrated probability that the student will need support "
+    "to be on track; it is a flashlight, not a hammer: a prompt to look closer and "
+    "offer help, read beside the rule and the student's own record, never a label."
+)
+FIRST = ["student_id", "school_id", "school_name", "grade_level", "staff_id", "staff_name",
+         "model", "risk", "risk_tier", "rank", "change", "alerts", "reason_1", "reason_2",
+         "reason_3", "rule_status"]
+LAST = ["model_version", "as_of_date", "expires", "config_hash"]
+
+
+def staff_of(out_dir: Path, school_year: int | None) -> pd.DataFrame:
+    """(student_id, staff_id, staff_name) of the year's caseloads (empty without them)."""
+    path = Path(out_dir) / "validated" / "caseloads.parquet"
+    if not path.is_file():
+        return pd.DataFrame(columns=["student_id", "staff_id", "staff_name"])
+    loads = pd.read_parquet(path)
+    if "school_year" in loads.columns and school_year is not None:
+        loads = loads[loads["school_year"].isna() | (loads["school_year"] == school_year)]
+    names = loads["staff_name"] if "staff_name" in loads.columns else pd.Series("", index=loads.index)
+    return pd.DataFrame(
+        {
+            "student_id": loads["student_id"].astype(str),
+            "staff_id": loads["staff_id"].astype(str),
+            "staff_name": names.fillna("").astype(str),
+        }
+    ).drop_duplicates()
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    rule = [c for model in RULE_COLUMNS.values() for c, _ in model if c in frame.columns]
+    rest = [c for c in frame.columns if c not in FIRST and c not in LAST and c not in rule]
+    return frame[[c for c in FIRST if c in frame.columns] + rule + rest + [c for c in LAST if c in frame.columns]]
+
+
+def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path, config: Config) -> list[str]:
+    """Save this model's roster, then rewrite every school and counselor file."""
+    schools = pd.read_parquet(Path(out_dir) / "validated" / "schools.parquet")
+    names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
+    year = int(roster["school_year"].iloc[0]) if len(roster) else None
+    staff = staff_of(out_dir, year)
+    joined = staff.groupby("student_id").agg(
+        staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
+        staff_name=("staff_name", lambda s: "; ".join(sorted(n for n in s if n))),
+    )
+    frame = roster.drop(columns=["district_id", "school_year", "rule_score"]).copy()
+    frame["school_name"] = frame["school_id"].map(names).fillna("")
+    frame["staff_id"] = frame["student_id"].map(joined["staff_id"]).fillna("")
+    frame["staff_name"] = frame["student_id"].map(joined["staff_name"]).fillna("")
+    history = folder / "_history"
+    history.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(history / f"{run['model']}_roster.parquet")
+    (history / f"{run['model']}_run.json").write_text(json.dumps(run, indent=1), encoding="utf-8")
+    frames, runs = [], []
+    for path in sorted(history.glob("*_roster.parquet")):
+        model = path.name.removesuffix("_roster.parquet")
+        frames.append(pd.read_parquet(path))
+        runs.append(json.loads((history / f"{model}_run.json").read_text(encoding="utf-8")))
+    combined = _ordered(pd.concat(frames, ignore_index=True)).sort_values(["school_id", "model", "rank"])
+    written = []
+    for school_id, rows in combined.groupby("school_id", sort=True):
+        here = [r for r in runs if r["model"] in set(rows["model"])]
+        title = f"{names.get(school_id, school_id)}: support roster"
+        write_roster(_drop_empty(rows), _meta(rows, title, here, config), folder, school_id)
+        written.append(school_id)
+    for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
+        rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
+        if not rows.empty:
+            title = f"{staff_name or staff_id}: caseload support roster"
+            write_roster(_drop_empty(rows), _meta(rows, title, runs, config), folder / "counselors", staff_id)
+    return [s for s in written if s in set(roster["school_id"])]
+
+
+def _drop_empty(rows: pd.DataFrame) -> pd.DataFrame:
+    """Leave out rule columns of a model not in these rows (all empty)."""
+    keep = [c for c in rows.columns if not (c.startswith("rule_") and c != "rule_status" and rows[c].isna().all())]
+    return rows[keep]
+
+
+def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config) -> RosterMeta:
+    alerts = [(r.student_id, r.alerts) for r in rows.itertuples(index=False) if r.alerts]
+    counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
+    banners = [f"{r['model']}: {r['banner']}" for r in runs if r.get("banner")]
+
+    def joined(key: str) -> str:
+        return "; ".join(f"{r['model']} {r[key]}" for r in runs) if len(runs) > 1 else runs[0][key]
+
+    return RosterMeta(
+        title=title, model=", ".join(r["model"] for r in runs), model_version=joined("version"),
+        as_of_date=joined("as_of"), expires=joined("expires"), config_hash=config.config_hash,
+        banner=" ".join(banners) or None, alerts=alerts, tier_counts=counts, notes=[RUN_NOTE],
+    )
