@@ -23,28 +23,68 @@ from reports.district.words import school_page
 CONFIG = load_config()
 MIN = CONFIG.reporting.min_group_size
 EVALUATION = {
-    "model": "grade8", "label": "off_track_9", "registered_model": "ontrack-grade8",
-    "model_version": "3", "mlflow_run_id": "abc123", "created_at": "2026-11-30T10:00:00",
-    "config_hash": "cafe", "test_cohorts": [2025], "n": 812, "base_rate": 0.31,
-    "roc_auc": 0.81, "pr_auc": 0.6, "brier": 0.15, "ece": 0.021, "rule_flag_rate": 0.42,
-    "precision_at_rule_rate": 0.55, "recall_at_rule_rate": 0.74,
-    "recall_at_top_10": 0.3, "recall_at_top_20": 0.5,
+    "model": "grade8",
+    "label": "off_track_9",
+    "registered_model": "ontrack-grade8",
+    "model_version": "3",
+    "mlflow_run_id": "abc123",
+    "created_at": "2026-11-30T10:00:00",
+    "config_hash": "cafe",
+    "test_cohorts": [2025],
+    "n": 812,
+    "base_rate": 0.31,
+    "roc_auc": 0.81,
+    "pr_auc": 0.6,
+    "brier": 0.15,
+    "ece": 0.021,
+    "rule_flag_rate": 0.42,
+    "precision_at_rule_rate": 0.55,
+    "recall_at_rule_rate": 0.74,
+    "recall_at_top_10": 0.3,
+    "recall_at_top_20": 0.5,
     "intervals": {"roc_auc": [0.78, 0.84]},
     "calibration": {"method": "isotonic"},
-    "reliability": [{"bin_low": i / 5, "bin_high": (i + 1) / 5, "n": 100 + i,
-                     "mean_predicted": i / 5 + 0.1, "observed_rate": i / 5 + 0.08} for i in range(5)],
-    "baselines": {"rule": {"roc_auc": 0.7, "precision_at_rule_rate": 0.45,
-                           "recall_at_rule_rate": 0.61}},
-    "subgroups": [{"group_type": "race_ethnicity", "group": "hispanic", "n": 400,
-                   "too_small": False, "roc_auc": 0.8, "verdict": "within bounds"},
-                  {"group_type": "foster_youth", "group": "yes", "n": 4, "too_small": True}],
+    "reliability": [
+        {
+            "bin_low": i / 5,
+            "bin_high": (i + 1) / 5,
+            "n": 100 + i,
+            "mean_predicted": i / 5 + 0.1,
+            "observed_rate": i / 5 + 0.08,
+        }
+        for i in range(5)
+    ],
+    "baselines": {
+        "rule": {
+            "roc_auc": 0.7,
+            "precision_at_rule_rate": 0.45,
+            "recall_at_rule_rate": 0.61,
+        }
+    },
+    "subgroups": [
+        {
+            "group_type": "race_ethnicity",
+            "group": "hispanic",
+            "n": 400,
+            "too_small": False,
+            "roc_auc": 0.8,
+            "verdict": "within bounds",
+        },
+        {"group_type": "foster_youth", "group": "yes", "n": 4, "too_small": True},
+    ],
     "fairness": {"verdict": "Within bounds for every group large enough to judge."},
 }
 
 
 def _args(data: Path, out: Path, **changes) -> argparse.Namespace:
-    values = {"data": data, "out": out, "reuse_indicators": False,
-              "scatter": "hs_readiness_8,chronic_absence", "config": None, "quiet": True}
+    values = {
+        "data": data,
+        "out": out,
+        "reuse_indicators": False,
+        "scatter": "hs_readiness_8,chronic_absence",
+        "config": None,
+        "quiet": True,
+    }
     values.update(changes)
     return argparse.Namespace(**values)
 
@@ -58,22 +98,32 @@ def built(tmp_path_factory) -> Path:
     (out / "models" / "grade8").mkdir(parents=True)
     (out / "models" / "grade8" / "evaluation.json").write_text(json.dumps(EVALUATION))
     (out / "models" / "grade8" / "model_card.md").write_text(
-        "# Model card\n\n| item | value |\n|---|---|\n| uses | attendance <b>so far</b> |\n")
+        "# Model card\n\n| item | value |\n|---|---|\n| uses | attendance <b>so far</b> |\n"
+    )
     (out / "rosters").mkdir()
     tiers = ["high"] * 25 + ["medium"] * 5
-    pd.DataFrame({"student_id": [f"{i:05d}" for i in range(30)], "model": "grade8",
-                  "risk_tier": tiers}).to_csv(out / "rosters" / "0503.csv", index=False)
+    pd.DataFrame(
+        {
+            "student_id": [f"{i:05d}" for i in range(30)],
+            "model": "grade8",
+            "risk_tier": tiers,
+        }
+    ).to_csv(out / "rosters" / "0503.csv", index=False)
     assert report_command.run(_args(root / "data", out)) == 0
     return out
 
 
 def _pages(out: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in (out / "report").glob("*.html")}
+    return {
+        p.name: p.read_text(encoding="utf-8") for p in (out / "report").glob("*.html")
+    }
 
 
 def _rates(out: Path) -> pd.DataFrame:
-    return pd.read_csv(out / "indicators" / "rates.csv",
-                       dtype={"school_id": str, "district_id": str, "group": str})
+    return pd.read_csv(
+        out / "indicators" / "rates.csv",
+        dtype={"school_id": str, "district_id": str, "group": str},
+    )
 
 
 class _Cells(HTMLParser):
@@ -118,9 +168,12 @@ def test_every_school_has_a_page_linked_from_the_index(built):
 def test_every_shown_rate_is_a_published_cell_and_withheld_cells_show_no_number(built):
     rates = _rates(built)
     rates["unit"] = ("district:" + rates["district_id"]).where(
-        rates["level"] == "district", "school:" + rates["school_id"].fillna(""))
-    lookup = {f"{r.school_year}|{r.indicator}|{r.unit}|{r.grade_level}|{r.group_type}|{r.group}": r
-              for r in rates.itertuples(index=False)}
+        rates["level"] == "district", "school:" + rates["school_id"].fillna("")
+    )
+    lookup = {
+        f"{r.school_year}|{r.indicator}|{r.unit}|{r.grade_level}|{r.group_type}|{r.group}": r
+        for r in rates.itertuples(index=False)
+    }
     shown = withheld = counts = 0
     for name, html in _pages(built).items():
         for item in _cells(html):
@@ -146,20 +199,28 @@ def test_no_percentage_in_a_table_without_its_source_cell(built):
     """Outside the models section, every % in a table cell is a rates.csv cell or a
     share derived from published counts."""
     for name, html in _pages(built).items():
-        html = re.sub(r'<section id="models">.*?</section>', "", html, flags=re.S)
-        html = re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
+        html = re.sub(r'<section id="models">.*?</section>', "", html, flags=re.DOTALL)
+        html = re.sub(r"<svg.*?</svg>", "", html, flags=re.DOTALL)
         for td in re.findall(r"<td([^>]*)>([^<]*%)</td>", html):
             assert "data-cell" in td[0] or "derived" in td[0], (name, td)
 
 
 def test_criteria_counts_match_students_csv_and_small_counts_are_withheld(built):
-    students = pd.read_csv(built / "indicators" / "students.csv", dtype={"school_id": str},
-                           low_memory=False)
+    students = pd.read_csv(
+        built / "indicators" / "students.csv",
+        dtype={"school_id": str},
+        low_memory=False,
+    )
     latest = int(students["school_year"].max())
-    ready = students[(students["indicator"] == "hs_readiness_8") & (students["school_year"] == latest)]
+    ready = students[
+        (students["indicator"] == "hs_readiness_8")
+        & (students["school_year"] == latest)
+    ]
     failing = int((ready["attendance_ok"].astype(str).str.lower() == "false").sum())
     html = _pages(built)["index.html"]
-    row = re.search(r"attendance of 96% or higher</th>(.*?)</tr>", html, flags=re.S).group(1)
+    row = re.search(
+        r"attendance of 96% or higher</th>(.*?)</tr>", html, flags=re.DOTALL
+    ).group(1)
     first = _cells(f"<table><tr>{row}</tr></table>")[0]
     assert failing >= MIN and int(first["data-count"]) == failing
 
@@ -167,15 +228,21 @@ def test_criteria_counts_match_students_csv_and_small_counts_are_withheld(built)
 def test_no_external_resource_is_referenced(built):
     pattern = re.compile(
         r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//|@import|url\(\s*[\"']?\s*(?:https?:)?//"
-        r"|<link\b|<script[^>]+src=|<iframe|<object|<embed", re.I)
+        r"|<link\b|<script[^>]+src=|<iframe|<object|<embed",
+        re.IGNORECASE,
+    )
     for name, html in _pages(built).items():
         assert not pattern.search(html), (name, pattern.search(html).group(0))
-    assert not list((built / "report").glob("*.js")) and not list((built / "report").glob("*.css"))
+    assert not list((built / "report").glob("*.js")) and not list(
+        (built / "report").glob("*.css")
+    )
 
 
 def test_every_chart_is_inline_svg_with_a_table_beside_it(built):
     for name, html in _pages(built).items():
-        figures = re.findall(r'<figure class="chart[^"]*".*?</figure>', html, flags=re.S)
+        figures = re.findall(
+            r'<figure class="chart[^"]*".*?</figure>', html, flags=re.DOTALL
+        )
         if name.startswith("school_") or name == "index.html":
             assert figures, name
         for fig in figures:
@@ -186,20 +253,33 @@ def test_every_chart_is_inline_svg_with_a_table_beside_it(built):
 
 def test_models_section_in_plain_words_with_the_model_card(built):
     html = _pages(built)["index.html"]
-    models = re.search(r'<section id="models">.*?</section>', html, flags=re.S).group(0)
+    models = re.search(
+        r'<section id="models">.*?</section>', html, flags=re.DOTALL
+    ).group(0)
     assert "ontrack-grade8, version 3" in models and "2026-11-30" in models
     assert "found 74%" in models and "61% for the rule" in models
-    assert "Within bounds for every group" in models and "too few students to judge" in models
+    assert (
+        "Within bounds for every group" in models
+        and "too few students to judge" in models
+    )
     assert 'href="model_card_grade8.html"' in models
     card = _pages(built)["model_card_grade8.html"]
-    assert "<table>" in card and "&lt;b&gt;so far" in card  # the card's HTML is not trusted
+    assert (
+        "<table>" in card and "&lt;b&gt;so far" in card
+    )  # the card's HTML is not trusted
 
 
 def test_roster_counts_by_tier_withhold_small_tiers(built):
     html = _pages(built)[school_page("0503")]
-    rosters = re.search(r'<section id="rosters">.*?</section>', html, flags=re.S).group(0)
+    rosters = re.search(
+        r'<section id="rosters">.*?</section>', html, flags=re.DOTALL
+    ).group(0)
     assert 'data-count="25"' in rosters and ">5<" not in rosters
-    other = next(p for n, p in _pages(built).items() if n.startswith("school_") and n != school_page("0503"))
+    other = next(
+        p
+        for n, p in _pages(built).items()
+        if n.startswith("school_") and n != school_page("0503")
+    )
     assert "No roster for this school" in other
 
 
@@ -221,12 +301,16 @@ def test_pages_are_the_same_with_two_processes(built, tmp_path):
 
 
 def test_bad_input_is_a_clear_error(built, tmp_path):
-    with pytest.raises(OnTrackError, match="--scatter must be two indicators of one grade"):
+    with pytest.raises(
+        OnTrackError, match="--scatter must be two indicators of one grade"
+    ):
         parse_pair("hs_readiness_8,on_track_9")
     with pytest.raises(OnTrackError, match=r"rates.csv must exist"):
         render_report(tmp_path, CONFIG)
     shutil.copytree(built / "indicators", tmp_path / "indicators")
-    strict = CONFIG.model_copy(update={"reporting": CONFIG.reporting.model_copy(update={"min_group_size": 40})})
+    strict = CONFIG.model_copy(
+        update={"reporting": CONFIG.reporting.model_copy(update={"min_group_size": 40})}
+    )
     with pytest.raises(OnTrackError, match="must have at least 40 students"):
         render_report(tmp_path, strict)
     with pytest.raises(OnTrackError, match="DATA must be a directory"):
@@ -236,19 +320,39 @@ def test_bad_input_is_a_clear_error(built, tmp_path):
 def test_reuse_indicators_renders_without_recomputing(built, tmp_path):
     shutil.copytree(built / "indicators", tmp_path / "indicators")
     stamp = (tmp_path / "indicators" / "rates.csv").stat().st_mtime_ns
-    assert report_command.run(_args(tmp_path / "nowhere", tmp_path, reuse_indicators=True,
-                                    scatter="chronic_absence,on_track_9")) == 0
+    assert (
+        report_command.run(
+            _args(
+                tmp_path / "nowhere",
+                tmp_path,
+                reuse_indicators=True,
+                scatter="chronic_absence,on_track_9",
+            )
+        )
+        == 0
+    )
     assert (tmp_path / "indicators" / "rates.csv").stat().st_mtime_ns == stamp
     html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
-    first = re.search(r'<select id="scatter-pick"><option value="([^"]+)"', html).group(1)
+    first = re.search(r'<select id="scatter-pick"><option value="([^"]+)"', html).group(
+        1
+    )
     assert first == "on_track_9-chronic_absence-9"
 
 
 def test_the_command_parses_its_options():
     parser = argparse.ArgumentParser(prog="ontrack")
     report_command.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["report", "DATA", "--out", "OUT", "--reuse-indicators",
-                              "--scatter", "on_track_9,suspension"])
+    args = parser.parse_args(
+        [
+            "report",
+            "DATA",
+            "--out",
+            "OUT",
+            "--reuse-indicators",
+            "--scatter",
+            "on_track_9,suspension",
+        ]
+    )
     assert args.func is report_command.run and args.reuse_indicators
     assert parse_pair(args.scatter).grade == 9
     with pytest.raises(SystemExit) as exc:
@@ -259,7 +363,9 @@ def test_the_command_parses_its_options():
 def test_an_unreadable_roster_is_a_clear_error(built, tmp_path):
     shutil.copytree(built / "indicators", tmp_path / "indicators")
     (tmp_path / "rosters").mkdir()
-    pd.DataFrame({"student_id": ["1"], "tier": ["high"]}).to_csv(tmp_path / "rosters" / "0503.csv", index=False)
+    pd.DataFrame({"student_id": ["1"], "tier": ["high"]}).to_csv(
+        tmp_path / "rosters" / "0503.csv", index=False
+    )
     with pytest.raises(OnTrackError, match="must have a risk_tier column"):
         render_report(tmp_path, CONFIG)
 
@@ -267,11 +373,21 @@ def test_an_unreadable_roster_is_a_clear_error(built, tmp_path):
 def test_the_champion_check_is_shown_when_ontrack_evaluate_wrote_one(built, tmp_path):
     shutil.copytree(built / "indicators", tmp_path / "indicators")
     shutil.copytree(built / "models", tmp_path / "models")
-    check = {**EVALUATION, "model_version": "2", "alias": "champion", "test_cohorts": [2026],
-             "recall_at_rule_rate": 0.5, "baselines": {"rule": {"roc_auc": 0.9, "recall_at_rule_rate": 0.6}}}
-    (tmp_path / "models" / "grade8" / "check_champion.json").write_text(json.dumps(check))
+    check = {
+        **EVALUATION,
+        "model_version": "2",
+        "alias": "champion",
+        "test_cohorts": [2026],
+        "recall_at_rule_rate": 0.5,
+        "baselines": {"rule": {"roc_auc": 0.9, "recall_at_rule_rate": 0.6}},
+    }
+    (tmp_path / "models" / "grade8" / "check_champion.json").write_text(
+        json.dumps(check)
+    )
     html = render_report(tmp_path, CONFIG).read_text(encoding="utf-8")
-    models = re.search(r'<section id="models">.*?</section>', html, flags=re.S).group(0)
+    models = re.search(
+        r'<section id="models">.*?</section>', html, flags=re.DOTALL
+    ).group(0)
     assert "The champion (version 2), checked again" in models and "2026" in models
     assert "found 50%" in models and "keep relying on the rule" in models
 

@@ -55,21 +55,43 @@ class Browser:
             os.dup2(child_in, 3)
             os.dup2(child_out, 4)
 
-        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-extensions",
-                "--disable-dev-shm-usage", "--remote-debugging-pipe",
-                f"--user-data-dir={profile}", "about:blank"]
-        self.process = subprocess.Popen(args, preexec_fn=onto_3_and_4, close_fds=False,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ]
+        self.process = subprocess.Popen(
+            args,
+            preexec_fn=onto_3_and_4,  # noqa: PLW1509 - only moves two fds
+            close_fds=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(child_in)
         os.close(child_out)
         self._next_id = 0
         self._buffer = b""
         self.session: str | None = None
 
-    def send(self, method: str, params: dict | None = None, *, session: bool = True,
-             timeout: float = 30.0) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        *,
+        session: bool = True,
+        timeout: float = 30.0,
+    ) -> dict:
         """Send one command and return its result (events in between are ignored)."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
@@ -96,28 +118,40 @@ class Browser:
     def open(self, url: str) -> None:
         """Open ``url`` in a fresh tab and wait until it has loaded."""
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
-        attached = self.send("Target.attachToTarget",
-                             {"targetId": target["targetId"], "flatten": True}, session=False)
+        attached = self.send(
+            "Target.attachToTarget",
+            {"targetId": target["targetId"], "flatten": True},
+            session=False,
+        )
         self.session = attached["sessionId"]
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.send("Page.navigate", {"url": url})
         deadline = time.monotonic() + 30
-        while self.js("document.readyState") != "complete" or self.js("location.href") != url:
+        while (
+            self.js("document.readyState") != "complete"
+            or self.js("location.href") != url
+        ):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not load")
             time.sleep(0.05)
 
     def js(self, expression: str):
         """Evaluate ``expression`` in the page and return its value."""
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        result = self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
     def screenshot(self, path: Path) -> Path:
         """Save a full-page PNG of the current tab."""
-        shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        shot = self.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
@@ -141,9 +175,11 @@ class Browser:
 def browser(tmp_path_factory):
     binary = find_chromium()
     if binary is None:
-        pytest.skip("Chromium not found (install Debian's `chromium` package, as .ci/run "
-                    "does, or set ONTRACK_CHROMIUM): the browser checks of the report "
-                    "cannot run here")
+        pytest.skip(
+            "Chromium not found (install Debian's `chromium` package, as .ci/run "
+            "does, or set ONTRACK_CHROMIUM): the browser checks of the report "
+            "cannot run here"
+        )
     session = Browser(binary, tmp_path_factory.mktemp("chromium-profile"))
     yield session
     session.close()
@@ -174,8 +210,10 @@ COLUMN = """
 
 
 def _click_heading(browser: Browser, text: str) -> None:
-    browser.js("Array.prototype.find.call(document.querySelectorAll('#schools-table th button'),"
-               f"function(b){{return b.textContent.trim()==='{text}';}}).click()")
+    browser.js(
+        "Array.prototype.find.call(document.querySelectorAll('#schools-table th button'),"
+        f"function(b){{return b.textContent.trim()==='{text}';}}).click()"
+    )
 
 
 def _numbers(values: list) -> list[float]:
@@ -186,14 +224,21 @@ def test_index_charts_render_and_the_schools_table_sorts(browser, report):
     browser.open(report.as_uri())
     charts = browser.js(SVG_CHECK)
     assert len(charts) >= 4
-    assert all(c["w"] > 100 and c["h"] > 50 and c["shapes"] > 10 for c in charts), charts
+    assert all(c["w"] > 100 and c["h"] > 50 and c["shapes"] > 10 for c in charts), (
+        charts
+    )
     browser.screenshot(ARTIFACTS / "index.png")
 
     _click_heading(browser, "students")
     up = _numbers(browser.js(COLUMN % "students"))
     assert len(up) >= 3 and up == sorted(up)
-    assert browser.js("document.querySelector('#schools-table th[aria-sort]')"
-                      ".getAttribute('aria-sort')") == "ascending"
+    assert (
+        browser.js(
+            "document.querySelector('#schools-table th[aria-sort]')"
+            ".getAttribute('aria-sort')"
+        )
+        == "ascending"
+    )
     _click_heading(browser, "students")
     down = _numbers(browser.js(COLUMN % "students"))
     assert down == sorted(up, reverse=True)
@@ -206,26 +251,36 @@ def test_index_charts_render_and_the_schools_table_sorts(browser, report):
 def test_filters_and_scatter_choice_work(browser, report):
     browser.open(report.as_uri())
     total = len(browser.js(COLUMN % "school"))
-    browser.js("var s=document.querySelector('select[name=size]');s.value='larger';"
-               "s.dispatchEvent(new Event('change'))")
+    browser.js(
+        "var s=document.querySelector('select[name=size]');s.value='larger';"
+        "s.dispatchEvent(new Event('change'))"
+    )
     shown = [v for v in browser.js(COLUMN % "school") if v is not None]
     assert 0 < len(shown) < total
-    visible = browser.js("Array.prototype.filter.call(document.querySelectorAll('.scatter'),"
-                         "function(f){return !f.hidden;}).length")
+    visible = browser.js(
+        "Array.prototype.filter.call(document.querySelectorAll('.scatter'),"
+        "function(f){return !f.hidden;}).length"
+    )
     assert visible == 1
-    options = browser.js("Array.prototype.map.call(document.getElementById('scatter-pick')"
-                         ".options,function(o){return o.value;})")
-    browser.js(f"var p=document.getElementById('scatter-pick');p.value='{options[-1]}';"
-               "p.dispatchEvent(new Event('change'))")
-    shown_pair = browser.js("Array.prototype.find.call(document.querySelectorAll('.scatter'),"
-                            "function(f){return !f.hidden;}).getAttribute('data-pair')")
+    options = browser.js(
+        "Array.prototype.map.call(document.getElementById('scatter-pick')"
+        ".options,function(o){return o.value;})"
+    )
+    browser.js(
+        f"var p=document.getElementById('scatter-pick');p.value='{options[-1]}';"
+        "p.dispatchEvent(new Event('change'))"
+    )
+    shown_pair = browser.js(
+        "Array.prototype.find.call(document.querySelectorAll('.scatter'),"
+        "function(f){return !f.hidden;}).getAttribute('data-pair')"
+    )
     assert shown_pair == options[-1]
     assert all(c["w"] > 100 for c in browser.js(SVG_CHECK))
     browser.screenshot(ARTIFACTS / "index-filtered.png")
 
 
 def test_a_school_page_renders_its_charts(browser, report):
-    page = sorted(report.parent.glob("school_*.html"))[0]
+    page = min(report.parent.glob("school_*.html"))
     browser.open(page.as_uri())
     charts = browser.js(SVG_CHECK)
     assert charts and all(c["w"] > 100 and c["shapes"] > 10 for c in charts), charts

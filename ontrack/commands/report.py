@@ -27,8 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "page is self-contained (no network needed). Computes the indicators first unless "
         "--reuse-indicators.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    parser.add_argument(
+        "data", type=Path, metavar="DATA", help="district data directory"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="OUT", help="output directory"
+    )
     parser.add_argument(
         "--reuse-indicators",
         action="store_true",
@@ -67,13 +71,22 @@ def run(args: argparse.Namespace) -> int:
         from ontrack.indicators import run_indicators
 
         if not Path(args.data).is_dir():
-            raise OnTrackError(f"DATA must be a directory of district tables. Got {args.data} instead.")
+            raise OnTrackError(
+                f"DATA must be a directory of district tables. Got {args.data} instead."
+            )
         say("computing the indicators")
         validated = (Path(args.out) / "validation" / "report.json").exists()
-        run_indicators(args.data, args.out, config, progress=Progress("indicators", quiet),
-                       reuse_validated=args.reuse_indicators and validated)
+        run_indicators(
+            args.data,
+            args.out,
+            config,
+            progress=Progress("indicators", quiet),
+            reuse_validated=args.reuse_indicators and validated,
+        )
     index = render_report(args.out, config, pair=pair, progress=say)
     n_pages = len(list(index.parent.glob("school_*.html")))
-    print(f"district report: {index} ({n_pages} school pages); open it in any browser, "
-          "no network needed")
+    print(
+        f"district report: {index} ({n_pages} school pages); open it in any browser, "
+        "no network needed"
+    )
     return 0

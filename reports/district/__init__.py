@@ -19,20 +19,32 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
-from reports.district.data import LABELS, ReportData, load_report_data
+from reports.district.data import LABELS, ReportData
 from reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
 from reports.district.models import models_section
-from reports.district.overview import criteria_section, district_units, groups_section, overview_section
+from reports.district.overview import (
+    criteria_section,
+    district_units,
+    groups_section,
+    overview_section,
+)
 from reports.district.profiles import PAIRS, ScatterPair, school_profiles
 from reports.district.school import render_school
 from reports.district.schools import schools_section
+from reports.district.sources import load_report_data
 from reports.district.words import school_page, year_name
 
 __all__ = ["DEFAULT_PAIR", "PAIRS", "ScatterPair", "parse_pair", "render_report"]
 
 DEFAULT_PAIR = PAIRS[0]
-NAV = (("#overview", "Overview"), ("#groups", "Student groups"), ("#schools", "Schools"),
-       ("#criteria", "Why"), ("#models", "Models"), ("#about", "About these numbers"))
+NAV = (
+    ("#overview", "Overview"),
+    ("#groups", "Student groups"),
+    ("#schools", "Schools"),
+    ("#criteria", "Why"),
+    ("#models", "Models"),
+    ("#about", "About these numbers"),
+)
 # Below this many schools, pages are rendered in this process (a pool costs ~2 s to start).
 _POOL_FROM = 24
 
@@ -53,10 +65,12 @@ def parse_pair(text: str) -> ScatterPair:
 def about_section(data: ReportData) -> str:
     """How to read the numbers: sources, suppression, definitions."""
     when = f" as of {esc(data.as_of)}" if data.as_of else ""
-    definitions = "".join(f"<li><strong>{esc(v)}</strong> (<code>{esc(k)}</code>)</li>"
-                          for k, v in LABELS.items())
+    definitions = "".join(
+        f"<li><strong>{esc(v)}</strong> (<code>{esc(k)}</code>)</li>"
+        for k, v in LABELS.items()
+    )
     return (
-        "<section id=\"about\"><h2>About these numbers</h2>"
+        '<section id="about"><h2>About these numbers</h2>'
         f"<p>Source: <code>indicators/rates.csv</code>{when}, config {esc(data.config_hash)}. "
         f"Years shown: {', '.join(year_name(y) for y in data.years)}. A student is counted at "
         "the school and grade where their school year ended; students whose status is "
@@ -72,20 +86,39 @@ def about_section(data: ReportData) -> str:
     )
 
 
-def render_index(data: ReportData, profiles: pd.DataFrame, pair: ScatterPair, report_dir: Path) -> str:
+def render_index(
+    data: ReportData, profiles: pd.DataFrame, pair: ScatterPair, report_dir: Path
+) -> str:
     """The complete index.html."""
     units = district_units(data)
-    groups = "".join(groups_section(data, f"district:{d}",
-                                    "Student groups" + (f", district {d}" if len(units) > 1 else ""),
-                                    anchor="groups" if k == 0 else f"groups-{d}")
-                     for k, d in enumerate(units))
-    criteria = "".join(criteria_section(data, f"district:{d}", "criteria" if k == 0 else f"criteria-{d}")
-                       for k, d in enumerate(units))
-    body = (overview_section(data) + groups + schools_section(data, profiles, pair) + criteria
-            + models_section(data.models, data.out_dir, report_dir, data.checks) + about_section(data))
+    groups = "".join(
+        groups_section(
+            data,
+            f"district:{d}",
+            "Student groups" + (f", district {d}" if len(units) > 1 else ""),
+            anchor="groups" if k == 0 else f"groups-{d}",
+        )
+        for k, d in enumerate(units)
+    )
+    criteria = "".join(
+        criteria_section(
+            data, f"district:{d}", "criteria" if k == 0 else f"criteria-{d}"
+        )
+        for k, d in enumerate(units)
+    )
+    body = (
+        overview_section(data)
+        + groups
+        + schools_section(data, profiles, pair)
+        + criteria
+        + models_section(data.models, data.out_dir, report_dir, data.checks)
+        + about_section(data)
+    )
     title = "On track: district report"
-    subtitle = (f"School year {year_name(data.latest)} &middot; {len(profiles)} schools &middot; "
-                f"groups under {data.min_size} students withheld")
+    subtitle = (
+        f"School year {year_name(data.latest)} &middot; {len(profiles)} schools &middot; "
+        f"groups under {data.min_size} students withheld"
+    )
     return page(title, subtitle, NAV, body)
 
 
@@ -99,18 +132,30 @@ def _init_worker(data: ReportData, profiles: pd.DataFrame, report_dir: Path) -> 
 def _write_page(task: tuple[str, object]) -> str:
     """Write one page: ("index", pair) or ("school", school record)."""
     kind, what = task
-    data, profiles, report_dir = _WORKER["data"], _WORKER["profiles"], _WORKER["report_dir"]
+    data, profiles, report_dir = (
+        _WORKER["data"],
+        _WORKER["profiles"],
+        _WORKER["report_dir"],
+    )
     if kind == "index":
         target = report_dir / "index.html"
-        target.write_text(render_index(data, profiles, what, report_dir), encoding="utf-8")
+        target.write_text(
+            render_index(data, profiles, what, report_dir), encoding="utf-8"
+        )
     else:
         target = report_dir / school_page(what["school_id"])
         target.write_text(render_school(data, profiles, what), encoding="utf-8")
     return target.name
 
 
-def render_report(out_dir: Path | str, config: Config, *, pair: ScatterPair | None = None,
-                  progress: Callable[[str], None] | None = None, workers: int | None = None) -> Path:
+def render_report(
+    out_dir: Path | str,
+    config: Config,
+    *,
+    pair: ScatterPair | None = None,
+    progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> Path:
     """Write ``OUT/report/`` from the outputs under ``out_dir``; return index.html's path.
 
     ``pair`` is the scatter shown first (default readiness vs chronic absence, grade 8).
@@ -124,23 +169,39 @@ def render_report(out_dir: Path | str, config: Config, *, pair: ScatterPair | No
     for old in report_dir.glob("*.html"):
         old.unlink()
     say("reading published rates, criteria counts, rosters and model evaluations")
-    scoring = getattr(config, "scoring", None)  # roster tiers, once scoring is configured
+    scoring = getattr(
+        config, "scoring", None
+    )  # roster tiers, once scoring is configured
     tiers = tuple(getattr(scoring, "tier_names", ()) or ())
     data = load_report_data(out_dir, config.reporting.min_group_size, tiers)
     profiles = school_profiles(data)
-    schools = data.schools[["school_id", "school_name", "district_id"]].to_dict("records")
+    schools = data.schools[["school_id", "school_name", "district_id"]].to_dict(
+        "records"
+    )
     tasks = [("index", pair or DEFAULT_PAIR), *[("school", s) for s in schools]]
-    n_workers = workers or (min(2, os.cpu_count() or 1) if len(schools) >= _POOL_FROM else 1)
-    say(f"writing index.html and {len(schools)} school pages ({len(data.models)} models) "
-        f"with {n_workers} process(es)")
+    n_workers = workers or (
+        min(2, os.cpu_count() or 1) if len(schools) >= _POOL_FROM else 1
+    )
+    say(
+        f"writing index.html and {len(schools)} school pages ({len(data.models)} models) "
+        f"with {n_workers} process(es)"
+    )
     if n_workers <= 1:
         _init_worker(data, profiles, report_dir)
         for task in tasks:
             _write_page(task)
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(data, profiles, report_dir)) as pool:
-            list(pool.map(_write_page, tasks, chunksize=max(1, len(tasks) // (8 * n_workers))))
+        with ProcessPoolExecutor(
+            n_workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(data, profiles, report_dir),
+        ) as pool:
+            list(
+                pool.map(
+                    _write_page, tasks, chunksize=max(1, len(tasks) // (8 * n_workers))
+                )
+            )
     say(f"report written to {report_dir}")
     return report_dir / "index.html"

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("svg", force=False)
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 SCHOOL = "#0b5cad"
 DISTRICT = "#6b6b6b"
@@ -53,13 +53,17 @@ def to_svg(fig: Figure, title: str) -> str:
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = text[text.index("<svg") :]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
     prefix = "c" + hashlib.sha256((title + text).encode()).hexdigest()[:8] + "-"
     text = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', text)
-    text = text.replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
+    text = text.replace("url(#", f"url(#{prefix}").replace(
+        'href="#', f'href="#{prefix}'
+    )
     safe = title.replace("&", "&amp;").replace("<", "&lt;")
-    text = text.replace("<svg ", f'<svg role="img" aria-label="{safe.replace(chr(34), "")}" ', 1)
+    text = text.replace(
+        "<svg ", f'<svg role="img" aria-label="{safe.replace(chr(34), "")}" ', 1
+    )
     head_end = text.index(">") + 1
     return text[:head_end] + f"<title>{safe}</title>" + text[head_end:]
 
@@ -95,15 +99,22 @@ _TREND_TEMPLATES: dict[tuple, tuple[Figure, list]] = {}
 
 def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
     """The cached figure for this layout and its (axes, lines) per panel."""
-    key = (tuple(panels[0].years),
-           tuple(tuple((s.label, s.color, s.dashed) for s in p.series) for p in panels))
+    key = (
+        tuple(panels[0].years),
+        tuple(tuple((s.label, s.color, s.dashed) for s in p.series) for p in panels),
+    )
     if key in _TREND_TEMPLATES:
         return _TREND_TEMPLATES[key]
     n = len(panels)
     width, height = 2.6 * n, 2.55
     fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(left=0.5 / width, right=1 - 0.15 / width, bottom=0.72 / height,
-                        top=1 - 0.3 / height, wspace=0.55 / 2.1)
+    fig.subplots_adjust(
+        left=0.5 / width,
+        right=1 - 0.15 / width,
+        bottom=0.72 / height,
+        top=1 - 0.3 / height,
+        wspace=0.55 / 2.1,
+    )
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax in axes:
         _clean(ax)
@@ -112,9 +123,16 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
     for ax, panel in zip(axes, panels, strict=True):
         lines = []
         for series in panel.series:
-            (line,) = ax.plot(years, [float("nan")] * len(years), marker="o", color=series.color,
-                              linestyle="--" if series.dashed else "-", linewidth=1.6,
-                              markersize=4, label=series.label)
+            (line,) = ax.plot(
+                years,
+                [float("nan")] * len(years),
+                marker="o",
+                color=series.color,
+                linestyle="--" if series.dashed else "-",
+                linewidth=1.6,
+                markersize=4,
+                label=series.label,
+            )
             handles.setdefault(series.label, line)
             lines.append(line)
         ax.set_xticks(years, [f"{y - 1}-{str(y)[2:]}" for y in years])
@@ -124,8 +142,14 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
         slots.append((ax, lines))
     if len(handles) > 1:
-        fig.legend(list(handles.values()), list(handles), loc="lower center",
-                   ncol=min(4, len(handles)), fontsize=7, frameon=False)
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="lower center",
+            ncol=min(4, len(handles)),
+            fontsize=7,
+            frameon=False,
+        )
     _TREND_TEMPLATES[key] = (fig, slots)
     return fig, slots
 
@@ -151,7 +175,9 @@ def _bar_template(n: int) -> tuple[Figure, object, list, object]:
         return _BAR_TEMPLATES[n]
     width, height = 6.0, 1.0 + 0.24 * max(1, n)
     fig = Figure(figsize=(width, height))
-    fig.subplots_adjust(left=2.6 / width, right=0.95, bottom=0.45 / height, top=1 - 0.55 / height)
+    fig.subplots_adjust(
+        left=2.6 / width, right=0.95, bottom=0.45 / height, top=1 - 0.55 / height
+    )
     ax = fig.subplots()
     _clean(ax)
     positions = list(range(n))[::-1]
@@ -165,8 +191,13 @@ def _bar_template(n: int) -> tuple[Figure, object, list, object]:
     return _BAR_TEMPLATES[n]
 
 
-def group_bars(title: str, labels: Sequence[str], values: Sequence[float],
-               reference: float | None, reference_label: str = "all students") -> str:
+def group_bars(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    reference: float | None,
+    reference_label: str = "all students",
+) -> str:
     """Horizontal bars, one per student group, with the all-students rate as a line."""
     fig, ax, bars, line = _bar_template(len(labels))
     top = _top([*values, reference])
@@ -191,9 +222,14 @@ def _zoom(values: Sequence[float], cuts: Sequence[float]) -> tuple[float, float]
     return max(0.0, low - pad), min(1.0, high + pad)
 
 
-def scatter_chart(title: str, points: Sequence[tuple[str, float, float, bool]],
-                  x_label: str, y_label: str, x_quartiles: Sequence[float],
-                  y_quartiles: Sequence[float]) -> str:
+def scatter_chart(
+    title: str,
+    points: Sequence[tuple[str, float, float, bool]],
+    x_label: str,
+    y_label: str,
+    x_quartiles: Sequence[float],
+    y_quartiles: Sequence[float],
+) -> str:
     """Schools as named points; quartile lines; bright spots as stars."""
     fig = Figure(figsize=(7.2, 5.0))
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
@@ -207,16 +243,36 @@ def scatter_chart(title: str, points: Sequence[tuple[str, float, float, bool]],
         ax.axhline(cut, color=DISTRICT, linestyle=style, linewidth=0.9)
     plain = [p for p in points if not p[3]]
     bright = [p for p in points if p[3]]
-    ax.scatter([p[1] for p in plain], [p[2] for p in plain], s=22, color=SCHOOL,
-               label="school", zorder=3)
+    ax.scatter(
+        [p[1] for p in plain],
+        [p[2] for p in plain],
+        s=22,
+        color=SCHOOL,
+        label="school",
+        zorder=3,
+    )
     if bright:
-        ax.scatter([p[1] for p in bright], [p[2] for p in bright], s=90, marker="*",
-                   color=BRIGHT, edgecolor="#5a3b00", linewidth=0.5, label="bright spot",
-                   zorder=4)
+        ax.scatter(
+            [p[1] for p in bright],
+            [p[2] for p in bright],
+            s=90,
+            marker="*",
+            color=BRIGHT,
+            edgecolor="#5a3b00",
+            linewidth=0.5,
+            label="bright spot",
+            zorder=4,
+        )
     fontsize = 7 if len(points) <= 40 else 5
     for name, x, y, _ in points:
-        ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points",
-                    fontsize=fontsize, color="#333333")
+        ax.annotate(
+            name,
+            (x, y),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=fontsize,
+            color="#333333",
+        )
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(*_zoom(xs, x_quartiles))
@@ -228,19 +284,35 @@ def scatter_chart(title: str, points: Sequence[tuple[str, float, float, bool]],
     return to_svg(fig, title)
 
 
-def calibration_chart(title: str, predicted: Sequence[float], observed: Sequence[float],
-                      counts: Sequence[int]) -> str:
+def calibration_chart(
+    title: str,
+    predicted: Sequence[float],
+    observed: Sequence[float],
+    counts: Sequence[int],
+) -> str:
     """Predicted risk against the share observed, per bin, with the diagonal."""
     fig = Figure(figsize=(4.2, 3.6))
     fig.subplots_adjust(left=0.16, right=0.96, bottom=0.14, top=0.91)
     ax = fig.subplots()
     _clean(ax)
-    ax.plot([0, 1], [0, 1], color=DISTRICT, linestyle="--", linewidth=1,
-            label="perfect calibration")
+    ax.plot(
+        [0, 1],
+        [0, 1],
+        color=DISTRICT,
+        linestyle="--",
+        linewidth=1,
+        label="perfect calibration",
+    )
     sizes = [max(12.0, min(120.0, c / 4)) for c in counts]
     ax.plot(predicted, observed, color=SCHOOL, linewidth=1.4)
-    ax.scatter(predicted, observed, s=sizes, color=SCHOOL, label="model (dot size = students)",
-               zorder=3)
+    ax.scatter(
+        predicted,
+        observed,
+        s=sizes,
+        color=SCHOOL,
+        label="model (dot size = students)",
+        zorder=3,
+    )
     _percent_axis(ax, "x", 1.0)
     _percent_axis(ax, "y", 1.0)
     ax.set_xlabel("predicted chance")
@@ -250,8 +322,13 @@ def calibration_chart(title: str, predicted: Sequence[float], observed: Sequence
     return to_svg(fig, title)
 
 
-def paired_bars(title: str, metrics: Sequence[str], model: Sequence[float | None],
-                rule: Sequence[float | None], names: tuple[str, str] = ("model", "rule")) -> str:
+def paired_bars(
+    title: str,
+    metrics: Sequence[str],
+    model: Sequence[float | None],
+    rule: Sequence[float | None],
+    names: tuple[str, str] = ("model", "rule"),
+) -> str:
     """Model and rule side by side for a few metrics between 0 and 1."""
     fig = Figure(figsize=(5.2, 2.8))
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.88)
@@ -259,8 +336,10 @@ def paired_bars(title: str, metrics: Sequence[str], model: Sequence[float | None
     _clean(ax)
     pos = list(range(len(metrics)))
     width = 0.38
-    for offset, values, color, name in ((-width / 2, model, SCHOOL, names[0]),
-                                        (width / 2, rule, DISTRICT, names[1])):
+    for offset, values, color, name in (
+        (-width / 2, model, SCHOOL, names[0]),
+        (width / 2, rule, DISTRICT, names[1]),
+    ):
         xs = [p + offset for p, v in zip(pos, values, strict=True) if v is not None]
         vs = [v for v in values if v is not None]
         ax.bar(xs, vs, width=width, color=color, label=name)

@@ -12,12 +12,10 @@ Every number in the report comes from files ontrack already published under ``OU
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from ontrack.errors import OnTrackError
@@ -63,9 +61,29 @@ GROUP_TYPES: tuple[tuple[str, str], ...] = (
 )
 N_TREND_YEARS = 3
 MODELS: tuple[str, ...] = ("grade8", "grade9")
-_RATE_KEY = ("school_year", "indicator", "level", "unit", "grade_level", "group_type", "group")
-_REQUIRED = ("school_year", "indicator", "level", "district_id", "school_id",
-             "grade_level", "group_type", "group", "n", "n_met", "rate", "suppressed")
+_RATE_KEY = (
+    "school_year",
+    "indicator",
+    "level",
+    "unit",
+    "grade_level",
+    "group_type",
+    "group",
+)
+_REQUIRED = (
+    "school_year",
+    "indicator",
+    "level",
+    "district_id",
+    "school_id",
+    "grade_level",
+    "group_type",
+    "group",
+    "n",
+    "n_met",
+    "rate",
+    "suppressed",
+)
 
 
 def label(indicator: str, grade: int) -> str:
@@ -113,8 +131,15 @@ class ReportData:
         """The latest school year in rates.csv."""
         return self.years[-1]
 
-    def cell(self, year: int, indicator: str, unit: str, grade: int,
-             group_type: str = "all", group: str = "all") -> Cell | None:
+    def cell(
+        self,
+        year: int,
+        indicator: str,
+        unit: str,
+        grade: int,
+        group_type: str = "all",
+        group: str = "all",
+    ) -> Cell | None:
         """The published cell, or None when rates.csv has no such row (no students).
 
         ``unit`` is ``district:<id>`` or ``school:<id>``.
@@ -130,10 +155,16 @@ def index_groups(rates: pd.DataFrame) -> dict[tuple, list[tuple[str, str]]]:
     """Groups present per (indicator, grade, unit), in report order."""
     order = {t: k for k, (t, _) in enumerate(GROUP_TYPES)}
     found: dict[tuple, set[tuple[str, str]]] = {}
-    cols = [rates[c].tolist() for c in ("indicator", "grade_level", "unit", "group_type", "group")]
+    cols = [
+        rates[c].tolist()
+        for c in ("indicator", "grade_level", "unit", "group_type", "group")
+    ]
     for ind, grade, unit, gtype, grp in zip(*cols, strict=True):
         found.setdefault((ind, int(grade), unit), set()).add((gtype, grp))
-    return {k: sorted(v, key=lambda p: (order.get(p[0], 99), p[1])) for k, v in found.items()}
+    return {
+        k: sorted(v, key=lambda p: (order.get(p[0], 99), p[1]))
+        for k, v in found.items()
+    }
 
 
 def cell_key(row: tuple) -> str:
@@ -149,8 +180,17 @@ def read_rates(path: Path) -> pd.DataFrame:
             f"{path} must exist (run `ontrack indicators DATA --out OUT` first). "
             "Got no such file instead."
         )
-    rates = pd.read_csv(path, dtype={"district_id": str, "school_id": str, "group": str,
-                                     "group_type": str, "indicator": str, "level": str})
+    rates = pd.read_csv(
+        path,
+        dtype={
+            "district_id": str,
+            "school_id": str,
+            "group": str,
+            "group_type": str,
+            "indicator": str,
+            "level": str,
+        },
+    )
     missing = [c for c in _REQUIRED if c not in rates.columns]
     if missing:
         raise OnTrackError(
@@ -158,7 +198,9 @@ def read_rates(path: Path) -> pd.DataFrame:
         )
     if "n_unknown" not in rates.columns:
         rates["n_unknown"] = pd.NA
-    rates["suppressed"] = rates["suppressed"].astype(str).str.lower().isin(("true", "1"))
+    rates["suppressed"] = (
+        rates["suppressed"].astype(str).str.lower().isin(("true", "1"))
+    )
     for col in ("school_year", "grade_level"):
         rates[col] = pd.to_numeric(rates[col]).astype("int64")
     rates["unit"] = ("district:" + rates["district_id"]).where(
@@ -181,9 +223,13 @@ def check_min_size(rates: pd.DataFrame, min_size: int, path: Path) -> None:
 def index_cells(rates: pd.DataFrame) -> dict[tuple, Cell]:
     """Published cells keyed by (year, indicator, unit, grade, group_type, group)."""
     cells: dict[tuple, Cell] = {}
-    cols = [rates[c].tolist() for c in (*_RATE_KEY, "suppressed", "n", "n_met", "rate",
-                                        "n_unknown")]
-    for year, ind, _lvl, unit, grade, gtype, grp, sup, n, met, rate, unk in zip(*cols, strict=True):
+    cols = [
+        rates[c].tolist()
+        for c in (*_RATE_KEY, "suppressed", "n", "n_met", "rate", "n_unknown")
+    ]
+    for year, ind, _lvl, unit, grade, gtype, grp, sup, n, met, rate, unk in zip(
+        *cols, strict=True
+    ):
         key = (int(year), ind, unit, int(grade), gtype, grp)
         cells[key] = Cell(
             key=cell_key(key),
@@ -197,199 +243,8 @@ def index_cells(rates: pd.DataFrame) -> dict[tuple, Cell]:
 
 
 def _nan(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
-def read_schools(out_dir: Path, rates: pd.DataFrame) -> pd.DataFrame:
-    """School id, name, district and level; names from OUT/validated when present."""
-    ids = rates.loc[rates["level"] == "school", ["school_id", "district_id"]].drop_duplicates()
-    path = out_dir / "validated" / "schools.parquet"
-    schools = ids.assign(school_name=ids["school_id"], school_level="")
-    if path.exists():
-        names = pd.read_parquet(path)
-        names["school_id"] = names["school_id"].astype(str)
-        keep = [c for c in ("school_id", "school_name", "school_level") if c in names.columns]
-        schools = ids.merge(names[keep].drop_duplicates("school_id"), on="school_id", how="left")
-        schools["school_name"] = schools["school_name"].fillna(schools["school_id"]).astype(str)
-        if "school_level" not in schools.columns:
-            schools["school_level"] = ""
-        schools["school_level"] = schools["school_level"].fillna("").astype(str)
-    return schools.sort_values(["school_name", "school_id"]).reset_index(drop=True)
-
-
-def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.DataFrame:
-    """Per unit, year and indicator: students not meeting each criterion, suppressed.
-
-    Columns: unit, school_year, indicator, criterion, n_students, not_met, only, missing.
-    ``not_met`` counts students whose flag is false, ``only`` those for whom it is the
-    one criterion not met, ``missing`` those without the data for it. A count between
-    1 and ``min_size - 1`` is withheld (None); every count of a unit with fewer than
-    ``min_size`` students is withheld.
-    """
-    columns = ["unit", "school_year", "indicator", "criterion", "n_students",
-               "not_met", "only", "missing"]
-    if not path.exists():
-        return pd.DataFrame(columns=columns)
-    flags = [f for crit in CRITERIA.values() for f, _ in crit]
-    types = {f: "BOOLEAN" for f in flags}
-    types.update({"school_id": "VARCHAR", "district_id": "VARCHAR", "student_id": "VARCHAR"})
-    year_list = ", ".join(str(int(y)) for y in years) or "NULL"
-    con = duckdb.connect()
-    try:
-        con.execute(
-            "CREATE TEMP TABLE s AS SELECT district_id, school_id, school_year, indicator, "
-            f"{', '.join(flags)} FROM read_csv(?, header=true, types={types!r}) "
-            f"WHERE indicator IN ('hs_readiness_8', 'on_track_9') "
-            f"AND school_year IN ({year_list})",
-            [str(path)],
-        )
-        frames = []
-        for indicator, crit in CRITERIA.items():
-            sums = []
-            for flag, _ in crit:
-                others = " AND ".join(f"COALESCE({o}, TRUE)" for o, _ in crit if o != flag)
-                sums += [
-                    f"count(*) FILTER (WHERE {flag} = FALSE) AS {flag}__not_met",
-                    f"count(*) FILTER (WHERE {flag} = FALSE AND {others or 'TRUE'}) "
-                    f"AS {flag}__only",
-                    f"count(*) FILTER (WHERE {flag} IS NULL) AS {flag}__missing",
-                ]
-            query = (
-                "SELECT CASE WHEN grouping(school_id) = 1 THEN 'district:' || district_id "
-                "ELSE 'school:' || school_id END AS unit, school_year, "
-                f"count(*) AS n_students, {', '.join(sums)} FROM s "
-                f"WHERE indicator = '{indicator}' "
-                "GROUP BY GROUPING SETS ((district_id, school_year), "
-                "(district_id, school_id, school_year))"
-            )
-            wide = con.execute(query).df()
-            for flag, _ in crit:
-                frames.append(pd.DataFrame({
-                    "unit": wide["unit"], "school_year": wide["school_year"].astype(int),
-                    "indicator": indicator, "criterion": flag,
-                    "n_students": wide["n_students"].astype(int),
-                    "not_met": wide[f"{flag}__not_met"].astype(int),
-                    "only": wide[f"{flag}__only"].astype(int),
-                    "missing": wide[f"{flag}__missing"].astype(int),
-                }))
-    except duckdb.Error as err:
-        raise OnTrackError(
-            f"{path} must be the students.csv that `ontrack indicators` writes. "
-            f"Got a file DuckDB could not read as such instead ({type(err).__name__})."
-        ) from None
-    finally:
-        con.close()
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    counts = pd.concat(frames, ignore_index=True)
-    small_unit = counts["n_students"] < min_size
-    for col in ("not_met", "only", "missing"):
-        value = counts[col].astype("Int64")
-        withheld = small_unit | ((value > 0) & (value < min_size))
-        counts[col] = value.mask(withheld)
-    counts["n_students"] = counts["n_students"].astype("Int64").mask(small_unit)
-    return counts[columns]
-
-
-def roster_counts(out_dir: Path, school_ids: list[str], min_size: int,
-                  tiers: tuple[str, ...] = ()) -> dict[str, pd.DataFrame] | None:
-    """Students per model and tier on each school's current roster, suppressed.
-
-    None when ``OUT/rosters`` does not exist (scoring has not run). Per school: a frame
-    with model, risk_tier, n (None when 0 < n < min_size), as_of_date; the configured
-    ``tiers`` come first, in order, with 0 for a tier nobody is in.
-    """
-    folder = out_dir / "rosters"
-    if not folder.is_dir():
-        return None
-    result: dict[str, pd.DataFrame] = {}
-    for school_id in school_ids:
-        path = folder / f"{school_id}.csv"
-        if not path.exists():
-            continue
-        try:
-            roster = pd.read_csv(path, dtype=str)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise OnTrackError(
-                f"{path} must be a roster CSV. Got a file that cannot be read as one "
-                f"instead ({type(err).__name__})."
-            ) from None
-        if "risk_tier" not in roster.columns:
-            raise OnTrackError(
-                f"{path} must have a risk_tier column. Got columns "
-                f"{', '.join(roster.columns[:8])} instead."
-            )
-        if "model" not in roster.columns:
-            roster["model"] = ""
-        as_of = roster["as_of_date"].dropna().max() if "as_of_date" in roster.columns else None
-        roster["model"] = roster["model"].fillna("")
-        roster["risk_tier"] = roster["risk_tier"].fillna("")
-        counts = roster.groupby(["model", "risk_tier"]).size().reset_index(name="n")
-        full = [(m, t) for m in sorted(counts["model"].unique()) for t in tiers]
-        extra = [(m, t) for m, t in zip(counts["model"], counts["risk_tier"], strict=True)
-                 if t not in tiers]
-        index = pd.MultiIndex.from_tuples(full + sorted(extra), names=["model", "risk_tier"])
-        counts = counts.set_index(["model", "risk_tier"])["n"].reindex(index, fill_value=0).reset_index()
-        counts["n"] = counts["n"].astype("Int64").mask((counts["n"] > 0) & (counts["n"] < min_size))
-        counts["as_of_date"] = as_of
-        result[school_id] = counts
-    return result
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise OnTrackError(
-            f"{path} must be a JSON evaluation. Got unreadable content instead ({err})."
-        ) from None
-    if not isinstance(value, dict):
-        raise OnTrackError(f"{path} must hold a JSON object. Got {type(value).__name__} instead.")
-    return value
-
-
-def read_models(out_dir: Path, file_name: str = "evaluation.json") -> dict[str, dict]:
-    """``OUT/models/<model>/<file_name>`` of each model (grade8, grade9) that has one.
-
-    ``evaluation.json`` is written by training; ``check_champion.json`` by
-    ``ontrack evaluate`` (the champion on the newest labelled cohort).
-    """
-    models: dict[str, dict] = {}
-    for name in MODELS:
-        path = out_dir / "models" / name / file_name
-        if path.exists():
-            models[name] = _read_json(path)
-    return models
-
-
-def load_report_data(out_dir: Path, min_size: int, tiers: tuple[str, ...] = ()) -> ReportData:
-    """Read every published input of the report under ``out_dir``.
-
-    ``tiers`` are the roster tier names in order (most support first)."""
-    path = out_dir / "indicators" / "rates.csv"
-    rates = read_rates(path)
-    if rates.empty:
-        raise OnTrackError(f"{path} must have at least one rate row. Got an empty file instead.")
-    check_min_size(rates, min_size, path)
-    years = tuple(sorted(int(y) for y in rates["school_year"].unique()))[-N_TREND_YEARS:]
-    rates = rates[rates["school_year"].isin(years)].reset_index(drop=True)
-    schools = read_schools(out_dir, rates)
-    as_of = None
-    if "as_of_date" in rates.columns and rates["as_of_date"].notna().any():
-        as_of = str(rates["as_of_date"].dropna().iloc[0])
-    config_hash = str(rates["config_hash"].iloc[0]) if "config_hash" in rates.columns else ""
-    return ReportData(
-        out_dir=out_dir,
-        min_size=min_size,
-        rates=rates,
-        years=years,
-        schools=schools,
-        criteria=criteria_counts(out_dir / "indicators" / "students.csv", years, min_size),
-        rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size, tiers),
-        models=read_models(out_dir),
-        checks=read_models(out_dir, "check_champion.json"),
-        config_hash=config_hash,
-        as_of=as_of,
-        cells=index_cells(rates),
-        groups=index_groups(rates),
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or value is pd.NA
     )

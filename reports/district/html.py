@@ -7,9 +7,9 @@ a withheld cell shows a dash and never a number.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from html import escape
-import math
 
 import pandas as pd
 
@@ -103,11 +103,11 @@ def page(title: str, subtitle: str, nav: Sequence[tuple[str, str]], body: str) -
     """A complete, self-contained HTML page: no external script, style, font or image."""
     links = "".join(f'<a href="{esc(href)}">{esc(text)}</a>' for href, text in nav)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
-        f"<header class=\"top\"><h1>{esc(title)}</h1><p>{subtitle}</p></header>"
-        f"<nav class=\"sections\" aria-label=\"sections\">{links}</nav>"
+        f'<header class="top"><h1>{esc(title)}</h1><p>{subtitle}</p></header>'
+        f'<nav class="sections" aria-label="sections">{links}</nav>'
         f"<main>{body}</main><script>{SCRIPT}</script></body></html>\n"
     )
 
@@ -133,24 +133,42 @@ def rate_td(cell: Cell | None, extra: str = "") -> str:
     if cell is None:
         return f'<td class="sup" title="no students">{DASH}</td>'
     if cell.suppressed or cell.rate is None:
-        return (f'<td class="sup" data-cell="{esc(cell.key)}" data-suppressed="1" '
-                f'data-sort="" title="withheld: small group">{DASH}*</td>')
-    tip = f"{cell.n_met:,} of {cell.n:,} students" if cell.n is not None and cell.n_met is not None else ""
-    return (f'<td class="num" data-cell="{esc(cell.key)}" data-sort="{cell.rate:.4f}" '
-            f'title="{esc(tip)}">{pct(cell.rate)}{extra}</td>')
+        return (
+            f'<td class="sup" data-cell="{esc(cell.key)}" data-suppressed="1" '
+            f'data-sort="" title="withheld: small group">{DASH}*</td>'
+        )
+    tip = (
+        f"{cell.n_met:,} of {cell.n:,} students"
+        if cell.n is not None and cell.n_met is not None
+        else ""
+    )
+    return (
+        f'<td class="num" data-cell="{esc(cell.key)}" data-sort="{cell.rate:.4f}" '
+        f'title="{esc(tip)}">{pct(cell.rate)}{extra}</td>'
+    )
 
 
 def count_td(value: object, min_size: int) -> str:
     """A count cell: the number, or a dash when it was withheld (fewer than min_size)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if (
+        value is None
+        or value is pd.NA
+        or (isinstance(value, float) and math.isnan(value))
+    ):
         return f'<td class="sup" data-sort="" title="fewer than {min_size} students">{DASH}*</td>'
     number = int(value)
     return f'<td class="num" data-count="{number}" data-sort="{number}">{number:,}</td>'
 
 
-def table(header: Sequence[str], rows: Iterable[str], *, sortable: bool = False,
-          table_id: str | None = None, caption: str | None = None,
-          numeric: Sequence[bool] | None = None) -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[str],
+    *,
+    sortable: bool = False,
+    table_id: str | None = None,
+    caption: str | None = None,
+    numeric: Sequence[bool] | None = None,
+) -> str:
     """A table from header labels and pre-rendered ``<tr>`` rows."""
     attrs = ' class="sortable"' if sortable else ""
     attrs += f' id="{esc(table_id)}"' if table_id else ""
@@ -159,16 +177,23 @@ def table(header: Sequence[str], rows: Iterable[str], *, sortable: bool = False,
         f'<th scope="col"{num if numeric and numeric[i] else ""}>{esc(h)}</th>'
         for i, h in enumerate(header)
     )
-    cap = f"<caption class=\"note\">{esc(caption)}</caption>" if caption else ""
+    cap = f'<caption class="note">{esc(caption)}</caption>' if caption else ""
     return f"<table{attrs}>{cap}<thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def figure(svg: str, caption: str, alternative: str, extra_attrs: str = "",
-           classes: str = "chart") -> str:
+def figure(
+    svg: str,
+    caption: str,
+    alternative: str,
+    extra_attrs: str = "",
+    classes: str = "chart",
+) -> str:
     """A chart with its caption and its table alternative (open by default)."""
-    return (f"<figure class=\"{classes}\"{extra_attrs}>{svg}<figcaption>{esc(caption)}</figcaption>"
-            f"<details open><summary>The numbers behind this chart</summary>{alternative}"
-            "</details></figure>")
+    return (
+        f'<figure class="{classes}"{extra_attrs}>{svg}<figcaption>{esc(caption)}</figcaption>'
+        f"<details open><summary>The numbers behind this chart</summary>{alternative}"
+        "</details></figure>"
+    )
 
 
 SUPPRESSION_NOTE = (

@@ -12,7 +12,10 @@ from pathlib import Path
 from reports.district import charts
 from reports.district.html import esc, figure, page, pct, table
 
-RULES = {"grade8": "the 8th-grade readiness rule", "grade9": "the 9th-grade on-track rule"}
+RULES = {
+    "grade8": "the 8th-grade readiness rule",
+    "grade9": "the 9th-grade on-track rule",
+}
 WHO = {"grade8": "8th graders", "grade9": "9th graders"}
 OUTCOMES = {
     "off_track_9": "ended 9th grade off track",
@@ -23,12 +26,20 @@ OUTCOMES = {
 
 
 def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return (
+        float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else None
+    )
 
 
 def _interval(evaluation: dict, key: str) -> str:
     bounds = (evaluation.get("intervals") or {}).get(key)
-    if isinstance(bounds, list | tuple) and len(bounds) == 2 and all(_num(b) is not None for b in bounds):
+    if (
+        isinstance(bounds, list | tuple)
+        and len(bounds) == 2
+        and all(_num(b) is not None for b in bounds)
+    ):
         return f" (likely between {pct(bounds[0], 0)} and {pct(bounds[1], 0)})"
     return ""
 
@@ -36,83 +47,139 @@ def _interval(evaluation: dict, key: str) -> str:
 def summary_lines(name: str, ev: dict) -> list[str]:
     """Plain sentences about one model's test results."""
     rule = (ev.get("baselines") or {}).get("rule") or {}
-    outcome = OUTCOMES.get(str(ev.get("label", "")), "had the outcome the model predicts")
+    outcome = OUTCOMES.get(
+        str(ev.get("label", "")), "had the outcome the model predicts"
+    )
     lines = []
     cohorts = ev.get("test_cohorts") or []
     n, base = _num(ev.get("n")), _num(ev.get("base_rate"))
     if n is not None:
         years = ", ".join(str(c) for c in cohorts) or "the newest labelled cohort"
         extra = f"; {pct(base, 0)} of them {outcome}" if base is not None else ""
-        lines.append(f"Tested on {int(n):,} {WHO.get(name, 'students')} of {esc(years)}, a "
-                     f"cohort the model never saw while it was built{extra}.")
+        lines.append(
+            f"Tested on {int(n):,} {WHO.get(name, 'students')} of {esc(years)}, a "
+            f"cohort the model never saw while it was built{extra}."
+        )
     flag_rate = _num(ev.get("rule_flag_rate"))
-    recall, rule_recall = _num(ev.get("recall_at_rule_rate")), _num(rule.get("recall_at_rule_rate"))
+    recall, rule_recall = (
+        _num(ev.get("recall_at_rule_rate")),
+        _num(rule.get("recall_at_rule_rate")),
+    )
     if flag_rate is not None and recall is not None:
-        versus = f", against {pct(rule_recall, 0)} for the rule" if rule_recall is not None else ""
-        lines.append(f"Asked to point to as many students as {RULES.get(name, 'the rule')} does "
-                     f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)} of the "
-                     f"students who {outcome}{versus}{_interval(ev, 'recall_at_rule_rate')}.")
-    precision, rule_precision = _num(ev.get("precision_at_rule_rate")), _num(rule.get("precision_at_rule_rate"))
+        versus = (
+            f", against {pct(rule_recall, 0)} for the rule"
+            if rule_recall is not None
+            else ""
+        )
+        lines.append(
+            f"Asked to point to as many students as {RULES.get(name, 'the rule')} does "
+            f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)} of the "
+            f"students who {outcome}{versus}{_interval(ev, 'recall_at_rule_rate')}."
+        )
+    precision, rule_precision = (
+        _num(ev.get("precision_at_rule_rate")),
+        _num(rule.get("precision_at_rule_rate")),
+    )
     if precision is not None:
-        versus = f" (rule: {pct(rule_precision, 0)})" if rule_precision is not None else ""
-        lines.append(f"Of the students it pointed to, {pct(precision, 0)} did in fact "
-                     f"{outcome.replace('ended', 'end').replace('did not', 'not')}{versus}.")
+        versus = (
+            f" (rule: {pct(rule_precision, 0)})" if rule_precision is not None else ""
+        )
+        lines.append(
+            f"Of the students it pointed to, {pct(precision, 0)} did in fact "
+            f"{outcome.replace('ended', 'end').replace('did not', 'not')}{versus}."
+        )
     auc, rule_auc = _num(ev.get("roc_auc")), _num(rule.get("roc_auc"))
     if auc is not None:
         versus = f" (rule: {pct(rule_auc, 0)})" if rule_auc is not None else ""
-        lines.append(f"Given one student who {outcome} and one who did not, the model gives the "
-                     f"first a higher chance {pct(auc, 0)} of the time{versus}"
-                     f"{_interval(ev, 'roc_auc')}.")
+        lines.append(
+            f"Given one student who {outcome} and one who did not, the model gives the "
+            f"first a higher chance {pct(auc, 0)} of the time{versus}"
+            f"{_interval(ev, 'roc_auc')}."
+        )
     ece = _num(ev.get("ece"))
     if ece is not None:
         method = (ev.get("calibration") or {}).get("method")
         how = f" after {esc(method)} calibration" if method else ""
-        lines.append(f"Its chances are honest{how}: on average a predicted chance is "
-                     f"{ece * 100:.1f} percentage points away from what happened.")
+        lines.append(
+            f"Its chances are honest{how}: on average a predicted chance is "
+            f"{ece * 100:.1f} percentage points away from what happened."
+        )
     return lines
 
 
 def calibration_figure(name: str, ev: dict) -> str:
     """The reliability table as a chart and a table; '' when absent."""
-    bins = [b for b in ev.get("reliability") or [] if isinstance(b, dict)
-            and _num(b.get("mean_predicted")) is not None and _num(b.get("observed_rate")) is not None]
+    bins = [
+        b
+        for b in ev.get("reliability") or []
+        if isinstance(b, dict)
+        and _num(b.get("mean_predicted")) is not None
+        and _num(b.get("observed_rate")) is not None
+    ]
     if not bins:
         return ""
     pred = [float(b["mean_predicted"]) for b in bins]
     obs = [float(b["observed_rate"]) for b in bins]
     counts = [int(_num(b.get("n")) or 0) for b in bins]
-    svg = charts.calibration_chart(f"{name}: predicted chance against what happened", pred, obs, counts)
-    rows = [f"<tr><td>{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}</td>"
-            f"<td class=\"num\">{c:,}</td><td class=\"num\">{pct(p)}</td><td class=\"num\">{pct(o)}</td></tr>"
-            for b, c, p, o in zip(bins, counts, pred, obs, strict=True)]
-    alt = table(["predicted chance", "students", "average predicted", "observed"], rows,
-                numeric=[False, True, True, True])
-    return figure(svg, "Calibration: dots near the dashed diagonal mean that a predicted 30% "
-                  "came true for about 30% of students.", alt)
+    svg = charts.calibration_chart(
+        f"{name}: predicted chance against what happened", pred, obs, counts
+    )
+    rows = [
+        f"<tr><td>{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}</td>"
+        f'<td class="num">{c:,}</td><td class="num">{pct(p)}</td><td class="num">{pct(o)}</td></tr>'
+        for b, c, p, o in zip(bins, counts, pred, obs, strict=True)
+    ]
+    alt = table(
+        ["predicted chance", "students", "average predicted", "observed"],
+        rows,
+        numeric=[False, True, True, True],
+    )
+    return figure(
+        svg,
+        "Calibration: dots near the dashed diagonal mean that a predicted 30% "
+        "came true for about 30% of students.",
+        alt,
+    )
 
 
 def comparison_figure(name: str, ev: dict) -> str:
     """Model and rule side by side at the rule's flag rate; '' when absent."""
     rule = (ev.get("baselines") or {}).get("rule") or {}
-    keys = [("recall_at_rule_rate", "found (recall)"), ("precision_at_rule_rate", "right (precision)"),
-            ("recall_at_top_10", "found in top 10%"), ("recall_at_top_20", "found in top 20%")]
+    keys = [
+        ("recall_at_rule_rate", "found (recall)"),
+        ("precision_at_rule_rate", "right (precision)"),
+        ("recall_at_top_10", "found in top 10%"),
+        ("recall_at_top_20", "found in top 20%"),
+    ]
     keys = [(k, t) for k, t in keys if _num(ev.get(k)) is not None]
     if not keys:
         return ""
     model = [_num(ev.get(k)) for k, _ in keys]
     base = [_num(rule.get(k)) for k, _ in keys]
-    svg = charts.paired_bars(f"{name}: model and rule", [t for _, t in keys], model, base)
-    rows = [f"<tr><th scope=\"row\">{esc(t)}</th><td class=\"num\">{pct(m)}</td>"
-            f"<td class=\"num\">{pct(b)}</td></tr>" for (_, t), m, b in zip(keys, model, base, strict=True)]
+    svg = charts.paired_bars(
+        f"{name}: model and rule", [t for _, t in keys], model, base
+    )
+    rows = [
+        f'<tr><th scope="row">{esc(t)}</th><td class="num">{pct(m)}</td>'
+        f'<td class="num">{pct(b)}</td></tr>'
+        for (_, t), m, b in zip(keys, model, base, strict=True)
+    ]
     alt = table(["measure", "model", "rule"], rows, numeric=[False, True, True])
-    return figure(svg, "The model and the rule, each pointing to the same number of students.", alt)
+    return figure(
+        svg,
+        "The model and the rule, each pointing to the same number of students.",
+        alt,
+    )
 
 
 def fairness_block(ev: dict) -> str:
     """The fairness verdict and per-group checks."""
     verdict = (ev.get("fairness") or {}).get("verdict")
-    parts = [f"<p><strong>Fairness check:</strong> {esc(verdict)}</p>" if verdict else
-             "<p>No fairness verdict recorded.</p>"]
+    parts = [
+        f"<p><strong>Fairness check:</strong> {esc(verdict)}</p>"
+        if verdict
+        else "<p>No fairness verdict recorded.</p>"
+    ]
     groups = [g for g in ev.get("subgroups") or [] if isinstance(g, dict)]
     rows = []
     for g in groups:
@@ -121,11 +188,18 @@ def fairness_block(ev: dict) -> str:
         rows.append(
             f"<tr><td>{esc(g.get('group_type', ''))}</td><td>{esc(g.get('group', ''))}</td>"
             f"<td>{esc('too few students to judge' if small else g.get('verdict', ''))}</td>"
-            f"<td class=\"num\">{'' if small or auc is None else pct(auc, 0)}</td></tr>")
+            f'<td class="num">{"" if small or auc is None else pct(auc, 0)}</td></tr>'
+        )
     if rows:
-        parts.append("<details><summary>Checks by student group</summary>"
-                     + table(["kind of group", "group", "verdict", "ranking accuracy (AUC)"],
-                             rows, numeric=[False, False, False, True]) + "</details>")
+        parts.append(
+            "<details><summary>Checks by student group</summary>"
+            + table(
+                ["kind of group", "group", "verdict", "ranking accuracy (AUC)"],
+                rows,
+                numeric=[False, False, False, True],
+            )
+            + "</details>"
+        )
     return "".join(parts)
 
 
@@ -140,14 +214,17 @@ def card_page(source: Path, title: str) -> str:
     except Exception:  # noqa: BLE001 - any failure falls back to the plain text
         body = f"<pre>{safe}</pre>"
     body = re.sub(r"<img[^>]*>", "", body)
-    back = "<p><a href=\"index.html#models\">&larr; District report</a></p>"
+    back = '<p><a href="index.html#models">&larr; District report</a></p>'
     return page(title, "Model card", (("index.html", "District report"),), back + body)
 
 
 def _beats_rule(metrics: dict) -> bool | None:
     """Whether the model ranks better than the rule and finds at least as many students."""
     rule = (metrics.get("baselines") or {}).get("rule") or {}
-    pairs = [(_num(metrics.get(k)), _num(rule.get(k))) for k in ("roc_auc", "recall_at_rule_rate")]
+    pairs = [
+        (_num(metrics.get(k)), _num(rule.get(k)))
+        for k in ("roc_auc", "recall_at_rule_rate")
+    ]
     if any(a is None or b is None for a, b in pairs):
         return None
     return pairs[0][0] > pairs[0][1] and pairs[1][0] >= pairs[1][1]
@@ -162,52 +239,84 @@ def status_line(ev: dict, check: dict | None) -> str:
     elif "champion" in aliases:
         role = "The champion (the version in use)"
     elif ev.get("model_version"):
-        role = ("This version is a challenger: it has not been promoted, so rosters do not "
-                "use it yet. It was tested")
+        role = (
+            "This version is a challenger: it has not been promoted, so rosters do not "
+            "use it yet. It was tested"
+        )
     else:
         role = "The model was tested"
-    cohorts = ", ".join(str(c) for c in metrics.get("test_cohorts") or []) or "the newest labelled cohort"
+    cohorts = (
+        ", ".join(str(c) for c in metrics.get("test_cohorts") or [])
+        or "the newest labelled cohort"
+    )
     beats = _beats_rule(metrics)
-    verdict = {True: "It does better than the rule.", False: "It does not do better than the rule: keep relying on the rule.",
-               None: ""}[beats]
+    verdict = {
+        True: "It does better than the rule.",
+        False: "It does not do better than the rule: keep relying on the rule.",
+        None: "",
+    }[beats]
     return f"<p>{role} on the newest labelled cohort ({esc(cohorts)}). {verdict}</p>"
 
 
-def models_section(models: dict[str, dict], out_dir: Path, report_dir: Path,
-                   checks: dict[str, dict] | None = None) -> str:
+def models_section(
+    models: dict[str, dict],
+    out_dir: Path,
+    report_dir: Path,
+    checks: dict[str, dict] | None = None,
+) -> str:
     """Section 4 of index.html; writes each model card page into ``report_dir``.
 
     ``checks`` holds ``check_champion.json`` per model (``ontrack evaluate``): when
     present, its numbers (the champion on the newest labelled cohort) are shown.
     """
     checks = checks or {}
-    head = ("<section id=\"models\"><h2>Early-warning models</h2><p>The models estimate each "
-            "student's chance of going off track, so support can start earlier. They are "
-            "always shown beside the rule counselors already use, and used only if they do "
-            "better than it on students they have never seen.</p>")
+    head = (
+        '<section id="models"><h2>Early-warning models</h2><p>The models estimate each '
+        "student's chance of going off track, so support can start earlier. They are "
+        "always shown beside the rule counselors already use, and used only if they do "
+        "better than it on students they have never seen.</p>"
+    )
     if not models:
-        return head + "<p>The models are not trained yet; only the rules above are shown.</p></section>"
+        return (
+            head
+            + "<p>The models are not trained yet; only the rules above are shown.</p></section>"
+        )
     parts = [head]
     for name, ev in models.items():
         check = checks.get(name)
         metrics = check or ev
         version = metrics.get("model_version") or ev.get("model_version")
         created = str(ev.get("created_at") or "")[:10]
-        registered = metrics.get("registered_model") or ev.get("registered_model") or name
+        registered = (
+            metrics.get("registered_model") or ev.get("registered_model") or name
+        )
         who = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
         parts.append(f"<h3>{esc(WHO.get(name, name).capitalize())}: {who}</h3>")
         if created:
-            parts.append(f"<p class=\"note\">Trained {esc(created)}; run "
-                         f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>")
+            parts.append(
+                f'<p class="note">Trained {esc(created)}; run '
+                f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>"
+            )
         parts.append(status_line(ev, check))
-        parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics)) + "</ul>")
-        parts += [comparison_figure(name, metrics), calibration_figure(name, metrics),
-                  fairness_block(metrics)]
+        parts.append(
+            "<ul>"
+            + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics))
+            + "</ul>"
+        )
+        parts += [
+            comparison_figure(name, metrics),
+            calibration_figure(name, metrics),
+            fairness_block(metrics),
+        ]
         card = out_dir / "models" / name / "model_card.md"
         if card.exists():
             target = f"model_card_{name}.html"
-            (report_dir / target).write_text(card_page(card, f"Model card: {name}"), encoding="utf-8")
-            parts.append(f"<p><a href=\"{target}\">Read the model card</a> (what the model "
-                         "uses, how it was tested, its limits).</p>")
+            (report_dir / target).write_text(
+                card_page(card, f"Model card: {name}"), encoding="utf-8"
+            )
+            parts.append(
+                f'<p><a href="{target}">Read the model card</a> (what the model '
+                "uses, how it was tested, its limits).</p>"
+            )
     parts.append("</section>")
     return "".join(parts)

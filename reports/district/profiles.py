@@ -47,7 +47,9 @@ PAIRS: tuple[ScatterPair, ...] = (
 )
 
 
-def _size_and_share(data: ReportData, school_id: str) -> tuple[int | None, float | None]:
+def _size_and_share(
+    data: ReportData, school_id: str
+) -> tuple[int | None, float | None]:
     """(students, share socioeconomically disadvantaged) from published cells only."""
     unit = f"school:{school_id}"
     total = total_with_sed = sed = 0
@@ -59,8 +61,14 @@ def _size_and_share(data: ReportData, school_id: str) -> tuple[int | None, float
         count = everyone.n + (everyone.n_unknown or 0)
         total += count
         any_total = True
-        flagged = data.cell(data.latest, "chronic_absence", unit, grade,
-                            "socioeconomically_disadvantaged", "yes")
+        flagged = data.cell(
+            data.latest,
+            "chronic_absence",
+            unit,
+            grade,
+            "socioeconomically_disadvantaged",
+            "yes",
+        )
         if flagged is not None and flagged.n is not None:
             sed += flagged.n + (flagged.n_unknown or 0)
             total_with_sed += count
@@ -89,13 +97,20 @@ def school_profiles(data: ReportData) -> pd.DataFrame:
     rows = []
     for rec in data.schools.itertuples(index=False):
         size, share = _size_and_share(data, rec.school_id)
-        row = {"school_id": rec.school_id, "school_name": rec.school_name,
-               "district_id": rec.district_id, "school_level": rec.school_level,
-               "size": size, "sed_share": share}
+        row = {
+            "school_id": rec.school_id,
+            "school_name": rec.school_name,
+            "district_id": rec.district_id,
+            "school_level": rec.school_level,
+            "size": size,
+            "sed_share": share,
+        }
         unit = f"school:{rec.school_id}"
         for indicator, grade in FOCUS:
             found = data.cell(data.latest, indicator, unit, grade)
-            row[f"{indicator}_{grade}"] = np.nan if found is None or found.rate is None else found.rate
+            row[f"{indicator}_{grade}"] = (
+                np.nan if found is None or found.rate is None else found.rate
+            )
         rows.append(row)
     profiles = pd.DataFrame(rows)
     if profiles.empty:
@@ -103,7 +118,9 @@ def school_profiles(data: ReportData) -> pd.DataFrame:
     profiles["size_band"] = _thirds(profiles["size"].astype(float), SIZE_BANDS)
     profiles["sed_band"] = _thirds(profiles["sed_share"].astype(float), SED_BANDS)
     profiles["grades"] = [
-        ",".join(str(g) for g in sorted({g for i, g in FOCUS if not np.isnan(r[f"{i}_{g}"])}))
+        ",".join(
+            str(g) for g in sorted({g for i, g in FOCUS if not np.isnan(r[f"{i}_{g}"])})
+        )
         for _, r in profiles.iterrows()
     ]
     return profiles
