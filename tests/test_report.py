@@ -48,7 +48,7 @@ EVALUATION = {
         {
             "bin_low": i / 5,
             "bin_high": (i + 1) / 5,
-            "n": 100 + i,
+            "n": 100 + i if i < 4 else 3,
             "mean_predicted": i / 5 + 0.1,
             "observed_rate": i / 5 + 0.08,
         }
@@ -101,10 +101,10 @@ def built(tmp_path_factory) -> Path:
         "# Model card\n\n| item | value |\n|---|---|\n| uses | attendance <b>so far</b> |\n"
     )
     (out / "rosters").mkdir()
-    tiers = ["high"] * 25 + ["medium"] * 5
+    tiers = ["high"] * 25 + ["medium"] * 5 + ["low"] * 30
     pd.DataFrame(
         {
-            "student_id": [f"{i:05d}" for i in range(30)],
+            "student_id": [f"{i:05d}" for i in range(60)],
             "model": "grade8",
             "risk_tier": tiers,
         }
@@ -251,6 +251,14 @@ def test_every_chart_is_inline_svg_with_a_table_beside_it(built):
         assert len(ids) == len(set(ids)), f"duplicate ids in {name}"
 
 
+def test_calibration_bins_of_few_students_are_left_out(built):
+    html = _pages(built)["index.html"]
+    models = re.search(
+        r'<section id="models">.*?</section>', html, flags=re.DOTALL
+    ).group(0)
+    assert "fewer than 20</td>" in models and "88.0%" not in models
+
+
 def test_models_section_in_plain_words_with_the_model_card(built):
     html = _pages(built)["index.html"]
     models = re.search(
@@ -274,7 +282,9 @@ def test_roster_counts_by_tier_withhold_small_tiers(built):
     rosters = re.search(
         r'<section id="rosters">.*?</section>', html, flags=re.DOTALL
     ).group(0)
-    assert 'data-count="25"' in rosters and ">5<" not in rosters
+    # 5 is too small; 25 goes with it, or 25 + 5 = total - 30 would give it away
+    assert 'data-count="30"' in rosters
+    assert 'data-count="25"' not in rosters and ">5<" not in rosters
     other = next(
         p
         for n, p in _pages(built).items()
@@ -389,7 +399,7 @@ def test_the_champion_check_is_shown_when_ontrack_evaluate_wrote_one(built, tmp_
         r'<section id="models">.*?</section>', html, flags=re.DOTALL
     ).group(0)
     assert "The champion (version 2), checked again" in models and "2026" in models
-    assert "found 50%" in models and "keep relying on the rule" in models
+    assert "found 50%" in models and "rule stays the main guide" in models
 
 
 def test_an_unpromoted_model_is_called_a_challenger(built):

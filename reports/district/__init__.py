@@ -111,7 +111,9 @@ def render_index(
         + groups
         + schools_section(data, profiles, pair)
         + criteria
-        + models_section(data.models, data.out_dir, report_dir, data.checks)
+        + models_section(
+            data.models, data.out_dir, report_dir, data.checks, data.min_size
+        )
         + about_section(data)
     )
     title = "On track: district report"

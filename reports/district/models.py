@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 from reports.district import charts
-from reports.district.html import esc, figure, page, pct, table
+from reports.district.html import DASH, esc, figure, page, pct, table
+from reports.district.words import group_name, group_type_name
 
 RULES = {
     "grade8": "the 8th-grade readiness rule",
@@ -73,8 +74,9 @@ def summary_lines(name: str, ev: dict) -> list[str]:
         )
         lines.append(
             f"Asked to point to as many students as {RULES.get(name, 'the rule')} does "
-            f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)} of the "
-            f"students who {outcome}{versus}{_interval(ev, 'recall_at_rule_rate')}."
+            f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)}"
+            f"{_interval(ev, 'recall_at_rule_rate')} of the students who {outcome}"
+            f"{versus}."
         )
     precision, rule_precision = (
         _num(ev.get("precision_at_rule_rate")),
@@ -93,8 +95,8 @@ def summary_lines(name: str, ev: dict) -> list[str]:
         versus = f" (rule: {pct(rule_auc, 0)})" if rule_auc is not None else ""
         lines.append(
             f"Given one student who {outcome} and one who did not, the model gives the "
-            f"first a higher chance {pct(auc, 0)} of the time{versus}"
-            f"{_interval(ev, 'roc_auc')}."
+            f"first a higher chance {pct(auc, 0)} of the time"
+            f"{_interval(ev, 'roc_auc')}{versus}."
         )
     ece = _num(ev.get("ece"))
     if ece is not None:
@@ -107,8 +109,11 @@ def summary_lines(name: str, ev: dict) -> list[str]:
     return lines
 
 
-def calibration_figure(name: str, ev: dict) -> str:
-    """The reliability table as a chart and a table; '' when absent."""
+def calibration_figure(name: str, ev: dict, min_size: int = 20) -> str:
+    """The reliability table as a chart and a table; '' when absent.
+
+    A bin with fewer than ``min_size`` students is neither plotted nor shown: its
+    observed rate would tell the outcome of a few identifiable students."""
     bins = [
         b
         for b in ev.get("reliability") or []
@@ -116,19 +121,30 @@ def calibration_figure(name: str, ev: dict) -> str:
         and _num(b.get("mean_predicted")) is not None
         and _num(b.get("observed_rate")) is not None
     ]
-    if not bins:
+    shown = [b for b in bins if (_num(b.get("n")) or 0) >= min_size]
+    if not shown:
         return ""
-    pred = [float(b["mean_predicted"]) for b in bins]
-    obs = [float(b["observed_rate"]) for b in bins]
-    counts = [int(_num(b.get("n")) or 0) for b in bins]
+    pred = [float(b["mean_predicted"]) for b in shown]
+    obs = [float(b["observed_rate"]) for b in shown]
+    counts = [int(_num(b.get("n")) or 0) for b in shown]
     svg = charts.calibration_chart(
         f"{name}: predicted chance against what happened", pred, obs, counts
     )
-    rows = [
-        f"<tr><td>{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}</td>"
-        f'<td class="num">{c:,}</td><td class="num">{pct(p)}</td><td class="num">{pct(o)}</td></tr>'
-        for b, c, p, o in zip(bins, counts, pred, obs, strict=True)
-    ]
+    rows = []
+    for b in bins:
+        n = int(_num(b.get("n")) or 0)
+        span = f"{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}"
+        if n < min_size:
+            rows.append(
+                f'<tr><td>{span}</td><td class="sup">fewer than {min_size}</td>'
+                f'<td class="sup">{DASH}*</td><td class="sup">{DASH}*</td></tr>'
+            )
+            continue
+        rows.append(
+            f'<tr><td>{span}</td><td class="num" data-count="{n}">{n:,}</td>'
+            f'<td class="num">{pct(_num(b.get("mean_predicted")))}</td>'
+            f'<td class="num">{pct(_num(b.get("observed_rate")))}</td></tr>'
+        )
     alt = table(
         ["predicted chance", "students", "average predicted", "observed"],
         rows,
@@ -136,8 +152,9 @@ def calibration_figure(name: str, ev: dict) -> str:
     )
     return figure(
         svg,
-        "Calibration: dots near the dashed diagonal mean that a predicted 30% "
-        "came true for about 30% of students.",
+        "Calibration: dots near the dashed diagonal mean that a predicted 30% came true "
+        f"for about 30% of students. Ranges with fewer than {min_size} students are "
+        "left out.",
         alt,
     )
 
@@ -186,7 +203,8 @@ def fairness_block(ev: dict) -> str:
         small = bool(g.get("too_small"))
         auc = _num(g.get("roc_auc"))
         rows.append(
-            f"<tr><td>{esc(g.get('group_type', ''))}</td><td>{esc(g.get('group', ''))}</td>"
+            f"<tr><td>{esc(group_type_name(str(g.get('group_type', ''))))}</td>"
+            f"<td>{esc(group_name(str(g.get('group_type', '')), str(g.get('group', ''))))}</td>"
             f"<td>{esc('too few students to judge' if small else g.get('verdict', ''))}</td>"
             f'<td class="num">{"" if small or auc is None else pct(auc, 0)}</td></tr>'
         )
@@ -252,7 +270,8 @@ def status_line(ev: dict, check: dict | None) -> str:
     beats = _beats_rule(metrics)
     verdict = {
         True: "It does better than the rule.",
-        False: "It does not do better than the rule: keep relying on the rule.",
+        False: "It does not yet do better than the rule on both measures below, so the "
+        "rule stays the main guide.",
         None: "",
     }[beats]
     return f"<p>{role} on the newest labelled cohort ({esc(cohorts)}). {verdict}</p>"
@@ -263,6 +282,7 @@ def models_section(
     out_dir: Path,
     report_dir: Path,
     checks: dict[str, dict] | None = None,
+    min_size: int = 20,
 ) -> str:
     """Section 4 of index.html; writes each model card page into ``report_dir``.
 
@@ -305,7 +325,7 @@ def models_section(
         )
         parts += [
             comparison_figure(name, metrics),
-            calibration_figure(name, metrics),
+            calibration_figure(name, metrics, min_size),
             fairness_block(metrics),
         ]
         card = out_dir / "models" / name / "model_card.md"

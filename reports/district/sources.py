@@ -144,6 +144,24 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     return counts[columns]
 
 
+def suppress_tiers(counts: pd.DataFrame, min_size: int) -> pd.Series:
+    """Tier counts with 1 .. min_size-1 withheld, and complementary withholding.
+
+    A roster's tiers add up to its students, and that total is close to counts that are
+    published elsewhere (a grade's enrolment), so a model's tiers never show exactly one
+    withheld count: the smallest other non-zero count goes with it.
+    """
+    n = counts["n"].astype("Int64")
+    withheld = (n > 0) & (n < min_size)
+    for _model, rows in counts.groupby("model", sort=False):
+        hidden = withheld[rows.index]
+        if hidden.sum() == 1:
+            others = n[rows.index][~hidden & (n[rows.index] > 0)]
+            if len(others):
+                withheld[others.sort_values(kind="mergesort").index[0]] = True
+    return n.mask(withheld)
+
+
 def roster_counts(
     out_dir: Path, school_ids: list[str], min_size: int, tiers: tuple[str, ...] = ()
 ) -> dict[str, pd.DataFrame] | None:
@@ -201,11 +219,7 @@ def roster_counts(
             .reindex(index, fill_value=0)
             .reset_index()
         )
-        counts["n"] = (
-            counts["n"]
-            .astype("Int64")
-            .mask((counts["n"] > 0) & (counts["n"] < min_size))
-        )
+        counts["n"] = suppress_tiers(counts, min_size)
         counts["as_of_date"] = as_of
         result[school_id] = counts
     return result
