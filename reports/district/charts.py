@@ -138,7 +138,7 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
         ax.set_xticks(years, [f"{y - 1}-{str(y)[2:]}" for y in years])
         ax.set_xlim(years[0] - 0.3, years[-1] + 0.3)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
         slots.append((ax, lines))
     if len(handles) > 1:
@@ -162,7 +162,7 @@ def trend_chart(panels: Sequence[TrendPanel], title: str) -> str:
         for line, series in zip(lines, panel.series, strict=True):
             line.set_ydata([float("nan") if v is None else v for v in series.values])
         ax.set_ylim(0, _top([v for s in panel.series for v in s.values]))
-        ax.set_title(panel.title, fontsize=9, loc="left")
+        ax.set_title(panel.title, fontsize=8, loc="left")
     return to_svg(fig, title)
 
 
@@ -184,7 +184,7 @@ def _bar_template(n: int) -> tuple[Figure, object, list, object]:
     bars = list(ax.barh(positions, [0.0] * n, color=SCHOOL, height=0.65))
     line = ax.axvline(0, color=ACCENT, linestyle="--", linewidth=1.2)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     _BAR_TEMPLATES[n] = (fig, ax, bars, line)

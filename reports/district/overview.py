@@ -44,37 +44,57 @@ def district_units(data: ReportData) -> list[str]:
     )
 
 
+def _series(data: ReportData, indicator: str, unit: str, grade: int) -> tuple | None:
+    values = []
+    for year in data.years:
+        found = data.cell(year, indicator, unit, grade)
+        values.append(None if found is None else found.rate)
+    return None if all(v is None for v in values) else tuple(values)
+
+
 def trend_panels(
     data: ReportData,
     units: list[tuple[str, str]],
     grades_of: dict[str, tuple[int, ...]] | None = None,
 ) -> list[charts.TrendPanel]:
-    """Trend panels for ``units`` ((unit, label) pairs), published rates only."""
+    """Trend panels of published rates.
+
+    One unit (the district): one panel per indicator, a line per grade. Several units
+    (a school and its district): one panel per indicator and grade, a line per unit,
+    so that every line's meaning is in the legend.
+    """
     panels = []
     for indicator, grades in TREND_PANELS:
         grades = tuple(
             g for g in grades if grades_of is None or g in grades_of.get(indicator, ())
         )
-        series = []
-        for k, (unit, name) in enumerate(units):
+        if len(units) == 1:
+            unit = units[0][0]
+            series = []
             for grade in grades:
-                values = []
-                for year in data.years:
-                    found = data.cell(year, indicator, unit, grade)
-                    values.append(None if found is None else found.rate)
-                if all(v is None for v in values):
-                    continue
-                color, dashed = _GRADE_STYLE.get(grade, (charts.SCHOOL, False))
-                if len(units) > 1:
+                values = _series(data, indicator, unit, grade)
+                if values is not None:
+                    color, dashed = _GRADE_STYLE.get(grade, (charts.SCHOOL, False))
+                    series.append(
+                        charts.Series(f"grade {grade}", values, color, dashed)
+                    )
+            if series:
+                panels.append(
+                    charts.TrendPanel(LABELS[indicator], data.years, tuple(series))
+                )
+            continue
+        for grade in grades:
+            series = []
+            for k, (unit, name) in enumerate(units):
+                values = _series(data, indicator, unit, grade)
+                if values is not None:
                     color, dashed = (
                         (charts.SCHOOL, False) if k == 0 else (charts.DISTRICT, True)
                     )
-                text = name if len(grades) == 1 else f"{name} grade {grade}".strip()
-                series.append(charts.Series(text, tuple(values), color, dashed))
-        if series:
-            panels.append(
-                charts.TrendPanel(LABELS[indicator], data.years, tuple(series))
-            )
+                    series.append(charts.Series(name, values, color, dashed))
+            if series:
+                title = f"{LABELS[indicator]}, grade {grade}"
+                panels.append(charts.TrendPanel(title, data.years, tuple(series)))
     return panels
 
 
