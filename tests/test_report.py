@@ -233,6 +233,8 @@ def test_no_external_resource_is_referenced(built):
     )
     for name, html in _pages(built).items():
         assert not pattern.search(html), (name, pattern.search(html).group(0))
+        if not name.startswith("model_card"):  # a card's text may mention a site
+            assert "http://" not in html and "https://" not in html, name
     assert not list((built / "report").glob("*.js")) and not list(
         (built / "report").glob("*.css")
     )

@@ -54,6 +54,9 @@ def to_svg(fig: Figure, title: str) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     text = text[text.index("<svg") :]
+    # Inline SVG in HTML gets its namespaces from the parser: drop the declarations so
+    # the page holds no URL at all.
+    text = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text, count=2)
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
     prefix = "c" + hashlib.sha256((title + text).encode()).hexdigest()[:8] + "-"
     text = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', text)
