@@ -96,7 +96,7 @@ def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path) -> 
     assert (tmp_path / "out" / "validation" / "report.json").exists()
 
 
-def test_mlproject_train_entry_point(tmp_path: Path) -> None:
+def test_mlproject_train_evaluate_score_entry_points(tmp_path: Path) -> None:
     """`mlflow run mlproject -e train` trains and registers in the project's own run."""
     import os
 
@@ -120,3 +120,12 @@ def test_mlproject_train_entry_point(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ROC AUC" in result.stdout and "registered ontrack-grade8 version 1" in result.stdout
     assert (tmp_path / "out" / "models" / "grade8" / "evaluation.json").exists()
+    for entry in ("evaluate", "score"):
+        result = subprocess.run(
+            [str(bin_dir / "mlflow"), "run", "mlproject", "--env-manager", "local", "-e", entry,
+             "-P", f"data={tmp_path / 'data'}", "-P", f"out={tmp_path / 'out'}",
+             "-P", f"config={tmp_path / 'c.yaml'}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
+        )
+        assert result.returncode == 0, (entry, result.stderr[-2000:])
+    assert list((tmp_path / "out" / "rosters").glob("*.html"))

@@ -18,4 +18,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "promote",
     "evaluate",
     "score",
+    "report",
 )

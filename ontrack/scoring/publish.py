@@ -11,6 +11,9 @@ caseload this school year.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +31,8 @@ FIRST = ["student_id", "school_id", "school_name", "grade_level", "staff_id", "s
          "model", "risk", "risk_tier", "rank", "change", "alerts", "reason_1", "reason_2",
          "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
+# From this many files on, rosters are written by two processes (starting them costs ~2 s).
+POOL_FROM = 24
 
 
 def staff_of(out_dir: Path, school_year: int | None) -> pd.DataFrame:
@@ -78,18 +83,34 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
         frames.append(pd.read_parquet(path))
         runs.append(json.loads((history / f"{model}_run.json").read_text(encoding="utf-8")))
     combined = _ordered(pd.concat(frames, ignore_index=True)).sort_values(["school_id", "model", "rank"])
-    written = []
+    jobs, written = [], []
     for school_id, rows in combined.groupby("school_id", sort=True):
         here = [r for r in runs if r["model"] in set(rows["model"])]
         title = f"{names.get(school_id, school_id)}: support roster"
-        write_roster(_drop_empty(rows), _meta(rows, title, here, config), folder, school_id)
+        jobs.append((_drop_empty(rows), _meta(rows, title, here, config), folder, school_id))
         written.append(school_id)
     for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
         rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
         if not rows.empty:
             title = f"{staff_name or staff_id}: caseload support roster"
-            write_roster(_drop_empty(rows), _meta(rows, title, runs, config), folder / "counselors", staff_id)
+            jobs.append((_drop_empty(rows), _meta(rows, title, runs, config), folder / "counselors", staff_id))
+    _run_jobs(jobs)
     return [s for s in written if s in set(roster["school_id"])]
+
+
+def _write_one(job: tuple) -> None:
+    write_roster(*job)
+
+
+def _run_jobs(jobs: list[tuple]) -> None:
+    """Write every roster; many files go to two worker processes (XLSX is the slow part)."""
+    if len(jobs) < POOL_FROM:
+        for job in jobs:
+            _write_one(job)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), mp_context=context) as pool:
+        list(pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // 16)))
 
 
 def _drop_empty(rows: pd.DataFrame) -> pd.DataFrame:
