@@ -407,3 +407,21 @@ def test_the_champion_check_is_shown_when_ontrack_evaluate_wrote_one(built, tmp_
 def test_an_unpromoted_model_is_called_a_challenger(built):
     html = _pages(built)["index.html"]
     assert "challenger" in html and "does better than the rule" in html
+
+
+def test_the_cli_exits_1_with_a_message_on_bad_input_and_2_on_usage(
+    built, tmp_path, capsys
+):
+    from ontrack.cli import main
+
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    code = main(["report", "x", "--out", str(tmp_path), "--reuse-indicators",
+                 "--scatter", "gpa,attendance", "--quiet"])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--scatter must be two indicators" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "x"])
+    assert exc.value.code == 2
+    assert main(["report", "x", "--out", str(tmp_path), "--reuse-indicators"]) == 0
+    assert "district report:" in capsys.readouterr().out
