@@ -425,3 +425,17 @@ def test_the_cli_exits_1_with_a_message_on_bad_input_and_2_on_usage(
     assert exc.value.code == 2
     assert main(["report", "x", "--out", str(tmp_path), "--reuse-indicators"]) == 0
     assert "district report:" in capsys.readouterr().out
+
+
+def test_a_directory_with_two_districts_gets_an_overview_for_each(built, tmp_path):
+    rates = _rates(built)
+    other = rates.copy()
+    other["district_id"] = "0699999"
+    other["school_id"] = ("9" + other["school_id"]).where(other["school_id"].notna())
+    (tmp_path / "indicators").mkdir()
+    pd.concat([rates, other]).to_csv(tmp_path / "indicators" / "rates.csv", index=False)
+    html = render_report(tmp_path, CONFIG).read_text(encoding="utf-8")
+    assert "District 0699999" in html and 'id="groups-0699999"' in html
+    n_schools = rates.query("level == 'school'")["school_id"].nunique()
+    assert len(list((tmp_path / "report").glob("school_*.html"))) == 2 * n_schools
+    assert 'name="district"' in html  # the schools table can be filtered by district
