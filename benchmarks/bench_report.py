@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         synthesise(out, args.schools, args.years, args.seed)
     with (out / "indicators" / "rates.csv").open(encoding="utf-8") as rates:
         n_rates = sum(1 for _ in rates) - 1
+    load = os.getloadavg()[0]  # other work on the machine slows the 2 render processes
     secs, peak = measure(
         [sys.executable, str(Path(__file__).resolve()), "--_render", str(out)]
     )
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     record(
         "report",
         f"{args.schools} schools x {args.years} years, {n_rates} rate rows, "
-        f"{pages} pages, {size:.0f} MB",
+        f"{pages} pages, {size:.0f} MB, 2 render processes, load {load:.1f} at start",
         secs,
         peak,
     )
