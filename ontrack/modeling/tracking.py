@@ -38,6 +38,11 @@ MODEL_NAME_IN_RUN = "model"
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
+# The user's own choice, read before MLflow's set_tracking_uri (which also sets this
+# variable) can make one output folder's store look like the user's choice for the next.
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+
+
 class RegistryError(OnTrackError):
     """The model registry has no such model, version or alias."""
 
@@ -52,13 +57,13 @@ def tracking_uri(config: Config, out_dir: Path) -> str:
     under ``OUT/mlflow``."""
     if config.tracking.uri:
         return config.tracking.uri
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+    if _USER_TRACKING_URI:
+        return _USER_TRACKING_URI
     return f"sqlite:///{default_store(out_dir) / 'mlflow.db'}"
 
 
 def _uses_default_store(config: Config) -> bool:
-    return not (config.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    return not (config.tracking.uri or _USER_TRACKING_URI)
 
 
 def registered_name(config: Config, model: str) -> str:
@@ -82,6 +87,10 @@ def connect(config: Config, out_dir: Path, *, create: bool = True) -> MlflowClie
             )
         store.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    if _USER_TRACKING_URI is None:  # keep the environment as the user left it
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = _USER_TRACKING_URI
     return MlflowClient(tracking_uri=uri)
 
 

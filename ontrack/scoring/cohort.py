@@ -121,7 +121,9 @@ def rule_columns(model: str, matrix: pd.DataFrame) -> pd.DataFrame:
     score = rule_score(model, matrix)
     out = pd.DataFrame({"rule_status": score.map(STATUS_OF_SCORE)}, index=matrix.index)
     for column, feature in RULE_COLUMNS[model]:
-        values = matrix[feature] if feature in matrix.columns else np.nan
+        values = matrix[feature] if feature in matrix.columns else pd.Series(np.nan, index=matrix.index)
+        if feature.endswith("_ok_ytd"):  # a criterion flag: yes / no / unknown
+            values = values.map({1.0: True, 0.0: False}).astype("boolean")
         out[column] = values
     out["rule_score"] = score
     return out
