@@ -273,6 +273,19 @@ class ScoringConfig(_Frozen):
     )
 
 
+class ScheduleConfig(_Frozen):
+    """When ``ontrack serve`` runs the flows (the ``schedule:`` section)."""
+
+    refresh_cron: str = Field(
+        "0 6 * 8-12,1-6 1", description="Cron of the refresh flow (ingest, indicators, "
+        "features, score, report): Mondays 6:00 during the school year."
+    )
+    train_cron: str = Field(
+        "0 6 15 8 *", description="Cron of the train flow: August 15, before the year starts."
+    )
+    timezone: str = Field("America/Los_Angeles", description="Time zone of both schedules.")
+
+
 class ModelingConfig(_Frozen):
     """Training, evaluation and fairness-audit settings (the ``modeling:`` section)."""
 
@@ -353,6 +366,7 @@ class Config(_Frozen):
     split: SplitSpec = Field(default_factory=SplitSpec)
     modeling: ModelingConfig = Field(default_factory=ModelingConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
     def rules_for(self, district_id: str | None) -> DistrictRules:
         """The rules of one district: its overrides, else the default rules."""

@@ -62,3 +62,12 @@ def write_district(folder: Path, tables: dict[str, str] | None = None, **changes
 def tiny_district(tmp_path: Path) -> Path:
     """The tiny district in ``tmp_path/data``."""
     return write_district(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One isolated, ephemeral Prefect API for the whole session (it takes ~20 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from reports.validation import render_validation, validation_markdown
 
 
-@pytest.fixture(scope="session")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
 def test_ingest_flow_validates_and_reports(prefect_harness, tiny_district: Path, tmp_path: Path) -> None:
-    from flows.ingest import ingest_flow
+    from flows.pipeline import ingest_flow
 
     report = ingest_flow(tiny_district, tmp_path / "out")
     assert report["tables"]["attendance"]["rows_accepted"] == 4

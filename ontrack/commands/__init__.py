@@ -19,4 +19,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "score",
     "report",
+    "serve",
+    "flow",
 )

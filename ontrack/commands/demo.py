@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         "",
         "open the MLflow UI on the runs and the model registry:",
         f"  .venv/bin/mlflow ui --backend-store-uri {tracking_uri(config, out)}",
-        "open the Prefect UI (flow runs and their artifacts):",
+        "run the same pipeline as Prefect flows, then open the Prefect UI on their runs:",
+        f"  .venv/bin/ontrack flow refresh {data} --out {out}",
         "  .venv/bin/prefect server start   # then http://127.0.0.1:4200",
     ]
     print("\n".join(lines))

@@ -71,8 +71,8 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     )
     frame = roster.drop(columns=["district_id", "school_year", "rule_score"]).copy()
     frame["school_name"] = frame["school_id"].map(names).fillna("")
-    frame["staff_id"] = frame["student_id"].map(joined["staff_id"]).fillna("")
-    frame["staff_name"] = frame["student_id"].map(joined["staff_name"]).fillna("")
+    for column in ("staff_id", "staff_name"):
+        frame[column] = joined[column].reindex(frame["student_id"], fill_value="").to_numpy()
     history = folder / "_history"
     history.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(history / f"{run['model']}_roster.parquet")
