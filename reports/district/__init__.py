@@ -198,7 +198,7 @@ def render_report(
             n_workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(data, profiles, report_dir),
+            initargs=(data.without_rates(), profiles, report_dir),
         ) as pool:
             list(
                 pool.map(

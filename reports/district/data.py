@@ -13,7 +13,7 @@ Every number in the report comes from files ontrack already published under ``OU
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +125,13 @@ class ReportData:
     as_of: str | None
     cells: dict[tuple, Cell] = field(default_factory=dict)
     groups: dict[tuple, list[tuple[str, str]]] = field(default_factory=dict)
+    # Grades with any cell in the latest year, per unit; and the district ids.
+    grades: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    districts: tuple[str, ...] = ()
+
+    def without_rates(self) -> ReportData:
+        """The same data without the rates frame (what page workers need: the indexes)."""
+        return replace(self, rates=self.rates.iloc[0:0])
 
     @property
     def latest(self) -> int:
@@ -165,6 +172,17 @@ def index_groups(rates: pd.DataFrame) -> dict[tuple, list[tuple[str, str]]]:
         k: sorted(v, key=lambda p: (order.get(p[0], 99), p[1]))
         for k, v in found.items()
     }
+
+
+def index_grades(rates: pd.DataFrame, year: int) -> dict[str, tuple[int, ...]]:
+    """Grades each unit has cells for in ``year``."""
+    part = rates[rates["school_year"] == year]
+    found: dict[str, set[int]] = {}
+    for unit, grade in zip(
+        part["unit"].tolist(), part["grade_level"].tolist(), strict=True
+    ):
+        found.setdefault(unit, set()).add(int(grade))
+    return {unit: tuple(sorted(grades)) for unit, grades in found.items()}
 
 
 def cell_key(row: tuple) -> str:

@@ -39,9 +39,7 @@ _GRADE_STYLE = {8: (charts.SCHOOL, False), 9: (charts.ACCENT, True)}
 
 def district_units(data: ReportData) -> list[str]:
     """District ids in rates.csv, in order."""
-    return sorted(
-        data.rates.loc[data.rates["level"] == "district", "district_id"].unique()
-    )
+    return list(data.districts)
 
 
 def _series(data: ReportData, indicator: str, unit: str, grade: int) -> tuple | None:

@@ -74,12 +74,7 @@ def trends_section(
 
 def grades_section(data: ReportData, unit: str) -> str:
     """Latest-year chronic absence and suspension in every grade the school has."""
-    part = data.rates[
-        (data.rates["unit"] == unit)
-        & (data.rates["school_year"] == data.latest)
-        & (data.rates["group_type"] == "all")
-    ]
-    grades = sorted(int(g) for g in part["grade_level"].unique())
+    grades = data.grades.get(unit, ())
     if not grades:
         return ""
     indicators = ("hs_readiness_8", "on_track_9", "chronic_absence", "suspension")

@@ -4,7 +4,9 @@ before it leaves this module."""
 
 from __future__ import annotations
 
+import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -18,6 +20,7 @@ from reports.district.data import (
     ReportData,
     check_min_size,
     index_cells,
+    index_grades,
     index_groups,
     read_rates,
 )
@@ -144,22 +147,49 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     return counts[columns]
 
 
-def suppress_tiers(counts: pd.DataFrame, min_size: int) -> pd.Series:
-    """Tier counts with 1 .. min_size-1 withheld, and complementary withholding.
+def suppress_tiers(counts: list[int], min_size: int) -> list[int | None]:
+    """One model's tier counts with 1 .. min_size-1 withheld (None), complementary too.
 
     A roster's tiers add up to its students, and that total is close to counts that are
     published elsewhere (a grade's enrolment), so a model's tiers never show exactly one
     withheld count: the smallest other non-zero count goes with it.
     """
-    n = counts["n"].astype("Int64")
-    withheld = (n > 0) & (n < min_size)
-    for _model, rows in counts.groupby("model", sort=False):
-        hidden = withheld[rows.index]
-        if hidden.sum() == 1:
-            others = n[rows.index][~hidden & (n[rows.index] > 0)]
-            if len(others):
-                withheld[others.sort_values(kind="mergesort").index[0]] = True
-    return n.mask(withheld)
+    withheld = [0 < n < min_size for n in counts]
+    if sum(withheld) == 1:
+        others = [(n, k) for k, n in enumerate(counts) if n > 0 and not withheld[k]]
+        if others:
+            withheld[min(others)[1]] = True
+    return [None if w else n for n, w in zip(counts, withheld, strict=True)]
+
+
+def _tier_rows(path: Path) -> tuple[dict[tuple[str, str], int], str | None]:
+    """Students per (model, tier) in one roster CSV, and its latest as-of date."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            if "risk_tier" not in header:
+                raise OnTrackError(
+                    f"{path} must have a risk_tier column. Got columns "
+                    f"{', '.join(header[:8]) or 'none'} instead."
+                )
+            tier = header.index("risk_tier")
+            model = header.index("model") if "model" in header else None
+            when = header.index("as_of_date") if "as_of_date" in header else None
+            counts: Counter = Counter()
+            dates = set()
+            for row in reader:
+                if len(row) != len(header):
+                    raise csv.Error(f"a row with {len(row)} fields, not {len(header)}")
+                counts[("" if model is None else row[model], row[tier])] += 1
+                if when is not None and row[when]:
+                    dates.add(row[when])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise OnTrackError(
+            f"{path} must be a roster CSV. Got a file that cannot be read as one "
+            f"instead ({err})."
+        ) from None
+    return dict(counts), (max(dates) if dates else None)
 
 
 def roster_counts(
@@ -179,49 +209,18 @@ def roster_counts(
         path = folder / f"{school_id}.csv"
         if not path.exists():
             continue
-        try:
-            roster = pd.read_csv(path, dtype=str)
-        except (
-            pd.errors.ParserError,
-            pd.errors.EmptyDataError,
-            UnicodeDecodeError,
-        ) as err:
-            raise OnTrackError(
-                f"{path} must be a roster CSV. Got a file that cannot be read as one "
-                f"instead ({type(err).__name__})."
-            ) from None
-        if "risk_tier" not in roster.columns:
-            raise OnTrackError(
-                f"{path} must have a risk_tier column. Got columns "
-                f"{', '.join(roster.columns[:8])} instead."
-            )
-        if "model" not in roster.columns:
-            roster["model"] = ""
-        as_of = (
-            roster["as_of_date"].dropna().max()
-            if "as_of_date" in roster.columns
-            else None
-        )
-        roster["model"] = roster["model"].fillna("")
-        roster["risk_tier"] = roster["risk_tier"].fillna("")
-        counts = roster.groupby(["model", "risk_tier"]).size().reset_index(name="n")
-        full = [(m, t) for m in sorted(counts["model"].unique()) for t in tiers]
-        extra = [
-            (m, t)
-            for m, t in zip(counts["model"], counts["risk_tier"], strict=True)
-            if t not in tiers
-        ]
-        index = pd.MultiIndex.from_tuples(
-            full + sorted(extra), names=["model", "risk_tier"]
-        )
-        counts = (
-            counts.set_index(["model", "risk_tier"])["n"]
-            .reindex(index, fill_value=0)
-            .reset_index()
-        )
-        counts["n"] = suppress_tiers(counts, min_size)
-        counts["as_of_date"] = as_of
-        result[school_id] = counts
+        found, as_of = _tier_rows(path)
+        rows = []
+        for model in sorted({m for m, _ in found}):
+            names = [
+                *tiers,
+                *sorted(t for m, t in found if m == model and t not in tiers),
+            ]
+            shown = suppress_tiers([found.get((model, t), 0) for t in names], min_size)
+            rows += [(model, t, n, as_of) for t, n in zip(names, shown, strict=True)]
+        frame = pd.DataFrame(rows, columns=["model", "risk_tier", "n", "as_of_date"])
+        frame["n"] = frame["n"].astype("Int64")
+        result[school_id] = frame
     return result
 
 
@@ -293,4 +292,8 @@ def load_report_data(
         as_of=as_of,
         cells=index_cells(rates),
         groups=index_groups(rates),
+        grades=index_grades(rates, years[-1]),
+        districts=tuple(
+            sorted(rates.loc[rates["level"] == "district", "district_id"].unique())
+        ),
     )
