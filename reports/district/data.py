@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -96,9 +97,11 @@ def good_is_high(indicator: str) -> bool:
     return MET_IS_GOOD.get(indicator, True)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One published rate cell of rates.csv (``rate`` is None when withheld)."""
+class Cell(NamedTuple):
+    """One published rate cell of rates.csv (``rate`` is None when withheld).
+
+    A named tuple: a district of 200 schools has ~100,000 cells, and tuples are made
+    and pickled (for the page processes) several times faster than dataclasses."""
 
     key: str
     suppressed: bool
