@@ -20,12 +20,9 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
-import openpyxl
+import xlsxwriter
 import pandas as pd
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 NOT_A_FRAME = "frame must be a pandas DataFrame. Got {kind} instead."
 NO_STUDENT_ID = ("frame must have a 'student_id' column. Got columns {columns} instead; "
@@ -232,69 +229,76 @@ def _widths(columns: dict[str, list], kinds: dict[str, str]) -> list[int]:
 
 def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMeta,
                 path: Path) -> None:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("roster")
+    """The roster sheet and the about sheet, streamed by xlsxwriter (rows are written as
+    they come; text is always written as text, never as a formula or a link)."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "strings_to_numbers": False})
+    sheet = book.add_worksheet("roster")
     names = list(columns)
     n_rows = len(next(iter(columns.values()), []))
-    for position, width in enumerate(_widths(columns, kinds), start=1):
-        sheet.column_dimensions[get_column_letter(position)].width = width
-    sheet.freeze_panes = "A2"
-    last = get_column_letter(max(len(names), 1))
-    sheet.auto_filter.ref = f"A1:{last}{n_rows + 1}"
-    bold, header_fill = Font(bold=True), PatternFill("solid", fgColor="E8EEF4")
-    header = []
-    for name in names:
-        cell = WriteOnlyCell(sheet, value=_clean(name))
-        cell.data_type, cell.font, cell.fill = "s", bold, header_fill
-        header.append(cell)
-    sheet.append(header)
-    # One styled cell per number column, re-filled for each row: openpyxl writes a row
-    # as it is appended, and styling a fresh cell per value is what makes XLSX slow.
-    styled = {}
-    for name in names:
-        if kinds[name] in ("risk", "rate", "float", "int"):
-            styled[name] = WriteOnlyCell(sheet)
-            styled[name].number_format = NUMBER_FORMATS[kinds[name]]
+    header = book.add_format({"bold": True, "bg_color": "#E8EEF4"})
+    formats = {kind: book.add_format({"num_format": fmt}) for kind, fmt in NUMBER_FORMATS.items()}
+    for position, width in enumerate(_widths(columns, kinds)):
+        sheet.set_column(position, position, width)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, n_rows, max(len(names) - 1, 0))
+    for position, name in enumerate(names):
+        sheet.write_string(0, position, _clean(name), header)
+    writers = [_cell_writer(sheet, kinds[name], formats) for name in names]
+    values = [columns[name] for name in names]
     for i in range(n_rows):
-        row: list[object] = []
-        for name in names:
-            value = _xlsx_value(kinds[name], columns[name][i])
-            if value is not None and name in styled:
-                styled[name].value = value
-                value = styled[name]
-            elif isinstance(value, str) and value.startswith("="):
-                value = WriteOnlyCell(sheet, value=value)
-                value.data_type = "s"  # literal text, never a formula
-            row.append(value)
-        sheet.append(row)
+        for position, write in enumerate(writers):
+            write(i + 1, position, values[position][i])
     if not n_rows:
-        sheet.append([NO_STUDENTS])
+        sheet.write_string(1, 0, NO_STUDENTS)
     _write_about(book, meta, n_rows)
-    book.save(path)
+    book.close()
 
 
-def _write_about(book: openpyxl.Workbook, meta: RosterMeta, n_rows: int) -> None:
-    sheet = book.create_sheet("about")
-    sheet.column_dimensions["A"].width = 22
-    sheet.column_dimensions["B"].width = 90
-    wrap = Alignment(wrap_text=True, vertical="top")
-    warn = PatternFill("solid", fgColor="FFF1C9")
+def _cell_writer(sheet, kind: str, formats: dict):  # noqa: ANN001, ANN202 - xlsxwriter objects
+    """A function writing one value of a column of this kind."""
+    number_format = formats.get(kind)
 
-    def put(key: str, value: object = "", *, heading: bool = False,
-            fill: PatternFill | None = None) -> None:
-        left, right = WriteOnlyCell(sheet, value=_clean(key)), WriteOnlyCell(sheet)
-        right.value = value if isinstance(value, int) else _clean(value)
-        left.font, right.alignment = Font(bold=True, size=12 if heading else 11), wrap
-        left.data_type = "s"
-        if isinstance(right.value, str):
-            right.data_type = "s"
-        if fill is not None:
-            left.fill = right.fill = fill
-        sheet.append([left, right])
+    def write(row: int, col: int, value: object) -> None:
+        value = _xlsx_value(kind, value)
+        if value is None:
+            return
+        if isinstance(value, bool):
+            sheet.write_boolean(row, col, value)
+        elif isinstance(value, (int, float)):
+            sheet.write_number(row, col, value, number_format)
+        else:
+            sheet.write_string(row, col, value)
+
+    return write
+
+
+def _write_about(book, meta: RosterMeta, n_rows: int) -> None:  # noqa: ANN001 - xlsxwriter
+    sheet = book.add_worksheet("about")
+    sheet.set_column(0, 0, 22)
+    sheet.set_column(1, 1, 90)
+    styles = {
+        "key": book.add_format({"bold": True, "valign": "top"}),
+        "heading": book.add_format({"bold": True, "font_size": 12, "valign": "top"}),
+        "value": book.add_format({"text_wrap": True, "valign": "top"}),
+        "warn_key": book.add_format({"bold": True, "valign": "top", "bg_color": "#FFF1C9"}),
+        "warn_value": book.add_format({"text_wrap": True, "valign": "top", "bg_color": "#FFF1C9"}),
+    }
+    row = [0]
+
+    def put(key: str, value: object = "", *, heading: bool = False, warn: bool = False) -> None:
+        left = styles["warn_key" if warn else "heading" if heading else "key"]
+        right = styles["warn_value" if warn else "value"]
+        sheet.write_string(row[0], 0, _clean(key), left)
+        if isinstance(value, int) and not isinstance(value, bool):
+            sheet.write_number(row[0], 1, value, right)
+        else:
+            sheet.write_string(row[0], 1, _clean(value), right)
+        row[0] += 1
 
     put(meta.title, heading=True)
     if meta.banner:
-        put("Warning", meta.banner, fill=warn)
+        put("Warning", meta.banner, warn=True)
     for key, value in (("Model", meta.model), ("Model version", meta.model_version),
                        ("As of", meta.as_of_date), ("Valid until", meta.expires),
                        ("Config hash", meta.config_hash), ("Students", n_rows)):

@@ -95,7 +95,8 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             title = f"{staff_name or staff_id}: caseload support roster"
             jobs.append((_drop_empty(rows), _meta(rows, title, runs, config), folder / "counselors", staff_id))
     _run_jobs(jobs)
-    return [s for s in written if s in set(roster["school_id"])]
+    scored_here = set(roster["school_id"])
+    return [s for s in written if s in scored_here]
 
 
 def _write_one(job: tuple) -> None:
