@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     record(
         "report",
         f"{args.schools} schools x {args.years} years, {n_rates} rate rows, "
-        f"{pages} pages, {size:.0f} MB, 2 render processes, load {load:.1f} at start",
+        f"{pages} pages, {size:.0f} MB, 2 render processes, load {load:.1f} before / {os.getloadavg()[0]:.1f} after",
         secs,
         peak,
     )
