@@ -45,6 +45,7 @@ table.sortable th button::after{content:" \\2195";color:#999}
 table.sortable th[aria-sort=ascending] button::after{content:" \\2191";color:var(--ink)}
 table.sortable th[aria-sort=descending] button::after{content:" \\2193";color:var(--ink)}
 figure{margin:12px 0 18px}
+.scroll{overflow-x:auto;max-width:100%}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:8px 24px}
 figure svg{max-width:100%;height:auto}
 figcaption{font-size:.9rem;color:var(--muted)}
@@ -70,7 +71,7 @@ function sortBy(table,col,th){
  rows.sort(function(a,b){var x=val(a.cells[col]),y=val(b.cells[col]);
   var xe=(x===''||x==='\\u2014'),ye=(y===''||y==='\\u2014');
   if(xe||ye){return xe===ye?0:(xe?1:-1);}
-  var c=(typeof x===typeof y)?(x<y?-1:(x>y?1:0)):(typeof x==='number'?-1:1);
+  var c=(typeof x!==typeof y)?(typeof x==='number'?-1:1):(typeof x==='number'?(x<y?-1:(x>y?1:0)):x.localeCompare(y,undefined,{numeric:true}));
   return dir==='ascending'?c:-c;});
  rows.forEach(function(r){body.appendChild(r);});}
 document.querySelectorAll('table.sortable').forEach(function(table){

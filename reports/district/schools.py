@@ -86,7 +86,9 @@ def schools_table(data: ReportData, profiles: pd.DataFrame, bright: set[str]) ->
     return (
         f'<div class="filters" role="group" aria-label="compare similar schools">'
         f"{''.join(filters)}</div>"
+        + '<div class="scroll">'
         + table(header, rows, sortable=True, table_id=TABLE_ID, numeric=numeric)
+        + "</div>"
     )
 
 
