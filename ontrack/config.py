@@ -302,6 +302,10 @@ class ModelingConfig(_Frozen):
         (0.10, 0.20), description="Shares of the cohort flagged for precision/recall at k."
     )
     fairness: FairnessBounds = Field(default_factory=FairnessBounds)
+    dask_address: str | None = Field(
+        None, description="Refit the booster with lightgbm.dask on this Dask scheduler "
+        "(tcp://host:8786, or 'local' for a local 2-worker cluster); default in-process."
+    )
 
 
 Treatment = Literal["positive", "negative", "exclude"]

@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("name", choices=FLOWS, help="which flow")
     parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run the flow's tasks on this Dask scheduler (tcp://host:8786), or "
+                        "'local' for a local 2-worker cluster")
     parser.set_defaults(func=run)
     return parser
 
@@ -36,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from flows import pipeline
 
     chosen = getattr(pipeline, f"{args.name}_flow")
+    if args.dask:
+        from flows.scale import dask_runner
+
+        chosen = chosen.with_options(task_runner=dask_runner(args.dask))
     result = chosen(args.data, args.out, args.config)
     for step, how in result["steps"].items():
         print(f"{step:<16} {'recomputed' if how == 'ran' else 'unchanged input: from cache'}")

@@ -79,6 +79,8 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
     early_stopping_rounds : rounds without improvement before stopping.
     calibration_methods : candidates for the calibrator.
     random_state : seed of the booster (results are reproducible).
+    dask_address : refit the final booster with ``lightgbm.dask`` on this Dask
+        scheduler (``"local"``: a local 2-worker cluster); None fits in-process.
 
     Fitted attributes: ``booster_``, ``feature_names_``, ``best_iteration_``,
     ``early_stopping_on_``, ``calibration_`` (the calibrator's JSON parameters),
@@ -92,11 +94,13 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         early_stopping_rounds: int = 50,
         calibration_methods: Sequence[str] = METHODS,
         random_state: int = 0,
+        dask_address: str | None = None,
     ) -> None:
         self.params = params
         self.early_stopping_rounds = early_stopping_rounds
         self.calibration_methods = calibration_methods
         self.random_state = random_state
+        self.dask_address = dask_address
 
     def fit(
         self,
@@ -133,9 +137,14 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         self.best_iteration_ = int(probe.best_iteration or rounds)
-        self.booster_ = lgb.train(
-            native, lgb.Dataset(X, y_fit), num_boost_round=self.best_iteration_
-        )
+        if self.dask_address:
+            from ontrack.modeling.distributed import fit_booster_on_dask
+
+            self.booster_ = fit_booster_on_dask(native, X, y_fit, self.best_iteration_, self.dask_address)
+        else:
+            self.booster_ = lgb.train(
+                native, lgb.Dataset(X, y_fit), num_boost_round=self.best_iteration_
+            )
         self.feature_names_ = list(X.columns)
         margin = self.decision_function(X_calibrate)
         calibrator, scores = fit_best_calibrator(

@@ -105,6 +105,7 @@ def train_model(
         early_stopping_rounds=int(spec.get("early_stopping_rounds", 50)),
         calibration_methods=tuple(spec.get("calibration", ("sigmoid", "isotonic"))),
         random_state=seed,
+        dask_address=config.modeling.dask_address,
     ).fit(
         X[train], y[train], years=years[train], X_calibrate=X[cal], y_calibrate=y[cal],
         students_calibrate=students[cal],
