@@ -234,7 +234,9 @@ def scatter_chart(
     y_quartiles: Sequence[float],
 ) -> str:
     """Schools as named points; quartile lines; bright spots as stars."""
-    fig = Figure(figsize=(7.2, 5.0))
+    # Every school is named: a big district gets a bigger canvas (it is vector, so
+    # readers zoom in) and smaller labels.
+    fig = Figure(figsize=(7.2, 5.0) if len(points) <= 40 else (11.0, 7.6))
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
     ax = fig.subplots()
     _clean(ax)

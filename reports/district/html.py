@@ -40,7 +40,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.sup{color:var(--muted);text-align:right}
 .gap{color:var(--muted);font-size:.8rem;margin-left:4px}
 table.sortable th button{all:unset;cursor:pointer;font-weight:600}
-#schools-table th[scope=row]{min-width:11em}
+#schools-table th[scope=row]{white-space:nowrap}
 table.sortable th button::after{content:" \\2195";color:#999}
 table.sortable th[aria-sort=ascending] button::after{content:" \\2191";color:var(--ink)}
 table.sortable th[aria-sort=descending] button::after{content:" \\2193";color:var(--ink)}
