@@ -74,6 +74,12 @@ def test_demo_runs_every_stage(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "demo" / "out" / "models" / "grade8" / "evaluation.json").exists()
     assert list((tmp_path / "demo" / "out" / "rosters").glob("*.xlsx"))
     assert (tmp_path / "demo" / "out" / "report" / "index.html").exists()
+    # The MLflow UI command it prints points at the demo's own store, holding both models.
+    from mlflow.tracking import MlflowClient
+
+    uri = re.search(r"mlflow ui --backend-store-uri (\S+)", out).group(1)
+    names = {m.name for m in MlflowClient(tracking_uri=uri).search_registered_models()}
+    assert names == {"ontrack-grade8", "ontrack-grade9"}
 
 
 def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path) -> None:
