@@ -430,7 +430,7 @@ def render_html(frame: pd.DataFrame, meta: RosterMeta, *,
                 kinds: dict[str, str] | None = None) -> str:
     """The roster as one self-contained HTML page (inline style and script only)."""
     names = [str(c) for c in frame.columns]
-    kinds = kinds or {n: _kind(n, frame[c]) for n, c in zip(names, frame.columns)}
+    kinds = kinds or {n: _kind(n, frame[c]) for n, c in zip(names, frame.columns, strict=True)}
     tiers = _tier_classes(meta, frame)
     e = escape
     facts = (f"Model {e(meta.model)} version {e(meta.model_version)} · as of "

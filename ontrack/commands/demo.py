@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ontrack.config import load_config
+from ontrack.config import Config, load_config
 from ontrack.console import Progress
 from ontrack.modeling.tracking import tracking_uri
 
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
+def _score_both(out: Path, config: Config, say: Progress) -> list[str]:
     """Score the current cohort of both models; summary lines."""
     import warnings
 
@@ -118,7 +118,7 @@ def _score_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
     return lines
 
 
-def _train_both(out: Path, config, say) -> list[str]:  # noqa: ANN001
+def _train_both(out: Path, config: Config, say: Progress) -> list[str]:
     """Train, calibrate, evaluate and register grade8 and grade9; summary lines."""
     import warnings
 

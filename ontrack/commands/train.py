@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from ontrack.cohorts import MODEL_GRADES
-from ontrack.config import load_config
+from ontrack.config import Config, load_config
 from ontrack.console import Progress, table
 
 TARGETS = ("on_track_9", "graduation")
@@ -47,7 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def prepare_features(data: Path, out: Path, config, model: str, say, reuse: bool) -> None:  # noqa: ANN001
+def prepare_features(data: Path, out: Path, config: Config, model: str, say: Callable[[str], None],
+                     reuse: bool) -> None:
     """Validate and build features unless reusing ones built with this config."""
     from ontrack.commands.features import write_features
     from ontrack.errors import ConfigError

@@ -8,7 +8,6 @@ champion still beats the rule on ROC AUC and on recall at the rule's flag rate.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

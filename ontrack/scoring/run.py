@@ -24,8 +24,8 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.modeling import tracking
 from ontrack.scoring.alerts import absence_rise, alert_texts
-from ontrack.scoring.cohort import build_scoring_cohort, model_inputs, rule_columns
-from ontrack.scoring.drift import drift_verdict
+from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
+from ontrack.scoring.drift import DriftVerdict, drift_verdict
 from ontrack.scoring.reasons import top_reasons
 from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
 from ontrack.store import open_validated, provided
@@ -94,7 +94,8 @@ def score_model(
     return ScoreResult(folder, summary, roster)
 
 
-def _roster_frame(current, risk: pd.Series, reasons: pd.DataFrame, model: str, version: str, config: Config) -> pd.DataFrame:  # noqa: ANN001
+def _roster_frame(current: ScoringCohort, risk: pd.Series, reasons: pd.DataFrame, model: str, version: str,
+                  config: Config) -> pd.DataFrame:
     cohort = current.cohort
     rules = rule_columns(model, current.matrix)
     frame = pd.DataFrame(
@@ -120,7 +121,7 @@ def _roster_frame(current, risk: pd.Series, reasons: pd.DataFrame, model: str, v
     return frame
 
 
-def _state(con: duckdb.DuckDBPyConnection, current, config: Config) -> pd.DataFrame:  # noqa: ANN001
+def _state(con: duckdb.DuckDBPyConnection, current: ScoringCohort, config: Config) -> pd.DataFrame:
     """Per student: the counts the alerts compare between runs, and the absence alert."""
     cohort = current.cohort
     students = pd.Series(cohort.index.get_level_values("student_id").astype(str))
@@ -165,7 +166,8 @@ def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> p
     return saved
 
 
-def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current, verdict, timings: dict,  # noqa: ANN001
+def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current: ScoringCohort,
+             verdict: DriftVerdict, timings: dict,
              files: list[str], config: Config) -> dict:
     n = len(roster)
     total = sum(timings.values())
