@@ -229,3 +229,13 @@ def test_a_school_with_both_grades_keeps_both_models_rows(tmp_path: Path) -> Non
     frame = pd.read_csv(tmp_path / "rosters" / "007.csv", dtype=str)
     assert sorted(frame["student_id"]) == ["0801", "0802", "0901"]
     assert set(frame["model"]) == {"grade8", "grade9"}
+
+
+def test_reasons_read_naturally_for_a_count_of_one() -> None:
+    from ontrack.scoring.reasons import singular
+
+    assert singular("Suspended 1 times this year") == "Suspended once this year"
+    assert singular("1 discipline incidents this year") == "1 discipline incident this year"
+    assert singular("1 semester Fs in core subjects") == "1 semester F in core subjects"
+    assert singular("Absent 21 days this year") == "Absent 21 days this year"
+    assert singular("0.1 full-year credits earned so far") == "0.1 full-year credits earned so far"

@@ -19,6 +19,8 @@ the rule's bar added where one applies ("Attended 88% of school days this year
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -67,11 +69,26 @@ def reason_text(feature: str, value: float, contract: dict, rules: DistrictRules
     """The feature's reason template with the student's value (and the rule's bar)."""
     template = contract["reasons"][feature]
     try:
-        text = template.format(value=value)
+        text = singular(template.format(value=value))
     except (ValueError, KeyError, IndexError):
         text = template
     bar = _rule_bar(feature, rules, model)
     return f"{text} ({bar})" if bar else text
+
+
+def singular(text: str) -> str:
+    """Grammar for a count of one: "Suspended 1 times" -> "Suspended once",
+    "1 discipline incidents" -> "1 discipline incident".
+
+    Examples
+    --------
+    >>> singular("1 D or F marks this year")
+    '1 D or F mark this year'
+    >>> singular("Absent 11 days this year")
+    'Absent 11 days this year'
+    """
+    text = re.sub(r"(?<![\d.,+-])1 times\b", "once", text)
+    return re.sub(r"(?<![\d.,])([+-]?1) ((?:\w+ ){0,4}?)(\w+?)s\b", r"\1 \2\3", text)
 
 
 def _rule_bar(feature: str, rules: DistrictRules, model: str) -> str | None:
