@@ -7,6 +7,7 @@ the same content caching, so its runs, steps and artifacts appear in the Prefect
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ontrack.config import load_config
@@ -33,11 +34,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+class _WithoutTraceback(logging.Filter):
+    """Prefect logs a failed task with its traceback; the CLI shows the message only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _no_tracebacks() -> None:
+    quiet = _WithoutTraceback()
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(quiet)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the flow; print which steps recomputed and which came from the cache."""
     load_config(args.config)  # a bad config fails before Prefect starts
     from flows import pipeline
 
+    _no_tracebacks()
     chosen = getattr(pipeline, f"{args.name}_flow")
     if args.dask:
         from flows.scale import dask_runner
