@@ -56,46 +56,77 @@ _TOL = 1e-9
 
 @dataclass(frozen=True)
 class _Block:
-    """The cells of one block as plain arrays (fast to loop over)."""
+    """The cells of one block as arrays: labels for the log, integer codes for the equations.
 
-    unit: list[str]
-    group_type: list[str]
-    group: list[str]
+    ``unit_type`` codes a (unit, group type) pair and ``type_group`` a (group type, group)
+    pair, both over the whole table, so that grouping cells is integer work.
+    """
+
+    unit: np.ndarray
+    group_type: np.ndarray
+    group: np.ndarray
+    unit_code: np.ndarray
+    unit_type: np.ndarray
+    type_group: np.ndarray
     is_district: np.ndarray
     n: np.ndarray
     publish: np.ndarray
 
+    def label(self, i: int) -> str:
+        """How the log names cell ``i`` (``school:A race_ethnicity=white``)."""
+        return f"{self.unit[i]} {self.group_type[i]}={self.group[i]}"
+
+
+def _grouped(keys: np.ndarray, positions: np.ndarray) -> list[list[int]]:
+    """``positions`` split by ``keys``: keys in order of first appearance, positions kept
+    in ascending order inside each group (the order the equations are scanned in)."""
+    if len(positions) == 0:
+        return []
+    codes, _ = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = [0, *(np.flatnonzero(np.diff(codes[order])) + 1).tolist(), len(order)]
+    ordered = positions[order].tolist()
+    return [ordered[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _sums(
+    totals: dict[int, int], group_keys: np.ndarray, total_keys: np.ndarray, parts: np.ndarray
+) -> list[list[tuple[int, float]]]:
+    """``total - sum(parts) = 0`` for each group of ``parts`` (by ``group_keys``) whose
+    total cell exists (``totals`` maps the ``total_keys`` code of a part to it)."""
+    equations = []
+    for members in _grouped(group_keys[parts], parts):
+        total = totals.get(int(total_keys[members[0]]))
+        if total is not None:
+            equations.append([(total, 1.0), *((p, -1.0) for p in members)])
+    return equations
+
 
 def _equations(block: _Block) -> list[list[tuple[int, float]]]:
-    """The partition and hierarchy equations of one block, on positional cell indices."""
-    keys = zip(block.unit, block.group_type, block.group, strict=True)
-    pos = {key: i for i, key in enumerate(keys)}
-    equations: list[list[tuple[int, float]]] = []
-    by_unit_type: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for (unit, gtype, _group), i in pos.items():
-        if gtype != "all":
-            by_unit_type[(unit, gtype)].append(i)
-    for (unit, _gtype), parts in by_unit_type.items():
-        total = pos.get((unit, "all", "all"))
-        if total is not None:
-            equations.append([(total, 1.0), *((p, -1.0) for p in parts)])
-    tops = {block.unit[i] for i in np.flatnonzero(block.is_district)}
+    """The partition and hierarchy equations of one block, on positional cell indices.
+
+    Partitions first (each unit's group types, in order of first appearance), then the
+    hierarchy (each group's schools under the district), in the order the cheap pass of
+    :func:`_suppress_block` scans them.
+    """
+    is_all = block.group_type == "all"
+    totals = np.flatnonzero(is_all & (block.group == "all"))
+    by_unit = dict(zip(block.unit_code[totals].tolist(), totals.tolist(), strict=True))
+    parts = np.flatnonzero(~is_all)
+    equations = _sums(by_unit, block.unit_type, block.unit_code, parts)
+    tops = set(block.unit_code[block.is_district].tolist())
     if len(tops) == 1:
-        top = tops.pop()
-        by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for (unit, gtype, group), i in pos.items():
-            if unit != top:
-                by_group[(gtype, group)].append(i)
-        for key, parts in by_group.items():
-            total = pos.get((top, *key))
-            if total is not None:
-                equations.append([(total, 1.0), *((p, -1.0) for p in parts)])
+        at_top = block.unit_code == tops.pop()
+        top = np.flatnonzero(at_top)
+        by_group = dict(zip(block.type_group[top].tolist(), top.tolist(), strict=True))
+        rest = np.flatnonzero(~at_top)
+        equations += _sums(by_group, block.type_group, block.type_group, rest)
     return equations
 
 
 def _preference(block: _Block) -> np.ndarray:
     """Candidate order: subgroup before all, school before district, small n first."""
-    is_all = np.array([g == "all" for g in block.group_type])
+    is_all = block.group_type == "all"
     return is_all * 1e12 + block.is_district * 1e9 + block.n.astype(float)
 
 
@@ -137,6 +168,7 @@ def _recoverable(
                 equations_of[i].append(e)
     seen: set[int] = set()
     found = []
+    unknown, guarded = hidden.tolist(), protected.tolist()  # lists index fastest
     for start in np.flatnonzero(hidden & protected).tolist():
         if start in seen:
             continue
@@ -150,18 +182,18 @@ def _recoverable(
                     continue
                 rows.add(e)
                 for i, _ in equations[e]:
-                    if hidden[i] and i not in seen:
+                    if unknown[i] and i not in seen:
                         seen.add(i)
                         stack.append(i)
         col = {cell: j for j, cell in enumerate(members)}
+        entries = [(r, col[i], coef) for r, e in enumerate(rows)
+                   for i, coef in equations[e] if i in col]
+        r_idx, c_idx, coefs = zip(*entries, strict=True)
         matrix = np.zeros((len(rows), len(members)))
-        for r, e in enumerate(rows):
-            for i, coef in equations[e]:
-                if i in col:
-                    matrix[r, col[i]] = coef
-        weight = _row_space_weight(matrix)
+        matrix[list(r_idx), list(c_idx)] = coefs
+        weight = _row_space_weight(matrix).tolist()
         member_set = set(members)
-        found += [(m, member_set) for m in members if protected[m] and weight[col[m]] > 1 - 1e-7]
+        found += [(m, member_set) for m in members if guarded[m] and weight[col[m]] > 1 - 1e-7]
     return found
 
 
@@ -174,8 +206,6 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
     protected = hidden & (n > 0) & (publish | (n < min_size))
     equations = _equations(block)
     pref = _preference(block)
-    keys = zip(block.unit, block.group_type, block.group, strict=True)
-    labels = [f"{u} {t}={g}" for u, t, g in keys]
 
     members_of = [[i for i, _ in eq] for eq in equations]
     equations_of: list[list[int]] = [[] for _ in range(len(n))]
@@ -197,7 +227,7 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
         pick = min(visible, key=lambda c: (cascades(c), pref[c]))
         hidden[pick] = protected[pick] = True
         reason[pick] = COMPLEMENTARY
-        because[pick] = labels[cause]
+        because[pick] = block.label(cause)
         for e in equations_of[pick]:
             unknowns[e] += 1
         return True
@@ -222,6 +252,36 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
     return hidden, list(reason), because
 
 
+def _codes(*columns: np.ndarray) -> np.ndarray:
+    """One integer code per distinct combination of the (string) columns."""
+    code = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        values, uniques = pd.factorize(col)
+        code = code * len(uniques) + values
+    return code
+
+
+def _blocks(cells: pd.DataFrame) -> list[tuple[np.ndarray, _Block]]:
+    """The cells' row positions and arrays per block, in order of first appearance."""
+    unit = cells["unit"].astype(str).to_numpy(dtype=object)
+    gtype = cells["group_type"].astype(str).to_numpy(dtype=object)
+    group = cells["group"].astype(str).to_numpy(dtype=object)
+    unit_code = _codes(unit)
+    columns = {
+        "unit": unit,
+        "group_type": gtype,
+        "group": group,
+        "unit_code": unit_code,
+        "unit_type": _codes(unit, gtype),
+        "type_group": _codes(gtype, group),
+        "is_district": (cells["level"] == "district").to_numpy(dtype=bool),
+        "n": cells["n"].to_numpy(dtype=np.int64),
+        "publish": cells["publish"].to_numpy(dtype=bool),
+    }
+    groups = cells.groupby(list(BLOCK_KEYS), sort=False, dropna=False).indices.values()
+    return [(rows, _Block(**{k: v[rows] for k, v in columns.items()})) for rows in groups]
+
+
 def suppress(cells: pd.DataFrame, min_size: int) -> pd.DataFrame:
     """Mark withheld cells: ``suppressed``, ``suppression`` (primary/complementary), ``protects``.
 
@@ -230,29 +290,10 @@ def suppress(cells: pd.DataFrame, min_size: int) -> pd.DataFrame:
     complementary cell, ``protects`` names the withheld cell that made it necessary.
     """
     cells = cells.reset_index(drop=True).copy()
-    unit = cells["unit"].astype(str).tolist()
-    gtype = cells["group_type"].astype(str).tolist()
-    group = cells["group"].astype(str).tolist()
-    is_district = (cells["level"] == "district").to_numpy(dtype=bool)
-    n = cells["n"].to_numpy(dtype=np.int64)
-    publish = cells["publish"].to_numpy(dtype=bool)
     suppressed = np.zeros(len(cells), dtype=bool)
     suppression = np.full(len(cells), "", dtype=object)
     protects = np.full(len(cells), "", dtype=object)
-    blocks = [
-        (
-            rows,
-            _Block(
-                unit=[unit[i] for i in rows],
-                group_type=[gtype[i] for i in rows],
-                group=[group[i] for i in rows],
-                is_district=is_district[rows],
-                n=n[rows],
-                publish=publish[rows],
-            ),
-        )
-        for rows in cells.groupby(list(BLOCK_KEYS), sort=False, dropna=False).indices.values()
-    ]
+    blocks = _blocks(cells)
     one_thread = threadpool_limits(1) if threadpool_limits else contextlib.nullcontext()
     with one_thread:
         for rows, block in blocks:

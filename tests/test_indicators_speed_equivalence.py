@@ -1,0 +1,67 @@
+"""The array-based equations of suppression equal the plain dictionary construction.
+
+Complementary suppression scans equations in order, so the faster construction must
+give the same equations in the same order, not just the same set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ontrack.indicators.suppression import _blocks, _equations
+
+
+def reference_equations(unit: list[str], gtype: list[str], group: list[str],
+                        is_district: np.ndarray) -> list[list[tuple[int, float]]]:
+    """Partitions per unit and group type, then the hierarchy, by first appearance."""
+    pos = {key: i for i, key in enumerate(zip(unit, gtype, group, strict=True))}
+    equations: list[list[tuple[int, float]]] = []
+    by_unit_type: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for (u, t, _g), i in pos.items():
+        if t != "all":
+            by_unit_type[(u, t)].append(i)
+    for (u, _t), parts in by_unit_type.items():
+        if (u, "all", "all") in pos:
+            equations.append([(pos[(u, "all", "all")], 1.0), *((p, -1.0) for p in parts)])
+    tops = {unit[i] for i in np.flatnonzero(is_district)}
+    if len(tops) == 1:
+        top = tops.pop()
+        by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for (u, t, g), i in pos.items():
+            if u != top:
+                by_group[(t, g)].append(i)
+        for key, parts in by_group.items():
+            if (top, *key) in pos:
+                equations.append([(pos[(top, *key)], 1.0), *((p, -1.0) for p in parts)])
+    return equations
+
+
+def random_cells(seed: int) -> pd.DataFrame:
+    """A shuffled block or two of cells, some units without an ``all`` cell."""
+    rng = np.random.default_rng(seed)
+    groups = [("all", "all"), ("race_ethnicity", "asian"), ("race_ethnicity", "white"),
+              ("race_ethnicity", "not_reported"), ("gender", "F"), ("gender", "M"),
+              ("homeless", "yes"), ("homeless", "no")]
+    rows = []
+    for grade in (8, 9):
+        for unit in ["district:D", *(f"school:{s}" for s in "ABCDE")]:
+            for gtype, group in groups:
+                if rng.random() < 0.8:
+                    rows.append({"district_id": "D", "school_year": 2024,
+                                 "indicator": "suspension", "grade_level": grade,
+                                 "level": "district" if unit.startswith("district") else "school",
+                                 "unit": unit, "group_type": gtype, "group": group,
+                                 "n": int(rng.integers(0, 40)), "publish": group != "no"})
+    return pd.DataFrame(rows).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_equations_match_the_dictionary_construction(seed: int) -> None:
+    for _rows, block in _blocks(random_cells(seed)):
+        expected = reference_equations(list(block.unit), list(block.group_type),
+                                       list(block.group), block.is_district)
+        assert _equations(block) == expected
