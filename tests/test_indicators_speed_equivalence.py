@@ -65,3 +65,24 @@ def test_equations_match_the_dictionary_construction(seed: int) -> None:
         expected = reference_equations(list(block.unit), list(block.group_type),
                                        list(block.group), block.is_district)
         assert _equations(block) == expected
+
+
+def test_write_csv_writes_what_pandas_writes(tmp_path) -> None:
+    from ontrack.indicators.run import write_csv
+
+    frame = pd.DataFrame({
+        "school_id": pd.array(["a,b", 'q"t', "", "x\ny", " sp ", "é", None, "0042"],
+                              dtype="str"),
+        "rate": [0.0884, 1.0, 0.0, np.nan, -0.028, 0.0001, 1 / 3, 100.0],
+        "n": pd.array([1, None, 3, 4, 5, 6, 7, 8], dtype="Int64"),
+        "school_year": np.arange(2020, 2028, dtype="int64"),
+        "suppressed": [True, False] * 4,
+        "as_of_date": [pd.NA, "2024-01-31"] * 4,
+        "group": list("abcdefgh"),
+    })
+    write_csv(frame, tmp_path / "ours.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    write_csv(frame.iloc[:0], tmp_path / "empty.csv")
+    frame.iloc[:0].to_csv(tmp_path / "empty_pandas.csv", index=False)
+    assert (tmp_path / "empty.csv").read_bytes() == (tmp_path / "empty_pandas.csv").read_bytes()

@@ -159,7 +159,7 @@ def run_indicators(
     rates, log = finish_rates(cells, config)
     lowest = lowest_groups(rates, config)
     for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
-        _stamp(frame, config, as_of).to_csv(paths[name], index=False)
+        write_csv(_stamp(frame, config, as_of), paths[name])
     return IndicatorsResult(
         out_dir=out_dir,
         students_path=paths["students"],
@@ -213,6 +213,42 @@ def _write_students(
             with part.open("rb") as chunk:
                 shutil.copyfileobj(chunk, out)
     part.unlink(missing_ok=True)
+
+
+def _as_text(name: str, dtype: object) -> str:
+    """SQL giving column ``name`` the text pandas' ``to_csv`` writes for it.
+
+    Booleans are ``True``/``False``; NaN, NA and empty strings are empty fields.
+    Integers and floats need nothing: DuckDB prints the same shortest round-trip digits.
+    """
+    col = '"' + name.replace('"', '""') + '"'
+    if pd.api.types.is_bool_dtype(dtype):
+        text = f"CASE WHEN {col} THEN 'True' WHEN NOT {col} THEN 'False' END"
+    elif pd.api.types.is_float_dtype(dtype):
+        text = f"CASE WHEN NOT isnan({col}) THEN CAST({col} AS VARCHAR) END"
+    elif pd.api.types.is_numeric_dtype(dtype):
+        text = f"CAST({col} AS VARCHAR)"
+    else:
+        text = f"NULLIF(CAST({col} AS VARCHAR), '')"
+    return f"{text} AS {col}"
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` byte for byte as ``frame.to_csv(path, index=False)``, via DuckDB.
+
+    DuckDB's writer is several times faster than pandas' on the rate tables, and its
+    quoting (fields holding a comma, quote or line break) is the same.
+    """
+    con = duckdb.connect()
+    try:
+        con.register("frame_in", frame)
+        cols = ", ".join(_as_text(str(n), d) for n, d in frame.dtypes.items())
+        con.execute(
+            f"COPY (SELECT {cols} FROM frame_in) TO {literal(str(path))} "
+            "(HEADER, DELIMITER ',')"
+        )
+    finally:
+        con.close()
 
 
 def _district_rates(rates: pd.DataFrame, latest: int | None) -> pd.DataFrame:
