@@ -37,8 +37,8 @@ member's status), and differences between indicators or years.
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,7 @@ def _grouped(keys: np.ndarray, positions: np.ndarray) -> list[list[int]]:
     order = np.argsort(codes, kind="stable")
     bounds = [0, *(np.flatnonzero(np.diff(codes[order])) + 1).tolist(), len(order)]
     ordered = positions[order].tolist()
-    return [ordered[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [ordered[a:b] for a, b in pairwise(bounds)]
 
 
 def _sums(
