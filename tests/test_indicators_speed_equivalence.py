@@ -86,3 +86,10 @@ def test_write_csv_writes_what_pandas_writes(tmp_path) -> None:
     write_csv(frame.iloc[:0], tmp_path / "empty.csv")
     frame.iloc[:0].to_csv(tmp_path / "empty_pandas.csv", index=False)
     assert (tmp_path / "empty.csv").read_bytes() == (tmp_path / "empty_pandas.csv").read_bytes()
+
+
+def test_a_withheld_cell_in_no_equation_is_not_recoverable() -> None:
+    from ontrack.indicators.suppression import _recoverable
+
+    cells = np.array([True, True, True])
+    assert _recoverable([[(0, 1.0), (1, 1.0)]], cells, cells) == []

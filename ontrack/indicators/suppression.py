@@ -185,16 +185,25 @@ def _recoverable(
                     if unknown[i] and i not in seen:
                         seen.add(i)
                         stack.append(i)
-        col = {cell: j for j, cell in enumerate(members)}
-        entries = [(r, col[i], coef) for r, e in enumerate(rows)
-                   for i, coef in equations[e] if i in col]
-        r_idx, c_idx, coefs = zip(*entries, strict=True)
-        matrix = np.zeros((len(rows), len(members)))
-        matrix[list(r_idx), list(c_idx)] = coefs
-        weight = _row_space_weight(matrix).tolist()
         member_set = set(members)
-        found += [(m, member_set) for m in members if guarded[m] and weight[col[m]] > 1 - 1e-7]
+        found += [(m, member_set) for m in _pinned(members, rows, equations, guarded)]
     return found
+
+
+def _pinned(
+    members: list[int], rows: set[int], equations: list[list[tuple[int, float]]],
+    guarded: list[bool],
+) -> list[int]:
+    """The protected ``members`` that the equations ``rows`` pin down exactly."""
+    col = {cell: j for j, cell in enumerate(members)}
+    entries = [(r, col[i], coef) for r, e in enumerate(rows)
+               for i, coef in equations[e] if i in col]
+    matrix = np.zeros((len(rows), len(members)))
+    if entries:  # a cell in no equation has nothing to pin it down
+        r_idx, c_idx, coefs = zip(*entries, strict=True)
+        matrix[list(r_idx), list(c_idx)] = coefs
+    weight = _row_space_weight(matrix).tolist()
+    return [m for m in members if guarded[m] and weight[col[m]] > 1 - 1e-7]
 
 
 def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str], list[str]]:
