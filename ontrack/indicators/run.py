@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,17 +203,33 @@ def _write_students(
         for row in con.execute(f"SELECT DISTINCT school_year FROM {table} ORDER BY 1").fetchall()
     ]
     part = path.with_suffix(".part.csv")
-    with path.open("wb") as out:
-        for i, year in enumerate(years or [None]):
-            where = "FALSE" if year is None else f"school_year = {int(year)}"
-            con.execute(
-                f"COPY (SELECT {cols}, {stamps} FROM {table} WHERE {where} "
-                f"ORDER BY student_id, indicator) TO {literal(str(part))} "
-                f"(HEADER {'true' if i == 0 else 'false'}, DELIMITER ',')"
-            )
-            with part.open("rb") as chunk:
-                shutil.copyfileobj(chunk, out)
+    for i, year in enumerate(years or [None]):
+        where = "FALSE" if year is None else f"school_year = {int(year)}"
+        con.execute(
+            f"COPY (SELECT {cols}, {stamps} FROM {table} WHERE {where} "
+            f"ORDER BY student_id, indicator) TO {literal(str(path if i == 0 else part))} "
+            f"(HEADER {'true' if i == 0 else 'false'}, DELIMITER ',')"
+        )
+        if i > 0:
+            _append(part, path)
     part.unlink(missing_ok=True)
+
+
+def _append(src: Path, dst: Path) -> None:
+    """Append file ``src`` to ``dst``, in the kernel where it can (no copy through Python)."""
+    sendfile = getattr(os, "sendfile", None)
+    with src.open("rb") as chunk, dst.open("ab") as out:
+        done, size = 0, src.stat().st_size
+        try:
+            while sendfile and done < size:
+                sent = sendfile(out.fileno(), chunk.fileno(), done, size - done)
+                if not sent:
+                    break
+                done += sent
+        except OSError:  # sendfile to a regular file is not supported here
+            pass
+        chunk.seek(done)
+        shutil.copyfileobj(chunk, out)
 
 
 def _as_text(name: str, dtype: object) -> str:
