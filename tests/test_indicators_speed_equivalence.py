@@ -93,3 +93,28 @@ def test_a_withheld_cell_in_no_equation_is_not_recoverable() -> None:
 
     cells = np.array([True, True, True])
     assert _recoverable([[(0, 1.0), (1, 1.0)]], cells, cells) == []
+
+
+def test_cells_from_the_views_equal_cells_from_student_groups(tmp_path) -> None:
+    from ontrack.config import load_config
+    from ontrack.indicators.rates import rate_cells_sql, student_groups_sql
+    from ontrack.indicators.rules import FLAGS_TABLE, build_students, drop_work_tables
+    from ontrack.store import open_validated
+    from ontrack.synth import generate_district
+    from ontrack.validation import validate_directory
+
+    config = load_config()
+    generate_district(tmp_path / "d", n_students=300, n_years=2, seed=5)
+    validate_directory(tmp_path / "d", tmp_path / "o", config)
+    con = open_validated(tmp_path / "o", config)
+    try:
+        build_students(con, config)
+        direct = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
+        grouped = con.execute(rate_cells_sql(FLAGS_TABLE, f"({student_groups_sql()})")).df()
+    finally:
+        drop_work_tables(con)
+        con.close()
+    key = ["school_year", "indicator", "unit", "grade_level", "group_type", "group"]
+    direct, grouped = (f.sort_values(key).reset_index(drop=True) for f in (direct, grouped))
+    assert len(direct) > 100
+    pd.testing.assert_frame_equal(direct, grouped)

@@ -89,22 +89,44 @@ def wide_statuses_sql(students: str) -> str:
     )
 
 
-def rate_cells_sql(wide: str, groups: str) -> str:
+def _group_join(groups: str | None) -> tuple[str, str, str]:
+    """(join clause, alias with race/gender, alias with the program flags) for ``s``.
+
+    With ``groups=None`` the ``students`` and ``student_years`` views are joined to the
+    student-years directly: they already are the population, so the distinct
+    enrollments that :func:`student_groups_sql` starts from are not needed.
+    """
+    if groups is not None:
+        on = "ON g.student_id = s.student_id AND g.school_year = s.school_year"
+        return f"LEFT JOIN {groups} g {on}", "g", "g"
+    join = (
+        "LEFT JOIN students st ON st.student_id = s.student_id "
+        "LEFT JOIN student_years y "
+        "ON y.student_id = s.student_id AND y.school_year = s.school_year"
+    )
+    return join, "st", "y"
+
+
+def rate_cells_sql(wide: str, groups: str | None = None) -> str:
     """SQL for every (indicator, level, unit, grade, group) count cell.
 
     ``wide`` has one row per student-year with a ``status_<indicator>`` column per
     indicator (NULL where the indicator does not apply); ``groups`` is the output of
-    :func:`student_groups_sql`. Counting all indicators in one pass over student-years
+    :func:`student_groups_sql`, or None to read group membership from the ``students``
+    and ``student_years`` views (the same cells, with one join less). Counting all
+    indicators in one pass over student-years
     is 2-3 times cheaper than counting the long table. The ``no`` side of each flag is
     computed too (``publish = FALSE``): it is never written, but suppression must know
     it to protect the cells it completes.
     """
 
+    join, person, year = _group_join(groups)
+
     def category(col: str) -> str:
-        text = f"NULLIF(trim(CAST(g.{col} AS VARCHAR)), '')"
+        text = f"NULLIF(trim(CAST({person}.{col} AS VARCHAR)), '')"
         return f"COALESCE({text}, '{NOT_REPORTED}')"
 
-    flag_cols = ", ".join(f"COALESCE(g.{f}, FALSE) AS {f}" for f in GROUP_FLAGS)
+    flag_cols = ", ".join(f"COALESCE({year}.{f}, FALSE) AS {f}" for f in GROUP_FLAGS)
     members = ["{'t': 'all', 'g': 'all', 'p': TRUE}"]
     members += [f"{{'t': '{c}', 'g': {c}, 'p': TRUE}}" for c in ("race_ethnicity", "gender")]
     members += [
@@ -130,9 +152,7 @@ def rate_cells_sql(wide: str, groups: str) -> str:
             SELECT s.district_id, s.school_id, s.grade_level, s.school_year, {statuses},
                    {category('race_ethnicity')} AS race_ethnicity,
                    {category('gender')} AS gender, {flag_cols}
-            FROM {wide} s
-            LEFT JOIN {groups} g
-              ON g.student_id = s.student_id AND g.school_year = s.school_year
+            FROM {wide} s {join}
         ),
         fine AS (
             SELECT district_id, school_id, grade_level, school_year, {', '.join(counts)},

@@ -33,7 +33,6 @@ from ontrack.indicators.rates import (
     finish_rates,
     lowest_groups,
     rate_cells_sql,
-    student_groups_sql,
 )
 from ontrack.indicators.rules import (
     FLAGS_TABLE,
@@ -152,7 +151,7 @@ def run_indicators(
             [latest],
         ).df()
         say("aggregating rates by school, grade and group")
-        cells = con.execute(rate_cells_sql(FLAGS_TABLE, f"({student_groups_sql()})")).df()
+        cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
     finally:
         drop_work_tables(con)
         con.close()
