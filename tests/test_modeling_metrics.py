@@ -133,3 +133,13 @@ def test_fairness_audit_flags_a_biased_score_and_withholds_small_groups() -> Non
     assert by_group[reference]["fpr_ratio"] == pytest.approx(1.0)
     low, high = other["intervals"]["fpr_ratio"]
     assert low <= other["fpr_ratio"] <= high
+
+
+def test_reliability_bins_below_the_minimum_size_are_withheld() -> None:
+    from ontrack.modeling.evaluation import published_reliability
+
+    y = np.array([0.0] * 30 + [1.0] * 3)
+    risk = np.array([0.05] * 30 + [0.95] * 3)
+    rows = published_reliability(y, risk, min_group_size=20)
+    assert rows[0]["n"] == 30 and rows[0]["observed_rate"] == 0.0
+    assert rows[-1]["n"] is None and rows[-1]["observed_rate"] is None and rows[-1]["withheld"]

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     say("7/7 rendering the district report")
     from reports.district import render_report
 
-    index = render_report(out, config)
+    index = render_report(out, config, progress=say)
     lines.append(f"report:      open {index} in a browser (self-contained, works offline)")
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
     lines += [

@@ -69,7 +69,7 @@ def evaluate_scores(
     return {
         **model,
         "rule_flag_rate": rule_rate,
-        "reliability": reliability_table(y, scores["model"]).to_dict("records"),
+        "reliability": published_reliability(y, scores["model"], min_group_size),
         "baselines": overall,
         "by_checkpoint": by_checkpoint,
         "subgroups": subgroups,
@@ -79,6 +79,16 @@ def evaluate_scores(
             "min_group_size": min_group_size,
         },
     }
+
+
+def published_reliability(y: np.ndarray, risk: np.ndarray, min_group_size: int) -> list[dict]:
+    """The reliability table with bins of fewer than ``min_group_size`` rows withheld
+    (their count, mean risk and observed rate become None), like every aggregate."""
+    rows = reliability_table(y, risk).to_dict("records")
+    for row in rows:
+        if row["n"] < min_group_size:
+            row.update(n=None, mean_predicted=None, observed_rate=None, withheld=True)
+    return rows
 
 
 def _month_order(month_day: str) -> tuple[int, int]:

@@ -22,13 +22,15 @@ from ontrack.modeling.metrics import precision_recall_at  # noqa: E402
 
 
 def reliability_plot(table: pd.DataFrame, path: Path, title: str) -> Path:
-    """Calibration curve from a reliability table (``metrics.reliability_table``)."""
+    """Calibration curve from a reliability table; withheld (small) bins are not drawn."""
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    if len(table) and "n" in table:
+        table = table[table["n"].notna()]
     if len(table):
         ax.plot(table["mean_predicted"], table["observed_rate"], marker="o", label="model")
         for row in table.itertuples(index=False):
-            ax.annotate(f"{row.n}", (row.mean_predicted, row.observed_rate), fontsize=7,
+            ax.annotate(f"{int(row.n)}", (row.mean_predicted, row.observed_rate), fontsize=7,
                         textcoords="offset points", xytext=(4, -10))
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted risk", ylabel="observed rate", title=title)
     ax.legend(loc="upper left")
