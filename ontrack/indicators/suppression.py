@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import pairwise, repeat
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,7 @@ def _sums(
     for members in _grouped(group_keys[parts], parts):
         total = totals.get(int(total_keys[members[0]]))
         if total is not None:
-            equations.append([(total, 1.0), *((p, -1.0) for p in members)])
+            equations.append([(total, 1.0), *zip(members, repeat(-1.0))])
     return equations
 
 
@@ -216,7 +217,7 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
     equations = _equations(block)
     pref = _preference(block)
 
-    members_of = [[i for i, _ in eq] for eq in equations]
+    members_of = [list(map(itemgetter(0), eq)) for eq in equations]
     equations_of: list[list[int]] = [[] for _ in range(len(n))]
     for e, members in enumerate(members_of):
         for i in members:
