@@ -11,7 +11,9 @@ time, each in its own child process (peak RSS = that child's
 1. ``ontrack indicators DATA --out OUT`` (validation + indicators + files);
 2. ``ontrack indicators DATA --out OUT --reuse-validated`` (the indicator stage only);
 3. a hand-written DuckDB query of the same rules with the default thresholds, over the
-   same validated parquet files, writing the same per-student file and grouped counts.
+   same validated parquet files, writing the same per-student file and grouped counts;
+4. with ``--also-direct``, step 2 through a parser that registers only the indicators
+   command, to size what importing the other commands (the modelling stack) costs.
 
 Wall seconds go in the results table; CPU seconds (user + system of the child) are noted
 with them, because other work on a shared machine inflates wall time unevenly.
@@ -160,6 +162,17 @@ def handwritten(validated: Path, out: Path) -> None:
     con.close()
 
 
+def direct(argv: list[str]) -> int:
+    """``ontrack indicators ARGV`` through a parser holding only that command."""
+    from ontrack.cli import add_common_options
+    from ontrack.commands import indicators
+
+    parser = argparse.ArgumentParser(prog="ontrack")
+    add_common_options(indicators.add_parser(parser.add_subparsers()))
+    args = parser.parse_args(["indicators", *argv])
+    return args.func(args)
+
+
 def measure(cmd: list[str]) -> dict:
     """Run ``cmd`` from a fresh wrapper process so its peak RSS is its own."""
     wrapper = [sys.executable, str(Path(__file__).resolve()), "--_measure", "--", *cmd]
@@ -232,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                         "engine.memory_limit; the indicator stage keeps --config")
     parser.add_argument("--repeat", type=int, default=2,
                         help="run 2 and 3 alternately this many times; keep each's fastest")
+    parser.add_argument("--also-direct", action="store_true",
+                        help="also measure 4: the stage without the other commands' imports")
     args = parser.parse_args(argv)
     from ontrack.synth import generate_district
 
@@ -253,9 +268,12 @@ def main(argv: list[str] | None = None) -> int:
             full_params += f" validate-config={args.validate_config.name}"
         record("ontrack indicators (validate + compute)", full_params, measure(full))
     hand = out / "handwritten"
-    runs: dict[str, list[dict]] = {"stage": [], "baseline": []}
+    runs: dict[str, list[dict]] = {"stage": [], "baseline": [], "direct": []}
     for _ in range(max(1, args.repeat)):  # alternate, so both see the same machine load
         runs["stage"].append(measure([*ontrack, "--reuse-validated"]))
+        if args.also_direct:
+            runs["direct"].append(measure([sys.executable, str(Path(__file__).resolve()),
+                                           "--_direct", *ontrack[4:], "--reuse-validated"]))
         runs["baseline"].append(measure([sys.executable, str(Path(__file__).resolve()),
                                          "--_handwritten", str(out / "validated"), str(hand)]))
     stage = min(runs["stage"], key=lambda r: r["seconds"])
@@ -263,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     best = f"{params} best of {max(1, args.repeat)}"
     record("ontrack indicators --reuse-validated", best, stage)
     record("hand-written DuckDB query, same rules", best, baseline)
+    if runs["direct"]:
+        only = min(runs["direct"], key=lambda r: r["seconds"])
+        record("ontrack indicators --reuse-validated, only the indicators command imported",
+               best, only)
+        print(f"without the other commands' imports: "
+              f"{only['cpu'] / max(baseline['cpu'], 0.1):.2f}x cpu, peak {only['peak_mb']} MB")
     compared, differ = agreement(out / "indicators" / "students.csv", hand / "students.csv")
     ratio = stage["seconds"] / max(baseline["seconds"], 0.1)
     cpu_ratio = stage["cpu"] / max(baseline["cpu"], 0.1)
@@ -276,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--_measure":
         _measure_child(sys.argv[3:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--_direct":
+        sys.exit(direct(sys.argv[2:]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--_handwritten":
         handwritten(Path(sys.argv[2]), Path(sys.argv[3]))
     else:
