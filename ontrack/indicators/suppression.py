@@ -210,12 +210,14 @@ def _pinned(
 def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str], list[str]]:
     """Primary and complementary suppression of one block (see the module docstring)."""
     n, publish = block.n, block.publish
-    hidden = ~publish | (n < min_size)
+    withheld = ~publish | (n < min_size)
     reason = np.where(publish & (n < min_size), PRIMARY, "").astype(object)
     because = [""] * len(n)
-    protected = hidden & (n > 0) & (publish | (n < min_size))
+    # The loops below index one cell at a time: Python lists do that fastest.
+    protected = (withheld & (n > 0) & (publish | (n < min_size))).tolist()
+    hidden = withheld.tolist()
     equations = _equations(block)
-    pref = _preference(block)
+    pref = _preference(block).tolist()
 
     members_of = [list(map(itemgetter(0), eq)) for eq in equations]
     equations_of: list[list[int]] = [[] for _ in range(len(n))]
@@ -252,14 +254,14 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
                 alone = next(i for i in members if hidden[i])
                 if protected[alone]:
                     changed |= hide(members, alone)
-        exposed = _recoverable(equations, hidden, protected, equations_of)
+        exposed = _recoverable(equations, np.array(hidden), np.array(protected), equations_of)
         if not exposed:
             break
         cell, group = exposed[0]
         near = sorted({i for c in group for e in equations_of[c] for i in members_of[e]})
         if not hide(near, cell):  # pragma: no cover - every equation is already unknown
             break
-    return hidden, list(reason), because
+    return np.array(hidden, dtype=bool), list(reason), because
 
 
 def _codes(*columns: np.ndarray) -> np.ndarray:
