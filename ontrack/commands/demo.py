@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ontrack.config import Config, load_config
 from ontrack.console import Progress
-from ontrack.modeling.tracking import tracking_uri
 
 STAGES = 7
 
@@ -83,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
     index = render_report(out, config, progress=say)
     lines.append(f"report:      open {index} in a browser (self-contained, works offline)")
+    from ontrack.modeling.tracking import tracking_uri
+
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
     lines += [
         "",
