@@ -86,6 +86,7 @@ def synthesise(out: Path, n_schools: int, n_years: int, seed: int) -> None:
     """Write OUT/indicators/{rates,students}.csv, names, rosters and model evaluations."""
     from ontrack.config import load_config
     from ontrack.indicators import indicator_rates
+    from ontrack.modeling.dataset import EQUITY_GROUPS
 
     rng = np.random.default_rng(seed)
     years = list(range(2026 - n_years, 2026))
@@ -142,19 +143,7 @@ def synthesise(out: Path, n_schools: int, n_years: int, seed: int) -> None:
     for col in FLAGS:
         if col not in students.columns:
             students[col] = None
-    groups = people[
-        [
-            "student_id",
-            "school_year",
-            "race_ethnicity",
-            "gender",
-            "english_learner",
-            "students_with_disabilities",
-            "socioeconomically_disadvantaged",
-            "foster_youth",
-            "homeless",
-        ]
-    ]
+    groups = people[["student_id", "school_year", *EQUITY_GROUPS]]
     config = load_config()
     rates, _log = indicator_rates(students, groups, config)
     folder = out / "indicators"
