@@ -42,7 +42,8 @@ def indicators_task(data_dir: Path, out_dir: Path, config_path: Path | None, key
     from ontrack.indicators import run_indicators
 
     result = run_indicators(data_dir, out_dir, load_config(config_path), reuse_validated=True)
-    rows = int(sum(1 for _ in open(Path(out_dir) / "indicators" / "rates.csv", encoding="utf-8")) - 1)
+    with open(Path(out_dir) / "indicators" / "rates.csv", encoding="utf-8") as handle:
+        rows = sum(1 for _ in handle) - 1
     get_run_logger().info("indicators written: %d rate rows", rows)
     return {"key": key, "rate_rows": rows, "folder": str(Path(out_dir) / "indicators"), "ok": result is not None}
 
