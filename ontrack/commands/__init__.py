@@ -7,6 +7,9 @@ parsed ``argparse.Namespace`` and returning an exit code).
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "synth",
@@ -22,3 +25,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "flow",
 )
+
+
+def add_data_and_out(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
+    """The arguments most commands share: ``DATA``, ``--out OUT`` and, for the model
+    commands, ``--model grade8|grade9``."""
+    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
+    if model:
+        from ontrack.cohorts import MODEL_GRADES
+
+        parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from pathlib import Path
 
-from ontrack.cohorts import MODEL_GRADES
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 from ontrack.console import Progress, table
 
@@ -26,9 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "registered version (default: champion) on the newest cohort whose labels are "
         "complete, beside the rule. Writes OUT/models/<model>/check_<version>.json.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    add_data_and_out(parser, model=True)
     parser.add_argument("--version", default="champion", metavar="ALIAS|N",
                         help="registered alias or version number (default: champion)")
     parser.add_argument("--reuse-features", action="store_true",

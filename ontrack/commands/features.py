@@ -27,7 +27,8 @@ import pandas as pd
 
 from ontrack import __version__
 from ontrack.asof import data_end_date
-from ontrack.cohorts import MODEL_GRADES, build_cohort
+from ontrack.cohorts import build_cohort
+from ontrack.commands import add_data_and_out
 from ontrack.config import Config, load_config
 from ontrack.console import Progress, table
 from ontrack.featurize import (
@@ -59,13 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "before the as-of date) and labels; write OUT/features/<model>/matrix.parquet, "
         "cohort.parquet, labels/<label>.parquet, dictionary.csv and dictionary.md.",
     )
-    parser.add_argument(
-        "data", type=Path, metavar="DATA", help="district data directory"
-    )
-    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="OUT", help="output directory"
-    )
+    add_data_and_out(parser, model=True)
     parser.add_argument(
         "--as-of",
         type=date.fromisoformat,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 
 FLOWS = ("refresh", "train", "score", "report", "indicators", "ingest")
@@ -25,8 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "PREFECT_API_URL points at a server.",
     )
     parser.add_argument("name", choices=FLOWS, help="which flow")
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    add_data_and_out(parser, model=False)
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run the flow's tasks on this Dask scheduler (tcp://host:8786), or "
                         "'local' for a local 2-worker cluster")

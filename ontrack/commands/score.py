@@ -13,7 +13,7 @@ import warnings
 from datetime import date
 from pathlib import Path
 
-from ontrack.cohorts import MODEL_GRADES
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 from ontrack.console import Progress, table
 
@@ -28,9 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "OUT/rosters/<school_id>.csv/.xlsx/.html (and per counselor when caseloads "
         "exist). The registry is OUT/mlflow unless tracking.uri is configured.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    add_data_and_out(parser, model=True)
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="DATE",
                         help="score as of this date (default: the latest checkpoint in the data)")
     parser.add_argument("--reuse-validated", action="store_true",

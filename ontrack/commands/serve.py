@@ -8,8 +8,8 @@ serve mechanism, until stopped. ``--dry-run`` prints the schedules and exits.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 
 
@@ -22,8 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "by default) with Prefect until stopped. Prefect runs in its ephemeral local mode "
         "unless PREFECT_API_URL points at a server.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    add_data_and_out(parser, model=False)
     parser.add_argument("--dry-run", action="store_true", help="print the schedules and exit")
     parser.set_defaults(func=run)
     return parser

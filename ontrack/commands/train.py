@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from ontrack.cohorts import MODEL_GRADES
+from ontrack.commands import add_data_and_out
 from ontrack.config import Config, load_config
 from ontrack.console import Progress, table
 
@@ -31,14 +31,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "labelled cohort against the rule and a logistic regression, audit fairness, and "
         "register it in MLflow (alias challenger). Writes OUT/models/<model>/.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
+    add_data_and_out(parser, model=True)
     parser.add_argument(
         "--target", choices=TARGETS, default=None,
         help="what to predict (default: CONTRACT §3 — grade9 predicts graduation when "
         "the outcomes allow an honest split, else on-track; grade8 predicts on-track)",
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
     parser.add_argument(
         "--reuse-features", action="store_true",
         help="use OUT/features/<model>/ as it is (built with the same config) instead of "
