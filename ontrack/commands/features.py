@@ -37,17 +37,10 @@ from ontrack.featurize import (
     load_feature_set,
     write_dictionary,
 )
+from ontrack.indicators import GROUP_FLAGS
 from ontrack.labels import LABELS, build_labels
 from ontrack.store import open_validated, provided
 from ontrack.validation import validate_directory
-
-EQUITY_COLUMNS = (
-    "english_learner",
-    "students_with_disabilities",
-    "socioeconomically_disadvantaged",
-    "foster_youth",
-    "homeless",
-)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -173,7 +166,7 @@ def _attributes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame) -> pd.Data
     keys = cohort.reset_index()[["student_id", "as_of_date", "school_year"]]
     con.register("__ontrack_keys", keys)
     try:
-        flags = ", ".join(f"y.{c}" for c in EQUITY_COLUMNS)
+        flags = ", ".join(f"y.{c}" for c in GROUP_FLAGS)
         frame = con.execute(
             f"""
             SELECT k.student_id, k.as_of_date, s.gender, s.race_ethnicity, {flags}

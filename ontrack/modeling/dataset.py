@@ -28,18 +28,13 @@ import pandas as pd
 
 from ontrack.config import Config, SplitSpec
 from ontrack.errors import LeakageError, SchemaError
+from ontrack.indicators import GROUP_FLAGS
 from ontrack.labels import LABELS, default_label
 from ontrack.splits import TemporalSplit, cohort_windows, temporal_splits
 
-EQUITY_GROUPS: tuple[str, ...] = (
-    "race_ethnicity",
-    "gender",
-    "english_learner",
-    "students_with_disabilities",
-    "socioeconomically_disadvantaged",
-    "foster_youth",
-    "homeless",
-)
+# The groups of the fairness audit, in the order: race/ethnicity, gender, then
+# the program flags of the equity rates.
+EQUITY_GROUPS: tuple[str, ...] = ("race_ethnicity", "gender", *GROUP_FLAGS)
 RULE_NAMES = {"grade8": "CORE readiness so far", "grade9": "on-track so far"}
 
 

@@ -26,15 +26,9 @@ import pandas as pd
 
 from ontrack.config import DistrictRules
 from ontrack.featureset import PROTECTED_COLUMNS
+from ontrack.indicators import GROUP_FLAGS
 
-PROGRAM_FLAGS: tuple[str, ...] = (
-    "english_learner",
-    "students_with_disabilities",
-    "socioeconomically_disadvantaged",
-    "foster_youth",
-    "homeless",
-)
-NEVER_REASONS: frozenset[str] = frozenset((*PROTECTED_COLUMNS, *PROGRAM_FLAGS))
+NEVER_REASONS: frozenset[str] = frozenset((*PROTECTED_COLUMNS, *GROUP_FLAGS))
 # Rule-criterion features belong to the domain they measure.
 DOMAIN_OF: dict[str, str] = {
     "readiness_gpa_ok_ytd": "coursework",
