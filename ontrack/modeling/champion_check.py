@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from ontrack.config import Config
 from ontrack.errors import ModelContractError
 from ontrack.modeling import tracking
-from ontrack.modeling.dataset import EQUITY_GROUPS, load_training_data
-from ontrack.modeling.evaluation import evaluate_scores
+from ontrack.modeling.dataset import load_training_data
+from ontrack.modeling.evaluation import evaluate_part
 from ontrack.modeling.train import write_json
 
 TARGET_OF_LABEL = {"off_track_9": "on_track_9", "not_graduated_4yr": "graduation"}
@@ -41,15 +40,8 @@ def check_registered(
             f"{info['version']}. Got these missing: {', '.join(missing)}."
         )
     test = data.part("test")
-    X, y = data.X[test], data.y[test].to_numpy()
-    students = X.index.get_level_values("student_id").to_numpy()
-    checkpoints = np.array([d.strftime("%m-%d") for d in X.index.get_level_values("as_of_date")])
-    attributes = data.cohort.loc[test, [c for c in EQUITY_GROUPS if c in data.cohort.columns]]
-    scores = {"model": loaded.predict_risk(X), "rule": data.rule_score[test].to_numpy()}
-    evaluation = evaluate_scores(
-        y, scores, students, checkpoints, attributes, config.modeling,
-        min_group_size=config.reporting.min_group_size,
-    )
+    scores = {"model": loaded.predict_risk(data.X[test]), "rule": data.rule_score[test].to_numpy()}
+    evaluation = evaluate_part(data, test, scores, config)
     rule = evaluation["baselines"]["rule"]
     result = {
         "model": model,

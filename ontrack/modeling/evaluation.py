@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ontrack.config import ModelingConfig
+from ontrack.config import Config, ModelingConfig
+from ontrack.modeling.dataset import EQUITY_GROUPS, TrainingData
 from ontrack.modeling.fairness import fairness_audit, fairness_summary
 from ontrack.modeling.metrics import evaluate_score, reliability_table
 
@@ -89,6 +90,18 @@ def published_reliability(y: np.ndarray, risk: np.ndarray, min_group_size: int) 
         if row["n"] < min_group_size:
             row.update(n=None, mean_predicted=None, observed_rate=None, withheld=True)
     return rows
+
+
+def evaluate_part(data: TrainingData, rows: np.ndarray, scores: dict[str, np.ndarray], config: Config) -> dict:
+    """:func:`evaluate_scores` on the rows ``rows`` of a training data set: their labels,
+    students, checkpoints (month-day) and equity attributes; ``scores`` are for those rows."""
+    index = data.X.index[rows]
+    checkpoints = np.array([d.strftime("%m-%d") for d in index.get_level_values("as_of_date")])
+    attributes = data.cohort.loc[rows, [c for c in EQUITY_GROUPS if c in data.cohort.columns]]
+    return evaluate_scores(
+        data.y[rows].to_numpy(), scores, index.get_level_values("student_id").to_numpy(),
+        checkpoints, attributes, config.modeling, min_group_size=config.reporting.min_group_size,
+    )
 
 
 def _month_order(month_day: str) -> tuple[int, int]:

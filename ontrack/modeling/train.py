@@ -26,13 +26,13 @@ from sklearn.preprocessing import StandardScaler
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.errors import ConfigError, SchemaError
-from ontrack.featurize import load_feature_set
+from ontrack.featurize import FeatureSet, load_feature_set
 from ontrack.modeling import tracking
 from ontrack.modeling.bundle import save_bundle
 from ontrack.modeling.card import datasheet_markdown, model_card_markdown
-from ontrack.modeling.dataset import EQUITY_GROUPS, RULE_NAMES, TrainingData, load_training_data
+from ontrack.modeling.dataset import RULE_NAMES, TrainingData, load_training_data
 from ontrack.modeling.estimator import EarlyWarningModel
-from ontrack.modeling.evaluation import evaluate_scores
+from ontrack.modeling.evaluation import evaluate_part
 from ontrack.modeling.plots import precision_recall_at_k_plot, reliability_plot, shap_importance_plot
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "models" / "lightgbm.yaml"
@@ -118,12 +118,7 @@ def train_model(
         "rule": data.rule_score[test].to_numpy(),
         "logistic": logistic.predict_proba(X[test])[:, 1],
     }
-    checkpoints = np.array([d.strftime("%m-%d") for d in X.index.get_level_values("as_of_date")[test]])
-    attributes = data.cohort.loc[test, [c for c in EQUITY_GROUPS if c in data.cohort.columns]]
-    evaluation = evaluate_scores(
-        y[test].to_numpy(), scores, students[test], checkpoints, attributes, config.modeling,
-        min_group_size=config.reporting.min_group_size,
-    )
+    evaluation = evaluate_part(data, test, scores, config)
     folder = out_dir / "models" / model
     folder.mkdir(parents=True, exist_ok=True)
     contributions = estimator.contributions(X[test]).drop(columns="base_value")
@@ -219,7 +214,7 @@ def _datasheet(data: TrainingData, min_group_size: int) -> dict:
 def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarningModel,
               evaluation: dict, datasheet: dict, plots: dict[str, Path], folder: Path,
               reference: dict) -> tracking.Registered:
-    features = load_feature_set().select(names=data.X.columns) if _has_features(data) else None
+    features = _feature_specs(data)
     contract = {
         "model": data.model,
         "label": data.label,
@@ -280,12 +275,14 @@ def score_reference(risk: np.ndarray, n_bins: int = 10) -> dict:
     return {"edges": [float(e) for e in edges], "shares": [float(c) / len(risk) for c in counts]}
 
 
-def _has_features(data: TrainingData) -> bool:
+def _feature_specs(data: TrainingData) -> FeatureSet | None:
+    """The repository's definitions of the matrix's features (groups, reasons), or None
+    for a custom feature set: its contract then has no groups and no reasons."""
     try:
-        names = set(load_feature_set().names)
+        features = load_feature_set()
     except Exception:  # noqa: BLE001 - a custom feature set: contract without groups
-        return False
-    return set(data.X.columns) <= names
+        return None
+    return features.select(names=data.X.columns) if set(data.X.columns) <= set(features.names) else None
 
 
 def _code_version() -> str:
