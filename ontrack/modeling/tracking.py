@@ -242,11 +242,11 @@ def load_registered(client: MlflowClient, name: str, alias_or_version: str = CHA
             f"model {name} version {version.version} must carry a manifest_sha256 tag. "
             "Got none instead: it was not registered by ontrack; refusing to load it."
         )
-    target = Path(tempfile.mkdtemp(prefix="ontrack-model-"))
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{name}/{version.version}", dst_path=str(target),
-        tracking_uri=client.tracking_uri,
-    )
-    bundle = Path(local) / "artifacts" / "bundle"
-    model = load_bundle(bundle, expected)
+    # The bundle is read into memory, so its download folder goes when loading ends.
+    with tempfile.TemporaryDirectory(prefix="ontrack-model-") as target:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version.version}", dst_path=target,
+            tracking_uri=client.tracking_uri,
+        )
+        model = load_bundle(Path(local) / "artifacts" / "bundle", expected)
     return model, {"version": version.version, "run_id": version.run_id, **version.tags}

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from ontrack.errors import OnTrackError
+from ontrack.indicators.rates import CELL_KEY
 from ontrack.indicators.rules import MET_IS_GOOD
 
 # The report's focus: (indicator, grade) pairs shown for the district and each school.
@@ -71,20 +72,8 @@ _RATE_KEY = (
     "group_type",
     "group",
 )
-_REQUIRED = (
-    "school_year",
-    "indicator",
-    "level",
-    "district_id",
-    "school_id",
-    "grade_level",
-    "group_type",
-    "group",
-    "n",
-    "n_met",
-    "rate",
-    "suppressed",
-)
+# The published cell key of rates.csv and the columns the report reads from it.
+_REQUIRED = (*CELL_KEY, "n", "n_met", "rate", "suppressed")
 
 
 def label(indicator: str, grade: int) -> str:
