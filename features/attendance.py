@@ -12,11 +12,8 @@ missing without them.
 
 from __future__ import annotations
 
-from ontrack.checks import literal
 from ontrack.featurize import feature, source
-from ontrack.indicators import ATTENDED_STATUSES
-
-ATTENDED = f"status IN ({', '.join(literal(s) for s in ATTENDED_STATUSES)})"
+from ontrack.indicators.attendance import ATTENDED_SQL as ATTENDED
 
 
 @source(tables=("attendance",))

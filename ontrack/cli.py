@@ -46,8 +46,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with one subcommand per module in ontrack.commands."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per module in ontrack.commands.
+
+    With ``only`` (a command name) just that command is registered: importing every
+    command module pulls in the modelling stack, which a run of one command need not pay.
+    """
     parser = argparse.ArgumentParser(
         prog="ontrack",
         description="Which 8th and 9th graders are falling off track, early enough "
@@ -55,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ontrack {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         if importlib.util.find_spec(f"ontrack.commands.{name}") is None:
             continue  # a command still being built; listed so the order is fixed
         module = importlib.import_module(f"ontrack.commands.{name}")
@@ -67,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (also used by the console script)."""
     _quiet_third_parties()
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The first word that is not an option names the command (top-level options are
+    # only --help and --version); anything else gets the full parser and its help.
+    named = next((a for a in argv if not a.startswith("-")), "").replace("-", "_")
+    parser = build_parser(named if named in COMMAND_MODULES else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -139,7 +140,6 @@ def run_indicators(
     try:
         say("computing student indicators" + (f" as of {as_of}" if as_of else ""))
         table = build_students(con, config, as_of=as_of)
-        _write_students(con, table, paths["students"], config, as_of)
         n_rows, latest = con.execute(
             f"SELECT count(*), max(school_year) FROM {table}"
         ).fetchall()[0]
@@ -152,14 +152,19 @@ def run_indicators(
         ).df()
         say("aggregating rates by school, grade and group")
         cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
+        # DuckDB writes students.csv in a second thread (it releases the GIL) while
+        # this one suppresses the rates in Python: the two overlap instead of queueing.
+        say("writing students.csv and suppressing small groups")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            writing = pool.submit(_write_students, con, table, paths["students"], config, as_of)
+            rates, log = finish_rates(cells, config)
+            lowest = lowest_groups(rates, config)
+            for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
+                write_csv(_stamp(frame, config, as_of), paths[name])
+            writing.result()
     finally:
         drop_work_tables(con)
         con.close()
-    say("suppressing small groups")
-    rates, log = finish_rates(cells, config)
-    lowest = lowest_groups(rates, config)
-    for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
-        write_csv(_stamp(frame, config, as_of), paths[name])
     return IndicatorsResult(
         out_dir=out_dir,
         students_path=paths["students"],

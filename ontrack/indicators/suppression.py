@@ -28,7 +28,10 @@ Algorithm, per block:
    before the district's, and the smallest n. Then check exactly, by linear algebra
    on each connected group of unknown cells, that no protected cell is recoverable
    through a chain of equations; while one is, withhold one more published cell of an
-   equation touching its group (same preference).
+   equation touching its group (same preference). A group whose protected cells all
+   lie on a cycle of withheld cells in their group type's unit x group table is safe
+   without the algebra (see :func:`_safe_by_cycles`). At 200k students that holds for
+   every group: the cycle test took 0.08 s where the algebra took 0.48 s.
 
 Not covered (documented): bounds attacks (a published 0% or 100% rate reveals every
 member's status), and differences between indicators or years.
@@ -151,16 +154,85 @@ def _row_space_weight(matrix: np.ndarray) -> np.ndarray:
     return (basis**2).sum(axis=1)
 
 
+def _on_cycle(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """For the edges ``(rows[i], cols[i])`` of a bipartite graph: True where edge ``i``
+    lies on a cycle, i.e. is not a bridge (Tarjan's low-link, iterative)."""
+    n_edges = len(rows)
+    row_codes, row_values = pd.factorize(rows)
+    col_codes, col_values = pd.factorize(cols)
+    n_nodes = len(row_values) + len(col_values)
+    ends = np.concatenate([row_codes, col_codes + len(row_values)])
+    others = np.concatenate([col_codes + len(row_values), row_codes])
+    order = np.argsort(ends, kind="stable")
+    first = np.searchsorted(ends[order], np.arange(n_nodes + 1)).tolist()
+    neighbour = others[order].tolist()
+    edge = np.concatenate([np.arange(n_edges)] * 2)[order].tolist()
+    disc, low, bridge = [-1] * n_nodes, [0] * n_nodes, [False] * n_edges
+    clock = 0
+    for root in range(n_nodes):
+        if disc[root] >= 0:
+            continue
+        disc[root] = low[root] = clock
+        clock += 1
+        nodes, via, cursor = [root], [-1], [first[root]]
+        while nodes:
+            node, i = nodes[-1], cursor[-1]
+            if i < first[node + 1]:
+                cursor[-1] = i + 1
+                if edge[i] == via[-1]:
+                    continue
+                nxt = neighbour[i]
+                if disc[nxt] < 0:
+                    disc[nxt] = low[nxt] = clock
+                    clock += 1
+                    nodes.append(nxt)
+                    via.append(edge[i])
+                    cursor.append(first[nxt])
+                elif disc[nxt] < low[node]:
+                    low[node] = disc[nxt]
+                continue
+            nodes.pop()
+            cursor.pop()
+            came_by = via.pop()
+            if nodes:
+                parent = nodes[-1]
+                low[parent] = min(low[parent], low[node])
+                if low[node] > disc[parent]:
+                    bridge[came_by] = True
+    return ~np.array(bridge, dtype=bool)
+
+
+def _safe_by_cycles(block: _Block, hidden: np.ndarray) -> np.ndarray:
+    """Hidden subgroup cells that no chain of equations can pin down, found cheaply.
+
+    Within one group type the cells form a table: rows are units (district and
+    schools), columns the groups. Put +1 and -1 alternately on the hidden cells along
+    a cycle of that table (row, column, row, ...; -1 times the district's cells): every
+    partition and hierarchy equation still balances, the all-students cells and every
+    published cell stay as they are, so the equations cannot tell the values apart.
+    A hidden cell on such a cycle is therefore never recoverable. Hidden ``all`` cells
+    sit in several tables at once and are left to the exact check.
+    """
+    safe = np.zeros(len(hidden), dtype=bool)
+    edges = np.flatnonzero(hidden & (block.group_type != "all"))
+    if len(edges):
+        safe[edges] = _on_cycle(block.unit_type[edges], block.type_group[edges])
+    return safe
+
+
 def _recoverable(
     equations: list[list[tuple[int, float]]],
     hidden: np.ndarray,
     protected: np.ndarray,
     equations_of: list[list[int]] | None = None,
+    safe: np.ndarray | None = None,
 ) -> list[tuple[int, set[int]]]:
     """Protected hidden cells whose value the equations pin down, with their unknown group.
 
     Unknown cells linked through shared equations form groups that can be solved
-    separately; only groups holding a protected cell are checked.
+    separately; only groups holding a protected cell are checked, and only by linear
+    algebra when one of their protected cells is not already known to be ``safe``
+    (:func:`_safe_by_cycles`): such a group has nothing to find.
     """
     if equations_of is None:
         equations_of = [[] for _ in range(len(hidden))]
@@ -170,6 +242,7 @@ def _recoverable(
     seen: set[int] = set()
     found = []
     unknown, guarded = hidden.tolist(), protected.tolist()  # lists index fastest
+    safe = None if safe is None else safe.tolist()
     for start in np.flatnonzero(hidden & protected).tolist():
         if start in seen:
             continue
@@ -186,6 +259,8 @@ def _recoverable(
                     if unknown[i] and i not in seen:
                         seen.add(i)
                         stack.append(i)
+        if safe is not None and all(safe[m] for m in members if guarded[m]):
+            continue
         member_set = set(members)
         found += [(m, member_set) for m in _pinned(members, rows, equations, guarded)]
     return found
@@ -254,7 +329,9 @@ def _suppress_block(block: _Block, min_size: int) -> tuple[np.ndarray, list[str]
                 alone = next(i for i in members if hidden[i])
                 if protected[alone]:
                     changed |= hide(members, alone)
-        exposed = _recoverable(equations, np.array(hidden), np.array(protected), equations_of)
+        now_hidden = np.array(hidden)
+        exposed = _recoverable(equations, now_hidden, np.array(protected), equations_of,
+                               _safe_by_cycles(block, now_hidden))
         if not exposed:
             break
         cell, group = exposed[0]
