@@ -6,7 +6,9 @@ roster as "new since last run":
 - *absences rose*: over the student's last 30 instructional days (daily attendance,
   up to the as-of date) the absence rate is at least ``scoring.absence_rise_points``
   above, and ``scoring.absence_rise_ratio`` times, their own rate on the earlier days
-  of the school year (at least 10 earlier days needed);
+  of the school year (at least 10 earlier days needed). The school year starts on the
+  student's own district's ``school_year_start``: one data directory may hold districts
+  with different calendars;
 - *new failing mark*: more failing core-course marks known now than at the last run;
 - *new suspension*: more suspensions this year than at the last run.
 
@@ -31,34 +33,50 @@ MIN_EARLIER_DAYS = 10
 
 
 def absence_rise(
-    con: duckdb.DuckDBPyConnection, students: pd.Series, as_of: date, year_start: date,
+    con: duckdb.DuckDBPyConnection, students: pd.Series, as_of: date, year_start: date | pd.Series,
     settings: ScoringConfig,
 ) -> pd.DataFrame:
     """Per student (in order): ``absence_alert`` (absences rose over the last 30
-    instructional days, see module) and ``recent_absence_rate``."""
-    con.register("__ontrack_alert_students", pd.DataFrame({"student_id": students.astype(str).unique()}))
+    instructional days, see module) and ``recent_absence_rate``.
+
+    ``year_start`` is the first day of each student's school year: a Series aligned with
+    ``students`` (each district has its own calendar), or one date for all of them.
+    Attendance before it belongs to an earlier year and is not compared.
+    """
+    starts = [year_start] * len(students) if isinstance(year_start, date) else list(year_start)
+    if len(starts) != len(students):
+        raise ValueError(
+            f"year_start must hold one date per student ({len(students)}). "
+            f"Got {len(starts)} instead."
+        )
+    pairs = pd.DataFrame(
+        {"student_id": students.astype(str).to_numpy(), "year_start": pd.to_datetime(starts).normalize()}
+    )
+    if pairs["year_start"].isna().any():
+        raise ValueError("year_start must be a date for every student. Got missing dates instead.")
+    key = pairs.groupby(["student_id", "year_start"], sort=False).ngroup().to_numpy()
+    con.register("__ontrack_alert_students", pairs.assign(key=key).drop_duplicates("key"))
     absent = ", ".join(f"'{s}'" for s in ABSENT_STATUSES)
     try:
         frame = con.execute(
             f"""
             WITH days AS (
-                SELECT a.student_id, a.date, a.status IN ({absent}) AS absent,
-                       row_number() OVER (PARTITION BY a.student_id ORDER BY a.date DESC) AS back
+                SELECT s.key, a.date, a.status IN ({absent}) AS absent,
+                       row_number() OVER (PARTITION BY s.key ORDER BY a.date DESC) AS back
                 FROM main.attendance a
                 JOIN __ontrack_alert_students s ON s.student_id = a.student_id
-                WHERE a.date <= DATE '{as_of.isoformat()}' AND a.date >= DATE '{year_start.isoformat()}'
+                WHERE a.date <= DATE '{as_of.isoformat()}' AND a.date >= CAST(s.year_start AS DATE)
             )
-            SELECT student_id,
+            SELECT key,
                    avg(CASE WHEN absent THEN 1.0 ELSE 0.0 END) FILTER (WHERE back <= {RECENT_DAYS}) AS recent,
                    avg(CASE WHEN absent THEN 1.0 ELSE 0.0 END) FILTER (WHERE back > {RECENT_DAYS}) AS earlier,
                    count(*) FILTER (WHERE back > {RECENT_DAYS}) AS earlier_days
-            FROM days GROUP BY student_id
+            FROM days GROUP BY key
             """
         ).df()
     finally:
         con.unregister("__ontrack_alert_students")
-    frame["student_id"] = frame["student_id"].astype(str)
-    frame = frame.set_index("student_id").reindex(students.astype(str))
+    frame = frame.set_index("key").reindex(key)
     rose = (
         (frame["earlier_days"] >= MIN_EARLIER_DAYS)
         & (frame["recent"] >= frame["earlier"] + settings.absence_rise_points)

@@ -122,17 +122,23 @@ def _roster_frame(current: ScoringCohort, risk: pd.Series, reasons: pd.DataFrame
 
 
 def _state(con: duckdb.DuckDBPyConnection, current: ScoringCohort, config: Config) -> pd.DataFrame:
-    """Per student: the counts the alerts compare between runs, and the absence alert."""
+    """Per student: the counts the alerts compare between runs, and the absence alert.
+
+    Each student's school year and its first day come from their own row and district
+    (``config.rules_for``): one data directory may hold districts with different calendars.
+    """
     cohort = current.cohort
     students = pd.Series(cohort.index.get_level_values("student_id").astype(str))
-    rules = config.rules_for(str(cohort["district_id"].iloc[0]))
-    year = int(cohort["school_year"].iloc[0])
-    rose = absence_rise(con, students, current.as_of, rules.year_start(year), config.scoring)
+    years = cohort["school_year"].astype(int).to_numpy()
+    district_years = list(zip(cohort["district_id"].astype(str), years.tolist()))
+    start_of = {(d, y): config.rules_for(d).year_start(y) for d, y in set(district_years)}
+    starts = pd.Series([start_of[pair] for pair in district_years], index=students.index)
+    rose = absence_rise(con, students, current.as_of, starts, config.scoring)
     matrix = current.matrix
     state = pd.DataFrame(
         {
             "student_id": students.to_numpy(),
-            "school_year": year,
+            "school_year": years,
             "failing_core": _column(matrix, "failed_core_courses_ytd"),
             "suspensions": _column(matrix, "suspensions_ytd"),
             "absence_alert": rose["absence_alert"].to_numpy(),

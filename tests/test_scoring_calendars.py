@@ -1,0 +1,85 @@
+"""The roster's absence alert uses each student's own district calendar.
+
+One data directory may hold districts whose school years start on different days
+(CONTRACT: every calendar rule is set per ``district_id``). The "absences rose" alert
+compares a student's last 30 school days with their earlier days *this school year*, so
+the year's first day must be the student's district's, not the first row's.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ontrack.config import config_from_dict
+from ontrack.scoring.alerts import RECENT_DAYS, absence_rise
+from ontrack.scoring.cohort import ScoringCohort
+from ontrack.scoring.run import _state
+
+AS_OF = date(2025, 1, 31)
+# D1 keeps the default calendar (07-01); D2 starts its school year on 08-15.
+CONFIG = config_from_dict({"districts": {"D2": {"school_year_start": "08-15"}}})
+
+
+def _days(student: str) -> pd.DataFrame:
+    """Absent every day of July to mid-August, present until the last 30 school days,
+    then absent every other day: absences rose only if July is not part of the year."""
+    days = pd.bdate_range("2024-07-01", AS_OF)
+    recent = days[-RECENT_DAYS:]
+    status = ["absent_unexcused" if d < pd.Timestamp("2024-08-15") else "present" for d in days]
+    frame = pd.DataFrame({"student_id": student, "date": days.date, "status": status})
+    frame.loc[frame["date"].isin(recent[::2].date), "status"] = "absent_unexcused"
+    return frame
+
+
+@pytest.fixture()
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    attendance = pd.concat([_days("s1"), _days("s2")], ignore_index=True)
+    connection.register("attendance_frame", attendance)
+    connection.execute(
+        "CREATE TABLE main.attendance AS SELECT student_id, CAST(date AS DATE) AS date, status "
+        "FROM attendance_frame"
+    )
+    connection.unregister("attendance_frame")
+    yield connection
+    connection.close()
+
+
+def _current(districts: list[str]) -> ScoringCohort:
+    students = [{"D1": "s1", "D2": "s2"}[d] for d in districts]
+    index = pd.MultiIndex.from_arrays(
+        [students, [pd.Timestamp(AS_OF)] * len(students)], names=["student_id", "as_of_date"]
+    )
+    cohort = pd.DataFrame(
+        {"school_id": "001", "district_id": districts, "school_year": 2025, "grade_level": 8}, index=index
+    )
+    matrix = pd.DataFrame({"failed_core_courses_ytd": 0.0, "suspensions_ytd": 0.0}, index=index)
+    return ScoringCohort(cohort, matrix, AS_OF, date(2025, 6, 30), AS_OF)
+
+
+@pytest.mark.parametrize("order", [["D1", "D2"], ["D2", "D1"]])
+def test_absence_alert_uses_each_students_district_year_start(con, order) -> None:
+    # Same attendance for both students: in D1 the absent July days belong to this
+    # school year (earlier rate ~0.27, the recent 0.5 is not twice that); in D2 they
+    # precede it (earlier rate 0), so the alert is raised for the D2 student only.
+    state = _state(con, _current(order), CONFIG)
+    assert not state.loc["s1", "absence_alert"]
+    assert state.loc["s2", "absence_alert"]
+    assert state["recent_absence_rate"].tolist() == [0.5, 0.5]
+    assert state["school_year"].tolist() == [2025, 2025]
+
+
+def test_absence_rise_takes_one_start_per_student_or_one_for_all(con) -> None:
+    students = pd.Series(["s2", "s1", "s2"], index=[10, 11, 12])
+    starts = pd.Series([date(2024, 8, 15), date(2024, 7, 1), date(2024, 7, 1)], index=students.index)
+    rose = absence_rise(con, students, AS_OF, starts, CONFIG.scoring)
+    assert rose.index.tolist() == [10, 11, 12]
+    assert rose["absence_alert"].tolist() == [True, False, False]
+    single = absence_rise(con, students, AS_OF, date(2024, 8, 15), CONFIG.scoring)
+    assert single["absence_alert"].tolist() == [True, True, True]
+    with pytest.raises(ValueError, match="one date per student"):
+        absence_rise(con, students, AS_OF, starts.iloc[:2], CONFIG.scoring)
