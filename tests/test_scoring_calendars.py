@@ -83,3 +83,29 @@ def test_absence_rise_takes_one_start_per_student_or_one_for_all(con) -> None:
     assert single["absence_alert"].tolist() == [True, True, True]
     with pytest.raises(ValueError, match="one date per student"):
         absence_rise(con, students, AS_OF, starts.iloc[:2], CONFIG.scoring)
+
+
+def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
+    """D2 checks in mid-February, D1 at the end of June: scored on Jan 31, D2's rows and
+    school file say they expire on Feb 15, D1's on Jun 30, and the run on the sooner."""
+    from ontrack.scoring.cohort import next_checkpoint
+    from ontrack.scoring.publish import _meta
+    from ontrack.scoring.run import _roster_frame
+
+    config = config_from_dict(
+        {"districts": {"D2": {"checkpoints": ["11-15", "02-15", "06-30"]}}}
+    )
+    expires = {d: next_checkpoint(config, d, AS_OF) for d in ("D1", "D2")}
+    assert expires == {"D1": date(2025, 6, 30), "D2": date(2025, 2, 15)}
+    base = _current(["D1", "D2"])
+    current = ScoringCohort(base.cohort, base.matrix.assign(readiness_met_ytd=1.0), AS_OF,
+                            min(expires.values()), AS_OF, expires)
+    risk = pd.Series([0.2, 0.7], index=current.cohort.index)
+    reasons = pd.DataFrame({"reason_1": ["", ""]}, index=current.cohort.index)
+    roster = _roster_frame(current, risk, reasons, "grade8", "1", config)
+    assert roster["expires"].tolist() == ["2025-06-30", "2025-02-15"]
+    run = {"model": "grade8", "version": "1", "as_of": AS_OF.isoformat(),
+           "expires": current.expires.isoformat()}
+    for district, day in (("D1", "2025-06-30"), ("D2", "2025-02-15")):
+        rows = roster[roster["district_id"] == district].assign(alerts="")
+        assert _meta(rows, "school", [run], config).expires == day

@@ -8,7 +8,7 @@ sees exactly what a training row saw at its checkpoint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -52,8 +52,9 @@ class ScoringCohort:
     cohort: pd.DataFrame
     matrix: pd.DataFrame
     as_of: date
-    expires: date
+    expires: date  # the soonest of ``expires_by_district``
     data_end: date | None
+    expires_by_district: dict[str, date] = field(default_factory=dict)
 
 
 def latest_checkpoint(con: duckdb.DuckDBPyConnection, config: Config, end: date | None) -> date:
@@ -95,8 +96,11 @@ def build_scoring_cohort(
         )
     features = load_feature_set(feature_set).for_config(config).for_grades([model_grade(model)])
     matrix = build_feature_matrix(con, cohort, features, config, provided=provided)
-    district = str(cohort["district_id"].iloc[0])
-    return ScoringCohort(cohort, matrix, day, next_checkpoint(config, district, day), end)
+    # Each district's own calendar sets when its lists expire (its next checkpoint).
+    expires = {
+        str(d): next_checkpoint(config, str(d), day) for d in cohort["district_id"].unique()
+    }
+    return ScoringCohort(cohort, matrix, day, min(expires.values()), end, expires)
 
 
 def model_inputs(matrix: pd.DataFrame, contract: dict) -> pd.DataFrame:

@@ -125,11 +125,19 @@ def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config) -> R
     counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
     banners = [f"{r['model']}: {r['banner']}" for r in runs if r.get("banner")]
 
-    def joined(key: str) -> str:
-        return "; ".join(f"{r['model']} {r[key]}" for r in runs) if len(runs) > 1 else runs[0][key]
+    def expires(run: dict) -> str:
+        """When this file's rows of ``run`` expire: their districts' next checkpoints."""
+        mine = rows.loc[rows["model"] == run["model"], "expires"].dropna().astype(str)
+        return ", ".join(sorted(set(mine))) or run["expires"]
+
+    def joined(value) -> str:
+        if len(runs) == 1:
+            return value(runs[0])
+        return "; ".join(f"{r['model']} {value(r)}" for r in runs)
 
     return RosterMeta(
-        title=title, model=", ".join(r["model"] for r in runs), model_version=joined("version"),
-        as_of_date=joined("as_of"), expires=joined("expires"), config_hash=config.config_hash,
+        title=title, model=", ".join(r["model"] for r in runs),
+        model_version=joined(lambda r: r["version"]), as_of_date=joined(lambda r: r["as_of"]),
+        expires=joined(expires), config_hash=config.config_hash,
         banner=" ".join(banners) or None, alerts=alerts, tier_counts=counts, notes=[RUN_NOTE],
     )

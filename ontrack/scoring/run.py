@@ -116,7 +116,8 @@ def _roster_frame(current: ScoringCohort, risk: pd.Series, reasons: pd.DataFrame
         frame[column] = reasons[column].to_numpy()
     frame["model_version"] = version
     frame["as_of_date"] = current.as_of.isoformat()
-    frame["expires"] = current.expires.isoformat()
+    expires = {d: day.isoformat() for d, day in current.expires_by_district.items()}
+    frame["expires"] = frame["district_id"].map(expires).fillna(current.expires.isoformat())
     frame["config_hash"] = config.config_hash
     return frame
 
