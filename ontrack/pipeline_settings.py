@@ -1,0 +1,203 @@
+"""Settings of the pipeline's stages: how ontrack computes, trains, scores and runs.
+
+Every section of the district config except the district rules (``rules`` and their
+per-district overrides): ``reporting``, ``engine``, ``features``, ``tracking``,
+``label``, ``split``, ``modeling``, ``scoring`` and ``schedule``. Each applies to the
+whole data directory. They are parsed, validated, hashed and documented as part of
+:class:`ontrack.config.Config`, which re-exports every class here. This module never
+imports ``ontrack.config``: the frozen base both share lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MIN_GROUP_SIZE_FLOOR = 10
+
+
+class _Frozen(BaseModel):
+    """Base of every config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportingConfig(_Frozen):
+    """Suppression of small groups in every aggregate ontrack publishes."""
+
+    min_group_size: int = Field(
+        20,
+        description="Groups smaller than this are suppressed (CORE's n-size is 20; "
+        "never below 10).",
+    )
+
+    @field_validator("min_group_size")
+    @classmethod
+    def _floor(cls, value: int) -> int:
+        if value < MIN_GROUP_SIZE_FLOOR:
+            raise ValueError(
+                f"min_group_size must be at least {MIN_GROUP_SIZE_FLOOR}. "
+                f"Got {value} instead."
+            )
+        return value
+
+
+class EngineConfig(_Frozen):
+    """DuckDB resources for event-table aggregation."""
+
+    memory_limit: str = Field("2GB", description="DuckDB memory limit; spills beyond.")
+    threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all).")
+
+
+class FeatureConfig(_Frozen):
+    """Which sensitive flags may become model inputs (off by default)."""
+
+    include_program_flags: bool = Field(
+        False,
+        description="Use EL, disability and poverty flags as model inputs (a warning "
+        "is printed). Race/ethnicity and gender are never model inputs.",
+    )
+
+
+class TrackingConfig(_Frozen):
+    """Where MLflow keeps runs and the model registry."""
+
+    uri: str | None = Field(
+        None,
+        description="MLflow tracking URI; default: MLFLOW_TRACKING_URI when set, else a "
+        "SQLite file OUT/mlflow/mlflow.db.",
+    )
+    registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
+
+
+class FairnessBounds(_Frozen):
+    """Bounds of the per-group fairness verdict on every training run."""
+
+    ratio_min: float = Field(
+        0.8, gt=0, le=1, description="Lowest acceptable false-positive / false-negative "
+        "rate ratio of a group against the largest group of its kind."
+    )
+    ratio_max: float = Field(
+        1.25, ge=1, description="Highest acceptable rate ratio against the largest group."
+    )
+    max_ece: float = Field(
+        0.03, gt=0, le=1, description="Largest acceptable expected calibration error "
+        "within a group."
+    )
+
+
+class ScoringConfig(_Frozen):
+    """Tiers, alerts and the drift guard of rosters (the ``scoring:`` section)."""
+
+    tier_names: tuple[str, str, str] = Field(
+        ("intensive support", "check in", "on track"),
+        description="Names of the three tiers, most support first: about support, "
+        "never labels.",
+    )
+    tier_mode: Literal["bands", "capacity"] = Field(
+        "bands", description="Tiers by calibrated-risk bands, or by each school's "
+        "capacity (the top N students)."
+    )
+    risk_bands: tuple[float, float] = Field(
+        (0.5, 0.2), description="bands: lowest calibrated risk of the first and of the "
+        "second tier."
+    )
+    capacity_per_school: tuple[int, int] = Field(
+        (15, 30), description="capacity: students per school in the first and in the "
+        "second tier."
+    )
+    reasons_per_student: int = Field(3, ge=0, le=3, description="Reasons on each roster row.")
+    absence_rise_points: float = Field(
+        0.10, gt=0, le=1, description="Alert when the absence rate of the last 30 "
+        "instructional days is this much above the student's own earlier rate..."
+    )
+    absence_rise_ratio: float = Field(
+        2.0, ge=1, description="...and at least this many times that earlier rate."
+    )
+    psi_threshold: float = Field(
+        0.25, gt=0, description="Population stability index of the scores against the "
+        "test cohort above which rosters are ranked by the rule."
+    )
+    drift_tolerance: float = Field(
+        0.02, ge=0, description="How far the champion may trail the rule (ROC AUC, "
+        "recall at the rule's flag rate) before rosters are ranked by the rule."
+    )
+
+
+class ScheduleConfig(_Frozen):
+    """When ``ontrack serve`` runs the flows (the ``schedule:`` section)."""
+
+    refresh_cron: str = Field(
+        "0 6 * 8-12,1-6 1", description="Cron of the refresh flow (ingest, indicators, "
+        "features, score, report): Mondays 6:00 during the school year."
+    )
+    train_cron: str = Field(
+        "0 6 15 8 *", description="Cron of the train flow: August 15, before the year starts."
+    )
+    timezone: str = Field("America/Los_Angeles", description="Time zone of both schedules.")
+
+
+class ModelingConfig(_Frozen):
+    """Training, evaluation and fairness-audit settings (the ``modeling:`` section)."""
+
+    model_spec: str | None = Field(
+        None,
+        description="LightGBM spec YAML; default: the repository's models/lightgbm.yaml.",
+    )
+    bootstrap_samples: int = Field(
+        200, ge=20, description="Bootstrap resamples (of students) behind every 95% "
+        "interval."
+    )
+    seed: int = Field(0, description="Seed of every random step (booster, bootstrap).")
+    top_shares: tuple[float, ...] = Field(
+        (0.10, 0.20), description="Shares of the cohort flagged for precision/recall at k."
+    )
+    fairness: FairnessBounds = Field(default_factory=FairnessBounds)
+    dask_address: str | None = Field(
+        None, description="Refit the booster with lightgbm.dask on this Dask scheduler "
+        "(tcp://host:8786, or 'local' for a local 2-worker cluster); default in-process."
+    )
+
+
+Treatment = Literal["positive", "negative", "exclude"]
+
+
+class LabelPolicy(_Frozen):
+    """How outcomes that are neither clearly good nor clearly bad become labels.
+
+    The district config's ``label:`` section.
+    """
+
+    still_enrolled: Treatment = Field(
+        "positive",
+        description="A student still enrolled (or transferred out only after the "
+        "deadline) has not graduated within 4 years: positive by default, as in the "
+        "federal adjusted cohort graduation rate.",
+    )
+    unknown: Treatment = Field(
+        "exclude",
+        description="Outcome 'other' or no outcome row for the student: excluded by "
+        "default (the district does not know what happened).",
+    )
+    retained_in_grade_8: Literal["positive", "exclude"] = Field(
+        "positive",
+        description="off_track_9 for an 8th grader who is in 8th grade again next "
+        "year: positive by default (held back is off track).",
+    )
+
+
+class SplitSpec(_Frozen):
+    """How many cohort years each part of a split takes.
+
+    The district config's ``split:`` section.
+    """
+
+    n_train_years: int | None = Field(
+        3, ge=1, description="Training cohort years (None: every eligible older year)."
+    )
+    n_calibrate_years: int = Field(1, ge=1, description="Calibration cohort years.")
+    n_test_years: int = Field(1, ge=1, description="Test cohort years.")
+    n_splits: int = Field(
+        1, ge=1, description="Splits, stepping the test cohort back a year each."
+    )
