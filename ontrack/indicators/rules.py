@@ -215,21 +215,14 @@ def build_students(
                           n_core, n_final, credits_missing),
                CASE WHEN grade_level = {INDICATOR_GRADES['hs_readiness_8']}
                     THEN {_status(_READINESS)} END AS status_hs_readiness_8,
-               CASE WHEN grade_level = {INDICATOR_GRADES['hs_readiness_8']}
-                    THEN {_unknown(_READINESS)} END AS unknown_hs_readiness_8,
                CASE WHEN grade_level = {INDICATOR_GRADES['on_track_9']}
                     THEN {_status(_ON_TRACK)} END AS status_on_track_9,
-               CASE WHEN grade_level = {INDICATOR_GRADES['on_track_9']}
-                    THEN {_unknown(_ON_TRACK)} END AS unknown_on_track_9,
                CASE WHEN attendance_rate IS NULL THEN 'unknown'
                     WHEN attendance_rate <= chronic_max THEN 'met' ELSE 'not_met'
                END AS status_chronic_absence,
-               CASE WHEN attendance_rate IS NULL THEN 'attendance'
-               END AS unknown_chronic_absence,
                CASE WHEN suspensions IS NULL THEN 'unknown'
                     WHEN suspensions > 0 THEN 'met' ELSE 'not_met'
-               END AS status_suspension,
-               CASE WHEN suspensions IS NULL THEN 'suspensions' END AS unknown_suspension
+               END AS status_suspension
         FROM flags
         """
     )
@@ -244,9 +237,17 @@ def build_students(
         "chronic_absence": "attendance_rate, days_enrolled, days_absent, attendance_source",
         "suspension": "suspensions",
     }
+    # Which criteria are unknown, spelled out only where a row is written (the flags
+    # table is scanned for the rates too, which do not need the text).
+    unknown = {
+        "hs_readiness_8": _unknown(_READINESS),
+        "on_track_9": _unknown(_ON_TRACK),
+        "chronic_absence": "CASE WHEN attendance_rate IS NULL THEN 'attendance' END",
+        "suspension": "CASE WHEN suspensions IS NULL THEN 'suspensions' END",
+    }
     selects = [
         f"SELECT {common}, '{name}' AS indicator, status_{name} AS status, {cols}, "
-        f"unknown_{name} AS unknown_criteria FROM {FLAGS_TABLE} "
+        f"{unknown[name]} AS unknown_criteria FROM {FLAGS_TABLE} "
         f"WHERE status_{name} IS NOT NULL"
         for name, cols in columns.items()
     ]
