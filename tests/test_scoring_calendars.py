@@ -109,3 +109,25 @@ def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
     for district, day in (("D1", "2025-06-30"), ("D2", "2025-02-15")):
         rows = roster[roster["district_id"] == district].assign(alerts="")
         assert _meta(rows, "school", [run], config).expires == day
+
+
+def test_counselor_caseloads_follow_each_students_school_year(tmp_path) -> None:
+    """s2's district is still in 2024 on the day s1's is in 2025: each keeps the
+    counselor of their own year; s3 (another model's roster) keeps its 2025 counselor;
+    an undated caseload row counts for every year."""
+    from ontrack.scoring.publish import staff_of
+
+    (tmp_path / "validated").mkdir()
+    pd.DataFrame(
+        {
+            "student_id": ["s1", "s1", "s2", "s3", "s3", "s4"],
+            "staff_id": ["A", "B", "C", "D", "E", "F"],
+            "staff_name": ["", "", "", "", "", ""],
+            "school_year": pd.array([2025, 2024, 2024, 2025, 2023, None], dtype="Int64"),
+        }
+    ).to_parquet(tmp_path / "validated" / "caseloads.parquet")
+    roster = pd.DataFrame({"student_id": ["s1", "s2"], "school_year": [2025, 2024]})
+    staff = staff_of(tmp_path, roster)
+    assert dict(zip(staff["student_id"], staff["staff_id"], strict=True)) == {
+        "s1": "A", "s2": "C", "s3": "D", "s4": "F"
+    }

@@ -35,14 +35,23 @@ LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 POOL_FROM = 24
 
 
-def staff_of(out_dir: Path, school_year: int | None) -> pd.DataFrame:
-    """(student_id, staff_id, staff_name) of the year's caseloads (empty without them)."""
+def staff_of(out_dir: Path, student_years: pd.DataFrame) -> pd.DataFrame:
+    """(student_id, staff_id, staff_name) of the caseloads of each student's own school
+    year (``student_years``: student_id, school_year; districts' calendars may put the
+    same day in different years). Students not in ``student_years`` (another model's
+    roster) keep the caseloads of any of those years; undated caseload rows hold every
+    year. Empty without caseloads."""
     path = Path(out_dir) / "validated" / "caseloads.parquet"
     if not path.is_file():
         return pd.DataFrame(columns=["student_id", "staff_id", "staff_name"])
     loads = pd.read_parquet(path)
-    if "school_year" in loads.columns and school_year is not None:
-        loads = loads[loads["school_year"].isna() | (loads["school_year"] == school_year)]
+    if "school_year" in loads.columns:
+        year_of = dict(zip(student_years["student_id"].astype(str),
+                           student_years["school_year"].astype(int), strict=False))
+        wanted = loads["student_id"].astype(str).map(year_of)
+        own_year = loads["school_year"] == wanted
+        other = wanted.isna() & loads["school_year"].isin(set(year_of.values()))
+        loads = loads[loads["school_year"].isna() | own_year | other]
     names = loads["staff_name"] if "staff_name" in loads.columns else pd.Series("", index=loads.index)
     return pd.DataFrame(
         {
@@ -63,8 +72,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     """Save this model's roster, then rewrite every school and counselor file."""
     schools = pd.read_parquet(Path(out_dir) / "validated" / "schools.parquet")
     names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
-    year = int(roster["school_year"].iloc[0]) if len(roster) else None
-    staff = staff_of(out_dir, year)
+    staff = staff_of(out_dir, roster[["student_id", "school_year"]])
     joined = staff.groupby("student_id").agg(
         staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
         staff_name=("staff_name", lambda s: "; ".join(sorted(n for n in s if n))),
