@@ -20,6 +20,8 @@ import duckdb
 from ontrack.errors import SchemaError
 
 SNIFF_BYTES = 4 << 20
+# The column naming each input row in the checks (its rejections, the rows accepted).
+ROW_ID = "__rid"
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -119,25 +121,35 @@ def load_raw(
     source: SourceFile,
     file_columns: list[str],
     target: str,
-) -> None:
-    """Create view ``target`` with every file column as trimmed text.
+) -> bool:
+    """Create view ``target`` with every file column as trimmed text; return whether
+    its rows carry a stable row number (``ROW_ID``).
 
-    A view, not a table: the file is scanned once, by whatever reads the view. For a
-    CSV, lines that cannot be split into the header's columns are collected by that
-    scan; fetch them afterwards with :func:`collect_rejects`.
+    A view, not a table: the file is scanned by whatever reads the view. A Parquet
+    file numbers its rows (``file_row_number``), so the view can be read several times
+    and still name the same rows; a CSV has no such number, so it is scanned once into
+    a table (``row_checks.build_typed``), and lines that cannot be split into the
+    header's columns are collected by that scan (fetch them with
+    :func:`collect_rejects`).
     """
+    numbered = False
     if source.format == "parquet":
         reader = f"read_parquet({_quote(source.path)})"
         originals = [
             r[0]
             for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
         ]
+        if "file_row_number" not in originals and ROW_ID not in file_columns:
+            reader = f"read_parquet({_quote(source.path)}, file_row_number = true)"
+            numbered = True
     else:
         originals = [f"c{i}" for i in range(len(source.header))]
     select = ", ".join(
         f"NULLIF(trim(CAST({_ident(orig)} AS VARCHAR)), '') AS {_ident(clean)}"
         for orig, clean in zip(originals, file_columns, strict=True)
     )
+    if numbered:
+        select += f", file_row_number AS {ROW_ID}"
     if source.format == "csv":
         reader = _csv_reader_with_columns(source, originals)
     try:
@@ -148,6 +160,7 @@ def load_raw(
         raise SchemaError(
             f"table {source.table} ({source.path}): cannot be read: {_first_line(err)}"
         ) from None
+    return numbered
 
 
 def collect_rejects(

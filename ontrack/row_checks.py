@@ -18,6 +18,7 @@ import duckdb
 
 from ontrack.checks import column_reasons, ident, parse_expr, typed
 from ontrack.config import Config
+from ontrack.reading import ROW_ID
 from ontrack.table_rules import rules_for_table
 from ontrack.tables import TableSchema
 
@@ -28,8 +29,17 @@ def build_typed(
     columns: list[str],
     config: Config,
     district_ids: list[str],
+    *,
+    numbered: bool = False,
 ) -> None:
-    """Create ``typed_t`` from view ``raw_t``: raw text, typed twins, row reasons."""
+    """Create view ``typed_t`` from view ``raw_t``: raw text, typed twins, row reasons,
+    and ``ROW_ID`` naming each row.
+
+    ``numbered``: ``raw_t`` already numbers its rows (a Parquet file), so ``typed_t``
+    stays a view and every check streams over the file: nothing of its size is held.
+    Otherwise (a CSV) the file is scanned once into table ``typed_rows`` and
+    ``typed_t`` numbers that table's rows.
+    """
     filled = ", ".join(
         f"CAST(NULL AS VARCHAR) AS {ident(c)}"
         for c in schema.column_names
@@ -42,10 +52,24 @@ def build_typed(
     reasons += list(rules.reasons)
     derived = "".join(f", {expr} AS {ident(name)}" for name, expr in rules.derived)
     reason_sql = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE typed_t AS "
+    query = (
         f"WITH b AS ({base}), p AS (SELECT *, {parsed} FROM b) "
         f"SELECT p.*{derived}, {reason_sql} AS __row_reason FROM p {rules.joins}"
+    )
+    if numbered:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW typed_t AS {query}")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE typed_rows AS {query}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW typed_t AS SELECT *, rowid AS {ROW_ID} FROM typed_rows"
+    )
+
+
+def drop_typed(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove what :func:`build_typed` and :func:`find_row_problems` created."""
+    con.execute(
+        "DROP VIEW IF EXISTS typed_t; DROP TABLE IF EXISTS typed_rows; "
+        "DROP TABLE IF EXISTS bad_t"
     )
 
 
@@ -74,11 +98,10 @@ def _duplicates(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE dup_rows AS
-        WITH repeated AS (
-            SELECT hash({key_typed}) AS kh FROM typed_t WHERE __row_reason IS NULL
-            GROUP BY 1 HAVING count(*) > 1
+        WITH repeated AS (  -- over every row: only the key is parsed, not the reasons
+            SELECT hash({key_typed}) AS kh FROM typed_t GROUP BY 1 HAVING count(*) > 1
         )
-        SELECT rowid AS rid, {key_typed}, hash({all_typed}) AS __h FROM typed_t
+        SELECT {ROW_ID} AS rid, {key_typed}, hash({all_typed}) AS __h FROM typed_t
         WHERE __row_reason IS NULL AND hash({key_typed}) IN (SELECT kh FROM repeated)
         """
     )
@@ -111,13 +134,13 @@ def _references(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
         return
     if "student_id" in names and schema.name != "students":
         con.execute(
-            "INSERT INTO bad_raw SELECT rowid, 'unknown_reference[student_id]: ' || "
+            f"INSERT INTO bad_raw SELECT {ROW_ID}, 'unknown_reference[student_id]: ' || "
             "__student_id || ' is not in students' FROM typed_t WHERE __row_reason IS "
             "NULL AND __student_id NOT IN (SELECT student_id FROM ok_students)"
         )
     if "school_id" in names and schema.name != "schools":
         con.execute(
-            "INSERT INTO bad_raw SELECT rowid, 'unknown_reference[school_id]: ' || "
+            f"INSERT INTO bad_raw SELECT {ROW_ID}, 'unknown_reference[school_id]: ' || "
             "__school_id || ' is not in schools' FROM typed_t WHERE __row_reason IS "
             "NULL AND __school_id IS NOT NULL AND __school_id NOT IN "
             "(SELECT school_id FROM ok_schools)"
@@ -131,9 +154,9 @@ def _attendance_coverage(con: duckdb.DuckDBPyConnection) -> None:
     (student, school) with the date range as a join condition keeps this one hash join.
     """
     con.execute(
-        """
+        f"""
         INSERT INTO bad_raw
-        SELECT a.rowid, 'no_enrollment[date]: no enrollment of this student at this '
+        SELECT a.{ROW_ID}, 'no_enrollment[date]: no enrollment of this student at this '
                         || 'school covers ' || CAST(a.__date AS VARCHAR)
         FROM typed_t a
         ANTI JOIN (

@@ -31,6 +31,7 @@ from ontrack.checks import calendar_rows, ident, literal, mark_map_rows, typed
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
 from ontrack.reading import (
+    ROW_ID,
     SourceFile,
     collect_rejects,
     find_table_file,
@@ -38,7 +39,7 @@ from ontrack.reading import (
     load_raw,
     sniff_csv,
 )
-from ontrack.row_checks import build_typed, find_row_problems
+from ontrack.row_checks import build_typed, drop_typed, find_row_problems
 from ontrack.tables import SCHEMAS, TABLE_ORDER, TableSchema
 
 Progress = Callable[[str], None]
@@ -197,18 +198,20 @@ def _validate_table(
     columns = header_columns(con, source)
     _check_header(schema, source, columns)
     districts = _district_ids(con) if schema.name != "schools" else []
-    load_raw(con, source, columns, "raw_t")
-    build_typed(con, schema, columns, config, districts)
+    numbered = load_raw(con, source, columns, "raw_t")
+    build_typed(con, schema, columns, config, districts, numbered=numbered)
     malformed = collect_rejects(con, source)
     if source.format == "csv" and source.encoding == "utf-8" and any(
         "INVALID ENCODING" in m[2] for m in malformed
     ):
         note = f"{schema.name}: {path.name} is not UTF-8; read as Latin-1."
         source = replace(source, encoding="latin-1", warnings=(*source.warnings, note))
-        load_raw(con, source, columns, "raw_t")
-        build_typed(con, schema, columns, config, districts)
+        numbered = load_raw(con, source, columns, "raw_t")
+        build_typed(con, schema, columns, config, districts, numbered=numbered)
         malformed = collect_rejects(con, source)
-    rows_in = con.execute("SELECT count(*) FROM typed_t").fetchall()[0][0] + len(malformed)
+    # A Parquet file counts its rows from its metadata; a CSV's were read into a table.
+    counted = "raw_t" if numbered else "typed_t"
+    rows_in = con.execute(f"SELECT count(*) FROM {counted}").fetchall()[0][0] + len(malformed)
     if rows_in == 0 and schema.required:
         raise SchemaError(
             f"table {schema.name} ({path}): the file has a header but no rows; "
@@ -220,7 +223,8 @@ def _validate_table(
     errors = _error_kinds(con, malformed)
     if rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem
         raise AssertionError(f"{schema.name}: {rows_in} in != {accepted} + {n_bad}")
-    con.execute("DROP VIEW IF EXISTS raw_t; DROP TABLE IF EXISTS typed_t; DROP TABLE bad_t")
+    drop_typed(con)
+    con.execute("DROP VIEW IF EXISTS raw_t")
     ignored = tuple(c for c in columns if c not in schema.column_names)
     warns = list(source.warnings)
     if ignored:
@@ -239,7 +243,9 @@ def _validate_table(
     )
 
 
-ACCEPTED_ROWS = "FROM typed_t WHERE __row_reason IS NULL AND rowid NOT IN (SELECT rid FROM bad_t)"
+ACCEPTED_ROWS = (
+    f"FROM typed_t WHERE __row_reason IS NULL AND {ROW_ID} NOT IN (SELECT rid FROM bad_t)"
+)
 
 
 def _write_accepted(
@@ -285,11 +291,9 @@ def _write_quarantine(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rejected_t AS
         SELECT {cols}, NULL::BIGINT AS source_line, NULL AS raw_line,
-               t.__row_reason AS reason, {stamp} AS config_hash
-        FROM typed_t t WHERE t.__row_reason IS NOT NULL
-        UNION ALL
-        SELECT {cols}, NULL, NULL, b.reason, {stamp} FROM typed_t t JOIN bad_t b
-          ON t.rowid = b.rid WHERE t.__row_reason IS NULL
+               COALESCE(t.__row_reason, b.reason) AS reason, {stamp} AS config_hash
+        FROM typed_t t LEFT JOIN bad_t b ON t.{ROW_ID} = b.rid
+        WHERE t.__row_reason IS NOT NULL OR b.rid IS NOT NULL
         UNION ALL
         SELECT {nulls}, line, raw_line, 'malformed_line: ' || problem, {stamp}
         FROM malformed_t"""
