@@ -131,7 +131,7 @@ def _state(con: duckdb.DuckDBPyConnection, current: ScoringCohort, config: Confi
     cohort = current.cohort
     students = pd.Series(cohort.index.get_level_values("student_id").astype(str))
     years = cohort["school_year"].astype(int).to_numpy()
-    district_years = list(zip(cohort["district_id"].astype(str), years.tolist()))
+    district_years = list(zip(cohort["district_id"].astype(str), years.tolist(), strict=True))
     start_of = {(d, y): config.rules_for(d).year_start(y) for d, y in set(district_years)}
     starts = pd.Series([start_of[pair] for pair in district_years], index=students.index)
     rose = absence_rise(con, students, current.as_of, starts, config.scoring)
