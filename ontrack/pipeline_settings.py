@@ -46,7 +46,10 @@ class ReportingConfig(_Frozen):
 class EngineConfig(_Frozen):
     """DuckDB resources for event-table aggregation."""
 
-    memory_limit: str = Field("2GB", description="DuckDB memory limit; spills beyond.")
+    memory_limit: str = Field(
+        "2GB", description="DuckDB memory limit; spills beyond. 700MB kept a whole "
+        "200,000-student `ontrack indicators` run under 1 GB (docs/validation.md)."
+    )
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all).")
 
 
