@@ -1,22 +1,27 @@
-"""Build the typed table of one input and find the rows to reject, in DuckDB.
+"""Build the typed view of one input and find the rows to reject, in DuckDB.
 
 Two steps, written for tables of tens of millions of rows:
 
-1. ``build_typed`` scans the file once into ``typed_t``: the raw text of every column
-   (kept for the quarantine file), its typed twin ``__col``, derived columns and
-   ``__row_reason`` — everything wrong with the row on its own.
+1. ``build_typed`` defines the view ``typed_t`` over a Parquet file (the input, or a
+   CSV's one-pass copy of its text): the raw text of every column (kept for the
+   quarantine file), its typed twin ``__col``, derived columns, ``__row_reason`` —
+   everything wrong with the row on its own — and ``ROW_ID``, the row's number in that
+   file. Nothing of the table's size is held: each check reads the file again.
 2. ``find_row_problems`` fills ``bad_t(rid, reason)`` for rows that are fine on their
    own but not in context: exact duplicates, conflicting rows for one key, references
    to unknown students or schools, attendance outside any enrollment. Only the few
    suspicious rows are ever sorted or joined row by row; the bulk is checked with
-   hash aggregates and anti-joins, so the cost stays close to one scan.
+   hash aggregates and anti-joins.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import duckdb
 
-from ontrack.checks import column_reasons, ident, parse_expr, typed
+from ontrack.checks import column_reasons, ident, literal, parse_expr, typed
 from ontrack.config import Config
 from ontrack.reading import ROW_ID
 from ontrack.table_rules import rules_for_table
@@ -35,11 +40,14 @@ def build_typed(
     """Create view ``typed_t`` from view ``raw_t``: raw text, typed twins, row reasons,
     and ``ROW_ID`` naming each row.
 
-    ``numbered``: ``raw_t`` already numbers its rows (a Parquet file), so ``typed_t``
-    stays a view and every check streams over the file: nothing of its size is held.
-    Otherwise (a CSV) the file is scanned once into table ``typed_rows`` and
-    ``typed_t`` numbers that table's rows.
+    ``numbered``: ``raw_t`` already numbers its rows (a Parquet file). Otherwise (a CSV)
+    the file is scanned once into a compressed Parquet copy of its text in DuckDB's
+    temporary directory (that scan also collects its malformed lines), and ``raw_t`` is
+    pointed at the copy. Either way ``typed_t`` stays a view and every check streams
+    over a file: nothing of the table's size is held in memory.
     """
+    if not numbered:
+        _copy_text(con, schema.name, columns)
     filled = ", ".join(
         f"CAST(NULL AS VARCHAR) AS {ident(c)}"
         for c in schema.column_names
@@ -56,21 +64,29 @@ def build_typed(
         f"WITH b AS ({base}), p AS (SELECT *, {parsed} FROM b) "
         f"SELECT p.*{derived}, {reason_sql} AS __row_reason FROM p {rules.joins}"
     )
-    if numbered:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW typed_t AS {query}")
-        return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE typed_rows AS {query}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW typed_t AS {query}")
+
+
+def _copy_text(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
+    """Scan ``raw_t`` once into a Parquet file and point ``raw_t`` at it, numbered.
+
+    The copy's columns are positional (``c0``, ``c1``, ...) so that no file column can
+    clash with ``file_row_number``.
+    """
+    folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    copy = str(Path(folder or tempfile.gettempdir()) / f"ontrack_{table}_text.parquet")
+    positional = ", ".join(f"{ident(c)} AS c{i}" for i, c in enumerate(columns))
+    con.execute(f"COPY (SELECT {positional} FROM raw_t) TO {literal(copy)} (FORMAT parquet)")
+    named = ", ".join(f"c{i} AS {ident(c)}" for i, c in enumerate(columns))
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW typed_t AS SELECT *, rowid AS {ROW_ID} FROM typed_rows"
+        f"CREATE OR REPLACE TEMP VIEW raw_t AS SELECT {named}, file_row_number AS {ROW_ID} "
+        f"FROM read_parquet({literal(copy)}, file_row_number = true)"
     )
 
 
 def drop_typed(con: duckdb.DuckDBPyConnection) -> None:
     """Remove what :func:`build_typed` and :func:`find_row_problems` created."""
-    con.execute(
-        "DROP VIEW IF EXISTS typed_t; DROP TABLE IF EXISTS typed_rows; "
-        "DROP TABLE IF EXISTS bad_t"
-    )
+    con.execute("DROP VIEW IF EXISTS typed_t; DROP TABLE IF EXISTS bad_t")
 
 
 def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:

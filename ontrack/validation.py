@@ -209,9 +209,8 @@ def _validate_table(
         numbered = load_raw(con, source, columns, "raw_t")
         build_typed(con, schema, columns, config, districts, numbered=numbered)
         malformed = collect_rejects(con, source)
-    # A Parquet file counts its rows from its metadata; a CSV's were read into a table.
-    counted = "raw_t" if numbered else "typed_t"
-    rows_in = con.execute(f"SELECT count(*) FROM {counted}").fetchall()[0][0] + len(malformed)
+    # raw_t is a Parquet file (the input, or a CSV's copy): counted from its metadata.
+    rows_in = con.execute("SELECT count(*) FROM raw_t").fetchall()[0][0] + len(malformed)
     if rows_in == 0 and schema.required:
         raise SchemaError(
             f"table {schema.name} ({path}): the file has a header but no rows; "
