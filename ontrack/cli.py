@@ -21,6 +21,10 @@ from ontrack.errors import OnTrackError
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+OUT_OF_MEMORY = (
+    "error: ran out of memory. Lower `engine.memory_limit` in the config (DuckDB then "
+    "spills to disk) or run on a larger machine."
+)
 
 
 def _quiet_third_parties() -> None:
@@ -89,15 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        print(
-            "error: ran out of memory. Lower `engine.memory_limit` in the config or "
-            "run on a larger machine.",
-            file=sys.stderr,
-        )
+        print(OUT_OF_MEMORY, file=sys.stderr)
         return EXIT_INVALID
     except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks
         if os.environ.get("ONTRACK_DEBUG"):
             raise
+        if type(err).__name__ == "OutOfMemoryException":  # DuckDB's, not a MemoryError
+            print(OUT_OF_MEMORY, file=sys.stderr)
+            return EXIT_INVALID
         print(
             f"error: unexpected {type(err).__name__} (details withheld: they may "
             "contain student data).\nThis is a bug in ontrack, not in your data. Set ONTRACK_DEBUG=1 to see "

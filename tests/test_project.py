@@ -135,3 +135,20 @@ def test_mlproject_train_evaluate_score_entry_points(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, (entry, result.stderr[-2000:])
     assert list((tmp_path / "out" / "rosters").glob("*.html"))
+
+
+def test_duckdb_out_of_memory_is_a_clear_exit_1(monkeypatch, capsys, tmp_path: Path) -> None:
+    """DuckDB's own out-of-memory error is not a Python MemoryError; it must still read
+    as running out of memory, with the setting to lower, not as a bug in ontrack."""
+    import duckdb
+
+    from ontrack.commands import validate
+
+    def out_of_memory(_args):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    monkeypatch.setattr(validate, "run", out_of_memory)
+    assert main(["validate", str(tmp_path), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "ran out of memory" in err and "engine.memory_limit" in err
+    assert "bug" not in err
