@@ -127,8 +127,9 @@ def load_raw(
 
     A view, not a table: the file is scanned by whatever reads the view. A Parquet
     file numbers its rows (``file_row_number``), so the view can be read several times
-    and still name the same rows; a CSV has no such number, so it is scanned once into
-    a table (``row_checks.build_typed``), and lines that cannot be split into the
+    and still name the same rows. A CSV has no such number (nor has a Parquet file with
+    a column of that name): ``row_checks.build_typed`` then scans it once into a
+    numbered Parquet copy, and for a CSV the lines that cannot be split into the
     header's columns are collected by that scan (fetch them with
     :func:`collect_rejects`).
     """

@@ -40,10 +40,10 @@ def build_typed(
     """Create view ``typed_t`` from view ``raw_t``: raw text, typed twins, row reasons,
     and ``ROW_ID`` naming each row.
 
-    ``numbered``: ``raw_t`` already numbers its rows (a Parquet file). Otherwise (a CSV)
-    the file is scanned once into a compressed Parquet copy of its text in DuckDB's
-    temporary directory (that scan also collects its malformed lines), and ``raw_t`` is
-    pointed at the copy. Either way ``typed_t`` stays a view and every check streams
+    ``numbered``: ``raw_t`` already numbers its rows (a Parquet file). Otherwise (a CSV,
+    or a Parquet file with its own ``file_row_number`` column) the file is scanned once
+    into a compressed Parquet copy of its text in DuckDB's temporary directory (for a
+    CSV that scan also collects its malformed lines), and ``raw_t`` is pointed at it. Either way ``typed_t`` stays a view and every check streams
     over a file: nothing of the table's size is held in memory.
     """
     if not numbered:
