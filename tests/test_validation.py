@@ -258,6 +258,23 @@ def test_parquet_input_is_equivalent_to_csv(tiny_district: Path, tmp_path: Path,
         )
 
 
+def test_parquet_with_its_own_file_row_number_column(tiny_district: Path, tmp_path: Path, capsys) -> None:
+    """Rows are numbered by ``file_row_number``; a file with a column of that name is
+    copied first (as a CSV is) and gives the same accepted rows, the column ignored."""
+    run_validate(tiny_district, tmp_path / "o_csv", capsys)
+    frame = pd.read_csv(tiny_district / "attendance.csv", dtype=str).assign(file_row_number="7")
+    (tiny_district / "attendance.csv").unlink()
+    frame.to_parquet(tiny_district / "attendance.parquet")
+    code, output = run_validate(tiny_district, tmp_path / "o_pq", capsys)
+    assert code == 0 and "ignored unknown column(s) file_row_number" in output
+    a = pd.read_parquet(tmp_path / "o_csv" / "validated" / "attendance.parquet")
+    b = pd.read_parquet(tmp_path / "o_pq" / "validated" / "attendance.parquet")
+    key = ["student_id", "school_id", "date"]
+    pd.testing.assert_frame_equal(
+        a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    )
+
+
 def test_typed_parquet_with_integer_ids_is_read(tiny_district: Path, tmp_path: Path, capsys) -> None:
     (tiny_district / "students.csv").unlink()
     pd.DataFrame({"student_id": [17, 18], "birth_date": pd.to_datetime(["2009-03-01", "2009-07-15"])}).to_parquet(
