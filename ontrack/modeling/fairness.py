@@ -28,7 +28,7 @@ def _group_rates(y: np.ndarray, flagged: np.ndarray, risk: np.ndarray) -> dict[s
     negatives, positives = (y == 0), (y == 1)
     return {
         "fpr": float(flagged[negatives].mean()) if negatives.any() else np.nan,
-        "fnr": float((~flagged[positives]).mean()) if positives.any() else np.nan,
+        "fnr": float((1.0 - flagged[positives]).mean()) if positives.any() else np.nan,
         "ece": expected_calibration_error(y, risk) if len(y) else np.nan,
         "base_rate": float(y.mean()) if len(y) else np.nan,
         "flag_rate": float(flagged.mean()) if len(y) else np.nan,

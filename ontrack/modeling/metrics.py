@@ -2,9 +2,11 @@
 
 Every metric takes ``y`` (1 = the bad outcome: off track, not graduated) and a score
 where higher means more risk. Precision and recall "at a rate" flag the top share of
-rows by score, the way a team with capacity for that many students would use a list;
-ties are broken by row order, so a binary rule flagged at its own flag rate selects
-exactly the rows it flags.
+rows by score, the way a team with capacity for that many students would use a list.
+Rows tied at the cut are flagged *fractionally*: each gets the share of the remaining
+places (the expected value over every ordering of the tie), so neither the model nor
+the rule (a 1 / 0.5 / 0 score) is flattered or punished by row order. A binary rule at
+its own flag rate has no tie at the cut and selects exactly the rows it flags.
 
 Intervals resample *students*, not rows: a student appears once per checkpoint, and
 treating those rows as independent would make the intervals too narrow.
@@ -34,24 +36,52 @@ def top_share_key(share: float) -> str:
     return f"top_{round(share * 100):d}"
 
 
-def flag_top(score: np.ndarray, rate: float) -> np.ndarray:
-    """Boolean mask of the ``round(rate * n)`` highest scores (stable on ties)."""
+def expected_flags(score: np.ndarray, k: float) -> np.ndarray:
+    """Expected flag of each row when the ``k`` highest scores are flagged.
+
+    Rows strictly above the cut get 1, rows below it 0, and the rows tied at the cut
+    share the places left: each gets ``places / tied`` (the expected value over every
+    ordering of the tie). The weights sum to ``k``.
+
+    Examples
+    --------
+    >>> expected_flags(np.array([0.9, 0.5, 0.5, 0.1]), 2).tolist()
+    [1.0, 0.5, 0.5, 0.0]
+    """
     score = np.asarray(score, dtype="float64")
-    k = int(round(rate * len(score)))
-    flagged = np.zeros(len(score), dtype=bool)
-    if k <= 0:
-        return flagged
-    order = np.argsort(-score, kind="stable")
-    flagged[order[:k]] = True
-    return flagged
+    n = len(score)
+    k = float(min(max(k, 0.0), n))
+    weights = np.zeros(n, dtype="float64")
+    if k <= 0 or n == 0:
+        return weights
+    order = np.sort(score)[::-1]
+    cut = order[int(np.ceil(k)) - 1]
+    above = score > cut
+    tied = score == cut
+    weights[above] = 1.0
+    weights[tied] = (k - above.sum()) / tied.sum()
+    return weights
+
+
+def flag_count(rate: float, n: int) -> int:
+    """Places on a list flagging ``rate`` of ``n`` rows: ``round(rate * n)``."""
+    return int(round(rate * n))
+
+
+def flag_top(score: np.ndarray, rate: float) -> np.ndarray:
+    """Expected flag (0..1) of each row when the top ``rate`` share is flagged
+    (:func:`expected_flags`; ties at the cut share the places left)."""
+    score = np.asarray(score, dtype="float64")
+    return expected_flags(score, flag_count(rate, len(score)))
 
 
 def precision_recall_at(y: np.ndarray, score: np.ndarray, rate: float) -> tuple[float, float]:
-    """Precision and recall when the top ``rate`` share by score is flagged."""
+    """Precision and recall when the top ``rate`` share by score is flagged, tie-aware."""
     y = np.asarray(y, dtype="float64")
     flagged = flag_top(score, rate)
-    hits = float(y[flagged].sum())
-    precision = hits / flagged.sum() if flagged.any() else np.nan
+    hits = float((y * flagged).sum())
+    places = float(flagged.sum())
+    precision = hits / places if places > 0 else np.nan
     recall = hits / y.sum() if y.sum() > 0 else np.nan
     return precision, recall
 
