@@ -3,11 +3,23 @@
 ``EarlyWarningModel.fit`` follows the temporal split (``ontrack.splits``):
 
 1. the number of boosting rounds is chosen by early stopping on an *inner temporal
-   fold*: the newest training cohort year is held out while the older ones fit (with a
-   single training year, the calibration cohort is used instead, and that is recorded);
+   fold*: the newest training cohort year is held out while the older ones fit. With a
+   single training year, the calibration cohort is used instead; without one either, a
+   student-grouped 20% of the training rows (``early_stopping_on_`` says which);
 2. the booster is refitted on every training year with that many rounds;
-3. the calibrator is fitted on the calibration cohort, which the final booster never
-   saw, choosing sigmoid or isotonic by Brier score (``ontrack.modeling.calibration``).
+3. the calibrator (sigmoid or isotonic, chosen by Brier score,
+   ``ontrack.modeling.calibration``) is fitted on margins the scoring booster never
+   saw: the calibration cohort's when there is one, else *cross-fitted* margins: the
+   training rows are split into 5 folds of whole students, a booster with the same
+   rounds is fitted on four folds and scores the fifth (``calibration_on_``).
+
+Training is reproducible: the same rows, spec and seed give the same booster text, the
+same calibrator and the same risks (``deterministic``, row-wise histograms, a fixed
+thread count and every LightGBM seed set from ``random_state``).
+
+Features whose effect on risk has a known direction (more absences, more risk) may be
+constrained to it: the spec's ``monotone`` mapping, feature name -> +1 / -1, becomes
+LightGBM's ``monotone_constraints`` in the matrix's column order.
 
 The test cohort is never touched here. Everything fitted is plain data: the booster in
 LightGBM's own text format and the calibrator's numbers.
@@ -15,12 +27,13 @@ LightGBM's own text format and the calibrator's numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from ontrack.modeling.calibration import METHODS, apply_calibration, fit_best_calibrator
 
@@ -49,21 +62,69 @@ _NATIVE = {
     "reg_alpha": "lambda_l1",
     "n_jobs": "num_threads",
 }
+# Spec keys that are not LightGBM parameters themselves.
+_OWN_KEYS = ("n_estimators", "random_state", "monotone")
+# Every random stream LightGBM draws from; each is set so no default leaks in.
+SEED_PARAMS = (
+    "seed",
+    "bagging_seed",
+    "feature_fraction_seed",
+    "data_random_seed",
+    "extra_seed",
+    "drop_seed",
+    "objective_seed",
+)
+CROSS_FIT_FOLDS = 5
+HOLDOUT_SHARE = 0.2
 
 
-def native_params(params: dict, seed: int) -> dict:
-    """LightGBM ``train`` parameters from the spec's scikit-learn style names."""
-    unknown = sorted(set(params) - set(_NATIVE) - {"n_estimators", "random_state"})
+def monotone_directions(spec: object) -> dict[str, int]:
+    """The spec's ``monotone`` mapping checked: feature name -> -1, 0 or +1."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise ValueError(
+            "monotone must map feature names to +1 (risk rises with the value) or -1. "
+            f"Got {type(spec).__name__} instead."
+        )
+    bad = {k: v for k, v in spec.items() if isinstance(v, bool) or v not in (-1, 0, 1)}
+    if bad:
+        raise ValueError(
+            "monotone directions must be -1, 0 or +1. Got "
+            f"{', '.join(f'{k}: {v!r}' for k, v in sorted(bad.items()))} instead."
+        )
+    return {str(k): int(v) for k, v in spec.items()}
+
+
+def native_params(
+    params: dict, seed: int, features: Sequence[str] | None = None
+) -> dict:
+    """LightGBM ``train`` parameters from the spec's scikit-learn style names.
+
+    ``features`` (the matrix's columns, in order) turns the spec's ``monotone`` mapping
+    into ``monotone_constraints``; names not in the matrix are ignored.
+    """
+    unknown = sorted(set(params) - set(_NATIVE) - set(_OWN_KEYS))
     if unknown:
         raise ValueError(
             f"classifier parameters must be among {', '.join(sorted(_NATIVE))}, "
-            f"n_estimators. Got {', '.join(unknown)} instead."
+            f"{', '.join(_OWN_KEYS)}. Got {', '.join(unknown)} instead."
+        )
+    threads = params.get("n_jobs", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(
+            "n_jobs must be a whole number of threads >= 1 (a fixed count keeps "
+            f"training reproducible). Got {threads!r} instead."
         )
     native = {_NATIVE[k]: v for k, v in params.items() if k in _NATIVE}
+    native["num_threads"] = threads
+    directions = monotone_directions(params.get("monotone"))
+    if features is not None and any(directions.get(f, 0) for f in features):
+        native["monotone_constraints"] = [directions.get(f, 0) for f in features]
     return {
         "objective": "binary",
         "verbosity": -1,
-        "seed": seed,
+        **{name: int(seed) for name in SEED_PARAMS},
         "deterministic": True,
         "force_row_wise": True,
         **native,
@@ -75,16 +136,19 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    params : scikit-learn style LightGBM settings (``models/lightgbm.yaml``).
+    params : scikit-learn style LightGBM settings (``models/lightgbm.yaml``), plus an
+        optional ``monotone`` mapping feature -> +1 / -1.
     early_stopping_rounds : rounds without improvement before stopping.
     calibration_methods : candidates for the calibrator.
-    random_state : seed of the booster (results are reproducible).
+    random_state : seed of every LightGBM random stream and of the folds (results are
+        reproducible bit for bit).
     dask_address : refit the final booster with ``lightgbm.dask`` on this Dask
         scheduler (``"local"``: a local 2-worker cluster); None fits in-process.
 
     Fitted attributes: ``booster_``, ``feature_names_``, ``best_iteration_``,
     ``early_stopping_on_``, ``calibration_`` (the calibrator's JSON parameters),
-    ``calibration_brier_`` (each method's Brier score on the calibration cohort),
+    ``calibration_brier_`` (each method's Brier score on the calibration margins),
+    ``calibration_on_`` (which margins: the calibration cohort or cross-fitted),
     ``classes_``.
     """
 
@@ -108,27 +172,91 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         y: pd.Series,
         *,
         years: np.ndarray,
-        X_calibrate: pd.DataFrame,
-        y_calibrate: pd.Series,
+        X_calibrate: pd.DataFrame | None = None,
+        y_calibrate: pd.Series | None = None,
         students_calibrate: np.ndarray | None = None,
+        students: np.ndarray | None = None,
     ) -> EarlyWarningModel:
         """Fit the booster on training cohorts ``X``/``y`` (``years`` per row) and the
-        calibrator on the calibration cohort; returns self."""
+        calibrator on the calibration cohort, or, without one (``X_calibrate`` None),
+        on cross-fitted margins of the training rows in folds of whole students
+        (``students`` per row; default the ``student_id`` index level, else one
+        student per row); returns self."""
+        if (X_calibrate is None) != (y_calibrate is None):
+            raise ValueError(
+                "X_calibrate and y_calibrate must be given together. Got only "
+                f"{'X_calibrate' if y_calibrate is None else 'y_calibrate'} instead."
+            )
         params = {**DEFAULT_PARAMS, **(self.params or {})}
-        native = native_params(params, self.random_state)
-        rounds = int(params["n_estimators"])
-        years = np.asarray(years)
+        self.feature_names_ = list(X.columns)
+        native = native_params(params, self.random_state, self.feature_names_)
         y_fit = np.asarray(y, dtype="float64")
+        groups = _students(X, students)
+        self.best_iteration_ = self._choose_rounds(
+            native, int(params["n_estimators"]), X, y_fit, np.asarray(years), groups,
+            X_calibrate, y_calibrate,
+        )
+        if self.dask_address:
+            from ontrack.modeling.distributed import fit_booster_on_dask
+
+            self.booster_ = fit_booster_on_dask(
+                native, X, y_fit, self.best_iteration_, self.dask_address
+            )
+        else:
+            self.booster_ = _train(native, X, y_fit, self.best_iteration_)
+        if X_calibrate is not None:
+            margin = self.decision_function(X_calibrate)
+            y_cal = np.asarray(y_calibrate, dtype="float64")
+            cal_groups = students_calibrate
+            self.calibration_on_ = "calibration cohort"
+        else:
+            margin, folds = self._cross_fitted_margins(native, X, y_fit, groups)
+            y_cal, cal_groups = y_fit, groups
+            cohorts = len(np.unique(years))
+            self.calibration_on_ = (
+                f"cross-fitted ({folds} folds by student, "
+                + ("one training cohort)" if cohorts == 1 else f"{cohorts} training cohorts)")
+            )
+        calibrator, scores = fit_best_calibrator(
+            margin, y_cal, cal_groups, methods=self.calibration_methods
+        )
+        self.calibration_ = calibrator.to_dict()
+        self.calibration_brier_ = scores
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _choose_rounds(
+        self,
+        native: dict,
+        rounds: int,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        years: np.ndarray,
+        groups: np.ndarray,
+        X_calibrate: pd.DataFrame | None,
+        y_calibrate: pd.Series | None,
+    ) -> int:
+        """Boosting rounds by early stopping on rows the probe booster does not fit."""
         newest = years.max()
         if len(np.unique(years)) >= 2:
             inner = years < newest
-            fit_X, fit_y = X[inner], y_fit[inner]
-            stop_X, stop_y = X[~inner], y_fit[~inner]
+            fit_X, fit_y, stop_X, stop_y = X[inner], y[inner], X[~inner], y[~inner]
             self.early_stopping_on_ = f"inner fold: training cohort {int(newest)}"
-        else:
-            fit_X, fit_y = X, y_fit
+        elif X_calibrate is not None:
+            fit_X, fit_y = X, y
             stop_X, stop_y = X_calibrate, np.asarray(y_calibrate, dtype="float64")
             self.early_stopping_on_ = "calibration cohort (only one training year)"
+        else:
+            split = GroupShuffleSplit(
+                n_splits=1, test_size=HOLDOUT_SHARE, random_state=self.random_state
+            )
+            keep, held = next(split.split(X, y, groups))
+            fit_X, fit_y = X.iloc[keep], y[keep]
+            stop_X, stop_y = X.iloc[held], y[held]
+            self.early_stopping_on_ = (
+                f"{HOLDOUT_SHARE:.0%} of training students held out "
+                "(one training year, no calibration cohort)"
+            )
         probe = lgb.train(
             native,
             lgb.Dataset(fit_X, fit_y, free_raw_data=False),
@@ -136,25 +264,24 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
             valid_sets=[lgb.Dataset(stop_X, stop_y)],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
-        self.best_iteration_ = int(probe.best_iteration or rounds)
-        if self.dask_address:
-            from ontrack.modeling.distributed import fit_booster_on_dask
+        return int(probe.best_iteration or rounds)
 
-            self.booster_ = fit_booster_on_dask(native, X, y_fit, self.best_iteration_, self.dask_address)
-        else:
-            self.booster_ = lgb.train(
-                native, lgb.Dataset(X, y_fit), num_boost_round=self.best_iteration_
+    def _cross_fitted_margins(
+        self, native: dict, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """Out-of-fold margins of the training rows: each fold of whole students is
+        scored by a booster fitted on the other folds with the chosen rounds."""
+        folds = min(CROSS_FIT_FOLDS, len(np.unique(groups)))
+        if folds < 2:
+            raise ValueError(
+                "cross-fitted calibration needs training rows of at least 2 students. "
+                f"Got {folds} instead."
             )
-        self.feature_names_ = list(X.columns)
-        margin = self.decision_function(X_calibrate)
-        calibrator, scores = fit_best_calibrator(
-            margin, np.asarray(y_calibrate, dtype="float64"), students_calibrate,
-            methods=self.calibration_methods,
-        )
-        self.calibration_ = calibrator.to_dict()
-        self.calibration_brier_ = scores
-        self.classes_ = np.array([0, 1])
-        return self
+        margin = np.empty(len(y))
+        for fit_rows, score_rows in GroupKFold(n_splits=folds).split(X, y, groups):
+            booster = _train(native, X.iloc[fit_rows], y[fit_rows], self.best_iteration_)
+            margin[score_rows] = booster.predict(X.iloc[score_rows], raw_score=True)
+        return margin, folds
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[self.feature_names_]
@@ -181,3 +308,23 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         ``base_value``; each row sums to :meth:`decision_function`."""
         values = self.booster_.predict(self._matrix(X), pred_contrib=True)
         return pd.DataFrame(values, index=X.index, columns=[*self.feature_names_, "base_value"])
+
+
+def _train(native: dict, X: pd.DataFrame, y: np.ndarray, rounds: int) -> lgb.Booster:
+    """A booster of ``rounds`` rounds on all of ``X``/``y``."""
+    return lgb.train(native, lgb.Dataset(X, y), num_boost_round=rounds)
+
+
+def _students(X: pd.DataFrame, students: np.ndarray | None) -> np.ndarray:
+    """Student of each row: given, else the ``student_id`` index level, else the row."""
+    if students is not None:
+        groups = np.asarray(students)
+        if len(groups) != len(X):
+            raise ValueError(
+                f"students must name the student of each of the {len(X)} rows. "
+                f"Got {len(groups)} values instead."
+            )
+        return groups
+    if "student_id" in (X.index.names or []):
+        return X.index.get_level_values("student_id").to_numpy()
+    return np.arange(len(X))
