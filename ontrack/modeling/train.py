@@ -223,6 +223,8 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
         "groups": {f.name: f.group for f in features} if features else {},
         "malleable": {f.name: f.malleable for f in features} if features else {},
         "reasons": {f.name: f.reason for f in features} if features else {},
+        "risk_when": {f.name: f.risk_when for f in features} if features else {},
+        "healthy": {f.name: f.healthy for f in features} if features else {},
         "rule": RULE_NAMES[data.model],
         "config_hash": config.config_hash,
         "split": evaluation["split"],
