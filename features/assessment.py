@@ -68,7 +68,9 @@ def math_scale_score_prior_year() -> str:
     group="assessment",
     source="assessment_results",
     reason="Last year's ELA level was {value:.0f} of 4",
-    malleable=True,
+    malleable=False,
+    risk_when="low",
+    healthy=3.0,
     valid_range=(1.0, 4.0),
 )
 def ela_level_prior_year() -> str:
@@ -80,7 +82,9 @@ def ela_level_prior_year() -> str:
     group="assessment",
     source="assessment_results",
     reason="Last year's math level was {value:.0f} of 4",
-    malleable=True,
+    malleable=False,
+    risk_when="low",
+    healthy=3.0,
     valid_range=(1.0, 4.0),
 )
 def math_level_prior_year() -> str:
@@ -91,8 +95,10 @@ def math_level_prior_year() -> str:
 @feature(
     group="assessment",
     source="assessment_results",
-    reason="ELA scale score changed {value:+.0f} points the year before",
+    reason="ELA scale score fell {size:.0f} points the year before",
     malleable=False,
+    risk_when="low",
+    healthy=0.0,
 )
 def ela_scale_score_change() -> str:
     """Last school year's ELA scale score minus the year before's. Missing unless both
@@ -103,8 +109,10 @@ def ela_scale_score_change() -> str:
 @feature(
     group="assessment",
     source="assessment_results",
-    reason="Math scale score changed {value:+.0f} points the year before",
+    reason="Math scale score fell {size:.0f} points the year before",
     malleable=False,
+    risk_when="low",
+    healthy=0.0,
 )
 def math_scale_score_change() -> str:
     """Last school year's math scale score minus the year before's. Missing unless

@@ -116,6 +116,8 @@ def chronic(year_offset: int) -> str:
     source="attendance_by_year",
     reason="Attended {value:.0%} of school days this year",
     malleable=True,
+    risk_when="low",
+    healthy=1.0,
     valid_range=(0.0, 1.0),
 )
 def attendance_rate_ytd() -> str:
@@ -129,6 +131,8 @@ def attendance_rate_ytd() -> str:
     source="attendance_by_year",
     reason="Absent {value:.0f} days this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
 )
 def days_absent_ytd() -> str:
     """Days absent (excused, unexcused or suspended) this school year up to the as-of
@@ -141,6 +145,8 @@ def days_absent_ytd() -> str:
     source="attendance_by_year",
     reason="Chronically absent so far this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
     valid_range=(0.0, 1.0),
 )
 def chronic_absence_ytd() -> str:
@@ -154,6 +160,8 @@ def chronic_absence_ytd() -> str:
     source="attendance_days",
     reason="Attended {value:.0%} of the last 30 school days",
     malleable=True,
+    risk_when="low",
+    healthy=1.0,
     valid_range=(0.0, 1.0),
 )
 def attendance_rate_last30() -> str:
@@ -168,6 +176,8 @@ def attendance_rate_last30() -> str:
     source="attendance_days",
     reason="Attended {value:.0%} of the last 60 school days",
     malleable=True,
+    risk_when="low",
+    healthy=1.0,
     valid_range=(0.0, 1.0),
 )
 def attendance_rate_last60() -> str:
@@ -178,8 +188,10 @@ def attendance_rate_last60() -> str:
 @feature(
     group="attendance",
     source="attendance_days",
-    reason="Attendance falling this year ({value:+.0%} per month)",
+    reason="Attendance rate falling this year, about {size:.0%} lower each month",
     malleable=True,
+    risk_when="low",
+    healthy=0.0,
 )
 def attendance_trend_ytd() -> str:
     """Trend of attendance this school year: least-squares slope of attended (1/0) on
@@ -197,6 +209,8 @@ def attendance_trend_ytd() -> str:
     source="attendance_days",
     reason="{value:.0%} of absences this year were unexcused",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
     valid_range=(0.0, 1.0),
 )
 def unexcused_absence_share_ytd() -> str:

@@ -44,6 +44,8 @@ def incidents(year_offset: int, condition: str = "TRUE") -> str:
     source="discipline_by_year",
     reason="{value:.0f} discipline incidents this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
     when_no_records=0.0,
 )
 def incidents_ytd() -> str:
@@ -57,6 +59,8 @@ def incidents_ytd() -> str:
     source="discipline_by_year",
     reason="Suspended {value:.0f} times this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
     when_no_records=0.0,
 )
 def suspensions_ytd() -> str:
@@ -70,6 +74,8 @@ def suspensions_ytd() -> str:
     source="discipline_by_year",
     reason="{value:.0f} days suspended this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
     when_no_records=0.0,
 )
 def days_suspended_ytd() -> str:
@@ -86,6 +92,7 @@ def days_suspended_ytd() -> str:
     source="discipline_by_year",
     reason="Last discipline incident {value:.0f} days ago",
     malleable=False,
+    risk_when="low",
 )
 def days_since_last_incident() -> str:
     """Days from the latest discipline incident (this or last school year) to the

@@ -81,6 +81,8 @@ def count_marks(condition: str, year_offset: int = 0) -> str:
     source="gpa_by_year",
     reason="GPA so far this year is {value:.2f}",
     malleable=True,
+    risk_when="low",
+    healthy=4.0,
     valid_range=(0.0, 5.0),
 )
 def gpa_ytd() -> str:
@@ -95,6 +97,8 @@ def gpa_ytd() -> str:
     source="report_card_marks",
     reason="{value:.0f} D or F marks this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
 )
 def d_or_f_count_ytd() -> str:
     """D, F or no-pass marks on this year's report card so far (all subjects). Missing
@@ -107,6 +111,8 @@ def d_or_f_count_ytd() -> str:
     source="report_card_marks",
     reason="{value:.0f} D or F marks in core subjects this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
 )
 def d_or_f_count_core_ytd() -> str:
     """D, F or no-pass marks in core subjects (ELA, math, science, social science by
@@ -119,6 +125,8 @@ def d_or_f_count_core_ytd() -> str:
     source="report_card_marks",
     reason="Failing {value:.0f} core courses this year",
     malleable=True,
+    risk_when="high",
+    healthy=0.0,
 )
 def failed_core_courses_ytd() -> str:
     """Core-subject marks that are failing (F or no-pass) on this year's report card
@@ -141,8 +149,10 @@ def marks_count_ytd() -> str:
 @feature(
     group="coursework",
     source="mark_postings",
-    reason="Marks dropped {value:+.1f} grade points since the previous report card",
+    reason="Marks fell {size:.1f} grade points since the previous report card",
     malleable=True,
+    risk_when="low",
+    healthy=0.0,
 )
 def marks_trend() -> str:
     """Change in mean grade points between the two latest mark postings known at the

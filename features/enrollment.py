@@ -39,7 +39,9 @@ def moves(year_offset: int) -> str:
     group="enrollment",
     source="enrollment_spells",
     reason="Changed schools {value:.0f} times this year",
-    malleable=True,
+    malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def school_moves_ytd() -> str:
     """School changes this school year up to the as-of date: enrollment spells entered
@@ -68,6 +70,8 @@ def days_enrolled_ytd() -> str:
     source="enrollment_spells",
     reason="Entered school {value:.0f} days after the year began",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def late_entry_days() -> str:
     """Days between the district's first entry date of the school year (as known at
@@ -79,8 +83,10 @@ def late_entry_days() -> str:
 @feature(
     group="enrollment",
     source="enrollment_spells",
-    reason="{value:.1f} years older than is typical for the grade",
+    reason="Over age for the grade: {value:.1f} years past the usual age",
     malleable=False,
+    risk_when="high",
+    healthy=1.0,
 )
 def age_for_grade() -> str:
     """Age in years on the first day of the school year minus the typical age (grade +
@@ -96,6 +102,8 @@ def age_for_grade() -> str:
     source="enrollment_spells",
     reason="Repeated a grade",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
     valid_range=(0.0, 1.0),
 )
 def retained() -> str:

@@ -25,6 +25,8 @@ def final_marks(condition: str) -> str:
     source="attendance_by_year",
     reason="Attended {value:.0%} of school days last year",
     malleable=False,
+    risk_when="low",
+    healthy=1.0,
     valid_range=(0.0, 1.0),
 )
 def attendance_rate_prior_year() -> str:
@@ -38,6 +40,8 @@ def attendance_rate_prior_year() -> str:
     source="attendance_by_year",
     reason="Chronically absent last year",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
     valid_range=(0.0, 1.0),
 )
 def chronic_absence_prior_year() -> str:
@@ -51,6 +55,8 @@ def chronic_absence_prior_year() -> str:
     source="gpa_by_year",
     reason="GPA last year was {value:.2f}",
     malleable=False,
+    risk_when="low",
+    healthy=4.0,
     valid_range=(0.0, 5.0),
 )
 def gpa_prior_year() -> str:
@@ -64,6 +70,8 @@ def gpa_prior_year() -> str:
     source="report_card_marks",
     reason="{value:.0f} D or F final marks last year",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def d_or_f_count_prior_year() -> str:
     """D, F or no-pass final marks last school year (all subjects)."""
@@ -75,6 +83,8 @@ def d_or_f_count_prior_year() -> str:
     source="report_card_marks",
     reason="Failed {value:.0f} core courses last year",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def failed_core_courses_prior_year() -> str:
     """Failing (F or no-pass) final marks in core subjects last school year."""
@@ -86,6 +96,8 @@ def failed_core_courses_prior_year() -> str:
     source="discipline_by_year",
     reason="{value:.0f} discipline incidents last year",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def incidents_prior_year() -> str:
     """Discipline incidents last school year; 0 if enrolled without incidents."""
@@ -97,6 +109,8 @@ def incidents_prior_year() -> str:
     source="discipline_by_year",
     reason="Suspended {value:.0f} times last year",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def suspensions_prior_year() -> str:
     """Suspensions and expulsions last school year; 0 if enrolled without any."""
@@ -108,6 +122,8 @@ def suspensions_prior_year() -> str:
     source="enrollment_spells",
     reason="Changed schools {value:.0f} times last year",
     malleable=False,
+    risk_when="high",
+    healthy=0.0,
 )
 def school_moves_prior_year() -> str:
     """School changes last school year: enrollment spells entered after its first."""

@@ -116,6 +116,7 @@ def criterion(rule: str, column: str) -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(8,),
          reason="Not on the CORE readiness path so far this year", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def readiness_met_ytd() -> str:
     """1 if CORE high-school readiness is met so far in 8th grade (GPA >= 2.5,
@@ -126,6 +127,7 @@ def readiness_met_ytd() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(8,),
          reason="GPA below the readiness bar so far", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def readiness_gpa_ok_ytd() -> str:
     """Readiness GPA criterion so far in 8th grade: 1 met, 0 not, missing unknown."""
@@ -134,6 +136,7 @@ def readiness_gpa_ok_ytd() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(8,),
          reason="Attendance below the readiness bar so far", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def readiness_attendance_ok_ytd() -> str:
     """Readiness attendance criterion so far in 8th grade (1/0/missing)."""
@@ -142,6 +145,7 @@ def readiness_attendance_ok_ytd() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(8,),
          reason="A D or F in ELA or math so far", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def readiness_df_ok_ytd() -> str:
     """Readiness criterion "no D or F in ELA or math" so far in 8th grade (1/0/
@@ -150,7 +154,8 @@ def readiness_df_ok_ytd() -> str:
 
 
 @feature(group="indicators", source="indicator_criteria", grades=(8,),
-         reason="Suspended this year", malleable=True, valid_range=(0.0, 1.0))
+         reason="Suspended this year", malleable=True,
+         risk_when="low", healthy=1.0, valid_range=(0.0, 1.0))
 def readiness_suspension_ok_ytd() -> str:
     """Readiness criterion "not suspended" so far in 8th grade (1/0/missing)."""
     return criterion("hs_readiness_8", "suspension_ok")
@@ -158,6 +163,7 @@ def readiness_suspension_ok_ytd() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
          reason="Not college-ready by the CORE measure in 8th grade", malleable=False,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def readiness_met_prior_year() -> str:
     """1 if CORE readiness was met over the whole of 8th grade (last school year), 0
@@ -167,6 +173,7 @@ def readiness_met_prior_year() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
          reason="Off track for 9th grade so far", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def on_track_met_ytd() -> str:
     """1 if freshman on-track is met on the credits and semester Fs known so far in
@@ -176,6 +183,7 @@ def on_track_met_ytd() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
          reason="Not enough credits for on-track so far", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def on_track_credits_ok_ytd() -> str:
     """On-track credits criterion on the final marks known so far in 9th grade (it is
@@ -185,6 +193,7 @@ def on_track_credits_ok_ytd() -> str:
 
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
          reason="Too many core semester Fs for on-track", malleable=True,
+         risk_when="low", healthy=1.0,
          valid_range=(0.0, 1.0))
 def on_track_fs_ok_ytd() -> str:
     """On-track criterion "at most one core semester F" on the marks known so far in
@@ -193,7 +202,8 @@ def on_track_fs_ok_ytd() -> str:
 
 
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
-         reason="{value:.0f} semester Fs in core subjects", malleable=True)
+         reason="{value:.0f} semester Fs in core subjects", malleable=True,
+         risk_when="high", healthy=0.0)
 def core_semester_fs_ytd() -> str:
     """Semester Fs in core subjects so far in 9th grade, as the on-track rule counts
     them (a full-year F counts two; a course without a final counts by its latest
@@ -210,8 +220,9 @@ def credits_earned_ytd() -> str:
 
 
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
-         reason="{value:+.1f} full-year credits against the on-track pace",
-         malleable=True)
+         reason="{size:.1f} full-year credits behind the on-track pace",
+         malleable=True,
+         risk_when="low", healthy=0.0)
 def credits_vs_expected_ytd() -> str:
     """Credits earned so far in 9th grade minus the on-track requirement (5 full-year
     courses by default) times the share of the school year elapsed; negative =

@@ -42,6 +42,8 @@ VIEW_SOURCES: tuple[str, ...] = (
     "student_years",
 )
 PROTECTED_COLUMNS: tuple[str, ...] = ("gender", "race_ethnicity")
+# Which values of a feature go with more risk (None: no direction, never shown).
+RISK_WHEN: tuple[str | None, ...] = ("low", "high", None)
 PROGRAM_FLAG_WARNING = (
     "features.include_program_flags is on: English-learner, disability and poverty "
     "flags are model inputs. Check the model's subgroup metrics before using its "
@@ -90,10 +92,20 @@ class FeatureSpec:
     valid_range: tuple[float, float] | None = None
     grades: tuple[int, ...] | None = None
     module: str = ""
+    risk_when: str | None = None
+    healthy: float | None = None
 
     def sql(self) -> str:
         """The aggregate expression, evaluated per (student_id, as_of_date)."""
         return str(self.func())
+
+    @property
+    def roster_role(self) -> str:
+        """How a roster may show it: ``reason`` (malleable, with a direction),
+        ``context`` (not malleable, with a direction) or ``never``."""
+        if self.program_flag or self.risk_when is None:
+            return "never"
+        return "reason" if self.malleable else "context"
 
 
 def feature(
@@ -106,6 +118,8 @@ def feature(
     program_flag: bool = False,
     valid_range: tuple[float, float] | None = None,
     grades: tuple[int, ...] | None = None,
+    risk_when: str | None = None,
+    healthy: float | None = None,
 ) -> Callable[[Callable[[], str]], FeatureSpec]:
     """Declare a feature: ``name`` = the function's, description = its docstring.
 
@@ -113,13 +127,24 @@ def feature(
     ----------
     group : one of ``GROUPS``; groups are also reason-code families.
     source : a point-in-time view (``VIEW_SOURCES``) or a ``@source`` name.
-    reason : plain-language template for rosters, formatted with ``value``.
-    malleable : whether a school can act on it (attendance yes, age no).
+    reason : plain-language template for rosters, formatted with ``value`` (the
+        student's value) and ``size`` (its absolute value); it states the risk side
+        ("Marks fell {size:.1f} grade points"): it is shown only on that side.
+    malleable : whether staff can change its *current* value (this year's attendance
+        yes; last year's test, age, moves no). Only malleable features are reasons;
+        the others can only be context.
     when_no_records : value of a cohort member with no rows in the source (None: NaN).
     program_flag : an EL/disability/poverty flag, used only when the config allows.
     valid_range : inclusive bounds every non-missing value must fall within.
     grades : the cohort grades the feature describes (None: every grade); a matrix for
         a cohort of other grades leaves it out.
+    risk_when : ``"low"`` or ``"high"``: which values go with more risk; None (no
+        direction, e.g. a count of marks) means never shown on a roster.
+    healthy : values at or beyond this on the healthy side never explain risk, nor
+        does a value whose text reads the same as this one's: the healthy extreme of
+        a level (1.0 for an attendance rate, 0 for a count), or 0 for a change (a
+        rise in marks never explains risk). None: every known value is on the risk
+        side (e.g. days since the last incident, known only after one).
 
     Examples
     --------
@@ -142,6 +167,17 @@ def feature(
             f"feature group must be one of {', '.join(GROUPS)}. Got {group!r} instead."
         )
 
+    if risk_when not in RISK_WHEN:
+        raise ConfigError(
+            "feature risk_when must be 'low', 'high' or None. "
+            f"Got {risk_when!r} instead."
+        )
+    if healthy is not None and risk_when is None:
+        raise ConfigError(
+            f"feature healthy must come with risk_when. Got healthy={healthy!r} and "
+            "risk_when=None instead."
+        )
+
     def wrap(func: Callable[[], str]) -> FeatureSpec:
         return FeatureSpec(
             name=func.__name__,
@@ -156,6 +192,8 @@ def feature(
             valid_range=valid_range,
             grades=grades,
             module=func.__module__,
+            risk_when=risk_when,
+            healthy=None if healthy is None else float(healthy),
         )
 
     return wrap

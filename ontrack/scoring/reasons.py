@@ -1,20 +1,32 @@
-"""Reasons in plain language from exact TreeSHAP contributions.
+"""Reasons in plain language from exact TreeSHAP contributions, and only true ones.
 
 For each student, the booster's per-feature contributions to the margin (LightGBM's
-``pred_contrib``: exact TreeSHAP, additive to the margin) are filtered and grouped:
+``pred_contrib``: exact TreeSHAP, additive to the margin) are filtered, in this order:
 
-1. only features that may be shown: flagged malleable in the feature set, never a
-   protected attribute or a program flag, and with a known value for the student
-   (a reason shows the student's own value);
-2. only contributions that *raise* the risk;
-3. grouped by domain (attendance, coursework, behavior, assessment, enrollment; the
-   rule criteria count in the domain they measure), so one domain takes one slot: the
-   domains are ranked by their summed risk-raising contribution and each shows its
-   largest feature.
+1. the feature is *malleable*: staff can change its current value (this year's
+   attendance, marks, behavior, the rule's criteria). Last year's tests, demographics,
+   mobility history and age are context, never reasons;
+2. never a protected attribute or a program flag (``NEVER_REASONS``);
+3. the student's value is known (the text shows it);
+4. the contribution raises the risk (> 0);
+5. the value is on the feature's risk side of its ``healthy`` bound: never the healthy
+   extreme (100% attendance, 0 Fs) and never a change the healthy way (a rise in marks
+   cannot explain risk). A feature declared without a direction is never shown.
 
-The text is the feature's own ``reason`` template filled with the student's value, with
-the rule's bar added where one applies ("Attended 88% of school days this year
-(readiness needs 96%)").
+One domain (attendance, coursework, behavior, ...; the rule criteria count in the
+domain they measure) takes one slot: domains are ranked by their summed contribution
+over the features that passed, and each shows its largest. A student may get fewer
+than ``n`` reasons, or none. A student who must be explained (the top tier) and has no
+reason gets one *context* line: the non-malleable feature with the largest contribution
+that passes filters 2-5, stated as context ("Context: failed 2 core courses last year").
+
+Worked example: marks_trend = -0.4 (declared ``risk_when="low"``, ``healthy=-0.05``)
+with contribution +0.3 gives "Marks fell 0.4 grade points since the previous report
+card"; marks_trend = +0.2 with contribution +0.3 gives nothing.
+
+A contract from before directions were declared (no ``risk_when`` key) keeps the old
+behaviour minus what cannot be checked: a template with a signed value (``{value:+``)
+is not shown, and there are no context lines.
 """
 
 from __future__ import annotations
@@ -43,15 +55,38 @@ DOMAIN_OF: dict[str, str] = {
     "credits_vs_expected_ytd": "coursework",
     "readiness_met_ytd": "coursework",
 }
+KINDS: tuple[str, str] = ("reason", "context")
+LONG_COLUMNS: tuple[str, ...] = (
+    "row", "rank", "feature", "value", "contribution", "text", "kind",
+)
+_SIGNED_TEMPLATE = re.compile(r"\{value:\+")
+_PLACEHOLDER = re.compile(r"\{(value|size)(?::([^}]*))?\}")
+
+
+def shown_as(contract: dict) -> dict[str, str]:
+    """Each feature that may appear on a roster and how: ``reason`` or ``context``.
+
+    Features without a template, without a declared direction, or in
+    ``NEVER_REASONS`` are left out; so are signed templates of an old contract.
+    """
+    templates = contract.get("reasons", {})
+    malleable = contract.get("malleable", {})
+    directions = contract.get("risk_when")
+    kinds: dict[str, str] = {}
+    for name in contract["features"]:
+        if name in NEVER_REASONS or not templates.get(name):
+            continue
+        if directions is None:  # an old contract: reasons only, unsigned only
+            if malleable.get(name, False) and not _SIGNED_TEMPLATE.search(templates[name]):
+                kinds[name] = "reason"
+        elif directions.get(name) in ("low", "high"):
+            kinds[name] = "reason" if malleable.get(name, False) else "context"
+    return kinds
 
 
 def reason_features(contract: dict) -> list[str]:
     """The model's features that may appear as reasons (see the module docstring)."""
-    malleable = contract.get("malleable", {})
-    return [
-        f for f in contract["features"]
-        if malleable.get(f, False) and f not in NEVER_REASONS and contract.get("reasons", {}).get(f)
-    ]
+    return [f for f, kind in shown_as(contract).items() if kind == "reason"]
 
 
 def domain(feature: str, contract: dict) -> str:
@@ -59,15 +94,79 @@ def domain(feature: str, contract: dict) -> str:
     return DOMAIN_OF.get(feature, contract.get("groups", {}).get(feature, feature))
 
 
-def reason_text(feature: str, value: float, contract: dict, rules: DistrictRules, model: str) -> str:
-    """The feature's reason template with the student's value (and the rule's bar)."""
-    template = contract["reasons"][feature]
+def risk_side(values: np.ndarray, features: list[str], contract: dict) -> np.ndarray:
+    """True where a value lies strictly on its feature's risk side of ``healthy``.
+
+    ``values`` is rows x features. Without a ``healthy`` bound every known value
+    counts; an old contract's features (no direction declared) count as today.
+    """
+    directions = contract.get("risk_when")
+    healthy = contract.get("healthy", {})
+    out = np.isfinite(values)
+    if directions is None:
+        return out
+    for j, name in enumerate(features):
+        bound = healthy.get(name)
+        if bound is None:
+            continue
+        column = values[:, j]
+        side = column > bound if directions.get(name) == "high" else column < bound
+        out[:, j] &= side & ~_reads_healthy(column, contract["reasons"][name], bound)
+    return out
+
+
+def _reads_healthy(values: np.ndarray, template: str, bound: float) -> np.ndarray:
+    """True where the template shows the same text as at the healthy bound (99.7%
+    attendance prints "100%"; a 0.03 fall in marks prints "0.0")."""
+    specs = _PLACEHOLDER.findall(template)
+    same = np.zeros(len(values), dtype=bool)
+    if not specs:
+        return same
+    step = 1.0
+    for _, spec in specs:
+        digits = re.search(r"\.(\d+)", spec)
+        if digits:
+            scale = 0.01 if spec.endswith("%") else 1.0
+            step = min(step, scale * 10.0 ** -int(digits.group(1)))
+    near = np.flatnonzero(np.abs(values - bound) <= step)  # rounding can tie only here
+    if len(near):
+        at_bound = _format(template, bound)
+        same[near] = [_format(template, v) == at_bound for v in values[near]]
+    return same
+
+
+def _format(template: str, value: float) -> str:
     try:
-        text = singular(template.format(value=value))
+        return template.format(value=value, size=abs(value))
     except (ValueError, KeyError, IndexError):
-        text = template
+        return template
+
+
+def reason_text(
+    feature: str, value: float, contract: dict, rules: DistrictRules, model: str
+) -> str:
+    """The feature's template with the student's value (and the rule's bar).
+
+    The template may use ``value`` and ``size`` (the value without its sign).
+    """
+    text = singular(_format(contract["reasons"][feature], value))
     bar = _rule_bar(feature, rules, model)
     return f"{text} ({bar})" if bar else text
+
+
+def context_text(feature: str, value: float, contract: dict) -> str:
+    """A non-malleable feature's template, stated as context ("Context: failed ...").
+
+    Examples
+    --------
+    >>> contract = {"reasons": {"f": "Failed {value:.0f} core courses last year"}}
+    >>> context_text("f", 2.0, contract)
+    'Context: failed 2 core courses last year'
+    """
+    text = singular(_format(contract["reasons"][feature], value))
+    if len(text) > 1 and not text[1].isupper():  # keep "ELA", lower "Failed"
+        text = text[0].lower() + text[1:]
+    return f"Context: {text}"
 
 
 def singular(text: str) -> str:
@@ -86,15 +185,137 @@ def singular(text: str) -> str:
 
 
 def _rule_bar(feature: str, rules: DistrictRules, model: str) -> str | None:
-    if model != "grade8":
-        return None
-    readiness = rules.readiness
-    bars = {
-        "attendance_rate_ytd": f"readiness needs {readiness.attendance_min:.0%}",
-        "gpa_ytd": f"readiness needs {readiness.gpa_min:g}",
-        "suspensions_ytd": "readiness needs no suspension",
-    }
-    return bars.get(feature)
+    """The rule's threshold for a feature it judges, in words."""
+    if model == "grade8":
+        readiness = rules.readiness
+        attendance = f"readiness needs {readiness.attendance_min:.0%}"
+        gpa = f"readiness needs {readiness.gpa_min:g}"
+        suspension = (
+            "readiness needs no suspension" if readiness.max_suspensions == 0
+            else f"readiness allows at most {readiness.max_suspensions}"
+        )
+        bars = {
+            "attendance_rate_ytd": attendance,
+            "readiness_attendance_ok_ytd": attendance,
+            "gpa_ytd": gpa,
+            "readiness_gpa_ok_ytd": gpa,
+            "suspensions_ytd": suspension,
+            "readiness_suspension_ok_ytd": suspension,
+        }
+        return bars.get(feature)
+    if model == "grade9":
+        on_track = rules.on_track
+        fs = f"on-track allows at most {on_track.max_core_semester_fs}"
+        credits = (
+            f"on-track needs {on_track.full_year_courses_required:g} by the end of "
+            "9th grade"
+        )
+        bars = {
+            "core_semester_fs_ytd": fs,
+            "on_track_fs_ok_ytd": fs,
+            "credits_vs_expected_ytd": credits,
+            "on_track_credits_ok_ytd": credits,
+        }
+        return bars.get(feature)
+    return None
+
+
+def explain(
+    contributions: pd.DataFrame,
+    X: pd.DataFrame,
+    contract: dict,
+    rules_of: pd.Series,
+    model: str,
+    n: int = 3,
+    must_explain: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each row's true reasons (and a context line where one must be given).
+
+    Parameters
+    ----------
+    contributions : TreeSHAP contributions (log-odds), rows x features (extra columns
+        such as ``base_value`` are ignored).
+    X : the feature values, same rows in the same order.
+    contract : the model contract (``features``, ``reasons``, ``malleable``,
+        ``groups``, and when trained since directions were declared ``risk_when`` and
+        ``healthy``).
+    rules_of : each row's :class:`DistrictRules` (the district's bars), by position.
+    model : ``grade8`` or ``grade9`` (which rule's bars apply).
+    n : at most this many reasons per row.
+    must_explain : booleans, one per row: rows that get a context line when they have
+        no reason (the top tier). None: no row must.
+
+    Returns
+    -------
+    wide : ``reason_1..reason_n`` texts ("" when fewer), index = contributions.index.
+    long : one row per line shown, columns ``LONG_COLUMNS``: row (position in
+        ``contributions``), rank (1..n), feature, value, contribution (> 0), text,
+        kind (``reason`` or ``context``).
+    """
+    if n < 0:
+        raise ValueError(f"n must be at least 0. Got {n} instead.")
+    rows = len(contributions)
+    must = np.zeros(rows, dtype=bool) if must_explain is None else np.asarray(must_explain)
+    if must.dtype != bool or must.shape != (rows,):
+        raise ValueError(
+            f"must_explain must be a boolean array with one entry per row ({rows}). "
+            f"Got dtype {must.dtype} and shape {must.shape} instead."
+        )
+    columns = [f"reason_{i + 1}" for i in range(n)]
+    wide = pd.DataFrame("", index=contributions.index, columns=columns)
+    kinds = shown_as(contract)
+    names = [f for f in kinds if f in contributions.columns and f in X.columns]
+    lines: list[tuple] = []
+    if names and rows:
+        values = X[names].to_numpy(dtype="float64")
+        phi = contributions[names].to_numpy(dtype="float64")
+        ok = (phi > 0) & np.isfinite(phi) & risk_side(values, names, contract)
+        is_reason = np.array([kinds[f] == "reason" for f in names])
+        if n:
+            lines += _reasons(np.where(ok & is_reason, phi, 0.0), names, contract, n)
+        has_reason = np.zeros(rows, dtype=bool)
+        has_reason[[row for row, *_ in lines]] = True
+        context_phi = np.where(ok & ~is_reason, phi, 0.0)
+        for row in np.flatnonzero(must & ~has_reason & (context_phi.max(axis=1) > 0)):
+            lines.append((int(row), 1, int(context_phi[row].argmax()), "context"))
+        rules = list(rules_of)
+        records = []
+        for row, rank, j, kind in sorted(lines):
+            value, name = float(values[row, j]), names[j]
+            if kind == "reason":
+                text = reason_text(name, value, contract, rules[row], model)
+            else:
+                text = context_text(name, value, contract)
+            if rank <= n:
+                wide.iat[row, rank - 1] = text
+            records.append((row, rank, name, value, float(phi[row, j]), text, kind))
+        long = pd.DataFrame.from_records(records, columns=list(LONG_COLUMNS))
+    else:
+        long = pd.DataFrame.from_records([], columns=list(LONG_COLUMNS))
+    long = long.astype(
+        {"row": "int64", "rank": "int64", "feature": "object", "value": "float64",
+         "contribution": "float64", "text": "object", "kind": "object"}
+    )
+    return wide, long
+
+
+def _reasons(
+    phi: np.ndarray, names: list[str], contract: dict, n: int
+) -> list[tuple[int, int, int, str]]:
+    """(row, rank, feature position, "reason"): one per domain, largest domains first."""
+    domains = [domain(f, contract) for f in names]
+    labels = sorted(set(domains))
+    member = np.array([[d == label for d in domains] for label in labels])
+    totals = phi @ member.T  # rows x domains
+    best_in = np.where(member[None, :, :], phi[:, None, :], -1.0).argmax(axis=2)
+    order = np.argsort(-totals, axis=1, kind="stable")[:, :n]
+    out = []
+    for row in np.flatnonzero(totals.max(axis=1) > 0):
+        for slot, d in enumerate(order[row]):
+            if totals[row, d] <= 0:
+                break
+            out.append((int(row), slot + 1, int(best_in[row, d]), "reason"))
+    return out
 
 
 def top_reasons(
@@ -104,32 +325,10 @@ def top_reasons(
     rules_of: pd.Series,
     model: str,
     n: int = 3,
+    must_explain: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """``reason_1..n`` (text, "" when fewer) per row of ``contributions``.
+    """``reason_1..n`` (text, "" when fewer) per row: the wide frame of :func:`explain`.
 
     ``rules_of`` holds each row's :class:`DistrictRules` (the district's bars).
     """
-    columns = [f"reason_{i + 1}" for i in range(n)]
-    allowed = [f for f in reason_features(contract) if f in contributions.columns]
-    out = pd.DataFrame("", index=contributions.index, columns=columns)
-    if not allowed or n == 0 or contributions.empty:
-        return out
-    values = X[allowed].to_numpy(dtype="float64")
-    phi = contributions[allowed].to_numpy(dtype="float64")
-    phi = np.where((phi > 0) & np.isfinite(values), phi, 0.0)
-    domains = [domain(f, contract) for f in allowed]
-    names = sorted(set(domains))
-    member = np.array([[d == name for d in domains] for name in names])  # domains x features
-    totals = phi @ member.T  # rows x domains
-    best_in = np.where(member[None, :, :], phi[:, None, :], -1.0).argmax(axis=2)  # rows x domains
-    order = np.argsort(-totals, axis=1, kind="stable")[:, :n]
-    texts = np.full((len(phi), n), "", dtype=object)
-    rules_list = list(rules_of)
-    for row in range(len(phi)):
-        for slot, d in enumerate(order[row]):
-            if totals[row, d] <= 0:
-                break
-            j = best_in[row, d]
-            texts[row, slot] = reason_text(allowed[j], values[row, j], contract, rules_list[row], model)
-    out.loc[:, columns] = texts
-    return out
+    return explain(contributions, X, contract, rules_of, model, n, must_explain)[0]
