@@ -223,7 +223,9 @@ def _finish(
 def feature_dictionary(
     features: FeatureSet, matrix: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """The data dictionary: name, group, description, tables, and missing rate in X."""
+    """The data dictionary: name, group, description, tables, missing rate in X, and
+    how rosters may show the feature (``on_rosters``: reason, context or never, with
+    ``risk_when`` and ``healthy``)."""
     rows = []
     for spec in features:
         missing = np.nan
@@ -241,6 +243,9 @@ def feature_dictionary(
                 "program_flag": spec.program_flag,
                 "malleable": spec.malleable,
                 "reason": spec.reason,
+                "risk_when": spec.risk_when or "",
+                "healthy": "" if spec.healthy is None else f"{spec.healthy:g}",
+                "on_rosters": spec.roster_role,
                 "missing_rate": missing,
             }
         )
@@ -261,10 +266,22 @@ def dictionary_markdown(
         text = str(row.description).replace("|", "\\|")
         if row.program_flag:
             text += " *Program flag: only with `features.include_program_flags`.*"
+        elif row.on_rosters in ("reason", "context"):
+            text += f" *{_roster_note(row)}*"
         grades = row.grades or "all"
         cells = (f"`{row.name}`", row.group, text, row.no_records, grades, rate)
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _roster_note(row: object) -> str:
+    """How a roster may show the feature, e.g. "Reason when below 1."."""
+    kind = "Reason" if getattr(row, "on_rosters") == "reason" else "Context"
+    healthy = getattr(row, "healthy")
+    if healthy == "":
+        return f"{kind} whenever known."
+    side = "below" if getattr(row, "risk_when") == "low" else "above"
+    return f"{kind} when {side} {healthy}."
 
 
 def write_dictionary(
