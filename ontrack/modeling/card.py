@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from ontrack.modeling.gate import CHECK_TITLES, verdict_line
+
 PURPOSE = {
     "grade8": "find 8th graders who may need support to be on track at the end of 9th grade",
     "grade9": "find 9th graders who may need support to be on track and to graduate",
@@ -34,6 +36,125 @@ def _with_interval(metrics: dict, key: str) -> str:
     if low is not None and high is not None and text != "-":
         text += f" ({_num(low)}-{_num(high)})"
     return text
+
+
+def _cell(text: object) -> str:
+    """Text safe inside a Markdown table cell (a ``|`` would split the cell)."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _check_name(check: dict) -> str:
+    if check.get("name") == "subgroup_fnr":
+        return f"miss rate of {check.get('group_type')} = {check.get('group')}"
+    return CHECK_TITLES.get(check.get("name", ""), str(check.get("name")))
+
+
+def gate_section(evaluation: dict) -> list[str]:
+    """The gate first: the verdict, every check, the groups too few to judge, and what
+    the verdict means for the rosters. Older evaluations (no ``gate``) say so."""
+    lines = ["## The gate: may this version rank rosters?", ""]
+    gate = evaluation.get("gate")
+    if not isinstance(gate, dict):
+        return lines + [
+            "Gate not evaluated (trained before the gate existed). This version has not "
+            "been checked against the district's rule as CONTRACT §3 requires; retrain it "
+            "before it ranks a roster.",
+            "",
+        ]
+    lines += [f"**{verdict_line(gate)}**", "", "| check | model | rule | needs | result |",
+              "|---|---|---|---|---|"]
+    for check in gate.get("checks", []):
+        needs = f"{check.get('comparison', '')} ({_num(check.get('threshold'))})"
+        if check.get("rule") is None:
+            needs = str(check.get("comparison", ""))
+        lines.append(
+            f"| {_cell(_check_name(check))} | {_num(check.get('model'))} | {_num(check.get('rule'))} "
+            f"| {_cell(needs)} | {'passed' if check.get('passed') else '**failed**'} |"
+        )
+    few = gate.get("too_few_to_judge") or []
+    least = (gate.get("settings") or {}).get("min_positives")
+    if few:
+        bar = f"fewer than {least} " if least else "too few "
+        names = ", ".join(f"{g.get('group_type')} = {g.get('group')}" for g in few)
+        lines += ["", f"Too few to judge ({bar}students in the group ended up off track; "
+                  f"neither passing nor failing): {names}."]
+    lines.append("")
+    if gate.get("passed"):
+        lines.append(
+            "What it means: this version may rank rosters once it is promoted to champion. "
+            "It found at least as many of the students who ended up off track as the rule "
+            "did, at the rule's own flag rate, on cohorts it never saw."
+        )
+    else:
+        lines.append(
+            "What it means: this version may not rank rosters. Rosters are ranked by the "
+            "rule until a version passes (a passing champion already in use keeps "
+            "ranking). Only `promote --force --why` can override this, and every roster "
+            "it then ranks says so at the top."
+        )
+    return lines + [""]
+
+
+def _years(values: object) -> str:
+    return ", ".join(str(v) for v in values) if isinstance(values, list | tuple) else str(values)
+
+
+def split_section(evaluation: dict) -> list[str]:
+    """How the test cohorts were chosen: the split's kind, its folds, and for a
+    retrospective split why and what it is worth."""
+    split = evaluation.get("split") or {}
+    kind = split.get("kind")
+    lines = ["## How it was tested", ""]
+    if kind == "retrospective":
+        lines += [
+            f"- Split: **retrospective**, because {split.get('reason') or 'no deployment-style split exists for these data'}.",
+            "- This is weaker evidence than a deployment-style split: the model learned "
+            "from outcomes that were not yet known when its test cohort would have been "
+            "scored, so in real use it may do worse than shown here.",
+        ]
+    elif kind == "deployment":
+        lines.append(
+            "- Split: **deployment-style**: every test cohort was scored by a model trained "
+            "only on cohorts whose outcomes were known by that cohort's checkpoints, as in real use."
+        )
+    else:
+        lines.append("- Split: kind not recorded (trained before splits recorded their kind).")
+    if split.get("description"):
+        lines.append(f"- {split['description']}")
+    for fold in split.get("folds") or []:
+        method = fold.get("calibration")
+        method = method.get("method") if isinstance(method, dict) else method
+        lines.append(
+            f"- Tested on {_years(fold.get('test_years'))}: trained on "
+            f"{_years(fold.get('train_years'))}, calibrated on {_years(fold.get('calibrate_years'))}"
+            + (f" ({method})" if method else "") + "."
+        )
+    return lines + [""]
+
+
+def cohort_section(evaluation: dict) -> list[str]:
+    """Rolling origin: the model against the rule on each out-of-time test cohort."""
+    by_cohort = evaluation.get("by_cohort")
+    if not isinstance(by_cohort, dict) or not by_cohort:
+        return ["## By test cohort", "", "Only one test cohort was evaluated (trained before "
+                "rolling-origin evaluation); see the performance table below.", ""]
+    lines = [
+        "## By test cohort (rolling origin)",
+        "",
+        "Each cohort was scored by a model that had not seen it. 95% intervals resample students.",
+        "",
+        "| test cohort | n | rule flags | model ROC AUC | rule ROC AUC | model recall at rule rate | rule recall |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for year, at in sorted(by_cohort.items()):
+        model, rule = at.get("model") or {}, at.get("rule") or {}
+        n = at.get("n")
+        lines.append(
+            f"| {_cell(year)} | {f'{n:,}' if isinstance(n, int) else _num(n)} | {_num(at.get('rule_flag_rate'))} "
+            f"| {_with_interval(model, 'roc_auc')} | {_with_interval(rule, 'roc_auc')} "
+            f"| {_with_interval(model, 'recall_at_rule_rate')} | {_with_interval(rule, 'recall_at_rule_rate')} |"
+        )
+    return lines + [""]
 
 
 def performance_table(evaluation: dict) -> list[str]:
@@ -63,10 +184,14 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
     model, split = evaluation["model"], evaluation["split"]
     rule = evaluation["baselines"]["rule"]
     gain = (evaluation.get("roc_auc") or math.nan) - (rule.get("roc_auc") or math.nan)
+    tested = _years(evaluation.get("test_cohorts") or split.get("test_years") or [])
     lines = [
         f"# Model card: {evaluation.get('registered_model', model)}"
         + (f" version {evaluation['model_version']}" if evaluation.get("model_version") else ""),
         "",
+        *gate_section(evaluation),
+        *split_section(evaluation),
+        *cohort_section(evaluation),
         "## Intended use: a flashlight, not a hammer",
         "",
         f"This model helps counselors and success teams {PURPOSE[model]}, early enough to "
@@ -80,18 +205,28 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
         f"({', '.join(sorted({d[5:] for d in evaluation['test_as_of_dates']}))}).",
         f"- Label (1 = needs support): {LABEL_WORDS.get(evaluation['label'], evaluation['label'])}.",
         f"- Rule baseline: {evaluation['rule']}.",
-        f"- Trained on cohorts {split['train_years']}, calibrated on {split['calibrate_years']} "
-        f"({evaluation['calibration']['method']} calibration), tested on {split['test_years']}; "
-        f"training labels all known by {split['labels_close']}, before the first test date.",
+    ]
+    if "train_years" in split:
+        method = (evaluation.get("calibration") or {}).get("method")
+        closed = (
+            f"; training labels all known by {split['labels_close']}, before the first test date"
+            if split.get("labels_close") and split.get("kind") != "retrospective" else ""
+        )
+        lines.append(
+            f"- Trained on cohorts {split['train_years']}, calibrated on {split.get('calibrate_years')} "
+            + (f"({method} calibration), " if method else "")
+            + f"tested on {split.get('test_years')}{closed}."
+        )
+    lines.append(
         f"- Data end {evaluation['data_end']}; config {evaluation['config_hash']}; features "
         f"{len(evaluation['features'])} (hash {evaluation['feature_hash']}); ontrack "
-        f"{evaluation['ontrack_version']}.",
-    ]
+        f"{evaluation['ontrack_version']}."
+    )
     if split.get("note"):
         lines.append(f"- Note on the split: {split['note']}.")
     lines += [
         "",
-        "## Performance on the newest labelled cohort (out of time)",
+        f"## Performance on the test cohorts, pooled (out of time: {tested})",
         "",
         f"{evaluation['n']:,} student-checkpoints ({evaluation['n_students']:,} students); base "
         f"rate {_num(evaluation['base_rate'])}; the rule flags {_num(evaluation['rule_flag_rate'])} "
@@ -118,18 +253,23 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
         f"Bounds: false-positive and false-negative rate ratios against the largest group "
         f"of each kind within {bounds['ratio_min']}-{bounds['ratio_max']}; calibration error "
         f"at most {bounds['max_ece']}. Groups under {evaluation['fairness']['min_group_size']} "
-        "students are too small to audit and their sizes are withheld.",
+        "students are too small to audit and their sizes are withheld; so are the sizes "
+        "of the other groups of the same kind, which would give a withheld size away by "
+        "subtraction from the total.",
         "",
         "| group | students | FPR ratio | FNR ratio | ECE | verdict |",
         "|---|---|---|---|---|---|",
     ]
+    least = evaluation["fairness"]["min_group_size"]
+    withheld = {row["group_type"] for row in evaluation["subgroups"] if row.get("too_small")}
     for row in evaluation["subgroups"]:
-        name = f"{row['group_type']}: {row['group']}"
+        name = _cell(f"{row['group_type']}: {row['group']}")
         if row.get("too_small"):
-            lines.append(f"| {name} | <{evaluation['fairness']['min_group_size']} | - | - | - | {row['verdict']} |")
+            lines.append(f"| {name} | fewer than {least} | - | - | - | {row['verdict']} |")
             continue
+        size = f"{least} or more" if row["group_type"] in withheld else f"{row['n_students']:,}"
         lines.append(
-            f"| {name} | {row['n_students']:,} | {_num(row.get('fpr_ratio'), 2)} | "
+            f"| {name} | {size} | {_num(row.get('fpr_ratio'), 2)} | "
             f"{_num(row.get('fnr_ratio'), 2)} | {_num(row.get('ece'))} | {row['verdict']} |"
         )
     lines += [

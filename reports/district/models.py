@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reports.district import charts
+from reports.district import charts, model_status
 from reports.district.html import DASH, esc, figure, page, pct, table
-from reports.district.words import group_name, group_type_name
+from reports.district.words import group_type_name
 
 RULES = {
     "grade8": "the 8th-grade readiness rule",
     "grade9": "the 9th-grade on-track rule",
 }
 WHO = {"grade8": "8th graders", "grade9": "9th graders"}
+MODELS = tuple(RULES)
 OUTCOMES = {
     "off_track_9": "ended 9th grade off track",
     "on_track_9": "ended 9th grade off track",
@@ -204,7 +205,7 @@ def fairness_block(ev: dict) -> str:
         auc = _num(g.get("roc_auc"))
         rows.append(
             f"<tr><td>{esc(group_type_name(str(g.get('group_type', ''))))}</td>"
-            f"<td>{esc(group_name(str(g.get('group_type', '')), str(g.get('group', ''))))}</td>"
+            f"<td>{esc(model_status.group_value(g.get('group_type', ''), g.get('group', '')))}</td>"
             f"<td>{esc('too few students to judge' if small else g.get('verdict', ''))}</td>"
             f'<td class="num">{"" if small or auc is None else pct(auc, 0)}</td></tr>'
         )
@@ -236,30 +237,20 @@ def card_page(source: Path, title: str) -> str:
     return page(title, "Model card", (("index.html", "District report"),), back + body)
 
 
-def _beats_rule(metrics: dict) -> bool | None:
-    """Whether the model ranks better than the rule and finds at least as many students."""
-    rule = (metrics.get("baselines") or {}).get("rule") or {}
-    pairs = [
-        (_num(metrics.get(k)), _num(rule.get(k)))
-        for k in ("roc_auc", "recall_at_rule_rate")
-    ]
-    if any(a is None or b is None for a, b in pairs):
-        return None
-    return pairs[0][0] > pairs[0][1] and pairs[1][0] >= pairs[1][1]
-
-
 def status_line(ev: dict, check: dict | None) -> str:
-    """Which version is in use and whether it does better than the rule, in words."""
+    """Which version these numbers are about (champion, challenger), in words.
+
+    Whether it ranks the rosters is not said here: that comes from the rosters' own
+    summary (:func:`model_status.ranking_paragraph`)."""
     aliases = [str(a) for a in ev.get("aliases") or []]
     metrics = check or ev
     if check:
         role = f"The champion (version {esc(check.get('model_version', '?'))}), checked again"
     elif "champion" in aliases:
-        role = "The champion (the version in use)"
+        role = "The champion (the version promoted for use)"
     elif ev.get("model_version"):
         role = (
-            "This version is a challenger: it has not been promoted, so rosters do not "
-            "use it yet. It was tested"
+            "This version is a challenger: it has not been promoted. It was tested"
         )
     else:
         role = "The model was tested"
@@ -267,14 +258,18 @@ def status_line(ev: dict, check: dict | None) -> str:
         ", ".join(str(c) for c in metrics.get("test_cohorts") or [])
         or "the newest labelled cohort"
     )
-    beats = _beats_rule(metrics)
-    verdict = {
-        True: "It does better than the rule.",
-        False: "It does not yet do better than the rule on both measures below, so the "
-        "rule stays the main guide.",
-        None: "",
-    }[beats]
-    return f"<p>{role} on the newest labelled cohort ({esc(cohorts)}). {verdict}</p>"
+    return f"<p>{role} on cohorts it never saw ({esc(cohorts)}).</p>"
+
+
+def gate_html(ev: dict, check: dict | None) -> str:
+    """The gate verdict of the trained version, and of the champion's check on a newer
+    cohort when ``ontrack evaluate`` recorded one with a gate."""
+    version = ev.get("model_version")
+    parts = [model_status.gate_verdict_html(ev.get("gate"), f"Version {version}" if version else "This model")]
+    if check and isinstance(check.get("gate"), dict):
+        champion = f"The champion, version {check.get('model_version', '?')}, on the newest labelled cohort,"
+        parts.append(model_status.gate_verdict_html(check["gate"], champion))
+    return "".join(parts)
 
 
 def models_section(
@@ -293,15 +288,20 @@ def models_section(
     head = (
         '<section id="models"><h2>Early-warning models</h2><p>The models estimate each '
         "student's chance of going off track, so support can start earlier. They are "
-        "always shown beside the rule counselors already use, and used only if they do "
-        "better than it on students they have never seen.</p>"
+        "always shown beside the rule counselors already use, and rank a roster only if "
+        "they pass the gate: doing at least as well as the rule on students they have "
+        "never seen.</p>"
     )
-    if not models:
-        return (
-            head
-            + "<p>The models are not trained yet; only the rules above are shown.</p></section>"
-        )
+    summaries = {name: model_status.read_summary(out_dir, name) for name in MODELS}
     parts = [head]
+    if not models:
+        parts.append("<p>The models are not trained yet; only the rules above are shown.</p>")
+    for name, summary in summaries.items():
+        if name not in models and summary is not None:  # rosters ranked by the rule
+            parts.append(
+                f"<h3>{esc(WHO.get(name, name).capitalize())}</h3>"
+                + model_status.ranking_paragraph(summary)
+            )
     for name, ev in models.items():
         check = checks.get(name)
         metrics = check or ev
@@ -311,13 +311,21 @@ def models_section(
             metrics.get("registered_model") or ev.get("registered_model") or name
         )
         who = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
-        parts.append(f"<h3>{esc(WHO.get(name, name).capitalize())}: {who}</h3>")
+        parts += [
+            f"<h3>{esc(WHO.get(name, name).capitalize())}: {who}</h3>",
+            gate_html(ev, check),
+            model_status.ranking_paragraph(summaries.get(name)),
+        ]
         if created:
             parts.append(
                 f'<p class="note">Trained {esc(created)}; run '
                 f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>"
             )
-        parts.append(status_line(ev, check))
+        parts += [
+            status_line(ev, check),
+            model_status.split_html(ev),
+            model_status.cohort_table(metrics, min_size),
+        ]
         parts.append(
             "<ul>"
             + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics))
