@@ -30,6 +30,7 @@ from ontrack.pipeline_settings import (
     EngineConfig,
     FairnessBounds,
     FeatureConfig,
+    GateConfig,
     LabelPolicy,
     ModelingConfig,
     ReportingConfig,
@@ -49,6 +50,7 @@ __all__ = [
     "EngineConfig",
     "FairnessBounds",
     "FeatureConfig",
+    "GateConfig",
     "LabelPolicy",
     "MarkScale",
     "ModelingConfig",
@@ -228,6 +230,7 @@ class Config(_Frozen):
     label: LabelPolicy = Field(default_factory=LabelPolicy)
     split: SplitSpec = Field(default_factory=SplitSpec)
     modeling: ModelingConfig = Field(default_factory=ModelingConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 

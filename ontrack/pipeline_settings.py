@@ -122,9 +122,10 @@ class ScoringConfig(_Frozen):
         0.25, gt=0, description="Population stability index of the scores against the "
         "test cohort above which rosters are ranked by the rule."
     )
-    drift_tolerance: float = Field(
-        0.02, ge=0, description="How far the champion may trail the rule (ROC AUC, "
-        "recall at the rule's flag rate) before rosters are ranked by the rule."
+    model_max_age_years: int = Field(
+        3, ge=1, description="A champion whose newest training cohort is more than this "
+        "many school years older than the scored year has expired: rosters are ranked "
+        "by the rule until a model is retrained and passes its gate."
     )
 
 
@@ -190,6 +191,36 @@ class LabelPolicy(_Frozen):
     )
 
 
+class GateConfig(_Frozen):
+    """What a model must show, out of time, before it may rank a roster (CONTRACT §3).
+
+    The district config's ``gate:`` section. Every check compares the model with the
+    district's own rule on the same test rows, at the rule's flag rate.
+    """
+
+    max_ece: float = Field(
+        0.05, gt=0, le=1, description="Largest expected calibration error of the model's "
+        "risks on the test cohort(s)."
+    )
+    min_positives: int = Field(
+        30, ge=1, description="A student group is judged (its miss rate against the "
+        "rule's) only with at least this many students who end up off track; smaller "
+        "groups are listed as too few to judge."
+    )
+    fnr_slack: float = Field(
+        0.05, ge=0, le=1, description="How far a judged group's miss rate (FNR at the "
+        "rule's flag rate) may exceed the rule's for the same group."
+    )
+    recall_margin: float = Field(
+        0.0, ge=0, le=1, description="How many points of recall at the rule's flag rate "
+        "the model must find beyond the rule's (0: at least as many)."
+    )
+    auc_margin: float = Field(
+        0.0, ge=0, le=1, description="How far the model's ROC AUC must exceed the rule's "
+        "(0: at least the rule's)."
+    )
+
+
 class SplitSpec(_Frozen):
     """How many cohort years each part of a split takes.
 
@@ -201,6 +232,13 @@ class SplitSpec(_Frozen):
     )
     n_calibrate_years: int = Field(1, ge=1, description="Calibration cohort years.")
     n_test_years: int = Field(1, ge=1, description="Test cohort years.")
-    n_splits: int = Field(
-        1, ge=1, description="Splits, stepping the test cohort back a year each."
+    n_splits: int | None = Field(
+        None, ge=1, description="Most out-of-time test cohorts evaluated (rolling "
+        "origin, stepping back a year each; None: every cohort the data allows)."
+    )
+    kind: Literal["auto", "deployment", "retrospective"] = Field(
+        "auto", description="deployment: train only on cohorts whose labels closed "
+        "before the test's as-of dates (refuse when impossible); retrospective: train on "
+        "older cohorts, test on the newest labelled one; auto: deployment when the data "
+        "allows, else retrospective with a warning."
     )

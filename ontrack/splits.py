@@ -48,6 +48,7 @@ from ontrack.config import SplitSpec
 from ontrack.errors import LeakageError
 
 PARTS: tuple[str, ...] = ("train", "calibrate", "test")
+KINDS: tuple[str, ...] = ("deployment", "retrospective")
 
 
 @dataclass(frozen=True)
@@ -70,23 +71,31 @@ class TemporalSplit:
     calibrate: tuple[date, ...]
     test: tuple[date, ...]
     labels_close: date  # latest label window end of the train and calibrate cohorts
+    # deployment: fitted only on labels known by the first test as-of date;
+    # retrospective: fitted on older cohorts whose labels closed later (CONTRACT §3).
+    kind: str = "deployment"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"split kind must be one of {', '.join(KINDS)}. Got {self.kind!r} instead.")
         for part in PARTS:
-            if not getattr(self, part):
+            if not getattr(self, part) and not (part == "calibrate" and not self.calibrate_years):
                 raise LeakageError(
                     f"split part {part} must hold as-of dates. Got none instead."
                 )
+        # An empty calibration part means cross-fitted calibration inside training.
+        calibrate_years = self.calibrate_years or self.train_years
+        calibrate = self.calibrate or self.train
         # (E) 2020-2022 < 2023 < 2024, and 2022-06-30 < 2022-10-31 < ... < 2023-10-31.
-        if not (max(self.train_years) < min(self.calibrate_years)
-                and max(self.calibrate_years) < min(self.test_years)):
+        if not ((max(self.train_years) < min(self.calibrate_years) if self.calibrate_years else True)
+                and max(calibrate_years) < min(self.test_years)):
             raise LeakageError(
                 "split cohort years must be ordered train < calibrate < test. Got "
                 f"train {self.train_years}, calibrate {self.calibrate_years}, test "
                 f"{self.test_years} instead."
             )
-        early = max(self.train) < min(self.calibrate)
-        late = max(self.calibrate) < min(self.test)
+        early = max(self.train) < min(self.calibrate) if self.calibrate else True
+        late = max(calibrate) < min(self.test)
         if not (early and late):
             raise LeakageError(
                 "split as-of dates must be ordered train < calibrate < test. Got train "
@@ -94,7 +103,7 @@ class TemporalSplit:
                 f"{max(self.calibrate)}, test from {min(self.test)} instead."
             )
         # (E) labels of 2020-2023 close by 2023-06-30 <= 2023-10-31, first test date.
-        if self.labels_close > min(self.test):
+        if self.kind == "deployment" and self.labels_close > min(self.test):
             raise LeakageError(
                 "training and calibration labels must be known by the first test as-of "
                 f"date {min(self.test)}. Got labels closing {self.labels_close} "
@@ -115,10 +124,12 @@ class TemporalSplit:
         """One line, e.g. ``train 2020-2022 | calibrate 2023 | test 2024``."""
         def span(years: tuple[int, ...]) -> str:
             return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
-        return (
-            f"train {span(self.train_years)} | calibrate {span(self.calibrate_years)} "
+        calibrate = span(self.calibrate_years) if self.calibrate_years else "cross-fitted"
+        text = (
+            f"train {span(self.train_years)} | calibrate {calibrate} "
             f"| test {span(self.test_years)} (labels close {self.labels_close})"
         )
+        return text if self.kind == "deployment" else f"{text}, retrospective"
 
 
 def cohort_windows(labels: pd.DataFrame) -> list[CohortWindow]:
@@ -150,7 +161,9 @@ def temporal_splits(
     ----------
     windows : one per cohort year (:func:`cohort_windows`).
     data_end : the date the data runs to; later label windows are not complete.
-    spec : years per part and number of splits.
+    spec : years per part and number of splits (``n_splits`` None: one). Every split
+        must have exactly the configured years; :func:`rolling_splits` is the flexible
+        rolling origin that training uses.
 
     Examples
     --------
@@ -178,13 +191,14 @@ def temporal_splits(
             f"Got {len(complete)} complete cohort years instead ({newest})."
         )
     splits = []
-    for step in range(spec.n_splits - 1, -1, -1):
+    n_splits = spec.n_splits or 1
+    for step in range(n_splits - 1, -1, -1):
         stop = len(complete) - step * spec.n_test_years
         test = complete[max(stop - spec.n_test_years, 0):stop]
         if len(test) < spec.n_test_years:
             raise LeakageError(
                 f"split.n_splits must be at most the complete cohort years allow. Got "
-                f"{spec.n_splits} splits of {spec.n_test_years} test years with only "
+                f"{n_splits} splits of {spec.n_test_years} test years with only "
                 f"{len(complete)} complete years instead."
             )
         splits.append(_one_split(ordered, test, spec))
@@ -227,4 +241,104 @@ def _one_split(
         calibrate=dates(calibrate),
         test=dates(test),
         labels_close=max(w.label_window_end for w in (*train, *calibrate)),
+    )
+
+
+def rolling_splits(
+    windows: Iterable[CohortWindow], *, data_end: date, spec: SplitSpec | None = None
+) -> tuple[list[TemporalSplit], str | None]:
+    """Every out-of-time split the data allows (rolling origin), oldest test first, and
+    the reason when they had to be retrospective (None for deployment splits).
+
+    Each complete cohort, newest first, becomes a test cohort while an older cohort
+    can train for it; up to ``spec.n_splits`` of them. Each fold trains on up to
+    ``n_train_years`` cohorts and calibrates on the next ``n_calibrate_years``; with
+    fewer eligible cohorts it trains on what there is, and with a single one the
+    calibration is cross-fitted inside it (an empty calibration part).
+
+    ``spec.kind``: ``deployment`` fits only on labels closed by the test's first as-of
+    date and raises ``LeakageError`` when no such fold exists; ``retrospective`` fits
+    on any older complete cohort; ``auto`` tries deployment, then retrospective.
+
+    Examples
+    --------
+    >>> grad = [CohortWindow(y, (date(y - 1, 10, 31),), date(y + 4, 6, 30)) for y in (2015, 2016)]
+    >>> folds, why = rolling_splits(grad, data_end=date(2021, 6, 30))
+    >>> [f.describe() for f in folds]
+    ['train 2015 | calibrate cross-fitted | test 2016 (labels close 2019-06-30), retrospective']
+    """
+    spec = spec or SplitSpec()
+    ordered = sorted(windows, key=lambda w: w.school_year)
+    complete = [w for w in ordered if w.label_window_end <= data_end]
+    if not complete:
+        newest = (f"the newest cohort, {ordered[-1].school_year}, has labels closing "
+                  f"{ordered[-1].label_window_end}") if ordered else "there are no cohorts"
+        raise LeakageError(
+            f"the test cohort must have labels complete by the data end {data_end}. "
+            f"Got no complete cohort year instead ({newest})."
+        )
+    if spec.kind == "retrospective":
+        why = "split.kind = retrospective in the config"
+    else:
+        deployment = _folds(ordered, complete, spec, "deployment")
+        if deployment:
+            return deployment, None
+        why = _no_deployment_reason(ordered, complete)
+        if spec.kind == "deployment":
+            raise LeakageError(
+                f"a deployment split must exist (split.kind = deployment). Got none instead: {why}."
+            )
+    retrospective = _folds(ordered, complete, spec, "retrospective")
+    if not retrospective:
+        raise LeakageError(
+            "a retrospective split must have at least two cohort years with complete labels "
+            f"(one to train, a newer one to test). Got {len(complete)} instead: "
+            + ", ".join(f"{w.school_year} (labels close {w.label_window_end})" for w in complete)
+        )
+    return retrospective, why
+
+
+def _folds(ordered: Sequence[CohortWindow], complete: Sequence[CohortWindow], spec: SplitSpec,
+           kind: str) -> list[TemporalSplit]:
+    folds: list[TemporalSplit] = []
+    for test_end in range(len(complete), 0, -spec.n_test_years):
+        test = complete[max(test_end - spec.n_test_years, 0):test_end]
+        first_test = min(d for w in test for d in w.as_of_dates)
+        eligible = [
+            w for w in complete
+            if w.school_year < test[0].school_year
+            and (kind == "retrospective" or w.label_window_end <= first_test)
+        ]
+        if not eligible or (spec.n_splits is not None and len(folds) >= spec.n_splits):
+            break
+        n_cal = spec.n_calibrate_years if len(eligible) > spec.n_calibrate_years else 0
+        n_train = min(spec.n_train_years or len(eligible), len(eligible) - n_cal)
+        fit = eligible[len(eligible) - n_cal - n_train:]
+        folds.append(_build(fit[:n_train], fit[n_train:], test, kind))
+    return folds[::-1]
+
+
+def _build(train: Sequence[CohortWindow], calibrate: Sequence[CohortWindow],
+           test: Sequence[CohortWindow], kind: str) -> TemporalSplit:
+    def dates(part: Sequence[CohortWindow]) -> tuple[date, ...]:
+        return tuple(sorted(d for w in part for d in w.as_of_dates))
+
+    return TemporalSplit(
+        train_years=tuple(w.school_year for w in train),
+        calibrate_years=tuple(w.school_year for w in calibrate),
+        test_years=tuple(w.school_year for w in test),
+        train=dates(train), calibrate=dates(calibrate), test=dates(test),
+        labels_close=max(w.label_window_end for w in (*train, *calibrate)),
+        kind=kind,
+    )
+
+
+def _no_deployment_reason(ordered: Sequence[CohortWindow], complete: Sequence[CohortWindow]) -> str:
+    newest = complete[-1]
+    first_test = min(newest.as_of_dates)
+    return (
+        f"no cohort older than the newest labelled one, {newest.school_year}, has labels "
+        f"closed by its first as-of date {first_test} (the oldest cohort, "
+        f"{ordered[0].school_year}, closes {ordered[0].label_window_end}); a model deployed "
+        "then could not have learned from any outcome"
     )

@@ -46,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = check_registered(args.out, config, model=args.model, alias_or_version=args.version)
-    verdict = "still beats" if result["beats_rule_auc"] and result["beats_rule_recall"] else "does NOT beat"
+    from ontrack.modeling.gate import verdict_line
+
     print(
         f"{result['registered_model']} version {result['model_version']} ({args.version}) on "
-        f"cohort {result['test_cohorts']}: {verdict} the rule"
+        f"cohort {result['test_cohorts']}: {verdict_line(result['gate'])}"
     )
     print(table(comparison_rows(result), ["", "ROC AUC", "precision @ rule rate", "recall @ rule rate", "ECE"]))
     return 0

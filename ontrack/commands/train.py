@@ -38,6 +38,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "the outcomes allow an honest split, else on-track; grade8 predicts on-track)",
     )
     parser.add_argument(
+        "--split", choices=("auto", "deployment", "retrospective"), default=None,
+        help="deployment: test as if deployed (train only on cohorts whose outcomes were "
+        "known by the test's first checkpoint) and refuse when the data cannot; "
+        "retrospective: train on older cohorts, test on the newest labelled one; auto "
+        "(default, or split.kind in the config): deployment when possible, else "
+        "retrospective with a warning",
+    )
+    parser.add_argument(
         "--reuse-features", action="store_true",
         help="use OUT/features/<model>/ as it is (built with the same config) instead of "
         "validating and building features again",
@@ -69,21 +77,43 @@ def prepare_features(data: Path, out: Path, config: Config, model: str, say: Cal
 
 
 def summary(evaluation: dict) -> str:
-    """The comparison table (model vs rule vs logistic) and where everything is."""
+    """The gate verdict first, then the comparison table (model vs rule vs logistic),
+    per test cohort, and where everything is."""
     from ontrack.modeling.evaluation import comparison_rows
+    from ontrack.modeling.gate import verdict_line
 
     header = ["", "ROC AUC", "precision @ rule rate", "recall @ rule rate", "ECE"]
+    split = evaluation["split"]
     lines = [
-        f"{evaluation['model']} ({evaluation['label']}): {evaluation['split']['description']}",
-        f"test cohort: {evaluation['n']:,} student-checkpoints, base rate "
-        f"{evaluation['base_rate']:.1%}; the rule flags {evaluation['rule_flag_rate']:.1%}",
+        verdict_line(evaluation["gate"]),
+        f"{evaluation['model']} ({evaluation['label']}): {split['kind']} split, "
+        f"test cohort(s) {', '.join(str(y) for y in evaluation['test_cohorts'])}; "
+        f"registered model: {split['description']}",
+    ]
+    if split.get("reason"):
+        lines.append(f"warning: retrospective split (weaker evidence than deployment): {split['reason']}")
+    lines += [
+        f"out-of-time rows: {evaluation['n']:,} student-checkpoints of {evaluation['n_students']:,} "
+        f"students, base rate {evaluation['base_rate']:.1%}; the rule flags {evaluation['rule_flag_rate']:.1%}",
         table(comparison_rows(evaluation), header),
-        f"calibration: {evaluation['calibration']['method']}; fairness: {evaluation['fairness']['verdict']}",
+    ]
+    for year, part in evaluation.get("by_cohort", {}).items():
+        model, rule = part["model"], part["rule"]
+        lines.append(
+            f"  cohort {year}: ROC AUC {model['roc_auc']:.3f} vs rule {rule['roc_auc']:.3f}; "
+            f"recall at the rule's rate {model['recall_at_rule_rate']:.1%} vs {rule['recall_at_rule_rate']:.1%} "
+            f"({part['n_students']:,} students)"
+        )
+    lines += [
+        f"calibration: {evaluation['calibration']['method']} ({evaluation['calibration'].get('on', 'calibration cohort')}); "
+        f"fairness: {evaluation['fairness']['verdict']}",
         f"mlflow run {evaluation['mlflow_run_id']}; registered {evaluation['registered_model']} "
         f"version {evaluation['model_version']} ({', '.join(evaluation['aliases'])})",
     ]
-    if evaluation["split"].get("note"):
-        lines.append(f"note: {evaluation['split']['note']}")
+    if not evaluation["gate"]["passed"]:
+        lines.append("this version is not champion: `ontrack promote` refuses it unless --force --why TEXT")
+    if split.get("note"):
+        lines.append(f"note: {split['note']}")
     return "\n".join(lines)
 
 
@@ -96,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     prepare_features(args.data, args.out, config, args.model, say, args.reuse_features)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = train_model(args.out, config, model=args.model, target=args.target, progress=say)
+        result = train_model(args.out, config, model=args.model, target=args.target,
+                             split_kind=args.split, progress=say)
     print(summary(result.evaluation))
     print(f"written to {result.folder}")
     return 0

@@ -3,7 +3,8 @@
 Used by ``ontrack evaluate`` and by scoring's drift guard: a champion trained years
 ago is scored on the newest cohort whose labels are complete (the current split's test
 cohort) and compared with the rule on the same rows. The result says whether the
-champion still beats the rule on ROC AUC and on recall at the rule's flag rate.
+champion still passes its gate (``ontrack.modeling.gate``) there; the scoring fallback
+reads that verdict, so ``evaluate`` and the rosters never disagree.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def check_registered(
     name = tracking.registered_name(config, model)
     loaded, info = tracking.load_registered(client, name, alias_or_version)
     label = loaded.contract["label"]
-    data = load_training_data(out_dir, model, config, target=TARGET_OF_LABEL[label])
+    kind = loaded.contract.get("split", {}).get("kind")
+    data = load_training_data(out_dir, model, config, target=TARGET_OF_LABEL[label],
+                              split_kind="retrospective" if kind == "retrospective" else None)
     missing = sorted(set(loaded.feature_names) - set(data.X.columns))
     if missing:
         raise ModelContractError(
@@ -51,8 +54,9 @@ def check_registered(
         "label": label,
         "test_cohorts": list(data.split.test_years),
         "trained_on": loaded.contract.get("split", {}),
-        "beats_rule_auc": bool(evaluation["roc_auc"] > rule["roc_auc"]),
+        "beats_rule_auc": bool(evaluation["roc_auc"] >= rule["roc_auc"]),
         "beats_rule_recall": bool(evaluation["recall_at_rule_rate"] >= rule["recall_at_rule_rate"]),
+        "passes_gate": bool(evaluation["gate"]["passed"]),
         **evaluation,
     }
     folder = Path(out_dir) / "models" / model

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ontrack.config import Config, SplitSpec
+from ontrack.config import Config
 from ontrack.errors import LeakageError, SchemaError
 from ontrack.indicators import GROUP_FLAGS
 from ontrack.labels import LABELS, default_label
-from ontrack.splits import TemporalSplit, cohort_windows, temporal_splits
+from ontrack.splits import TemporalSplit, cohort_windows, rolling_splits
 
 # The groups of the fairness audit, in the issue's order: race/ethnicity, gender, then
 # the program flags of the equity rates.
@@ -48,17 +48,29 @@ class TrainingData:
     labels: pd.DataFrame
     cohort: pd.DataFrame
     rule_score: pd.Series
-    split: TemporalSplit
+    splits: tuple[TemporalSplit, ...]  # rolling origin, oldest test cohort first
     data_end: date
     split_note: str | None
+    split_reason: str | None = None  # why the splits are retrospective (None: deployment)
+
+    @property
+    def split(self) -> TemporalSplit:
+        """The newest split: its model is the one registered."""
+        return self.splits[-1]
+
+    @property
+    def split_kind(self) -> str:
+        """``deployment`` or ``retrospective`` (CONTRACT §3)."""
+        return self.split.kind
 
     @property
     def y(self) -> pd.Series:
         """The label (1 = bad outcome), NaN where unknown or excluded."""
         return self.labels["label"]
 
-    def part(self, name: str) -> np.ndarray:
-        """Rows of split part ``name`` that have a label and predict ahead of it.
+    def part(self, name: str, split: TemporalSplit | None = None) -> np.ndarray:
+        """Rows of part ``name`` of ``split`` (default: the newest) that have a label
+        and predict ahead of it.
 
         A row whose as-of date is on or after its label's window end (a 9th grader on
         June 30 for ``off_track_9``) already knows its outcome: it is no prediction,
@@ -66,7 +78,15 @@ class TrainingData:
         """
         dates = pd.DatetimeIndex(self.X.index.get_level_values("as_of_date"))
         ahead = dates.to_numpy() < pd.to_datetime(self.labels["window_end"]).to_numpy()
-        return self.split.mask(self.X.index, name) & self.y.notna().to_numpy() & ahead
+        split = split or self.split
+        return split.mask(self.X.index, name) & self.y.notna().to_numpy() & ahead
+
+    def test_rows(self) -> np.ndarray:
+        """Rows of every fold's test part: the out-of-time rows all evaluation pools."""
+        rows = np.zeros(len(self.X), dtype=bool)
+        for split in self.splits:
+            rows |= self.part("test", split)
+        return rows
 
     @property
     def feature_hash(self) -> str:
@@ -99,12 +119,16 @@ def _column(X: pd.DataFrame, name: str) -> pd.Series:
 
 
 def load_training_data(
-    out_dir: Path, model: str, config: Config, *, target: str | None = None
+    out_dir: Path, model: str, config: Config, *, target: str | None = None,
+    split_kind: str | None = None,
 ) -> TrainingData:
-    """Read the model's features and labels and make the temporal split.
+    """Read the model's features and labels and make the rolling temporal splits.
 
     ``target`` is ``on_track_9`` or ``graduation``; None follows CONTRACT §3 (grade9
     predicts graduation when the outcomes allow an honest split, else on-track).
+    ``split_kind`` overrides ``split.kind`` (``deployment``, ``retrospective``,
+    ``auto``): a deployment split for any candidate label is preferred; only when none
+    exists does ``auto`` fall back to a retrospective split, and says why.
     """
     folder = Path(out_dir) / "features" / model
     if not (folder / "matrix.parquet").is_file():
@@ -118,22 +142,32 @@ def load_training_data(
     data_end = date.fromisoformat(meta["data_end"])
     available = sorted(p.stem for p in (folder / "labels").glob("*.parquet"))
     candidates = _candidate_labels(model, target, available)
-    errors = []
-    for label in candidates:
-        labels = pd.read_parquet(folder / "labels" / f"{label}.parquet").reindex(X.index)
-        try:
-            split, note = _split(labels, data_end, config.split)
-        except LeakageError as err:
-            errors.append(f"{label}: {err}")
-            continue
-        if len(errors):
-            note = "; ".join(filter(None, [note, f"fell back to {label} because " + errors[0]]))
-        return TrainingData(
-            model, label, X, labels, cohort, rule_score(model, X), split, data_end, note
-        )
+    spec = config.split if split_kind is None else config.split.model_copy(update={"kind": split_kind})
+    kinds = {"auto": ("deployment", "retrospective")}.get(spec.kind, (spec.kind,))
+    errors: list[str] = []
+    for kind in kinds:
+        for label in candidates:
+            labels = pd.read_parquet(folder / "labels" / f"{label}.parquet").reindex(X.index)
+            windows = cohort_windows(labels.dropna(subset=["label", "window_end"]))
+            try:
+                splits, reason = rolling_splits(
+                    windows, data_end=data_end, spec=spec.model_copy(update={"kind": kind})
+                )
+            except LeakageError as err:
+                errors.append(f"{label}: {err}")
+                continue
+            if kind == "retrospective" and spec.kind == "auto":
+                reason = "; ".join(e for e in errors if "deployment" in e) or reason
+            note = None
+            if label != candidates[0]:
+                note = f"fell back to {label} because " + errors[0]
+            return TrainingData(
+                model, label, X, labels, cohort, rule_score(model, X), tuple(splits),
+                data_end, note, reason,
+            )
     raise LeakageError(
-        f"{model} must have a label with an honest temporal split. Got none instead: "
-        + " | ".join(errors)
+        f"{model} must have a label with a usable temporal split (split.kind = {spec.kind}). "
+        "Got none instead: " + " | ".join(errors)
     )
 
 
@@ -153,19 +187,3 @@ def _candidate_labels(model: str, target: str | None, available: list[str]) -> l
         return [wanted]
     first = default_label(model, available)
     return [first] + [n for n in LABELS if n != first and n in available][: int(first != "off_track_9")]
-
-
-def _split(labels: pd.DataFrame, data_end: date, spec: SplitSpec) -> tuple[TemporalSplit, str | None]:
-    """The newest split under the configured years; fewer training years if needed."""
-    windows = cohort_windows(labels.dropna(subset=["window_end"]))
-    try:
-        return temporal_splits(windows, data_end=data_end, spec=spec)[-1], None
-    except LeakageError as err:
-        if spec.n_train_years is None:
-            raise
-        relaxed = spec.model_copy(update={"n_train_years": None})
-        split = temporal_splits(windows, data_end=data_end, spec=relaxed)[-1]
-        return split, (
-            f"split.n_train_years={spec.n_train_years} was not possible, so every "
-            f"eligible older cohort year was used. {err}"
-        )

@@ -1,10 +1,13 @@
-"""Evaluation of the model and both baselines on the test cohort (CONTRACT §4).
+"""Evaluation of the model and both baselines out of time (CONTRACT §3, §4).
 
-The test cohort is the newest labelled cohort of the split, at every checkpoint. Three
+The rows are every out-of-time test cohort the data allows (rolling origin: each
+scored by the model trained only on cohorts before it), at every checkpoint. Three
 scores are compared on exactly the same rows: the calibrated model, the rule (its score
-1 / 0.5 / 0), and the logistic regression. The rule's *flag rate* (the share of test
-rows it flags) sets the operating point: precision and recall "at the rule's rate" ask
-what the model finds when it may flag exactly as many students as the rule does.
+1 / 0.5 / 0), and the logistic regression. The rule's *flag rate* sets the operating
+point: precision and recall "at the rule's rate" ask what the model finds when it may
+flag, on each list (one cohort at one checkpoint), exactly as many students as the rule
+flags there. Metrics are reported pooled, per test cohort and per checkpoint, and the
+gate (``ontrack.modeling.gate``) is decided on the pooled rows.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ontrack.config import Config, ModelingConfig
+from ontrack.config import Config, GateConfig, ModelingConfig
 from ontrack.modeling.dataset import EQUITY_GROUPS, TrainingData
 from ontrack.modeling.fairness import fairness_audit, fairness_summary
+from ontrack.modeling.gate import gate_verdict
 from ontrack.modeling.metrics import evaluate_score, reliability_table
 
 SCORES: tuple[str, ...] = ("model", "rule", "logistic")
@@ -31,47 +35,66 @@ def evaluate_scores(
     settings: ModelingConfig,
     *,
     min_group_size: int,
+    lists: np.ndarray | None = None,
+    cohorts: np.ndarray | None = None,
+    gate: GateConfig | None = None,
 ) -> dict:
-    """Metrics of every score overall and by checkpoint, and the model's fairness audit.
+    """Metrics of every score pooled, by test cohort and by checkpoint; the model's
+    fairness audit; and, with ``gate`` settings, the gate block.
 
-    ``scores`` holds ``model`` (calibrated risk), ``rule`` and optionally ``logistic``.
+    ``scores`` holds ``model`` (calibrated risk), ``rule`` and optionally ``logistic``;
+    ``lists`` names each row's list (its as-of date), ``cohorts`` its test cohort year.
     """
     y = np.asarray(y, dtype="float64")
-    rule_rate = float((np.asarray(scores["rule"]) >= 1.0).mean())
+    rule = np.asarray(scores["rule"], dtype="float64")
+    rule_flagged = (rule >= 1.0).astype("float64")
+    lists = np.asarray(checkpoints if lists is None else lists)
+    rule_rate = float(rule_flagged.mean())
     common = {
         "top_shares": settings.top_shares,
         "n_samples": settings.bootstrap_samples,
         "seed": settings.seed,
     }
 
-    def all_scores(rows: np.ndarray, rate: float) -> dict[str, dict]:
+    def all_scores(rows: np.ndarray) -> dict[str, dict]:
         return {
             name: evaluate_score(
-                y[rows], np.asarray(score)[rows], students[rows], rule_rate=rate,
-                probabilistic=name != "rule", **common,
+                y[rows], np.asarray(score)[rows], students[rows],
+                rule_rate=float(rule_flagged[rows].mean()), probabilistic=name != "rule",
+                lists=lists[rows], rule_flagged=rule_flagged[rows], **common,
             )
             for name, score in scores.items()
         }
 
-    everything = np.arange(len(y))
-    overall = all_scores(everything, rule_rate)
+    overall = all_scores(np.arange(len(y)))
     by_checkpoint = {}
     for checkpoint in sorted(set(checkpoints), key=_month_order):
         rows = np.flatnonzero(checkpoints == checkpoint)
-        rate = float((np.asarray(scores["rule"])[rows] >= 1.0).mean())
-        at = all_scores(rows, rate)
-        by_checkpoint[checkpoint] = {"n": int(len(rows)), "rule_flag_rate": rate, **at}
+        by_checkpoint[checkpoint] = {
+            "n": int(len(rows)), "rule_flag_rate": float(rule_flagged[rows].mean()), **all_scores(rows)
+        }
+    by_cohort = {}
+    if cohorts is not None:
+        cohorts = np.asarray(cohorts)
+        for year in sorted(set(cohorts.tolist())):
+            rows = np.flatnonzero(cohorts == year)
+            by_cohort[str(year)] = {
+                "n": int(len(rows)), "n_students": int(pd.Series(students[rows]).nunique()),
+                "base_rate": float(y[rows].mean()), "rule_flag_rate": float(rule_flagged[rows].mean()),
+                **all_scores(rows),
+            }
     subgroups = fairness_audit(
         y, scores["model"], students, attributes, flag_rate=rule_rate,
         bounds=settings.fairness, min_group_size=min_group_size,
         n_samples=settings.bootstrap_samples, seed=settings.seed,
     )
     model = overall.pop("model")
-    return {
+    out = {
         **model,
         "rule_flag_rate": rule_rate,
         "reliability": published_reliability(y, scores["model"], min_group_size),
         "baselines": overall,
+        "by_cohort": by_cohort,
         "by_checkpoint": by_checkpoint,
         "subgroups": subgroups,
         "fairness": {
@@ -80,6 +103,9 @@ def evaluate_scores(
             "min_group_size": min_group_size,
         },
     }
+    if gate is not None:
+        out["gate"] = gate_verdict(y, scores["model"], rule, lists, attributes, gate)
+    return out
 
 
 def published_reliability(y: np.ndarray, risk: np.ndarray, min_group_size: int) -> list[dict]:
@@ -94,13 +120,17 @@ def published_reliability(y: np.ndarray, risk: np.ndarray, min_group_size: int) 
 
 def evaluate_part(data: TrainingData, rows: np.ndarray, scores: dict[str, np.ndarray], config: Config) -> dict:
     """:func:`evaluate_scores` on the rows ``rows`` of a training data set: their labels,
-    students, checkpoints (month-day) and equity attributes; ``scores`` are for those rows."""
+    students, checkpoints (month-day), lists (as-of dates), test cohorts and equity
+    attributes, with the gate; ``scores`` are for those rows."""
     index = data.X.index[rows]
-    checkpoints = np.array([d.strftime("%m-%d") for d in index.get_level_values("as_of_date")])
+    dates = index.get_level_values("as_of_date")
+    checkpoints = np.array([d.strftime("%m-%d") for d in dates])
     attributes = data.cohort.loc[rows, [c for c in EQUITY_GROUPS if c in data.cohort.columns]]
     return evaluate_scores(
         data.y[rows].to_numpy(), scores, index.get_level_values("student_id").to_numpy(),
         checkpoints, attributes, config.modeling, min_group_size=config.reporting.min_group_size,
+        lists=np.array([d.strftime("%Y-%m-%d") for d in dates]),
+        cohorts=data.labels["school_year"].to_numpy()[rows].astype(int), gate=config.gate,
     )
 
 

@@ -63,6 +63,24 @@ def expected_flags(score: np.ndarray, k: float) -> np.ndarray:
     return weights
 
 
+def list_flags(score: np.ndarray, places: np.ndarray, lists: np.ndarray) -> np.ndarray:
+    """Expected flag of each row when every list (one cohort at one checkpoint: the list
+    a team gets that day) flags as many rows as ``places`` holds for it: ``places`` is
+    a per-row count whose sum within the list is the list's number of places (e.g. the
+    rule's 0/1 flags, so each list flags as many as the rule does there)."""
+    score = np.asarray(score, dtype="float64")
+    places = np.asarray(places, dtype="float64")
+    lists = np.asarray(lists)
+    weights = np.zeros(len(score), dtype="float64")
+    codes, _ = pd.factorize(lists)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2)) if len(codes) else [0]
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=False):
+        rows = order[start:stop]
+        weights[rows] = expected_flags(score[rows], float(places[rows].sum()))
+    return weights
+
+
 def flag_count(rate: float, n: int) -> int:
     """Places on a list flagging ``rate`` of ``n`` rows: ``round(rate * n)``."""
     return int(round(rate * n))
@@ -133,9 +151,14 @@ def score_metrics(
     rule_rate: float,
     top_shares: Sequence[float] = (0.10, 0.20),
     probabilistic: bool = True,
+    lists: np.ndarray | None = None,
+    rule_flagged: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Every point metric of one score. Brier and ECE only for probabilities.
 
+    With ``lists`` and ``rule_flagged`` (one list label and the rule's 0/1 flag per
+    row), "at the rule's rate" is judged list by list: each list flags as many rows as
+    the rule flags there (what the gate checks); else the pooled top ``rule_rate``.
     A score that cannot rank (one outcome class only) gets NaN for AUCs.
     """
     y = np.asarray(y, dtype="float64")
@@ -147,9 +170,15 @@ def score_metrics(
         "brier": float(brier_score_loss(y, score)) if probabilistic and len(y) else np.nan,
         "ece": expected_calibration_error(y, score) if probabilistic else np.nan,
     }
-    out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_at(
-        y, score, rule_rate
-    )
+    if lists is not None and rule_flagged is not None:
+        flagged = list_flags(score, rule_flagged, lists)
+        hits, places = float((flagged * y).sum()), float(flagged.sum())
+        out["precision_at_rule_rate"] = hits / places if places > 0 else np.nan
+        out["recall_at_rule_rate"] = hits / y.sum() if y.sum() > 0 else np.nan
+    else:
+        out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_at(
+            y, score, rule_rate
+        )
     for share in top_shares:
         key = top_share_key(share)
         out[f"precision_at_{key}"], out[f"recall_at_{key}"] = precision_recall_at(
@@ -207,8 +236,11 @@ def evaluate_score(
     probabilistic: bool,
     n_samples: int,
     seed: int,
+    lists: np.ndarray | None = None,
+    rule_flagged: np.ndarray | None = None,
 ) -> dict:
-    """Point metrics plus their student-bootstrap intervals, as one JSON-ready dict."""
+    """Point metrics plus their student-bootstrap intervals, as one JSON-ready dict
+    (``lists``/``rule_flagged``: see :func:`score_metrics`)."""
     y = np.asarray(y, dtype="float64")
     score = np.asarray(score, dtype="float64")
 
@@ -216,6 +248,8 @@ def evaluate_score(
         return score_metrics(
             y[rows], score[rows], rule_rate=rule_rate, top_shares=top_shares,
             probabilistic=probabilistic,
+            lists=None if lists is None else np.asarray(lists)[rows],
+            rule_flagged=None if rule_flagged is None else np.asarray(rule_flagged)[rows],
         )
 
     point = on(np.arange(len(y)))

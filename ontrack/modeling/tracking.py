@@ -156,10 +156,11 @@ def log_and_register(
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
     aliases = [CHALLENGER]
-    if not _has_alias(client, name, CHAMPION):
+    # A first version becomes champion on its own only if it passed its gate (§3).
+    if not _has_alias(client, name, CHAMPION) and tags.get("gate_passed") == "true":
         client.set_registered_model_alias(name, CHAMPION, version)
         client.set_model_version_tag(name, version, "promoted_by", "ontrack (first version)")
-        client.set_model_version_tag(name, version, "promoted_why", "no champion existed")
+        client.set_model_version_tag(name, version, "promoted_why", "no champion existed and it passed its gate")
         aliases.append(CHAMPION)
     return Registered(run_id, name, version, tuple(aliases))
 
@@ -191,15 +192,32 @@ def _has_alias(client: MlflowClient, name: str, alias: str) -> bool:
     return True
 
 
-def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str | None = None) -> str:
-    """Move ``champion`` to ``version``; record who and why on it. Returns the old one."""
+class GateRefusal(OnTrackError):
+    """A version that failed its gate may not become champion without --force --why."""
+
+
+def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str | None = None,
+            force: bool = False) -> str:
+    """Move ``champion`` to ``version``; record who and why on it. Returns the old one.
+
+    A version that failed its gate (tag ``gate_passed`` not ``true``) is refused with
+    the failed checks named, unless ``force``; a forced promotion is recorded on the
+    version (``forced``, who, why) and printed on every roster it ranks.
+    """
     try:
-        client.get_model_version(name, version)
+        found = client.get_model_version(name, version)
     except MlflowException:
         raise RegistryError(
             f"model {name} must have version {version} to promote it. Got "
             f"versions {', '.join(_versions(client, name)) or 'none'} instead."
         ) from None
+    passed = found.tags.get("gate_passed") == "true"
+    if not passed and not force:
+        failed = found.tags.get("gate_failed") or "it was registered before the gate existed"
+        raise GateRefusal(
+            f"version {version} of {name} must pass its gate to become champion. Got a "
+            f"failed gate instead: {failed}. Promote it anyway only with --force --why TEXT."
+        )
     previous = ""
     if _has_alias(client, name, CHAMPION):
         previous = str(client.get_model_version_by_alias(name, CHAMPION).version)
@@ -207,9 +225,19 @@ def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str
     client.set_registered_model_alias(name, CHAMPION, version)
     client.set_model_version_tag(name, version, "promoted_by", who)
     client.set_model_version_tag(name, version, "promoted_why", why)
+    client.set_model_version_tag(name, version, "forced", "true" if (force and not passed) else "false")
     if previous:
         client.set_model_version_tag(name, version, "promoted_from_version", previous)
     return previous
+
+
+def champion_tags(client: MlflowClient, name: str) -> dict | None:
+    """The champion's version number and tags, or None when there is no champion."""
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    return {"version": str(version.version), **version.tags}
 
 
 def _versions(client: MlflowClient, name: str) -> list[str]:

@@ -31,9 +31,12 @@ from ontrack.modeling import tracking
 from ontrack.modeling.bundle import save_bundle
 from ontrack.modeling.card import datasheet_markdown, model_card_markdown
 from ontrack.modeling.dataset import RULE_NAMES, TrainingData, load_training_data
+from ontrack.modeling.calibration import METHODS
 from ontrack.modeling.estimator import EarlyWarningModel
 from ontrack.modeling.evaluation import evaluate_part
+from ontrack.modeling.gate import failed_checks, verdict_line
 from ontrack.modeling.plots import precision_recall_at_k_plot, reliability_plot, shap_importance_plot
+from ontrack.splits import TemporalSplit
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / "models" / "lightgbm.yaml"
 
@@ -77,59 +80,51 @@ def train_model(
     *,
     model: str,
     target: str | None = None,
+    split_kind: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """The whole training run for ``model``; see the module docstring."""
+    """The whole training run for ``model``; see the module docstring.
+
+    Every fold of the rolling origin (``data.splits``) fits its own booster, calibrator
+    and logistic baseline and scores its own test cohort; the pooled test rows are
+    evaluated and gated. The newest fold's model is the one registered.
+    """
     say = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
-    data = load_training_data(out_dir, model, config, target=target)
-    say(f"{model}: label {data.label}; split {data.split.describe()}")
+    data = load_training_data(out_dir, model, config, target=target, split_kind=split_kind)
+    folds = data.splits
+    say(f"{model}: label {data.label}; {len(folds)} out-of-time test cohort(s), {data.split_kind} split")
+    if data.split_reason:
+        say(f"warning: the split is retrospective, weaker evidence than a deployment split: {data.split_reason}")
     if data.split_note:
         say(f"note: {data.split_note}")
     spec = model_spec(config)
-    seed = config.modeling.seed
-    train, cal, test = (data.part(p) for p in ("train", "calibrate", "test"))
-    for name, rows in (("train", train), ("calibrate", cal), ("test", test)):
-        labelled = data.y[rows]
-        if labelled.nunique() < 2:
-            raise SchemaError(
-                f"the {name} cohort of {model} must have both outcomes of {data.label}. "
-                f"Got {int(rows.sum())} labelled rows with {labelled.nunique()} outcome(s) instead."
-            )
-    X, y = data.X, data.y
-    years = data.labels["school_year"].to_numpy()
-    students = X.index.get_level_values("student_id").to_numpy()
-    say(f"fitting LightGBM on {int(train.sum()):,} rows; calibrating on {int(cal.sum()):,}")
-    estimator = EarlyWarningModel(
-        params={k: v for k, v in spec["classifier"].items() if k != "random_state"},
-        early_stopping_rounds=int(spec.get("early_stopping_rounds", 50)),
-        calibration_methods=tuple(spec.get("calibration", ("sigmoid", "isotonic"))),
-        random_state=seed,
-        dask_address=config.modeling.dask_address,
-    ).fit(
-        X[train], y[train], years=years[train], X_calibrate=X[cal], y_calibrate=y[cal],
-        students_calibrate=students[cal],
-    )
-    say("fitting the logistic baseline")
-    logistic = logistic_baseline(seed).fit(X[train], y[train].astype(int))
-    say(f"evaluating on {int(test.sum()):,} test rows ({config.modeling.bootstrap_samples} bootstrap resamples)")
-    scores = {
-        "model": estimator.predict_risk(X[test]),
-        "rule": data.rule_score[test].to_numpy(),
-        "logistic": logistic.predict_proba(X[test])[:, 1],
-    }
-    evaluation = evaluate_part(data, test, scores, config)
+    test = data.test_rows()
+    scores = {name: np.full(len(data.X), np.nan) for name in ("model", "rule", "logistic")}
+    scores["rule"] = data.rule_score.to_numpy()
+    fitted = []
+    for number, split in enumerate(folds, start=1):
+        say(f"fold {number}/{len(folds)}: {split.describe()}")
+        estimator, logistic, rows = _fit_fold(data, split, spec, config, say)
+        scores["model"][rows] = estimator.predict_risk(data.X[rows])
+        scores["logistic"][rows] = logistic.predict_proba(data.X[rows])[:, 1]
+        fitted.append((split, estimator, rows))
+    split, estimator, newest_rows = fitted[-1]
+    say(f"evaluating on {int(test.sum()):,} out-of-time rows ({config.modeling.bootstrap_samples} bootstrap resamples)")
+    evaluation = evaluate_part(data, test, {k: v[test] for k, v in scores.items()}, config)
+    say(verdict_line(evaluation["gate"]))
     folder = out_dir / "models" / model
     folder.mkdir(parents=True, exist_ok=True)
-    contributions = estimator.contributions(X[test]).drop(columns="base_value")
+    X_new = data.X[newest_rows]
+    contributions = estimator.contributions(X_new).drop(columns="base_value")
     importance = contributions.abs().mean().sort_values(ascending=False)
-    plots = _plots(folder, model, y[test].to_numpy(), scores, evaluation)
+    plots = _plots(folder, model, data.y[test].to_numpy(), {k: v[test] for k, v in scores.items()}, evaluation)
     plots["shap_importance.png"] = shap_importance_plot(importance, folder / "plots" / "shap_importance.png", f"{model}: global SHAP importance")
-    header = _header(data, config, estimator, spec)
+    header = _header(data, config, estimator, spec, [(f[0], f[1]) for f in fitted])
     evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()}}
     datasheet = _datasheet(data, config.reporting.min_group_size)
     say("registering in MLflow")
-    reference = score_reference(scores["model"])
+    reference = score_reference(scores["model"][newest_rows])
     registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder, reference)
     evaluation.update(mlflow_run_id=registered.run_id, model_version=registered.version,
                       registered_model=registered.name, aliases=list(registered.aliases))
@@ -138,7 +133,44 @@ def train_model(
     return TrainResult(folder, evaluation, registered, estimator)
 
 
-def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: dict) -> dict:
+def _fit_fold(data: TrainingData, split: TemporalSplit, spec: dict, config: Config,
+              say: Callable[[str], None]) -> tuple[EarlyWarningModel, object, np.ndarray]:
+    """Fit one fold's booster + calibrator and logistic baseline; return them and the
+    fold's test rows. Without a calibration cohort the calibration is cross-fitted."""
+    train, cal, test = (data.part(p, split) for p in ("train", "calibrate", "test"))
+    parts = [("train", train), ("test", test)] + ([("calibrate", cal)] if cal.any() else [])
+    for name, rows in parts:
+        labelled = data.y[rows]
+        if labelled.nunique() < 2:
+            raise SchemaError(
+                f"the {name} cohort of {data.model} ({split.describe()}) must have both "
+                f"outcomes of {data.label}. Got {int(rows.sum())} labelled rows with "
+                f"{labelled.nunique()} outcome(s) instead."
+            )
+    X, y = data.X, data.y
+    years = data.labels["school_year"].to_numpy()
+    students = X.index.get_level_values("student_id").to_numpy()
+    how = f"calibrating on {int(cal.sum()):,}" if cal.any() else "calibration cross-fitted within training"
+    say(f"fitting LightGBM on {int(train.sum()):,} rows; {how}")
+    seed = config.modeling.seed
+    estimator = EarlyWarningModel(
+        params={k: v for k, v in spec["classifier"].items() if k != "random_state"},
+        early_stopping_rounds=int(spec.get("early_stopping_rounds", 50)),
+        calibration_methods=tuple(spec.get("calibration", METHODS)),
+        random_state=seed,
+        dask_address=config.modeling.dask_address,
+    )
+    if cal.any():
+        estimator.fit(X[train], y[train], years=years[train], X_calibrate=X[cal], y_calibrate=y[cal],
+                      students_calibrate=students[cal], students=students[train])
+    else:
+        estimator.fit(X[train], y[train], years=years[train], students=students[train])
+    logistic = logistic_baseline(seed).fit(X[train], y[train].astype(int))
+    return estimator, logistic, test
+
+
+def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: dict,
+            fitted: list[tuple[TemporalSplit, EarlyWarningModel]]) -> dict:
     split = data.split
     return {
         "model": data.model,
@@ -151,21 +183,36 @@ def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: di
         "features": list(data.X.columns),
         "data_end": str(data.data_end),
         "split": {
+            "kind": data.split_kind,
+            "reason": data.split_reason,
             "train_years": list(split.train_years),
             "calibrate_years": list(split.calibrate_years),
             "test_years": list(split.test_years),
             "labels_close": str(split.labels_close),
             "description": split.describe(),
             "note": data.split_note,
+            "folds": [
+                {
+                    "train_years": list(fold.train_years),
+                    "calibrate_years": list(fold.calibrate_years),
+                    "test_years": list(fold.test_years),
+                    "labels_close": str(fold.labels_close),
+                    "calibration": getattr(model, "calibration_on_", "calibration cohort"),
+                    "best_iteration": model.best_iteration_,
+                }
+                for fold, model in fitted
+            ],
         },
-        "test_cohorts": list(split.test_years),
-        "test_as_of_dates": [str(d) for d in split.test],
+        "test_cohorts": sorted({y for fold, _ in fitted for y in fold.test_years}),
+        "registered_test_cohort": list(split.test_years),
+        "test_as_of_dates": sorted({str(d) for fold, _ in fitted for d in fold.test}),
         "booster": {
             "best_iteration": est.best_iteration_,
             "early_stopping_on": est.early_stopping_on_,
             "params": spec["classifier"],
         },
-        "calibration": {"method": est.calibration_["method"], "brier_by_method": est.calibration_brier_},
+        "calibration": {"method": est.calibration_["method"], "brier_by_method": est.calibration_brier_,
+                        "on": getattr(est, "calibration_on_", "calibration cohort")},
     }
 
 
@@ -257,7 +304,11 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
         "code_version": _code_version(),
         **{f"lgbm_{k}": v for k, v in evaluation["booster"]["params"].items()},
     }
-    tags = {"label": data.label, "config_hash": config.config_hash, "feature_hash": data.feature_hash}
+    gate = evaluation["gate"]
+    tags = {"label": data.label, "config_hash": config.config_hash, "feature_hash": data.feature_hash,
+            "split_kind": data.split_kind, "gate_passed": "true" if gate["passed"] else "false",
+            "gate_failed": "; ".join(failed_checks(gate))[:4000],
+            "newest_training_year": str(max(data.split.calibrate_years or data.split.train_years))}
     return tracking.log_and_register(
         client, config, out_dir, model=data.model, params=params,
         metrics={k: v for k, v in metrics.items() if v is not None and math.isfinite(v)},
