@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from ontrack.config import FairnessBounds
-from ontrack.modeling.calibration import MarginCalibrator, apply_calibration, fit_best_calibrator
+from ontrack.modeling.calibration import METHODS, MarginCalibrator, apply_calibration, fit_best_calibrator
 from ontrack.modeling.fairness import fairness_audit
 from ontrack.modeling.metrics import (
     bootstrap_intervals,
@@ -87,15 +89,15 @@ def test_calibration_repairs_a_deliberately_mis_scaled_model() -> None:
     y = (rng.uniform(size=4000) < 1 / (1 + np.exp(-true_logit))).astype(float)
     margin = 3.0 * true_logit + 1.0  # far too confident, and shifted
     raw = 1 / (1 + np.exp(-margin))
-    for method in ("sigmoid", "isotonic"):
+    for method in METHODS:
         calibrated = MarginCalibrator(method).fit(margin, y).predict_proba(margin)
         assert brier_score_loss(y, calibrated) < brier_score_loss(y, raw) - 0.01, method
         assert expected_calibration_error(y, calibrated) < expected_calibration_error(y, raw) / 2
     best, scores = fit_best_calibrator(margin, y, np.arange(len(y)))
-    assert set(scores) == {"sigmoid", "isotonic"}
+    assert set(scores) == set(METHODS)
     assert best.method_ == min(scores, key=scores.get)
     # Sigmoid recovers the scale it was given: a ~ 1/3, b ~ -1/3.
-    assert best.to_dict()["method"] in ("sigmoid", "isotonic")
+    assert best.to_dict()["method"] in METHODS
     sigmoid = MarginCalibrator("sigmoid").fit(margin, y).to_dict()
     assert sigmoid["a"] == pytest.approx(1 / 3, abs=0.05)
 
@@ -103,12 +105,12 @@ def test_calibration_repairs_a_deliberately_mis_scaled_model() -> None:
 def test_calibrator_json_round_trip_is_exact() -> None:
     y, prob = _known(500)
     margin = np.log(prob / (1 - prob))
-    for method in ("sigmoid", "isotonic"):
+    for method in METHODS:
         fitted = MarginCalibrator(method).fit(margin, y)
-        params = fitted.to_dict()
+        params = json.loads(json.dumps(fitted.to_dict()))
         assert np.array_equal(apply_calibration(params, margin), fitted.predict_proba(margin))
     with pytest.raises(ValueError, match="method must be one of"):
-        MarginCalibrator("beta").fit(margin, y)
+        MarginCalibrator("spline").fit(margin, y)
 
 
 def test_fairness_audit_flags_a_biased_score_and_withholds_small_groups() -> None:
@@ -125,7 +127,9 @@ def test_fairness_audit_flags_a_biased_score_and_withholds_small_groups() -> Non
         bounds=FairnessBounds(), min_group_size=20, n_samples=50, seed=0,
     )
     by_group = {r["group"]: r for r in rows}
-    assert by_group["tiny"]["too_small"] and "n_students" not in by_group["tiny"]
+    assert by_group["tiny"]["too_small"] and by_group["tiny"]["n_students"] is None
+    assert by_group["tiny"]["n"] is None and by_group["tiny"]["n_positives"] is None
+    assert "fnr" not in by_group["tiny"] and "ece" not in by_group["tiny"]
     reference = by_group["a"]["reference_group"]
     other = by_group["b" if reference == "a" else "a"]
     assert other["verdict"].startswith("outside bounds")

@@ -1,16 +1,26 @@
 """Probability calibrators whose fitted state is a few numbers in JSON, never a pickle.
 
-Both map the booster's raw margin (log-odds) to a calibrated probability and are fitted
-on a cohort the booster never saw:
+Each maps the booster's raw margin (log-odds) to a calibrated probability, is fitted on a
+cohort the booster never saw, and is *strictly increasing* in the margin: two students
+with different margins never get the same risk, so a counselor can rank by risk.
 
 - ``sigmoid`` (Platt): ``p = 1 / (1 + exp(-(a * margin + b)))``, two numbers;
-- ``isotonic``: a non-decreasing step function of the margin, stored as its knots and
-  applied by linear interpolation (what scikit-learn's IsotonicRegression predicts).
+- ``beta`` (Kull et al. 2017): with ``s = sigmoid(margin)``,
+  ``p = 1 / (1 + exp(-(a * ln s - b * ln(1 - s) + c)))``, three numbers, ``a, b >= 0``.
+  It contains Platt (``a == b``) and can also bend one tail more than the other;
+- ``isotonic``: the isotonic (pool-adjacent-violators) fit, made strictly increasing by
+  joining the centres of its blocks (each block's mean margin, at the block's observed
+  rate) with straight lines and continuing the end segments beyond them. The plain
+  isotonic step function gave whole blocks of students one shared risk.
 
-Calibrated risks are kept within 1%-99%: no student is shown as certain either way.
+Risks stay within 1%-99% (no student is shown as certain either way) through a squash,
+not a clip: identity between 1.5% and 98.5%, then bending smoothly towards 1% and 99%
+without reaching them, so the floor cannot tie the lowest-risk students together.
+The four limits are stored with the calibrator (``limits``). Calibrators saved before
+the squash (no ``limits``) are applied exactly as they were: clipped to 1%-99%.
 
-``fit_best_calibrator`` scores both on the calibration cohort (out of fold, by student)
-and keeps the one with the lower Brier score, recording both scores.
+``fit_best_calibrator`` scores each method out of fold on the calibration cohort and
+keeps the lowest Brier score (a tie goes to the simpler method), recording every score.
 """
 
 from __future__ import annotations
@@ -24,13 +34,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GroupKFold
 
-METHODS: tuple[str, ...] = ("sigmoid", "isotonic")
+# Simplest first: a tie in Brier score goes to the method listed earlier.
+METHODS: tuple[str, ...] = ("sigmoid", "beta", "isotonic")
 # No student is ever shown as certain to go off track or certain not to.
 RISK_FLOOR, RISK_CEILING = 0.01, 0.99
+# Floor, lower knee, upper knee, ceiling: risks between the knees are left as they are.
+RISK_LIMITS: tuple[float, float, float, float] = (RISK_FLOOR, 0.015, 0.985, RISK_CEILING)
 
 
 class MarginCalibrator(BaseEstimator):
-    """Calibrate raw margins with ``method`` (``sigmoid`` or ``isotonic``).
+    """Calibrate raw margins with ``method`` (one of ``METHODS``).
 
     Fitted attributes: ``params_`` (JSON-ready dict), ``method_``.
     """
@@ -39,24 +52,19 @@ class MarginCalibrator(BaseEstimator):
         self.method = method
 
     def fit(self, margin: np.ndarray, y: np.ndarray) -> MarginCalibrator:
-        """Fit on margins and 0/1 outcomes; returns self."""
+        """Fit on margins and 0/1 outcomes; returns self.
+
+        Raises ValueError when the outcome does not rise with the margin at all (no
+        increasing calibrator exists: the booster is no better than chance here).
+        """
         if self.method not in METHODS:
             raise ValueError(
                 f"method must be one of {', '.join(METHODS)}. Got {self.method!r} instead."
             )
         margin = np.asarray(margin, dtype="float64")
         y = np.asarray(y, dtype="float64")
-        if self.method == "sigmoid":
-            # Nearly unpenalised Platt scaling on the single margin feature.
-            fit = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
-            self.params_ = {"a": float(fit.coef_[0, 0]), "b": float(fit.intercept_[0])}
-        else:
-            fit = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            fit.fit(margin, y)
-            self.params_ = {
-                "x": [float(v) for v in fit.X_thresholds_],
-                "y": [float(v) for v in fit.y_thresholds_],
-            }
+        fit = {"sigmoid": _fit_sigmoid, "beta": _fit_beta, "isotonic": _fit_isotonic}[self.method]
+        self.params_ = {**fit(margin, y), "limits": list(RISK_LIMITS)}
         self.method_ = self.method
         return self
 
@@ -69,17 +77,119 @@ class MarginCalibrator(BaseEstimator):
         return {"method": self.method_, **self.params_}
 
 
+def _not_rising(method: str, slope: float) -> ValueError:
+    return ValueError(
+        f"{method} calibration must find the outcome rising with the booster's margin on "
+        f"the calibration cohort. Got slope {slope:.3g} instead: the booster does not rank "
+        "these students better than chance."
+    )
+
+
+def _logistic(features: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    # Nearly unpenalised: the calibration cohort has hundreds of students per parameter.
+    return LogisticRegression(C=1e6, max_iter=1000).fit(features, y)
+
+
+def _fit_sigmoid(margin: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    fit = _logistic(margin.reshape(-1, 1), y)
+    a = float(fit.coef_[0, 0])
+    if a <= 0:
+        raise _not_rising("sigmoid", a)
+    return {"a": a, "b": float(fit.intercept_[0])}
+
+
+def _beta_terms(margin: np.ndarray) -> np.ndarray:
+    """``[ln s, -ln(1 - s)]`` for ``s = sigmoid(margin)``, computed without overflow."""
+    return np.column_stack([-np.logaddexp(0.0, -margin), np.logaddexp(0.0, margin)])
+
+
+def _fit_beta(margin: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Logistic regression on the two beta terms; a term whose weight comes out
+    negative is dropped and the other refitted alone, which keeps the map increasing."""
+    terms = _beta_terms(margin)
+    fit = _logistic(terms, y)
+    a, b = (float(v) for v in fit.coef_[0])
+    c = float(fit.intercept_[0])
+    if a < 0 or b < 0:
+        keep = 1 if a < b else 0
+        fit = _logistic(terms[:, [keep]], y)
+        weight, c = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+        if weight <= 0:
+            raise _not_rising("beta", weight)
+        a, b = (0.0, weight) if keep else (weight, 0.0)
+    return {"a": a, "b": b, "c": c}
+
+
+def _fit_isotonic(margin: np.ndarray, y: np.ndarray) -> dict[str, list[float]]:
+    """Knots at the centre of each isotonic block: strictly increasing in x and y."""
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit(margin, y).predict(margin)
+    levels, block = np.unique(fitted, return_inverse=True)
+    if len(levels) < 2:
+        raise _not_rising("isotonic", 0.0)
+    # Equal margins always share a block, and blocks are ordered in the margin, so
+    # the mean margins of successive blocks strictly increase.
+    centres = np.bincount(block, weights=margin) / np.bincount(block)
+    return {"x": [float(v) for v in centres], "y": [float(v) for v in levels]}
+
+
+def squash_risk(q: np.ndarray, limits: Sequence[float] = RISK_LIMITS) -> np.ndarray:
+    """Map any real ``q`` strictly increasingly into the open interval (floor, ceiling).
+
+    Identity between the knees; below the lower knee ``floor + d**2 / (d + knee - q)``
+    with ``d = knee - floor`` (same value and slope at the knee, tending to the floor),
+    and the mirror image above the upper knee.
+    """
+    floor, knee_low, knee_high, ceiling = (float(v) for v in limits)
+    if not floor < knee_low <= knee_high < ceiling:
+        raise ValueError(
+            "calibrator limits must be floor < lower knee <= upper knee < ceiling. "
+            f"Got {list(limits)} instead."
+        )
+    q = np.asarray(q, dtype="float64")
+    out = q.copy()
+    low, high = q < knee_low, q > knee_high
+    d = knee_low - floor
+    out[low] = floor + d * d / (d + knee_low - q[low])
+    d = ceiling - knee_high
+    out[high] = ceiling - d * d / (d + q[high] - knee_high)
+    return out
+
+
+def _isotonic_curve(x: np.ndarray, y: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Straight lines between the knots, the end segments continued beyond them."""
+    q = np.interp(margin, x, y)
+    if len(x) >= 2:
+        low, high = margin < x[0], margin > x[-1]
+        q[low] = y[0] + (margin[low] - x[0]) * (y[1] - y[0]) / (x[1] - x[0])
+        q[high] = y[-1] + (margin[high] - x[-1]) * (y[-1] - y[-2]) / (x[-1] - x[-2])
+    return q
+
+
 def apply_calibration(params: dict, margin: np.ndarray) -> np.ndarray:
-    """Probability from a calibrator's JSON parameters (``MarginCalibrator.to_dict``)."""
+    """Probability from a calibrator's JSON parameters (``MarginCalibrator.to_dict``).
+
+    With ``limits`` (every calibrator fitted by this version) the result is strictly
+    increasing in the margin and inside (1%, 99%); without them (older bundles) it is
+    computed exactly as before: clipped to [1%, 99%], isotonic as a step function.
+    """
     margin = np.asarray(margin, dtype="float64")
     method = params.get("method")
+    current = "limits" in params
     if method == "sigmoid":
-        risk = 1.0 / (1.0 + np.exp(-(params["a"] * margin + params["b"])))
+        q = 1.0 / (1.0 + np.exp(-(params["a"] * margin + params["b"])))
+    elif method == "beta" and current:
+        z = _beta_terms(margin) @ np.array([params["a"], params["b"]]) + params["c"]
+        q = 1.0 / (1.0 + np.exp(-z))
     elif method == "isotonic":
-        risk = np.interp(margin, np.asarray(params["x"]), np.asarray(params["y"]))
+        x, y = np.asarray(params["x"], dtype="float64"), np.asarray(params["y"], dtype="float64")
+        q = _isotonic_curve(x, y, margin) if current else np.interp(margin, x, y)
     else:
-        raise ValueError(f"calibrator method must be one of {', '.join(METHODS)}. Got {method!r} instead.")
-    return np.clip(risk, RISK_FLOOR, RISK_CEILING)
+        raise ValueError(
+            f"calibrator method must be one of {', '.join(METHODS)}. Got {method!r} instead."
+        )
+    if current:
+        return squash_risk(q, params["limits"])
+    return np.clip(q, RISK_FLOOR, RISK_CEILING)
 
 
 def fit_best_calibrator(
@@ -92,9 +202,16 @@ def fit_best_calibrator(
     """Pick the method with the lowest Brier score on the calibration cohort; refit it.
 
     Each method is scored out of fold (``n_folds`` folds of whole students, ``groups``)
-    so the more flexible isotonic fit cannot win by memorising the cohort; the winner is
-    then refitted on the whole cohort. Returns it and each method's Brier score.
+    so a more flexible fit cannot win by memorising the cohort; an exact tie goes to the
+    simpler method (earlier in ``METHODS``). The winner is then refitted on the whole
+    cohort. Returns it and each method's Brier score.
     """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(
+            f"calibration methods must be a non-empty selection of {', '.join(METHODS)}. "
+            f"Got {list(methods)} instead."
+        )
     margin = np.asarray(margin, dtype="float64")
     y = np.asarray(y, dtype="float64")
     groups = np.arange(len(y)) if groups is None else np.asarray(groups)
