@@ -35,6 +35,7 @@ MIDDLE_SCHOOLS = ("M01", "M02")
 HIGH_SCHOOLS = ("H01", "H02")
 DAYS_IN_YEAR = 180
 TRANSFER_RATE = 0.06
+RACES = ("hispanic", "white", "asian", "black", "other")
 LEVEL_CUTS = (2440.0, 2500.0, 2560.0)  # scale score -> performance level 1..4
 
 
@@ -92,81 +93,91 @@ class _Tables:
                 writer.writerows(rows)
 
 
+def _path(rng: np.random.Generator, eighth: int, z: float) -> tuple[str, int]:
+    """How high school ends (on_time, summer, fifth_year, dropout or transfer) and the
+    last school year enrolled."""
+    deadline_year = eighth + 4  # 9th grade starts in eighth + 1; 4 years to graduate
+    leave_year = int(rng.integers(eighth + 1, deadline_year + 1))
+    if rng.random() < TRANSFER_RATE:
+        return "transfer", leave_year
+    if rng.random() >= _sigmoid(-2.1 + 1.4 * z):
+        return "on_time", deadline_year
+    kind = rng.random()
+    if kind < 0.6:
+        return "dropout", leave_year
+    if kind < 0.8:
+        return "summer", deadline_year
+    return "fifth_year", deadline_year + 1
+
+
+def _years(
+    out: _Tables, rng: np.random.Generator, student: dict, path: str, last_year: int
+) -> date:
+    """Enrollments, student_years and attendance_summary rows from 8th grade to
+    ``last_year``; return the date the student left (or the last day enrolled)."""
+    sid, eighth, z = student["student_id"], student["eighth"], student["z"]
+    gpa8 = float(np.clip(2.9 - 0.65 * z + rng.normal(0, 0.35), 0.0, 4.0))
+    absence8 = float(np.clip(0.045 * np.exp(0.55 * z + rng.normal(0, 0.35)), 0, 0.6))
+    left_on = last_day(last_year)
+    for year in range(eighth, last_year + 1):
+        grade = min(12, 8 + year - eighth)
+        school = student["middle"] if grade == 8 else student["high"]
+        entry, exit_date, reason = first_day(year), last_day(year), "completed"
+        if year == last_year and path in ("transfer", "dropout"):
+            exit_date, reason = _day_in_year(rng, year), path
+            left_on = exit_date
+        elif year == last_year and path in ("on_time", "fifth_year"):
+            reason = "graduated"
+        running = last_day(year) > EXTRACT_DATE  # a 5th year still under way
+        out.add(
+            "enrollments", student_id=sid, school_id=school, school_year=year,
+            grade_level=grade, entry_date=entry, exit_date="" if running else exit_date,
+            exit_reason="" if running else reason,
+        )
+        drift = rng.normal(0, 0.3) - 0.08 * (year - eighth) * max(z, 0.0)
+        gpa = gpa8 if year == eighth else float(np.clip(gpa8 + drift, 0, 4))
+        closed = not running and reason != "dropout"
+        out.add(
+            "student_years", student_id=sid, school_year=year, **student["flags"],
+            gpa=round(gpa, 2) if closed else "",
+        )
+        if running:
+            continue  # no totals for a year still under way
+        days = (exit_date - entry).days * DAYS_IN_YEAR // (last_day(year) - entry).days
+        rate = absence8 * float(np.exp(0.15 * (year - eighth) * z + rng.normal(0, 0.2)))
+        out.add(
+            "attendance_summary", student_id=sid, school_id=school, school_year=year,
+            days_enrolled=days, days_absent=int(round(min(rate, 0.8) * days)),
+        )
+    return left_on
+
+
 def _student(
     out: _Tables, rng: np.random.Generator, student_id: str, eighth: int, z: float
 ) -> None:
     """Write one student's rows, 8th grade in school year ``eighth``."""
-    deadline_year = eighth + 4  # 9th grade starts in eighth + 1; 4 years to graduate
-    disadvantaged = bool(rng.random() < _sigmoid(0.6 * z - 0.2))
-    flags = {
-        "english_learner": bool(rng.random() < 0.15),
-        "students_with_disabilities": bool(rng.random() < _sigmoid(0.5 * z - 2.0)),
-        "socioeconomically_disadvantaged": disadvantaged,
+    student = {
+        "student_id": student_id,
+        "eighth": eighth,
+        "z": z,
+        "middle": str(rng.choice(MIDDLE_SCHOOLS)),
+        "high": str(rng.choice(HIGH_SCHOOLS)),
+        "flags": {
+            "english_learner": bool(rng.random() < 0.15),
+            "students_with_disabilities": bool(rng.random() < _sigmoid(0.5 * z - 2)),
+            "socioeconomically_disadvantaged": bool(rng.random() < _sigmoid(0.6 * z)),
+        },
     }
+    born = date(eighth - 14, 1 + int(rng.integers(0, 12)), 1 + int(rng.integers(0, 28)))
     out.add(
-        "students",
-        student_id=student_id,
-        gender=str(rng.choice(["F", "M"])),
-        race_ethnicity=str(rng.choice(["hispanic", "white", "asian", "black", "other"])),
-        birth_date=date(eighth - 14, 1 + int(rng.integers(0, 12)), 1 + int(rng.integers(0, 28))),
+        "students", student_id=student_id, gender=str(rng.choice(["F", "M"])),
+        race_ethnicity=str(rng.choice(RACES)), birth_date=born,
     )
-    # What happens in high school: the last school year enrolled, how it ends.
-    transfer = rng.random() < TRANSFER_RATE
-    not_graduating = rng.random() < _sigmoid(-2.1 + 1.4 * z)
-    path = "on_time"
-    last_year = deadline_year
-    if transfer:
-        path, last_year = "transfer", int(rng.integers(eighth + 1, deadline_year + 1))
-    elif not_graduating:
-        kind = rng.random()
-        if kind < 0.6:
-            path, last_year = "dropout", int(rng.integers(eighth + 1, deadline_year + 1))
-        elif kind < 0.8:
-            path = "summer"
-        else:
-            path, last_year = "fifth_year", deadline_year + 1
-    middle = str(rng.choice(MIDDLE_SCHOOLS))
-    high = str(rng.choice(HIGH_SCHOOLS))
-    gpa8 = float(np.clip(2.9 - 0.65 * z + rng.normal(0, 0.35), 0.0, 4.0))
-    absence8 = float(np.clip(0.045 * np.exp(0.55 * z + rng.normal(0, 0.35)), 0.0, 0.6))
-    left_on = last_day(last_year)
-    for year in range(eighth, last_year + 1):
-        grade = min(12, 8 + year - eighth)
-        school = middle if grade == 8 else high
-        entry = first_day(year)
-        final = year == last_year
-        exit_date: date | None = last_day(year)
-        reason = "completed"
-        if final and path in ("transfer", "dropout"):
-            exit_date, reason = _day_in_year(rng, year), path
-            left_on = exit_date
-        elif final and path in ("on_time", "fifth_year") and grade == 12:
-            reason = "graduated"
-        if year > EXTRACT_DATE.year:  # a 5th year still running at the extract
-            exit_date, reason = None, ""
-        out.add(
-            "enrollments",
-            student_id=student_id, school_id=school, school_year=year,
-            grade_level=grade, entry_date=entry, exit_date=exit_date or "",
-            exit_reason=reason,
-        )
-        drift = rng.normal(0, 0.3) - 0.08 * (year - eighth) * max(z, 0.0)
-        gpa = gpa8 if grade == 8 and year == eighth else float(np.clip(gpa8 + drift, 0, 4))
-        out.add(
-            "student_years", student_id=student_id, school_year=year, **flags,
-            gpa=round(gpa, 2) if exit_date is not None and reason != "dropout" else "",
-        )
-        if exit_date is None:
-            continue  # no totals for a year still running
-        enrolled = (exit_date - entry).days * DAYS_IN_YEAR // (last_day(year) - entry).days
-        absence = absence8 * float(np.exp(0.15 * (year - eighth) * z + rng.normal(0, 0.2)))
-        absent = int(round(min(absence, 0.8) * enrolled))
-        out.add(
-            "attendance_summary", student_id=student_id, school_id=school,
-            school_year=year, days_enrolled=enrolled, days_absent=absent,
-        )
+    path, last_year = _path(rng, eighth, z)
+    left_on = _years(out, rng, student, path, last_year)
+    gone = path in ("transfer", "dropout")
     for grade, year in ((7, eighth - 1), (8, eighth), (11, eighth + 3)):
-        if year > last_year or (grade == 11 and path in ("transfer", "dropout")):
+        if year > last_year or (gone and year == last_year):
             continue
         for subject in ("ela", "math"):
             score = 2500.0 + 12.0 * (grade - 8) - 70.0 * z + rng.normal(0, 35.0)
@@ -175,16 +186,16 @@ def _student(
                 subject=subject, scale_score=round(score), grade_level=grade,
                 performance_level=_level(score),
             )
-    outcome, when = "graduated", last_day(deadline_year)
-    if path in ("transfer", "dropout"):
+    deadline = last_day(eighth + 4)
+    outcome, when = "graduated", deadline
+    if gone:
         outcome = "transferred_out" if path == "transfer" else "dropped_out"
         when = left_on
     elif path == "summer":
-        when = date(deadline_year, 8, 6)
+        when = date(deadline.year, 8, 6)  # after the June 30 deadline: late
     elif path == "fifth_year":
-        if last_day(last_year) <= EXTRACT_DATE:
-            when = last_day(last_year)
-        else:
+        when = last_day(last_year)
+        if when > EXTRACT_DATE:
             outcome, when = "still_enrolled", EXTRACT_DATE
     out.add("outcomes", student_id=student_id, outcome=outcome, outcome_date=when)
 
@@ -195,7 +206,8 @@ def write_research_district(
     """Write the research-shaped district as CSV files into ``folder``; return it."""
     if students_per_cohort < 1:
         raise ValueError(
-            f"students_per_cohort must be at least 1. Got {students_per_cohort} instead."
+            "students_per_cohort must be at least 1. "
+            f"Got {students_per_cohort} instead."
         )
     rng = np.random.default_rng(seed)
     out = _Tables()
