@@ -6,11 +6,14 @@ metrics and intervals. Each group is compared with the *largest group of its kin
 and false-negative rates at the operating point (the top share of the cohort equal to
 the rule's flag rate, the same students a team would see), and calibration within the
 group (ECE). Groups with fewer students than ``reporting.min_group_size`` are listed as
-"too small" (their size withheld as in every aggregate), never silently dropped.
+"too small" (their sizes withheld, None, as in every aggregate), never silently dropped.
 
 A verdict is written per group against ``modeling.fairness`` (default ratios within
 0.8-1.25 and ECE <= 0.03). When a breach is inside the bootstrap interval (the bound is
-within the 95% interval) the verdict says the difference may be noise.
+within the 95% interval) the verdict says the difference may be noise. A miss rate from a
+handful of students with the outcome says nothing (two students give an FNR "interval" of
+[1, 1]): a group, or its reference group, with fewer than ``min_positives`` students with
+the outcome is "too few to judge" on its error rates, and its FNR is withheld.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from ontrack.config import FairnessBounds
 from ontrack.modeling.metrics import bootstrap_intervals, expected_calibration_error, flag_top
 
 FAIRNESS_METRICS: tuple[str, ...] = ("fpr", "fnr", "ece", "base_rate", "flag_rate")
+
+
+DEFAULT_MIN_POSITIVES = 30  # the lead's config ``gate.min_positives`` default
 
 
 def _group_rates(y: np.ndarray, flagged: np.ndarray, risk: np.ndarray) -> dict[str, float]:
@@ -52,12 +58,21 @@ def fairness_audit(
     min_group_size: int,
     n_samples: int,
     seed: int,
+    min_positives: int = DEFAULT_MIN_POSITIVES,
 ) -> list[dict]:
     """One JSON-ready row per (group type, group): size, metrics, ratios, verdict.
+
+    Each audited row carries ``n`` (rows), ``n_students`` and ``n_positives`` (students
+    with the outcome); a group under ``min_group_size`` students has them withheld (None)
+    and no metrics. ``too_few_positives`` marks a group, or one whose reference group,
+    has fewer than ``min_positives`` students with the outcome: its false-positive and
+    false-negative rates are not judged and its FNR and FNR ratio are withheld (None).
 
     Intervals resample students of the whole test cohort, so a group's rates and the
     reference group's rates move together in each resample (ratios get honest bands).
     """
+    if min_positives < 1:
+        raise ValueError(f"min_positives must be at least 1. Got {min_positives} instead.")
     y = np.asarray(y, dtype="float64")
     risk = np.asarray(risk, dtype="float64")
     students = np.asarray(students)
@@ -66,7 +81,9 @@ def fairness_audit(
     for group_type in attributes.columns:
         values = attributes[group_type].map(_label).to_numpy()
         sizes = pd.Series(students).groupby(values).nunique()
+        positives = pd.Series(students[y == 1]).groupby(values[y == 1]).nunique()
         reference = str(sizes.idxmax())
+        reference_few = int(positives.get(reference, 0)) < min_positives
         audited = sorted(str(g) for g in sizes.index if sizes[g] >= min_group_size)
 
         def on(sample: np.ndarray, values: np.ndarray = values, audited: list = audited,
@@ -79,13 +96,23 @@ def fairness_audit(
             row: dict = {"group_type": group_type, "group": group, "reference_group": reference}
             if group not in audited:  # its size is withheld too
                 verdict = f"too small to audit (fewer than {min_group_size} students)"
-                rows.append({**row, "too_small": True, "verdict": verdict})
+                rows.append({**row, "n": None, "n_students": None, "n_positives": None,
+                             "too_small": True, "verdict": verdict})
                 continue
             prefix = f"{group}|"
-            row.update(n_students=int(sizes[group]), n=int((values == group).sum()), too_small=False)
+            n_positives = int(positives.get(group, 0))
+            row.update(n=int((values == group).sum()), n_students=int(sizes[group]),
+                       n_positives=n_positives, too_small=False)
             row.update({k[len(prefix):]: v for k, v in point.items() if k.startswith(prefix)})
             row["intervals"] = {k[len(prefix):]: v for k, v in intervals.items() if k.startswith(prefix)}
-            row["verdict"] = _verdict(row, bounds, group == reference)
+            few = _too_few(n_positives, reference_few, min_positives)
+            row["too_few_positives"] = few is not None
+            if few is not None:
+                withheld = ("fnr", "fnr_ratio") if n_positives < min_positives else ("fnr_ratio",)
+                for key in withheld:
+                    row[key] = None
+                    row["intervals"].pop(key, None)
+            row["verdict"] = _verdict(row, bounds, group == reference, few)
             rows.append(row)
     return rows
 
@@ -112,10 +139,24 @@ def _ratio(value: float, reference: float) -> float:
     return float(value / reference)
 
 
-def _verdict(row: dict, bounds: FairnessBounds, is_reference: bool) -> str:
-    """Plain-language verdict: within bounds, or which bound is broken and by how much."""
+def _too_few(n_positives: int, reference_few: bool, min_positives: int) -> str | None:
+    """Why a group's error rates cannot be judged, or None when they can."""
+    if n_positives < min_positives:
+        return f"too few to judge (fewer than {min_positives} students with the outcome)"
+    if reference_few:
+        return (f"too few to judge (the reference group has fewer than {min_positives} "
+                "students with the outcome)")
+    return None
+
+
+def _verdict(row: dict, bounds: FairnessBounds, is_reference: bool, too_few: str | None = None) -> str:
+    """Plain-language verdict: within bounds, or which bound is broken and by how much.
+
+    With ``too_few`` (see :func:`_too_few`) the error-rate ratios are neither passed nor
+    failed; calibration is still checked."""
     problems, noisy = [], []
-    checks = [] if is_reference else [("fpr_ratio", "false-positive rate ratio"), ("fnr_ratio", "false-negative rate ratio")]
+    rate_checks = [("fpr_ratio", "false-positive rate ratio"), ("fnr_ratio", "false-negative rate ratio")]
+    checks = [] if is_reference or too_few else rate_checks
     for key, words in checks:
         value = row.get(key)
         if value is None or not np.isfinite(value):
@@ -129,21 +170,27 @@ def _verdict(row: dict, bounds: FairnessBounds, is_reference: bool) -> str:
         problems.append(f"calibration error {ece:.3f} above {bounds.max_ece}")
         low = row["intervals"].get("ece", [np.nan, np.nan])[0]
         noisy.append(np.isfinite(low) and low <= bounds.max_ece)
+    suffix = " (reference group)" if is_reference else ""
     if not problems:
-        return "within bounds" + (" (reference group)" if is_reference else "")
+        return (too_few or "within bounds") + suffix
     tail = " (within sampling uncertainty: may be noise)" if all(noisy) else ""
-    return "outside bounds: " + "; ".join(problems) + tail
+    rates = f"; error rates {too_few}" if too_few else ""
+    return "outside bounds: " + "; ".join(problems) + tail + rates
 
 
 def fairness_summary(rows: list[dict]) -> str:
-    """One sentence for the model card and the report."""
+    """One sentence for the model card and the report.
+
+    Groups with too few students with the outcome to judge are counted on their own:
+    neither within bounds nor outside (unless their calibration is outside bounds)."""
     judged = [r for r in rows if not r.get("too_small")]
     outside = [r for r in judged if r["verdict"].startswith("outside") and "noise" not in r["verdict"]]
-    noisy = [r for r in judged if "noise" in r["verdict"]]
+    noisy = [r for r in judged if r["verdict"].startswith("outside") and "noise" in r["verdict"]]
+    fewer = [r for r in judged if r["verdict"].startswith("too few")]
     small = [r for r in rows if r.get("too_small")]
     if not judged:
         return "No group was large enough to audit."
-    within = len(judged) - len(outside) - len(noisy)
+    within = len(judged) - len(outside) - len(noisy) - len(fewer)
     text = f"{within} of {len(judged)} audited groups are within bounds"
     if outside:
         names = ", ".join(f"{r['group_type']}={r['group']}" for r in outside)
@@ -151,6 +198,9 @@ def fairness_summary(rows: list[dict]) -> str:
     if noisy:
         names = ", ".join(f"{r['group_type']}={r['group']}" for r in noisy)
         text += f"; outside bounds but within sampling uncertainty: {names}"
+    if fewer:
+        names = ", ".join(f"{r['group_type']}={r['group']}" for r in fewer)
+        text += f"; too few students with the outcome to judge: {names}"
     if small:
         text += f"; {len(small)} groups too small to audit"
     return text + "."
