@@ -85,7 +85,7 @@ def score_task(out_dir: Path, config_path: Path | None, model: str, key: str) ->
         summary = score_model(out_dir, load_config(config_path), model=model).summary
     get_run_logger().info("%s: %d students scored in %d schools", model, summary["students"], summary["schools"])
     return {"key": key, **{k: summary[k] for k in ("model", "model_version", "as_of_date", "students",
-                                                   "schools", "tiers", "alerts", "ranked_by_rule")}}
+                                                   "schools", "tiers", "alerts", "ranked_by", "ranked_by_reason")}}
 
 
 @task(name="report", retries=1, retry_delay_seconds=5, **CACHED)

@@ -78,6 +78,17 @@ def write_roster(frame: pd.DataFrame, meta: RosterMeta, folder: Path,
     return paths
 
 
+def write_table_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Write a table of text cells as CSV, atomically, every cell defused against
+    spreadsheet formulas (the reasons table of ``OUT/rosters/reasons.csv``)."""
+    out = pd.DataFrame({c: [_defuse(plain_text(v)) for v in frame[c].tolist()] for c in frame.columns},
+                       columns=list(frame.columns))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(path, lambda p: out.to_csv(p, index=False, lineterminator="\n"))
+    return path
+
+
 def _check_risk(frame: pd.DataFrame) -> None:
     if "risk" not in frame.columns or frame.empty:
         return

@@ -111,7 +111,7 @@ def _score_both(out: Path, config: Config, say: Progress) -> list[str]:
             result = score_model(out, config, model=model, progress=say)
         s = result.summary
         tiers = ", ".join(f"{k} {v:,}" for k, v in s["tiers"].items())
-        guard = " (ranked by the rule: see the roster banner)" if s["ranked_by_rule"] else ""
+        guard = f" (ranked by the rule: {s['ranked_by_reason']})" if s["ranked_by"] == "rule" else ""
         lines.append(
             f"rosters:     {model} as of {s['as_of_date']}: {s['students']:,} students in "
             f"{s['schools']} schools ({tiers}); {s['alerts']:,} with alerts{guard} -> {result.folder}"
@@ -132,8 +132,9 @@ def _train_both(out: Path, config: Config, say: Progress) -> list[str]:
             warnings.simplefilter("ignore")
             result = train_model(out, config, model=model, progress=say)
         e, rule = result.evaluation, result.evaluation["baselines"]["rule"]
+        verdict = "gate passed" if e["gate"]["passed"] else "GATE FAILED, the rule ranks its rosters"
         lines.append(
-            f"model:       {model} ({e['label']}), test cohort {e['test_cohorts']}: ROC AUC "
+            f"model:       {model} ({e['label']}), {verdict}; test cohorts {e['test_cohorts']}: ROC AUC "
             f"{e['roc_auc']:.3f} vs rule {rule['roc_auc']:.3f}; recall at the rule's flag "
             f"rate {e['recall_at_rule_rate']:.1%} vs {rule['recall_at_rule_rate']:.1%}; "
             f"registered {e['registered_model']} v{e['model_version']} "

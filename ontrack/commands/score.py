@@ -9,6 +9,7 @@ the change since the last run and alerts, under ``OUT/rosters/``.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from datetime import date
 from pathlib import Path
@@ -40,15 +41,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def summary_text(summary: dict, folder: Path) -> str:
     """What was scored, tiers, alerts, drift, throughput."""
     rows = [[name, f"{count:,}"] for name, count in summary["tiers"].items()]
-    lines = [
-        f"{summary['registered_model']} version {summary['model_version']}: "
+    lines = []
+    if summary["ranked_by"] == "rule":
+        lines.append(f"RANKED BY THE RULE (no risk shown): {summary['ranked_by_reason']}")
+    elif summary.get("forced_note"):
+        lines.append(f"WARNING: {summary['forced_note']}")
+    lines += [
+        f"{summary['registered_model']} version {summary['model_version'] or 'none'}: "
         f"{summary['students']:,} students in {summary['schools']} schools as of "
         f"{summary['as_of_date']} (scores expire {summary['expires']})",
         table(rows, ["tier", "students"]),
         f"alerts: {summary['alerts']:,} students; new to the list: {summary['new_to_the_list']:,}",
     ]
-    if summary["ranked_by_rule"]:
-        lines.append(f"WARNING: {summary['drift_message']}")
     lines.append(f"rosters in {folder}")
     return "\n".join(lines)
 
@@ -65,5 +69,8 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = score_model(args.out, config, model=args.model, as_of=args.as_of, progress=say)
+    if result.summary["ranked_by"] == "rule":
+        print(f"warning: {args.model} rosters are ranked by the rule: {result.summary['ranked_by_reason']}",
+              file=sys.stderr)
     print(summary_text(result.summary, result.folder))
     return 0

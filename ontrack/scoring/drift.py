@@ -1,33 +1,22 @@
-"""The drift guard: when to stop trusting the model and rank by the rule instead.
+"""What scoring tells the gate (``ontrack.modeling.gate.ranking_for``) about the champion.
 
-Two checks, both from aggregates:
+Three facts, all from aggregates, each a sentence when it stops the model ranking:
 
-- *performance*: the champion's results on the newest labelled cohort, against the
-  rule on the same rows (``ontrack evaluate`` writes them; otherwise the figures
-  recorded at training). Below the rule on ROC AUC or on recall at the rule's flag
-  rate, by more than ``scoring.drift_tolerance``, means the rule ranks.
+- *its latest check*: ``ontrack evaluate`` scores the champion on the newest labelled
+  cohort and decides its gate again there (``OUT/models/<m>/check_champion.json``);
+- *its age*: a champion whose newest training cohort is more than
+  ``scoring.model_max_age_years`` school years before the scored year has expired;
 - *stability*: the population stability index of today's calibrated risks against
   the test cohort's deciles (recorded in the model bundle). Above
-  ``scoring.psi_threshold`` the scores have shifted and the rule ranks.
+  ``scoring.psi_threshold`` the scores have shifted.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-
-@dataclass(frozen=True)
-class DriftVerdict:
-    """Whether to rank by the rule, and the sentence that says why."""
-
-    rank_by_rule: bool
-    psi: float
-    message: str | None
-    source: str
 
 
 def population_stability(reference: dict, risk: np.ndarray) -> float:
@@ -43,39 +32,42 @@ def population_stability(reference: dict, risk: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def drift_verdict(
-    contract: dict, version: str, risk: np.ndarray, check_dir: Path, *, psi_threshold: float,
-    tolerance: float,
-) -> DriftVerdict:
-    """Decide from the latest champion check (if any) or the training figures, and PSI."""
-    metrics, source = contract.get("test_metrics", {}), "training evaluation"
-    check = Path(check_dir) / "check_champion.json"
-    if check.is_file():
-        found = json.loads(check.read_text(encoding="utf-8"))
-        if str(found.get("model_version")) == str(version):
-            rule = found["baselines"]["rule"]
-            metrics = {
-                "roc_auc": found["roc_auc"], "recall_at_rule_rate": found["recall_at_rule_rate"],
-                "rule_roc_auc": rule["roc_auc"], "rule_recall_at_rule_rate": rule["recall_at_rule_rate"],
-            }
-            source = f"check on cohort {found.get('test_cohorts')}"
-    problems = []
-    auc, rule_auc = metrics.get("roc_auc"), metrics.get("rule_roc_auc")
-    if auc is not None and rule_auc is not None and auc < rule_auc - tolerance:
-        problems.append(f"its ROC AUC {auc:.3f} is below the rule's {rule_auc:.3f} ({source})")
-    recall, rule_recall = metrics.get("recall_at_rule_rate"), metrics.get("rule_recall_at_rule_rate")
-    if recall is not None and rule_recall is not None and recall < rule_recall - tolerance:
-        problems.append(
-            f"it finds fewer students who went off track than the rule at the rule's flag "
-            f"rate ({recall:.0%} vs {rule_recall:.0%}, {source})"
-        )
+def stability_problem(contract: dict, risk: np.ndarray, threshold: float) -> tuple[float, str | None]:
+    """PSI of today's risks, and the sentence when it is above ``threshold``."""
     psi = population_stability(contract.get("score_reference", {}), risk)
-    if np.isfinite(psi) and psi > psi_threshold:
-        problems.append(f"today's scores have shifted from the cohort it was tested on (PSI {psi:.2f} > {psi_threshold})")
-    if not problems:
-        return DriftVerdict(False, psi, None, source)
-    message = (
-        "This list is ranked by the rule, not the model, because " + "; and ".join(problems)
-        + ". Risk is still shown, but treat it with care."
-    )
-    return DriftVerdict(True, psi, message, source)
+    if np.isfinite(psi) and psi > threshold:
+        return psi, (
+            f"today's scores have shifted from the cohort the model was tested on "
+            f"(PSI {psi:.2f} > {threshold})"
+        )
+    return psi, None
+
+
+def latest_check_gate(check_dir: Path, version: str) -> dict | None:
+    """The gate block of the latest ``ontrack evaluate`` of this champion version, if any."""
+    check = Path(check_dir) / "check_champion.json"
+    if not check.is_file():
+        return None
+    found = json.loads(check.read_text(encoding="utf-8"))
+    if str(found.get("model_version")) != str(version):
+        return None
+    return found.get("gate")
+
+
+def expiry_problem(tags: dict, contract: dict, school_year: int, max_age_years: int) -> str | None:
+    """The sentence when the champion's newest training cohort is too old."""
+    newest = tags.get("newest_training_year")
+    if not newest:
+        split = contract.get("split", {})
+        years = [*split.get("calibrate_years", []), *split.get("train_years", [])]
+        newest = max(years) if years else None
+    if newest is None:
+        return None
+    age = int(school_year) - int(newest)
+    if age > max_age_years:
+        return (
+            f"the champion, version {tags.get('version', '?')}, has expired: its newest "
+            f"training cohort is {newest}, {age} school years before {school_year} "
+            f"(scoring.model_max_age_years = {max_age_years}); retrain it"
+        )
+    return None

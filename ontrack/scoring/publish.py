@@ -20,7 +20,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.scoring.cohort import RULE_COLUMNS
-from reports.rosters import RosterMeta, write_roster
+from reports.rosters import RosterMeta, write_roster, write_table_csv
 
 RUN_NOTE = (
     "Risk is the model's calibrated probability that the student will need support "
@@ -28,7 +28,7 @@ RUN_NOTE = (
     "offer help, read beside the rule and the student's own record, never a label."
 )
 FIRST = ["student_id", "school_id", "school_name", "grade_level", "staff_id", "staff_name",
-         "model", "risk", "risk_tier", "rank", "change", "alerts", "reason_1", "reason_2",
+         "model", "ranked_by", "risk", "risk_tier", "rank", "change", "alerts", "reason_1", "reason_2",
          "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 # From this many files on, rosters are written by two processes (starting them costs ~2 s).
@@ -105,6 +105,28 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     _run_jobs(jobs)
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
+
+
+REASON_COLUMNS: tuple[str, ...] = (
+    "student_id", "model", "model_version", "as_of_date", "rank", "feature", "value",
+    "contribution", "text", "kind",
+)
+
+
+def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
+    """``OUT/rosters/reasons.csv`` (CONTRACT §4): this model's rows replace the ones of
+    its previous run; another model's rows stay. Empty for a model ranked by the rule."""
+    columns = list(REASON_COLUMNS)
+    old = pd.read_csv(path, dtype=str, keep_default_na=False) if path.is_file() else pd.DataFrame(columns=columns)
+    if list(old.columns) != columns:  # written by an older ontrack: start again
+        old = pd.DataFrame(columns=columns)
+    mine = reasons[columns].copy()
+    mine["value"] = [f"{v:.6g}" for v in mine["value"].astype(float)]
+    mine["contribution"] = [f"{v:.6f}" for v in mine["contribution"].astype(float)]
+    combined = pd.concat([old[old["model"] != model], mine.astype(str)], ignore_index=True)
+    combined["_rank"] = combined["rank"].astype(int)
+    combined = combined.sort_values(["model", "student_id", "_rank"], kind="stable").drop(columns="_rank")
+    write_table_csv(combined, path)
 
 
 def _write_one(job: tuple) -> None:

@@ -25,11 +25,13 @@ from ontrack.config import Config
 from ontrack.modeling import tracking
 from ontrack.scoring.alerts import absence_rise, alert_texts
 from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
-from ontrack.scoring.drift import DriftVerdict, drift_verdict
-from ontrack.scoring.reasons import top_reasons
+from ontrack.modeling.gate import Ranking, ranking_for
+from ontrack.scoring.drift import expiry_problem, latest_check_gate, population_stability, stability_problem
+from ontrack.scoring.publish import REASON_COLUMNS, publish_reasons, publish_rosters
+from ontrack.scoring.reasons import explain
+from ontrack.scoring.rule_ranking import rule_reasons, rule_tiers
 from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
 from ontrack.store import open_validated, provided
-from ontrack.scoring.publish import publish_rosters
 
 @dataclass(frozen=True)
 class ScoreResult:
@@ -48,56 +50,114 @@ def score_model(
     say = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
-    client = tracking.connect(config, out_dir, create=False)
     name = tracking.registered_name(config, model)
-    loaded, info = tracking.load_registered(client, name, tracking.CHAMPION)
-    version = str(info["version"])
-    say(f"champion {name} version {version}")
+    tags = _champion(config, out_dir, name)
+    loaded = None
+    if tags is not None:
+        client = tracking.connect(config, out_dir, create=False)
+        loaded, _info = tracking.load_registered(client, name, tracking.CHAMPION)
+        say(f"champion {name} version {tags['version']}")
     con = open_validated(out_dir, config)
     try:
         current = build_scoring_cohort(con, config, model=model, as_of=as_of, provided=provided(out_dir))
         say(f"{len(current.cohort):,} students in {model} on {current.as_of}")
-        X = model_inputs(current.matrix, loaded.contract)
-        started = time.perf_counter()
-        risk = pd.Series(loaded.predict_risk(X), index=X.index, name="risk")
-        timings["predict_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        contributions = loaded.contributions(X)
-        timings["contributions_s"] = time.perf_counter() - started
-        started = time.perf_counter()
         rules_of = current.cohort["district_id"].map(config.rules_for)
-        reasons = top_reasons(contributions, X, loaded.contract, rules_of, model, config.scoring.reasons_per_student)
-        timings["reasons_s"] = time.perf_counter() - started
+        scored = _model_scores(loaded, current, rules_of, model, config, timings) if loaded else None
         state = _state(con, current, config)
     finally:
         con.close()
-    roster = _roster_frame(current, risk, reasons, model, version, config)
-    verdict = drift_verdict(
-        loaded.contract, version, risk.to_numpy(), out_dir / "models" / model,
-        psi_threshold=config.scoring.psi_threshold, tolerance=config.scoring.drift_tolerance,
-    )
-    rank_score = roster["rule_score"] * 10 + roster["risk"] if verdict.rank_by_rule else roster["risk"]
-    roster["rank"] = school_rank(rank_score, roster["school_id"]).to_numpy()
+    ranking = _ranking(tags, loaded, scored, current, out_dir / "models" / model, config)
+    if ranking.ranked_by == "rule":
+        say(f"ranked by the rule: {ranking.reason}")
+    version = tags["version"] if tags else ""
+    roster, reasons = _roster_frame(current, scored, ranking, rules_of, model, version, config)
+    roster["rank"] = school_rank(roster["_order"], roster["school_id"]).to_numpy()
+    roster = roster.drop(columns="_order")
     history = out_dir / "rosters" / "_history" / f"{model}.parquet"
     previous = pd.read_parquet(history) if history.is_file() else None
     roster = _with_changes(roster, state, previous, config)
     folder = out_dir / "rosters"
     started = time.perf_counter()
-    run = {"model": model, "version": version, "as_of": current.as_of.isoformat(),
-           "expires": current.expires.isoformat(), "banner": verdict.message}
+    run = {"model": model, "version": version or "none", "as_of": current.as_of.isoformat(),
+           "expires": current.expires.isoformat(), "ranked_by": ranking.ranked_by,
+           "banner": _banner(ranking)}
     files = publish_rosters(roster, run, folder, out_dir, config)
+    publish_reasons(folder / "reasons.csv", reasons, model)
     timings["render_s"] = time.perf_counter() - started
     history.parent.mkdir(parents=True, exist_ok=True)
     _state_frame(roster, state, config).to_parquet(history)
-    summary = _summary(roster, model, name, version, current, verdict, timings, files, config)
+    summary = _summary(roster, model, name, version, current, ranking, scored, timings, files, config)
     (folder / f"summary_{model}.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return ScoreResult(folder, summary, roster)
 
 
-def _roster_frame(current: ScoringCohort, risk: pd.Series, reasons: pd.DataFrame, model: str, version: str,
-                  config: Config) -> pd.DataFrame:
+def _champion(config: Config, out_dir: Path, name: str) -> dict | None:
+    """The champion's tags, or None when there is no registry or no champion."""
+    try:
+        client = tracking.connect(config, out_dir, create=False)
+    except tracking.RegistryError:
+        return None
+    return tracking.champion_tags(client, name)
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """The champion's risks and reasons for the scored rows."""
+
+    risk: pd.Series
+    reasons: pd.DataFrame  # reason_1..3 (wide)
+    reason_rows: pd.DataFrame  # the long table of explain()
+    contract: dict
+
+
+def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: str,  # noqa: ANN001
+                  config: Config, timings: dict) -> ModelScores:
+    X = model_inputs(current.matrix, loaded.contract)
+    started = time.perf_counter()
+    risk = pd.Series(loaded.predict_risk(X), index=X.index, name="risk")
+    timings["predict_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    contributions = loaded.contributions(X)
+    timings["contributions_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    tiers = assign_tiers(risk, current.cohort["school_id"], config.scoring)
+    wide, long = explain(contributions, X, loaded.contract, rules_of, model,
+                         config.scoring.reasons_per_student,
+                         must_explain=(tiers == config.scoring.tier_names[0]).to_numpy())
+    timings["reasons_s"] = time.perf_counter() - started
+    return ModelScores(risk, wide, long, loaded.contract)
+
+
+def _ranking(tags: dict | None, loaded, scored: ModelScores | None, current: ScoringCohort,  # noqa: ANN001
+             check_dir: Path, config: Config) -> Ranking:
+    """Who ranks: ``ranking_for`` (the gate's one decision) given the champion's
+    latest check, age and today's score stability."""
+    if tags is None or scored is None:
+        return ranking_for(None)
+    year = int(current.cohort["school_year"].max())
+    expired = expiry_problem(tags, loaded.contract, year, config.scoring.model_max_age_years)
+    _psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold)
+    return ranking_for(tags, check_gate=latest_check_gate(check_dir, tags["version"]),
+                       expired=expired, drift=drift)
+
+
+def _banner(ranking: Ranking) -> str | None:
+    """The sentence at the top of every roster: why the rule ranks, or the forced note."""
+    if ranking.ranked_by == "rule":
+        return (
+            f"This list is ranked by the district's rule, not the model, because {ranking.reason}. "
+            "No risk is shown; tiers come from the rule's criteria."
+        )
+    return ranking.forced
+
+
+def _roster_frame(current: ScoringCohort, scored: ModelScores | None, ranking: Ranking,
+                  rules_of: pd.Series, model: str, version: str,
+                  config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The roster rows (``_order``: what ranks them) and this run's long reasons table."""
     cohort = current.cohort
     rules = rule_columns(model, current.matrix)
+    by_model = ranking.ranked_by == "model" and scored is not None
     frame = pd.DataFrame(
         {
             "student_id": cohort.index.get_level_values("student_id").astype(str),
@@ -106,10 +166,19 @@ def _roster_frame(current: ScoringCohort, risk: pd.Series, reasons: pd.DataFrame
             "district_id": cohort["district_id"].astype(str).to_numpy(),
             "school_year": cohort["school_year"].astype(int).to_numpy(),
             "model": model,
-            "risk": risk.to_numpy(),
+            "ranked_by": ranking.ranked_by,
+            "risk": scored.risk.to_numpy() if by_model else np.nan,
         }
     )
-    frame["risk_tier"] = assign_tiers(frame["risk"], frame["school_id"], config.scoring).to_numpy()
+    if by_model:
+        frame["risk_tier"] = assign_tiers(frame["risk"], frame["school_id"], config.scoring).to_numpy()
+        frame["_order"] = frame["risk"].to_numpy()
+        reasons = scored.reasons
+    else:
+        tiers = rule_tiers(model, current.matrix, config.scoring)
+        frame["risk_tier"] = tiers["risk_tier"].to_numpy()
+        frame["_order"] = tiers["rule_order"].to_numpy()
+        reasons = rule_reasons(model, current.matrix, rules_of, config.scoring.reasons_per_student)
     for column in rules.columns:
         frame[column] = rules[column].to_numpy()
     for column in reasons.columns:
@@ -119,7 +188,11 @@ def _roster_frame(current: ScoringCohort, risk: pd.Series, reasons: pd.DataFrame
     expires = {d: day.isoformat() for d, day in current.expires_by_district.items()}
     frame["expires"] = frame["district_id"].map(expires).fillna(current.expires.isoformat())
     frame["config_hash"] = config.config_hash
-    return frame
+    long = scored.reason_rows if by_model else pd.DataFrame(columns=list(REASON_COLUMNS[4:]) + ["row"])
+    positions = long["row"].astype(int).to_numpy()
+    long = long.assign(student_id=frame["student_id"].to_numpy()[positions], model=model,
+                       model_version=version, as_of_date=current.as_of.isoformat())
+    return frame, long[list(REASON_COLUMNS)]
 
 
 def _state(con: duckdb.DuckDBPyConnection, current: ScoringCohort, config: Config) -> pd.DataFrame:
@@ -174,25 +247,29 @@ def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> p
 
 
 def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current: ScoringCohort,
-             verdict: DriftVerdict, timings: dict,
+             ranking: Ranking, scored: ModelScores | None, timings: dict,
              files: list[str], config: Config) -> dict:
     n = len(roster)
     total = sum(timings.values())
+    psi = float("nan")
+    if scored is not None:
+        psi = population_stability(scored.contract.get("score_reference", {}), scored.risk.to_numpy())
     return {
         "model": model,
         "registered_model": name,
-        "model_version": version,
+        "model_version": version or None,
         "as_of_date": current.as_of.isoformat(),
         "expires": current.expires.isoformat(),
         "config_hash": config.config_hash,
         "students": n,
         "schools": len(files),
+        "ranked_by": ranking.ranked_by,
+        "ranked_by_reason": ranking.reason,
+        "forced_note": ranking.forced,
         "tiers": {t: int((roster["risk_tier"] == t).sum()) for t in config.scoring.tier_names},
         "alerts": int((roster["alerts"] != "").sum()),
         "new_to_the_list": int((roster["change"] == "new to the list").sum()),
-        "ranked_by_rule": verdict.rank_by_rule,
-        "drift_message": verdict.message,
-        "psi": None if not np.isfinite(verdict.psi) else round(verdict.psi, 4),
+        "psi": None if not np.isfinite(psi) else round(psi, 4),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "students_per_second": round(n / total, 1) if total else None,
     }

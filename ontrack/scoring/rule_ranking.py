@@ -1,0 +1,125 @@
+"""Rosters ranked by the district's rule, when no model may rank (CONTRACT §3 Fallback).
+
+When there is no champion, the champion failed its gate, has expired, or drift tripped,
+``score`` still writes every roster, from the rule alone: ``risk`` is empty, the tier
+comes from the rule's own criteria, and the "reasons" are the criteria not met, in the
+rule's words, with the student's value and the bar.
+
+Tiers from the rule (the same three configured tier names):
+
+- first tier: the rule flags the student and two or more criteria are not met;
+- second tier: one criterion not met, or the rule cannot tell (a criterion unknown
+  and none failed: shown as unknown, never as met);
+- third tier: every criterion met.
+
+Within a tier, students are ordered by criteria not met, then unknown, then student id.
+The criteria are those of the rule baseline the gate compares against
+(``ontrack.modeling.dataset.rule_score``): grade 8, CORE readiness so far (GPA,
+attendance, no D/F in ELA or math, not suspended); grade 9, on-track so far (core
+semester Fs within the limit, credits not behind the pace for the year so far).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ontrack.config import DistrictRules, ScoringConfig
+
+# (criterion, the feature whose 0 means "not met", the value shown beside it)
+CRITERIA: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "grade8": (
+        ("gpa", "readiness_gpa_ok_ytd", "gpa_ytd"),
+        ("attendance", "readiness_attendance_ok_ytd", "attendance_rate_ytd"),
+        ("no_d_or_f_ela_math", "readiness_df_ok_ytd", "d_or_f_count_core_ytd"),
+        ("not_suspended", "readiness_suspension_ok_ytd", "suspensions_ytd"),
+    ),
+    "grade9": (
+        ("core_semester_fs", "on_track_fs_ok_ytd", "core_semester_fs_ytd"),
+        ("credits_pace", "credits_vs_expected_ytd", "credits_vs_expected_ytd"),
+    ),
+}
+
+
+def _column(matrix: pd.DataFrame, name: str) -> pd.Series:
+    if name in matrix.columns:
+        return matrix[name].astype("float64")
+    return pd.Series(np.nan, index=matrix.index)
+
+
+def criteria_not_met(model: str, matrix: pd.DataFrame) -> pd.DataFrame:
+    """Per row and criterion: 1.0 not met, 0.0 met, NaN unknown."""
+    out = {}
+    for name, flag, _ in CRITERIA[model]:
+        values = _column(matrix, flag)
+        if name == "credits_pace":  # behind the pace when credits vs expected < 0
+            out[name] = np.where(values.isna(), np.nan, (values < 0).astype("float64"))
+        else:
+            out[name] = np.where(values.isna(), np.nan, (values == 0).astype("float64"))
+    return pd.DataFrame(out, index=matrix.index)
+
+
+def rule_tiers(model: str, matrix: pd.DataFrame, settings: ScoringConfig) -> pd.DataFrame:
+    """``risk_tier``, ``criteria_not_met``, ``criteria_unknown`` and ``rule_order`` (a
+    number to rank by: higher first) of every row, from the rule alone."""
+    status = criteria_not_met(model, matrix)
+    not_met = status.fillna(0).sum(axis=1).astype(int)
+    unknown = status.isna().sum(axis=1).astype(int)
+    first, second, third = settings.tier_names
+    tier = np.where(not_met >= 2, first, np.where((not_met == 1) | (unknown > 0), second, third))
+    return pd.DataFrame(
+        {
+            "risk_tier": tier,
+            "criteria_not_met": not_met.to_numpy(),
+            "criteria_unknown": unknown.to_numpy(),
+            "rule_order": (not_met * 100 + unknown).astype("float64").to_numpy(),
+        },
+        index=matrix.index,
+    )
+
+
+def _text(model: str, name: str, value: float, rules: DistrictRules) -> str:
+    known = value is not None and np.isfinite(value)
+    if model == "grade8":
+        readiness = rules.readiness
+        texts = {
+            "gpa": f"GPA so far {value:.2f} (readiness needs {readiness.gpa_min:g})" if known else "",
+            "attendance": f"Attended {value:.0%} of school days this year (readiness needs {readiness.attendance_min:.0%})" if known else "",
+            "no_d_or_f_ela_math": "A D or F in ELA or math this year (readiness needs none)",
+            "not_suspended": "Suspended this year (readiness needs no suspension)",
+        }
+    else:
+        on_track = rules.on_track
+        texts = {
+            "core_semester_fs": f"{value:.0f} semester Fs in core subjects (on track allows {on_track.max_core_semester_fs})" if known else "",
+            "credits_pace": f"{-value:.1f} credits behind the on-track pace for this point of the year" if known else "",
+        }
+    return texts[name] or f"Not met: {name.replace('_', ' ')}"
+
+
+UNKNOWN_TEXT = {
+    "gpa": "GPA not known yet", "attendance": "attendance not known yet",
+    "no_d_or_f_ela_math": "ELA and math marks not known yet", "not_suspended": "discipline not known",
+    "core_semester_fs": "core semester marks not known yet", "credits_pace": "credits not known yet",
+}
+
+
+def rule_reasons(model: str, matrix: pd.DataFrame, rules_of: pd.Series, n: int = 3) -> pd.DataFrame:
+    """``reason_1..n``: the criteria not met in the rule's words with the student's value
+    and the bar, then (if places are left) the criteria still unknown."""
+    status = criteria_not_met(model, matrix)
+    columns = [f"reason_{i + 1}" for i in range(n)]
+    texts = np.full((len(matrix), n), "", dtype=object)
+    values = {name: _column(matrix, value).to_numpy() for name, _, value in CRITERIA[model]}
+    rules_list = list(rules_of)
+    for row in range(len(matrix)):
+        lines = [
+            _text(model, name, values[name][row], rules_list[row])
+            for name in status.columns if status[name].iat[row] == 1.0
+        ]
+        unknown = [UNKNOWN_TEXT[name] for name in status.columns if np.isnan(status[name].iat[row])]
+        if unknown:
+            lines.append("Unknown: " + ", ".join(unknown))
+        for slot, text in enumerate(lines[:n]):
+            texts[row, slot] = text
+    return pd.DataFrame(texts, index=matrix.index, columns=columns)
