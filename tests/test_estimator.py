@@ -99,6 +99,16 @@ def test_refit_is_bit_identical(calibrate: bool) -> None:
     assert other.booster_.model_to_string() != fits[0].booster_.model_to_string()
 
 
+def test_last_digit_noise_in_features_gives_the_same_booster() -> None:
+    X, y = cohort(400, 2020, seed=10)
+    years = np.full(len(X), 2020)
+    # What summing the same marks in another order does to a GPA: one unit in the last place.
+    noisy = X.assign(gpa_ytd=np.nextafter(X["gpa_ytd"].to_numpy(), np.inf))
+    fits = [EarlyWarningModel(params=SMALL).fit(m, y, years=years) for m in (X, noisy)]
+    assert fits[0].booster_.model_to_string() == fits[1].booster_.model_to_string()
+    assert np.array_equal(fits[0].predict_risk(X), fits[1].predict_risk(noisy))
+
+
 def test_monotone_mapping_becomes_constraints_in_feature_order() -> None:
     params = {**SMALL, "monotone": {"gpa_ytd": -1, "days_absent_ytd": 1, "not_in_matrix": 1}}
     native = native_params(params, 0, ["days_absent_ytd", "shoe_size", "gpa_ytd"])

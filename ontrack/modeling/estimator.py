@@ -15,7 +15,8 @@
 
 Training is reproducible: the same rows, spec and seed give the same booster text, the
 same calibrator and the same risks (``deterministic``, row-wise histograms, a fixed
-thread count and every LightGBM seed set from ``random_state``).
+thread count, every LightGBM seed set from ``random_state``, and features rounded to
+``FIT_DECIMALS`` so last-digit noise from the feature build cannot move a bin edge).
 
 Features whose effect on risk has a known direction (more absences, more risk) may be
 constrained to it: the spec's ``monotone`` mapping, feature name -> +1 / -1, becomes
@@ -76,6 +77,11 @@ SEED_PARAMS = (
 )
 CROSS_FIT_FOLDS = 5
 HOLDOUT_SHARE = 0.2
+# Features are rounded to this many decimals before fitting: a database summing in a
+# different order changes a GPA in its 15th digit, enough to move a LightGBM bin edge
+# and change the booster. Bin edges fall midway between distinct rounded values, so
+# scoring unrounded values gives the same trees' answers.
+FIT_DECIMALS = 9
 
 
 def monotone_directions(spec: object) -> dict[str, int]:
@@ -188,6 +194,9 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
                 f"{'X_calibrate' if y_calibrate is None else 'y_calibrate'} instead."
             )
         params = {**DEFAULT_PARAMS, **(self.params or {})}
+        X = X.round(FIT_DECIMALS)
+        if X_calibrate is not None:
+            X_calibrate = X_calibrate.round(FIT_DECIMALS)
         self.feature_names_ = list(X.columns)
         native = native_params(params, self.random_state, self.feature_names_)
         y_fit = np.asarray(y, dtype="float64")
