@@ -73,6 +73,32 @@ EVALUATION = {
         {"group_type": "foster_youth", "group": "yes", "n": 4, "too_small": True},
     ],
     "fairness": {"verdict": "Within bounds for every group large enough to judge."},
+    "split": {"kind": "deployment", "reason": None},
+    "by_cohort": {
+        "2025": {
+            "n": 812,
+            "model": {"roc_auc": 0.81, "recall_at_rule_rate": 0.74},
+            "rule": {"roc_auc": 0.7, "recall_at_rule_rate": 0.61},
+        }
+    },
+    "gate": {
+        "passed": True,
+        "checks": [
+            {"name": "recall_at_rule_rate", "model": 0.74, "rule": 0.61,
+             "threshold": 0.61, "comparison": ">= rule + 0", "passed": True},
+            {"name": "roc_auc", "model": 0.81, "rule": 0.7, "threshold": 0.7,
+             "comparison": ">= rule + 0", "passed": True},
+        ],  # fmt: skip
+        "too_few_to_judge": [{"group_type": "foster_youth", "group": "yes"}],
+    },
+}
+RANKED_BY_RULE = {
+    "model": "grade8",
+    "model_version": "2",
+    "as_of_date": "2026-10-31",
+    "ranked_by": "rule",
+    "ranked_by_reason": "the champion, version 2, failed its gate",
+    "forced_note": None,
 }
 
 
@@ -109,6 +135,7 @@ def built(tmp_path_factory) -> Path:
             "risk_tier": tiers,
         }
     ).to_csv(out / "rosters" / "0503.csv", index=False)
+    (out / "rosters" / "summary_grade8.json").write_text(json.dumps(RANKED_BY_RULE))
     assert report_command.run(_args(root / "data", out)) == 0
     return out
 
@@ -273,6 +300,13 @@ def test_models_section_in_plain_words_with_the_model_card(built):
         and "too few students to judge" in models
     )
     assert 'href="model_card_grade8.html"' in models
+    # the gate first, then who ranks, as the rosters' summary says (not the metrics)
+    after = models.split("ontrack-grade8, version 3</h3>")[1]
+    assert after.startswith("<p><strong>Gate: passed.</strong>")
+    assert after.index("Gate: passed.") < after.index(
+        "Rosters of 2026-10-31 are ranked by the rule, not by the model."
+    ) < after.index("the champion, version 2, failed its gate")
+    assert "ranked by this model" not in models
     card = _pages(built)["model_card_grade8.html"]
     assert (
         "<table>" in card and "&lt;b&gt;so far" in card
@@ -392,6 +426,13 @@ def test_the_champion_check_is_shown_when_ontrack_evaluate_wrote_one(built, tmp_
         "test_cohorts": [2026],
         "recall_at_rule_rate": 0.5,
         "baselines": {"rule": {"roc_auc": 0.9, "recall_at_rule_rate": 0.6}},
+        "gate": {
+            "passed": False,
+            "checks": [
+                {"name": "roc_auc", "model": 0.81, "rule": 0.9, "threshold": 0.9,
+                 "comparison": ">= rule + 0", "passed": False},
+            ],  # fmt: skip
+        },
     }
     (tmp_path / "models" / "grade8" / "check_champion.json").write_text(
         json.dumps(check)
@@ -401,12 +442,15 @@ def test_the_champion_check_is_shown_when_ontrack_evaluate_wrote_one(built, tmp_
         r'<section id="models">.*?</section>', html, flags=re.DOTALL
     ).group(0)
     assert "The champion (version 2), checked again" in models and "2026" in models
-    assert "found 50%" in models and "rule stays the main guide" in models
+    assert "found 50%" in models and "Gate: passed." in models  # version 3's own
+    assert "The champion, version 2, on the newest labelled cohort, may not rank" in models
+    assert "ROC AUC: model 0.810, rule 0.900" in models
+    assert "has not scored rosters yet" in models  # no summary in this folder
 
 
 def test_an_unpromoted_model_is_called_a_challenger(built):
     html = _pages(built)["index.html"]
-    assert "challenger" in html and "does better than the rule" in html
+    assert "challenger" in html and "has not been promoted" in html
 
 
 def test_the_cli_exits_1_with_a_message_on_bad_input_and_2_on_usage(

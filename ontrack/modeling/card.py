@@ -95,6 +95,12 @@ def gate_section(evaluation: dict) -> list[str]:
     return lines + [""]
 
 
+def _sentence(reason: object) -> str:
+    """A recorded reason inside a sentence: no trailing full stop of its own."""
+    text = str(reason or "no deployment-style split exists for these data").strip()
+    return text.rstrip(".")
+
+
 def _years(values: object) -> str:
     return ", ".join(str(v) for v in values) if isinstance(values, list | tuple) else str(values)
 
@@ -107,7 +113,7 @@ def split_section(evaluation: dict) -> list[str]:
     lines = ["## How it was tested", ""]
     if kind == "retrospective":
         lines += [
-            f"- Split: **retrospective**, because {split.get('reason') or 'no deployment-style split exists for these data'}.",
+            f"- Split: **retrospective**, because {_sentence(split.get('reason'))}.",
             "- This is weaker evidence than a deployment-style split: the model learned "
             "from outcomes that were not yet known when its test cohort would have been "
             "scored, so in real use it may do worse than shown here.",
@@ -124,10 +130,13 @@ def split_section(evaluation: dict) -> list[str]:
     for fold in split.get("folds") or []:
         method = fold.get("calibration")
         method = method.get("method") if isinstance(method, dict) else method
+        calibrated = (
+            f", calibrated on {_years(fold['calibrate_years'])}" + (f" ({method})" if method else "")
+            if fold.get("calibrate_years") else (f"; calibration {method}" if method else "")
+        )
         lines.append(
             f"- Tested on {_years(fold.get('test_years'))}: trained on "
-            f"{_years(fold.get('train_years'))}, calibrated on {_years(fold.get('calibrate_years'))}"
-            + (f" ({method})" if method else "") + "."
+            f"{_years(fold.get('train_years'))}{calibrated}."
         )
     return lines + [""]
 
@@ -206,7 +215,7 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
         f"- Label (1 = needs support): {LABEL_WORDS.get(evaluation['label'], evaluation['label'])}.",
         f"- Rule baseline: {evaluation['rule']}.",
     ]
-    if "train_years" in split:
+    if "train_years" in split and not split.get("folds"):  # older files: one split
         method = (evaluation.get("calibration") or {}).get("method")
         closed = (
             f"; training labels all known by {split['labels_close']}, before the first test date"

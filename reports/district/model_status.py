@@ -62,7 +62,7 @@ def ranking_paragraph(summary: dict | None) -> str:
     as_of = summary.get("as_of_date")
     when = f" of {esc(as_of)}" if as_of else ""
     if who == "rule":
-        why = f" Why: {esc(reason)}." if reason else ""
+        why = f" Why: {esc(str(reason).strip().rstrip('.'))}." if reason else ""
         return (
             f'<p class="ranking"><strong>Rosters{when} are ranked by the rule, not by '
             f"the model.</strong> Their risk column is empty and their tiers come from "
@@ -163,7 +163,8 @@ def split_html(ev: dict) -> str:
     split = ev.get("split") or {}
     kind = split.get("kind")
     if kind == "retrospective":
-        reason = split.get("reason") or "no deployment-style split exists for these data"
+        reason = str(split.get("reason") or "no deployment-style split exists for these data")
+        reason = reason.strip().rstrip(".")
         return (
             f"<p><strong>Tested retrospectively</strong>, because {esc(reason)}. This is "
             "weaker evidence than a deployment-style test: the model learned from "
@@ -206,7 +207,7 @@ def cohort_table(ev: dict, min_size: int) -> str:
     return (
         "<p>Each test cohort, scored by a model that had not seen it:</p>"
         + table(
-            ["test cohort", "students", "model ranking (AUC)", "rule ranking (AUC)",
+            ["test cohort", "student-checkpoints", "model ranking (AUC)", "rule ranking (AUC)",
              "model found", "rule found"],
             rows,
             numeric=[False, True, True, True, True, True],
