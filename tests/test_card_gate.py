@@ -272,3 +272,15 @@ def test_an_unreadable_summary_is_a_clear_error(tmp_path) -> None:
     (out / "rosters" / "summary_grade8.json").write_text("{not json")
     with pytest.raises(OnTrackError, match="must be the JSON summary written by ontrack score"):
         models_section({"grade8": _evaluation()}, out, tmp_path, {}, 20)
+
+
+def test_rosters_of_a_model_without_an_evaluation_are_still_reported(tmp_path) -> None:
+    out = tmp_path / "out"
+    (out / "rosters").mkdir(parents=True)
+    reason = "there is no champion model (none has passed its gate and been promoted)"
+    summary = _summary(model="grade9", model_version=None, ranked_by="rule", ranked_by_reason=reason)
+    (out / "rosters" / "summary_grade9.json").write_text(json.dumps(summary))
+    text = _text(models_section({}, out, tmp_path, {}, 20))
+    assert "models are not trained yet" in text
+    assert "9th graders: no evaluation found Rosters of 2026-10-31 are ranked by the rule, not by the model." in text
+    assert f"Why: {reason}." in text

@@ -50,7 +50,7 @@ def ranked_by(summary: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def ranking_paragraph(summary: dict | None) -> str:
+def ranking_paragraph(summary: dict | None, subject: str = "this model") -> str:
     """Who ranks this model's rosters, in the rosters' own words."""
     if summary is None:
         return (
@@ -77,7 +77,7 @@ def ranking_paragraph(summary: dict | None) -> str:
             else ""
         )
         return (
-            f'<p class="ranking"><strong>Rosters{when} are ranked by this model'
+            f'<p class="ranking"><strong>Rosters{when} are ranked by {esc(subject)}'
             f"{named}.</strong>{note}</p>"
         )
     return (

@@ -299,8 +299,8 @@ def models_section(
     for name, summary in summaries.items():
         if name not in models and summary is not None:  # rosters ranked by the rule
             parts.append(
-                f"<h3>{esc(WHO.get(name, name).capitalize())}</h3>"
-                + model_status.ranking_paragraph(summary)
+                f"<h3>{esc(WHO.get(name, name).capitalize())}: no evaluation found</h3>"
+                + model_status.ranking_paragraph(summary, f"the {name} model")
             )
     for name, ev in models.items():
         check = checks.get(name)
