@@ -77,7 +77,8 @@ def shown_as(contract: dict) -> dict[str, str]:
         if name in NEVER_REASONS or not templates.get(name):
             continue
         if directions is None:  # an old contract: reasons only, unsigned only
-            if malleable.get(name, False) and not _SIGNED_TEMPLATE.search(templates[name]):
+            signed = _SIGNED_TEMPLATE.search(templates[name])
+            if malleable.get(name, False) and not signed:
                 kinds[name] = "reason"
         elif directions.get(name) in ("low", "high"):
             kinds[name] = "reason" if malleable.get(name, False) else "context"
@@ -180,6 +181,8 @@ def singular(text: str) -> str:
     >>> singular("Absent 11 days this year")
     'Absent 11 days this year'
     """
+    if "1 " not in text:
+        return text
     text = re.sub(r"(?<![\d.,+-])1 times\b", "once", text)
     return re.sub(r"(?<![\d.,])([+-]?1) ((?:\w+ ){0,4}?)(\w+?)s\b", r"\1 \2\3", text)
 
@@ -255,7 +258,8 @@ def explain(
     if n < 0:
         raise ValueError(f"n must be at least 0. Got {n} instead.")
     rows = len(contributions)
-    must = np.zeros(rows, dtype=bool) if must_explain is None else np.asarray(must_explain)
+    must = np.zeros(rows, dtype=bool) if must_explain is None else must_explain
+    must = np.asarray(must)
     if must.dtype != bool or must.shape != (rows,):
         raise ValueError(
             f"must_explain must be a boolean array with one entry per row ({rows}). "
@@ -276,9 +280,11 @@ def explain(
         has_reason = np.zeros(rows, dtype=bool)
         has_reason[[row for row, *_ in lines]] = True
         context_phi = np.where(ok & ~is_reason, phi, 0.0)
-        for row in np.flatnonzero(must & ~has_reason & (context_phi.max(axis=1) > 0)):
+        needs = must & ~has_reason & (context_phi.max(axis=1) > 0) & (n > 0)
+        for row in np.flatnonzero(needs):
             lines.append((int(row), 1, int(context_phi[row].argmax()), "context"))
         rules = list(rules_of)
+        texts = np.full((rows, n), "", dtype=object)
         records = []
         for row, rank, j, kind in sorted(lines):
             value, name = float(values[row, j]), names[j]
@@ -287,8 +293,9 @@ def explain(
             else:
                 text = context_text(name, value, contract)
             if rank <= n:
-                wide.iat[row, rank - 1] = text
+                texts[row, rank - 1] = text
             records.append((row, rank, name, value, float(phi[row, j]), text, kind))
+        wide.loc[:, columns] = texts
         long = pd.DataFrame.from_records(records, columns=list(LONG_COLUMNS))
     else:
         long = pd.DataFrame.from_records([], columns=list(LONG_COLUMNS))
@@ -302,7 +309,7 @@ def explain(
 def _reasons(
     phi: np.ndarray, names: list[str], contract: dict, n: int
 ) -> list[tuple[int, int, int, str]]:
-    """(row, rank, feature position, "reason"): one per domain, largest domains first."""
+    """(row, rank, feature position, "reason"): a domain's largest, domains by sum."""
     domains = [domain(f, contract) for f in names]
     labels = sorted(set(domains))
     member = np.array([[d == label for d in domains] for label in labels])
