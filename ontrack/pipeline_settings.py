@@ -123,9 +123,9 @@ class ScoringConfig(_Frozen):
         "test cohort above which rosters are ranked by the rule."
     )
     model_max_age_years: int = Field(
-        3, ge=1, description="A champion whose newest training cohort is more than this "
-        "many school years older than the scored year has expired: rosters are ranked "
-        "by the rule until a model is retrained and passes its gate."
+        2, ge=1, description="A champion trained on data ending more than this many "
+        "years before the scored as-of date has expired: rosters are ranked by the rule "
+        "until a model is retrained and passes its gate (a yearly retrain is due first)."
     )
 
 

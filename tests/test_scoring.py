@@ -19,7 +19,7 @@ from ontrack.errors import ModelContractError
 from ontrack.modeling import tracking, train_model
 from ontrack.scoring import assign_tiers, model_inputs, population_stability, score_model, top_reasons
 from ontrack.scoring.alerts import alert_texts
-from ontrack.scoring.drift import drift_verdict
+from ontrack.scoring.drift import stability_problem
 from ontrack.scoring.tiers import change_since
 from ontrack.synth import generate_district
 from ontrack.validation import validate_directory
@@ -36,7 +36,11 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict:
     config = load_config(root / "config.yaml")
     validate_directory(data, out, config)
     write_features(out, config, model="grade8")
-    train_model(out, config, model="grade8")
+    trained = train_model(out, config, model="grade8")
+    if not trained.evaluation["gate"]["passed"]:  # exercise model-ranked rosters all the same
+        client = tracking.connect(config, out)
+        tracking.promote(client, "ontrack-grade8", trained.registered.version, force=True,
+                         why="test fixture: rosters ranked by a forced model", who="tests")
     first = score_model(out, config, model="grade8")
     return {"root": root, "data": data, "out": out, "config": config, "first": first}
 
@@ -158,27 +162,29 @@ def test_feature_contract_mismatch_shows_the_diff_and_exits_1(scored: dict, caps
 
 
 def test_drift_guard_ranks_by_the_rule_and_says_so(scored: dict, tmp_path: Path) -> None:
-    contract = {"test_metrics": {"roc_auc": 0.70, "recall_at_rule_rate": 0.5, "rule_roc_auc": 0.80,
-                                 "rule_recall_at_rule_rate": 0.6},
-                "score_reference": {"edges": [0.1, 0.5], "shares": [0.5, 0.3, 0.2]}}
-    verdict = drift_verdict(contract, "1", np.array([0.05] * 10), tmp_path, psi_threshold=0.25, tolerance=0.02)
-    assert verdict.rank_by_rule and "below the rule" in verdict.message
+    contract = {"score_reference": {"edges": [0.1, 0.5], "shares": [0.5, 0.3, 0.2]}}
+    psi, problem = stability_problem(contract, np.array([0.05] * 10), 0.25)
+    assert psi > 0.25 and "shifted" in problem
     assert population_stability(contract["score_reference"], np.array([0.9] * 100)) > 1
-    steady = {"test_metrics": {"roc_auc": 0.9, "rule_roc_auc": 0.8}, "score_reference": contract["score_reference"]}
     risk = np.r_[np.full(50, 0.05), np.full(30, 0.3), np.full(20, 0.8)]
-    assert not drift_verdict(steady, "1", risk, tmp_path, psi_threshold=0.25, tolerance=0.02).rank_by_rule
+    assert stability_problem(contract, risk, 0.25)[1] is None
     # End to end: a champion check that shows the model below the rule flips the ranking.
     out, config = scored["out"], scored["config"]
     version = scored["first"].summary["model_version"]
-    check = {"model_version": version, "roc_auc": 0.5, "recall_at_rule_rate": 0.1,
-             "test_cohorts": [2024], "baselines": {"rule": {"roc_auc": 0.8, "recall_at_rule_rate": 0.7}}}
+    check = {"model_version": version, "test_cohorts": [2024],
+             "gate": {"passed": False, "checks": [{"name": "roc_auc", "model": 0.5, "rule": 0.8,
+                                                   "threshold": 0.8, "comparison": ">= rule + 0",
+                                                   "passed": False}]}}
+
     path = out / "models" / "grade8" / "check_champion.json"
     path.write_text(json.dumps(check), encoding="utf-8")
     try:
         result = score_model(out, config, model="grade8")
     finally:
         path.unlink()
-    assert result.summary["ranked_by_rule"]
+    assert result.summary["ranked_by"] == "rule"
+    assert "no longer passes its gate" in result.summary["ranked_by_reason"]
+    assert result.roster["risk"].isna().all() and (result.roster["ranked_by"] == "rule").all()
     roster = result.roster.sort_values(["school_id", "rank"])
     for _, rows in roster.groupby("school_id"):
         order = rows["rule_status"].map({"not_met": 0, "unknown": 1, "met": 2}).to_numpy()

@@ -149,15 +149,16 @@ def load_training_data(
         for label in candidates:
             labels = pd.read_parquet(folder / "labels" / f"{label}.parquet").reindex(X.index)
             windows = cohort_windows(labels.dropna(subset=["label", "window_end"]))
+            # auto's second pass: deployment failed for every label, so rolling_splits
+            # falls back to retrospective and says why in plain words.
+            pass_kind = "auto" if (kind == "retrospective" and spec.kind == "auto") else kind
             try:
                 splits, reason = rolling_splits(
-                    windows, data_end=data_end, spec=spec.model_copy(update={"kind": kind})
+                    windows, data_end=data_end, spec=spec.model_copy(update={"kind": pass_kind})
                 )
             except LeakageError as err:
                 errors.append(f"{label}: {err}")
                 continue
-            if kind == "retrospective" and spec.kind == "auto":
-                reason = "; ".join(e for e in errors if "deployment" in e) or reason
             note = None
             if label != candidates[0]:
                 note = f"fell back to {label} because " + errors[0]

@@ -87,6 +87,7 @@ def evaluate_scores(
         y, scores["model"], students, attributes, flag_rate=rule_rate,
         bounds=settings.fairness, min_group_size=min_group_size,
         n_samples=settings.bootstrap_samples, seed=settings.seed,
+        **({"min_positives": gate.min_positives} if gate is not None else {}),
     )
     model = overall.pop("model")
     out = {

@@ -43,7 +43,7 @@ CHECK_TITLES = {
 def _group_label(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return "not recorded"
     return str(value)
 
@@ -142,7 +142,7 @@ def verdict_line(gate: dict) -> str:
     if gate.get("passed"):
         return "GATE PASSED: the model beats the district's rule out of time and may rank rosters" + groups
     return (
-        "GATE FAILED: the model may not rank rosters (the rule ranks instead); failed: "
+        "GATE FAILED: this version may not rank rosters unless promoted with --force --why; failed: "
         + "; ".join(failed_checks(gate)) + groups
     )
 
@@ -184,7 +184,8 @@ def ranking_for(
         else:
             failed = version.get("gate_failed") or "its gate was never checked"
             return Ranking("rule", f"the champion, version {number}, failed its gate: {failed}", None)
-    if check_gate is not None and not check_gate.get("passed", False) and forced is None:
+    # A later check on a newer cohort is new evidence: it stops even a forced version.
+    if check_gate is not None and not check_gate.get("passed", False):
         failed = "; ".join(failed_checks(check_gate)) or "see its check"
         return Ranking("rule", f"on the newest labelled cohort the champion, version {number}, no longer passes its gate: {failed}", None)
     if expired:

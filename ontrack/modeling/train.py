@@ -308,7 +308,7 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
     tags = {"label": data.label, "config_hash": config.config_hash, "feature_hash": data.feature_hash,
             "split_kind": data.split_kind, "gate_passed": "true" if gate["passed"] else "false",
             "gate_failed": "; ".join(failed_checks(gate))[:4000],
-            "newest_training_year": str(max(data.split.calibrate_years or data.split.train_years))}
+            "data_end": str(data.data_end)}
     return tracking.log_and_register(
         client, config, out_dir, model=data.model, params=params,
         metrics={k: v for k, v in metrics.items() if v is not None and math.isfinite(v)},

@@ -4,8 +4,8 @@ Three facts, all from aggregates, each a sentence when it stops the model rankin
 
 - *its latest check*: ``ontrack evaluate`` scores the champion on the newest labelled
   cohort and decides its gate again there (``OUT/models/<m>/check_champion.json``);
-- *its age*: a champion whose newest training cohort is more than
-  ``scoring.model_max_age_years`` school years before the scored year has expired;
+- *its age*: a champion trained on data ending more than
+  ``scoring.model_max_age_years`` years before the scored as-of date has expired;
 - *stability*: the population stability index of today's calibrated risks against
   the test cohort's deciles (recorded in the model bundle). Above
   ``scoring.psi_threshold`` the scores have shifted.
@@ -14,6 +14,7 @@ Three facts, all from aggregates, each a sentence when it stops the model rankin
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -54,20 +55,20 @@ def latest_check_gate(check_dir: Path, version: str) -> dict | None:
     return found.get("gate")
 
 
-def expiry_problem(tags: dict, contract: dict, school_year: int, max_age_years: int) -> str | None:
-    """The sentence when the champion's newest training cohort is too old."""
-    newest = tags.get("newest_training_year")
-    if not newest:
-        split = contract.get("split", {})
-        years = [*split.get("calibrate_years", []), *split.get("train_years", [])]
-        newest = max(years) if years else None
-    if newest is None:
+def expiry_problem(tags: dict, contract: dict, as_of: date, max_age_years: int) -> str | None:
+    """The sentence when the champion was trained on data ending more than
+    ``max_age_years`` years before the scored as-of date (label-agnostic: a graduation
+    model's newest cohort is always years old, but its data need not be)."""
+    end = tags.get("data_end") or str(contract.get("trained_at", ""))[:10]
+    try:
+        trained_on = date.fromisoformat(end)
+    except ValueError:
         return None
-    age = int(school_year) - int(newest)
+    age = (as_of - trained_on).days / 365.25
     if age > max_age_years:
         return (
-            f"the champion, version {tags.get('version', '?')}, has expired: its newest "
-            f"training cohort is {newest}, {age} school years before {school_year} "
+            f"the champion, version {tags.get('version', '?')}, has expired: it was trained on "
+            f"data ending {trained_on}, {age:.1f} years before {as_of} "
             f"(scoring.model_max_age_years = {max_age_years}); retrain it"
         )
     return None

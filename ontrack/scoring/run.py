@@ -134,8 +134,7 @@ def _ranking(tags: dict | None, loaded, scored: ModelScores | None, current: Sco
     latest check, age and today's score stability."""
     if tags is None or scored is None:
         return ranking_for(None)
-    year = int(current.cohort["school_year"].max())
-    expired = expiry_problem(tags, loaded.contract, year, config.scoring.model_max_age_years)
+    expired = expiry_problem(tags, loaded.contract, current.as_of, config.scoring.model_max_age_years)
     _psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold)
     return ranking_for(tags, check_gate=latest_check_gate(check_dir, tags["version"]),
                        expired=expired, drift=drift)
@@ -145,7 +144,7 @@ def _banner(ranking: Ranking) -> str | None:
     """The sentence at the top of every roster: why the rule ranks, or the forced note."""
     if ranking.ranked_by == "rule":
         return (
-            f"This list is ranked by the district's rule, not the model, because {ranking.reason}. "
+            f"This list is ranked by the rule, not the model, because {ranking.reason}. "
             "No risk is shown; tiers come from the rule's criteria."
         )
     return ranking.forced
