@@ -196,7 +196,9 @@ def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: di
                     "train_years": list(fold.train_years),
                     "calibrate_years": list(fold.calibrate_years),
                     "test_years": list(fold.test_years),
+                    "first_test_as_of": str(min(fold.test)),
                     "labels_close": str(fold.labels_close),
+                    "kind": fold.kind,
                     "calibration": getattr(model, "calibration_on_", "calibration cohort"),
                     "best_iteration": model.best_iteration_,
                 }
