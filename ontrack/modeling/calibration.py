@@ -63,8 +63,8 @@ class MarginCalibrator(BaseEstimator):
             )
         margin = np.asarray(margin, dtype="float64")
         y = np.asarray(y, dtype="float64")
-        fit = {"sigmoid": _fit_sigmoid, "beta": _fit_beta, "isotonic": _fit_isotonic}[self.method]
-        self.params_ = {**fit(margin, y), "limits": list(RISK_LIMITS)}
+        fitters = {"sigmoid": _fit_sigmoid, "beta": _fit_beta, "isotonic": _fit_isotonic}
+        self.params_ = {**fitters[self.method](margin, y), "limits": list(RISK_LIMITS)}
         self.method_ = self.method
         return self
 
@@ -181,7 +181,8 @@ def apply_calibration(params: dict, margin: np.ndarray) -> np.ndarray:
         z = _beta_terms(margin) @ np.array([params["a"], params["b"]]) + params["c"]
         q = 1.0 / (1.0 + np.exp(-z))
     elif method == "isotonic":
-        x, y = np.asarray(params["x"], dtype="float64"), np.asarray(params["y"], dtype="float64")
+        x = np.asarray(params["x"], dtype="float64")
+        y = np.asarray(params["y"], dtype="float64")
         q = _isotonic_curve(x, y, margin) if current else np.interp(margin, x, y)
     else:
         raise ValueError(

@@ -108,8 +108,8 @@ def fairness_audit(
             few = _too_few(n_positives, reference_few, min_positives)
             row["too_few_positives"] = few is not None
             if few is not None:
-                withheld = ("fnr", "fnr_ratio") if n_positives < min_positives else ("fnr_ratio",)
-                for key in withheld:
+                own = n_positives < min_positives
+                for key in ("fnr", "fnr_ratio") if own else ("fnr_ratio",):
                     row[key] = None
                     row["intervals"].pop(key, None)
             row["verdict"] = _verdict(row, bounds, group == reference, few)
@@ -149,13 +149,16 @@ def _too_few(n_positives: int, reference_few: bool, min_positives: int) -> str |
     return None
 
 
-def _verdict(row: dict, bounds: FairnessBounds, is_reference: bool, too_few: str | None = None) -> str:
+def _verdict(
+    row: dict, bounds: FairnessBounds, is_reference: bool, too_few: str | None = None
+) -> str:
     """Plain-language verdict: within bounds, or which bound is broken and by how much.
 
     With ``too_few`` (see :func:`_too_few`) the error-rate ratios are neither passed nor
     failed; calibration is still checked."""
     problems, noisy = [], []
-    rate_checks = [("fpr_ratio", "false-positive rate ratio"), ("fnr_ratio", "false-negative rate ratio")]
+    rate_checks = [("fpr_ratio", "false-positive rate ratio"),
+                   ("fnr_ratio", "false-negative rate ratio")]
     checks = [] if is_reference or too_few else rate_checks
     for key, words in checks:
         value = row.get(key)
@@ -185,7 +188,8 @@ def fairness_summary(rows: list[dict]) -> str:
     neither within bounds nor outside (unless their calibration is outside bounds)."""
     judged = [r for r in rows if not r.get("too_small")]
     outside = [r for r in judged if r["verdict"].startswith("outside") and "noise" not in r["verdict"]]
-    noisy = [r for r in judged if r["verdict"].startswith("outside") and "noise" in r["verdict"]]
+    noisy = [r for r in judged
+             if r["verdict"].startswith("outside") and "noise" in r["verdict"]]
     fewer = [r for r in judged if r["verdict"].startswith("too few")]
     small = [r for r in rows if r.get("too_small")]
     if not judged:
