@@ -105,7 +105,7 @@ def evaluate_scores(
         },
     }
     if gate is not None:
-        out["gate"] = gate_verdict(y, scores["model"], rule, lists, attributes, gate)
+        out["gate"] = gate_verdict(y, scores["model"], rule, lists, attributes, gate, students=students)
     return out
 
 

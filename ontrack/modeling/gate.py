@@ -59,14 +59,18 @@ def gate_verdict(
     lists: np.ndarray,
     attributes: pd.DataFrame,
     settings: GateConfig,
+    students: np.ndarray | None = None,
 ) -> dict:
     """The gate block of ``evaluation.json``: ``{passed, checks, too_few_to_judge, ...}``.
 
     ``y`` is 1 for the bad outcome; ``risk`` the model's calibrated risk; ``rule_score``
     the rule's 1 / 0.5 / 0; ``lists`` one label per row naming its list (cohort year and
-    checkpoint); ``attributes`` the equity columns of the same rows.
+    checkpoint); ``attributes`` the equity columns of the same rows; ``students`` the
+    student of each row (a group's positives are counted in students, as the fairness
+    audit counts them; default: one student per row).
     """
     y = np.asarray(y, dtype="float64")
+    students = np.arange(len(y)) if students is None else np.asarray(students)
     risk = np.asarray(risk, dtype="float64")
     rule_score = np.asarray(rule_score, dtype="float64")
     lists = np.asarray(lists)
@@ -90,7 +94,7 @@ def gate_verdict(
         values = attributes[group_type].map(_group_label).to_numpy()
         for group in sorted(set(values)):
             inside = (values == group) & (y == 1)
-            if inside.sum() < settings.min_positives:
+            if len(np.unique(students[inside])) < settings.min_positives:
                 too_few.append({"group_type": group_type, "group": group})
                 continue
             model_fnr = float(1.0 - model_flags[inside].mean())
