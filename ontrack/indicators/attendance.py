@@ -35,6 +35,7 @@ from ontrack.indicators.checkpoints import (
     known_by,
     year_end_expr,
 )
+from ontrack.indicators.exact import MICRO, micro_sum
 
 ATTENDED_STATUSES: tuple[str, ...] = ("present", "tardy")
 ABSENT_STATUSES: tuple[str, ...] = ("absent_excused", "absent_unexcused", "suspended")
@@ -134,7 +135,10 @@ def create_attendance(
                                 AND d.school_year = s.school_year)
         )
         SELECT student_id, school_year,
-               sum(days) AS days_enrolled, sum(absent) AS days_absent,
+               -- exact sums (integers of millionths of a day): the same in any order
+               {micro_sum('days')} AS days_enrolled_u, {micro_sum('absent')} AS days_absent_u,
+               {micro_sum('days')} / {MICRO} AS days_enrolled,
+               {micro_sum('absent')} / {MICRO} AS days_absent,
                CASE WHEN bool_or(src = 'daily') AND bool_or(src = 'summary')
                     THEN 'daily+summary' ELSE any_value(src) END AS attendance_source
         FROM (

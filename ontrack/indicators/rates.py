@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
+from ontrack.indicators.exact import round_ratio_array
 from ontrack.indicators.rules import INDICATORS, MET_IS_GOOD
 from ontrack.indicators.suppression import BLOCK_KEYS, suppress
 
@@ -204,8 +205,9 @@ def finish_rates(cells: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.
     rates = rates.assign(rate=np.nan)[list(RATE_COLUMNS)].copy()
     withheld = rates["suppressed"].to_numpy()
     known = rates["n"] > 0
-    rate = np.where(known, rates["n_met"] / rates["n"].where(known, 1), np.nan)
-    rates["rate"] = pd.Series(rate, index=rates.index).round(4).mask(withheld)
+    # n_met / n rounded half away from zero in integers: exact, the same every run
+    rate = round_ratio_array(rates["n_met"].fillna(0), rates["n"].where(known, 1), 4)
+    rates["rate"] = rate.where(known).mask(withheld)
     for col in ("n", "n_met", "n_unknown"):
         rates[col] = rates[col].astype("Int64").mask(withheld)
     return rates.reset_index(drop=True), log
@@ -267,7 +269,9 @@ def lowest_groups(rates: pd.DataFrame, config: Config) -> pd.DataFrame:
     merged = eligible.merge(
         overall.rename(columns={"rate": "all_rate"}), on=keys, how="left"
     )
-    merged["gap"] = (merged["rate"] - merged["all_rate"]).round(4)
+    # both rates hold 4 decimals: subtract them as integers of ten-thousandths
+    gap = (merged["rate"] * 10_000).round() - (merged["all_rate"] * 10_000).round()
+    merged["gap"] = gap / 10_000
     return merged[columns].reset_index(drop=True)
 
 

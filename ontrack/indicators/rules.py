@@ -15,10 +15,12 @@ holds (chronically absent; suspended), and ``unknown`` means no attendance data 
 discipline table at all.
 
 Comparisons are exact at the thresholds (>= for readiness, <= for chronic absence). A
-GPA computed from marks is rounded to 6 decimals and an attendance rate to 9 before they
-are compared, so float noise (2.4999999999, or 172.8 / 180 = 0.9599999999) cannot flip a
-value that is exactly at the threshold; real day counts never come that close to it
-without being equal.
+GPA computed from marks (6 decimals) and an attendance rate (9 decimals) are computed
+from exact integer sums and rounded once, half away from zero
+(``ontrack.indicators.exact``), so neither float noise (2.4999999999, or 172.8 / 180 =
+0.9599999999) nor the order in which threads add up the days can flip a value that is
+exactly at the threshold; real day counts never come that close to it without being
+equal.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ontrack.indicators.checkpoints import (
 )
 from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
 from ontrack.indicators.discipline import DISCIPLINE_TABLE, create_discipline
+from ontrack.indicators.exact import rounded_ratio
 from ontrack.indicators.marks import MARKS_TABLE, create_marks
 from ontrack.store import provided_tables
 
@@ -158,6 +161,7 @@ def build_students(
     # student-year: zero suspensions (known).
     suspensions = "COALESCE(d.suspensions, 0)" if "discipline" in provided else "NULL"
     as_of_sql = "CAST(NULL AS DATE)" if as_of is None else date_sql(as_of)
+    attendance_rate = rounded_ratio("a.days_enrolled_u - a.days_absent_u", "a.days_enrolled_u", 9)
     common = (
         "student_id, district_id, school_id, school_year, grade_level, n_schools, "
         f"{as_of_sql} AS as_of_date"
@@ -169,11 +173,10 @@ def build_students(
             SELECT p.student_id, p.district_id, p.school_id, p.school_year,
                    p.grade_level, p.n_schools,
                    a.days_enrolled, a.days_absent, a.attendance_source,
-                   CASE WHEN a.days_enrolled > 0
-                        THEN round((a.days_enrolled - a.days_absent) / a.days_enrolled, 9)
-                   END AS attendance_rate,
+                   CASE WHEN a.days_enrolled_u > 0 THEN {attendance_rate} END
+                     AS attendance_rate,
                    CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN sy.gpa
-                        ELSE round(m.gpa_marks, 6) END AS gpa,
+                        ELSE m.gpa_marks END AS gpa,
                    CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN 'official'
                         WHEN m.gpa_marks IS NOT NULL THEN 'marks' END AS gpa_source,
                    CASE WHEN m.n_ela + m.n_math > 0 THEN m.df_ela_math END AS df_ela_math,
