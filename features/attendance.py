@@ -197,10 +197,18 @@ def attendance_trend_ytd() -> str:
     """Trend of attendance this school year: least-squares slope of attended (1/0) on
     the date, in attendance-rate points per 30 days (negative = worsening). Daily
     records only; missing with fewer than two days."""
+    # The least-squares slope from exact integer sums (not regr_slope, whose parallel
+    # float sums differ in the last bits between runs): the same value every run.
+    x = "date_diff('day', DATE '2000-01-01', date)"
+    y = "CASE WHEN attended THEN 1 ELSE 0 END"
+    n = "count(*) FILTER (WHERE year_offset = 0)"
+
+    def total(expr: str) -> str:
+        return f"sum(CAST({expr} AS HUGEINT)) FILTER (WHERE year_offset = 0)"
+
     return (
-        "regr_slope(CASE WHEN attended THEN 1.0 ELSE 0.0 END, "
-        "CAST(date_diff('day', DATE '2000-01-01', date) AS DOUBLE)) "
-        "FILTER (WHERE year_offset = 0) * 30"
+        f"({n} * {total(f'{x} * {y}')} - {total(x)} * {total(y)}) "
+        f"/ nullif({n} * {total(f'{x} * {x}')} - {total(x)} * {total(x)}, 0) * 30"
     )
 
 

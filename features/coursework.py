@@ -12,6 +12,11 @@ neither). Credits and the on-track criteria come from the rule indicators
 from __future__ import annotations
 
 from ontrack.featurize import feature, source
+from ontrack.indicators.exact import MICRO, micro_sum
+
+# Mean grade points of the non-missing marks: an exact integer sum over an exact count,
+# divided once, so the same marks give the same double whatever order threads add them.
+MEAN_POINTS = f"{micro_sum('mark_points')} / ({MICRO} * count(mark_points))"
 
 
 @source(tables=("course_marks",))
@@ -40,12 +45,13 @@ def gpa_by_year() -> str:
     """GPA per student, as-of date and school year (this and last): the district's
     official GPA once its year has ended, else the mean grade points of the report
     card marks (last year: of its final marks)."""
-    return """
+    # An exact mean (MEAN_POINTS): the same GPA whatever order threads add the marks in.
+    return f"""
         WITH official AS (
             SELECT student_id, as_of_date, year_offset, gpa
             FROM student_years WHERE gpa IS NOT NULL
         ), marks AS (
-            SELECT student_id, as_of_date, year_offset, avg(mark_points) AS gpa
+            SELECT student_id, as_of_date, year_offset, {MEAN_POINTS} AS gpa
             FROM report_card_marks
             WHERE mark_points IS NOT NULL AND (year_offset = 0 OR is_final)
             GROUP BY ALL
@@ -61,8 +67,8 @@ def gpa_by_year() -> str:
 def mark_postings() -> str:
     """Mean grade points of the marks posted on each date (a report card), this and
     last school year, numbered back from the latest posting known at the as-of date."""
-    return """
-        SELECT student_id, as_of_date, known_date, avg(mark_points) AS points,
+    return f"""
+        SELECT student_id, as_of_date, known_date, {MEAN_POINTS} AS points,
                row_number() OVER (PARTITION BY student_id, as_of_date
                                   ORDER BY known_date DESC) AS posting_back
         FROM course_marks

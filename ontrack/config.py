@@ -242,8 +242,13 @@ class Config(_Frozen):
 
     @property
     def config_hash(self) -> str:
-        """Short SHA-256 of the resolved config, stamped on every output."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Short SHA-256 of the resolved config, stamped on every output.
+
+        ``engine`` (DuckDB threads and memory) is left out: it changes how fast a run
+        is, never what it writes, so outputs stay byte-identical across thread counts.
+        """
+        settings = self.model_dump(mode="json", exclude={"engine"})
+        canonical = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
