@@ -147,3 +147,20 @@ def test_reliability_bins_below_the_minimum_size_are_withheld() -> None:
     rows = published_reliability(y, risk, min_group_size=20)
     assert rows[0]["n"] == 30 and rows[0]["observed_rate"] == 0.0
     assert rows[-1]["n"] is None and rows[-1]["observed_rate"] is None and rows[-1]["withheld"]
+
+
+def test_fast_auc_and_average_precision_equal_scikit_learns_with_ties() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from ontrack.modeling.metrics import average_precision, roc_auc
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(5, 400))
+        y = (rng.random(n) < rng.uniform(0.05, 0.6)).astype(float)
+        if not 0 < y.sum() < n:
+            continue
+        score = np.round(rng.random(n) + y * rng.uniform(0, 1), int(rng.integers(0, 3)))  # heavy ties
+        assert roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+        assert average_precision(y, score) == pytest.approx(average_precision_score(y, score), abs=1e-12)
+    assert np.isnan(roc_auc(np.ones(4), np.arange(4.0)))

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from ontrack.config import GateConfig
-from ontrack.modeling.metrics import expected_calibration_error, list_flags
+from ontrack.modeling.metrics import expected_calibration_error, list_flags, roc_auc
 
 CHECK_TITLES = {
     "recall_at_rule_rate": "recall at the rule's flag rate",
@@ -49,7 +48,7 @@ def _group_label(value: object) -> str:
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")
+    return roc_auc(y, score)
 
 
 def gate_verdict(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from scipy.stats import rankdata
 
 N_BINS = 10
 POINT_METRICS: tuple[str, ...] = (
@@ -104,6 +104,36 @@ def precision_recall_at(y: np.ndarray, score: np.ndarray, rate: float) -> tuple[
     return precision, recall
 
 
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic on average ranks (ties count one half);
+    equal to scikit-learn's ``roc_auc_score``, without its per-call input checks, which
+    cost 20x the arithmetic inside a bootstrap. NaN with one outcome class only."""
+    y = np.asarray(y, dtype="float64")
+    positives = float(y.sum())
+    negatives = len(y) - positives
+    if positives == 0 or negatives == 0:
+        return np.nan
+    ranks = rankdata(np.asarray(score, dtype="float64"))
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the precision-recall curve as a step sum over the distinct scores,
+    highest first (scikit-learn's ``average_precision_score``). NaN without positives."""
+    y = np.asarray(y, dtype="float64")
+    positives = float(y.sum())
+    if positives == 0:
+        return np.nan
+    score = np.asarray(score, dtype="float64")
+    order = np.argsort(-score, kind="stable")
+    ranked, hits = score[order], np.cumsum(y[order])
+    last = np.r_[np.flatnonzero(np.diff(ranked) != 0), len(ranked) - 1]  # end of each tie block
+    tp = hits[last]
+    precision = tp / (last + 1)
+    recall = tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def expected_calibration_error(y: np.ndarray, prob: np.ndarray, n_bins: int = N_BINS) -> float:
     """Row-weighted mean gap between predicted and observed rates over equal-width bins."""
     y = np.asarray(y, dtype="float64")
@@ -165,9 +195,9 @@ def score_metrics(
     score = np.asarray(score, dtype="float64")
     both = 0 < y.sum() < len(y)
     out: dict[str, float] = {
-        "roc_auc": float(roc_auc_score(y, score)) if both else np.nan,
-        "pr_auc": float(average_precision_score(y, score)) if both else np.nan,
-        "brier": float(brier_score_loss(y, score)) if probabilistic and len(y) else np.nan,
+        "roc_auc": roc_auc(y, score) if both else np.nan,
+        "pr_auc": average_precision(y, score) if both else np.nan,
+        "brier": float(np.mean((score - y) ** 2)) if probabilistic and len(y) else np.nan,
         "ece": expected_calibration_error(y, score) if probabilistic else np.nan,
     }
     if lists is not None and rule_flagged is not None:
