@@ -1,7 +1,8 @@
 """The ontrack feature set: ``FEATURES`` lists every feature, in dictionary order.
 
 Each module holds one group (attendance, coursework, behavior, assessment, enrollment,
-history, indicators); see README.md and docs/features.md.
+history, indicators), except momentum: changes against earlier this year and last
+year, in the groups they measure. See README.md and docs/features.md.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from features import (
     enrollment,
     history,
     indicators,
+    momentum,
 )
 from ontrack.featurize import FeatureSet
 
 FEATURES = FeatureSet.from_modules(
-    attendance, coursework, behavior, assessment, enrollment, history, indicators
+    attendance, coursework, behavior, assessment, enrollment, history, indicators,
+    momentum,
 )
 
 __all__ = ["FEATURES"]
