@@ -137,3 +137,21 @@ def test_monotone_mapping_becomes_constraints_in_feature_order() -> None:
 def test_bad_spec_is_refused(params: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         native_params({"n_jobs": 1, **params}, 0, ["gpa_ytd"])
+
+
+def test_shipped_monotone_directions_agree_with_the_feature_declarations() -> None:
+    """models/lightgbm.yaml names real features, each the way its ``risk_when`` says."""
+    from pathlib import Path
+
+    import yaml
+
+    from features import FEATURES
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "models" / "lightgbm.yaml").read_text())
+    directions = spec["classifier"]["monotone"]
+    specs = {f.name: f for f in FEATURES}
+    assert set(directions) <= set(specs), sorted(set(directions) - set(specs))
+    for name, direction in directions.items():
+        declared = specs[name].risk_when
+        if declared is not None:
+            assert direction == (1 if declared == "high" else -1), name
