@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ontrack.featurize import feature, source
 from ontrack.indicators.attendance import ATTENDED_SQL as ATTENDED
+from ontrack.indicators.exact import MICRO, micro_sum
 
 
 @source(tables=("attendance",))
@@ -54,7 +55,8 @@ def attendance_by_year() -> str:
     """Days enrolled and attended per student, as-of date and school year (this and
     last), pooled over schools: daily records where a school has them, else that
     school's latest known attendance summary."""
-    return """
+    # Days summed exactly (integers of millionths): the same in any order (3+ rows).
+    return f"""
         WITH daily AS (
             SELECT student_id, as_of_date, year_offset, count(*) AS days_enrolled,
                    count(*) FILTER (WHERE attended) AS days_present
@@ -80,8 +82,8 @@ def attendance_by_year() -> str:
             FROM summary
         )
         SELECT p.student_id, p.as_of_date, p.year_offset,
-               sum(p.days_enrolled) AS days_enrolled,
-               sum(p.days_present) AS days_present,
+               {micro_sum('p.days_enrolled')} / {MICRO} AS days_enrolled,
+               {micro_sum('p.days_present')} / {MICRO} AS days_present,
                any_value(c.chronic_max) AS chronic_max
         FROM pooled p JOIN cohort c USING (student_id, as_of_date)
         GROUP BY ALL

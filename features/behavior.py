@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ontrack.featurize import feature, source
 from ontrack.indicators import SUSPENSION_ACTIONS
+from ontrack.indicators.exact import MICRO, micro_sum
 
 
 @source(tables=("discipline",))
@@ -82,8 +83,9 @@ def days_suspended_ytd() -> str:
     """Days suspended this school year up to the as-of date (a suspension without a
     recorded length counts 1 day); 0 for an enrolled student without suspensions."""
     return (
-        "CASE WHEN bool_or(year_offset = 0) THEN COALESCE(sum(days) FILTER "
-        "(WHERE year_offset = 0 AND suspension AND incident_date IS NOT NULL), 0) END"
+        "CASE WHEN bool_or(year_offset = 0) THEN COALESCE("
+        f"{micro_sum('days')} FILTER (WHERE year_offset = 0 AND suspension "
+        f"AND incident_date IS NOT NULL) / {MICRO}, 0) END"
     )
 
 

@@ -147,7 +147,7 @@ def run_indicators(
             f"SELECT indicator, trim(reason) AS reason, count(*) AS n FROM ("
             f"  SELECT indicator, unnest(string_split(unknown_criteria, ';')) AS reason"
             f"  FROM {table} WHERE status = 'unknown' AND school_year = ?"
-            f") GROUP BY ALL ORDER BY indicator, n DESC",
+            f") GROUP BY ALL ORDER BY indicator, n DESC, reason",
             [latest],
         ).df()
         say("aggregating rates by school, grade and group")
