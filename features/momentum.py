@@ -16,7 +16,7 @@ compares records known at the as-of date. A change is missing when either side i
 from __future__ import annotations
 
 from features.attendance import attendance_by_year, attendance_days, rate
-from features.coursework import gpa_by_year, report_card_marks
+from features.coursework import MEAN_POINTS, gpa_by_year, report_card_marks
 from features.indicators import indicator_criteria
 from ontrack.featurize import feature, source
 
@@ -33,8 +33,8 @@ def postings_this_year() -> str:
     """Mean grade points of this school year's marks posted on each date (a report
     card), numbered forward from the year's first posting and back from the latest
     one known at the as-of date."""
-    return """
-        SELECT student_id, as_of_date, known_date, avg(mark_points) AS points,
+    return f"""
+        SELECT student_id, as_of_date, known_date, {MEAN_POINTS} AS points,
                row_number() OVER (PARTITION BY student_id, as_of_date
                                   ORDER BY known_date) AS posting,
                row_number() OVER (PARTITION BY student_id, as_of_date
