@@ -75,7 +75,7 @@ def attendance_recent_vs_earlier() -> str:
     risk_when="low",
     healthy=0.0,
 )
-def attendance_change_vs_prior_year() -> str:
+def attendance_change_from_last_year() -> str:
     """Attendance rate so far this school year minus last school year's rate
     (negative = attending less than last year). Missing without both years'
     records."""
@@ -91,7 +91,7 @@ def attendance_change_vs_prior_year() -> str:
     risk_when="low",
     healthy=0.0,
 )
-def gpa_change_vs_prior_year() -> str:
+def gpa_change_from_last_year() -> str:
     """GPA so far this school year minus last school year's GPA (for a 9th grader:
     against 8th grade; negative = lower marks than last year). Missing without graded
     marks in both years."""

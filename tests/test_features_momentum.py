@@ -23,8 +23,8 @@ def at(matrix: pd.DataFrame, student: str, day, column: str) -> float:
 
 
 def test_momentum_features_are_registered_with_roster_metadata() -> None:
-    names = {"attendance_recent_vs_earlier", "attendance_change_vs_prior_year",
-             "gpa_change_vs_prior_year", "marks_change_ytd", "d_or_f_ela_math_ytd",
+    names = {"attendance_recent_vs_earlier", "attendance_change_from_last_year",
+             "gpa_change_from_last_year", "marks_change_ytd", "d_or_f_ela_math_ytd",
              "readiness_criteria_not_met_ytd"}
     specs = {f.name: f for f in FEATURES if f.module == "features.momentum"}
     assert set(specs) == names
@@ -45,11 +45,11 @@ def test_recent_attendance_against_earlier_this_year(matrix: pd.DataFrame) -> No
 
 def test_changes_against_last_year(matrix: pd.DataFrame) -> None:
     # S1 attended every day of 8th grade and 47 of 52 days so far in 9th.
-    assert at(matrix, "S1", OCT31, "attendance_change_vs_prior_year") == pytest.approx(47 / 52 - 1)
+    assert at(matrix, "S1", OCT31, "attendance_change_from_last_year") == pytest.approx(47 / 52 - 1)
     # GPA: Q1 marks 2.5 (Oct 31), S1 finals 9.3/4 (Jan 31), against 8th grade's official 2.8.
-    assert at(matrix, "S1", OCT31, "gpa_change_vs_prior_year") == pytest.approx(2.5 - 2.8)
-    assert at(matrix, "S1", JAN31, "gpa_change_vs_prior_year") == pytest.approx(9.3 / 4 - 2.8)
-    for column in ("attendance_change_vs_prior_year", "gpa_change_vs_prior_year"):
+    assert at(matrix, "S1", OCT31, "gpa_change_from_last_year") == pytest.approx(2.5 - 2.8)
+    assert at(matrix, "S1", JAN31, "gpa_change_from_last_year") == pytest.approx(9.3 / 4 - 2.8)
+    for column in ("attendance_change_from_last_year", "gpa_change_from_last_year"):
         assert math.isnan(at(matrix, "S3", JAN31, column))  # no records either year
 
 
