@@ -121,9 +121,10 @@ def _year_end(rows: pd.DataFrame, years: pd.Series, config: Config) -> pd.Series
 
 
 def _grades_by_year(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Each student-year's grade: that of its latest enrollment spell."""
+    """Each student-year's grade: that of its latest enrollment spell (two spells that
+    start the same day: the higher grade, so the answer never depends on row order)."""
     frame = con.execute(
-        "SELECT student_id, school_year, arg_max(grade_level, entry_date) AS grade "
+        "SELECT student_id, school_year, arg_max(grade_level, (entry_date, grade_level)) AS grade "
         "FROM main.enrollments GROUP BY ALL"
     ).df()
     return frame.astype({"student_id": "str", "school_year": "int64", "grade": "int64"})
