@@ -157,3 +157,16 @@ def test_an_older_bundle_scores_exactly_as_before(tmp_path) -> None:
     new = MarginCalibrator("beta").fit(margin, y.to_numpy()).to_dict()
     save_bundle(tmp_path / "new", booster, new, {"features": ["f1", "f2"]})
     assert np.array_equal(load_bundle(tmp_path / "new").predict_risk(X), apply_calibration(new, margin))
+
+
+def test_a_booster_that_does_not_rank_gets_a_flat_calibrator_not_an_inverted_one() -> None:
+    from ontrack.modeling.calibration import fit_best_calibrator
+
+    rng = np.random.default_rng(4)
+    margin = rng.normal(size=600)
+    y = (rng.random(600) < 1 / (1 + np.exp(2.5 * margin))).astype(float)  # falls with the margin
+    calibrator, scores = fit_best_calibrator(margin, y)
+    risk = calibrator.predict_proba(margin)
+    assert np.allclose(risk, y.mean(), atol=1e-9)
+    assert calibrator.to_dict()["flat"] is True
+    assert all(not np.isfinite(v) for v in scores.values())

@@ -206,6 +206,13 @@ def fit_best_calibrator(
     so a more flexible fit cannot win by memorising the cohort; an exact tie goes to the
     simpler method (earlier in ``METHODS``). The winner is then refitted on the whole
     cohort. Returns it and each method's Brier score.
+
+    A method that cannot fit (the outcome does not rise with the margin in some fold)
+    scores infinity. When none can, the booster does not rank this cohort at all: the
+    calibrator is *flat* — every student gets the cohort's base rate, which no list can
+    rank by — rather than an error or a decreasing curve that would invert the order.
+    An early rolling-origin fold trained on little data can end so; the evaluation then
+    counts that fold's useless risks against the model, and the gate decides.
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -220,9 +227,29 @@ def fit_best_calibrator(
     scores = {}
     for method in methods:
         held_out = np.empty(len(y))
-        for fit_rows, score_rows in GroupKFold(n_splits=folds).split(margin, y, groups):
-            calibrator = MarginCalibrator(method).fit(margin[fit_rows], y[fit_rows])
-            held_out[score_rows] = calibrator.predict_proba(margin[score_rows])
+        try:
+            for fit_rows, score_rows in GroupKFold(n_splits=folds).split(margin, y, groups):
+                calibrator = MarginCalibrator(method).fit(margin[fit_rows], y[fit_rows])
+                held_out[score_rows] = calibrator.predict_proba(margin[score_rows])
+        except ValueError:
+            scores[method] = float("inf")
+            continue
         scores[method] = float(brier_score_loss(y, held_out))
-    best = min(scores, key=lambda m: (scores[m], METHODS.index(m)))
-    return MarginCalibrator(best).fit(margin, y), scores
+    for best in sorted(scores, key=lambda m: (scores[m], METHODS.index(m))):
+        if np.isfinite(scores[best]):
+            try:
+                return MarginCalibrator(best).fit(margin, y), scores
+            except ValueError:
+                continue
+    return flat_calibrator(y), scores
+
+
+def flat_calibrator(y: np.ndarray) -> MarginCalibrator:
+    """Every margin to the base rate of ``y`` (a sigmoid of slope 0): the calibrator of
+    a booster that does not rank its calibration cohort."""
+    rate = float(np.clip(np.mean(np.asarray(y, dtype="float64")), RISK_LIMITS[0], RISK_LIMITS[-1]))
+    calibrator = MarginCalibrator("sigmoid")
+    calibrator.params_ = {"a": 0.0, "b": float(np.log(rate / (1.0 - rate))), "limits": list(RISK_LIMITS),
+                          "flat": True}
+    calibrator.method_ = "sigmoid"
+    return calibrator
