@@ -77,11 +77,19 @@ def _features(out_dir: Path, config_path: Path | None, models: Sequence[str], st
 
 
 def _champion(out_dir: Path, config_path: Path | None, model: str) -> str:
+    """The champion's version and how it may rank (its cache key), or "none": scoring
+    then ranks by the rule."""
     from ontrack.modeling import tracking
 
     config = load_config(config_path)
-    client = tracking.connect(config, out_dir, create=False)
-    return str(tracking.resolve(client, tracking.registered_name(config, model), tracking.CHAMPION).version)
+    try:
+        client = tracking.connect(config, out_dir, create=False)
+    except tracking.RegistryError:
+        return "none"
+    tags = tracking.champion_tags(client, tracking.registered_name(config, model))
+    if tags is None:
+        return "none"
+    return f"{tags['version']}:{tags.get('gate_passed')}:{tags.get('forced')}"
 
 
 def _score(out_dir: Path, config_path: Path | None, models: Sequence[str], steps: dict, keys: dict) -> dict:

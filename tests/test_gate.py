@@ -147,7 +147,7 @@ def test_a_forced_promotion_ranks_and_says_so_on_every_roster(losing: dict, caps
     assert main(["score", str(losing["data"]), "--model", "grade8", "--out", str(out), "--config", config,
                  "--reuse-validated", "--quiet"]) == 0
     summary = json.loads((out / "rosters" / "summary_grade8.json").read_text())
-    assert summary["ranked_by"] == "model"
+    assert summary["ranked_by"] == "model", summary["ranked_by_reason"]
     assert "pilot while the district reviews the rule" in summary["forced_note"]
     for page in (out / "rosters").glob("*.html"):
         text = page.read_text(encoding="utf-8")

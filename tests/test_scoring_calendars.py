@@ -90,7 +90,8 @@ def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
     school file say they expire on Feb 15, D1's on Jun 30, and the run on the sooner."""
     from ontrack.scoring.cohort import next_checkpoint
     from ontrack.scoring.publish import _meta
-    from ontrack.scoring.run import _roster_frame
+    from ontrack.modeling.gate import Ranking
+    from ontrack.scoring.run import ModelScores, _roster_frame
 
     config = config_from_dict(
         {"districts": {"D2": {"checkpoints": ["11-15", "02-15", "06-30"]}}}
@@ -102,7 +103,10 @@ def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
                             min(expires.values()), AS_OF, expires)
     risk = pd.Series([0.2, 0.7], index=current.cohort.index)
     reasons = pd.DataFrame({"reason_1": ["", ""]}, index=current.cohort.index)
-    roster = _roster_frame(current, risk, reasons, "grade8", "1", config)
+    long = pd.DataFrame(columns=["row", "rank", "feature", "value", "contribution", "text", "kind"])
+    scored = ModelScores(risk, reasons, long, {})
+    rules_of = current.cohort["district_id"].map(config.rules_for)
+    roster, _ = _roster_frame(current, scored, Ranking("model", None, None), rules_of, "grade8", "1", config)
     assert roster["expires"].tolist() == ["2025-06-30", "2025-02-15"]
     run = {"model": "grade8", "version": "1", "as_of": AS_OF.isoformat(),
            "expires": current.expires.isoformat()}

@@ -124,7 +124,8 @@ def train_model(
     evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()}}
     datasheet = _datasheet(data, config.reporting.min_group_size)
     say("registering in MLflow")
-    reference = score_reference(scores["model"][newest_rows])
+    checkpoints = np.array([d.strftime("%m-%d") for d in data.X.index.get_level_values("as_of_date")])
+    reference = score_reference(scores["model"][newest_rows], checkpoints[newest_rows])
     registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder, reference)
     evaluation.update(mlflow_run_id=registered.run_id, model_version=registered.version,
                       registered_model=registered.name, aliases=list(registered.aliases))
@@ -322,12 +323,22 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
     )
 
 
-def score_reference(risk: np.ndarray, n_bins: int = 10) -> dict:
-    """Decile edges of the test cohort's calibrated risk and each bin's share: the
-    reference of the population stability index at scoring time (aggregates only)."""
-    edges = np.unique(np.quantile(risk, np.linspace(0, 1, n_bins + 1)[1:-1]))
-    counts = np.bincount(np.searchsorted(edges, risk, side="right"), minlength=len(edges) + 1)
-    return {"edges": [float(e) for e in edges], "shares": [float(c) / len(risk) for c in counts]}
+def score_reference(risk: np.ndarray, checkpoints: np.ndarray | None = None, n_bins: int = 10) -> dict:
+    """Decile edges of the test cohort's calibrated risk, each bin's share and the row
+    count, pooled and per checkpoint (month-day): the reference of the population
+    stability index at scoring time, which compares like with like (aggregates only)."""
+    def bins(values: np.ndarray) -> dict:
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1]))
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        return {"edges": [float(e) for e in edges], "shares": [float(c) / len(values) for c in counts],
+                "n": int(len(values))}
+
+    reference = bins(np.asarray(risk, dtype="float64"))
+    if checkpoints is not None:
+        reference["by_checkpoint"] = {
+            str(point): bins(np.asarray(risk)[checkpoints == point]) for point in sorted(set(checkpoints))
+        }
+    return reference
 
 
 def _feature_specs(data: TrainingData) -> FeatureSet | None:

@@ -33,13 +33,24 @@ def population_stability(reference: dict, risk: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def stability_problem(contract: dict, risk: np.ndarray, threshold: float) -> tuple[float, str | None]:
-    """PSI of today's risks, and the sentence when it is above ``threshold``."""
-    psi = population_stability(contract.get("score_reference", {}), risk)
-    if np.isfinite(psi) and psi > threshold:
+def stability_problem(contract: dict, risk: np.ndarray, threshold: float,
+                      checkpoint: str | None = None) -> tuple[float, str | None]:
+    """PSI of today's risks against the test cohort at the same checkpoint (month-day;
+    pooled when the model has none for it), and the sentence when it exceeds
+    ``threshold`` plus the PSI that sampling alone gives two samples of these sizes,
+    ``(bins - 1) * (1/n_reference + 1/n_today)``: a 100-student cohort is not "shifted"
+    by chance."""
+    reference = contract.get("score_reference", {})
+    reference = reference.get("by_checkpoint", {}).get(checkpoint or "", reference)
+    psi = population_stability(reference, risk)
+    if not np.isfinite(psi):
+        return psi, None
+    n_ref = reference.get("n")
+    noise = (len(reference.get("shares", [])) - 1) * (1 / n_ref + 1 / len(risk)) if n_ref else 0.0
+    if psi > threshold + noise:
         return psi, (
             f"today's scores have shifted from the cohort the model was tested on "
-            f"(PSI {psi:.2f} > {threshold})"
+            f"(PSI {psi:.2f} > {threshold} + {noise:.2f} expected from sample size alone)"
         )
     return psi, None
 

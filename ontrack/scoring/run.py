@@ -26,7 +26,7 @@ from ontrack.modeling import tracking
 from ontrack.scoring.alerts import absence_rise, alert_texts
 from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
 from ontrack.modeling.gate import Ranking, ranking_for
-from ontrack.scoring.drift import expiry_problem, latest_check_gate, population_stability, stability_problem
+from ontrack.scoring.drift import expiry_problem, latest_check_gate, stability_problem
 from ontrack.scoring.publish import REASON_COLUMNS, publish_reasons, publish_rosters
 from ontrack.scoring.reasons import explain
 from ontrack.scoring.rule_ranking import rule_reasons, rule_tiers
@@ -135,7 +135,8 @@ def _ranking(tags: dict | None, loaded, scored: ModelScores | None, current: Sco
     if tags is None or scored is None:
         return ranking_for(None)
     expired = expiry_problem(tags, loaded.contract, current.as_of, config.scoring.model_max_age_years)
-    _psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold)
+    _psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold,
+                                    checkpoint=current.as_of.strftime("%m-%d"))
     return ranking_for(tags, check_gate=latest_check_gate(check_dir, tags["version"]),
                        expired=expired, drift=drift)
 
@@ -252,7 +253,8 @@ def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current:
     total = sum(timings.values())
     psi = float("nan")
     if scored is not None:
-        psi = population_stability(scored.contract.get("score_reference", {}), scored.risk.to_numpy())
+        psi = stability_problem(scored.contract, scored.risk.to_numpy(), config.scoring.psi_threshold,
+                                checkpoint=current.as_of.strftime("%m-%d"))[0]
     return {
         "model": model,
         "registered_model": name,
