@@ -229,19 +229,7 @@ def _one_split(
     # Rule 3. (E) calibrate = 2023, train = 2020-2022.
     calibrate = eligible[-spec.n_calibrate_years:]
     train = eligible[-needed:-spec.n_calibrate_years]
-
-    def dates(part: Sequence[CohortWindow]) -> tuple[date, ...]:
-        return tuple(sorted(d for w in part for d in w.as_of_dates))
-
-    return TemporalSplit(
-        train_years=tuple(w.school_year for w in train),
-        calibrate_years=tuple(w.school_year for w in calibrate),
-        test_years=tuple(w.school_year for w in test),
-        train=dates(train),
-        calibrate=dates(calibrate),
-        test=dates(test),
-        labels_close=max(w.label_window_end for w in (*train, *calibrate)),
-    )
+    return _build(train, calibrate, test, "deployment")
 
 
 def rolling_splits(
