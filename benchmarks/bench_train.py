@@ -40,14 +40,24 @@ def train(out: Path, model: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train_model(out, Config(), model=model, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    import numpy as np
+    import pandas as pd
+
     e = result.evaluation
+    gate = "passed" if e["gate"]["passed"] else "FAILED"
+    X = pd.read_parquet(out / "features" / model / "matrix.parquet")
+    first = pd.Timestamp(e["split"]["folds"][-1]["first_test_as_of"])
+    newest = np.asarray(X.index.get_level_values("as_of_date") == first)
+    risk = result.estimator.predict_risk(X[newest]) if newest.any() else np.array([])
+    largest_tie = pd.Series(risk).value_counts().max() / max(len(risk), 1) if len(risk) else float("nan")
     line = (
-        f"{model}: train {e['split']['train_years']} test {e['test_cohorts']}, "
-        f"{e['n']:,} test rows; ROC AUC {e['roc_auc']:.3f} vs rule "
+        f"{model}: gate {gate}; {e['split']['kind']} split, {len(e['split']['folds'])} test cohorts "
+        f"{e['test_cohorts']}, {e['n']:,} test rows; ROC AUC {e['roc_auc']:.3f} vs rule "
         f"{e['baselines']['rule']['roc_auc']:.3f}; recall at rule rate "
         f"{e['recall_at_rule_rate']:.3f} vs {e['baselines']['rule']['recall_at_rule_rate']:.3f} "
         f"(precision {e['precision_at_rule_rate']:.3f} vs "
-        f"{e['baselines']['rule']['precision_at_rule_rate']:.3f})"
+        f"{e['baselines']['rule']['precision_at_rule_rate']:.3f}); ECE {e['ece']:.4f}; "
+        f"largest group sharing one risk on the first newest-cohort checkpoint {largest_tie:.2%} of {len(risk):,}"
     )
     (out / "bench_train_summary.txt").write_text(line + "\n", encoding="utf-8")
 
