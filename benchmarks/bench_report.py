@@ -228,7 +228,7 @@ def synthesise(out: Path, n_schools: int, n_years: int, seed: int) -> None:
 def render_child(out: Path) -> None:
     """The measured child: render the report under ``out``."""
     from ontrack.config import load_config
-    from reports.district import render_report
+    from ontrack.reports.district import render_report
 
     render_report(out, load_config())
 

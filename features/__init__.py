@@ -7,7 +7,7 @@ year, in the groups they measure. See README.md and docs/features.md.
 
 from __future__ import annotations
 
-from features import (
+from ontrack.features import (
     assessment,
     attendance,
     behavior,
@@ -17,7 +17,7 @@ from features import (
     indicators,
     momentum,
 )
-from ontrack.featurize import FeatureSet
+from ontrack.dataset.featurize import FeatureSet
 
 FEATURES = FeatureSet.from_modules(
     attendance, coursework, behavior, assessment, enrollment, history, indicators,

@@ -9,7 +9,7 @@ the school year; ties: the higher score). A student without a result is missing.
 
 from __future__ import annotations
 
-from ontrack.featurize import feature, source
+from ontrack.dataset.featurize import feature, source
 
 ELA_NAMES = ("ela", "english", "english_language_arts", "reading", "literacy")
 MATH_NAMES = ("math", "mathematics")

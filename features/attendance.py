@@ -12,7 +12,7 @@ missing without them.
 
 from __future__ import annotations
 
-from ontrack.featurize import feature, source
+from ontrack.dataset.featurize import feature, source
 from ontrack.indicators.attendance import ATTENDED_SQL as ATTENDED
 from ontrack.indicators.exact import MICRO, micro_sum
 

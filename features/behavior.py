@@ -10,7 +10,7 @@ is ``days``, or 1 day when not recorded.
 
 from __future__ import annotations
 
-from ontrack.featurize import feature, source
+from ontrack.dataset.featurize import feature, source
 from ontrack.indicators import SUSPENSION_ACTIONS
 from ontrack.indicators.exact import MICRO, micro_sum
 

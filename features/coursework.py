@@ -11,7 +11,7 @@ neither). Credits and the on-track criteria come from the rule indicators
 
 from __future__ import annotations
 
-from ontrack.featurize import feature, source
+from ontrack.dataset.featurize import feature, source
 from ontrack.indicators.exact import MICRO, micro_sum
 
 # Mean grade points of the non-missing marks: an exact integer sum over an exact count,

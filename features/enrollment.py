@@ -2,14 +2,14 @@
 grade, retention; and the program flags (off unless the config allows them).
 
 Enrollment spells are those entered by the as-of date; an exit is seen only once it
-has happened (``ontrack.asof``). Every cohort member has a spell this year, so the
+has happened (``ontrack.dataset.asof``). Every cohort member has a spell this year, so the
 this-year features are never missing; prior-year ones are missing for a student the
 district did not enroll last year (new to the district, or before the data starts).
 """
 
 from __future__ import annotations
 
-from ontrack.featurize import feature, source
+from ontrack.dataset.featurize import feature, source
 
 
 @source(tables=("enrollments",))

@@ -8,10 +8,10 @@ marks). A student without records last year (new to the district) is missing.
 
 from __future__ import annotations
 
-from features.attendance import chronic, rate
-from features.behavior import incidents
-from features.enrollment import moves
-from ontrack.featurize import feature
+from ontrack.features.attendance import chronic, rate
+from ontrack.features.behavior import incidents
+from ontrack.features.enrollment import moves
+from ontrack.dataset.featurize import feature
 
 
 def final_marks(condition: str) -> str:

@@ -15,11 +15,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.asof import scoped
+from ontrack.dataset.asof import scoped
 from ontrack.config import Config
-from ontrack.featurize import feature, source
+from ontrack.dataset.featurize import feature, source
 from ontrack.indicators import FLAG_COLUMNS, student_indicators
-from ontrack.store import provided_tables
+from ontrack.validation.store import provided_tables
 
 RULES = ("hs_readiness_8", "on_track_9")
 COLUMNS = (

@@ -15,10 +15,10 @@ compares records known at the as-of date. A change is missing when either side i
 
 from __future__ import annotations
 
-from features.attendance import attendance_by_year, attendance_days, rate
-from features.coursework import MEAN_POINTS, gpa_by_year, report_card_marks
-from features.indicators import indicator_criteria
-from ontrack.featurize import feature, source
+from ontrack.features.attendance import attendance_by_year, attendance_days, rate
+from ontrack.features.coursework import MEAN_POINTS, gpa_by_year, report_card_marks
+from ontrack.features.indicators import indicator_criteria
+from ontrack.dataset.featurize import feature, source
 
 # Sources declared in other modules: holding them here lets a feature set built from
 # this module alone find them (``FeatureSet.from_modules`` collects a module's sources).

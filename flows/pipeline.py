@@ -15,8 +15,8 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows.caching import content_key, directory_digest, outputs_missing
-from flows.tasks import (
+from ontrack.flows.caching import content_key, directory_digest, outputs_missing
+from ontrack.flows.tasks import (
     features_task,
     indicators_task,
     report_task,
@@ -25,7 +25,7 @@ from flows.tasks import (
     validate_task,
 )
 from ontrack.config import load_config
-from reports.validation import validation_markdown
+from ontrack.reports.validation import validation_markdown
 
 MODELS: tuple[str, ...] = ("grade8", "grade9")
 

@@ -34,7 +34,7 @@ def dask_runner(address: str, n_workers: int = 2) -> DaskTaskRunner:
 def year_indicators_task(out_dir: Path, config_path: Path | None, school_year: int) -> pd.DataFrame:
     """Every indicator of one school year's students (runs on a Dask worker)."""
     from ontrack.indicators import student_indicators
-    from ontrack.store import open_validated, provided_tables
+    from ontrack.validation.store import open_validated, provided_tables
 
     config = load_config(config_path)
     con = open_validated(out_dir, config)

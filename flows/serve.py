@@ -15,7 +15,7 @@ from pathlib import Path
 from prefect import serve
 from prefect.client.schemas.schedules import CronSchedule
 
-from flows.pipeline import refresh_flow, train_flow
+from ontrack.flows.pipeline import refresh_flow, train_flow
 from ontrack.config import Config
 
 

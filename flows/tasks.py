@@ -91,7 +91,7 @@ def score_task(out_dir: Path, config_path: Path | None, model: str, key: str) ->
 @task(name="report", retries=1, retry_delay_seconds=5, **CACHED)
 def report_task(out_dir: Path, config_path: Path | None, key: str) -> dict:
     """Render the district report."""
-    from reports.district import render_report
+    from ontrack.reports.district import render_report
 
     index = render_report(out_dir, load_config(config_path))
     get_run_logger().info("report written")

@@ -12,7 +12,7 @@ from html import escape
 
 import pandas as pd
 
-from reports.roster_values import (
+from ontrack.reports.roster_values import (
     NO_STUDENTS,
     NOTHING_NEW,
     RosterMeta,

@@ -21,8 +21,8 @@ import pandas as pd
 import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from reports.roster_html import render_html
-from reports.roster_values import (
+from ontrack.reports.roster_html import render_html
+from ontrack.reports.roster_values import (
     NO_STUDENTS,
     NOTHING_NEW,
     RosterMeta,

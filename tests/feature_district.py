@@ -170,11 +170,11 @@ def build_matrix(
     **replace: str,
 ):
     """Validate the district under ``root`` and build (connection, cohort, X)."""
-    from features import FEATURES
-    from ontrack.cohorts import build_cohort
+    from ontrack.features import FEATURES
+    from ontrack.dataset.cohorts import build_cohort
     from ontrack.config import load_config
-    from ontrack.featurize import build_feature_matrix
-    from ontrack.store import open_validated, provided
+    from ontrack.dataset.featurize import build_feature_matrix
+    from ontrack.validation.store import open_validated, provided
     from ontrack.validation import validate_directory
 
     config = config or load_config()

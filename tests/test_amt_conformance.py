@@ -30,7 +30,7 @@ import pytest
 from ontrack.config import load_config
 from ontrack.indicators import daily_flags_sql, discipline_counts, school_year_of, student_indicators
 from ontrack.indicators.discipline import discipline_counts_sql
-from ontrack.store import open_validated
+from ontrack.validation.store import open_validated
 from ontrack.validation import validate_directory
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "data" / "edfi-amt-ews-fixtures"

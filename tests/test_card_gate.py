@@ -13,7 +13,7 @@ import pytest
 
 from ontrack.errors import OnTrackError
 from ontrack.modeling.card import model_card_markdown
-from reports.district.models import models_section
+from ontrack.reports.district.models import models_section
 
 SETTINGS = {"max_ece": 0.05, "min_positives": 30, "fnr_slack": 0.05, "recall_margin": 0.0,
             "auc_margin": 0.0}  # fmt: skip

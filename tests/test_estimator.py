@@ -145,7 +145,7 @@ def test_shipped_monotone_directions_agree_with_the_feature_declarations() -> No
 
     import yaml
 
-    from features import FEATURES
+    from ontrack.features import FEATURES
 
     spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "models" / "lightgbm.yaml").read_text())
     directions = spec["classifier"]["monotone"]

@@ -12,7 +12,7 @@ from feature_district import JAN31, JUN30, OCT31, build_matrix, shared_matrix
 
 from ontrack.config import config_from_dict
 from ontrack.errors import ConfigError
-from ontrack.featurize import PROGRAM_FLAG_WARNING
+from ontrack.dataset.featurize import PROGRAM_FLAG_WARNING
 
 
 @pytest.fixture
@@ -85,8 +85,8 @@ def test_unknown_model_is_a_config_error(tmp_path) -> None:
 def test_checkpoints_are_per_district(tmp_path) -> None:
     from feature_district import TABLES, write_feature_district
 
-    from ontrack.cohorts import build_cohort
-    from ontrack.store import open_validated
+    from ontrack.dataset.cohorts import build_cohort
+    from ontrack.validation.store import open_validated
     from ontrack.validation import validate_directory
 
     config = config_from_dict({"districts": {"D2": {"checkpoints": ["12-15"]}}})

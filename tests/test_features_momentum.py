@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from feature_district import JAN31, JUN30, OCT31, TABLES, build_matrix, shared_matrix
 
-from features import FEATURES
+from ontrack.features import FEATURES
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_momentum_features_are_registered_with_roster_metadata() -> None:
     names = {"attendance_recent_vs_earlier", "attendance_change_from_last_year",
              "gpa_change_from_last_year", "marks_change_ytd", "d_or_f_ela_math_ytd",
              "readiness_criteria_not_met_ytd"}
-    specs = {f.name: f for f in FEATURES if f.module == "features.momentum"}
+    specs = {f.name: f for f in FEATURES if f.module == "ontrack.features.momentum"}
     assert set(specs) == names
     for spec in specs.values():
         assert spec.malleable and spec.risk_when in ("low", "high") and spec.healthy == 0.0

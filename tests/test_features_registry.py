@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features import FEATURES
-from ontrack.asof import point_in_time
-from ontrack.cohorts import build_cohort
+from ontrack.features import FEATURES
+from ontrack.dataset.asof import point_in_time
+from ontrack.dataset.cohorts import build_cohort
 from ontrack.config import load_config
 from ontrack.errors import ConfigError, SchemaError
-from ontrack.featurize import (
+from ontrack.dataset.featurize import (
     FeatureSet,
     build_feature_matrix,
     dictionary_markdown,
@@ -23,7 +23,7 @@ from ontrack.featurize import (
     source,
     write_dictionary,
 )
-from ontrack.store import open_validated
+from ontrack.validation.store import open_validated
 from ontrack.validation import validate_directory
 
 CONFIG = load_config()

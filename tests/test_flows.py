@@ -20,7 +20,7 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_train_then_refresh_is_cached_until_the_data_change(prefect_harness, district: dict) -> None:
-    from flows.pipeline import refresh_flow, train_flow
+    from ontrack.flows.pipeline import refresh_flow, train_flow
 
     data, out, config = district["data"], district["out"], district["config"]
     trained = train_flow(data, out, config)
@@ -52,7 +52,7 @@ def _one_more_incident(data: Path) -> str:
 
 
 def test_schedules_build_with_the_config_crons(district: dict) -> None:
-    from flows.serve import deployments
+    from ontrack.flows.serve import deployments
     from ontrack.config import config_from_dict
 
     config = config_from_dict({"schedule": {"refresh_cron": "0 7 * * 2", "timezone": "America/Chicago"}})

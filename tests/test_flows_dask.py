@@ -23,9 +23,9 @@ def cluster():
 def test_indicators_by_year_on_dask_equal_the_single_process_ones(
     prefect_harness, cluster: str, tmp_path: Path
 ) -> None:
-    from flows.scale import run_indicators_on_dask
+    from ontrack.flows.scale import run_indicators_on_dask
     from ontrack.indicators import student_indicators
-    from ontrack.store import open_validated, provided_tables
+    from ontrack.validation.store import open_validated, provided_tables
     from ontrack.synth import generate_district
     from ontrack.validation import validate_directory
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.validation import render_validation, validation_markdown
+from ontrack.reports.validation import render_validation, validation_markdown
 
 
 def test_ingest_flow_validates_and_reports(prefect_harness, tiny_district: Path, tmp_path: Path) -> None:
-    from flows.pipeline import ingest_flow
+    from ontrack.flows.pipeline import ingest_flow
 
     report = ingest_flow(tiny_district, tmp_path / "out")
     assert report["tables"]["attendance"]["rows_accepted"] == 4

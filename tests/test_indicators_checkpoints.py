@@ -11,7 +11,7 @@ import pytest
 from indicators_district import YEAR, District
 from ontrack.config import config_from_dict, load_config
 from ontrack.indicators import checkpoint_dates, school_year_of, student_indicators
-from ontrack.store import open_validated
+from ontrack.validation.store import open_validated
 from ontrack.validation import validate_directory
 
 CONFIG = load_config()

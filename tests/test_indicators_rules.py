@@ -15,7 +15,7 @@ import pytest
 from indicators_district import District
 from ontrack.config import config_from_dict
 from ontrack.indicators import student_indicators
-from ontrack.store import open_validated
+from ontrack.validation.store import open_validated
 from ontrack.validation import validate_directory
 
 

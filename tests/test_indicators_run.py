@@ -157,7 +157,7 @@ def test_synthetic_district_runs(tmp_path):
 
 def test_python_api_gives_the_same_rates_as_the_command(outdir):
     from ontrack.indicators import indicator_rates, student_groups, student_indicators
-    from ontrack.store import open_validated
+    from ontrack.validation.store import open_validated
 
     con = open_validated(outdir, CONFIG)
     rates, log = indicator_rates(student_indicators(con, CONFIG), student_groups(con), CONFIG)

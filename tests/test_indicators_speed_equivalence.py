@@ -99,7 +99,7 @@ def test_cells_from_the_views_equal_cells_from_student_groups(tmp_path) -> None:
     from ontrack.config import load_config
     from ontrack.indicators.rates import rate_cells_sql, student_groups_sql
     from ontrack.indicators.rules import FLAGS_TABLE, build_students, drop_work_tables
-    from ontrack.store import open_validated
+    from ontrack.validation.store import open_validated
     from ontrack.synth import generate_district
     from ontrack.validation import validate_directory
 

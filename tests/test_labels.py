@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from ontrack.asof import data_end_date
-from ontrack.cohorts import tidy_cohort
+from ontrack.dataset.asof import data_end_date
+from ontrack.dataset.cohorts import tidy_cohort
 from ontrack.config import load_config
 from ontrack.errors import ConfigError
-from ontrack.labels import LabelPolicy, build_labels, default_label
-from ontrack.store import open_validated
+from ontrack.dataset.labels import LabelPolicy, build_labels, default_label
+from ontrack.validation.store import open_validated
 from ontrack.validation import validate_directory
 
 CONFIG = load_config()
@@ -171,7 +171,7 @@ def test_defaults_and_errors(con, cohort) -> None:
 
 
 def test_labels_feed_temporal_splits(con, cohort) -> None:
-    from ontrack.splits import SplitSpec, cohort_windows, temporal_splits
+    from ontrack.dataset.splits import SplitSpec, cohort_windows, temporal_splits
 
     labels = build_labels(con, cohort, CONFIG, data_end=date(2025, 6, 30))
     windows = cohort_windows(labels)

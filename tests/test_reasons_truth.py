@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from ontrack.config import Config
-from ontrack.featureset import FeatureSet, FeatureSpec, load_feature_set
+from ontrack.dataset.featureset import FeatureSet, FeatureSpec, load_feature_set
 from ontrack.scoring.reasons import (
     LONG_COLUMNS,
     NEVER_REASONS,

@@ -17,8 +17,8 @@ from ontrack.commands import report as report_command
 from ontrack.config import load_config
 from ontrack.errors import OnTrackError
 from ontrack.synth import generate_district
-from reports.district import parse_pair, render_report
-from reports.district.words import school_page
+from ontrack.reports.district import parse_pair, render_report
+from ontrack.reports.district.words import school_page
 
 CONFIG = load_config()
 MIN = CONFIG.reporting.min_group_size

@@ -26,7 +26,7 @@ import pytest
 from ontrack.config import load_config
 from ontrack.indicators import run_indicators
 from ontrack.synth import generate_district
-from reports.district import render_report
+from ontrack.reports.district import render_report
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "report"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -16,12 +16,12 @@ import pytest
 from research_district import EIGHTH_GRADE_YEARS, EXTRACT_DATE, write_research_district
 from test_time_travel import assert_same, matrices
 
-from features import FEATURES
+from ontrack.features import FEATURES
 from ontrack.cli import main
-from ontrack.cohorts import build_cohort
+from ontrack.dataset.cohorts import build_cohort
 from ontrack.config import load_config
-from ontrack.featurize import build_feature_matrix
-from ontrack.store import open_validated, provided
+from ontrack.dataset.featurize import build_feature_matrix
+from ontrack.validation.store import open_validated, provided
 from ontrack.validation import validate_directory
 
 OLDER, NEWER = EIGHTH_GRADE_YEARS

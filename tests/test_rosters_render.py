@@ -14,7 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from reports.rosters import (
+from ontrack.reports.rosters import (
     BAD_RISK,
     NO_STUDENT_ID,
     NO_STUDENTS,

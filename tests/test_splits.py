@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ontrack.errors import LeakageError
-from ontrack.splits import CohortWindow, SplitSpec, TemporalSplit, cohort_windows, temporal_splits
+from ontrack.dataset.splits import CohortWindow, SplitSpec, TemporalSplit, cohort_windows, temporal_splits
 
 
 def windows(first: int, last: int, horizon: int = 0) -> list[CohortWindow]:

@@ -2,7 +2,7 @@
 
 For random as-of dates T, the matrix built from the full data equals the matrix built
 from the raw files truncated at T (and re-validated). The truncation below restates the
-knowledge dates of ``ontrack/asof.py`` on the raw CSVs, independently of the SQL there:
+knowledge dates of ``ontrack/dataset/asof.py`` on the raw CSVs, independently of the SQL there:
 a feature that reads anything unknown at T makes the two matrices differ.
 """
 
@@ -18,11 +18,11 @@ from feature_district import write_feature_district
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import FEATURES
-from ontrack.cohorts import build_cohort
+from ontrack.features import FEATURES
+from ontrack.dataset.cohorts import build_cohort
 from ontrack.config import load_config
-from ontrack.featurize import build_feature_matrix
-from ontrack.store import open_validated, provided
+from ontrack.dataset.featurize import build_feature_matrix
+from ontrack.validation.store import open_validated, provided
 from ontrack.validation import validate_directory
 
 CONFIG = load_config()  # school years start Jul 1

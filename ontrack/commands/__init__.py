@@ -32,7 +32,7 @@ def add_data_and_out(parser: argparse.ArgumentParser, *, model: bool = False) ->
     commands, ``--model grade8|grade9``."""
     parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
     if model:
-        from ontrack.cohorts import MODEL_GRADES
+        from ontrack.dataset.cohorts import MODEL_GRADES
 
         parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     lines += _train_both(out, config, say)
     lines += _score_both(out, config, say)
     say("7/7 rendering the district report")
-    from reports.district import render_report
+    from ontrack.reports.district import render_report
 
     index = render_report(out, config, progress=say)
     lines.append(f"report:      open {index} in a browser (self-contained, works offline)")

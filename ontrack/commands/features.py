@@ -26,20 +26,20 @@ import duckdb
 import pandas as pd
 
 from ontrack import __version__
-from ontrack.asof import data_end_date
-from ontrack.cohorts import build_cohort
+from ontrack.dataset.asof import data_end_date
+from ontrack.dataset.cohorts import build_cohort
 from ontrack.commands import add_data_and_out
 from ontrack.config import Config, load_config
 from ontrack.console import Progress, table
-from ontrack.featurize import (
+from ontrack.dataset.featurize import (
     build_feature_matrix,
     feature_dictionary,
     load_feature_set,
     write_dictionary,
 )
 from ontrack.indicators import GROUP_FLAGS
-from ontrack.labels import LABELS, build_labels
-from ontrack.store import open_validated, provided
+from ontrack.dataset.labels import LABELS, build_labels
+from ontrack.validation.store import open_validated, provided
 from ontrack.validation import validate_directory
 
 
@@ -71,7 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="the date the data runs to (default: the latest date in the data)",
     )
     parser.add_argument(
-        "--features", default="features:FEATURES", metavar="MODULE:ATTR",
+        "--features", default="ontrack.features:FEATURES", metavar="MODULE:ATTR",
         help="the feature set to build (default: the repository's features/)",
     )
     parser.set_defaults(func=run)
@@ -83,7 +83,7 @@ def write_features(
     config: Config,
     *,
     model: str,
-    feature_set: str = "features:FEATURES",
+    feature_set: str = "ontrack.features:FEATURES",
     as_of_dates: list[date] | None = None,
     school_years: list[int] | None = None,
     data_end: date | None = None,

@@ -51,12 +51,12 @@ def _no_tracebacks() -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the flow; print which steps recomputed and which came from the cache."""
     load_config(args.config)  # a bad config fails before Prefect starts
-    from flows import pipeline
+    from ontrack.flows import pipeline
 
     _no_tracebacks()
     chosen = getattr(pipeline, f"{args.name}_flow")
     if args.dask:
-        from flows.scale import dask_runner
+        from ontrack.flows.scale import dask_runner
 
         chosen = chosen.with_options(task_runner=dask_runner(args.dask))
     result = chosen(args.data, args.out, args.config)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ontrack.cohorts import MODEL_GRADES
+from ontrack.dataset.cohorts import MODEL_GRADES
 from ontrack.config import load_config
 
 

@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Compute (or reuse) the indicators for DATA into OUT, then write OUT/report/."""
     try:
-        from reports.district import parse_pair, render_report
+        from ontrack.reports.district import parse_pair, render_report
     except ModuleNotFoundError as err:  # pragma: no cover - a broken install
         raise OnTrackError(
             "the report renderer must be installed with ontrack (package `reports`). "

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     schedule = config.schedule
     print(f"refresh: cron '{schedule.refresh_cron}' ({schedule.timezone}) on {args.data} -> {args.out}")
     print(f"train:   cron '{schedule.train_cron}' ({schedule.timezone})")
-    from flows.serve import deployments, serve_forever
+    from ontrack.flows.serve import deployments, serve_forever
     from ontrack.errors import ConfigError
 
     try:

@@ -28,7 +28,7 @@ from datetime import date
 
 import duckdb
 
-from ontrack.checks import literal
+from ontrack.validation.checks import literal
 from ontrack.indicators.checkpoints import (
     SCHOOL_RULES_TABLE,
     in_years,

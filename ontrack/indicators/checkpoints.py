@@ -24,7 +24,7 @@ from datetime import date
 
 import duckdb
 
-from ontrack.checks import literal, year_end_sql
+from ontrack.validation.checks import literal, year_end_sql
 from ontrack.config import Config, DistrictRules, parse_month_day
 
 RULES_TABLE = "_ind_rules"

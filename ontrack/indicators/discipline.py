@@ -18,7 +18,7 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
-from ontrack.checks import literal
+from ontrack.validation.checks import literal
 from ontrack.indicators.checkpoints import in_years, known_by
 
 SUSPENSION_ACTIONS: tuple[str, ...] = (

@@ -46,7 +46,7 @@ from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
 from ontrack.indicators.discipline import DISCIPLINE_TABLE, create_discipline
 from ontrack.indicators.exact import rounded_ratio
 from ontrack.indicators.marks import MARKS_TABLE, create_marks
-from ontrack.store import provided_tables
+from ontrack.validation.store import provided_tables
 
 INDICATORS: tuple[str, ...] = ("hs_readiness_8", "on_track_9", "chronic_absence", "suspension")
 INDICATOR_GRADES: dict[str, int] = {"hs_readiness_8": 8, "on_track_9": 9}

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ontrack.checks import literal
+from ontrack.validation.checks import literal
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
 from ontrack.indicators.rates import (
@@ -42,7 +42,7 @@ from ontrack.indicators.rules import (
     build_students,
     drop_work_tables,
 )
-from ontrack.store import open_validated
+from ontrack.validation.store import open_validated
 from ontrack.validation import ValidationReport, validate_directory
 
 Progress = Callable[[str], None]

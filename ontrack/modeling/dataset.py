@@ -29,8 +29,8 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.errors import LeakageError, SchemaError
 from ontrack.indicators import GROUP_FLAGS
-from ontrack.labels import LABELS, default_label
-from ontrack.splits import TemporalSplit, cohort_windows, rolling_splits
+from ontrack.dataset.labels import LABELS, default_label
+from ontrack.dataset.splits import TemporalSplit, cohort_windows, rolling_splits
 
 # The groups of the fairness audit, in the order: race/ethnicity, gender, then
 # the program flags of the equity rates.

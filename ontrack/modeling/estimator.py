@@ -1,6 +1,6 @@
 """The early-warning model: a LightGBM booster plus a calibrator, as one estimator.
 
-``EarlyWarningModel.fit`` follows the temporal split (``ontrack.splits``):
+``EarlyWarningModel.fit`` follows the temporal split (``ontrack.dataset.splits``):
 
 1. the number of boosting rounds is chosen by early stopping on an *inner temporal
    fold*: the newest training cohort year is held out while the older ones fit. With a

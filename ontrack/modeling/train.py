@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from importlib import resources
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.errors import ConfigError, SchemaError
-from ontrack.featurize import FeatureSet, load_feature_set
+from ontrack.dataset.featurize import FeatureSet, load_feature_set
 from ontrack.modeling import tracking
 from ontrack.modeling.bundle import save_bundle
 from ontrack.modeling.card import datasheet_markdown, model_card_markdown
@@ -36,9 +37,10 @@ from ontrack.modeling.estimator import EarlyWarningModel
 from ontrack.modeling.evaluation import evaluate_part
 from ontrack.modeling.gate import failed_checks, verdict_line
 from ontrack.modeling.plots import precision_recall_at_k_plot, reliability_plot, shap_importance_plot
-from ontrack.splits import TemporalSplit
+from ontrack.dataset.splits import TemporalSplit
 
-REPO_SPEC = Path(__file__).resolve().parents[2] / "models" / "lightgbm.yaml"
+# models/ in the repository, installed as the package data of ontrack.models.
+REPO_SPEC = Path(str(resources.files("ontrack.models").joinpath("lightgbm.yaml")))
 
 
 @dataclass(frozen=True)

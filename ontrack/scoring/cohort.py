@@ -1,8 +1,8 @@
 """The cohort being scored today: who, as of when, with which features and rule status.
 
 The as-of date is ``--as-of`` or the latest checkpoint on or before the data's end; the
-cohort is the model's grade enrolled then (``ontrack.cohorts``), and its features are
-built point-in-time by the same code as training (``ontrack.featurize``), so a score
+cohort is the model's grade enrolled then (``ontrack.dataset.cohorts``), and its features are
+built point-in-time by the same code as training (``ontrack.dataset.featurize``), so a score
 sees exactly what a training row saw at its checkpoint.
 """
 
@@ -15,11 +15,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.asof import data_end_date
-from ontrack.cohorts import build_cohort, cohort_checkpoints, model_grade
+from ontrack.dataset.asof import data_end_date
+from ontrack.dataset.cohorts import build_cohort, cohort_checkpoints, model_grade
 from ontrack.config import Config
 from ontrack.errors import ModelContractError, SchemaError
-from ontrack.featurize import build_feature_matrix, load_feature_set
+from ontrack.dataset.featurize import build_feature_matrix, load_feature_set
 from ontrack.indicators import checkpoint_dates, school_year_of
 from ontrack.modeling.dataset import rule_score
 
@@ -83,7 +83,7 @@ def build_scoring_cohort(
     model: str,
     as_of: date | None,
     provided: set[str],
-    feature_set: str = "features:FEATURES",
+    feature_set: str = "ontrack.features:FEATURES",
 ) -> ScoringCohort:
     """The cohort at the as-of date and its point-in-time feature matrix."""
     end = data_end_date(con)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.scoring.cohort import RULE_COLUMNS
-from reports.rosters import RosterMeta, write_roster, write_table_csv
+from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 RUN_NOTE = (
     "Risk is the model's calibrated probability that the student will need support "

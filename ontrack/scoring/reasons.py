@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import DistrictRules
-from ontrack.featureset import PROTECTED_COLUMNS
+from ontrack.dataset.featureset import PROTECTED_COLUMNS
 from ontrack.indicators import GROUP_FLAGS
 
 NEVER_REASONS: frozenset[str] = frozenset((*PROTECTED_COLUMNS, *GROUP_FLAGS))

@@ -31,7 +31,7 @@ from ontrack.scoring.publish import REASON_COLUMNS, publish_reasons, publish_ros
 from ontrack.scoring.reasons import explain
 from ontrack.scoring.rule_ranking import rule_reasons, rule_tiers
 from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
-from ontrack.store import open_validated, provided
+from ontrack.validation.store import open_validated, provided
 
 @dataclass(frozen=True)
 class ScoreResult:

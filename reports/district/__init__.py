@@ -19,20 +19,20 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
-from reports.district.data import LABELS, ReportData
-from reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
-from reports.district.models import models_section
-from reports.district.overview import (
+from ontrack.reports.district.data import LABELS, ReportData
+from ontrack.reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
+from ontrack.reports.district.models import models_section
+from ontrack.reports.district.overview import (
     criteria_section,
     district_units,
     groups_section,
     overview_section,
 )
-from reports.district.profiles import PAIRS, ScatterPair, school_profiles
-from reports.district.school import render_school
-from reports.district.schools import schools_section
-from reports.district.sources import load_report_data
-from reports.district.words import school_page, year_name
+from ontrack.reports.district.profiles import PAIRS, ScatterPair, school_profiles
+from ontrack.reports.district.school import render_school
+from ontrack.reports.district.schools import schools_section
+from ontrack.reports.district.sources import load_report_data
+from ontrack.reports.district.words import school_page, year_name
 
 __all__ = ["DEFAULT_PAIR", "PAIRS", "ScatterPair", "parse_pair", "render_report"]
 

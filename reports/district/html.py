@@ -13,7 +13,7 @@ from html import escape
 
 import pandas as pd
 
-from reports.district.data import Cell
+from ontrack.reports.district.data import Cell
 
 STYLE = """
 :root{--ink:#1d1d1f;--muted:#5f6368;--line:#d9dde3;--school:#0b5cad;--bg:#fafbfc}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ontrack.errors import OnTrackError
 from ontrack.modeling.gate import CHECK_TITLES, failed_checks
-from reports.district.html import DASH, esc, pct, table
-from reports.district.words import group_name, group_type_name
+from ontrack.reports.district.html import DASH, esc, pct, table
+from ontrack.reports.district.words import group_name, group_type_name
 
 
 def read_summary(out_dir: Path, model: str) -> dict | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reports.district import charts, model_status
-from reports.district.html import DASH, esc, figure, page, pct, table
-from reports.district.words import group_type_name
+from ontrack.reports.district import charts, model_status
+from ontrack.reports.district.html import DASH, esc, figure, page, pct, table
+from ontrack.reports.district.words import group_type_name
 
 RULES = {
     "grade8": "the 8th-grade readiness rule",

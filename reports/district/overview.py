@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.district import charts
-from reports.district.data import (
+from ontrack.reports.district import charts
+from ontrack.reports.district.data import (
     CRITERIA,
     FOCUS,
     LABELS,
@@ -14,7 +14,7 @@ from reports.district.data import (
     good_is_high,
     label,
 )
-from reports.district.html import (
+from ontrack.reports.district.html import (
     DASH,
     cell_attrs,
     count_td,
@@ -25,7 +25,7 @@ from reports.district.html import (
     rate_td,
     table,
 )
-from reports.district.words import change_words, group_name, year_name
+from ontrack.reports.district.words import change_words, group_name, year_name
 
 # Trend panels: an indicator and the grades drawn as its lines.
 TREND_PANELS: tuple[tuple[str, tuple[int, ...]], ...] = (

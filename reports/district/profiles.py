@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.district.data import FOCUS, ReportData, good_is_high
+from ontrack.reports.district.data import FOCUS, ReportData, good_is_high
 
 SIZE_BANDS = ("smaller", "mid-sized", "larger")
 SED_BANDS = ("lower share", "middle share", "higher share")

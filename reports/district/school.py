@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 
-from reports.district import charts
-from reports.district.data import FOCUS, ReportData, label
-from reports.district.html import (
+from ontrack.reports.district import charts
+from ontrack.reports.district.data import FOCUS, ReportData, label
+from ontrack.reports.district.html import (
     DASH,
     SUPPRESSION_NOTE,
     cell_attrs,
@@ -20,14 +20,14 @@ from reports.district.html import (
     rate_td,
     table,
 )
-from reports.district.overview import (
+from ontrack.reports.district.overview import (
     criteria_section,
     groups_section,
     trend_panels,
     trend_table,
 )
-from reports.district.profiles import similar_schools
-from reports.district.words import school_page, year_name
+from ontrack.reports.district.profiles import similar_schools
+from ontrack.reports.district.words import school_page, year_name
 
 NAV = (
     ("index.html", "District report"),

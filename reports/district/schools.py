@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 
-from reports.district import charts
-from reports.district.data import FOCUS, ReportData, good_is_high, label
-from reports.district.html import DASH, esc, figure, pct, rate_td, table
-from reports.district.profiles import (
+from ontrack.reports.district import charts
+from ontrack.reports.district.data import FOCUS, ReportData, good_is_high, label
+from ontrack.reports.district.html import DASH, esc, figure, pct, rate_td, table
+from ontrack.reports.district.profiles import (
     PAIRS,
     SED_BANDS,
     SIZE_BANDS,
@@ -17,7 +17,7 @@ from reports.district.profiles import (
     ScatterPair,
     quadrants,
 )
-from reports.district.words import school_page, year_name
+from ontrack.reports.district.words import school_page, year_name
 
 TABLE_ID = "schools-table"
 

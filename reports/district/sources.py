@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from ontrack.errors import OnTrackError
-from reports.district.data import (
+from ontrack.reports.district.data import (
     CRITERIA,
     MODELS,
     N_TREND_YEARS,

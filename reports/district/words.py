@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from reports.district.data import GROUP_TYPES, Cell
+from ontrack.reports.district.data import GROUP_TYPES, Cell
 
 _GROUP_TYPE_NAMES = dict(GROUP_TYPES)
 _GENDER = {"F": "Female", "M": "Male", "X": "Nonbinary (X)"}

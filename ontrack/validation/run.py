@@ -27,10 +27,10 @@ from pathlib import Path
 import duckdb
 
 from ontrack import __version__
-from ontrack.checks import calendar_rows, ident, literal, mark_map_rows, typed
+from ontrack.validation.checks import calendar_rows, ident, literal, mark_map_rows, typed
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
-from ontrack.reading import (
+from ontrack.validation.reading import (
     ROW_ID,
     SourceFile,
     collect_rejects,
@@ -39,7 +39,7 @@ from ontrack.reading import (
     load_raw,
     sniff_csv,
 )
-from ontrack.row_checks import build_typed, drop_typed, find_row_problems
+from ontrack.validation.row_checks import build_typed, drop_typed, find_row_problems
 from ontrack.tables import SCHEMAS, TABLE_ORDER, TableSchema
 
 Progress = Callable[[str], None]

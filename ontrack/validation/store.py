@@ -12,11 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-from ontrack.checks import ident, literal
+from ontrack.validation.checks import ident, literal
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
 from ontrack.tables import SCHEMAS
-from ontrack.validation import connect
+from ontrack.validation.run import connect
 
 
 def open_validated(out_dir: Path | str, config: Config | None = None) -> duckdb.DuckDBPyConnection:

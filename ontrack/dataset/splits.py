@@ -3,7 +3,7 @@
 In the style of dssg/triage's timechop, with one worked example carried through the
 comments. The unit is a *cohort year*: the cohort rows of one school year (all its
 as-of dates) share a label window, which closes on the latest ``window_end`` of its
-labels (``ontrack.labels``).
+labels (``ontrack.dataset.labels``).
 
 Worked example (E): a grade-9 model, label ``off_track_9`` (window = the 9th-grade year
 itself), data from school year 2019 to 2024, data end 2024-06-30, checkpoints Oct 31,

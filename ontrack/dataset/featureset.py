@@ -2,7 +2,7 @@
 
 A feature is a function whose name is the column, whose docstring is its data
 dictionary entry, and which returns one SQL aggregate expression evaluated per
-(student_id, as_of_date) over a source (see ``ontrack.featurize``). A source is a point-
+(student_id, as_of_date) over a source (see ``ontrack.dataset.featurize``). A source is a point-
 in-time view or a named ``@source`` query over them; ``@source(frame=True)`` marks a
 Python function ``(con, cohort, config) -> DataFrame``.
 """
@@ -308,26 +308,23 @@ class FeatureSet:
         return (spec.source,)
 
 
-def load_feature_set(spec: str = "features:FEATURES") -> FeatureSet:
-    """Import a ``module:attribute`` feature set (the repo-root ``features`` package).
-
-    ``features/`` is not installed; when it is not importable, the current directory
-    and the repository root holding this package are tried.
-    """
+def load_feature_set(spec: str = "ontrack.features:FEATURES") -> FeatureSet:
+    """Import a ``module:attribute`` feature set (default: the repository's
+    ``features/`` folder, installed as ``ontrack.features``). A district's own module is
+    also looked for in the current directory."""
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
-        for folder in (Path.cwd(), Path(__file__).resolve().parents[1]):
-            top = folder / module_name.split(".")[0]
-            if top.exists() and str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))
+        top = Path.cwd() / module_name.split(".")[0]
+        if (top.exists() or top.with_suffix(".py").exists()) and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
             raise ConfigError(
                 f"feature set must be an importable 'module:attribute'. Got {spec!r}, "
-                "whose module is not found; run from the repository root."
+                "whose module is not found (from the current directory either)."
             ) from None
     value = getattr(module, attr or "FEATURES", None)
     if not isinstance(value, FeatureSet):

@@ -27,7 +27,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from ontrack.asof import data_end_date
+from ontrack.dataset.asof import data_end_date
 from ontrack.config import Config
 from ontrack.errors import ConfigError
 from ontrack.indicators import checkpoint_dates, school_year_of

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ontrack.checks import (
+from ontrack.validation.checks import (
     default_calendar,
     ident,
     numeric_letter_sql,

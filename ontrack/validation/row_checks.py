@@ -21,10 +21,10 @@ from pathlib import Path
 
 import duckdb
 
-from ontrack.checks import column_reasons, ident, literal, parse_expr, typed
+from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
 from ontrack.config import Config
-from ontrack.reading import ROW_ID
-from ontrack.table_rules import rules_for_table
+from ontrack.validation.reading import ROW_ID
+from ontrack.validation.table_rules import rules_for_table
 from ontrack.tables import TableSchema
 
 

@@ -2,7 +2,7 @@
 
 A *feature* is a function whose name is the column, whose docstring is its data
 dictionary entry, and which returns one SQL aggregate expression. It is evaluated per
-(student_id, as_of_date) over a *source*: a point-in-time view of ``ontrack.asof``
+(student_id, as_of_date) over a *source*: a point-in-time view of ``ontrack.dataset.asof``
 (``attendance``, ``discipline``, ...) or a named ``@source`` query over those views.
 
     @feature(group="behavior", source="discipline", reason="{value:.0f} incidents ...",
@@ -12,9 +12,9 @@ dictionary entry, and which returns one SQL aggregate expression. It is evaluate
         return "count(*) FILTER (WHERE year_offset = 0)"
 
 The builder runs one ``GROUP BY student_id, as_of_date`` query per source, holding
-every feature of that source, inside :func:`ontrack.asof.point_in_time`: sources see
+every feature of that source, inside :func:`ontrack.dataset.asof.point_in_time`: sources see
 only rows known at each as-of date, so no feature can read the future (the worked
-example and the knowledge date of every table are in ``ontrack/asof.py``).
+example and the knowledge date of every table are in ``ontrack/dataset/asof.py``).
 
 Frame sources (``@source(frame=True)``) are Python functions ``(con, cohort, config)
 -> DataFrame`` for logic that lives elsewhere (the rule indicators). They run before
@@ -35,12 +35,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.asof import point_in_time
-from ontrack.checks import ident
-from ontrack.cohorts import COHORT_INDEX
+from ontrack.dataset.asof import point_in_time
+from ontrack.validation.checks import ident
+from ontrack.dataset.cohorts import COHORT_INDEX
 from ontrack.config import Config
 from ontrack.errors import ConfigError, SchemaError
-from ontrack.featureset import (
+from ontrack.dataset.featureset import (
     GROUPS,
     PROGRAM_FLAG_WARNING,
     PROTECTED_COLUMNS,
@@ -52,7 +52,7 @@ from ontrack.featureset import (
     load_feature_set,
     source,
 )
-from ontrack.store import provided_tables
+from ontrack.validation.store import provided_tables
 
 __all__ = [
     "GROUPS",

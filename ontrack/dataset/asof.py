@@ -53,7 +53,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from ontrack.checks import ident, year_end_sql, year_start_sql
+from ontrack.validation.checks import ident, year_end_sql, year_start_sql
 from ontrack.config import Config, parse_month_day
 from ontrack.tables import SCHEMAS
 
@@ -109,7 +109,7 @@ def point_in_time(
     """Create the ``known`` schema for ``cohort`` and make it the search path.
 
     ``cohort`` is indexed (student_id, as_of_date) with the columns of
-    ``COHORT_COLUMNS`` (as :func:`ontrack.cohorts.build_cohort` returns it). On exit
+    ``COHORT_COLUMNS`` (as :func:`ontrack.dataset.cohorts.build_cohort` returns it). On exit
     the search path is reset and the schema dropped, so the connection is as before.
     """
     _drop(con)

@@ -36,11 +36,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.asof import data_end_date, scoped
+from ontrack.dataset.asof import data_end_date, scoped
 from ontrack.config import Config, LabelPolicy
 from ontrack.errors import ConfigError
 from ontrack.indicators import student_indicators
-from ontrack.store import provided_tables
+from ontrack.validation.store import provided_tables
 
 LABELS: tuple[str, ...] = ("off_track_9", "not_graduated_4yr")
 LABEL_COLUMNS: tuple[str, ...] = ("school_year", "label", "outcome", "window_end")

@@ -1,0 +1,1 @@
+"""Model specifications (``lightgbm.yaml``), installed as ``ontrack.models`` package data."""
