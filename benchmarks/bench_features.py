@@ -6,7 +6,7 @@
 A synthetic district (grades 6-12, two school years, daily attendance) is generated and
 validated first (not measured here: see bench_validate.py); then, in a child process,
 the grade-9 cohort of the last school year at its 3 checkpoints, all its features and
-both labels are built and written (``ontrack.commands.features.write_features``).
+both labels are built and written (``ontrack.dataset.build.write_features``).
 Prints the figures and appends them to benchmarks/results.md.
 """
 
@@ -30,7 +30,7 @@ LAST_YEAR = 2025
 def build(out: Path, memory_limit: str) -> None:
     """The measured work (run in a child process): cohort, features, labels, files."""
     sys.path.insert(0, str(ROOT))
-    from ontrack.commands.features import write_features
+    from ontrack.dataset.build import write_features
     from ontrack.config import config_from_dict
 
     config = config_from_dict({"engine": {"memory_limit": memory_limit}})

@@ -33,7 +33,7 @@ def prepare(work: Path) -> None:
     sys.path.insert(0, str(ROOT))
     import warnings
 
-    from ontrack.commands.features import write_features
+    from ontrack.dataset.build import write_features
     from ontrack.config import config_from_dict
     from ontrack.modeling import train_model
     from ontrack.synth import generate_district

@@ -65,7 +65,7 @@ def train(out: Path, model: str) -> None:
 def prepare(data: Path, out: Path, students: int, model: str) -> None:
     """Generate, validate and build features (not measured)."""
     sys.path.insert(0, str(ROOT))
-    from ontrack.commands.features import write_features
+    from ontrack.dataset.build import write_features
     from ontrack.config import Config
     from ontrack.synth import generate_district
     from ontrack.validation import validate_directory

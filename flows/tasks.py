@@ -51,7 +51,7 @@ def indicators_task(data_dir: Path, out_dir: Path, config_path: Path | None, key
 @task(name="features", **CACHED)
 def features_task(out_dir: Path, config_path: Path | None, model: str, key: str) -> dict:
     """The model's point-in-time features and labels."""
-    from ontrack.commands.features import write_features
+    from ontrack.dataset.build import write_features
 
     meta = write_features(out_dir, load_config(config_path), model=model)
     get_run_logger().info("%s features: %d rows x %d features", model, meta["rows"], len(meta["features"]))

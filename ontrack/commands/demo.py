@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run every stage that exists on a synthetic district and print a summary."""
-    from ontrack.commands.features import write_features
+    from ontrack.dataset.build import write_features
     from ontrack.commands.indicators import summary as indicator_summary
     from ontrack.indicators import run_indicators
     from ontrack.synth import generate_district

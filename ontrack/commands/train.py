@@ -57,7 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def prepare_features(data: Path, out: Path, config: Config, model: str, say: Callable[[str], None],
                      reuse: bool) -> None:
     """Validate and build features unless reusing ones built with this config."""
-    from ontrack.commands.features import write_features
+    from ontrack.dataset.build import write_features
     from ontrack.errors import ConfigError
     from ontrack.validation import validate_directory
 
