@@ -1,11 +1,12 @@
 """The four rule-based indicators per student-year (CONTRACT §2), computed in DuckDB.
 
-``hs_readiness_8`` (CORE): ready iff GPA >= 2.5, attendance >= 96%, no D or F in ELA or
-math final marks, and no suspension, all in the 8th-grade year. ``on_track_9`` (Chicago
-Freshman On-Track): credits earned in the 9th-grade year >= 5 full-year courses (times
-the district's credit unit) and at most one semester F in a core subject.
-``chronic_absence``: attendance rate <= 90%. ``suspension``: at least one suspension or
-expulsion. Every threshold is per district (``Config.rules_for``).
+``hs_readiness_8`` (CORE): ready iff GPA, attendance, D or F final marks in ELA or math
+and suspensions in the 8th-grade year are within the district's bars. ``on_track_9``
+(Chicago Freshman On-Track): credits earned in the 9th-grade year (full-year courses
+times the district's credit unit) and semester Fs in core subjects within its bars.
+``chronic_absence``: attendance rate at or below the district's bar. ``suspension``: at
+least one suspension or expulsion. Every threshold is per district
+(``Config.rules_for``) and stated in words only by ``ontrack.indicators.definitions``.
 
 Status. Each criterion has a value and a flag (``*_ok``: TRUE met, FALSE failed, NULL
 unknown because its data is missing). The overall status is ``not_met`` as soon as one
@@ -43,6 +44,7 @@ from ontrack.indicators.checkpoints import (
     year_end_expr,
 )
 from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
+from ontrack.indicators.definitions import CRITERIA, FLAGS
 from ontrack.indicators.discipline import DISCIPLINE_TABLE, create_discipline
 from ontrack.indicators.exact import rounded_ratio
 from ontrack.indicators.marks import MARKS_TABLE, create_marks
@@ -104,17 +106,11 @@ INT_COLUMNS = (
 _PART_TABLES = (POPULATION_TABLE, *ATTENDANCE_TABLES, MARKS_TABLE, DISCIPLINE_TABLE)
 _TEMP_TABLES = (*CHECKPOINT_TABLES, *_PART_TABLES, FLAGS_TABLE)
 
-# criterion flag -> name reported in ``unknown_criteria`` when the flag is NULL
-_CRITERIA = {
-    "gpa_ok": "gpa",
-    "attendance_ok": "attendance",
-    "df_ok": "df_ela_math",
-    "suspension_ok": "suspensions",
-    "credits_ok": "credits",
-    "fs_ok": "core_semester_fs",
-}
-_READINESS = ("gpa_ok", "attendance_ok", "df_ok", "suspension_ok")
-_ON_TRACK = ("credits_ok", "fs_ok")
+# criterion flag -> name reported in ``unknown_criteria`` when the flag is NULL; the
+# criteria of each indicator are declared once, in ``definitions``.
+_CRITERIA = {flag: name for name, flag in FLAGS.items()}
+_READINESS = tuple(FLAGS[c] for c in CRITERIA["hs_readiness_8"])
+_ON_TRACK = tuple(FLAGS[c] for c in CRITERIA["on_track_9"])
 
 
 def _status(flags: Sequence[str]) -> str:

@@ -39,6 +39,7 @@ import pandas as pd
 from ontrack.config import DistrictRules
 from ontrack.dataset.featureset import PROTECTED_COLUMNS
 from ontrack.indicators import GROUP_FLAGS
+from ontrack.indicators.definitions import criterion_bar
 
 NEVER_REASONS: frozenset[str] = frozenset((*PROTECTED_COLUMNS, *GROUP_FLAGS))
 # Rule-criterion features belong to the domain they measure.
@@ -187,40 +188,29 @@ def singular(text: str) -> str:
     return re.sub(r"(?<![\d.,])([+-]?1) ((?:\w+ ){0,4}?)(\w+?)s\b", r"\1 \2\3", text)
 
 
+# Features the rule judges -> the criterion whose bar is shown beside them, per model.
+_BARS: dict[str, dict[str, str]] = {
+    "grade8": {
+        "attendance_rate_ytd": "attendance",
+        "readiness_attendance_ok_ytd": "attendance",
+        "gpa_ytd": "gpa",
+        "readiness_gpa_ok_ytd": "gpa",
+        "suspensions_ytd": "suspensions",
+        "readiness_suspension_ok_ytd": "suspensions",
+    },
+    "grade9": {
+        "core_semester_fs_ytd": "core_semester_fs",
+        "on_track_fs_ok_ytd": "core_semester_fs",
+        "credits_vs_expected_ytd": "credits",
+        "on_track_credits_ok_ytd": "credits",
+    },
+}
+
+
 def _rule_bar(feature: str, rules: DistrictRules, model: str) -> str | None:
-    """The rule's threshold for a feature it judges, in words."""
-    if model == "grade8":
-        readiness = rules.readiness
-        attendance = f"readiness needs {readiness.attendance_min:.0%}"
-        gpa = f"readiness needs {readiness.gpa_min:g}"
-        suspension = (
-            "readiness needs no suspension" if readiness.max_suspensions == 0
-            else f"readiness allows at most {readiness.max_suspensions}"
-        )
-        bars = {
-            "attendance_rate_ytd": attendance,
-            "readiness_attendance_ok_ytd": attendance,
-            "gpa_ytd": gpa,
-            "readiness_gpa_ok_ytd": gpa,
-            "suspensions_ytd": suspension,
-            "readiness_suspension_ok_ytd": suspension,
-        }
-        return bars.get(feature)
-    if model == "grade9":
-        on_track = rules.on_track
-        fs = f"on-track allows at most {on_track.max_core_semester_fs}"
-        credits = (
-            f"on-track needs {on_track.full_year_courses_required:g} by the end of "
-            "9th grade"
-        )
-        bars = {
-            "core_semester_fs_ytd": fs,
-            "on_track_fs_ok_ytd": fs,
-            "credits_vs_expected_ytd": credits,
-            "on_track_credits_ok_ytd": credits,
-        }
-        return bars.get(feature)
-    return None
+    """The rule's threshold for a feature it judges, in the rule's words."""
+    criterion = _BARS.get(model, {}).get(feature)
+    return None if criterion is None else criterion_bar(rules, criterion)
 
 
 def explain(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import DistrictRules, ScoringConfig
+from ontrack.indicators.definitions import criterion_bar
 
 # (criterion, the feature whose 0 means "not met", the value shown beside it)
 CRITERIA: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -78,22 +79,25 @@ def rule_tiers(model: str, matrix: pd.DataFrame, settings: ScoringConfig) -> pd.
     )
 
 
+# Each criterion of the rule baseline -> the rule's criterion whose bar it shows.
+_BAR_OF = {
+    "gpa": "gpa", "attendance": "attendance", "no_d_or_f_ela_math": "df_ela_math",
+    "not_suspended": "suspensions", "core_semester_fs": "core_semester_fs",
+}
+
+
 def _text(model: str, name: str, value: float, rules: DistrictRules) -> str:
+    """A criterion not met, in the rule's words: the student's value, then the bar."""
     known = value is not None and np.isfinite(value)
-    if model == "grade8":
-        readiness = rules.readiness
-        texts = {
-            "gpa": f"GPA so far {value:.2f} (readiness needs {readiness.gpa_min:g})" if known else "",
-            "attendance": f"Attended {value:.0%} of school days this year (readiness needs {readiness.attendance_min:.0%})" if known else "",
-            "no_d_or_f_ela_math": "A D or F in ELA or math this year (readiness needs none)",
-            "not_suspended": "Suspended this year (readiness needs no suspension)",
-        }
-    else:
-        on_track = rules.on_track
-        texts = {
-            "core_semester_fs": f"{value:.0f} semester Fs in core subjects (on track allows {on_track.max_core_semester_fs})" if known else "",
-            "credits_pace": f"{-value:.1f} credits behind the on-track pace for this point of the year" if known else "",
-        }
+    bar = criterion_bar(rules, _BAR_OF[name]) if name in _BAR_OF else ""
+    texts = {
+        "gpa": f"GPA so far {value:.2f} ({bar})" if known else "",
+        "attendance": f"Attended {value:.0%} of school days this year ({bar})" if known else "",
+        "no_d_or_f_ela_math": f"A D or F in ELA or math this year ({bar})",
+        "not_suspended": f"Suspended this year ({bar})",
+        "core_semester_fs": f"{value:.0f} semester Fs in core subjects ({bar})" if known else "",
+        "credits_pace": f"{-value:.1f} credits behind the on-track pace for this point of the year" if known else "",
+    }
     return texts[name] or f"Not met: {name.replace('_', ' ')}"
 
 

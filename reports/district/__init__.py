@@ -19,6 +19,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
+from ontrack.indicators.definitions import rule_definition
 from ontrack.reports.district.data import LABELS, ReportData
 from ontrack.reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
 from ontrack.reports.district.models import models_section
@@ -62,11 +63,25 @@ def parse_pair(text: str) -> ScatterPair:
     )
 
 
+def _defined(data: ReportData, indicator: str) -> str:
+    """The rule behind an indicator, with each district's own bars where they differ."""
+    said: dict[str, list[str]] = {}
+    for district_id in data.districts:
+        text = rule_definition(data.rules_of(f"district:{district_id}"), indicator)
+        said.setdefault(text, []).append(district_id)
+    if len(said) <= 1:
+        return "".join(f": {esc(text)}" for text in said)
+    return ":" + "".join(
+        f" district{'s' if len(ids) > 1 else ''} {esc(', '.join(ids))}, {esc(text)}"
+        for text, ids in said.items()
+    )
+
+
 def about_section(data: ReportData) -> str:
     """How to read the numbers: sources, suppression, definitions."""
     when = f" as of {esc(data.as_of)}" if data.as_of else ""
     definitions = "".join(
-        f"<li><strong>{esc(v)}</strong> (<code>{esc(k)}</code>)</li>"
+        f"<li><strong>{esc(v)}</strong> (<code>{esc(k)}</code>){_defined(data, k)}</li>"
         for k, v in LABELS.items()
     )
     return (
@@ -175,7 +190,7 @@ def render_report(
         config, "scoring", None
     )  # roster tiers, once scoring is configured
     tiers = tuple(getattr(scoring, "tier_names", ()) or ())
-    data = load_report_data(out_dir, config.reporting.min_group_size, tiers)
+    data = load_report_data(out_dir, config, tiers)
     profiles = school_profiles(data)
     schools = data.schools[["school_id", "school_name", "district_id"]].to_dict(
         "records"

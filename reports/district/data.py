@@ -19,7 +19,10 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from ontrack.config import DistrictRules
 from ontrack.errors import OnTrackError
+from ontrack.indicators.definitions import CRITERIA as RULE_CRITERIA
+from ontrack.indicators.definitions import FLAGS, NAMES, criterion_words
 from ontrack.indicators.rates import CELL_KEY
 from ontrack.indicators.rules import MET_IS_GOOD
 
@@ -32,25 +35,14 @@ FOCUS: tuple[tuple[str, int], ...] = (
     ("suspension", 8),
     ("suspension", 9),
 )
-LABELS: dict[str, str] = {
-    "hs_readiness_8": "Ready for high school",
-    "on_track_9": "On track",
-    "chronic_absence": "Chronically absent",
-    "suspension": "Suspended at least once",
+LABELS: dict[str, str] = dict(NAMES)
+# The criteria behind readiness and on-track: indicator -> flag columns in students.csv.
+# Their words come from the district's rules (``criterion_label``), never typed here.
+CRITERIA: dict[str, tuple[str, ...]] = {
+    indicator: tuple(FLAGS[c] for c in criteria)
+    for indicator, criteria in RULE_CRITERIA.items()
 }
-# The criteria behind readiness and on-track: (flag column in students.csv, words).
-CRITERIA: dict[str, tuple[tuple[str, str], ...]] = {
-    "hs_readiness_8": (
-        ("gpa_ok", "GPA of 2.5 or higher"),
-        ("attendance_ok", "attendance of 96% or higher"),
-        ("df_ok", "no D or F in ELA or math"),
-        ("suspension_ok", "no suspension"),
-    ),
-    "on_track_9": (
-        ("credits_ok", "enough credits (5 full-year courses)"),
-        ("fs_ok", "at most one semester F in a core subject"),
-    ),
-}
+_CRITERION_OF_FLAG = {flag: criterion for criterion, flag in FLAGS.items()}
 GROUP_TYPES: tuple[tuple[str, str], ...] = (
     ("all", "All students"),
     ("race_ethnicity", "Race/ethnicity"),
@@ -79,6 +71,12 @@ _REQUIRED = (*CELL_KEY, "n", "n_met", "rate", "suppressed")
 def label(indicator: str, grade: int) -> str:
     """Words for one indicator in one grade, e.g. 'Chronically absent (grade 8)'."""
     return f"{LABELS.get(indicator, indicator)} (grade {grade})"
+
+
+def criterion_label(rules: DistrictRules, flag: str) -> str:
+    """Words for a criterion's flag with the district's own bar (``criterion_words``)."""
+    criterion = _CRITERION_OF_FLAG.get(flag)
+    return flag if criterion is None else criterion_words(rules, criterion)
 
 
 def good_is_high(indicator: str) -> bool:
@@ -120,6 +118,8 @@ class ReportData:
     # Grades with any cell in the latest year, per unit; and the district ids.
     grades: dict[str, tuple[int, ...]] = field(default_factory=dict)
     districts: tuple[str, ...] = ()
+    # Each district's rules (``Config.rules_for``): the bars the report's words state.
+    rules: dict[str, DistrictRules] = field(default_factory=dict)
 
     def without_rates(self) -> ReportData:
         """The same data without the rates frame (what page workers need: the indexes)."""
@@ -144,6 +144,20 @@ class ReportData:
         ``unit`` is ``district:<id>`` or ``school:<id>``.
         """
         return self.cells.get((year, indicator, unit, grade, group_type, group))
+
+    def rules_of(self, unit: str) -> DistrictRules:
+        """The rules of a unit's district (``district:<id>`` or ``school:<id>``)."""
+        kind, _, unit_id = unit.partition(":")
+        district = unit_id
+        if kind == "school":
+            found = self.schools.loc[self.schools["school_id"] == unit_id, "district_id"]
+            district = str(found.iloc[0]) if len(found) else ""
+        if district not in self.rules:
+            raise OnTrackError(
+                f"the report must be given the rules of district {district!r} (of {unit}). "
+                f"Got rules of {', '.join(sorted(self.rules)) or 'no district'} instead."
+            )
+        return self.rules[district]
 
     def groups_of(self, indicator: str, grade: int, unit: str) -> list[tuple[str, str]]:
         """(group_type, group) pairs rates.csv has for a unit (any trend year), in order."""

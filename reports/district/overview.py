@@ -11,6 +11,7 @@ from ontrack.reports.district.data import (
     FOCUS,
     LABELS,
     ReportData,
+    criterion_label,
     good_is_high,
     label,
 )
@@ -317,7 +318,8 @@ def criteria_table(data: ReportData, unit: str, indicator: str) -> str:
     ]
     if part.empty:
         return ""
-    names = dict(CRITERIA[indicator])
+    rules = data.rules_of(unit)
+    names = {flag: criterion_label(rules, flag) for flag in CRITERIA[indicator]}
     n_students = part["n_students"].iloc[0]
     if pd.isna(n_students):
         return (

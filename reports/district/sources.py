@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ontrack.config import Config
 from ontrack.errors import OnTrackError
 from ontrack.reports.district.data import (
     CRITERIA,
@@ -74,7 +75,7 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     ]
     if not path.exists():
         return pd.DataFrame(columns=columns)
-    flags = [f for crit in CRITERIA.values() for f, _ in crit]
+    flags = [f for crit in CRITERIA.values() for f in crit]
     types = {f: "BOOLEAN" for f in flags}
     types.update(
         {"school_id": "VARCHAR", "district_id": "VARCHAR", "student_id": "VARCHAR"}
@@ -92,9 +93,9 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
         frames = []
         for indicator, crit in CRITERIA.items():
             sums = []
-            for flag, _ in crit:
+            for flag in crit:
                 others = " AND ".join(
-                    f"COALESCE({o}, TRUE)" for o, _ in crit if o != flag
+                    f"COALESCE({o}, TRUE)" for o in crit if o != flag
                 )
                 sums += [
                     f"count(*) FILTER (WHERE {flag} = FALSE) AS {flag}__not_met",
@@ -113,7 +114,7 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
                 "(district_id, school_id, school_year))"
             )
             wide = con.execute(query).df()
-            for flag, _ in crit:
+            for flag in crit:
                 frames.append(
                     pd.DataFrame(
                         {
@@ -253,11 +254,14 @@ def read_models(out_dir: Path, file_name: str = "evaluation.json") -> dict[str, 
 
 
 def load_report_data(
-    out_dir: Path, min_size: int, tiers: tuple[str, ...] = ()
+    out_dir: Path, config: Config, tiers: tuple[str, ...] = ()
 ) -> ReportData:
     """Read every published input of the report under ``out_dir``.
 
-    ``tiers`` are the roster tier names in order (most support first)."""
+    ``config`` gives the minimum group size and each district's rules (the bars the
+    report's words state); ``tiers`` are the roster tier names in order (most support
+    first)."""
+    min_size = config.reporting.min_group_size
     path = out_dir / "indicators" / "rates.csv"
     rates = read_rates(path)
     if rates.empty:
@@ -276,6 +280,9 @@ def load_report_data(
     config_hash = (
         str(rates["config_hash"].iloc[0]) if "config_hash" in rates.columns else ""
     )
+    districts = tuple(
+        sorted(rates.loc[rates["level"] == "district", "district_id"].unique())
+    )
     return ReportData(
         out_dir=out_dir,
         min_size=min_size,
@@ -293,7 +300,6 @@ def load_report_data(
         cells=index_cells(rates),
         groups=index_groups(rates),
         grades=index_grades(rates, years[-1]),
-        districts=tuple(
-            sorted(rates.loc[rates["level"] == "district", "district_id"].unique())
-        ),
+        districts=districts,
+        rules={d: config.rules_for(d) for d in sorted({*districts, *schools["district_id"]})},
     )
