@@ -57,7 +57,7 @@ def score(work: Path, students: int) -> None:
     from ontrack.config import Config
     from ontrack.modeling import tracking
     from ontrack.scoring import assign_tiers, top_reasons
-    from ontrack.scoring.publish import publish_rosters
+    from ontrack.reports.publish import publish_rosters
 
     config = Config()
     out = work / "out"

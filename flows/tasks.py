@@ -78,11 +78,11 @@ def train_task(out_dir: Path, config_path: Path | None, model: str, key: str) ->
 @task(name="score", **CACHED)
 def score_task(out_dir: Path, config_path: Path | None, model: str, key: str) -> dict:
     """Score the current cohort with the champion; rosters."""
-    from ontrack.scoring import score_model
+    from ontrack.reports.publish import score_and_publish
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = score_model(out_dir, load_config(config_path), model=model).summary
+        summary = score_and_publish(out_dir, load_config(config_path), model=model).summary
     get_run_logger().info("%s: %d students scored in %d schools", model, summary["students"], summary["schools"])
     return {"key": key, **{k: summary[k] for k in ("model", "model_version", "as_of_date", "students",
                                                    "schools", "tiers", "alerts", "ranked_by", "ranked_by_reason")}}

@@ -17,7 +17,8 @@ from ontrack.commands.features import write_features
 from ontrack.config import Config, ScoringConfig, load_config
 from ontrack.errors import ModelContractError
 from ontrack.modeling import tracking, train_model
-from ontrack.scoring import assign_tiers, model_inputs, population_stability, score_model, top_reasons
+from ontrack.reports.publish import score_and_publish
+from ontrack.scoring import assign_tiers, model_inputs, population_stability, top_reasons
 from ontrack.scoring.alerts import alert_texts
 from ontrack.scoring.drift import stability_problem
 from ontrack.scoring.tiers import change_since
@@ -41,7 +42,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict:
         client = tracking.connect(config, out)
         tracking.promote(client, "ontrack-grade8", trained.registered.version, force=True,
                          why="test fixture: rosters ranked by a forced model", who="tests")
-    first = score_model(out, config, model="grade8")
+    first = score_and_publish(out, config, model="grade8")
     return {"root": root, "data": data, "out": out, "config": config, "first": first}
 
 
@@ -140,7 +141,7 @@ def test_counselor_files_hold_only_their_students(scored: dict) -> None:
 
 
 def test_rerun_on_unchanged_data_marks_nobody_new(scored: dict) -> None:
-    again = score_model(scored["out"], scored["config"], model="grade8")
+    again = score_and_publish(scored["out"], scored["config"], model="grade8")
     assert set(again.roster["change"]) == {"no change"}
     assert (again.roster["alerts"] == "").all()
     assert set(scored["first"].roster["change"]) == {"first run"}
@@ -180,7 +181,7 @@ def test_drift_guard_ranks_by_the_rule_and_says_so(scored: dict, tmp_path: Path)
     path = out / "models" / "grade8" / "check_champion.json"
     path.write_text(json.dumps(check), encoding="utf-8")
     try:
-        result = score_model(out, config, model="grade8")
+        result = score_and_publish(out, config, model="grade8")
     finally:
         path.unlink()
     assert result.summary["ranked_by"] == "rule"
@@ -222,7 +223,7 @@ def test_alerts_compare_with_the_last_run() -> None:
 
 
 def test_a_school_with_both_grades_keeps_both_models_rows(tmp_path: Path) -> None:
-    from ontrack.scoring.publish import publish_rosters
+    from ontrack.reports.publish import publish_rosters
 
     (tmp_path / "validated").mkdir()
     pd.DataFrame({"school_id": ["007"], "school_name": ["Six-Twelve Academy"],

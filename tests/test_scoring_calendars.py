@@ -89,7 +89,7 @@ def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
     """D2 checks in mid-February, D1 at the end of June: scored on Jan 31, D2's rows and
     school file say they expire on Feb 15, D1's on Jun 30, and the run on the sooner."""
     from ontrack.scoring.cohort import next_checkpoint
-    from ontrack.scoring.publish import _meta
+    from ontrack.reports.publish import _meta
     from ontrack.modeling.gate import Ranking
     from ontrack.scoring.run import ModelScores, _roster_frame
 
@@ -119,7 +119,7 @@ def test_counselor_caseloads_follow_each_students_school_year(tmp_path) -> None:
     """s2's district is still in 2024 on the day s1's is in 2025: each keeps the
     counselor of their own year; s3 (another model's roster) keeps its 2025 counselor;
     an undated caseload row counts for every year."""
-    from ontrack.scoring.publish import staff_of
+    from ontrack.reports.publish import staff_of
 
     (tmp_path / "validated").mkdir()
     pd.DataFrame(

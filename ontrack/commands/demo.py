@@ -101,14 +101,14 @@ def _score_both(out: Path, config: Config, say: Progress) -> list[str]:
     """Score the current cohort of both models; summary lines."""
     import warnings
 
-    from ontrack.scoring import score_model
+    from ontrack.reports.publish import score_and_publish
 
     lines = []
     for model in ("grade8", "grade9"):
         say(f"6/7 scoring the current {model} cohort with the champion")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = score_model(out, config, model=model, progress=say)
+            result = score_and_publish(out, config, model=model, progress=say)
         s = result.summary
         tiers = ", ".join(f"{k} {v:,}" for k, v in s["tiers"].items())
         guard = f" (ranked by the rule: {s['ranked_by_reason']})" if s["ranked_by"] == "rule" else ""

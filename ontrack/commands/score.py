@@ -59,7 +59,7 @@ def summary_text(summary: dict, folder: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, score and write rosters; print the summary."""
-    from ontrack.scoring import score_model
+    from ontrack.reports.publish import score_and_publish
     from ontrack.validation import validate_directory
 
     config = load_config(args.config)
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         validate_directory(args.data, args.out, config, progress=say)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = score_model(args.out, config, model=args.model, as_of=args.as_of, progress=say)
+        result = score_and_publish(args.out, config, model=args.model, as_of=args.as_of, progress=say)
     if result.summary["ranked_by"] == "rule":
         print(f"warning: {args.model} rosters are ranked by the rule: {result.summary['ranked_by_reason']}",
               file=sys.stderr)

@@ -1,11 +1,12 @@
-"""Score the current cohort with the champion and write the rosters (``ontrack score``).
+"""Score the current cohort: the roster frame of ``ontrack score``, not its files.
 
 Order of work: load and verify the champion (``ontrack.modeling.tracking``), build the
 cohort and its features at the as-of date, check the input contract, predict calibrated
-risk, compute exact TreeSHAP contributions and reasons, tiers, the drift guard, the
-change since the last run and the alerts, then write one roster per school (and per
-counselor when ``caseloads`` names them) under ``OUT/rosters/``, the run's state
-under ``OUT/rosters/_history/`` and a counts-only ``summary.json``.
+risk, compute exact TreeSHAP contributions and reasons, decide who ranks (the gate, its
+fallback to the rule), tiers, the change since the last run and the alerts. It writes
+only the run's state (``OUT/rosters/_history/<model>.parquet``) and a counts-only
+``summary_<model>.json``, and returns the scored frame; ``ontrack.reports.publish``
+renders it into the roster files.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from ontrack.scoring.alerts import absence_rise, alert_texts
 from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
 from ontrack.modeling.gate import Ranking, ranking_for
 from ontrack.scoring.drift import expiry_problem, latest_check_gate, stability_problem
-from ontrack.scoring.publish import REASON_COLUMNS, publish_reasons, publish_rosters
 from ontrack.scoring.reasons import explain
 from ontrack.scoring.rule_ranking import rule_reasons, rule_tiers
 from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
@@ -40,6 +40,8 @@ class ScoreResult:
     folder: Path
     summary: dict
     roster: pd.DataFrame
+    reasons: pd.DataFrame  # the long reasons table (REASON_COLUMNS); empty when the rule ranks
+    run: dict  # model, version, as-of, expiry, who ranks, the banner: what rosters print
 
 
 def score_model(
@@ -77,18 +79,20 @@ def score_model(
     previous = pd.read_parquet(history) if history.is_file() else None
     roster = _with_changes(roster, state, previous, config)
     folder = out_dir / "rosters"
-    started = time.perf_counter()
     run = {"model": model, "version": version or "none", "as_of": current.as_of.isoformat(),
            "expires": current.expires.isoformat(), "ranked_by": ranking.ranked_by,
            "banner": _banner(ranking)}
-    files = publish_rosters(roster, run, folder, out_dir, config)
-    publish_reasons(folder / "reasons.csv", reasons, model)
-    timings["render_s"] = time.perf_counter() - started
     history.parent.mkdir(parents=True, exist_ok=True)
     _state_frame(roster, state, config).to_parquet(history)
-    summary = _summary(roster, model, name, version, current, ranking, scored, timings, files, config)
+    summary = _summary(roster, model, name, version, current, ranking, scored, timings, config)
     (folder / f"summary_{model}.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return ScoreResult(folder, summary, roster)
+    return ScoreResult(folder, summary, roster, reasons, run)
+
+
+REASON_COLUMNS: tuple[str, ...] = (
+    "student_id", "model", "model_version", "as_of_date", "rank", "feature", "value",
+    "contribution", "text", "kind",
+)
 
 
 def _champion(config: Config, out_dir: Path, name: str) -> dict | None:
@@ -247,8 +251,7 @@ def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> p
 
 
 def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current: ScoringCohort,
-             ranking: Ranking, scored: ModelScores | None, timings: dict,
-             files: list[str], config: Config) -> dict:
+             ranking: Ranking, scored: ModelScores | None, timings: dict, config: Config) -> dict:
     n = len(roster)
     total = sum(timings.values())
     psi = float("nan")
@@ -263,7 +266,7 @@ def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current:
         "expires": current.expires.isoformat(),
         "config_hash": config.config_hash,
         "students": n,
-        "schools": len(files),
+        "schools": int(roster["school_id"].nunique()),
         "ranked_by": ranking.ranked_by,
         "ranked_by_reason": ranking.reason,
         "forced_note": ranking.forced,

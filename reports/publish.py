@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
+from collections.abc import Callable
+from datetime import date
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.scoring.cohort import RULE_COLUMNS
+from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 RUN_NOTE = (
@@ -68,6 +72,21 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[c for c in FIRST if c in frame.columns] + rule + rest + [c for c in LAST if c in frame.columns]]
 
 
+def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date | None = None,
+                      progress: Callable[[str], None] | None = None) -> ScoreResult:
+    """The score stage: :func:`ontrack.scoring.score_model` computes the roster (and its
+    history and summary), then this module renders it: every school and counselor file
+    and ``reasons.csv``. The render time joins the summary's timings."""
+    result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
+    started = time.perf_counter()
+    publish_rosters(result.roster, result.run, result.folder, out_dir, config)
+    publish_reasons(result.folder / "reasons.csv", result.reasons, model)
+    result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
+    path = result.folder / f"summary_{model}.json"
+    path.write_text(json.dumps(result.summary, indent=2), encoding="utf-8")
+    return result
+
+
 def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path, config: Config) -> list[str]:
     """Save this model's roster, then rewrite every school and counselor file."""
     schools = pd.read_parquet(Path(out_dir) / "validated" / "schools.parquet")
@@ -105,12 +124,6 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     _run_jobs(jobs)
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
-
-
-REASON_COLUMNS: tuple[str, ...] = (
-    "student_id", "model", "model_version", "as_of_date", "rank", "feature", "value",
-    "contribution", "text", "kind",
-)
 
 
 def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
