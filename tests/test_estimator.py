@@ -1,10 +1,16 @@
-"""EarlyWarningModel: cross-fitted calibration, bit-identical refits, monotone constraints."""
+"""EarlyWarningModel: cross-fitted calibration, bit-identical refits, monotone constraints,
+and scikit-learn's conventions (clone, Pipeline, the estimator checks)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ontrack.modeling.estimator import EarlyWarningModel, native_params
 
@@ -155,3 +161,78 @@ def test_shipped_monotone_directions_agree_with_the_feature_declarations() -> No
         declared = specs[name].risk_when
         if declared is not None:
             assert direction == (1 if declared == "high" else -1), name
+
+
+# --- scikit-learn conventions -------------------------------------------------------
+
+# Small enough for scikit-learn's toy data sets (tens of rows): shallow trees, few
+# rounds, leaves of two rows, and one calibration method (three would triple the time).
+TINY = {"n_estimators": 10, "learning_rate": 0.3, "num_leaves": 4, "min_child_samples": 2,
+        "subsample": 1.0, "colsample_bytree": 1.0}
+# Every check applies and passes with TINY: missing values are allowed (a tag), the
+# binary-only tag makes the multiclass checks expect our "Only binary classification"
+# error, and the 1%-99% squash keeps predict_proba's columns summing to one and in the
+# margin's order. So no check is marked as an expected failure.
+EXPECTED_FAILED: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    [EarlyWarningModel(params=TINY, early_stopping_rounds=3, calibration_methods=("sigmoid",))],
+    expected_failed_checks=lambda _estimator: EXPECTED_FAILED,
+)
+def test_scikit_learn_estimator_checks(estimator, check) -> None:  # noqa: ANN001
+    check(estimator)
+
+
+def test_clone_gives_an_unfitted_copy_with_equal_params() -> None:
+    X, y = cohort(200, 2020, seed=12)
+    model = EarlyWarningModel(params=SMALL, early_stopping_rounds=7, random_state=3).fit(X, y)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    assert copy.params is not model.params  # a deep copy: refitting it cannot touch ours
+    assert not hasattr(copy, "booster_") and not hasattr(copy, "classes_")
+    assert copy.fit(X, y).booster_.model_to_string() == model.booster_.model_to_string()
+
+
+def test_plain_fit_is_one_cohort_with_students_from_the_index() -> None:
+    """fit(X, y) without metadata is the one-year fit, students from ``student_id``."""
+    X, y = cohort(300, 2020, seed=13)
+    plain = EarlyWarningModel(params=SMALL).fit(X, y)
+    explicit = EarlyWarningModel(params=SMALL).fit(
+        X, y, years=np.full(len(X), 2020), students=X.index.get_level_values("student_id"))
+    assert plain.booster_.model_to_string() == explicit.booster_.model_to_string()
+    assert plain.calibration_ == explicit.calibration_
+    assert plain.calibration_on_ == "cross-fitted (5 folds by student, one training cohort)"
+    assert list(plain.feature_names_in_) == list(X.columns) and plain.n_features_in_ == 3
+    assert list(plain.classes_) == [0, 1]
+
+
+def test_numpy_arrays_and_string_labels_work() -> None:
+    X, y = cohort(300, 2020, seed=14)
+    labels = np.where(y == 1, "off track", "on track")  # sorted: "off track" is classes_[0]
+    model = EarlyWarningModel(params=SMALL).fit(X.to_numpy(), labels)
+    assert model.feature_names_ == ["x0", "x1", "x2"] and not hasattr(model, "feature_names_in_")
+    assert list(model.classes_) == ["off track", "on track"]
+    proba = model.predict_proba(X.to_numpy())
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(axis=1), 1.0)
+    # The second class is the "bad outcome" here ("on track"), so its risk falls with absences.
+    assert np.corrcoef(proba[:, 1], X["days_absent_ytd"])[0, 1] < 0
+    assert set(model.predict(X.to_numpy())) <= set(model.classes_)
+    with pytest.raises(ValueError, match="Only binary classification"):
+        EarlyWarningModel(params=SMALL).fit(X, np.arange(len(X)) % 3)
+
+
+def test_pipeline_with_an_imputer_fits_and_routes_cohort_years() -> None:
+    X1, y1 = cohort(300, 2019, seed=15)
+    X2, y2 = cohort(300, 2020, seed=16)
+    X, y = pd.concat([X1, X2]), pd.concat([y1, y2])
+    X = X.mask(np.random.default_rng(0).random(X.shape) < 0.1)  # 10% missing
+    pipe = Pipeline([("impute", SimpleImputer()), ("model", EarlyWarningModel(params=SMALL))])
+    pipe.fit(X, y, model__years=np.repeat([2019, 2020], len(X1)))
+    assert pipe.named_steps["model"].early_stopping_on_ == "inner fold: training cohort 2020"
+    X_new, y_new = cohort(400, 2021, seed=17)
+    direct = EarlyWarningModel(params=SMALL).fit(
+        SimpleImputer().fit_transform(X), y, years=np.repeat([2019, 2020], len(X1)))
+    assert direct.booster_.model_to_string() == pipe.named_steps["model"].booster_.model_to_string()
+    assert roc_auc_score(y_new, pipe.predict_proba(X_new)[:, 1]) > 0.65  # ~0.72 without gaps
+    assert clone(pipe).fit(X, y).predict(X_new).shape == (len(X_new),)

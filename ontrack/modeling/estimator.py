@@ -1,6 +1,10 @@
 """The early-warning model: a LightGBM booster plus a calibrator, as one estimator.
 
-``EarlyWarningModel.fit`` follows the temporal split (``ontrack.dataset.splits``):
+A scikit-learn estimator (``clone``, ``Pipeline`` and ``check_estimator`` work):
+``fit(X, y)`` alone treats every row as one cohort year; the temporal split
+(``ontrack.dataset.splits``) passes its structure as optional fit metadata
+(``years``, ``students``, a calibration cohort ``X_calibrate`` / ``y_calibrate``).
+``fit`` then goes:
 
 1. the number of boosting rounds is chosen by early stopping on an *inner temporal
    fold*: the newest training cohort year is held out while the older ones fit. With a
@@ -35,6 +39,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ontrack.modeling.calibration import METHODS, apply_calibration, fit_best_calibrator
 
@@ -138,7 +145,12 @@ def native_params(
 
 
 class EarlyWarningModel(ClassifierMixin, BaseEstimator):
-    """Calibrated LightGBM risk of the bad outcome (1 = off track / not graduated).
+    """Calibrated LightGBM risk of the bad outcome (the second of ``classes_``).
+
+    A scikit-learn estimator: every setting is a constructor argument, stored as given
+    and checked in ``fit``; ``clone``, ``Pipeline`` and grid search work. ``fit(X, y)``
+    alone treats the rows as one cohort year; the temporal split's structure (cohort
+    years, students, a calibration cohort) is optional fit metadata.
 
     Parameters
     ----------
@@ -151,11 +163,11 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
     dask_address : refit the final booster with ``lightgbm.dask`` on this Dask
         scheduler (``"local"``: a local 2-worker cluster); None fits in-process.
 
-    Fitted attributes: ``booster_``, ``feature_names_``, ``best_iteration_``,
-    ``early_stopping_on_``, ``calibration_`` (the calibrator's JSON parameters),
-    ``calibration_brier_`` (each method's Brier score on the calibration margins),
-    ``calibration_on_`` (which margins: the calibration cohort or cross-fitted),
-    ``classes_``.
+    Fitted attributes: ``booster_``, ``feature_names_`` (the matrix's columns, or
+    ``x0..xn`` for an array), ``n_features_in_``, ``feature_names_in_`` (DataFrames
+    only), ``classes_``, ``best_iteration_``, ``early_stopping_on_``, ``calibration_``
+    (the calibrator's JSON parameters), ``calibration_brier_`` (each method's Brier
+    score on the calibration margins), ``calibration_on_`` (which margins).
     """
 
     def __init__(
@@ -172,37 +184,48 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.dask_address = dask_address
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # LightGBM routes missing values itself
+        tags.classifier_tags.multi_class = False  # one outcome: off track or not
+        return tags
+
     def fit(
         self,
-        X: pd.DataFrame,
-        y: pd.Series,
+        X: pd.DataFrame | np.ndarray,
+        y: pd.Series | np.ndarray,
         *,
-        years: np.ndarray,
-        X_calibrate: pd.DataFrame | None = None,
-        y_calibrate: pd.Series | None = None,
-        students_calibrate: np.ndarray | None = None,
+        years: np.ndarray | None = None,
         students: np.ndarray | None = None,
+        X_calibrate: pd.DataFrame | np.ndarray | None = None,
+        y_calibrate: pd.Series | np.ndarray | None = None,
+        students_calibrate: np.ndarray | None = None,
     ) -> EarlyWarningModel:
-        """Fit the booster on training cohorts ``X``/``y`` (``years`` per row) and the
-        calibrator on the calibration cohort, or, without one (``X_calibrate`` None),
-        on cross-fitted margins of the training rows in folds of whole students
-        (``students`` per row; default the ``student_id`` index level, else one
-        student per row); returns self."""
+        """Fit the booster on the training rows ``X``/``y`` and the calibrator on
+        margins the booster never saw; returns self.
+
+        Optional metadata: ``years`` (cohort year of each row; default one year),
+        ``students`` (student of each row; default the ``student_id`` index level,
+        else one student per row), and a calibration cohort ``X_calibrate`` /
+        ``y_calibrate`` (``students_calibrate``). Without a calibration cohort the
+        calibrator is fitted on cross-fitted margins of the training rows.
+        """
         if (X_calibrate is None) != (y_calibrate is None):
             raise ValueError(
                 "X_calibrate and y_calibrate must be given together. Got only "
                 f"{'X_calibrate' if y_calibrate is None else 'y_calibrate'} instead."
             )
         params = {**DEFAULT_PARAMS, **(self.params or {})}
-        X = X.round(FIT_DECIMALS)
+        X = self._frame(X, reset=True).round(FIT_DECIMALS)
+        y_fit = self._encode(y, len(X), reset=True)
         if X_calibrate is not None:
-            X_calibrate = X_calibrate.round(FIT_DECIMALS)
-        self.feature_names_ = list(X.columns)
+            X_calibrate = self._frame(X_calibrate, reset=False).round(FIT_DECIMALS)
+            y_calibrate = self._encode(y_calibrate, len(X_calibrate), reset=False)
         native = native_params(params, self.random_state, self.feature_names_)
-        y_fit = np.asarray(y, dtype="float64")
+        years = np.zeros(len(X)) if years is None else _per_row(years, len(X), "years")
         groups = _students(X, students)
         self.best_iteration_ = self._choose_rounds(
-            native, int(params["n_estimators"]), X, y_fit, np.asarray(years), groups,
+            native, int(params["n_estimators"]), X, y_fit, years, groups,
             X_calibrate, y_calibrate,
         )
         if self.dask_address:
@@ -214,9 +237,8 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         else:
             self.booster_ = _train(native, X, y_fit, self.best_iteration_)
         if X_calibrate is not None:
-            margin = self.decision_function(X_calibrate)
-            y_cal = np.asarray(y_calibrate, dtype="float64")
-            cal_groups = students_calibrate
+            margin = self.booster_.predict(X_calibrate, raw_score=True)
+            y_cal, cal_groups = y_calibrate, students_calibrate
             self.calibration_on_ = "calibration cohort"
         else:
             margin, folds = self._cross_fitted_margins(native, X, y_fit, groups)
@@ -231,8 +253,47 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         )
         self.calibration_ = calibrator.to_dict()
         self.calibration_brier_ = scores
-        self.classes_ = np.array([0, 1])
         return self
+
+    def _frame(self, X: pd.DataFrame | np.ndarray, *, reset: bool) -> pd.DataFrame:
+        """``X`` as a DataFrame in the fitted column order, checked the scikit-learn
+        way (feature count and names). A DataFrame keeps its index and dtypes."""
+        if isinstance(X, pd.DataFrame) and not reset and list(X.columns) == self.feature_names_:
+            return X
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] < 1 or X.shape[1] < 1:
+                raise ValueError(
+                    f"X must have at least one row and one column. Got shape {X.shape} instead."
+                )
+            if reset:
+                self.feature_names_ = (
+                    [str(c) for c in X.columns] if hasattr(self, "feature_names_in_")
+                    else [f"x{i}" for i in range(X.shape[1])]
+                )
+            return X.set_axis(self.feature_names_, axis=1)
+        values = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan")
+        if reset:
+            self.feature_names_ = [f"x{i}" for i in range(values.shape[1])]
+        return pd.DataFrame(values, columns=self.feature_names_)
+
+    def _encode(self, y: object, rows: int, *, reset: bool) -> np.ndarray:
+        """1.0 where ``y`` is the bad outcome (the second class), else 0.0."""
+        y = column_or_1d(y, warn=True)
+        if len(y) != rows:
+            raise ValueError(f"y must have one value per row of X ({rows}). Got {len(y)} instead.")
+        if reset:
+            check_classification_targets(y)
+            classes = np.unique(y)
+            kind = type_of_target(y)
+            if kind != "binary" or len(classes) != 2:
+                raise ValueError(
+                    "Only binary classification is supported. y must hold exactly two "
+                    "classes (the outcome and its absence). Got "
+                    f"{len(classes)} class{'es' if len(classes) != 1 else ''} ({kind}) instead."
+                )
+            self.classes_ = classes
+        return np.asarray(y == self.classes_[1], dtype="float64")
 
     def _choose_rounds(
         self,
@@ -243,7 +304,7 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
         years: np.ndarray,
         groups: np.ndarray,
         X_calibrate: pd.DataFrame | None,
-        y_calibrate: pd.Series | None,
+        y_calibrate: np.ndarray | None,
     ) -> int:
         """Boosting rounds by early stopping on rows the probe booster does not fit."""
         newest = years.max()
@@ -253,7 +314,7 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
             self.early_stopping_on_ = f"inner fold: training cohort {int(newest)}"
         elif X_calibrate is not None:
             fit_X, fit_y = X, y
-            stop_X, stop_y = X_calibrate, np.asarray(y_calibrate, dtype="float64")
+            stop_X, stop_y = X_calibrate, y_calibrate
             self.early_stopping_on_ = "calibration cohort (only one training year)"
         else:
             split = GroupShuffleSplit(
@@ -292,31 +353,35 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
             margin[score_rows] = booster.predict(X.iloc[score_rows], raw_score=True)
         return margin, folds
 
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        return X[self.feature_names_]
-
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+    def decision_function(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Raw margin (log-odds) of the booster, before calibration."""
-        return self.booster_.predict(self._matrix(X), raw_score=True)
+        check_is_fitted(self, "booster_")
+        return self.booster_.predict(self._frame(X, reset=False), raw_score=True)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities, columns (0: good outcome, 1: bad outcome)."""
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, one column per class of ``classes_`` (the second:
+        the bad outcome), within 1%-99%."""
+        check_is_fitted(self, "booster_")
         risk = apply_calibration(self.calibration_, self.decision_function(X))
         return np.column_stack([1.0 - risk, risk])
 
-    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_risk(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated risk of the bad outcome (what users see)."""
         return self.predict_proba(X)[:, 1]
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """1 where the calibrated risk is at least one half (ranking is what matters)."""
-        return (self.predict_risk(X) >= 0.5).astype(int)
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The bad outcome where its calibrated risk is at least one half (ranking is
+        what matters), else the other class."""
+        bad = self.predict_risk(X) >= 0.5
+        return self.classes_[bad.astype(int)]
 
-    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """Exact TreeSHAP contributions to the margin, one column per feature plus
         ``base_value``; each row sums to :meth:`decision_function`."""
-        values = self.booster_.predict(self._matrix(X), pred_contrib=True)
-        return pd.DataFrame(values, index=X.index, columns=[*self.feature_names_, "base_value"])
+        check_is_fitted(self, "booster_")
+        frame = self._frame(X, reset=False)
+        values = self.booster_.predict(frame, pred_contrib=True)
+        return pd.DataFrame(values, index=frame.index, columns=[*self.feature_names_, "base_value"])
 
 
 def _train(native: dict, X: pd.DataFrame, y: np.ndarray, rounds: int) -> lgb.Booster:
@@ -324,16 +389,21 @@ def _train(native: dict, X: pd.DataFrame, y: np.ndarray, rounds: int) -> lgb.Boo
     return lgb.train(native, lgb.Dataset(X, y), num_boost_round=rounds)
 
 
+def _per_row(values: object, rows: int, name: str) -> np.ndarray:
+    """``values`` as an array of one value per row, or a ValueError saying so."""
+    values = np.asarray(values)
+    if values.ndim != 1 or len(values) != rows:
+        raise ValueError(
+            f"{name} must have one value per row of X ({rows} rows). "
+            f"Got {values.size} values instead."
+        )
+    return values
+
+
 def _students(X: pd.DataFrame, students: np.ndarray | None) -> np.ndarray:
     """Student of each row: given, else the ``student_id`` index level, else the row."""
     if students is not None:
-        groups = np.asarray(students)
-        if len(groups) != len(X):
-            raise ValueError(
-                f"students must name the student of each of the {len(X)} rows. "
-                f"Got {len(groups)} values instead."
-            )
-        return groups
+        return _per_row(students, len(X), "students")
     if "student_id" in (X.index.names or []):
         return X.index.get_level_values("student_id").to_numpy()
     return np.arange(len(X))
