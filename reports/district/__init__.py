@@ -71,10 +71,10 @@ def _defined(data: ReportData, indicator: str) -> str:
         said.setdefault(text, []).append(district_id)
     if len(said) <= 1:
         return "".join(f": {esc(text)}" for text in said)
-    return ":" + "".join(
-        f" district{'s' if len(ids) > 1 else ''} {esc(', '.join(ids))}, {esc(text)}"
+    return "<ul>" + "".join(
+        f"<li>District{'s' if len(ids) > 1 else ''} {esc(', '.join(ids))}: {esc(text)}</li>"
         for text, ids in said.items()
-    )
+    ) + "</ul>"
 
 
 def about_section(data: ReportData) -> str:
