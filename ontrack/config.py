@@ -33,6 +33,7 @@ from ontrack.pipeline_settings import (
     GateConfig,
     LabelPolicy,
     ModelingConfig,
+    ModelSpec,
     ReportingConfig,
     ScheduleConfig,
     ScoringConfig,
@@ -40,6 +41,7 @@ from ontrack.pipeline_settings import (
     TrackingConfig,
     Treatment,
     _Frozen,
+    default_models,
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "LabelPolicy",
     "MarkScale",
     "ModelingConfig",
+    "ModelSpec",
     "OnTrackRule",
     "ReadinessRule",
     "ReportingConfig",
@@ -231,6 +234,11 @@ class Config(_Frozen):
     split: SplitSpec = Field(default_factory=SplitSpec)
     modeling: ModelingConfig = Field(default_factory=ModelingConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    models: dict[str, ModelSpec] = Field(
+        default_factory=default_models,
+        description="The early-warning models, each declared once (name -> grade, labels, "
+        "baseline rule, feature set); default grade8 and grade9 (CONTRACT §3).",
+    )
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 

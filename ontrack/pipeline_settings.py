@@ -221,6 +221,37 @@ class GateConfig(_Frozen):
     )
 
 
+class ModelSpec(_Frozen):
+    """One early-warning model, declared once (the config's ``models:`` section).
+
+    Everything that differs between models lives here: who is scored (the grade at each
+    checkpoint), what is predicted (labels in order of preference), which rule it must
+    beat (the baseline) and which features it sees. Training, scoring, the reports and
+    the command line's ``--model`` choices all derive from these declarations.
+    """
+
+    grade: int = Field(ge=-1, le=13, description="Population: students enrolled in this "
+                       "grade at each checkpoint.")
+    labels: tuple[str, ...] = Field(description="Labels to predict, in order of "
+                                    "preference: off_track_9, not_graduated_4yr.")
+    baseline: Literal["readiness", "on_track"] = Field(
+        description="The rule the model must beat, computed on the data known at each "
+        "checkpoint: CORE readiness so far, or on-track so far."
+    )
+    feature_set: str = Field("ontrack.features:FEATURES", description="module:attribute "
+                             "of the feature set.")
+
+
+def default_models() -> dict[str, ModelSpec]:
+    """CONTRACT §3: grade8 (predicts on-track at the end of 9th grade, against CORE
+    readiness) and grade9 (graduation when the outcomes allow, else on-track, against
+    on-track so far)."""
+    return {
+        "grade8": ModelSpec(grade=8, labels=("off_track_9",), baseline="readiness"),
+        "grade9": ModelSpec(grade=9, labels=("not_graduated_4yr", "off_track_9"), baseline="on_track"),
+    }
+
+
 class SplitSpec(_Frozen):
     """How many cohort years each part of a split takes.
 
