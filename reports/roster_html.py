@@ -153,7 +153,9 @@ def render_html(frame: pd.DataFrame, meta: RosterMeta, *,
              f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
              '<meta name="viewport" content="width=device-width,initial-scale=1">',
              f"<title>{e(meta.title)}</title><style>{STYLE}</style></head><body>",
-             f"<header><h1>{e(meta.title)}</h1><p class=\"facts\">{facts}</p></header>"]
+             f"<header><h1>{e(meta.title)}</h1><p class=\"facts\">{facts}</p>"
+             + "".join(f'<p class="facts">{e(rule)}</p>' for rule in meta.rules)
+             + "</header>"]
     if meta.banner:
         parts.append(f'<div class="banner" role="alert">{e(meta.banner)}</div>')
     first_row = {}

@@ -34,6 +34,9 @@ class RosterMeta:
     alerts: list[tuple[str, str]] = field(default_factory=list)
     tier_counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The rule behind the roster, one sentence per model, from the district's rules
+    # (``ontrack.indicators.definitions.rule_summary``); shown under the title.
+    rules: tuple[str, ...] = ()
 
 
 def missing(value: object) -> bool:

@@ -237,6 +237,8 @@ def _write_about(book, meta: RosterMeta, n_rows: int) -> None:  # noqa: ANN001 -
                        ("As of", meta.as_of_date), ("Valid until", meta.expires),
                        ("Config hash", meta.config_hash), ("Students", n_rows)):
         put(key, value)
+    for rule in meta.rules:
+        put("Rule", rule)
     put("")
     put("Support tiers", heading=True)
     for tier, count in meta.tier_counts.items():

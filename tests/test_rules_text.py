@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ontrack.reports.district import about_section
+from ontrack.reports.district.data import ReportData
+from ontrack.reports.district.overview import criteria_section
 
 from ontrack.config import Config, DistrictRules, config_from_dict
 from ontrack.indicators.definitions import (
@@ -26,9 +29,6 @@ from ontrack.indicators.definitions import (
     criterion_words,
     rule_summary,
 )
-from ontrack.reports.district import about_section
-from ontrack.reports.district.data import ReportData
-from ontrack.reports.district.overview import criteria_section
 from ontrack.scoring.reasons import top_reasons
 from ontrack.scoring.rule_ranking import rule_reasons
 
@@ -196,3 +196,21 @@ def test_the_threshold_check_finds_a_typed_threshold(tmp_path: Path) -> None:
     bad.write_text('A = ("gpa_ok", "GPA of 2.5 or higher")\nB = rate >= 0.96\n'
                    'C = "attendance of 96% or higher"\nD = right(0.96)\nE = "2.55"\n')
     assert len(_threshold_literals(bad)) == 3
+
+
+def test_a_roster_states_its_districts_rule_under_the_title(config: Config) -> None:
+    from ontrack.reports.roster_html import render_html
+    from ontrack.reports.roster_values import RosterMeta
+
+    rule = rule_summary(config.rules_for("U"), "hs_readiness_8")
+    meta = RosterMeta(title="School u1", model="grade8", model_version="1",
+                      as_of_date="2026-01-31", expires="2026-06-30", config_hash="abc",
+                      rules=(rule,))
+    frame = pd.DataFrame({"student_id": ["s1"], "risk_tier": ["Watch"]})
+    html = render_html(frame, meta)
+    header = html[html.index("<header>"):html.index("</header>")]
+    assert "GPA of 2.7 or higher, attendance of 93% or higher" in header
+    _no_defaults(header)
+    assert "<p class=\"facts\">Ready" not in render_html(frame, RosterMeta(
+        title="t", model="grade8", model_version="1", as_of_date="", expires="",
+        config_hash=""))

@@ -2,9 +2,9 @@
 
 The public surface is small; the rules themselves live next to their SQL in the private
 modules (``checkpoints``: population and as-of clipping, ``attendance``, ``marks``,
-``discipline``, ``rules``: the four indicators, ``rates`` and ``suppression``: the
-published aggregates, ``run``: the command's work). docs/indicators.md explains every
-interpretation in words.
+``discipline``, ``rules``: the four indicators, ``definitions``: the rules in words,
+``rates`` and ``suppression``: the published aggregates, ``run``: the command's work).
+docs/indicators.md explains every interpretation in words.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from ontrack.indicators.attendance import (
     daily_flags_sql,
 )
 from ontrack.indicators.checkpoints import checkpoint_dates, school_year_of
+from ontrack.indicators.definitions import (
+    criterion_bar,
+    criterion_words,
+    rule_definition,
+    rule_summary,
+)
 from ontrack.indicators.discipline import SUSPENSION_ACTIONS, discipline_counts
 from ontrack.indicators.rates import (
     GROUP_FLAGS,
@@ -44,10 +50,14 @@ __all__ = [
     "SUSPENSION_ACTIONS",
     "IndicatorsResult",
     "checkpoint_dates",
+    "criterion_bar",
+    "criterion_words",
     "daily_flags_sql",
     "discipline_counts",
     "indicator_rates",
     "lowest_groups",
+    "rule_definition",
+    "rule_summary",
     "run_indicators",
     "school_year_of",
     "student_groups",
