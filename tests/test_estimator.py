@@ -134,7 +134,7 @@ def test_monotone_mapping_becomes_constraints_in_feature_order() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"monotone": {"gpa_ytd": 2}}, "monotone directions must be -1, 0 or \\+1"),
+        ({"monotone": {"gpa_ytd": 2}}, "monotone.gpa_ytd must be -1, 0 or \\+1"),
         ({"monotone": ["gpa_ytd"]}, "monotone must map feature names"),
         ({"n_jobs": 0}, "n_jobs must be a whole number"),
         ({"max_bin": 63}, "classifier parameters must be among"),

@@ -120,8 +120,10 @@ def summary(evaluation: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Build features, train and register; print the comparison."""
     from ontrack.modeling import train_model
+    from ontrack.modeling.train import model_spec
 
     config = load_config(args.config)
+    model_spec(config)  # a bad model spec fails now, not after the features are built
     say = Progress("train", args.quiet)
     prepare_features(args.data, args.out, config, args.model, say, args.reuse_features)
     with warnings.catch_warnings():

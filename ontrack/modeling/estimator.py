@@ -32,7 +32,7 @@ LightGBM's own text format and the calibrator's numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import lightgbm as lgb
 import numpy as np
@@ -44,44 +44,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ontrack.modeling.calibration import METHODS, apply_calibration, fit_best_calibrator
+from ontrack.modeling.spec import DEFAULT_PARAMS, native_params
 
-DEFAULT_PARAMS: dict = {
-    "n_estimators": 400,
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "max_depth": 6,
-    "min_child_samples": 40,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
-    "reg_lambda": 1.0,
-    "n_jobs": 1,
-}
-# scikit-learn style names -> LightGBM's own parameter names.
-_NATIVE = {
-    "learning_rate": "learning_rate",
-    "num_leaves": "num_leaves",
-    "max_depth": "max_depth",
-    "min_child_samples": "min_data_in_leaf",
-    "subsample": "bagging_fraction",
-    "subsample_freq": "bagging_freq",
-    "colsample_bytree": "feature_fraction",
-    "reg_lambda": "lambda_l2",
-    "reg_alpha": "lambda_l1",
-    "n_jobs": "num_threads",
-}
-# Spec keys that are not LightGBM parameters themselves.
-_OWN_KEYS = ("n_estimators", "random_state", "monotone")
-# Every random stream LightGBM draws from; each is set so no default leaks in.
-SEED_PARAMS = (
-    "seed",
-    "bagging_seed",
-    "feature_fraction_seed",
-    "data_random_seed",
-    "extra_seed",
-    "drop_seed",
-    "objective_seed",
-)
+__all__ = ["EarlyWarningModel", "native_params", "DEFAULT_PARAMS"]
+
 CROSS_FIT_FOLDS = 5
 HOLDOUT_SHARE = 0.2
 # Features are rounded to this many decimals before fitting: a database summing in a
@@ -89,59 +55,6 @@ HOLDOUT_SHARE = 0.2
 # and change the booster. Bin edges fall midway between distinct rounded values, so
 # scoring unrounded values gives the same trees' answers.
 FIT_DECIMALS = 9
-
-
-def monotone_directions(spec: object) -> dict[str, int]:
-    """The spec's ``monotone`` mapping checked: feature name -> -1, 0 or +1."""
-    if spec is None:
-        return {}
-    if not isinstance(spec, Mapping):
-        raise ValueError(
-            "monotone must map feature names to +1 (risk rises with the value) or -1. "
-            f"Got {type(spec).__name__} instead."
-        )
-    bad = {k: v for k, v in spec.items() if isinstance(v, bool) or v not in (-1, 0, 1)}
-    if bad:
-        raise ValueError(
-            "monotone directions must be -1, 0 or +1. Got "
-            f"{', '.join(f'{k}: {v!r}' for k, v in sorted(bad.items()))} instead."
-        )
-    return {str(k): int(v) for k, v in spec.items()}
-
-
-def native_params(
-    params: dict, seed: int, features: Sequence[str] | None = None
-) -> dict:
-    """LightGBM ``train`` parameters from the spec's scikit-learn style names.
-
-    ``features`` (the matrix's columns, in order) turns the spec's ``monotone`` mapping
-    into ``monotone_constraints``; names not in the matrix are ignored.
-    """
-    unknown = sorted(set(params) - set(_NATIVE) - set(_OWN_KEYS))
-    if unknown:
-        raise ValueError(
-            f"classifier parameters must be among {', '.join(sorted(_NATIVE))}, "
-            f"{', '.join(_OWN_KEYS)}. Got {', '.join(unknown)} instead."
-        )
-    threads = params.get("n_jobs", 1)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(
-            "n_jobs must be a whole number of threads >= 1 (a fixed count keeps "
-            f"training reproducible). Got {threads!r} instead."
-        )
-    native = {_NATIVE[k]: v for k, v in params.items() if k in _NATIVE}
-    native["num_threads"] = threads
-    directions = monotone_directions(params.get("monotone"))
-    if features is not None and any(directions.get(f, 0) for f in features):
-        native["monotone_constraints"] = [directions.get(f, 0) for f in features]
-    return {
-        "objective": "binary",
-        "verbosity": -1,
-        **{name: int(seed) for name in SEED_PARAMS},
-        "deterministic": True,
-        "force_row_wise": True,
-        **native,
-    }
 
 
 class EarlyWarningModel(ClassifierMixin, BaseEstimator):

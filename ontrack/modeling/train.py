@@ -34,6 +34,7 @@ from ontrack.modeling.card import datasheet_markdown, model_card_markdown
 from ontrack.modeling.dataset import RULE_NAMES, TrainingData, load_training_data
 from ontrack.modeling.calibration import METHODS
 from ontrack.modeling.estimator import EarlyWarningModel
+from ontrack.modeling.spec import check_spec
 from ontrack.modeling.evaluation import evaluate_part
 from ontrack.modeling.gate import failed_checks, verdict_line
 from ontrack.modeling.plots import precision_recall_at_k_plot, reliability_plot, shap_importance_plot
@@ -54,16 +55,18 @@ class TrainResult:
 
 
 def model_spec(config: Config) -> dict:
-    """The LightGBM spec YAML (``modeling.model_spec`` or ``models/lightgbm.yaml``)."""
+    """The LightGBM spec YAML (``modeling.model_spec`` or ``models/lightgbm.yaml``),
+    checked: a typo or a bad value is a ConfigError naming the file, key and fix."""
     path = Path(config.modeling.model_spec) if config.modeling.model_spec else REPO_SPEC
     if not path.is_file():
         raise ConfigError(
             f"modeling.model_spec must name an existing YAML file. Got {path} instead."
         )
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(spec.get("classifier"), dict):
-        raise ConfigError(f"model spec {path} must have a `classifier:` mapping. Got {spec!r} instead.")
-    return spec
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"model spec {path} must be valid YAML. Got {err} instead.") from None
+    return check_spec(spec, path)
 
 
 def logistic_baseline(seed: int):  # noqa: ANN201 - a scikit-learn Pipeline
