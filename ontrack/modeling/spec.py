@@ -151,7 +151,7 @@ def check_spec(spec: object, path: Path | str) -> dict:
     if problems:
         lines = "\n".join(f"  {key}: {message}" for key, message in problems)
         raise ConfigError(f"model spec {path} is invalid:\n{lines}\nFix these keys in {path} "
-                          "(models/lightgbm.yaml shows every setting with its default).")
+                          "(the shipped models/lightgbm.yaml sets every key, each with a comment).")
     return dict(spec)
 
 
