@@ -77,7 +77,7 @@ def score(work: Path, students: int) -> None:
     timings["contributions_s"] = time.perf_counter() - started
     started = time.perf_counter()
     rules = pd.Series([config.rules] * students)
-    reasons = top_reasons(contributions, X, loaded.contract, rules, "grade8")
+    reasons = top_reasons(contributions, X, loaded.contract, rules, "readiness")
     timings["reasons_s"] = time.perf_counter() - started
     started = time.perf_counter()
     n_schools = max(1, students // SCHOOL_SIZE)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ontrack import __version__
-from ontrack.commands import COMMAND_MODULES
+from ontrack.commands import COMMAND_MODULES, check_model
 from ontrack.errors import OnTrackError
 
 EXIT_OK = 0
@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    check_model(args)  # --model against the config's declared models (exit 2 if not)
     try:
         return int(args.func(args) or EXIT_OK)
     except OnTrackError as err:

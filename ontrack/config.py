@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -237,10 +238,43 @@ class Config(_Frozen):
     models: dict[str, ModelSpec] = Field(
         default_factory=default_models,
         description="The early-warning models, each declared once (name -> grade, labels, "
-        "baseline rule, feature set); default grade8 and grade9 (CONTRACT §3).",
+        "baseline rule, feature set); default grade8 and grade9 (CONTRACT §3). A "
+        "config's models are added to the defaults (a default's keys can be changed); "
+        "`name: null` drops a default.",
     )
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, value: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+        if not value:
+            raise ValueError("models must declare at least one model. Got none instead.")
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+                raise ValueError(
+                    "a model name must be a letter then letters, digits, _ or - (it names "
+                    f"folders and registered models). Got {name!r} instead."
+                )
+        return value
+
+    def model_spec(self, name: str) -> ModelSpec:
+        """The declaration of model ``name``; a ConfigError naming the choices if none.
+
+        Examples
+        --------
+        >>> Config().model_spec("grade8").baseline
+        'readiness'
+        >>> Config().model_spec("grade11")
+        Traceback (most recent call last):
+        ...
+        ontrack.errors.ConfigError: model must be one of grade8, grade9. Got 'grade11' instead.
+        """
+        if name not in self.models:
+            raise ConfigError(
+                f"model must be one of {', '.join(self.models)}. Got {name!r} instead."
+            )
+        return self.models[name]
 
     def rules_for(self, district_id: str | None) -> DistrictRules:
         """The rules of one district: its overrides, else the default rules."""
@@ -279,6 +313,20 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
+    return merged
+
+
+def _merge_models(declared: dict[str, Any]) -> dict[str, Any]:
+    """A config's ``models:`` added to the defaults: a default named again is updated
+    key by key, a new name is added, and ``name: null`` drops a default."""
+    merged: dict[str, Any] = {n: s.model_dump() for n, s in default_models().items()}
+    for name, spec in declared.items():
+        if spec is None:
+            merged.pop(str(name), None)
+        elif isinstance(spec, dict) and isinstance(merged.get(str(name)), dict):
+            merged[str(name)] = _merge(merged[str(name)], spec)
+        else:
+            merged[str(name)] = spec
     return merged
 
 
@@ -335,6 +383,8 @@ def config_from_dict(raw: dict[str, Any] | None, source: str = "<dict>") -> Conf
             str(k): _merge(base_rules, v or {}) if isinstance(v, dict) else v
             for k, v in districts.items()
         }
+    if isinstance(raw.get("models"), dict):
+        raw["models"] = _merge_models(raw["models"])
     try:
         return Config.model_validate(raw)
     except ValidationError as err:
@@ -383,6 +433,9 @@ def describe_defaults() -> str:
                 walk(annotation, f"{path}.")
                 continue
             default = field.get_default(call_default_factory=True)
+            if isinstance(default, dict):  # models: name -> its declaration, as in YAML
+                default = {k: v.model_dump(exclude_defaults=True) if isinstance(v, BaseModel)
+                           else v for k, v in default.items()}
             shown = json.dumps(default, default=str)
             if len(shown) > 60:
                 shown = shown[:57] + "..."

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MIN_GROUP_SIZE_FLOOR = 10
 
@@ -221,6 +221,13 @@ class GateConfig(_Frozen):
     )
 
 
+# The labels ontrack builds (ontrack.dataset.labels) and the grades each is an honest
+# prediction for: on-track at the end of 9th grade is already known to a 10th grader, and
+# a graduation cohort (first year in grade 9) is only placed from grade 8 on.
+LABEL_GRADES: dict[str, tuple[int, int]] = {"off_track_9": (8, 9), "not_graduated_4yr": (8, 12)}
+Baseline = Literal["readiness", "on_track"]
+
+
 class ModelSpec(_Frozen):
     """One early-warning model, declared once (the config's ``models:`` section).
 
@@ -230,22 +237,47 @@ class ModelSpec(_Frozen):
     the command line's ``--model`` choices all derive from these declarations.
     """
 
-    grade: int = Field(ge=-1, le=13, description="Population: students enrolled in this "
+    grade: int = Field(ge=8, le=12, description="Population: students enrolled in this "
                        "grade at each checkpoint.")
-    labels: tuple[str, ...] = Field(description="Labels to predict, in order of "
-                                    "preference: off_track_9, not_graduated_4yr.")
-    baseline: Literal["readiness", "on_track"] = Field(
+    labels: tuple[str, ...] = Field(min_length=1, description="Labels to predict, in order "
+                                    "of preference (`--target` picks one): off_track_9 "
+                                    "(grade 9 or below), not_graduated_4yr.")
+    baseline: Baseline = Field(
         description="The rule the model must beat, computed on the data known at each "
-        "checkpoint: CORE readiness so far, or on-track so far."
+        "checkpoint: readiness (CORE readiness so far) or on_track (on-track so far)."
     )
     feature_set: str = Field("ontrack.features:FEATURES", description="module:attribute "
                              "of the feature set.")
+
+    @field_validator("labels")
+    @classmethod
+    def _known_labels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for label in value:
+            if label not in LABEL_GRADES:
+                raise ValueError(
+                    f"labels must be among {', '.join(LABEL_GRADES)}. Got {label!r} instead."
+                )
+        if len(set(value)) != len(value):
+            raise ValueError(f"labels must not repeat. Got {list(value)} instead.")
+        return value
+
+    @model_validator(mode="after")
+    def _honest_labels(self) -> ModelSpec:
+        for label in self.labels:
+            low, high = LABEL_GRADES[label]
+            if not low <= self.grade <= high:
+                raise ValueError(
+                    f"label {label} must predict for a grade from {low} to {high} (outside "
+                    "them it is already known at the checkpoint, or not defined). Got "
+                    f"grade {self.grade} instead."
+                )
+        return self
 
 
 def default_models() -> dict[str, ModelSpec]:
     """CONTRACT §3: grade8 (predicts on-track at the end of 9th grade, against CORE
     readiness) and grade9 (graduation when the outcomes allow, else on-track, against
-    on-track so far)."""
+    on-track so far). The one place these two models are declared."""
     return {
         "grade8": ModelSpec(grade=8, labels=("off_track_9",), baseline="readiness"),
         "grade9": ModelSpec(grade=9, labels=("not_graduated_4yr", "off_track_9"), baseline="on_track"),

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.scoring.cohort import RULE_COLUMNS
+from ontrack.modeling.baselines import roster_columns
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
@@ -67,7 +67,7 @@ def staff_of(out_dir: Path, student_years: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
-    rule = [c for model in RULE_COLUMNS.values() for c, _ in model if c in frame.columns]
+    rule = [c for c in roster_columns() if c in frame.columns]
     rest = [c for c in frame.columns if c not in FIRST and c not in LAST and c not in rule]
     return frame[[c for c in FIRST if c in frame.columns] + rule + rest + [c for c in LAST if c in frame.columns]]
 

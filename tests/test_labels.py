@@ -161,9 +161,10 @@ def test_retained_8th_graders_can_be_excluded(con, cohort) -> None:
 
 def test_defaults_and_errors(con, cohort) -> None:
     assert data_end_date(con) == date(2024, 9, 1)  # K's outcome date is the latest
-    assert default_label("grade9", {"outcomes", "students"}) == "not_graduated_4yr"
-    assert default_label("grade9", {"students"}) == "off_track_9"
-    assert default_label("grade8", {"outcomes"}) == "off_track_9"
+    grade8, grade9 = (CONFIG.models[n].labels for n in ("grade8", "grade9"))
+    assert default_label(grade9, {"outcomes", "students"}) == "not_graduated_4yr"
+    assert default_label(grade9, {"students"}) == "off_track_9"
+    assert default_label(grade8, {"outcomes"}) == "off_track_9"
     with pytest.raises(ConfigError, match="label must be one of off_track_9, not_graduated_4yr"):
         build_labels(con, cohort, CONFIG, label="dropout")
     with pytest.raises(ValidationError):

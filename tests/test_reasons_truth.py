@@ -99,7 +99,7 @@ def explained(request: pytest.FixtureRequest) -> dict:
     contract = contract_of(features)
     X, contributions, must = students(features, seed=grade)
     rules = pd.Series([Config().rules] * N_STUDENTS)
-    wide, long = explain(contributions, X, contract, rules, model, 3, must)
+    wide, long = explain(contributions, X, contract, rules, Config().models[model].baseline, 3, must)
     specs = {f.name: f for f in features}
     values, phi = X[features.names].to_numpy(), contributions[features.names].to_numpy()
     true = np.stack([truth(f, values[:, j], phi[:, j]) for j, f in enumerate(features)], 1)
@@ -179,7 +179,7 @@ def test_protected_and_program_flags_never_shown_even_if_a_contract_says_so() ->
     X, contributions, must = students(features, seed=1)
     X, contributions, must = X.iloc[:2000], contributions.iloc[:2000], must[:2000]
     rules = pd.Series([Config().rules] * len(X))
-    _, long = explain(contributions, X, contract, rules, "grade8", 3, must)
+    _, long = explain(contributions, X, contract, rules, "readiness", 3, must)
     assert not set(long["feature"]) & set(flags)
 
 
@@ -189,7 +189,7 @@ def test_marks_that_rose_are_not_a_reason_and_marks_that_fell_say_so() -> None:
                       "attendance_rate_ytd": [1.0, 0.997, 0.88]})
     phi = pd.DataFrame(0.3, index=X.index, columns=X.columns)
     rules = pd.Series([Config().rules] * 3)
-    wide, long = explain(phi, X, contract, rules, "grade9", 3)
+    wide, long = explain(phi, X, contract, rules, "on_track", 3)
     assert wide.iloc[0].tolist() == ["", "", ""]
     # one coursework slot: the first of the tied marks and credits; 99.7% is not shown
     assert wide.iloc[1].tolist() == [
@@ -203,7 +203,7 @@ def test_credits_behind_pace_states_the_rule() -> None:
     contract = contract_of(FEATURES.for_grades([9]))
     X = pd.DataFrame({"credits_vs_expected_ytd": [-0.5, 0.5]})
     phi = pd.DataFrame({"credits_vs_expected_ytd": [0.4, 0.4]})
-    wide = top_reasons(phi, X, contract, pd.Series([Config().rules] * 2), "grade9")
+    wide = top_reasons(phi, X, contract, pd.Series([Config().rules] * 2), "on_track")
     assert wide["reason_1"].tolist() == [
         "0.5 full-year credits behind the on-track pace (on-track needs 5 by the end of "
         "9th grade)",
@@ -220,7 +220,7 @@ def test_history_alone_gives_a_context_line_to_a_student_who_must_get_one() -> N
                         "attendance_rate_prior_year": [0.5, 0.5, 0.9],
                         "ela_level_prior_year": [0.9, 0.9, 0.9]})
     rules = pd.Series([Config().rules] * 3)
-    wide, long = explain(phi, X, contract, rules, "grade9", 3, np.array([True, False, True]))
+    wide, long = explain(phi, X, contract, rules, "on_track", 3, np.array([True, False, True]))
     assert wide["reason_1"].tolist() == ["Context: attended 84% of school days last year", "", ""]
     assert long[["row", "rank", "feature", "kind"]].values.tolist() == [
         [0, 1, "attendance_rate_prior_year", "context"]]
@@ -239,7 +239,7 @@ def test_an_old_contract_still_scores_without_signed_texts() -> None:
     }
     X = pd.DataFrame({"marks_trend": [0.2], "gpa_ytd": [1.9], "ela_level_prior_year": [1.0]})
     phi = pd.DataFrame({"marks_trend": [0.9], "gpa_ytd": [0.3], "ela_level_prior_year": [0.5]})
-    wide, long = explain(phi, X, contract, pd.Series([Config().rules]), "grade8", 3, np.array([True]))
+    wide, long = explain(phi, X, contract, pd.Series([Config().rules]), "readiness", 3, np.array([True]))
     assert wide.iloc[0].tolist() == ["GPA so far this year is 1.90 (readiness needs 2.5)", "", ""]
     assert long["kind"].tolist() == ["reason"]
 
@@ -249,7 +249,7 @@ def test_must_explain_is_checked(must) -> None:
     contract = contract_of(FEATURES.for_grades([9]))
     X = pd.DataFrame({"gpa_ytd": [1.0, 2.0]})
     with pytest.raises(ValueError, match="must_explain must be a boolean array"):
-        explain(X * 0 + 0.1, X, contract, pd.Series([Config().rules] * 2), "grade9", 3,
+        explain(X * 0 + 0.1, X, contract, pd.Series([Config().rules] * 2), "on_track", 3,
                 np.asarray(must))
 
 

@@ -92,7 +92,7 @@ def test_reasons_and_rule_rosters_show_the_districts_bars(config: Config) -> Non
     X = pd.DataFrame({"attendance_rate_ytd": [0.88, 0.88], "gpa_ytd": [1.9, 1.9]})
     phi = pd.DataFrame({"attendance_rate_ytd": [0.9, 0.9], "gpa_ytd": [0.3, 0.3]})
     rules = pd.Series([config.rules_for("U"), config.rules_for("D")])
-    wide = top_reasons(phi, X, contract, rules, "grade8")
+    wide = top_reasons(phi, X, contract, rules, "readiness")
     assert wide.iloc[0].tolist()[:2] == [
         "Attended 88% of school days this year (readiness needs 93%)",
         "GPA so far this year is 1.90 (readiness needs 2.7)"]
@@ -101,12 +101,12 @@ def test_reasons_and_rule_rosters_show_the_districts_bars(config: Config) -> Non
 
     matrix = pd.DataFrame({"on_track_fs_ok_ytd": [0.0], "core_semester_fs_ytd": [3.0],
                            "credits_vs_expected_ytd": [np.nan]})
-    ranked = rule_reasons("grade9", matrix, pd.Series([config.rules_for("U")]))
+    ranked = rule_reasons("on_track", matrix, pd.Series([config.rules_for("U")]))
     assert ranked.iloc[0, 0] == "3 semester Fs in core subjects (on-track allows at most 2)"
     matrix8 = pd.DataFrame({"readiness_gpa_ok_ytd": [0.0], "gpa_ytd": [2.6],
                             "readiness_attendance_ok_ytd": [0.0],
                             "attendance_rate_ytd": [0.9]})
-    texts = " ".join(rule_reasons("grade8", matrix8, pd.Series([config.rules_for("U")])).iloc[0])
+    texts = " ".join(rule_reasons("readiness", matrix8, pd.Series([config.rules_for("U")])).iloc[0])
     assert "(readiness needs 2.7)" in texts and "(readiness needs 93%)" in texts
     _no_defaults(texts)
 

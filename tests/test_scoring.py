@@ -124,7 +124,7 @@ def test_top_reasons_filter_and_group_by_domain() -> None:
     X = pd.DataFrame([[0.88, 20, 1.9, 2.0, 1.0, 0.0]], columns=contract["features"])
     phi = pd.DataFrame([[0.9, 0.8, 0.3, 5.0, 4.0, -0.5, 0.0]], columns=[*contract["features"], "base_value"])
     rules = pd.Series([Config().rules])
-    got = top_reasons(phi, X, contract, rules, "grade8").iloc[0].tolist()
+    got = top_reasons(phi, X, contract, rules, "readiness").iloc[0].tolist()
     assert got == ["Attended 88% of school days this year (readiness needs 96%)",
                    "GPA so far this year is 1.90 (readiness needs 2.5)", ""]
 

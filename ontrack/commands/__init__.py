@@ -27,12 +27,44 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model NAME``: one of the config's declared models. The parser cannot know a
+    district's models before ``--config`` is read, so ``ontrack.cli`` checks the name
+    afterwards (:func:`check_model`); the help lists the default models."""
+    from ontrack.config import default_models
+
+    parser.add_argument(
+        "--model", required=True, metavar="NAME",
+        help="a model declared in the config's models: section (default models: "
+        f"{', '.join(default_models())})",
+    )
+    parser.set_defaults(model_parser=parser)
+
+
+def check_model(args: argparse.Namespace) -> None:
+    """An undeclared ``--model`` is a usage error, like any bad choice: exit 2 with
+    "model must be one of grade8, grade9. Got 'grade11' instead." A config that cannot
+    be read is left to the command, which reports it (exit 1)."""
+    from ontrack.config import load_config
+    from ontrack.errors import ConfigError
+
+    parser = getattr(args, "model_parser", None)
+    if parser is None:
+        return
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError:
+        return
+    try:
+        config.model_spec(args.model)
+    except ConfigError as err:
+        parser.error(str(err))
+
+
 def add_data_and_out(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
     """The arguments most commands share: ``DATA``, ``--out OUT`` and, for the model
-    commands, ``--model grade8|grade9``."""
+    commands, ``--model NAME`` (:func:`add_model_option`)."""
     parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
     if model:
-        from ontrack.dataset.cohorts import MODEL_GRADES
-
-        parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
+        add_model_option(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")

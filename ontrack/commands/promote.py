@@ -1,4 +1,4 @@
-"""``ontrack promote --model grade8 --version N [--why TEXT] [--out OUT]``.
+"""``ontrack promote --model NAME --version N [--why TEXT] [--out OUT]``.
 
 Moves the registry alias ``champion`` (the model scoring uses) to version N and records
 who promoted it and why as tags on that version. A version that failed its gate
@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ontrack.dataset.cohorts import MODEL_GRADES
+from ontrack.commands import add_model_option
 from ontrack.config import load_config
 
 
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "out of time) is refused unless --force --why TEXT is given. The registry is OUT/mlflow/mlflow.db (the --out given to `ontrack "
         "train`) unless tracking.uri is set in the config.",
     )
-    parser.add_argument("--model", required=True, choices=list(MODEL_GRADES))
+    add_model_option(parser)
     parser.add_argument("--version", required=True, type=int, metavar="N")
     parser.add_argument(
         "--why", default=None, help="reason recorded on the version (required with --force)"

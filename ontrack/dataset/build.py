@@ -26,7 +26,7 @@ from ontrack.dataset.featurize import (
     load_feature_set,
     write_dictionary,
 )
-from ontrack.dataset.labels import LABELS, build_labels
+from ontrack.dataset.labels import LABELS, build_labels, can_build
 from ontrack.indicators import GROUP_FLAGS
 from ontrack.validation.store import open_validated, provided
 
@@ -36,7 +36,7 @@ def write_features(
     config: Config,
     *,
     model: str,
-    feature_set: str = "ontrack.features:FEATURES",
+    feature_set: str | None = None,
     as_of_dates: list[date] | None = None,
     school_years: list[int] | None = None,
     data_end: date | None = None,
@@ -44,12 +44,16 @@ def write_features(
 ) -> dict:
     """Build and write the matrix, cohort, labels and dictionary of ``out_dir``.
 
-    ``out_dir`` must hold validated tables (``ontrack validate``).
+    ``out_dir`` must hold validated tables (``ontrack validate``). ``model`` names a
+    declaration in ``config.models``: its grade is the cohort, its feature set (unless
+    ``feature_set`` is given) the matrix, and every label honest for its grade that the
+    data allows is written (``--target`` may pick any of them).
 
     Returns the run's metadata (also written to ``meta.json``).
     """
     say = progress or (lambda _msg: None)
-    features = load_feature_set(feature_set)
+    spec = config.model_spec(model)
+    features = load_feature_set(feature_set or spec.feature_set)
     folder = Path(out_dir) / "features" / model
     folder.mkdir(parents=True, exist_ok=True)
     con = open_validated(out_dir, config)
@@ -73,7 +77,7 @@ def write_features(
                 con, cohort, used, config, provided=have, progress=say
             )
         say("labels")
-        labels = _labels(con, cohort, config, have, end)
+        labels = _labels(con, cohort, config, have, end, spec.grade)
         attributes = _attributes(con, cohort)
     finally:
         con.close()
@@ -108,9 +112,11 @@ def _labels(
     config: Config,
     have: set[str],
     end: date | None,
+    grade: int,
 ) -> dict[str, pd.DataFrame]:
-    """Every label the data allows (graduation only with outcomes), by name."""
-    names = [n for n in LABELS if n != "not_graduated_4yr" or "outcomes" in have]
+    """Every label honest for the grade that the data allows (graduation only with
+    outcomes), by name."""
+    names = [n for n in LABELS if can_build(n, grade, have)]
     return {n: build_labels(con, cohort, config, label=n, data_end=end) for n in names}
 
 

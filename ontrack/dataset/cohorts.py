@@ -1,8 +1,8 @@
 """Who is scored when: the students of a model's grade at each checkpoint.
 
-A model's population (CONTRACT §3) is the students enrolled in its grade (``grade8``:
-8th graders, ``grade9``: 9th graders) at each checkpoint of each school year: by
-default Oct 31, Jan 31 and Jun 30, per district (``DistrictRules.checkpoints``).
+A model's population (CONTRACT §3) is the students enrolled in its declared grade
+(``Config.models[name].grade``) at each checkpoint of each school year: by default
+Oct 31, Jan 31 and Jun 30, per district (``DistrictRules.checkpoints``).
 
 "Enrolled in grade G at date D" uses only what was known at D:
 
@@ -29,10 +29,8 @@ import pandas as pd
 
 from ontrack.dataset.asof import data_end_date
 from ontrack.config import Config
-from ontrack.errors import ConfigError
 from ontrack.indicators import checkpoint_dates, school_year_of
 
-MODEL_GRADES: dict[str, int] = {"grade8": 8, "grade9": 9}
 END_OF_YEAR_EXITS: tuple[str, ...] = ("completed", "graduated")
 COHORT_INDEX: tuple[str, str] = ("student_id", "as_of_date")
 COHORT_COLUMNS: tuple[str, ...] = (
@@ -41,25 +39,6 @@ COHORT_COLUMNS: tuple[str, ...] = (
     "grade_level",
     "district_id",
 )
-
-
-def model_grade(model: str) -> int:
-    """The grade of a model's population.
-
-    Examples
-    --------
-    >>> model_grade("grade9")
-    9
-    >>> model_grade("grade10")
-    Traceback (most recent call last):
-    ...
-    ontrack.errors.ConfigError: model must be one of grade8, grade9. Got 'grade10' instead.
-    """
-    if model not in MODEL_GRADES:
-        raise ConfigError(
-            f"model must be one of {', '.join(MODEL_GRADES)}. Got {model!r} instead."
-        )
-    return MODEL_GRADES[model]
 
 
 def cohort_checkpoints(
@@ -117,7 +96,7 @@ def build_cohort(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     *,
-    model: str = "grade9",
+    model: str,
     school_years: Iterable[int] | None = None,
     as_of_dates: Iterable[date] | None = None,
     data_end: date | None = None,
@@ -128,7 +107,7 @@ def build_cohort(
     ----------
     con : connection with the validated tables as views (``open_validated``).
     config : district rules (checkpoints and school-year calendar per district).
-    model : ``grade8`` or ``grade9``.
+    model : a model declared in ``config.models`` (its grade is the population).
     school_years : keep only these school years (default: every year with enrollments).
     as_of_dates : score at these dates instead of the configured checkpoints.
     data_end : drop checkpoints after this date (default: the latest date in the data).
@@ -138,7 +117,7 @@ def build_cohort(
     DataFrame indexed (student_id, as_of_date) with school_id, school_year, grade_level
     and district_id: the spell the student was in at the as-of date. Sorted by index.
     """
-    grade = model_grade(model)
+    grade = config.model_spec(model).grade
     points = cohort_checkpoints(
         con,
         config,

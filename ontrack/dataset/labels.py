@@ -8,7 +8,9 @@ date before the label exists (else NaN, outcome ``window_open``):
     ``on_track_9`` over the whole 9th-grade year (``ontrack.indicators``; never
     re-implemented here). Unknown on-track status gives NaN.
 ``not_graduated_4yr``
-    1 if the student did not graduate within 4 school years of starting 9th grade,
+    1 if the student did not graduate within 4 school years of starting 9th grade
+    (the first school year enrolled in grade 9; for an 8th grader the next year; for a
+    10th-12th grader with no 9th-grade year in the data, the year its grade implies),
     from ``outcomes``. Transfers out before the deadline are excluded (NaN), not
     failures; ``still_enrolled`` and unknown outcomes follow :class:`LabelPolicy`.
 
@@ -29,7 +31,7 @@ the as-of date 2023-10-31 (school year 2024; Jul 1 calendar; data ending 2029-06
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import duckdb
@@ -38,29 +40,50 @@ import pandas as pd
 
 from ontrack.dataset.asof import data_end_date, scoped
 from ontrack.config import Config, LabelPolicy
+from ontrack.pipeline_settings import LABEL_GRADES
 from ontrack.errors import ConfigError
 from ontrack.indicators import student_indicators
 from ontrack.validation.store import provided_tables
 
-LABELS: tuple[str, ...] = ("off_track_9", "not_graduated_4yr")
+LABELS: tuple[str, ...] = tuple(LABEL_GRADES)  # off_track_9, not_graduated_4yr
+# The tables each label is built from, beyond enrollments and the indicators.
+LABEL_NEEDS: dict[str, tuple[str, ...]] = {"off_track_9": (), "not_graduated_4yr": ("outcomes",)}
 LABEL_COLUMNS: tuple[str, ...] = ("school_year", "label", "outcome", "window_end")
 YEARS_TO_GRADUATE = 4
 _VALUE: dict[str, float] = {"positive": 1.0, "negative": 0.0, "exclude": np.nan}
 
 
-def default_label(model: str, provided: Iterable[str]) -> str:
-    """CONTRACT §3: grade9 predicts graduation when ``outcomes`` exist, else on-track.
+def can_build(label: str, grade: int, provided: Iterable[str]) -> bool:
+    """Whether ``label`` is an honest prediction for a ``grade`` population
+    (``LABEL_GRADES``) and the provided tables hold what it needs.
+
+    >>> can_build("off_track_9", 10, {"students"}), can_build("not_graduated_4yr", 10, {"outcomes"})
+    (False, True)
+    """
+    low, high = LABEL_GRADES[label]
+    return low <= grade <= high and set(LABEL_NEEDS[label]) <= set(provided)
+
+
+def default_label(labels: Sequence[str], provided: Iterable[str]) -> str:
+    """The first of a model's declared ``labels`` (in preference order) that the
+    provided tables allow: graduation needs ``outcomes`` (CONTRACT §3).
 
     Examples
     --------
-    >>> default_label("grade9", {"students", "outcomes"})
+    >>> default_label(("not_graduated_4yr", "off_track_9"), {"students", "outcomes"})
     'not_graduated_4yr'
-    >>> default_label("grade8", {"students", "outcomes"})
+    >>> default_label(("not_graduated_4yr", "off_track_9"), {"students"})
     'off_track_9'
     """
-    if model == "grade9" and "outcomes" in set(provided):
-        return "not_graduated_4yr"
-    return "off_track_9"
+    have = set(provided)
+    for label in labels:
+        if set(LABEL_NEEDS[label]) <= have:
+            return label
+    needs = "; ".join(f"{n} needs {', '.join(LABEL_NEEDS[n])}" for n in labels)
+    raise ConfigError(
+        f"one of the labels {', '.join(labels)} must be buildable from the tables "
+        f"provided ({needs}). Got {', '.join(sorted(have)) or 'no tables'} instead."
+    )
 
 
 def build_labels(
@@ -204,8 +227,14 @@ def _not_graduated(
     start = rows[["student_id"]].merge(first9, on="student_id", how="left")
     start = start["school_year"]
     start = pd.Series(start.to_numpy(dtype="float64"), index=rows.index)
-    start[rows["grade_level"] == 8] = rows["school_year"] + 1
-    start[~rows["grade_level"].isin([8, 9])] = np.nan
+    # A 10th-12th grader whose 9th-grade year is not in the data (moved in later) is
+    # placed in the cohort its grade implies, as the adjusted cohort rate does.
+    grade = rows["grade_level"]
+    implied = (rows["school_year"] - (grade - 9)).astype("float64")
+    upper = grade.between(10, 12)
+    start[upper & (start.isna() | (start > rows["school_year"]))] = implied
+    start[grade == 8] = rows["school_year"] + 1
+    start[~grade.between(8, 12)] = np.nan
     deadline = _year_end(rows, start + YEARS_TO_GRADUATE - 1, config)
     outcomes = con.execute(
         "SELECT student_id, outcome, outcome_date FROM main.outcomes"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 
+from ontrack.modeling.baselines import who
 from ontrack.modeling.gate import CHECK_TITLES, verdict_line
 
+# What a model helps with, by the label it predicts (its population comes first).
 PURPOSE = {
-    "grade8": "find 8th graders who may need support to be on track at the end of 9th grade",
-    "grade9": "find 9th graders who may need support to be on track and to graduate",
+    "off_track_9": "who may need support to be on track at the end of 9th grade",
+    "not_graduated_4yr": "who may need support to graduate",
 }
 LABEL_WORDS = {
     "off_track_9": "not on track at the end of 9th grade (Chicago Freshman On-Track: "
@@ -191,6 +193,9 @@ def performance_table(evaluation: dict) -> list[str]:
 def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
     """The model card: purpose, population, label, cohorts, performance, fairness, limits."""
     model, split = evaluation["model"], evaluation["split"]
+    grade = evaluation.get("grade") or int("".join(c for c in model if c.isdigit()) or 0)
+    population = who(grade) if grade else "students"
+    purpose = PURPOSE.get(evaluation["label"], "who may need support")
     rule = evaluation["baselines"]["rule"]
     gain = (evaluation.get("roc_auc") or math.nan) - (rule.get("roc_auc") or math.nan)
     tested = _years(evaluation.get("test_cohorts") or split.get("test_years") or [])
@@ -203,14 +208,14 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
         *cohort_section(evaluation),
         "## Intended use: a flashlight, not a hammer",
         "",
-        f"This model helps counselors and success teams {PURPOSE[model]}, early enough to "
+        f"This model helps counselors and success teams find {population} {purpose}, early enough to "
         "act. Its risk is a prompt to look closer and offer support, always read beside the "
         "transparent rule and the student's own record. It must never be used to label, "
         "track, place, discipline or exclude a student, nor to judge a teacher or school.",
         "",
         "## Population and label",
         "",
-        f"- Population: {model[-1]}th graders enrolled at each checkpoint "
+        f"- Population: {population} enrolled at each checkpoint "
         f"({', '.join(sorted({d[5:] for d in evaluation['test_as_of_dates']}))}).",
         f"- Label (1 = needs support): {LABEL_WORDS.get(evaluation['label'], evaluation['label'])}.",
         f"- Rule baseline: {evaluation['rule']}.",

@@ -3,16 +3,8 @@
 Read from ``OUT/features/<model>/`` (``ontrack features``), never from raw tables, so
 training sees exactly the point-in-time matrix the time-travel tests hold to account.
 
-The rule baseline (CONTRACT §3) is computed from the rule features known at each
-checkpoint, as a score in {0, 0.5, 1}: 1 = the rule flags the student, 0.5 = the rule
-cannot tell (its criteria are unknown), 0 = the rule is met.
-
-- ``grade8``: CORE readiness so far in 8th grade (``readiness_met_ytd``): flagged when
-  not met.
-- ``grade9``: on-track so far: flagged when the core semester Fs already exceed the
-  limit, or when credits earned are behind the on-track pace for the share of the year
-  elapsed (``credits_vs_expected_ytd`` < 0). At the year's end that is exactly the
-  Chicago rule; before any final mark posts only the Fs criterion can flag.
+The rule baseline (CONTRACT §3) is the rule the model's declaration names
+(``Config.models[model].baseline``), scored by ``ontrack.modeling.baselines``.
 """
 
 from __future__ import annotations
@@ -29,13 +21,12 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.errors import LeakageError, SchemaError
 from ontrack.indicators import GROUP_FLAGS
-from ontrack.dataset.labels import LABELS, default_label
+from ontrack.modeling.baselines import rule_score
 from ontrack.dataset.splits import TemporalSplit, cohort_windows, rolling_splits
 
 # The groups of the fairness audit, in the issue's order: race/ethnicity, gender, then
 # the program flags of the equity rates.
 EQUITY_GROUPS: tuple[str, ...] = ("race_ethnicity", "gender", *GROUP_FLAGS)
-RULE_NAMES = {"grade8": "CORE readiness so far", "grade9": "on-track so far"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +43,7 @@ class TrainingData:
     data_end: date
     split_note: str | None
     split_reason: str | None = None  # why the splits are retrospective (None: deployment)
+    baseline: str = "readiness"  # the declared rule it must beat (ontrack.modeling.baselines)
 
     @property
     def split(self) -> TemporalSplit:
@@ -94,38 +86,15 @@ class TrainingData:
         return hashlib.sha256("\n".join(self.X.columns).encode()).hexdigest()[:12]
 
 
-def rule_score(model: str, X: pd.DataFrame) -> pd.Series:
-    """The rule baseline's score per row (1 flagged, 0.5 unknown, 0 met); see module."""
-    if model == "grade8":
-        met = _column(X, "readiness_met_ytd")
-        flagged = met == 0
-        known = met.notna()
-    else:
-        fs_ok = _column(X, "on_track_fs_ok_ytd")
-        pace = _column(X, "credits_vs_expected_ytd")
-        flagged = (fs_ok == 0) | (pace < 0)
-        known = flagged | (fs_ok.notna() & pace.notna())
-    score = np.where(flagged, 1.0, np.where(known, 0.0, 0.5))
-    return pd.Series(score, index=X.index, name="rule_score")
-
-
-def _column(X: pd.DataFrame, name: str) -> pd.Series:
-    if name not in X.columns:
-        raise SchemaError(
-            f"feature matrix must have the rule feature {name!r} for the baseline. "
-            f"Got columns {', '.join(X.columns)} instead."
-        )
-    return X[name]
-
-
 def load_training_data(
     out_dir: Path, model: str, config: Config, *, target: str | None = None,
     split_kind: str | None = None,
 ) -> TrainingData:
     """Read the model's features and labels and make the rolling temporal splits.
 
-    ``target`` is ``on_track_9`` or ``graduation``; None follows CONTRACT §3 (grade9
-    predicts graduation when the outcomes allow an honest split, else on-track).
+    ``target`` is ``on_track_9`` or ``graduation``; None tries the model's declared
+    labels in order (CONTRACT §3: grade9 predicts graduation when the outcomes allow an
+    honest split, else on-track).
     ``split_kind`` overrides ``split.kind`` (``deployment``, ``retrospective``,
     ``auto``): a deployment split for any candidate label is preferred; only when none
     exists does ``auto`` fall back to a retrospective split, and says why.
@@ -141,7 +110,8 @@ def load_training_data(
     cohort = pd.read_parquet(folder / "cohort.parquet").reindex(X.index)
     data_end = date.fromisoformat(meta["data_end"])
     available = sorted(p.stem for p in (folder / "labels").glob("*.parquet"))
-    candidates = _candidate_labels(model, target, available)
+    declared = config.model_spec(model)
+    candidates = _candidate_labels(declared.labels, target, available)
     spec = config.split if split_kind is None else config.split.model_copy(update={"kind": split_kind})
     kinds = {"auto": ("deployment", "retrospective")}.get(spec.kind, (spec.kind,))
     errors: list[str] = []
@@ -163,8 +133,8 @@ def load_training_data(
             if label != candidates[0]:
                 note = f"fell back to {label} because " + errors[0]
             return TrainingData(
-                model, label, X, labels, cohort, rule_score(model, X), tuple(splits),
-                data_end, note, reason,
+                model, label, X, labels, cohort, rule_score(declared.baseline, X), tuple(splits),
+                data_end, note, reason, declared.baseline,
             )
     raise LeakageError(
         f"{model} must have a label with a usable temporal split (split.kind = {spec.kind}). "
@@ -172,7 +142,10 @@ def load_training_data(
     )
 
 
-def _candidate_labels(model: str, target: str | None, available: list[str]) -> list[str]:
+def _candidate_labels(
+    declared: tuple[str, ...], target: str | None, available: list[str]
+) -> list[str]:
+    """The labels to try, in order: ``target``'s alone, else the declared ones built."""
     names = {"on_track_9": "off_track_9", "graduation": "not_graduated_4yr", None: None}
     if target not in names:
         raise SchemaError(
@@ -183,8 +156,14 @@ def _candidate_labels(model: str, target: str | None, available: list[str]) -> l
         if wanted not in available:
             raise SchemaError(
                 f"target {target} needs label {wanted} (the outcomes table for "
-                f"graduation). Got labels {', '.join(available) or 'none'} instead."
+                "graduation; on-track only up to grade 9). Got labels "
+                f"{', '.join(available) or 'none'} instead."
             )
         return [wanted]
-    first = default_label(model, available)
-    return [first] + [n for n in LABELS if n != first and n in available][: int(first != "off_track_9")]
+    found = [name for name in declared if name in available]
+    if not found:
+        raise SchemaError(
+            f"the model's labels ({', '.join(declared)}) must have been built by "
+            f"`ontrack features`. Got labels {', '.join(available) or 'none'} instead."
+        )
+    return found

@@ -31,7 +31,8 @@ from ontrack.dataset.featurize import FeatureSet, load_feature_set
 from ontrack.modeling import tracking
 from ontrack.modeling.bundle import save_bundle
 from ontrack.modeling.card import datasheet_markdown, model_card_markdown
-from ontrack.modeling.dataset import RULE_NAMES, TrainingData, load_training_data
+from ontrack.modeling.baselines import baseline
+from ontrack.modeling.dataset import TrainingData, load_training_data
 from ontrack.modeling.calibration import METHODS
 from ontrack.modeling.estimator import EarlyWarningModel
 from ontrack.modeling.spec import check_spec
@@ -181,7 +182,9 @@ def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: di
     return {
         "model": data.model,
         "label": data.label,
-        "rule": RULE_NAMES[data.model],
+        "grade": config.model_spec(data.model).grade,
+        "baseline": data.baseline,
+        "rule": baseline(data.baseline).words,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "ontrack_version": __version__,
         "config_hash": config.config_hash,
@@ -269,7 +272,7 @@ def _datasheet(data: TrainingData, min_group_size: int) -> dict:
 def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarningModel,
               evaluation: dict, datasheet: dict, plots: dict[str, Path], folder: Path,
               reference: dict) -> tracking.Registered:
-    features = _feature_specs(data)
+    features = _feature_specs(data, config.model_spec(data.model).feature_set)
     contract = {
         "model": data.model,
         "label": data.label,
@@ -280,7 +283,7 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
         "reasons": {f.name: f.reason for f in features} if features else {},
         "risk_when": {f.name: f.risk_when for f in features} if features else {},
         "healthy": {f.name: f.healthy for f in features} if features else {},
-        "rule": RULE_NAMES[data.model],
+        "rule": baseline(data.baseline).words,
         "config_hash": config.config_hash,
         "split": evaluation["split"],
         "trained_at": evaluation["created_at"],
@@ -346,11 +349,11 @@ def score_reference(risk: np.ndarray, checkpoints: np.ndarray | None = None, n_b
     return reference
 
 
-def _feature_specs(data: TrainingData) -> FeatureSet | None:
-    """The repository's definitions of the matrix's features (groups, reasons), or None
-    for a custom feature set: its contract then has no groups and no reasons."""
+def _feature_specs(data: TrainingData, feature_set: str) -> FeatureSet | None:
+    """The declared feature set's definitions of the matrix's features (groups,
+    reasons), or None when they do not cover the matrix: no groups and no reasons."""
     try:
-        features = load_feature_set()
+        features = load_feature_set(feature_set)
     except Exception:  # noqa: BLE001 - a custom feature set: contract without groups
         return None
     return features.select(names=data.X.columns) if set(data.X.columns) <= set(features.names) else None

@@ -16,32 +16,13 @@ import numpy as np
 import pandas as pd
 
 from ontrack.dataset.asof import data_end_date
-from ontrack.dataset.cohorts import build_cohort, cohort_checkpoints, model_grade
+from ontrack.dataset.cohorts import build_cohort, cohort_checkpoints
 from ontrack.config import Config
 from ontrack.errors import ModelContractError, SchemaError
 from ontrack.dataset.featurize import build_feature_matrix, load_feature_set
 from ontrack.indicators import checkpoint_dates, school_year_of
-from ontrack.modeling.dataset import rule_score
+from ontrack.modeling.baselines import baseline, rule_score, who
 
-# Roster columns with the rule's criteria: (roster column, feature) per model.
-RULE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "grade8": (
-        ("rule_gpa", "gpa_ytd"),
-        ("rule_gpa_ok", "readiness_gpa_ok_ytd"),
-        ("rule_attendance_rate", "attendance_rate_ytd"),
-        ("rule_attendance_ok", "readiness_attendance_ok_ytd"),
-        ("rule_no_d_or_f_ela_math", "readiness_df_ok_ytd"),
-        ("rule_suspensions", "suspensions_ytd"),
-        ("rule_not_suspended", "readiness_suspension_ok_ytd"),
-    ),
-    "grade9": (
-        ("rule_credits_earned", "credits_earned_ytd"),
-        ("rule_credits_vs_pace", "credits_vs_expected_ytd"),
-        ("rule_credits_ok", "on_track_credits_ok_ytd"),
-        ("rule_core_semester_fs", "core_semester_fs_ytd"),
-        ("rule_fs_ok", "on_track_fs_ok_ytd"),
-    ),
-}
 STATUS_OF_SCORE = {1.0: "not_met", 0.5: "unknown", 0.0: "met"}
 
 
@@ -83,18 +64,21 @@ def build_scoring_cohort(
     model: str,
     as_of: date | None,
     provided: set[str],
-    feature_set: str = "ontrack.features:FEATURES",
+    feature_set: str | None = None,
 ) -> ScoringCohort:
-    """The cohort at the as-of date and its point-in-time feature matrix."""
+    """The cohort at the as-of date and its point-in-time feature matrix: the declared
+    model's grade and (unless ``feature_set`` is given) its feature set."""
+    spec = config.model_spec(model)
     end = data_end_date(con)
     day = as_of or latest_checkpoint(con, config, end)
     cohort = build_cohort(con, config, model=model, as_of_dates=[day], data_end=end)
     if cohort.empty:
         raise SchemaError(
-            f"enrollments must hold {model_grade(model)}th graders enrolled on {day} to "
+            f"enrollments must hold {who(spec.grade)} enrolled on {day} to "
             "score. Got none instead."
         )
-    features = load_feature_set(feature_set).for_config(config).for_grades([model_grade(model)])
+    features = load_feature_set(feature_set or spec.feature_set)
+    features = features.for_config(config).for_grades([spec.grade])
     matrix = build_feature_matrix(con, cohort, features, config, provided=provided)
     # Each district's own calendar sets when its lists expire (its next checkpoint).
     expires = {
@@ -120,11 +104,11 @@ def model_inputs(matrix: pd.DataFrame, contract: dict) -> pd.DataFrame:
     return matrix[expected]
 
 
-def rule_columns(model: str, matrix: pd.DataFrame) -> pd.DataFrame:
-    """The rule's status (met / not_met / unknown) and each criterion, per row."""
-    score = rule_score(model, matrix)
+def rule_columns(rule: str, matrix: pd.DataFrame) -> pd.DataFrame:
+    """Baseline ``rule``'s status (met / not_met / unknown) and each criterion, per row."""
+    score = rule_score(rule, matrix)
     out = pd.DataFrame({"rule_status": score.map(STATUS_OF_SCORE)}, index=matrix.index)
-    for column, feature in RULE_COLUMNS[model]:
+    for column, feature in baseline(rule).roster_columns:
         values = matrix[feature] if feature in matrix.columns else pd.Series(np.nan, index=matrix.index)
         if feature.endswith("_ok_ytd"):  # a criterion flag: yes / no / unknown
             values = values.map({1.0: True, 0.0: False}).astype("boolean")

@@ -40,6 +40,7 @@ from ontrack.config import DistrictRules
 from ontrack.dataset.featureset import PROTECTED_COLUMNS
 from ontrack.indicators import GROUP_FLAGS
 from ontrack.indicators.definitions import criterion_bar
+from ontrack.modeling.baselines import baseline
 
 NEVER_REASONS: frozenset[str] = frozenset((*PROTECTED_COLUMNS, *GROUP_FLAGS))
 # Rule-criterion features belong to the domain they measure.
@@ -145,14 +146,14 @@ def _format(template: str, value: float) -> str:
 
 
 def reason_text(
-    feature: str, value: float, contract: dict, rules: DistrictRules, model: str
+    feature: str, value: float, contract: dict, rules: DistrictRules, rule: str
 ) -> str:
     """The feature's template with the student's value (and the rule's bar).
 
     The template may use ``value`` and ``size`` (the value without its sign).
     """
     text = singular(_format(contract["reasons"][feature], value))
-    bar = _rule_bar(feature, rules, model)
+    bar = _rule_bar(feature, rules, rule)
     return f"{text} ({bar})" if bar else text
 
 
@@ -188,28 +189,9 @@ def singular(text: str) -> str:
     return re.sub(r"(?<![\d.,])([+-]?1) ((?:\w+ ){0,4}?)(\w+?)s\b", r"\1 \2\3", text)
 
 
-# Features the rule judges -> the criterion whose bar is shown beside them, per model.
-_BARS: dict[str, dict[str, str]] = {
-    "grade8": {
-        "attendance_rate_ytd": "attendance",
-        "readiness_attendance_ok_ytd": "attendance",
-        "gpa_ytd": "gpa",
-        "readiness_gpa_ok_ytd": "gpa",
-        "suspensions_ytd": "suspensions",
-        "readiness_suspension_ok_ytd": "suspensions",
-    },
-    "grade9": {
-        "core_semester_fs_ytd": "core_semester_fs",
-        "on_track_fs_ok_ytd": "core_semester_fs",
-        "credits_vs_expected_ytd": "credits",
-        "on_track_credits_ok_ytd": "credits",
-    },
-}
-
-
-def _rule_bar(feature: str, rules: DistrictRules, model: str) -> str | None:
-    """The rule's threshold for a feature it judges, in the rule's words."""
-    criterion = _BARS.get(model, {}).get(feature)
+def _rule_bar(feature: str, rules: DistrictRules, rule: str) -> str | None:
+    """Baseline ``rule``'s threshold for a feature it judges, in the rule's words."""
+    criterion = baseline(rule).bars.get(feature)
     return None if criterion is None else criterion_bar(rules, criterion)
 
 
@@ -218,7 +200,7 @@ def explain(
     X: pd.DataFrame,
     contract: dict,
     rules_of: pd.Series,
-    model: str,
+    rule: str,
     n: int = 3,
     must_explain: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -233,7 +215,7 @@ def explain(
         ``groups``, and when trained since directions were declared ``risk_when`` and
         ``healthy``).
     rules_of : each row's :class:`DistrictRules` (the district's bars), by position.
-    model : ``grade8`` or ``grade9`` (which rule's bars apply).
+    rule : the model's baseline, ``readiness`` or ``on_track`` (whose bars apply).
     n : at most this many reasons per row.
     must_explain : booleans, one per row: rows that get a context line when they have
         no reason (the top tier). None: no row must.
@@ -279,7 +261,7 @@ def explain(
         for row, rank, j, kind in sorted(lines):
             value, name = float(values[row, j]), names[j]
             if kind == "reason":
-                text = reason_text(name, value, contract, rules[row], model)
+                text = reason_text(name, value, contract, rules[row], rule)
             else:
                 text = context_text(name, value, contract)
             if rank <= n:
@@ -320,7 +302,7 @@ def top_reasons(
     X: pd.DataFrame,
     contract: dict,
     rules_of: pd.Series,
-    model: str,
+    rule: str,
     n: int = 3,
     must_explain: np.ndarray | None = None,
 ) -> pd.DataFrame:
@@ -328,4 +310,4 @@ def top_reasons(
 
     ``rules_of`` holds each row's :class:`DistrictRules` (the district's bars).
     """
-    return explain(contributions, X, contract, rules_of, model, n, must_explain)[0]
+    return explain(contributions, X, contract, rules_of, rule, n, must_explain)[0]

@@ -13,10 +13,10 @@ Tiers from the rule (the same three configured tier names):
 - third tier: every criterion met.
 
 Within a tier, students are ordered by criteria not met, then unknown, then student id.
-The criteria are those of the rule baseline the gate compares against
-(``ontrack.modeling.dataset.rule_score``): grade 8, CORE readiness so far (GPA,
-attendance, no D/F in ELA or math, not suspended); grade 9, on-track so far (core
-semester Fs within the limit, credits not behind the pace for the year so far).
+The criteria are those of the rule baseline the gate compares against, named by the
+model's declaration (``ontrack.modeling.baselines``): ``readiness``, CORE readiness so
+far (GPA, attendance, no D/F in ELA or math, not suspended); ``on_track``, on-track so
+far (core semester Fs within the limit, credits not behind the pace for the year so far).
 """
 
 from __future__ import annotations
@@ -26,21 +26,7 @@ import pandas as pd
 
 from ontrack.config import DistrictRules, ScoringConfig
 from ontrack.indicators.definitions import criterion_bar
-
-# (criterion, the feature whose 0 means "not met", the value shown beside it)
-CRITERIA: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "grade8": (
-        ("gpa", "readiness_gpa_ok_ytd", "gpa_ytd"),
-        ("attendance", "readiness_attendance_ok_ytd", "attendance_rate_ytd"),
-        ("no_d_or_f_ela_math", "readiness_df_ok_ytd", "d_or_f_count_core_ytd"),
-        ("not_suspended", "readiness_suspension_ok_ytd", "suspensions_ytd"),
-    ),
-    "grade9": (
-        ("core_semester_fs", "on_track_fs_ok_ytd", "core_semester_fs_ytd"),
-        ("credits_pace", "credits_vs_expected_ytd", "credits_vs_expected_ytd"),
-    ),
-}
-
+from ontrack.modeling.baselines import baseline
 
 def _column(matrix: pd.DataFrame, name: str) -> pd.Series:
     if name in matrix.columns:
@@ -48,10 +34,10 @@ def _column(matrix: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(np.nan, index=matrix.index)
 
 
-def criteria_not_met(model: str, matrix: pd.DataFrame) -> pd.DataFrame:
-    """Per row and criterion: 1.0 not met, 0.0 met, NaN unknown."""
+def criteria_not_met(rule: str, matrix: pd.DataFrame) -> pd.DataFrame:
+    """Per row and criterion of baseline ``rule``: 1.0 not met, 0.0 met, NaN unknown."""
     out = {}
-    for name, flag, _ in CRITERIA[model]:
+    for name, flag, _ in baseline(rule).criteria:
         values = _column(matrix, flag)
         if name == "credits_pace":  # behind the pace when credits vs expected < 0
             out[name] = np.where(values.isna(), np.nan, (values < 0).astype("float64"))
@@ -60,10 +46,10 @@ def criteria_not_met(model: str, matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=matrix.index)
 
 
-def rule_tiers(model: str, matrix: pd.DataFrame, settings: ScoringConfig) -> pd.DataFrame:
+def rule_tiers(rule: str, matrix: pd.DataFrame, settings: ScoringConfig) -> pd.DataFrame:
     """``risk_tier``, ``criteria_not_met``, ``criteria_unknown`` and ``rule_order`` (a
-    number to rank by: higher first) of every row, from the rule alone."""
-    status = criteria_not_met(model, matrix)
+    number to rank by: higher first) of every row, from baseline ``rule`` alone."""
+    status = criteria_not_met(rule, matrix)
     not_met = status.fillna(0).sum(axis=1).astype(int)
     unknown = status.isna().sum(axis=1).astype(int)
     first, second, third = settings.tier_names
@@ -86,7 +72,7 @@ _BAR_OF = {
 }
 
 
-def _text(model: str, name: str, value: float, rules: DistrictRules) -> str:
+def _text(name: str, value: float, rules: DistrictRules) -> str:
     """A criterion not met, in the rule's words: the student's value, then the bar."""
     known = value is not None and np.isfinite(value)
     bar = criterion_bar(rules, _BAR_OF[name]) if name in _BAR_OF else ""
@@ -108,17 +94,17 @@ UNKNOWN_TEXT = {
 }
 
 
-def rule_reasons(model: str, matrix: pd.DataFrame, rules_of: pd.Series, n: int = 3) -> pd.DataFrame:
-    """``reason_1..n``: the criteria not met in the rule's words with the student's value
-    and the bar, then (if places are left) the criteria still unknown."""
-    status = criteria_not_met(model, matrix)
+def rule_reasons(rule: str, matrix: pd.DataFrame, rules_of: pd.Series, n: int = 3) -> pd.DataFrame:
+    """``reason_1..n``: baseline ``rule``'s criteria not met in the rule's words with the
+    student's value and the bar, then (if places are left) the criteria still unknown."""
+    status = criteria_not_met(rule, matrix)
     columns = [f"reason_{i + 1}" for i in range(n)]
     texts = np.full((len(matrix), n), "", dtype=object)
-    values = {name: _column(matrix, value).to_numpy() for name, _, value in CRITERIA[model]}
+    values = {name: _column(matrix, value).to_numpy() for name, _, value in baseline(rule).criteria}
     rules_list = list(rules_of)
     for row in range(len(matrix)):
         lines = [
-            _text(model, name, values[name][row], rules_list[row])
+            _text(name, values[name][row], rules_list[row])
             for name in status.columns if status[name].iat[row] == 1.0
         ]
         unknown = [UNKNOWN_TEXT[name] for name in status.columns if np.isnan(status[name].iat[row])]

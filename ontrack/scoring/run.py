@@ -125,7 +125,7 @@ def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: st
     timings["contributions_s"] = time.perf_counter() - started
     started = time.perf_counter()
     tiers = assign_tiers(risk, current.cohort["school_id"], config.scoring)
-    wide, long = explain(contributions, X, loaded.contract, rules_of, model,
+    wide, long = explain(contributions, X, loaded.contract, rules_of, config.model_spec(model).baseline,
                          config.scoring.reasons_per_student,
                          must_explain=(tiers == config.scoring.tier_names[0]).to_numpy())
     timings["reasons_s"] = time.perf_counter() - started
@@ -160,7 +160,8 @@ def _roster_frame(current: ScoringCohort, scored: ModelScores | None, ranking: R
                   config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The roster rows (``_order``: what ranks them) and this run's long reasons table."""
     cohort = current.cohort
-    rules = rule_columns(model, current.matrix)
+    rule = config.model_spec(model).baseline
+    rules = rule_columns(rule, current.matrix)
     by_model = ranking.ranked_by == "model" and scored is not None
     frame = pd.DataFrame(
         {
@@ -179,10 +180,10 @@ def _roster_frame(current: ScoringCohort, scored: ModelScores | None, ranking: R
         frame["_order"] = frame["risk"].to_numpy()
         reasons = scored.reasons
     else:
-        tiers = rule_tiers(model, current.matrix, config.scoring)
+        tiers = rule_tiers(rule, current.matrix, config.scoring)
         frame["risk_tier"] = tiers["risk_tier"].to_numpy()
         frame["_order"] = tiers["rule_order"].to_numpy()
-        reasons = rule_reasons(model, current.matrix, rules_of, config.scoring.reasons_per_student)
+        reasons = rule_reasons(rule, current.matrix, rules_of, config.scoring.reasons_per_student)
     for column in rules.columns:
         frame[column] = rules[column].to_numpy()
     for column in reasons.columns:

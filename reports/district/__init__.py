@@ -127,7 +127,7 @@ def render_index(
         + schools_section(data, profiles, pair)
         + criteria
         + models_section(
-            data.models, data.out_dir, report_dir, data.checks, data.min_size
+            data.models, data.out_dir, report_dir, data.checks, data.min_size, data.specs
         )
         + about_section(data)
     )

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from ontrack.config import DistrictRules
+from ontrack.config import DistrictRules, ModelSpec, default_models
 from ontrack.errors import OnTrackError
 from ontrack.indicators.definitions import CRITERIA as RULE_CRITERIA
 from ontrack.indicators.definitions import FLAGS, NAMES, criterion_words
@@ -54,7 +54,6 @@ GROUP_TYPES: tuple[tuple[str, str], ...] = (
     ("gender", "Gender"),
 )
 N_TREND_YEARS = 3
-MODELS: tuple[str, ...] = ("grade8", "grade9")
 _RATE_KEY = (
     "school_year",
     "indicator",
@@ -120,6 +119,8 @@ class ReportData:
     districts: tuple[str, ...] = ()
     # Each district's rules (``Config.rules_for``): the bars the report's words state.
     rules: dict[str, DistrictRules] = field(default_factory=dict)
+    # The config's model declarations (``Config.models``): which models the report names.
+    specs: dict[str, ModelSpec] = field(default_factory=default_models)
 
     def without_rates(self) -> ReportData:
         """The same data without the rates frame (what page workers need: the indexes)."""

@@ -9,16 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ontrack.config import ModelSpec, default_models
+from ontrack.modeling.baselines import baseline, who
 from ontrack.reports.district import charts, model_status
 from ontrack.reports.district.html import DASH, esc, figure, page, pct, table
 from ontrack.reports.district.words import group_type_name
 
-RULES = {
-    "grade8": "the 8th-grade readiness rule",
-    "grade9": "the 9th-grade on-track rule",
-}
-WHO = {"grade8": "8th graders", "grade9": "9th graders"}
-MODELS = tuple(RULES)
 OUTCOMES = {
     "off_track_9": "ended 9th grade off track",
     "on_track_9": "ended 9th grade off track",
@@ -46,8 +42,20 @@ def _interval(evaluation: dict, key: str) -> str:
     return ""
 
 
-def summary_lines(name: str, ev: dict) -> list[str]:
-    """Plain sentences about one model's test results."""
+def population(name: str, specs: dict[str, ModelSpec]) -> str:
+    """Who a declared model scores, in words ("8th graders"); "students" if undeclared."""
+    return who(specs[name].grade) if name in specs else "students"
+
+
+def _rule_words(name: str, specs: dict[str, ModelSpec]) -> str:
+    """The rule a declared model is held to, in words ("the CORE readiness rule")."""
+    return baseline(specs[name].baseline).rule_words if name in specs else "the rule"
+
+
+def summary_lines(name: str, ev: dict, specs: dict[str, ModelSpec] | None = None) -> list[str]:
+    """Plain sentences about one model's test results (``specs``: the config's model
+    declarations, default grade8 and grade9)."""
+    specs = default_models() if specs is None else specs
     rule = (ev.get("baselines") or {}).get("rule") or {}
     outcome = OUTCOMES.get(
         str(ev.get("label", "")), "had the outcome the model predicts"
@@ -59,7 +67,7 @@ def summary_lines(name: str, ev: dict) -> list[str]:
         years = ", ".join(str(c) for c in cohorts) or "the newest labelled cohort"
         extra = f"; {pct(base, 0)} of them {outcome}" if base is not None else ""
         lines.append(
-            f"Tested on {int(n):,} {WHO.get(name, 'students')} of {esc(years)}, a "
+            f"Tested on {int(n):,} {population(name, specs)} of {esc(years)}, a "
             f"cohort the model never saw while it was built{extra}."
         )
     flag_rate = _num(ev.get("rule_flag_rate"))
@@ -74,7 +82,7 @@ def summary_lines(name: str, ev: dict) -> list[str]:
             else ""
         )
         lines.append(
-            f"Asked to point to as many students as {RULES.get(name, 'the rule')} does "
+            f"Asked to point to as many students as {_rule_words(name, specs)} does "
             f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)}"
             f"{_interval(ev, 'recall_at_rule_rate')} of the students who {outcome}"
             f"{versus}."
@@ -278,13 +286,17 @@ def models_section(
     report_dir: Path,
     checks: dict[str, dict] | None = None,
     min_size: int = 20,
+    specs: dict[str, ModelSpec] | None = None,
 ) -> str:
     """Section 4 of index.html; writes each model card page into ``report_dir``.
 
     ``checks`` holds ``check_champion.json`` per model (``ontrack evaluate``): when
     present, its numbers (the champion on the newest labelled cohort) are shown.
+    ``specs`` are the config's model declarations (default grade8 and grade9): each
+    one with rosters but no evaluation is still named.
     """
     checks = checks or {}
+    specs = default_models() if specs is None else specs
     head = (
         '<section id="models"><h2>Early-warning models</h2><p>The models estimate each '
         "student's chance of going off track, so support can start earlier. They are "
@@ -292,14 +304,14 @@ def models_section(
         "they pass the gate: doing at least as well as the rule on students they have "
         "never seen.</p>"
     )
-    summaries = {name: model_status.read_summary(out_dir, name) for name in MODELS}
+    summaries = {name: model_status.read_summary(out_dir, name) for name in specs}
     parts = [head]
     if not models:
         parts.append("<p>The models are not trained yet; only the rules above are shown.</p>")
     for name, summary in summaries.items():
         if name not in models and summary is not None:  # rosters ranked by the rule
             parts.append(
-                f"<h3>{esc(WHO.get(name, name).capitalize())}: no evaluation found</h3>"
+                f"<h3>{esc(population(name, specs).capitalize())}: no evaluation found</h3>"
                 + model_status.ranking_paragraph(summary, f"the {name} model")
             )
     for name, ev in models.items():
@@ -310,9 +322,9 @@ def models_section(
         registered = (
             metrics.get("registered_model") or ev.get("registered_model") or name
         )
-        who = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
+        title = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
         parts += [
-            f"<h3>{esc(WHO.get(name, name).capitalize())}: {who}</h3>",
+            f"<h3>{esc(population(name, specs).capitalize())}: {title}</h3>",
             gate_html(ev, check),
             model_status.ranking_paragraph(summaries.get(name)),
         ]
@@ -328,7 +340,7 @@ def models_section(
         ]
         parts.append(
             "<ul>"
-            + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics))
+            + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics, specs))
             + "</ul>"
         )
         parts += [

@@ -7,16 +7,16 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from ontrack.config import Config
+from ontrack.config import Config, default_models
 from ontrack.errors import OnTrackError
 from ontrack.reports.district.data import (
     CRITERIA,
-    MODELS,
     N_TREND_YEARS,
     ReportData,
     check_min_size,
@@ -239,14 +239,17 @@ def _read_json(path: Path) -> dict:
     return value
 
 
-def read_models(out_dir: Path, file_name: str = "evaluation.json") -> dict[str, dict]:
-    """``OUT/models/<model>/<file_name>`` of each model (grade8, grade9) that has one.
+def read_models(
+    out_dir: Path, file_name: str = "evaluation.json", names: Iterable[str] | None = None
+) -> dict[str, dict]:
+    """``OUT/models/<model>/<file_name>`` of each declared model (``names``, default the
+    default models) that has one.
 
     ``evaluation.json`` is written by training; ``check_champion.json`` by
     ``ontrack evaluate`` (the champion on the newest labelled cohort).
     """
     models: dict[str, dict] = {}
-    for name in MODELS:
+    for name in default_models() if names is None else names:
         path = out_dir / "models" / name / file_name
         if path.exists():
             models[name] = _read_json(path)
@@ -293,8 +296,8 @@ def load_report_data(
             out_dir / "indicators" / "students.csv", years, min_size
         ),
         rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size, tiers),
-        models=read_models(out_dir),
-        checks=read_models(out_dir, "check_champion.json"),
+        models=read_models(out_dir, names=config.models),
+        checks=read_models(out_dir, "check_champion.json", config.models),
         config_hash=config_hash,
         as_of=as_of,
         cells=index_cells(rates),
@@ -302,4 +305,5 @@ def load_report_data(
         grades=index_grades(rates, years[-1]),
         districts=districts,
         rules={d: config.rules_for(d) for d in sorted({*districts, *schools["district_id"]})},
+        specs=dict(config.models),
     )
