@@ -15,6 +15,7 @@ from pathlib import Path
 from prefect import serve
 from prefect.client.schemas.schedules import CronSchedule
 
+from ontrack import pipeline
 from ontrack.flows.pipeline import refresh_flow, train_flow
 from ontrack.config import Config
 
@@ -28,12 +29,12 @@ def deployments(data_dir: Path, out_dir: Path, config_path: Path | None, config:
         refresh_flow.to_deployment(
             name="ontrack-refresh", parameters=parameters,
             schedules=[CronSchedule(cron=config.schedule.refresh_cron, timezone=timezone)],
-            description="Weekly: ingest, indicators, features, score, report",
+            description="Weekly: " + ", ".join(pipeline.names("weekly")),
         ),
         train_flow.to_deployment(
             name="ontrack-train", parameters=parameters,
             schedules=[CronSchedule(cron=config.schedule.train_cron, timezone=timezone)],
-            description="Yearly: retrain, calibrate, evaluate, audit and register both models",
+            description="Yearly: " + ", ".join(pipeline.names("yearly")) + " (retrain, calibrate, evaluate, audit and register every model)",
         ),
     ]
 

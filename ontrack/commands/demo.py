@@ -1,20 +1,29 @@
 """``ontrack demo [--out DIR]``: the whole product on a synthetic district, one command.
 
-Every stage runs for real on freshly generated data: validate, indicators, features,
-train + calibrate + evaluate both models, register them in MLflow (the first version
-becomes champion), score the current cohort into rosters, and the district report.
+Every stage declared in ``ontrack.pipeline`` runs for real on freshly generated data,
+in process, for every model of the config: from validation to the district report,
+models trained, calibrated, evaluated and registered in MLflow (the first version
+becomes champion) and the current cohort scored into rosters. The summary prints a
+line or a few per stage (``SUMMARIES``) and where each output is.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ontrack.config import Config, load_config
+from ontrack import pipeline
+from ontrack.config import load_config
 from ontrack.console import Progress
 
-STAGES = 7
+if TYPE_CHECKING:
+    from ontrack.indicators import IndicatorsResult
+    from ontrack.modeling.train import TrainResult
+    from ontrack.scoring.run import ScoreResult
+    from ontrack.validation import ValidationReport
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,47 +50,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every stage that exists on a synthetic district and print a summary."""
-    from ontrack.dataset.build import write_features
-    from ontrack.commands.indicators import summary as indicator_summary
-    from ontrack.indicators import run_indicators
+    """Run every declared stage on a synthetic district and print a summary."""
     from ontrack.synth import generate_district
-    from ontrack.validation import validate_directory
 
     config = load_config(args.config)
     say = Progress("demo", args.quiet)
     started = time.perf_counter()
     data, out = args.out / "data", args.out / "out"
-    say(f"1/7 generating a synthetic district of ~{args.students:,} students in {data}")
+    steps = len(pipeline.STAGES) + 1
+    say(f"1/{steps} generating a synthetic district of ~{args.students:,} students in {data}")
     generate_district(data, n_students=args.students, n_years=args.years, seed=args.seed)
-    say("2/7 validating every table")
-    report = validate_directory(data, out, config, progress=say)
-    lines = ["", "ontrack demo", "============", f"data:        {data}"]
-    total_in = sum(t.rows_in for t in report.tables.values())
-    total_bad = sum(t.rows_quarantined for t in report.tables.values())
-    lines.append(
-        f"validation:  {total_in:,} rows read, {total_bad:,} quarantined (the "
-        f"generator plants a little realistic mess) -> {out / 'validation'}"
+    results = pipeline.run_stages(
+        pipeline.names(), data, out, config, progress=say,
+        announce=lambda index, doing: say(f"{index + 2}/{steps} {doing}"),
     )
-    say("3/7 computing the rule-based indicators")
-    result = run_indicators(data, out, config, progress=say, reuse_validated=True)
-    lines.append(f"indicators:  {out / 'indicators'}")
-    lines += [f"  {line}" for line in indicator_summary(result).splitlines()]
-    for model in ("grade8", "grade9"):
-        say(f"4/7 building the {model} feature matrix and labels")
-        meta = write_features(out, config, model=model, progress=say)
-        labelled = ", ".join(f"{n} {k:,}" for n, k in meta["labels"].items())
-        lines.append(
-            f"features:    {model}: {meta['rows']:,} student-checkpoints x "
-            f"{len(meta['features'])} features; labelled rows: {labelled} -> {meta['folder']}"
-        )
-    lines += _train_both(out, config, say)
-    lines += _score_both(out, config, say)
-    say("7/7 rendering the district report")
-    from ontrack.reports.district import render_report
-
-    index = render_report(out, config, progress=say)
-    lines.append(f"report:      open {index} in a browser (self-contained, works offline)")
+    lines = ["", "ontrack demo", "============", f"data:        {data}"]
+    for name, result in results.items():
+        lines += SUMMARIES[name](result, out) if name in SUMMARIES else []
     from ontrack.modeling.tracking import tracking_uri
 
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
@@ -97,40 +82,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_both(out: Path, config: Config, say: Progress) -> list[str]:
-    """Score the current cohort of both models; summary lines."""
-    import warnings
+def _validated(report: ValidationReport, out: Path) -> list[str]:
+    total_in = sum(t.rows_in for t in report.tables.values())
+    total_bad = sum(t.rows_quarantined for t in report.tables.values())
+    return [f"validation:  {total_in:,} rows read, {total_bad:,} quarantined (the "
+            f"generator plants a little realistic mess) -> {out / 'validation'}"]
 
-    from ontrack.reports.publish import score_and_publish
 
+def _indicators(result: IndicatorsResult, out: Path) -> list[str]:
+    from ontrack.commands.indicators import summary
+
+    return [f"indicators:  {out / 'indicators'}"] + [f"  {line}" for line in summary(result).splitlines()]
+
+
+def _features(metas: dict[str, dict], _out: Path) -> list[str]:
     lines = []
-    for model in ("grade8", "grade9"):
-        say(f"6/7 scoring the current {model} cohort with the champion")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = score_and_publish(out, config, model=model, progress=say)
-        s = result.summary
-        tiers = ", ".join(f"{k} {v:,}" for k, v in s["tiers"].items())
-        guard = f" (ranked by the rule: {s['ranked_by_reason']})" if s["ranked_by"] == "rule" else ""
+    for model, meta in metas.items():
+        labelled = ", ".join(f"{n} {k:,}" for n, k in meta["labels"].items())
         lines.append(
-            f"rosters:     {model} as of {s['as_of_date']}: {s['students']:,} students in "
-            f"{s['schools']} schools ({tiers}); {s['alerts']:,} with alerts{guard} -> {result.folder}"
+            f"features:    {model}: {meta['rows']:,} student-checkpoints x "
+            f"{len(meta['features'])} features; labelled rows: {labelled} -> {meta['folder']}"
         )
     return lines
 
 
-def _train_both(out: Path, config: Config, say: Progress) -> list[str]:
-    """Train, calibrate, evaluate and register grade8 and grade9; summary lines."""
-    import warnings
-
-    from ontrack.modeling import train_model
-
+def _trained(results: dict[str, TrainResult], _out: Path) -> list[str]:
     lines = []
-    for model in ("grade8", "grade9"):
-        say(f"5/7 training, calibrating and evaluating {model} against the rule")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = train_model(out, config, model=model, progress=say)
+    for model, result in results.items():
         e, rule = result.evaluation, result.evaluation["baselines"]["rule"]
         verdict = "gate passed" if e["gate"]["passed"] else "GATE FAILED, the rule ranks its rosters"
         lines.append(
@@ -141,3 +119,27 @@ def _train_both(out: Path, config: Config, say: Progress) -> list[str]:
             f"({', '.join(e['aliases'])}) -> {result.folder}"
         )
     return lines
+
+
+def _scored(results: dict[str, ScoreResult], _out: Path) -> list[str]:
+    lines = []
+    for model, result in results.items():
+        s = result.summary
+        tiers = ", ".join(f"{k} {v:,}" for k, v in s["tiers"].items())
+        guard = f" (ranked by the rule: {s['ranked_by_reason']})" if s["ranked_by"] == "rule" else ""
+        lines.append(
+            f"rosters:     {model} as of {s['as_of_date']}: {s['students']:,} students in "
+            f"{s['schools']} schools ({tiers}); {s['alerts']:,} with alerts{guard} -> {result.folder}"
+        )
+    return lines
+
+
+def _reported(index: Path, _out: Path) -> list[str]:
+    return [f"report:      open {index} in a browser (self-contained, works offline)"]
+
+
+# The demo's summary line(s) per stage; a stage without an entry prints none.
+SUMMARIES: dict[str, Callable[[Any, Path], list[str]]] = {
+    "validate": _validated, "indicators": _indicators, "features": _features,
+    "train": _trained, "score": _scored, "report": _reported,
+}

@@ -24,8 +24,8 @@ import pandas as pd
 from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 from ontrack.console import Progress, table
-from ontrack.validation import validate_directory
-from ontrack.dataset.build import write_features
+from ontrack.dataset.build import write_features  # noqa: F401 - re-exported for callers
+from ontrack.pipeline import run_stages, upto
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -91,17 +91,10 @@ def summary(meta: dict, dictionary_path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     """Validate DATA into OUT, then write the model's features, labels, dictionary."""
     config = load_config(args.config)
-    say = Progress("features", args.quiet)
-    validate_directory(args.data, args.out, config, progress=say)
-    meta = write_features(
-        args.out,
-        config,
-        model=args.model,
-        feature_set=args.features,
-        as_of_dates=args.as_of,
-        school_years=args.school_years,
-        data_end=args.data_end,
-        progress=say,
-    )
+    params = {"feature_set": args.features, "as_of_dates": args.as_of,
+              "school_years": args.school_years, "data_end": args.data_end}
+    done = run_stages(upto("features"), args.data, args.out, config, [args.model],
+                      Progress("features", args.quiet), params={"features": params})
+    meta = done["features"][args.model]
     print(summary(meta, Path(meta["folder"]) / "dictionary.csv"))
     return 0

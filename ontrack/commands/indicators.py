@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ontrack.config import load_config
 from ontrack.console import Progress, table
-from ontrack.indicators import IndicatorsResult, run_indicators
+from ontrack.indicators import IndicatorsResult
+from ontrack.pipeline import run_stages, upto
 
 # What a missing criterion means, for the summary.
 WHY_UNKNOWN = {
@@ -101,13 +102,13 @@ def summary(result: IndicatorsResult) -> str:
 def run(args: argparse.Namespace) -> int:
     """Compute the indicators for DATA into OUT and print the summary."""
     config = load_config(args.config)
-    result = run_indicators(
+    done = run_stages(
+        upto("indicators", given=["validate"] if args.reuse_validated else []),
         args.data,
         args.out,
         config,
         progress=Progress("indicators", args.quiet),
-        as_of=args.as_of,
-        reuse_validated=args.reuse_validated,
+        params={"indicators": {"as_of": args.as_of}},
     )
-    print(summary(result))
+    print(summary(done["indicators"]))
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from ontrack.config import load_config
 from ontrack.console import Progress
 from ontrack.errors import OnTrackError
+from ontrack.pipeline import run_stages, upto
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Compute (or reuse) the indicators for DATA into OUT, then write OUT/report/."""
     try:
-        from ontrack.reports.district import parse_pair, render_report
+        from ontrack.reports.district import parse_pair
     except ModuleNotFoundError as err:  # pragma: no cover - a broken install
         raise OnTrackError(
             "the report renderer must be installed with ontrack (package `reports`). "
@@ -61,32 +62,31 @@ def run(args: argparse.Namespace) -> int:
         ) from None
 
     config = load_config(getattr(args, "config", None))
-    quiet = getattr(args, "quiet", False)
-    say = Progress("report", quiet)
+    say = Progress("report", getattr(args, "quiet", False))
     pair = parse_pair(args.scatter)
-    rates = Path(args.out) / "indicators" / "rates.csv"
-    if args.reuse_indicators and rates.exists():
-        say(f"reusing {rates}")
-    else:
-        from ontrack.indicators import run_indicators
-
-        if not Path(args.data).is_dir():
-            raise OnTrackError(
-                f"DATA must be a directory of district tables. Got {args.data} instead."
-            )
-        say("computing the indicators")
-        validated = (Path(args.out) / "validation" / "report.json").exists()
-        run_indicators(
-            args.data,
-            args.out,
-            config,
-            progress=Progress("indicators", quiet),
-            reuse_validated=args.reuse_indicators and validated,
-        )
-    index = render_report(args.out, config, pair=pair, progress=say)
+    given = _reused(args, say)
+    done = run_stages(upto("report", given=given), args.data, args.out, config,
+                      progress=say, params={"report": {"pair": pair}})
+    index = done["report"]
     n_pages = len(list(index.parent.glob("school_*.html")))
     print(
         f"district report: {index} ({n_pages} school pages); open it in any browser, "
         "no network needed"
     )
     return 0
+
+
+def _reused(args: argparse.Namespace, say: Progress) -> list[str]:
+    """The stages ``--reuse-indicators`` finds done: the indicators when
+    OUT/indicators/rates.csv exists, else the validation when OUT/validation does."""
+    rates = Path(args.out) / "indicators" / "rates.csv"
+    if args.reuse_indicators and rates.exists():
+        say(f"reusing {rates}")
+        return upto("indicators")
+    if not Path(args.data).is_dir():
+        raise OnTrackError(
+            f"DATA must be a directory of district tables. Got {args.data} instead."
+        )
+    say("computing the indicators")
+    validated = (Path(args.out) / "validation" / "report.json").exists()
+    return upto("validate") if args.reuse_indicators and validated else []

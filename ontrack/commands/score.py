@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -59,16 +58,13 @@ def summary_text(summary: dict, folder: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, score and write rosters; print the summary."""
-    from ontrack.reports.publish import score_and_publish
-    from ontrack.validation import validate_directory
+    from ontrack.pipeline import run_stages, upto
 
     config = load_config(args.config)
-    say = Progress("score", args.quiet)
-    if not args.reuse_validated:
-        validate_directory(args.data, args.out, config, progress=say)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = score_and_publish(args.out, config, model=args.model, as_of=args.as_of, progress=say)
+    done = run_stages(upto("score", given=["validate"] if args.reuse_validated else []),
+                      args.data, args.out, config, [args.model], Progress("score", args.quiet),
+                      params={"score": {"as_of": args.as_of}})
+    result = done["score"][args.model]
     if result.summary["ranked_by"] == "rule":
         print(f"warning: {args.model} rosters are ranked by the rule: {result.summary['ranked_by_reason']}",
               file=sys.stderr)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from ontrack.commands import add_data_and_out
 from ontrack.config import Config, load_config
 from ontrack.console import Progress, table
+from ontrack.pipeline import run_stages, upto
 
 TARGETS = ("on_track_9", "graduation")
 
@@ -54,26 +54,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+def reused_features(out: Path, config: Config, model: str, reuse: bool) -> list[str]:
+    """The stages whose outputs ``--reuse-features`` reuses (none without the flag),
+    once the model's features are found built with this config."""
+    from ontrack.errors import ConfigError
+
+    if not reuse:
+        return []
+    meta_path = out / "features" / model / "meta.json"
+    if not meta_path.is_file():
+        raise ConfigError(f"--reuse-features needs {meta_path}. Got no such file instead.")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("config_hash") != config.config_hash:
+        raise ConfigError(
+            f"--reuse-features needs features built with config {config.config_hash}. "
+            f"Got features built with {meta.get('config_hash')} instead; drop the flag."
+        )
+    return upto("features")
+
+
 def prepare_features(data: Path, out: Path, config: Config, model: str, say: Callable[[str], None],
                      reuse: bool) -> None:
     """Validate and build features unless reusing ones built with this config."""
-    from ontrack.dataset.build import write_features
-    from ontrack.errors import ConfigError
-    from ontrack.validation import validate_directory
-
-    meta_path = out / "features" / model / "meta.json"
-    if reuse:
-        if not meta_path.is_file():
-            raise ConfigError(f"--reuse-features needs {meta_path}. Got no such file instead.")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("config_hash") != config.config_hash:
-            raise ConfigError(
-                f"--reuse-features needs features built with config {config.config_hash}. "
-                f"Got features built with {meta.get('config_hash')} instead; drop the flag."
-            )
-        return
-    validate_directory(data, out, config, progress=say)
-    write_features(out, config, model=model, progress=say)
+    given = reused_features(out, config, model, reuse)
+    run_stages(upto("features", given=given), data, out, config, [model], say)
 
 
 def summary(evaluation: dict) -> str:
@@ -119,17 +123,15 @@ def summary(evaluation: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Build features, train and register; print the comparison."""
-    from ontrack.modeling import train_model
     from ontrack.modeling.train import model_spec
 
     config = load_config(args.config)
     model_spec(config)  # a bad model spec fails now, not after the features are built
-    say = Progress("train", args.quiet)
-    prepare_features(args.data, args.out, config, args.model, say, args.reuse_features)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = train_model(args.out, config, model=args.model, target=args.target,
-                             split_kind=args.split, progress=say)
+    given = reused_features(args.out, config, args.model, args.reuse_features)
+    done = run_stages(upto("train", given=given), args.data, args.out, config, [args.model],
+                      Progress("train", args.quiet),
+                      params={"train": {"target": args.target, "split_kind": args.split}})
+    result = done["train"][args.model]
     print(summary(result.evaluation))
     print(f"written to {result.folder}")
     return 0

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ontrack.config import load_config
 from ontrack.console import Progress, table
-from ontrack.validation import ValidationReport, validate_directory
+from ontrack.pipeline import run_stages, upto
+from ontrack.validation import ValidationReport
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,8 +52,7 @@ def summary(report: ValidationReport) -> str:
 def run(args: argparse.Namespace) -> int:
     """Validate DATA into OUT and print the accounting."""
     config = load_config(args.config)
-    report = validate_directory(
-        args.data, args.out, config, progress=Progress("validate", args.quiet)
-    )
-    print(summary(report))
+    done = run_stages(upto("validate"), args.data, args.out, config,
+                      progress=Progress("validate", args.quiet))
+    print(summary(done["validate"]))
     return 0

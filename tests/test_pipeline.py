@@ -1,0 +1,146 @@
+"""One pipeline: the stages are declared once and every runner runs that declaration.
+
+The demo (in process) and the Prefect flows run the declared stages in the declared
+order; after a demo-sized run every declared output exists; no other module spells the
+sequence of stage names (an ``ast`` scan for a tuple or list of stage names, and a text
+scan for "a -> b -> c" in prose).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from ontrack import pipeline
+from ontrack.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = [s.name for s in pipeline.STAGES]
+CONFIG = "modeling:\n  bootstrap_samples: 20\n"
+
+
+def expanded(names: list[str], models: list[str]) -> list[str]:
+    """Step names of ``names`` in declared order, a per-model stage once per model."""
+    return [pipeline.stage(n).step(m) for n in names
+            for m in (models if pipeline.stage(n).per_model else [None])]
+
+
+def test_the_declaration_is_well_formed() -> None:
+    assert len(set(NAMES)) == len(NAMES) == len(pipeline.STAGES)
+    for index, declared in enumerate(pipeline.STAGES):
+        earlier = {pipeline.DATA, *NAMES[:index]}
+        assert set(declared.needs + declared.uses) <= earlier, declared.name  # only earlier stages
+        assert declared.outputs, declared.name
+        assert ("{model}" in "".join(declared.outputs)) == declared.per_model, declared.name
+    assert pipeline.names("weekly") + ["train"] != NAMES  # the cadences select, not repeat
+    assert [n for n in NAMES if n in set(pipeline.names("weekly")) | set(pipeline.names("yearly"))] == NAMES
+    assert pipeline.upto("train") == ["validate", "features", "train"]
+    assert pipeline.upto("report", given=["validate"]) == ["indicators", "report"]
+    with pytest.raises(Exception, match="must be one of"):
+        pipeline.stage("nonsense")
+    with pytest.raises(Exception, match="parameters must be among"):
+        pipeline.run_stage(pipeline.stage("train"), None, "grade8", nonsense=1)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """``ontrack demo`` on a small district, recording what the pipeline announced."""
+    root = tmp_path_factory.mktemp("pipeline")
+    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    announced: list[str] = []
+    real = pipeline.run_stages
+
+    def recording(*args, announce=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def both(index: int, doing: str) -> None:
+            announced.append(doing)
+            announce(index, doing)
+        return real(*args, announce=both, **kwargs)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(pipeline, "run_stages", recording)
+    try:
+        code = main(["--config", str(root / "config.yaml"), "--quiet", "demo", "--out", str(root / "demo"),
+                     "--students", "300", "--years", "7"])
+    finally:
+        patch.undo()
+    assert code == 0
+    return {"out": root / "demo" / "out", "announced": announced}
+
+
+def test_demo_runs_the_declared_stages_in_order(demo: dict) -> None:
+    from ontrack.config import load_config
+
+    models = list(load_config(None).models)
+    steps = expanded(NAMES, models)
+    words = [pipeline.stage(s.split(" ")[0]).doing.format(model=(s.split(" ") + [None])[1]) for s in steps]
+    assert demo["announced"] == words
+
+
+def test_every_declared_output_exists_after_the_demo(demo: dict) -> None:
+    from ontrack.config import load_config
+
+    for declared in pipeline.STAGES:
+        for model in list(load_config(None).models) if declared.per_model else [None]:
+            for path in declared.output_paths(demo["out"], model):
+                assert path.exists(), f"{declared.step(model)} promised {path}"
+
+
+def test_flows_run_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The refresh and train flows (their bodies, without Prefect's engine) run the
+    declared stages of their cadence, in order, as the derived tasks."""
+    from ontrack.flows import pipeline as flows
+    from ontrack.flows.tasks import TASKS
+
+    assert list(TASKS) == NAMES
+    ran: list[str] = []
+
+    def fake_step(declared: pipeline.Stage, run: dict, model: str | None) -> dict:
+        ran.append(declared.step(model))
+        run["steps"][declared.step(model)] = "ran"
+        return {"report": {"tables": {}}}
+
+    monkeypatch.setattr(flows, "_step", fake_step)
+    monkeypatch.setattr(flows, "ARTIFACTS", {})
+    monkeypatch.setattr(flows, "_steps_artifact", lambda *_: None)
+    models = ["grade8", "grade9"]
+    flows.refresh_flow.fn(tmp_path, tmp_path / "out", None, models)
+    assert ran == expanded(pipeline.names("weekly"), models)
+    ran.clear()
+    flows.train_flow.fn(tmp_path, tmp_path / "out", None, models)
+    assert ran == expanded(pipeline.names("yearly"), models)
+    assert "train" in pipeline.names("yearly") and "train" not in pipeline.names("weekly")
+
+
+def spelled_sequences(source: str) -> list[str]:
+    """Where ``source`` spells two or more stage names as a tuple, list or set literal,
+    or three or more joined by arrows in text."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) >= 2:
+            values = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+            if len(values) == len(node.elts) and all(v in NAMES for v in values):
+                found.append(f"line {node.lineno}: {values}")
+    word = r"(?:ingest|" + "|".join(NAMES) + r")"
+    arrow = rf"{word}\s*(?:->|→|>)\s*{word}\s*(?:->|→|>)\s*{word}"
+    found += [f"text: {m.group(0)}" for m in re.finditer(arrow, source)]
+    return found
+
+
+def test_the_scan_catches_a_second_list() -> None:
+    assert spelled_sequences('STEPS = ("validate", "features", "train")\n')
+    assert spelled_sequences('"""ingest -> indicators -> report"""\n')
+    assert not spelled_sequences('FLOWS = ("refresh", "train", "score")\nx = ["train"]\n')
+
+
+def test_no_other_module_spells_the_stage_sequence() -> None:
+    here = ROOT / "ontrack" / "pipeline.py"
+    offenders = {}
+    for folder in ("ontrack", "flows", "reports", "features"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            hits = [] if path == here else spelled_sequences(path.read_text(encoding="utf-8"))
+            if hits:
+                offenders[str(path.relative_to(ROOT))] = hits
+    assert not offenders, f"the stage sequence must be declared only in ontrack/pipeline.py. Got {offenders} instead."
