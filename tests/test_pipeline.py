@@ -62,7 +62,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     patch = pytest.MonkeyPatch()
     patch.setattr(pipeline, "run_stages", recording)
     try:
-        code = main(["--config", str(root / "config.yaml"), "--quiet", "demo", "--out", str(root / "demo"),
+        code = main(["demo", "--config", str(root / "config.yaml"), "--quiet", "--out", str(root / "demo"),
                      "--students", "300", "--years", "7"])
     finally:
         patch.undo()
