@@ -171,6 +171,17 @@ def readiness_met_prior_year() -> str:
     return status_is_met("hs_readiness_8", year_offset=1)
 
 
+@feature(group="indicators", source="indicator_criteria", grades=(10,),
+         reason="Ended 9th grade off track", malleable=False,
+         risk_when="low", healthy=1.0,
+         valid_range=(0.0, 1.0))
+def on_track_met_prior_year() -> str:
+    """1 if freshman on-track was met at the end of 9th grade (last school year), 0 if
+    not, missing if unknown or not in 9th grade here: the on-track rule as known to a
+    10th grader."""
+    return status_is_met("on_track_9", year_offset=1)
+
+
 @feature(group="indicators", source="indicator_criteria", grades=(9,),
          reason="Off track for 9th grade so far", malleable=True,
          risk_when="low", healthy=1.0,

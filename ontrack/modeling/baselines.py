@@ -15,7 +15,10 @@ Each score is computed from the rule features known at the checkpoint, in {0, 0.
 - ``on_track``: on-track so far: flagged when the core semester Fs already exceed the
   limit, or when credits earned are behind the on-track pace for the share of the year
   elapsed (``credits_vs_expected_ytd`` < 0). At the year's end that is exactly the
-  Chicago rule; before any final mark posts only the Fs criterion can flag.
+  Chicago rule; before any final mark posts only the Fs criterion can flag. For a
+  10th grader (whose matrix has no 9th-grade so-far features) the rule is how 9th grade
+  ended (``on_track_met_prior_year``): the freshman on-track status known at the
+  checkpoint.
 
 Examples
 --------
@@ -46,7 +49,8 @@ class Baseline:
 
     ``roster_columns``: (roster column, feature) of the rule's criteria and values.
     ``criteria``: (criterion, the feature whose 0 means "not met", the value shown
-    beside it); ``credits_pace`` is not met when its value is below 0.
+    beside it); ``credits_pace`` is not met when its value is below 0. A criterion
+    whose feature the matrix lacks (not built for the model's grade) is left out.
     ``bars``: feature -> the rule criterion (``ontrack.indicators.definitions``) whose
     bar is shown beside a model's reason about that feature.
     """
@@ -75,6 +79,9 @@ def _readiness(X: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _on_track(X: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    if "on_track_fs_ok_ytd" not in X.columns and "on_track_met_prior_year" in X.columns:
+        met = X["on_track_met_prior_year"]  # a 10th grader: how 9th grade ended
+        return met == 0, met.notna()
     fs_ok = _column(X, "on_track_fs_ok_ytd")
     pace = _column(X, "credits_vs_expected_ytd")
     flagged = (fs_ok == 0) | (pace < 0)
@@ -121,10 +128,12 @@ BASELINES: dict[str, Baseline] = {
             ("rule_credits_ok", "on_track_credits_ok_ytd"),
             ("rule_core_semester_fs", "core_semester_fs_ytd"),
             ("rule_fs_ok", "on_track_fs_ok_ytd"),
+            ("rule_on_track_end_of_9", "on_track_met_prior_year"),
         ),
         criteria=(
             ("core_semester_fs", "on_track_fs_ok_ytd", "core_semester_fs_ytd"),
             ("credits_pace", "credits_vs_expected_ytd", "credits_vs_expected_ytd"),
+            ("on_track_end_of_9", "on_track_met_prior_year", "on_track_met_prior_year"),
         ),
         bars={
             "core_semester_fs_ytd": "core_semester_fs",

@@ -118,7 +118,11 @@ def load_training_data(
     for kind in kinds:
         for label in candidates:
             labels = pd.read_parquet(folder / "labels" / f"{label}.parquet").reindex(X.index)
-            windows = cohort_windows(labels.dropna(subset=["label", "window_end"]))
+            # A cohort year is labelled once every row's window has closed: the few
+            # rows whose window closed early (10th graders who repeated 9th grade) do
+            # not make a year whose cohort is still open a test cohort.
+            known = labels["label"].groupby(labels["school_year"]).transform("count") > 0
+            windows = cohort_windows(labels[known].dropna(subset=["window_end"]))
             # auto's second pass: deployment failed for every label, so rolling_splits
             # falls back to retrospective and says why in plain words.
             pass_kind = "auto" if (kind == "retrospective" and spec.kind == "auto") else kind

@@ -108,7 +108,9 @@ def rule_columns(rule: str, matrix: pd.DataFrame) -> pd.DataFrame:
     """Baseline ``rule``'s status (met / not_met / unknown) and each criterion, per row."""
     score = rule_score(rule, matrix)
     out = pd.DataFrame({"rule_status": score.map(STATUS_OF_SCORE)}, index=matrix.index)
-    for column, feature in baseline(rule).roster_columns:
+    columns = baseline(rule).roster_columns
+    built = [(c, f) for c, f in columns if f in matrix.columns]  # this grade's criteria
+    for column, feature in built or columns:
         values = matrix[feature] if feature in matrix.columns else pd.Series(np.nan, index=matrix.index)
         if feature.endswith("_ok_ytd"):  # a criterion flag: yes / no / unknown
             values = values.map({1.0: True, 0.0: False}).astype("boolean")

@@ -34,10 +34,18 @@ def _column(matrix: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(np.nan, index=matrix.index)
 
 
+def _present(rule: str, matrix: pd.DataFrame) -> tuple[tuple[str, str, str], ...]:
+    """Baseline ``rule``'s criteria whose feature the matrix was built with (a grade-10
+    matrix has how 9th grade ended, not the 9th-grade criteria so far)."""
+    criteria = baseline(rule).criteria
+    present = tuple(c for c in criteria if c[1] in matrix.columns)
+    return present or criteria
+
+
 def criteria_not_met(rule: str, matrix: pd.DataFrame) -> pd.DataFrame:
     """Per row and criterion of baseline ``rule``: 1.0 not met, 0.0 met, NaN unknown."""
     out = {}
-    for name, flag, _ in baseline(rule).criteria:
+    for name, flag, _ in _present(rule, matrix):
         values = _column(matrix, flag)
         if name == "credits_pace":  # behind the pace when credits vs expected < 0
             out[name] = np.where(values.isna(), np.nan, (values < 0).astype("float64"))
@@ -83,6 +91,7 @@ def _text(name: str, value: float, rules: DistrictRules) -> str:
         "not_suspended": f"Suspended this year ({bar})",
         "core_semester_fs": f"{value:.0f} semester Fs in core subjects ({bar})" if known else "",
         "credits_pace": f"{-value:.1f} credits behind the on-track pace for this point of the year" if known else "",
+        "on_track_end_of_9": "Ended 9th grade off track",
     }
     return texts[name] or f"Not met: {name.replace('_', ' ')}"
 
@@ -91,6 +100,7 @@ UNKNOWN_TEXT = {
     "gpa": "GPA not known yet", "attendance": "attendance not known yet",
     "no_d_or_f_ela_math": "ELA and math marks not known yet", "not_suspended": "discipline not known",
     "core_semester_fs": "core semester marks not known yet", "credits_pace": "credits not known yet",
+    "on_track_end_of_9": "how 9th grade ended not known",
 }
 
 
@@ -100,7 +110,7 @@ def rule_reasons(rule: str, matrix: pd.DataFrame, rules_of: pd.Series, n: int = 
     status = criteria_not_met(rule, matrix)
     columns = [f"reason_{i + 1}" for i in range(n)]
     texts = np.full((len(matrix), n), "", dtype=object)
-    values = {name: _column(matrix, value).to_numpy() for name, _, value in baseline(rule).criteria}
+    values = {name: _column(matrix, value).to_numpy() for name, _, value in _present(rule, matrix)}
     rules_list = list(rules_of)
     for row in range(len(matrix)):
         lines = [
