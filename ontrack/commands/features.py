@@ -56,8 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="the date the data runs to (default: the latest date in the data)",
     )
     parser.add_argument(
-        "--features", default="ontrack.features:FEATURES", metavar="MODULE:ATTR",
-        help="the feature set to build (default: the repository's features/)",
+        "--features", default=None, metavar="MODULE:ATTR",
+        help="the feature set to build (default: the model's feature_set in the config, "
+        "the repository's features/ unless declared otherwise)",
     )
     parser.set_defaults(func=run)
     return parser
