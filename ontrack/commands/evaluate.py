@@ -1,4 +1,4 @@
-"""``ontrack evaluate DATA --model grade8 --out OUT [--version champion|N]``.
+"""``ontrack evaluate DATA --model NAME --out OUT [--version champion|N]``.
 
 Re-checks a registered model (default: the champion) on the newest labelled cohort of
 the current data, against the rule, and writes ``OUT/models/<model>/check_<v>.json``.

@@ -1,4 +1,4 @@
-"""``ontrack features DATA --model grade8|grade9 --out OUT``: the feature matrix.
+"""``ontrack features DATA --model NAME --out OUT``: the feature matrix.
 
 Validates DATA into OUT, builds the model's cohort at every checkpoint, its features
 (each seeing only records known at the as-of date) and labels, and writes under

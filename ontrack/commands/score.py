@@ -1,4 +1,4 @@
-"""``ontrack score DATA --model grade8|grade9 --out OUT [--as-of DATE]``.
+"""``ontrack score DATA --model NAME --out OUT [--as-of DATE]``.
 
 Validates DATA into OUT, scores the model's cohort at the latest checkpoint (or the
 given date) with the registered ``champion``, and writes per-school rosters (CSV, XLSX,

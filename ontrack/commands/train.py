@@ -1,4 +1,4 @@
-"""``ontrack train DATA --model grade8|grade9 [--target on_track_9|graduation] --out OUT``.
+"""``ontrack train DATA --model NAME [--target on_track_9|graduation] --out OUT``.
 
 Validates DATA into OUT, builds the model's point-in-time features and labels, then
 trains, calibrates, evaluates against the rule and logistic baselines, audits fairness
@@ -34,8 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_data_and_out(parser, model=True)
     parser.add_argument(
         "--target", choices=TARGETS, default=None,
-        help="what to predict (default: CONTRACT §3 — grade9 predicts graduation when "
-        "the outcomes allow an honest split, else on-track; grade8 predicts on-track)",
+        help="what to predict (default: the model's declared labels in order, the first "
+        "the data allows an honest split for: grade9 predicts graduation, else on-track; "
+        "grade8 predicts on-track)",
     )
     parser.add_argument(
         "--split", choices=("auto", "deployment", "retrospective"), default=None,
