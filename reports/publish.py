@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ontrack.config import Config
+from ontrack.indicators.definitions import rule_summary
 from ontrack.modeling.baselines import roster_columns
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
@@ -91,6 +92,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     """Save this model's roster, then rewrite every school and counselor file."""
     schools = pd.read_parquet(Path(out_dir) / "validated" / "schools.parquet")
     names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
+    district_of = dict(zip(schools["school_id"].astype(str), schools["district_id"].astype(str), strict=False))
     staff = staff_of(out_dir, roster[["student_id", "school_year"]])
     joined = staff.groupby("student_id").agg(
         staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
@@ -114,13 +116,13 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     for school_id, rows in combined.groupby("school_id", sort=True):
         here = [r for r in runs if r["model"] in set(rows["model"])]
         title = f"{names.get(school_id, school_id)}: support roster"
-        jobs.append((_drop_empty(rows), _meta(rows, title, here, config), folder, school_id))
+        jobs.append((_drop_empty(rows), _meta(rows, title, here, config, district_of), folder, school_id))
         written.append(school_id)
     for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
         rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
         if not rows.empty:
             title = f"{staff_name or staff_id}: caseload support roster"
-            jobs.append((_drop_empty(rows), _meta(rows, title, runs, config), folder / "counselors", staff_id))
+            jobs.append((_drop_empty(rows), _meta(rows, title, runs, config, district_of), folder / "counselors", staff_id))
     _run_jobs(jobs)
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
@@ -163,7 +165,29 @@ def _drop_empty(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep]
 
 
-def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config) -> RosterMeta:
+# The indicator whose rule a baseline applies (ontrack.modeling.baselines).
+RULE_INDICATOR = {"readiness": "hs_readiness_8", "on_track": "on_track_9"}
+
+
+def rule_lines(rows: pd.DataFrame, district_of: dict[str, str], config: Config) -> tuple[str, ...]:
+    """The rule of every model in these rows, in the words and numbers of each of their
+    districts (one line per distinct sentence), for the roster's header."""
+    lines: list[str] = []
+    for model in sorted(set(rows["model"])):
+        spec = config.models.get(model)
+        indicator = RULE_INDICATOR.get(spec.baseline) if spec is not None else None
+        if indicator is None:
+            continue
+        schools = rows.loc[rows["model"] == model, "school_id"].astype(str)
+        for district in sorted({district_of.get(s) for s in schools} - {None}):
+            line = f"{model}: {rule_summary(config.rules_for(district), indicator)}"
+            if line not in lines:
+                lines.append(line)
+    return tuple(lines)
+
+
+def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
+          district_of: dict[str, str] | None = None) -> RosterMeta:
     alerts = [(r.student_id, r.alerts) for r in rows.itertuples(index=False) if r.alerts]
     counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
     banners = [f"{r['model']}: {r['banner']}" for r in runs if r.get("banner")]
@@ -183,4 +207,5 @@ def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config) -> R
         model_version=joined(lambda r: r["version"]), as_of_date=joined(lambda r: r["as_of"]),
         expires=joined(expires), config_hash=config.config_hash,
         banner=" ".join(banners) or None, alerts=alerts, tier_counts=counts, notes=[RUN_NOTE],
+        rules=rule_lines(rows, district_of or {}, config),
     )
