@@ -1,15 +1,31 @@
-"""Shared fixtures: a tiny, readable district written as CSV, and privacy defaults."""
+"""Shared fixtures: a tiny, readable district written as CSV; one synthetic district
+and one trained grade-8 model for the whole session; privacy and tmp-only defaults."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
+
+from tests.shared_outputs import SYNTH, TRAIN_CONFIG, snapshot
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+# Nothing written outside tmp dirs: Prefect's home (profiles, local storage) and
+# Hypothesis' folder (example database, Unicode tables) would otherwise land in
+# ~/.prefect and ./.hypothesis of the repository.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="ontrack-tests-"))
+atexit.register(shutil.rmtree, _SESSION_HOME, True)
+os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
+set_hypothesis_home_dir(_SESSION_HOME / "hypothesis")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -71,3 +87,55 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+
+
+@pytest.fixture(scope="session")
+def synthetic_district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The shared synthetic district (parquet). Read only: copy it before changing it."""
+    from ontrack.synth import generate_district
+
+    data = tmp_path_factory.mktemp("synthetic") / "data"
+    generate_district(data, **SYNTH)
+    before = snapshot(data)
+    yield data
+    assert snapshot(data) == before, "a test changed the shared synthetic district: copy it first"
+
+
+@pytest.fixture(scope="session")
+def trained_grade8(tmp_path_factory: pytest.TempPathFactory, synthetic_district: Path) -> Iterator[dict]:
+    """The shared district validated, its grade-8 features built and a grade-8 model
+    trained and registered, with a champion: a first version that fails its gate on
+    this small district is force-promoted (tests of the registry and of model-ranked
+    rosters need one; ``forced`` says whether it was). Read only: ``clone_output``."""
+    from ontrack.commands.features import write_features
+    from ontrack.config import load_config
+    from ontrack.modeling import tracking, train_model
+    from ontrack.validation import validate_directory
+
+    root = tmp_path_factory.mktemp("trained")
+    out = root / "out"
+    (root / "config.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
+    config = load_config(root / "config.yaml")
+    validate_directory(synthetic_district, out, config)
+    write_features(out, config, model="grade8")
+    result = train_model(out, config, model="grade8")
+    forced = not result.evaluation["gate"]["passed"]
+    if forced:
+        tracking.promote(tracking.connect(config, out), "ontrack-grade8", result.registered.version,
+                         force=True, why="test fixture: a champion to rank by", who="tests")
+    before = snapshot(out)
+    yield {"data": synthetic_district, "out": out, "config": config,
+           "config_file": root / "config.yaml", "result": result, "forced": forced}
+    assert snapshot(out) == before, "a test changed the shared trained output: clone_output it first"
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated MLflow SQLite store (migrations take seconds): copy it per test."""
+    from mlflow.tracking import MlflowClient
+
+    database = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{database}").search_experiments()
+    return database

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-
-from ontrack.synth import generate_district
 
 CONFIG = "modeling:\n  bootstrap_samples: 20\n"
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def district(tmp_path_factory: pytest.TempPathFactory, synthetic_district: Path) -> dict:
+    """A copy of the session's synthetic district (the flows test changes its data)."""
     root = tmp_path_factory.mktemp("flows")
-    generate_district(root / "data", n_students=300, n_years=7, seed=4, fmt="csv")
+    shutil.copytree(synthetic_district, root / "data")
     (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
     return {"data": root / "data", "out": root / "out", "config": root / "config.yaml"}
 
 
+@pytest.mark.slow
 def test_train_then_refresh_is_cached_until_the_data_change(prefect_harness, district: dict) -> None:
     from ontrack.flows.pipeline import refresh_flow, train_flow
 
@@ -32,8 +33,7 @@ def test_train_then_refresh_is_cached_until_the_data_change(prefect_harness, dis
     assert (out / "report" / "index.html").exists() and list((out / "rosters").glob("*.csv"))
     second = refresh_flow(data, out, config)
     assert set(second["steps"].values()) == {"cache"}, second["steps"]
-    with open(data / "discipline.csv", "a", encoding="utf-8") as handle:
-        handle.write(_one_more_incident(data))
+    _add_one_incident(data)
     third = refresh_flow(data, out, config)
     assert set(third["steps"].values()) == {"ran"}, third["steps"]
     # Deleting an output recomputes the step that makes it, even on unchanged data.
@@ -42,13 +42,13 @@ def test_train_then_refresh_is_cached_until_the_data_change(prefect_harness, dis
     assert fourth["steps"]["report"] == "ran" and fourth["steps"]["validate"] == "cache"
 
 
-def _one_more_incident(data: Path) -> str:
+def _add_one_incident(data: Path) -> None:
+    """One more referral: a copy of the last incident."""
     import pandas as pd
 
-    rows = pd.read_csv(data / "discipline.csv", dtype=str)
-    row = rows.iloc[-1].copy()
-    row["action"] = "referral"
-    return ",".join("" if pd.isna(v) else str(v) for v in row.to_numpy()) + "\n"
+    rows = pd.read_parquet(data / "discipline.parquet")
+    extra = rows.iloc[[-1]].assign(action="referral")
+    pd.concat([rows, extra], ignore_index=True).to_parquet(data / "discipline.parquet", index=False)
 
 
 def test_schedules_build_with_the_config_crons(district: dict) -> None:

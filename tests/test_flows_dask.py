@@ -11,6 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 from ontrack.config import Config
 
+pytestmark = pytest.mark.slow  # a Dask cluster and a Prefect server
+
 
 @pytest.fixture(scope="module")
 def cluster():

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ontrack.reports.validation import render_validation, validation_markdown
 
 
+@pytest.mark.slow  # starts the session's Prefect server
 def test_ingest_flow_validates_and_reports(prefect_harness, tiny_district: Path, tmp_path: Path) -> None:
     from ontrack.flows.pipeline import ingest_flow
 

@@ -80,13 +80,10 @@ def test_one_decision_of_who_ranks() -> None:
 
 
 @pytest.fixture(scope="module")
-def losing(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A synthetic district trained with the gate's thresholds raised beyond reach."""
-    from ontrack.synth import generate_district
-
+def losing(tmp_path_factory: pytest.TempPathFactory, synthetic_district: Path) -> dict:
+    """The session's synthetic district trained with the gate's thresholds raised beyond reach."""
     root = tmp_path_factory.mktemp("gate")
-    data, out = root / "data", root / "out"
-    generate_district(data, n_students=700, n_years=7, seed=11)
+    data, out = synthetic_district, root / "out"
     config = root / "config.yaml"
     config.write_text(GATE_CONFIG, encoding="utf-8")
     code = main(["train", str(data), "--model", "grade8", "--out", str(out), "--config", str(config), "--quiet"])

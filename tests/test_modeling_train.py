@@ -13,29 +13,19 @@ import pandas as pd
 import pytest
 
 from ontrack.cli import main
-from ontrack.commands.features import write_features
-from ontrack.config import load_config
 from ontrack.modeling import ModelIntegrityError, tracking, train_model
-from ontrack.synth import generate_district
-from ontrack.validation import validate_directory
-
-CONFIG = "modeling:\n  bootstrap_samples: 30\n"
+from tests.shared_outputs import clone_output
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def district(tmp_path_factory: pytest.TempPathFactory, trained_grade8: dict) -> dict:
+    """The session's trained grade-8 model, copied here: these tests retrain, promote and
+    edit artifacts. The registry tests need a champion (forced if the gate failed)."""
     root = tmp_path_factory.mktemp("train")
-    data, out = root / "data", root / "out"
-    generate_district(data, n_students=800, n_years=7, seed=2)
-    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
-    config = load_config(root / "config.yaml")
-    validate_directory(data, out, config)
-    write_features(out, config, model="grade8")
-    result = train_model(out, config, model="grade8")
-    if not result.evaluation["gate"]["passed"]:  # the registry tests need a champion
-        tracking.promote(tracking.connect(config, out), "ontrack-grade8", result.registered.version,
-                         force=True, why="test fixture", who="tests")
-    return {"root": root, "data": data, "out": out, "config": config, "result": result}
+    out = clone_output(trained_grade8["out"], root / "out")
+    return {"root": root, "data": trained_grade8["data"], "out": out,
+            "config": trained_grade8["config"], "config_file": trained_grade8["config_file"],
+            "result": trained_grade8["result"]}
 
 
 def test_split_is_respected_and_reported(district: dict) -> None:
@@ -146,7 +136,7 @@ def test_no_student_rows_in_any_mlflow_artifact_or_run_field(district: dict) -> 
 def test_cli_retrain_is_reproducible_registers_a_challenger_and_promote_moves_champion(
     district: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out, config_file = district["out"], str(district["root"] / "config.yaml")
+    out, config_file = district["out"], str(district["config_file"])
     code = main(["train", str(district["data"]), "--model", "grade8", "--out", str(out),
                  "--reuse-features", "--config", config_file, "--quiet"])
     printed = capsys.readouterr().out

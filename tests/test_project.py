@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ontrack.cli import main
+from tests.shared_outputs import TRAIN_CONFIG, fresh_mlflow_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +61,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_every_stage(tmp_path: Path, capsys) -> None:
     code = main(["demo", "--out", str(tmp_path / "demo"), "--students", "400", "--quiet"])
     out = capsys.readouterr().out
@@ -82,60 +84,79 @@ def test_demo_runs_every_stage(tmp_path: Path, capsys) -> None:
     assert names == {"ontrack-grade8", "ontrack-grade9"}
 
 
-def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path) -> None:
-    """`mlflow run mlproject --env-manager local -e validate` works from the repo root."""
+def _mlflow_run(entry: str, params: dict[str, Path | str], uri: str) -> subprocess.CompletedProcess:
+    """`mlflow run mlproject --env-manager local -e ENTRY` from the repository root, into
+    the experiment "mlproject" of ``uri`` (whose artifacts stay in the test's tmp dir)."""
     import os
 
-    mlflow_cli = Path(sys.executable).parent / "mlflow"
+    bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_TRACKING_URI": uri,
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    result = subprocess.run(
-        [str(mlflow_cli), "run", "mlproject", "--env-manager", "local", "-e", "validate",
-         "-P", f"data={tiny_district}", "-P", f"out={tmp_path / 'out'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300,
-    )
+    command = [str(bin_dir / "mlflow"), "run", "mlproject", "--env-manager", "local", "-e", entry,
+               "--experiment-name", "mlproject"]
+    for name, value in params.items():
+        command += ["-P", f"{name}={value}"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
+
+
+@pytest.mark.slow
+def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path, mlflow_template: Path) -> None:
+    """`mlflow run mlproject --env-manager local -e validate` works from the repo root."""
+    uri = fresh_mlflow_store(mlflow_template, tmp_path / "mlflow", "mlproject")
+    result = _mlflow_run("validate", {"data": tiny_district, "out": tmp_path / "out"}, uri)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "out" / "validation" / "report.json").exists()
 
 
-def test_mlproject_train_evaluate_score_entry_points(tmp_path: Path) -> None:
+def _project_run(entry: str, params: dict[str, Path | str], uri: str, capfd) -> tuple[bool, str, str]:
+    """What `mlflow run mlproject --env-manager local -e ENTRY --experiment-name mlproject`
+    does, through the function that command calls (``mlflow.projects.run``: the entry
+    point's command runs in a subprocess in the project's own run) without starting
+    another MLflow command-line process. Returns (succeeded, stdout, stderr)."""
+    import mlflow
+    from mlflow.exceptions import ExecutionException
+
+    capfd.readouterr()
+    mlflow.set_tracking_uri(uri)  # the run, and the entry point's MLFLOW_TRACKING_URI
+    try:
+        mlflow.projects.run(str(ROOT / "mlproject"), entry_point=entry, env_manager="local",
+                            experiment_name="mlproject", synchronous=True,
+                            parameters={k: str(v) for k, v in params.items()})
+        succeeded = True
+    except ExecutionException:
+        succeeded = False
+    finally:
+        mlflow.set_tracking_uri(None)
+    out, err = capfd.readouterr()
+    return succeeded, out, err
+
+
+@pytest.mark.slow
+def test_mlproject_train_evaluate_score_entry_points(
+    tmp_path: Path, synthetic_district: Path, mlflow_template: Path, capfd, monkeypatch
+) -> None:
     """`mlflow run mlproject -e train` trains and registers in the project's own run."""
     import os
 
-    from ontrack.synth import generate_district
-
-    generate_district(tmp_path / "data", n_students=300, n_years=7, seed=1)
-    (tmp_path / "c.yaml").write_text("modeling:\n  bootstrap_samples: 20\n", encoding="utf-8")
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    result = subprocess.run(
-        [str(bin_dir / "mlflow"), "run", "mlproject", "--env-manager", "local", "-e", "train",
-         "-P", f"data={tmp_path / 'data'}", "-P", f"out={tmp_path / 'out'}",
-         "-P", f"config={tmp_path / 'c.yaml'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "ROC AUC" in result.stdout and "registered ontrack-grade8 version 1" in result.stdout
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    (tmp_path / "c.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
+    uri = fresh_mlflow_store(mlflow_template, tmp_path / "mlflow", "mlproject")
+    params = {"data": synthetic_district, "out": tmp_path / "out", "config": tmp_path / "c.yaml"}
+    succeeded, out, err = _project_run("train", params, uri, capfd)
+    assert succeeded, err[-2000:]
+    assert "ROC AUC" in out and "registered ontrack-grade8 version 1" in out
     assert (tmp_path / "out" / "models" / "grade8" / "evaluation.json").exists()
-    for entry, extra in (("evaluate", ["-P", "version=1"]), ("score", [])):
-        # version 1 by number: on 300 students it may fail its gate and not be champion
-        result = subprocess.run(
-            [str(bin_dir / "mlflow"), "run", "mlproject", "--env-manager", "local", "-e", entry,
-             "-P", f"data={tmp_path / 'data'}", "-P", f"out={tmp_path / 'out'}",
-             "-P", f"config={tmp_path / 'c.yaml'}", *extra],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,
-        )
-        assert result.returncode == 0, (entry, result.stderr[-2000:])
+    for entry, extra in (("evaluate", {"version": "1"}), ("score", {})):
+        # version 1 by number: on a small district it may fail its gate and not be champion
+        succeeded, out, err = _project_run(entry, {**params, **extra}, uri, capfd)
+        assert succeeded, (entry, err[-2000:])
     assert list((tmp_path / "out" / "rosters").glob("*.html"))
+    assert list((tmp_path / "mlflow" / "artifacts").iterdir())  # the runs logged here
 
 
 def test_duckdb_out_of_memory_is_a_clear_exit_1(monkeypatch, capsys, tmp_path: Path) -> None:

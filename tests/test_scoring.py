@@ -13,35 +13,25 @@ import pytest
 import shap
 
 from ontrack.cli import main
-from ontrack.commands.features import write_features
 from ontrack.config import Config, ScoringConfig, load_config
 from ontrack.errors import ModelContractError
-from ontrack.modeling import tracking, train_model
+from ontrack.modeling import tracking
 from ontrack.reports.publish import score_and_publish
 from ontrack.scoring import assign_tiers, model_inputs, population_stability, top_reasons
 from ontrack.scoring.alerts import alert_texts
 from ontrack.scoring.drift import stability_problem
 from ontrack.scoring.tiers import change_since
-from ontrack.synth import generate_district
-from ontrack.validation import validate_directory
-
-CONFIG = "modeling:\n  bootstrap_samples: 20\n"
+from tests.shared_outputs import TRAIN_CONFIG as CONFIG
+from tests.shared_outputs import clone_output
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def scored(tmp_path_factory: pytest.TempPathFactory, trained_grade8: dict) -> dict:
+    """The session's trained grade-8 model (a champion, forced if it failed its gate, to
+    exercise model-ranked rosters all the same), copied here and scored."""
     root = tmp_path_factory.mktemp("score")
-    data, out = root / "data", root / "out"
-    generate_district(data, n_students=800, n_years=7, seed=5)
-    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
-    config = load_config(root / "config.yaml")
-    validate_directory(data, out, config)
-    write_features(out, config, model="grade8")
-    trained = train_model(out, config, model="grade8")
-    if not trained.evaluation["gate"]["passed"]:  # exercise model-ranked rosters all the same
-        client = tracking.connect(config, out)
-        tracking.promote(client, "ontrack-grade8", trained.registered.version, force=True,
-                         why="test fixture: rosters ranked by a forced model", who="tests")
+    out = clone_output(trained_grade8["out"], root / "out")
+    data, config = trained_grade8["data"], trained_grade8["config"]
     first = score_and_publish(out, config, model="grade8")
     return {"root": root, "data": data, "out": out, "config": config, "first": first}
 

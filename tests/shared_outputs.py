@@ -1,0 +1,65 @@
+"""Helpers for the session-wide outputs (tests/conftest.py builds them once): copying an
+output folder so a test can change it, and MLflow stores that stay in tmp dirs."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+# One synthetic district for every module that needs a realistic one (seven years: the
+# deployment split needs rolling-origin folds), generated once per session.
+SYNTH = {"n_students": 800, "n_years": 7, "seed": 5}
+TRAIN_CONFIG = "modeling:\n  bootstrap_samples: 20\n"
+
+
+def clone_output(source: Path, target: Path) -> Path:
+    """Copy an output folder so that a test can change it without touching the original.
+
+    The MLflow store keeps absolute locations (experiment artifact roots, run and model
+    version URIs); they are rewritten to the copy, so a new run, a promotion or an
+    edited artifact in the copy never reaches the source. Fails if any remain."""
+    source, target = Path(source).resolve(), Path(target).resolve()
+    shutil.copytree(source, target)
+    database = target / "mlflow" / "mlflow.db"
+    if database.is_file():
+        _rewrite_paths(database, str(source), str(target))
+    return target
+
+
+def _rewrite_paths(database: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in every text column of a SQLite database."""
+    con = sqlite3.connect(database)
+    with con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        columns = [(t, c[1]) for t in tables for c in con.execute(f'PRAGMA table_info("{t}")')]
+        for table, column in columns:
+            con.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                        f'WHERE typeof("{column}") = \'text\' AND instr("{column}", ?) > 0',
+                        (old, new, old))
+        left = [(t, c) for t, c in columns if con.execute(
+            f'SELECT count(*) FROM "{t}" WHERE typeof("{c}") = \'text\' AND instr("{c}", ?) > 0',
+            (old,)).fetchone()[0]]
+    con.close()
+    assert not left, f"the copied MLflow store must not point at {old}. Got it in {left} instead."
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under ``folder``: a shared input must
+    leave the session as it came."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def fresh_mlflow_store(template: Path, folder: Path, experiment: str) -> str:
+    """A copy of the template store in ``folder`` with an experiment whose artifacts stay
+    in ``folder`` (MLflow's default experiment would put them in ``./mlruns`` of the
+    current directory, i.e. the repository root). Returns the tracking URI."""
+    from mlflow.tracking import MlflowClient
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri).create_experiment(
+        experiment, artifact_location=(folder / "artifacts").as_uri())
+    return uri
