@@ -9,7 +9,7 @@ from pathlib import Path
 
 # One synthetic district for every module that needs a realistic one (seven years: the
 # deployment split needs rolling-origin folds), generated once per session.
-SYNTH = {"n_students": 800, "n_years": 7, "seed": 5}
+SYNTH = {"n_students": 400, "n_years": 7, "seed": 5}
 TRAIN_CONFIG = "modeling:\n  bootstrap_samples: 20\n"
 
 
