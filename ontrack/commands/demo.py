@@ -10,6 +10,7 @@ line or a few per stage (``SUMMARIES``) and where each output is.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -70,16 +71,27 @@ def run(args: argparse.Namespace) -> int:
     from ontrack.modeling.tracking import tracking_uri
 
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
+    bin_dir = _bin_dir()
     lines += [
         "",
         "open the MLflow UI on the runs and the model registry:",
-        f"  .venv/bin/mlflow ui --backend-store-uri {tracking_uri(config, out)}",
+        f"  {bin_dir}mlflow ui --backend-store-uri {tracking_uri(config, out)}",
         "run the same pipeline as Prefect flows, then open the Prefect UI on their runs:",
-        f"  .venv/bin/ontrack flow refresh {data} --out {out}",
-        "  .venv/bin/prefect server start   # then http://127.0.0.1:4200",
+        f"  {bin_dir}ontrack flow refresh {data} --out {out}",
+        f"  {bin_dir}prefect server start   # then http://127.0.0.1:4200",
     ]
     print("\n".join(lines))
     return 0
+
+
+def _bin_dir() -> str:
+    """Where this Python's commands are (``.venv/bin/`` in the checkout, relative when
+    it is under the current directory), so the printed commands run as they are."""
+    folder = Path(sys.executable).parent
+    try:
+        return f"{folder.relative_to(Path.cwd())}/"
+    except ValueError:
+        return f"{folder}/"
 
 
 def _validated(report: ValidationReport, out: Path) -> list[str]:
