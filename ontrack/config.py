@@ -258,6 +258,18 @@ class Config(_Frozen):
                 )
         return value
 
+    def gate_for(self, name: str) -> GateConfig:
+        """The gate thresholds of model ``name``: its own, else the ``gate:`` section.
+
+        Examples
+        --------
+        >>> config_from_dict({"models": {"grade9": {"gate": {"max_ece": 0.03}}}}).gate_for("grade9").max_ece
+        0.03
+        >>> Config().gate_for("grade8").max_ece
+        0.05
+        """
+        return self.model_spec(name).gate or self.gate
+
     def model_spec(self, name: str) -> ModelSpec:
         """The declaration of model ``name``; a ConfigError naming the choices if none.
 

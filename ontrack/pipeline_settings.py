@@ -248,6 +248,8 @@ class ModelSpec(_Frozen):
     )
     feature_set: str = Field("ontrack.features:FEATURES", description="module:attribute "
                              "of the feature set.")
+    gate: GateConfig | None = Field(None, description="This model's own gate thresholds "
+                                    "(every key of `gate:`); default: the `gate:` section.")
 
     @field_validator("labels")
     @classmethod

@@ -15,7 +15,8 @@ from ontrack.modeling.gate import gate_verdict, ranking_for, verdict_line
 from ontrack.modeling.metrics import expected_flags, precision_recall_at
 from tests.research_district import write_research_district
 
-GATE_CONFIG = "modeling:\n  bootstrap_samples: 20\ngate:\n  auc_margin: 0.9\n"
+# grade8's own gate raised beyond reach (a model's `gate:` overrides the config's)
+GATE_CONFIG = "modeling:\n  bootstrap_samples: 20\nmodels:\n  grade8:\n    gate:\n      auc_margin: 0.9\n"
 
 
 def _world(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
@@ -94,6 +95,7 @@ def losing(tmp_path_factory: pytest.TempPathFactory, synthetic_district: Path) -
 def test_a_failed_version_is_not_champion_and_promote_refuses_naming_the_check(losing: dict, capsys) -> None:
     evaluation = json.loads((losing["out"] / "models" / "grade8" / "evaluation.json").read_text())
     assert evaluation["gate"]["passed"] is False
+    assert evaluation["gate"]["settings"]["auc_margin"] == 0.9  # the model's own threshold
     assert "champion" not in evaluation["aliases"]
     for key in ("by_cohort", "by_checkpoint", "gate", "roc_auc", "recall_at_rule_rate", "baselines"):
         assert key in evaluation, key

@@ -131,7 +131,7 @@ def evaluate_part(data: TrainingData, rows: np.ndarray, scores: dict[str, np.nda
         data.y[rows].to_numpy(), scores, index.get_level_values("student_id").to_numpy(),
         checkpoints, attributes, config.modeling, min_group_size=config.reporting.min_group_size,
         lists=np.array([d.strftime("%Y-%m-%d") for d in dates]),
-        cohorts=data.labels["school_year"].to_numpy()[rows].astype(int), gate=config.gate,
+        cohorts=data.labels["school_year"].to_numpy()[rows].astype(int), gate=config.gate_for(data.model),
     )
 
 
