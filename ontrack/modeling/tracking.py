@@ -277,4 +277,4 @@ def load_registered(client: MlflowClient, name: str, alias_or_version: str = CHA
             tracking_uri=client.tracking_uri,
         )
         model = load_bundle(Path(local) / "artifacts" / "bundle", expected)
-    return model, {"version": version.version, "run_id": version.run_id, **version.tags}
+    return model, {"version": str(version.version), "run_id": version.run_id, **version.tags}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.modeling import tracking
+from ontrack.modeling.bundle import LoadedModel
 from ontrack.scoring.alerts import absence_rise, alert_texts
 from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
 from ontrack.modeling.gate import Ranking, ranking_for
@@ -53,11 +54,8 @@ def score_model(
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     name = tracking.registered_name(config, model)
-    tags = _champion(config, out_dir, name)
-    loaded = None
+    loaded, tags = _champion(config, out_dir, name)
     if tags is not None:
-        client = tracking.connect(config, out_dir, create=False)
-        loaded, _info = tracking.load_registered(client, name, tracking.CHAMPION)
         say(f"champion {name} version {tags['version']}")
     con = open_validated(out_dir, config)
     try:
@@ -68,7 +66,11 @@ def score_model(
         state = _state(con, current, config)
     finally:
         con.close()
-    ranking = _ranking(tags, loaded, scored, current, out_dir / "models" / model, config)
+    psi, drift = float("nan"), None
+    if scored is not None:
+        psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold,
+                                       checkpoint=current.as_of.strftime("%m-%d"))
+    ranking = _ranking(tags, loaded, drift, current, out_dir / "models" / model, config)
     if ranking.ranked_by == "rule":
         say(f"ranked by the rule: {ranking.reason}")
     version = tags["version"] if tags else ""
@@ -84,7 +86,7 @@ def score_model(
            "banner": _banner(ranking)}
     history.parent.mkdir(parents=True, exist_ok=True)
     _state_frame(roster, state, config).to_parquet(history)
-    summary = _summary(roster, model, name, version, current, ranking, scored, timings, config)
+    summary = _summary(roster, model, name, version, current, ranking, psi, timings, config)
     (folder / f"summary_{model}.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return ScoreResult(folder, summary, roster, reasons, run)
 
@@ -95,13 +97,14 @@ REASON_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _champion(config: Config, out_dir: Path, name: str) -> dict | None:
-    """The champion's tags, or None when there is no registry or no champion."""
+def _champion(config: Config, out_dir: Path, name: str) -> tuple[LoadedModel | None, dict | None]:
+    """The verified champion and its version's tags, or (None, None) when there is no
+    registry or no champion (scoring then ranks by the rule)."""
     try:
         client = tracking.connect(config, out_dir, create=False)
+        return tracking.load_registered(client, name, tracking.CHAMPION)
     except tracking.RegistryError:
-        return None
-    return tracking.champion_tags(client, name)
+        return None, None
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,6 @@ class ModelScores:
     risk: pd.Series
     reasons: pd.DataFrame  # reason_1..3 (wide)
     reason_rows: pd.DataFrame  # the long table of explain()
-    contract: dict
 
 
 def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: str,  # noqa: ANN001
@@ -129,18 +131,16 @@ def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: st
                          config.scoring.reasons_per_student,
                          must_explain=(tiers == config.scoring.tier_names[0]).to_numpy())
     timings["reasons_s"] = time.perf_counter() - started
-    return ModelScores(risk, wide, long, loaded.contract)
+    return ModelScores(risk, wide, long)
 
 
-def _ranking(tags: dict | None, loaded, scored: ModelScores | None, current: ScoringCohort,  # noqa: ANN001
+def _ranking(tags: dict | None, loaded: LoadedModel | None, drift: str | None, current: ScoringCohort,
              check_dir: Path, config: Config) -> Ranking:
     """Who ranks: ``ranking_for`` (the gate's one decision) given the champion's
-    latest check, age and today's score stability."""
-    if tags is None or scored is None:
+    latest check, age and today's score stability (``drift``: the sentence, if any)."""
+    if tags is None or loaded is None:
         return ranking_for(None)
     expired = expiry_problem(tags, loaded.contract, current.as_of, config.scoring.model_max_age_years)
-    _psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold,
-                                    checkpoint=current.as_of.strftime("%m-%d"))
     return ranking_for(tags, check_gate=latest_check_gate(check_dir, tags["version"]),
                        expired=expired, drift=drift)
 
@@ -252,13 +252,9 @@ def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> p
 
 
 def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current: ScoringCohort,
-             ranking: Ranking, scored: ModelScores | None, timings: dict, config: Config) -> dict:
+             ranking: Ranking, psi: float, timings: dict, config: Config) -> dict:
     n = len(roster)
     total = sum(timings.values())
-    psi = float("nan")
-    if scored is not None:
-        psi = stability_problem(scored.contract, scored.risk.to_numpy(), config.scoring.psi_threshold,
-                                checkpoint=current.as_of.strftime("%m-%d"))[0]
     return {
         "model": model,
         "registered_model": name,
