@@ -41,10 +41,14 @@ def _group_rates(y: np.ndarray, flagged: np.ndarray, risk: np.ndarray) -> dict[s
     }
 
 
-def _label(value: object) -> str:
+def group_label(value: object) -> str:
+    """How a group is named in the audit and the gate: flags as yes / no, missing
+    values (None, NaN, pandas' NA) as "not recorded"."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    return "not recorded" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "not recorded"
+    return str(value)
 
 
 def fairness_audit(
@@ -79,7 +83,7 @@ def fairness_audit(
     flagged = flag_top(risk, flag_rate)
     rows: list[dict] = []
     for group_type in attributes.columns:
-        values = attributes[group_type].map(_label).to_numpy()
+        values = attributes[group_type].map(group_label).to_numpy()
         sizes = pd.Series(students).groupby(values).nunique()
         positives = pd.Series(students[y == 1]).groupby(values[y == 1]).nunique()
         reference = str(sizes.idxmax())

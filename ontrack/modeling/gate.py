@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import GateConfig
+from ontrack.modeling.fairness import group_label
 from ontrack.modeling.metrics import expected_calibration_error, list_flags, roc_auc
 
 CHECK_TITLES = {
@@ -37,14 +38,6 @@ CHECK_TITLES = {
     "ece": "calibration error (ECE)",
     "subgroup_fnr": "miss rate of a student group",
 }
-
-
-def _group_label(value: object) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return "not recorded"
-    return str(value)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -90,7 +83,7 @@ def gate_verdict(
     ]
     too_few = []
     for group_type in attributes.columns:
-        values = attributes[group_type].map(_group_label).to_numpy()
+        values = attributes[group_type].map(group_label).to_numpy()
         for group in sorted(set(values)):
             inside = (values == group) & (y == 1)
             if len(np.unique(students[inside])) < settings.min_positives:

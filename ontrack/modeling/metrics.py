@@ -95,10 +95,13 @@ def flag_top(score: np.ndarray, rate: float) -> np.ndarray:
 
 def precision_recall_at(y: np.ndarray, score: np.ndarray, rate: float) -> tuple[float, float]:
     """Precision and recall when the top ``rate`` share by score is flagged, tie-aware."""
+    return precision_recall_of(y, flag_top(score, rate))
+
+
+def precision_recall_of(y: np.ndarray, flagged: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of expected flags (0..1 per row, ties shared)."""
     y = np.asarray(y, dtype="float64")
-    flagged = flag_top(score, rate)
-    hits = float((y * flagged).sum())
-    places = float(flagged.sum())
+    hits, places = float((y * flagged).sum()), float(flagged.sum())
     precision = hits / places if places > 0 else np.nan
     recall = hits / y.sum() if y.sum() > 0 else np.nan
     return precision, recall
@@ -201,10 +204,9 @@ def score_metrics(
         "ece": expected_calibration_error(y, score) if probabilistic else np.nan,
     }
     if lists is not None and rule_flagged is not None:
-        flagged = list_flags(score, rule_flagged, lists)
-        hits, places = float((flagged * y).sum()), float(flagged.sum())
-        out["precision_at_rule_rate"] = hits / places if places > 0 else np.nan
-        out["recall_at_rule_rate"] = hits / y.sum() if y.sum() > 0 else np.nan
+        out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_of(
+            y, list_flags(score, rule_flagged, lists)
+        )
     else:
         out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_at(
             y, score, rule_rate
