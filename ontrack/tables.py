@@ -87,6 +87,8 @@ SCHOOL_YEAR = Column(
     max=2100,
     description="Calendar year in which the school year ends (2024 = 2023-24).",
 )
+NAME_DOC = ("For staff to recognise the student on rosters and profiles only; never a model "
+            "input, never in MLflow, logs, error messages or aggregate reports.")
 FLAG_DOC = "Subgroup flag for equity reporting; never a model input by default."
 
 SCHEMAS: dict[str, TableSchema] = {
@@ -110,6 +112,8 @@ SCHEMAS: dict[str, TableSchema] = {
             "students",
             (
                 _id("student_id"),
+                Column("first_name", "text", description=NAME_DOC),
+                Column("last_name", "text", description=NAME_DOC),
                 Column("gender", "text", description="Equity reporting only."),
                 Column("race_ethnicity", "text", description="Equity reporting only."),
                 Column("birth_date", "date"),
@@ -291,6 +295,25 @@ SCHEMAS: dict[str, TableSchema] = {
             ),
             key=("student_id",),
             description="High-school outcome per student; needed for graduation labels.",
+        ),
+        TableSchema(
+            "interventions",
+            (
+                _id("student_id"),
+                Column("intervention_type", "text", required=True,
+                       description="The district's own name for the support, e.g. tutoring, mentoring."),
+                Column("start_date", "date", required=True),
+                _id("intervention_id", required=False),
+                Column("end_date", "date", description="Empty while the support continues."),
+                _id("school_id", required=False),
+                _id("staff_id", required=False),
+                Column("tier", "int", min=1, max=3, description="MTSS tier, 1-3."),
+                Column("domain", "enum", allowed=("attendance", "coursework", "behavior", "other")),
+            ),
+            key=("student_id", "intervention_type", "start_date"),
+            description=("Optional: supports the district already records; ontrack reads them "
+                         "(rosters, profiles, follow-up, impact), never writes them. Free-text "
+                         "notes are not part of the contract and are ignored."),
         ),
     )
 }

@@ -100,6 +100,15 @@ def rules_for_table(table: str, config: Config, district_ids: list[str]) -> Tabl
         a_start = year_start_sql(year, str(month), str(day))
         a_end = year_end_sql(year, str(month), str(day))
         return TableRules(reasons=(_outside_year("test_date", year, a_start, a_end),))
+    if table == "interventions":
+        begin, finish = f"p.{typed('start_date')}", f"p.{typed('end_date')}"
+        return TableRules(
+            reasons=(
+                f"CASE WHEN {finish} < {begin} THEN 'end_before_start[end_date]: ' || "
+                f"CAST({finish} AS VARCHAR) || ' is before start_date ' || "
+                f"CAST({begin} AS VARCHAR) END",
+            )
+        )
     if table == "students":
         birth = f"p.{typed('birth_date')}"
         return TableRules(
