@@ -44,6 +44,7 @@ from ontrack.pipeline_settings import (
     _Frozen,
     default_models,
 )
+from ontrack.support_settings import FollowupConfig, ImpactConfig, ImpactCutoff
 
 __all__ = [
     "CONFIG_VERSION",
@@ -53,6 +54,9 @@ __all__ = [
     "EngineConfig",
     "FairnessBounds",
     "FeatureConfig",
+    "FollowupConfig",
+    "ImpactConfig",
+    "ImpactCutoff",
     "GateConfig",
     "LabelPolicy",
     "MarkScale",
@@ -244,6 +248,8 @@ class Config(_Frozen):
     )
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    followup: FollowupConfig = Field(default_factory=FollowupConfig)
+    impact: ImpactConfig = Field(default_factory=ImpactConfig)
 
     @field_validator("models")
     @classmethod

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (  # top first
     ("ontrack.flows",),
     ("ontrack.pipeline",),
     ("ontrack.reports",),
+    ("ontrack.impact",),
     ("ontrack.scoring",),
     ("ontrack.modeling",),
     ("ontrack.features",),
@@ -36,7 +37,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (  # top first
     ("ontrack.indicators",),
     ("ontrack.validation",),
     ("ontrack.edfi", "ontrack.synth"),
-    ("ontrack.config", "ontrack.pipeline_settings", "ontrack.tables", "ontrack.console",
+    ("ontrack.config", "ontrack.pipeline_settings", "ontrack.support_settings",
+     "ontrack.paths", "ontrack.tables", "ontrack.console",
      "ontrack.errors", "ontrack.models", "ontrack"),
 )
 ONLY = {"prefect": ("ontrack.flows",), "prefect_dask": ("ontrack.flows",),
