@@ -10,6 +10,7 @@ imports ``ontrack.config``: the frozen base both share lives here.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -221,6 +222,21 @@ class GateConfig(_Frozen):
     )
 
 
+def school_year_place(month_day: str) -> tuple[int, int]:
+    """Where an 'MM-DD' falls in a school year counted from July 1 (for ordering).
+
+    >>> school_year_place("10-31") < school_year_place("01-31")
+    True
+    """
+    try:
+        month_text, day_text = month_day.split("-")
+        month, day = int(month_text), int(day_text)
+        date(2000, month, day)  # a leap year: 02-29 is a month-day
+    except (ValueError, AttributeError):
+        raise ValueError(f"a month-day must look like 'MM-DD'. Got {month_day!r} instead.") from None
+    return ((month - 7) % 12, day)
+
+
 # The labels ontrack builds (ontrack.dataset.labels) and the grades each is an honest
 # prediction for: on-track at the end of 9th grade is already known to a 10th grader, and
 # a graduation cohort (first year in grade 9) is only placed from grade 8 on.
@@ -250,6 +266,26 @@ class ModelSpec(_Frozen):
                              "of the feature set.")
     gate: GateConfig | None = Field(None, description="This model's own gate thresholds "
                                     "(every key of `gate:`); default: the `gate:` section.")
+    checkpoints: tuple[str, ...] | None = Field(
+        None, description="This model's as-of month-days (MM-DD, in school-year order from "
+        "July, each once), used for its features, labels, training and evaluation; "
+        "default: the district's `rules.checkpoints`."
+    )
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _own_checkpoints(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("checkpoints must list at least one month-day. Got none instead.")
+        order = [school_year_place(item) for item in value]
+        if len(set(order)) != len(order):
+            raise ValueError(f"checkpoints must not repeat. Got {list(value)} instead.")
+        if order != sorted(order):
+            raise ValueError("checkpoints must be in school-year order (July to June). "
+                             f"Got {list(value)} instead.")
+        return value
 
     @field_validator("labels")
     @classmethod

@@ -9,6 +9,7 @@ report read the declaration.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -88,3 +89,39 @@ def test_grade10_trains_scores_and_reports_from_the_yaml_alone(district, capsys)
     page = (out / "report" / "index.html").read_text(encoding="utf-8")
     assert "10th graders" in page and "grade10" in page
     assert load_config(config).models["grade8"].grade == 8  # the defaults still there
+
+
+JANUARY_ONLY = {"grade": 8, "labels": ["off_track_9"], "baseline": "readiness",
+                "checkpoints": ["01-31"]}
+
+
+@pytest.mark.parametrize(("checkpoints", "message"), [
+    (["01-31", "10-31"], "must be in school-year order"),
+    (["01-31", "01-31"], "must not repeat"),
+    (["1/31"], "a month-day must look like 'MM-DD'"),
+    ([], "must list at least one month-day"),
+])
+def test_a_models_own_checkpoints_are_validated(checkpoints, message) -> None:
+    with pytest.raises(ConfigError, match=f"models.jan.checkpoints: .*{message}"):
+        config_from_dict({"models": {"jan": {**JANUARY_ONLY, "checkpoints": checkpoints}}})
+
+
+def test_a_model_with_one_checkpoint_trains_on_that_checkpoint_only(trained_grade8, tmp_path) -> None:
+    from ontrack.dataset.build import write_features
+    from ontrack.modeling import train_model
+    from ontrack.modeling.dataset import load_training_data
+
+    out = tmp_path / "out"
+    shutil.copytree(trained_grade8["out"] / "validated", out / "validated")
+    config = config_from_dict({"modeling": {"bootstrap_samples": 20},
+                               "models": {"jan": JANUARY_ONLY}})
+    assert config.models["grade8"].checkpoints is None  # the others keep the district's
+    meta = write_features(out, config, model="jan")
+    assert meta["as_of_dates"] and {day[5:] for day in meta["as_of_dates"]} == {"01-31"}
+    data = load_training_data(out, "jan", config)
+    dates = pd.DatetimeIndex(data.X.index.get_level_values("as_of_date"))
+    assert set(dates.strftime("%m-%d")) == {"01-31"}
+    trained = len(data.X.index[data.part("train")])
+    assert trained > 0
+    result = train_model(out, config, model="jan")
+    assert list(result.evaluation["by_checkpoint"]) == ["01-31"]

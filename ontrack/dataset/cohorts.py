@@ -2,7 +2,8 @@
 
 A model's population (CONTRACT §3) is the students enrolled in its declared grade
 (``Config.models[name].grade``) at each checkpoint of each school year: by default
-Oct 31, Jan 31 and Jun 30, per district (``DistrictRules.checkpoints``).
+Oct 31, Jan 31 and Jun 30, per district (``DistrictRules.checkpoints``), unless the
+model declares its own (``ModelSpec.checkpoints``: then those, in every district).
 
 "Enrolled in grade G at date D" uses only what was known at D:
 
@@ -41,6 +42,27 @@ COHORT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def with_model_checkpoints(config: Config, model: str | None) -> Config:
+    """``config`` with ``model``'s own checkpoints (if it declares any) in place of every
+    district's, so that whatever reads the calendar sees the model's as-of dates.
+
+    >>> from ontrack.config import config_from_dict
+    >>> spec = {"grade": 8, "labels": ["off_track_9"], "baseline": "readiness",
+    ...         "checkpoints": ["01-31"]}
+    >>> with_model_checkpoints(config_from_dict({"models": {"jan": spec}}), "jan").rules.checkpoints
+    ('01-31',)
+    """
+    own = config.model_spec(model).checkpoints if model is not None else None
+    if own is None:
+        return config
+    districts = {
+        name: rules.model_copy(update={"checkpoints": own})
+        for name, rules in config.districts.items()
+    }
+    rules = config.rules.model_copy(update={"checkpoints": own})
+    return config.model_copy(update={"rules": rules, "districts": districts})
+
+
 def cohort_checkpoints(
     con: duckdb.DuckDBPyConnection,
     config: Config,
@@ -48,13 +70,16 @@ def cohort_checkpoints(
     school_years: Iterable[int] | None = None,
     as_of_dates: Iterable[date] | None = None,
     data_end: date | None = None,
+    model: str | None = None,
 ) -> pd.DataFrame:
     """(district_id, school_year, as_of_date) rows: each district's checkpoints.
 
     With ``as_of_dates``, those dates in every district (placed in the school year that
-    holds them). Otherwise the configured checkpoints of every school year with
-    enrollments, up to ``data_end`` (default: the latest date in the data).
+    holds them). Otherwise the configured checkpoints (``model``'s own when it declares
+    them) of every school year with enrollments, up to ``data_end`` (default: the latest
+    date in the data).
     """
+    config = with_model_checkpoints(config, model)
     districts = [
         r[0]
         for r in con.execute(
@@ -109,7 +134,8 @@ def build_cohort(
     config : district rules (checkpoints and school-year calendar per district).
     model : a model declared in ``config.models`` (its grade is the population).
     school_years : keep only these school years (default: every year with enrollments).
-    as_of_dates : score at these dates instead of the configured checkpoints.
+    as_of_dates : score at these dates instead of the configured checkpoints (the
+        model's own, else the district's).
     data_end : drop checkpoints after this date (default: the latest date in the data).
 
     Returns
@@ -124,6 +150,7 @@ def build_cohort(
         school_years=school_years,
         as_of_dates=as_of_dates,
         data_end=data_end,
+        model=model,
     )
     points["as_of_date"] = pd.to_datetime(points["as_of_date"])
     con.register("__ontrack_checkpoints", points)
