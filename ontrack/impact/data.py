@@ -1,0 +1,229 @@
+"""Who was served, what was known about them before the start, and how 9th grade ended.
+
+One row per (intervention type, student, grade-year cell):
+
+- **served**: the student's *first* start of that type; the cell is the grade and
+  school year of the enrollment the student was in on the start date;
+- **not served**: every other student enrolled in that grade and school year whose
+  first start of the type (if any) came after their outcome was known; they get a
+  pseudo start date, the served students' median start in the cell, so that both
+  sides are described as of comparable dates.
+
+For every row, as of the latest checkpoint on or before the (pseudo) start: the rule
+status of the grade at that checkpoint (readiness in grade 8, on-track in grade 9) and
+every criterion's value, computed by ``ontrack.indicators`` itself; the latest risk
+score on or before the start from ``OUT/history/scores.parquet`` when it exists; and
+the outcome, on track at the end of 9th grade, from the same labels the models learn
+(``ontrack.dataset.labels``: indicators over the 9th-grade year, retention counted as
+not on track, NaN while the 9th-grade year is still open or the student left).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.dataset.labels import build_labels
+from ontrack.indicators import checkpoint_dates, school_year_of, student_indicators
+from ontrack.validation.store import provided_tables
+
+# criterion -> its value column in the indicators' student table
+VALUE_COLUMNS: dict[str, str] = {
+    "gpa": "gpa",
+    "attendance": "attendance_rate",
+    "df_ela_math": "df_ela_math",
+    "suspensions": "suspensions",
+    "credits": "credits_earned",
+    "core_semester_fs": "core_semester_fs",
+}
+# The rule a grade's status comes from.
+GRADE_RULE: dict[int, str] = {8: "hs_readiness_8", 9: "on_track_9"}
+NO_RULE = "no_rule"
+HISTORY = Path("history") / "scores.parquet"
+
+
+def first_starts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """Each student's first start of each intervention type, placed in a grade-year.
+
+    None when the district provided no ``interventions`` table. The grade, school and
+    school year are those of the latest enrollment entered on or before the start.
+    """
+    if "interventions" not in provided_tables(con):
+        return None
+    frame = con.execute(
+        """
+        WITH firsts AS (
+            SELECT student_id, intervention_type, min(start_date) AS start_date
+            FROM interventions GROUP BY ALL
+        )
+        SELECT f.student_id, f.intervention_type, f.start_date,
+               arg_max(e.school_year, e.entry_date) AS school_year,
+               arg_max(e.grade_level, e.entry_date) AS grade_level,
+               arg_max(e.school_id, e.entry_date) AS school_id
+        FROM firsts f
+        LEFT JOIN enrollments e
+          ON e.student_id = f.student_id AND e.entry_date <= f.start_date
+        GROUP BY ALL
+        """
+    ).df()
+    frame["start_date"] = pd.to_datetime(frame["start_date"])
+    return frame
+
+
+def _grade_years(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every student-year's grade and school (the latest enrollment spell of the year)."""
+    return con.execute(
+        """
+        SELECT e.student_id, e.school_year,
+               arg_max(e.grade_level, (e.entry_date, e.grade_level)) AS grade_level,
+               arg_max(e.school_id, (e.entry_date, e.grade_level)) AS school_id,
+               arg_max(s.district_id, (e.entry_date, e.grade_level)) AS district_id
+        FROM enrollments e LEFT JOIN schools s ON s.school_id = e.school_id
+        GROUP BY ALL
+        """
+    ).df()
+
+
+def study_rows(con: duckdb.DuckDBPyConnection, starts: pd.DataFrame) -> pd.DataFrame:
+    """Served and not-served rows per (type, grade, school year) cell with served students.
+
+    Columns: intervention_type, student_id, served, start_date (pseudo for not served),
+    school_year, grade_level, school_id, district_id. The rule excluding not-served
+    students served later is applied once outcomes are known (:func:`build_study`).
+    """
+    placed = starts.dropna(subset=["school_year", "grade_level"]).astype(
+        {"school_year": "int64", "grade_level": "int64"})
+    grades = _grade_years(con).astype({"school_year": "int64", "grade_level": "int64"})
+    cells = ["intervention_type", "grade_level", "school_year"]
+    typical = placed.groupby(cells)["start_date"].median().dt.normalize().rename("pseudo")
+    served = placed.merge(grades[["student_id", "school_year", "district_id"]],
+                          on=["student_id", "school_year"], how="left").assign(served=True)
+    pool = typical.reset_index().merge(grades, on=["grade_level", "school_year"])
+    pool = pool.merge(served[["intervention_type", "student_id", "school_year"]].assign(x=1),
+                      on=["intervention_type", "student_id", "school_year"], how="left")
+    others = pool[pool["x"].isna()].drop(columns="x").rename(columns={"pseudo": "start_date"})
+    others = others.assign(served=False)
+    columns = ["intervention_type", "student_id", "served", "start_date", "school_year",
+               "grade_level", "school_id", "district_id"]
+    rows = pd.concat([served[columns], others[columns]], ignore_index=True)
+    return rows.astype({"student_id": "str", "served": "bool"})
+
+
+def latest_on_or_before(config: Config, district_id: str | None, day: date,
+                        month_days: tuple[str, ...] | None = None) -> date | None:
+    """The latest checkpoint (or given MM-DD) on or before ``day`` in its district's calendar."""
+    rules = config.rules_for(district_id)
+    if month_days is not None:
+        rules = rules.model_copy(update={"checkpoints": month_days})
+    year = school_year_of(rules, day)
+    found = [d for y in (year - 1, year) for d in checkpoint_dates(rules, y) if d <= day]
+    return max(found) if found else None
+
+
+def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
+                district_id: str | None) -> pd.DataFrame:
+    """Per student, the criteria and rule status known on ``as_of`` (that date's school year).
+
+    Computed by :func:`ontrack.indicators.student_indicators`; one row per student with
+    the grade at that date, ``rule_status`` of the grade's rule and every value column.
+    """
+    year = school_year_of(config.rules_for(district_id), as_of)
+    long = student_indicators(con, config, as_of=as_of, school_years=[year])
+    keys = ["student_id", "grade_level"]
+    values = long.groupby(keys)[list(VALUE_COLUMNS.values())].first()
+    rule = long.assign(wanted=long["grade_level"].map(GRADE_RULE))
+    rule = rule[rule["indicator"] == rule["wanted"]].set_index(keys)["status"]
+    wide = values.join(rule.rename("rule_status")).reset_index()
+    wide["rule_status"] = wide["rule_status"].astype("object").where(
+        wide["grade_level"].isin(list(GRADE_RULE)), NO_RULE)
+    wide["as_of_grade"] = wide.pop("grade_level").astype("Int64")
+    return wide.astype({"student_id": "str"})
+
+
+def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
+                 dates: pd.Series) -> pd.DataFrame:
+    """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown)."""
+    parts = []
+    for (day, district), group in rows.groupby([dates, rows["district_id"].fillna("")],
+                                               sort=True, dropna=True):
+        wide = wide_values(con, config, pd.Timestamp(day).date(), district or None)
+        parts.append(group[["student_id"]].reset_index().merge(
+            wide, on="student_id", how="left").set_index("index"))
+    columns = [*VALUE_COLUMNS.values(), "rule_status", "as_of_grade"]
+    if not parts:
+        return pd.DataFrame(index=rows.index, columns=columns)
+    found = pd.concat(parts).reindex(rows.index)
+    found["rule_status"] = found["rule_status"].fillna("unknown")
+    return found[columns]
+
+
+def history_risk(out_dir: Path, rows: pd.DataFrame, dates: pd.Series,
+                 model: str | None = None) -> pd.Series:
+    """The latest calibrated risk on or before each row's date (NaN without history).
+
+    From ``OUT/history/scores.parquet`` (CONTRACT §4), any model unless ``model`` is
+    named; a history that is absent or unreadable gives NaN throughout.
+    """
+    path = Path(out_dir) / HISTORY
+    empty = pd.Series(np.nan, index=rows.index, dtype="float64")
+    if not path.exists():
+        return empty
+    history = pd.read_parquet(path, columns=["student_id", "model", "as_of_date", "risk"])
+    history = history.dropna(subset=["risk"])
+    if model is not None:
+        history = history[history["model"] == model]
+    if history.empty:
+        return empty
+    history = history.assign(student_id=history["student_id"].astype("str"),
+                             as_of_date=pd.to_datetime(history["as_of_date"]))
+    probe = pd.DataFrame({"student_id": rows["student_id"].astype("str"),
+                          "day": pd.to_datetime(dates), "row": rows.index})
+    probe = probe.dropna(subset=["day"]).sort_values("day")
+    merged = pd.merge_asof(probe, history.sort_values("as_of_date"), left_on="day",
+                           right_on="as_of_date", by="student_id", direction="backward")
+    return empty.add(merged.set_index("row")["risk"].astype("float64"), fill_value=np.nan)
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame) -> pd.DataFrame:
+    """On track at the end of 9th grade (1.0 / 0.0 / NaN) and when that became known."""
+    cohort = rows[["student_id", "start_date", "school_year", "school_id", "district_id",
+                   "grade_level"]].rename(columns={"start_date": "as_of_date"})
+    cohort = cohort.set_index(["student_id", "as_of_date"])
+    labels = build_labels(con, cohort, config, label="off_track_9")
+    return pd.DataFrame({"on_track_9": 1.0 - labels["label"].to_numpy(),
+                         "outcome_known": labels["window_end"].to_numpy()}, index=rows.index)
+
+
+def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path) -> pd.DataFrame | None:
+    """Every served and not-served row with its pre-start values, risk and outcome.
+
+    None when there is no ``interventions`` table. Not-served students whose own first
+    start of the type came on or before their outcome was known, and served students
+    who started after it, are dropped: neither is a clean comparison.
+    """
+    starts = first_starts(con)
+    if starts is None:
+        return None
+    rows = study_rows(con, starts)
+    if rows.empty:
+        return rows
+    checkpoints = pd.Series([
+        latest_on_or_before(config, d if isinstance(d, str) else None, s.date())
+        for d, s in zip(rows["district_id"], rows["start_date"], strict=True)
+    ], index=rows.index, dtype="datetime64[ns]")
+    rows = rows.join(values_as_of(con, config, rows, checkpoints))
+    rows["checkpoint"] = checkpoints
+    rows["risk"] = history_risk(out_dir, rows, rows["start_date"])
+    rows = rows.join(outcomes(con, config, rows))
+    first = starts.set_index(["intervention_type", "student_id"])["start_date"]
+    own = pd.Series(first.reindex(pd.MultiIndex.from_frame(
+        rows[["intervention_type", "student_id"]])).to_numpy(), index=rows.index)
+    known = pd.to_datetime(rows["outcome_known"])
+    late_control = ~rows["served"] & own.notna() & (own <= known)
+    late_served = rows["served"] & (rows["start_date"] > known)
+    return rows[~(late_control | late_served)].reset_index(drop=True)

@@ -1,0 +1,207 @@
+"""``run_impact``: did the support help? Writes ``OUT/impact/impact.json`` (CONTRACT §4).
+
+Per intervention type: a weighted comparison of served and comparable not-served
+students (``matching``), and for each ``impact.cutoffs`` entry a regression-discontinuity
+estimate at the cutoff (``discontinuity``). Every effect reads *served - not served* in
+on-track rate at the end of 9th grade, so help that helps shows > 0. A side with fewer
+than ``reporting.min_group_size`` students is withheld (no rate, no effect; its size
+reads "fewer than N"), and when nothing can be estimated the file says why in words.
+No student ID or name is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.impact.data import VALUE_COLUMNS, build_study, history_risk, latest_on_or_before, values_as_of
+from ontrack.impact.discontinuity import estimate
+from ontrack.impact.matching import OUTCOME, compare
+from ontrack.support_settings import ImpactCutoff
+from ontrack.validation.store import open_validated
+
+IMPACT_FILE = Path("impact") / "impact.json"
+ASSOCIATION = "association, not proof"
+NO_TABLE = "no interventions table: the district did not provide one"
+TOO_FEW_SERVED = "too few students served"
+TOO_FEW_COMPARISON = "too few comparable students not served"
+NO_OUTCOMES = "no outcomes yet: no served student has finished 9th grade in the data"
+NOT_SERVED_TYPE = "no students served with this intervention type"
+NO_HISTORY = "not enough history: no risk scores from this model on or before the cutoff date"
+TOO_FEW_NEAR = "too few students near the cutoff"
+MATCH_METHOD = ("inverse-probability weighting (effect on the served) within grade, school "
+                "year and rule status, on the criteria's values before the start and the "
+                "risk score when known")
+Say = Callable[[str], None]
+
+
+def size(n: int, floor: int) -> int | str:
+    """A count as published: the number, or "fewer than N" below the minimum group size."""
+    return int(n) if n >= floor else f"fewer than {floor}"
+
+
+def _r(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
+
+
+def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
+    """The weighted comparison of one type, suppressed or explained when it cannot be made."""
+    floor = config.reporting.min_group_size
+    known = rows.dropna(subset=[OUTCOME])
+    served, others = known["served"].sum(), (~known["served"]).sum()
+    waiting = int(rows["served"].sum() - served)
+    entry: dict[str, Any] = {
+        "label": ASSOCIATION, "method": MATCH_METHOD,
+        "grades": sorted({int(g) for g in rows.loc[rows["served"], "grade_level"]}),
+        "school_years": sorted({int(y) for y in rows.loc[rows["served"], "school_year"]}),
+        "n_served": size(served, floor), "n_comparison": size(others, floor),
+        "n_served_outcome_not_yet_known": size(waiting, floor) if waiting else 0,
+        "served_rate": None, "comparison_rate": None, "effect": None,
+        "ci_low": None, "ci_high": None, "estimable": False, "why": None,
+    }
+    if served == 0:
+        entry["why"] = NO_OUTCOMES
+    elif served < floor:
+        entry["why"] = TOO_FEW_SERVED
+        entry["comparison_rate"] = _r(known.loc[~known["served"], OUTCOME].mean()) if others >= floor else None
+    elif others < floor:
+        entry["why"] = TOO_FEW_COMPARISON
+        entry["served_rate"] = _r(known.loc[known["served"], OUTCOME].mean())
+    else:
+        found = compare(known, confidence=config.impact.confidence)
+        entry.update(
+            served_rate=_r(found.served_rate), comparison_rate=_r(found.comparison_rate),
+            effect=_r(found.effect), ci_low=_r(found.ci[0]), ci_high=_r(found.ci[1]),
+            ci_method="percentile bootstrap over students, resampled within each side",
+            effective_n_comparison=round(found.effective_n_comparison, 1),
+            balance_max_std_diff=found.max_abs_std_diff, estimable=True,
+            risk_used=bool(known["risk"].notna().mean() >= 0.5),
+        )
+    return entry
+
+
+def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
+                     cutoff: ImpactCutoff) -> pd.Series:
+    """Each row's value of the cutoff's variable at the latest ``as_of`` on or before its start."""
+    dates = pd.Series([
+        latest_on_or_before(config, d if isinstance(d, str) else None, s.date(), (cutoff.as_of,))
+        for d, s in zip(rows["district_id"], rows["start_date"], strict=True)
+    ], index=rows.index, dtype="datetime64[ns]")
+    if cutoff.variable.startswith("risk:"):
+        return history_risk(out_dir, rows, dates, model=cutoff.variable.split(":", 1)[1])
+    column = VALUE_COLUMNS[cutoff.variable.split(".", 1)[1]]
+    return pd.to_numeric(values_as_of(con, config, rows, dates)[column], errors="coerce")
+
+
+def cutoff_entry(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
+                 cutoff: ImpactCutoff) -> dict[str, Any]:
+    """The regression-discontinuity estimate for one ``impact.cutoffs`` entry."""
+    floor = config.reporting.min_group_size
+    entry: dict[str, Any] = {
+        **cutoff.model_dump(mode="json"), "label": "regression discontinuity at the cutoff",
+        "estimable": False, "why": None, "design": None, "bandwidth": None,
+        "n_served_side": None, "n_other_side": None, "effect": None, "ci_low": None,
+        "ci_high": None, "p_value": None, "density_p_value": None,
+    }
+    if rows.empty or not rows["served"].any():
+        entry["why"] = NOT_SERVED_TYPE
+        return entry
+    value = running_variable(con, config, out_dir, rows, cutoff)
+    usable = rows.assign(x=value - cutoff.threshold).dropna(subset=[OUTCOME, "x"])
+    if cutoff.variable.startswith("risk:") and value.isna().all():
+        entry["why"] = NO_HISTORY
+        return entry
+    if not usable["served"].any():
+        entry["why"] = NO_OUTCOMES
+        return entry
+    try:
+        found = estimate(usable[OUTCOME], usable["x"], usable["served"],
+                         treated=cutoff.treated, confidence=config.impact.confidence)
+    except Exception:  # noqa: BLE001 - rdrobust cannot fit: too few distinct values nearby
+        entry["why"] = TOO_FEW_NEAR
+        return entry
+    entry.update(design=found.design, bandwidth=_r(found.bandwidth, 4),
+                 n_served_side=size(found.n_served_side, floor),
+                 n_other_side=size(found.n_other_side, floor),
+                 density_p_value=_r(found.density_p_value))
+    if min(found.n_served_side, found.n_other_side) < floor:
+        entry["why"] = TOO_FEW_NEAR
+        return entry
+    entry.update(effect=_r(found.effect), ci_low=_r(found.ci[0]), ci_high=_r(found.ci[1]),
+                 p_value=_r(found.p_value), estimable=True,
+                 ci_method="robust bias-corrected (rdrobust)")
+    return entry
+
+
+def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = None) -> dict[str, Any]:
+    """Everything ``impact.json`` holds, computed from the validated tables under ``out_dir``."""
+    say, out_dir = progress or (lambda _msg: None), Path(out_dir)
+    floor = config.reporting.min_group_size
+    result: dict[str, Any] = {
+        "outcome": OUTCOME, "effect_reads": "on-track rate served - not served (> 0: helped)",
+        "confidence": config.impact.confidence, "min_group_size": floor,
+        "config_hash": config.config_hash, "generated_at": datetime.now(UTC).isoformat(
+            timespec="seconds"), "status": "ok", "why": None, "interventions": [],
+    }
+    con = open_validated(out_dir, config)
+    try:
+        say("reading interventions, pre-start criteria, risk and outcomes")
+        study = build_study(con, config, out_dir)
+        if study is None:
+            result.update(status="not_estimable", why=NO_TABLE)
+            return result
+        types = sorted(set(study["intervention_type"]) | {c.intervention_type
+                                                           for c in config.impact.cutoffs})
+        for kind in types:
+            rows = study[study["intervention_type"] == kind].reset_index(drop=True)
+            say(f"estimating the impact of {kind}")
+            cutoffs = [c for c in config.impact.cutoffs if c.intervention_type == kind]
+            result["interventions"].append({
+                "intervention_type": kind,
+                "matched": matched_entry(rows, config) if rows["served"].any() else
+                {"label": ASSOCIATION, "estimable": False, "why": NOT_SERVED_TYPE},
+                "discontinuity": [cutoff_entry(con, config, out_dir, rows, c) for c in cutoffs],
+            })
+    finally:
+        con.close()
+    if not any(i["matched"].get("estimable") or any(d["estimable"] for d in i["discontinuity"])
+               for i in result["interventions"]):
+        result.update(status="not_estimable", why=_why_nothing(result["interventions"]))
+    return result
+
+
+def _why_nothing(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "the interventions table holds no supports"
+    reasons = sorted({e["matched"]["why"] for e in entries if e["matched"].get("why")})
+    return "; ".join(reasons) or TOO_FEW_SERVED
+
+
+def write_json(payload: dict[str, Any], path: Path) -> None:
+    """Write ``payload`` as JSON atomically (a temp file in the same folder, then replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".impact-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(payload, out, indent=2, allow_nan=False)
+            out.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def run_impact(out_dir: Path | str, config: Config, progress: Say | None = None) -> dict[str, Any]:
+    """Estimate and write ``OUT/impact/impact.json``; return what was written."""
+    payload = impact_summary(out_dir, config, progress)
+    write_json(payload, Path(out_dir) / IMPACT_FILE)
+    return payload
