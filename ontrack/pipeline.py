@@ -109,6 +109,12 @@ def _score(ctx: Context, model: str, as_of: Any = None) -> Any:
                                             progress=ctx.progress))
 
 
+def _impact(ctx: Context, _model: None) -> dict:
+    from ontrack.impact import run_impact
+
+    return _quiet(lambda: run_impact(ctx.out, ctx.config, progress=ctx.progress))
+
+
 def _report(ctx: Context, _model: None, pair: Any = None) -> Path:
     from ontrack.reports.district import render_report
 
@@ -146,7 +152,11 @@ STAGES: tuple[Stage, ...] = (
           outputs=("rosters/summary_{model}.json",), per_model=True, params=("as_of",),
           key_on=("champion",), cadence=("weekly",),
           brief=lambda r: {k: r.summary[k] for k in SCORE_COUNTS}),
-    Stage("report", _report, "rendering the district report", needs=("indicators",), uses=("score",),
+    Stage("impact", _impact, "estimating whether support helped", needs=("validate", "indicators"),
+          uses=("score",), outputs=("impact/impact.json",), cadence=("weekly",),
+          brief=lambda r: {"status": r["status"], "types": len(r["interventions"])}),
+    Stage("report", _report, "rendering the district report", needs=("indicators",),
+          uses=("score", "impact"),
           outputs=("report/index.html",), params=("pair",), cadence=("weekly",), retries=1,
           brief=lambda index: {"index": str(index)}),
 )
