@@ -5,7 +5,12 @@ graders): each model's latest roster is kept in ``OUT/rosters/_history/
 <model>_roster.parquet`` and a school's files are rebuilt from all of them, so scoring
 grade 9 never erases the grade-8 rows of the same school. Counselor files
 (``OUT/rosters/counselors/<staff_id>.*``) hold only the students of that counselor's
-caseload this school year.
+caseload this school year. File names come from :func:`ontrack.paths.file_stem`.
+
+Names (``student_name``, "Last, First") and the support active on the as-of date
+(``current_support``) are joined here, after the per-model rosters are saved, so they
+reach only the roster files and the follow-up lists (``OUT/followup/<school>.csv``,
+:mod:`ontrack.scoring.followup`), never the history or the summary.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.indicators.definitions import rule_summary
 from ontrack.modeling.baselines import roster_columns
+from ontrack.paths import file_stem
+from ontrack.scoring.followup import current_support, followup_items, read_interventions
+from ontrack.scoring.history import read_history
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
@@ -32,9 +40,9 @@ RUN_NOTE = (
     "to be on track; it is a flashlight, not a hammer: a prompt to look closer and "
     "offer help, read beside the rule and the student's own record, never a label."
 )
-FIRST = ["student_id", "school_id", "school_name", "grade_level", "staff_id", "staff_name",
-         "model", "ranked_by", "risk", "risk_tier", "rank", "change", "alerts", "reason_1", "reason_2",
-         "reason_3", "rule_status"]
+FIRST = ["student_id", "student_name", "school_id", "school_name", "grade_level", "staff_id", "staff_name",
+         "model", "ranked_by", "risk", "risk_tier", "rank", "change", "current_support", "alerts", "reason_1",
+         "reason_2", "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 # From this many files on, rosters are written by two processes (starting them costs ~2 s).
 POOL_FROM = 24
@@ -89,16 +97,46 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
 
 
 def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path, config: Config) -> list[str]:
-    """Save this model's roster, then rewrite every school and counselor file."""
-    schools = pd.read_parquet(Path(out_dir) / "validated" / "schools.parquet")
+    """Save this model's roster, then rewrite every school and counselor file and every
+    school's follow-up list. Returns the school IDs of this run's rows."""
+    out_dir = Path(out_dir)
+    schools = pd.read_parquet(out_dir / "validated" / "schools.parquet")
     names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
     district_of = dict(zip(schools["school_id"].astype(str), schools["district_id"].astype(str), strict=False))
     staff = staff_of(out_dir, roster[["student_id", "school_year"]])
+    combined, runs = _combined(roster, run, folder, staff, names)
+    combined = _with_people(combined, out_dir)
+    todo = _followup(combined, runs, out_dir, config)
+    jobs, written = [], []
+    for school_id, rows in combined.groupby("school_id", sort=True):
+        here = [r for r in runs if r["model"] in set(rows["model"])]
+        title = f"{names.get(school_id, school_id)}: support roster"
+        items = todo[todo["school_id"] == school_id]
+        _write_followup(items, "student_name" in combined.columns, out_dir / "followup" / f"{file_stem(school_id)}.csv")
+        meta = _meta(rows, title, here, config, district_of, followup=items, profiles="../profiles/")
+        jobs.append((_drop_empty(rows), meta, folder, file_stem(school_id)))
+        written.append(school_id)
+    for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
+        rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
+        if not rows.empty:
+            title = f"{staff_name or staff_id}: caseload support roster"
+            items = todo[todo["student_id"].isin(set(rows["student_id"]))]
+            meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
+            jobs.append((_drop_empty(rows), meta, folder / "counselors", file_stem(staff_id)))
+    _run_jobs(jobs)
+    scored_here = set(roster["school_id"])
+    return [s for s in written if s in scored_here]
+
+
+def _combined(roster: pd.DataFrame, run: dict, folder: Path, staff: pd.DataFrame,
+              names: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
+    """Save this model's roster (no names) and return every model's latest rows, ordered,
+    with each model's run facts."""
     joined = staff.groupby("student_id").agg(
         staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
         staff_name=("staff_name", lambda s: "; ".join(sorted(n for n in s if n))),
     )
-    frame = roster.drop(columns=["district_id", "school_year", "rule_score"]).copy()
+    frame = roster.drop(columns=["district_id", "school_year", "rule_score"], errors="ignore").copy()
     frame["school_name"] = frame["school_id"].map(names).fillna("")
     for column in ("staff_id", "staff_name"):
         frame[column] = joined[column].reindex(frame["student_id"], fill_value="").to_numpy()
@@ -112,20 +150,51 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
         frames.append(pd.read_parquet(path))
         runs.append(json.loads((history / f"{model}_run.json").read_text(encoding="utf-8")))
     combined = _ordered(pd.concat(frames, ignore_index=True)).sort_values(["school_id", "model", "rank"])
-    jobs, written = [], []
-    for school_id, rows in combined.groupby("school_id", sort=True):
-        here = [r for r in runs if r["model"] in set(rows["model"])]
-        title = f"{names.get(school_id, school_id)}: support roster"
-        jobs.append((_drop_empty(rows), _meta(rows, title, here, config, district_of), folder, school_id))
-        written.append(school_id)
-    for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
-        rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
-        if not rows.empty:
-            title = f"{staff_name or staff_id}: caseload support roster"
-            jobs.append((_drop_empty(rows), _meta(rows, title, runs, config, district_of), folder / "counselors", staff_id))
-    _run_jobs(jobs)
-    scored_here = set(roster["school_id"])
-    return [s for s in written if s in scored_here]
+    return combined, runs
+
+
+def _with_people(combined: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """Add ``student_name`` ("Last, First"; only when ``students`` has names) and
+    ``current_support`` (only when the district provided interventions)."""
+    path = out_dir / "validated" / "students.parquet"
+    students = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["student_id"])
+    parts = [c for c in ("last_name", "first_name") if c in students.columns]
+    frame = combined.copy()
+    if parts and students[parts].notna().any().any():
+        clean = students[parts].apply(lambda s: s.fillna("").astype(str).str.strip())
+        full = [", ".join(p for p in row if p) for row in clean.itertuples(index=False)]
+        name_of = dict(zip(students["student_id"].astype(str), full, strict=False))
+        frame["student_name"] = frame["student_id"].astype(str).map(name_of).fillna("")
+    interventions = read_interventions(out_dir)
+    if interventions is not None:
+        frame["current_support"] = current_support(interventions, frame["student_id"], frame["as_of_date"]).to_numpy()
+    return _ordered(frame)
+
+
+def _followup(combined: pd.DataFrame, runs: list[dict], out_dir: Path, config: Config) -> pd.DataFrame:
+    """Every model's follow-up items of its latest run, for the students on the rosters,
+    with their names when the rosters have them."""
+    interventions = read_interventions(out_dir)
+    frames = []
+    for run in runs:
+        history = read_history(out_dir, run["model"])
+        version = run.get("history_version", "" if run["version"] == "none" else run["version"])
+        items = followup_items(history, run["model"], run["as_of"], version, interventions,
+                               config.followup.risk_rise)
+        mine = combined[combined["model"] == run["model"]]
+        frames.append(items[items["student_id"].isin(set(mine["student_id"]))])
+    todo = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["student_id", "school_id"])
+    if "student_name" in combined.columns:
+        name_of = dict(zip(combined["student_id"], combined["student_name"], strict=False))
+        todo["student_name"] = todo["student_id"].map(name_of).fillna("")
+    return todo
+
+
+def _write_followup(items: pd.DataFrame, with_names: bool, path: Path) -> None:
+    """``OUT/followup/<school>.csv``: headers even when there is nothing to do."""
+    columns = ["student_id", "student_name", "item", "since", "detail"] if with_names else \
+        ["student_id", "item", "since", "detail"]
+    write_table_csv(items.reindex(columns=columns), path)
 
 
 def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
@@ -187,7 +256,8 @@ def rule_lines(rows: pd.DataFrame, district_of: dict[str, str], config: Config) 
 
 
 def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
-          district_of: dict[str, str] | None = None) -> RosterMeta:
+          district_of: dict[str, str] | None = None, *, followup: pd.DataFrame | None = None,
+          profiles: str | None = None) -> RosterMeta:
     alerts = [(r.student_id, r.alerts) for r in rows.itertuples(index=False) if r.alerts]
     counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
     banners = [f"{r['model']}: {r['banner']}" for r in runs if r.get("banner")]
@@ -208,4 +278,14 @@ def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
         expires=joined(expires), config_hash=config.config_hash,
         banner=" ".join(banners) or None, alerts=alerts, tier_counts=counts, notes=[RUN_NOTE],
         rules=rule_lines(rows, district_of or {}, config),
+        followup=_followup_lines(followup), profiles=profiles,
     )
+
+
+def _followup_lines(items: pd.DataFrame | None) -> list[tuple[str, str, str, str, str]]:
+    """(student_id, student_name, item, since, detail) of each follow-up item."""
+    if items is None or items.empty:
+        return []
+    names = items["student_name"] if "student_name" in items.columns else pd.Series("", index=items.index)
+    return list(zip(items["student_id"].astype(str), names.fillna("").astype(str), items["item"],
+                    items["since"], items["detail"], strict=True))

@@ -1,20 +1,24 @@
 """The roster as one self-contained HTML page, for people: inline style and script only.
 
 The page's Content-Security-Policy forbids loading anything; its table sorts by any
-column (numbers as numbers, blanks last) and filters by a search box. Student data
-reaches the page only through :func:`html.escape`. Values are read through
-:mod:`reports.roster_values`, as in the CSV and XLSX files (:mod:`reports.rosters`).
+column (numbers as numbers, blanks last) and filters by a search box (IDs, names,
+reasons: any text of the row). "Follow up this week" comes first, then the alerts. The
+page is one autoescaping Jinja2 template: student data reaches it only as escaped text.
+Values are read through :mod:`reports.roster_values`, as in the CSV and XLSX files
+(:mod:`reports.rosters`).
 """
 
 from __future__ import annotations
 
-from html import escape
+from jinja2 import Environment
 
 import pandas as pd
 
+from ontrack.paths import file_stem
 from ontrack.reports.roster_values import (
     NO_STUDENTS,
     NOTHING_NEW,
+    NOTHING_TO_FOLLOW,
     RosterMeta,
     column_kind,
     is_number,
@@ -25,7 +29,8 @@ from ontrack.reports.roster_values import (
 
 # Column headers people read; any other column gets _label(name).
 LABELS = {
-    "student_id": "Student ID", "school_id": "School ID", "school_name": "School",
+    "student_id": "Student ID", "student_name": "Name", "current_support": "Current support",
+    "school_id": "School ID", "school_name": "School",
     "grade_level": "Grade", "staff_id": "Staff ID", "staff_name": "Counselor",
     "model": "Model", "risk": "Risk", "risk_tier": "Support tier", "rank": "Rank",
     "change": "Change", "rule_status": "Rule", "reason_1": "Reason 1",
@@ -62,6 +67,7 @@ th[aria-sort=descending] button::after{content:" \\2193";color:var(--ink)}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:nth-child(even){background:#fafbfc}tr:target{outline:2px solid #0969da}
 .chg-new{font-weight:600}td.empty{color:var(--muted);font-style:italic}
+table.todo{width:auto;margin:4px 0}table.todo td,table.todo th{border-bottom:1px solid var(--line)}
 @media print{body{padding:0;font-size:11px}.controls{display:none}
 .scroll{overflow:visible;max-height:none;border:0}thead th{position:static}
 th button::after{content:""}thead{display:table-header-group}tr{break-inside:avoid}
@@ -123,19 +129,75 @@ def _tier_classes(meta: RosterMeta, frame: pd.DataFrame) -> dict[str, tuple[str,
             for i, t in enumerate(order)}
 
 
-def _td(name: str, kind: str, value: object, tiers: dict[str, tuple[str, int]]) -> str:
-    shown = escape(shown_text(kind, value))
+TEMPLATE = """{% macro who(sid, row) %}{% if row is not none %}<a href="#row-{{ row }}">{{ sid }}</a>{% else %}{{ sid }}{% endif %}\
+{% endmacro -%}
+{% macro cell(c) %}<td{% if c.cls %} class="{{ c.cls }}"{% endif %}{% if c.sort is not none %} \
+data-sort="{{ c.sort }}"{% endif %}>{% if c.tier %}<span class="tier {{ c.tier }}">{{ c.text }}</span>\
+{% elif c.href %}<a href="{{ c.href }}">{{ c.text }}</a>{% else %}{{ c.text }}{% endif %}</td>{% endmacro -%}
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp|safe }}">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{{ meta.title }}</title><style>{{ style|safe }}</style></head><body>
+<header><h1>{{ meta.title }}</h1><p class="facts">Model {{ meta.model }} version {{ meta.model_version }} \
+· as of {{ meta.as_of_date }} · valid until {{ meta.expires }} (next checkpoint) · config {{ meta.config_hash }} \
+· {{ n }} students</p>{% for rule in meta.rules %}<p class="facts">{{ rule }}</p>{% endfor %}</header>
+{% if meta.banner %}<div class="banner" role="alert">{{ meta.banner }}</div>
+{% endif %}<section id="followup"><h2>Follow up this week</h2>
+{% if todo %}<table class="todo"><thead><tr><th scope="col">Student</th><th scope="col">Item</th>\
+<th scope="col">Since</th><th scope="col">Detail</th></tr></thead><tbody>
+{% for t in todo %}<tr><td>{{ who(t.sid, t.row) }}{% if t.name %} {{ t.name }}{% endif %}</td><td>{{ t.item }}</td>\
+<td>{{ t.since }}</td><td>{{ t.detail }}</td></tr>
+{% endfor %}</tbody></table>{% else %}<p>{{ nothing_to_follow }}</p>{% endif %}</section>
+<section id="new"><h2>New since last run</h2>
+{% if alerts %}<ul class="alerts">{% for a in alerts %}<li><strong>{{ who(a.sid, a.row) }}</strong> — {{ a.text }}</li>\
+{% endfor %}</ul>{% else %}<p>{{ nothing_new }}</p>{% endif %}
+</section>
+{% if chips %}<section><h2>Support tiers</h2><div class="tiers">{% for c in chips %}\
+<span class="tier {{ c.css }}">{{ c.tier }}: {{ c.n }}</span>{% endfor %}</div></section>
+{% endif %}<section><h2>Students</h2><div class="controls"><label>Find: \
+<input type="search" id="filter" placeholder="ID, name, reason…"></label> <span id="shown" class="facts"></span></div>\
+<div class="scroll"><table id="roster"><thead><tr>
+{% for h in heads %}<th scope="col" data-col="{{ h.name }}" data-type="{{ h.type }}" title="{{ h.name }}">\
+<button type="button">{{ h.label }}</button></th>
+{% endfor %}</tr></thead><tbody>
+{% for row in rows %}<tr id="row-{{ loop.index0 }}">{% for c in row %}{{ cell(c) }}{% endfor %}</tr>
+{% endfor %}{% if not rows %}<tr class="none"><td class="empty" colspan="{{ heads|length or 1 }}">{{ no_students }}</td></tr>
+{% endif %}</tbody></table></div></section>
+{% if meta.notes %}<footer class="small"><h2>About this list</h2>{% for note in meta.notes %}<p>{{ note }}</p>\
+{% endfor %}</footer>
+{% endif %}<script>{{ script|safe }}</script></body></html>
+"""
+
+_PAGE = Environment(autoescape=True, keep_trailing_newline=False).from_string(TEMPLATE)
+
+
+def _cell(name: str, kind: str, value: object, tiers: dict[str, tuple[str, int]],
+          href: str | None = None) -> dict:
+    """What one table cell shows: its text, class, sort key, tier chip or link."""
+    shown = shown_text(kind, value)
+    cell = {"text": shown, "cls": None, "sort": None, "tier": None, "href": None}
     if kind in ("risk", "rate", "float", "int"):
         raw = "" if missing(value) or not is_number(value) else repr(float(value))
-        return f'<td class="num" data-sort="{raw}">{shown}</td>'
+        return {**cell, "cls": "num", "sort": raw}
     if name == "risk_tier" and plain_text(value) in tiers:
         css, order = tiers[plain_text(value)]
-        return f'<td data-sort="{order}"><span class="tier {css}">{shown}</span></td>'
-    if name == "change" and plain_text(value) == "new to the list":
-        return f'<td class="chg-new">{shown}</td>'
+        return {**cell, "sort": str(order), "tier": css}
+    if name == "change" and plain_text(value).startswith("new to the list"):
+        return {**cell, "cls": "chg-new"}
     if name == "rule_status":
-        return f"<td>{shown.replace('_', ' ')}</td>"
-    return f'<td class="long">{shown}</td>' if len(shown) > 40 else f"<td>{shown}</td>"
+        return {**cell, "text": shown.replace("_", " ")}
+    if name == "student_id" and href:
+        return {**cell, "href": href}
+    return {**cell, "cls": "long" if len(shown) > 40 else None}
+
+
+def _profile_links(frame: pd.DataFrame, meta: RosterMeta) -> list[str | None]:
+    """Each row's profile page, relative to the roster (None without ``meta.profiles``)."""
+    if meta.profiles is None or "school_id" not in frame.columns:
+        return [None] * len(frame)
+    return [f"{meta.profiles}{file_stem(plain_text(school))}/{file_stem(plain_text(sid))}.html"
+            for school, sid in zip(frame["school_id"].tolist(), frame["student_id"].tolist(), strict=True)]
 
 
 def render_html(frame: pd.DataFrame, meta: RosterMeta, *,
@@ -145,65 +207,24 @@ def render_html(frame: pd.DataFrame, meta: RosterMeta, *,
     kinds = kinds or {n: column_kind(n, frame[c])
                       for n, c in zip(names, frame.columns, strict=True)}
     tiers = _tier_classes(meta, frame)
-    e = escape
-    facts = (f"Model {e(meta.model)} version {e(meta.model_version)} · as of "
-             f"{e(meta.as_of_date)} · valid until {e(meta.expires)} (next checkpoint) · "
-             f"config {e(meta.config_hash)} · {len(frame)} students")
-    parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
-             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-             '<meta name="viewport" content="width=device-width,initial-scale=1">',
-             f"<title>{e(meta.title)}</title><style>{STYLE}</style></head><body>",
-             f"<header><h1>{e(meta.title)}</h1><p class=\"facts\">{facts}</p>"
-             + "".join(f'<p class="facts">{e(rule)}</p>' for rule in meta.rules)
-             + "</header>"]
-    if meta.banner:
-        parts.append(f'<div class="banner" role="alert">{e(meta.banner)}</div>')
-    first_row = {}
+    first_row: dict[str, int] = {}
     for i, sid in enumerate(frame["student_id"].tolist()):
         first_row.setdefault(plain_text(sid), i)
-    parts.append('<section id="new"><h2>New since last run</h2>')
-    if meta.alerts:
-        items = []
-        for sid, alert in meta.alerts:
-            who = e(str(sid))
-            if str(sid) in first_row:
-                who = f'<a href="#row-{first_row[str(sid)]}">{who}</a>'
-            items.append(f"<li><strong>{who}</strong> — {e(str(alert))}</li>")
-        parts.append(f'<ul class="alerts">{"".join(items)}</ul>')
-    else:
-        parts.append(f"<p>{NOTHING_NEW}</p>")
-    parts.append("</section>")
-    if meta.tier_counts:
-        chips = "".join(
-            f'<span class="tier {tiers[t][0]}">{e(str(t))}: {int(n)}</span>'
-            for t, n in meta.tier_counts.items())
-        parts.append(f'<section><h2>Support tiers</h2><div class="tiers">{chips}</div>'
-                     "</section>")
-    parts.append('<section><h2>Students</h2><div class="controls"><label>Find: '
-                 '<input type="search" id="filter" placeholder="ID, name, reason…">'
-                 '</label> <span id="shown" class="facts"></span></div>'
-                 '<div class="scroll"><table id="roster"><thead><tr>')
-    for name in names:
-        numeric = kinds[name] in ("risk", "rate", "float", "int") or name == "risk_tier"
-        parts.append(f'<th scope="col" data-col="{e(name)}" '
-                     f'data-type="{"num" if numeric else "text"}" title="{e(name)}">'
-                     f'<button type="button">{e(LABELS.get(name, _label(name)))}'
-                     "</button></th>")
-    parts.append("</tr></thead><tbody>")
+    heads = [{"name": n, "label": LABELS.get(n, _label(n)),
+              "type": "num" if kinds[n] in ("risk", "rate", "float", "int") or n == "risk_tier" else "text"}
+             for n in names]
     columns = [frame.iloc[:, p].tolist() for p in range(len(names))]
-    for i in range(len(frame)):
-        cells = "".join(_td(n, kinds[n], columns[p][i], tiers)
-                        for p, n in enumerate(names))
-        parts.append(f'<tr id="row-{i}">{cells}</tr>')
-    if frame.empty:
-        parts.append(f'<tr class="none"><td class="empty" colspan="{max(len(names), 1)}">'
-                     f"{NO_STUDENTS}</td></tr>")
-    parts.append("</tbody></table></div></section>")
-    if meta.notes:
-        notes = "".join(f"<p>{e(str(n))}</p>" for n in meta.notes)
-        parts.append(f'<footer class="small"><h2>About this list</h2>{notes}</footer>')
-    parts.append(f"<script>{SCRIPT}</script></body></html>")
-    return "\n".join(parts)
+    links = _profile_links(frame, meta)
+    rows = [[_cell(n, kinds[n], columns[p][i], tiers, links[i]) for p, n in enumerate(names)]
+            for i in range(len(frame))]
+    todo = [{"sid": sid, "row": first_row.get(sid), "name": name, "item": item, "since": since,
+             "detail": detail} for sid, name, item, since, detail in meta.followup]
+    alerts = [{"sid": str(sid), "row": first_row.get(str(sid)), "text": str(text)} for sid, text in meta.alerts]
+    chips = [{"tier": str(t), "n": int(n), "css": tiers[t][0]} for t, n in meta.tier_counts.items()]
+    return _PAGE.render(
+        meta=meta, n=len(frame), csp=CSP, style=STYLE, script=SCRIPT, todo=todo, alerts=alerts,
+        chips=chips, heads=heads, rows=rows, nothing_to_follow=NOTHING_TO_FOLLOW,
+        nothing_new=NOTHING_NEW, no_students=NO_STUDENTS)
 
 
 def _label(name: str) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 NO_STUDENTS = "No students in this roster."
 NOTHING_NEW = "Nothing new since the last run."
+NOTHING_TO_FOLLOW = "Nothing to follow up this week."
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,13 @@ class RosterMeta:
     # The rule behind the roster, one sentence per model, from the district's rules
     # (``ontrack.indicators.definitions.rule_summary``); shown under the title.
     rules: tuple[str, ...] = ()
+    # The follow-up items of these students: (student_id, student_name, item, since,
+    # detail), listed first on the page (``ontrack.scoring.followup``).
+    followup: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    # Where the profile pages are, relative to the roster's folder ("../profiles/"):
+    # each student ID links to <profiles><file_stem(school_id)>/<file_stem(student_id)>.html.
+    # None: no links.
+    profiles: str | None = None
 
 
 def missing(value: object) -> bool:

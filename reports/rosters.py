@@ -5,7 +5,7 @@ formats it (it never fits, scores or re-ranks) and renders whatever columns it g
 order, because the rule's criterion columns differ between models. :func:`write_roster`
 checks the frame and writes all three files; the CSV (for tools: exactly the frame's
 columns, IDs as text, spreadsheet-formula prefixes neutralised) and the XLSX (for
-spreadsheets: "roster" and "about" sheets, student data only as literal strings, never
+spreadsheets: "roster" and "about" sheets (the run, the follow-up items, the alerts), student data only as literal strings, never
 formulas) are written here, the HTML page for people by :mod:`reports.roster_html`.
 How a column's values read is shared by all three (:mod:`reports.roster_values`).
 """
@@ -25,6 +25,7 @@ from ontrack.reports.roster_html import render_html
 from ontrack.reports.roster_values import (
     NO_STUDENTS,
     NOTHING_NEW,
+    NOTHING_TO_FOLLOW,
     RosterMeta,
     column_kind,
     is_number,
@@ -243,6 +244,12 @@ def _write_about(book, meta: RosterMeta, n_rows: int) -> None:  # noqa: ANN001 -
     put("Support tiers", heading=True)
     for tier, count in meta.tier_counts.items():
         put(tier, int(count))
+    put("")
+    put("Follow up this week", heading=True)
+    for student_id, name, item, since, detail in meta.followup:
+        put(student_id, f"{name + ': ' if name else ''}{item} since {since} ({detail})")
+    if not meta.followup:
+        put("", NOTHING_TO_FOLLOW)
     put("")
     put("New since last run", heading=True)
     for student_id, alert in meta.alerts:

@@ -20,7 +20,7 @@ from ontrack.reports.publish import score_and_publish
 from ontrack.scoring import assign_tiers, model_inputs, population_stability, top_reasons
 from ontrack.scoring.alerts import alert_texts
 from ontrack.scoring.drift import stability_problem
-from ontrack.scoring.tiers import change_since
+from ontrack.scoring.tiers import change_since, risk_change
 from tests.shared_outputs import TRAIN_CONFIG as CONFIG
 from tests.shared_outputs import clone_output
 
@@ -130,11 +130,29 @@ def test_counselor_files_hold_only_their_students(scored: dict) -> None:
         assert frame["staff_id"].str.contains(path.stem, regex=False).all()
 
 
-def test_rerun_on_unchanged_data_marks_nobody_new(scored: dict) -> None:
+def test_rescoring_the_same_run_replaces_it_and_compares_with_the_same_previous_run(scored: dict) -> None:
+    from ontrack.scoring.history import read_history
+
+    before = read_history(scored["out"], "grade8")
     again = score_and_publish(scored["out"], scored["config"], model="grade8")
-    assert set(again.roster["change"]) == {"no change"}
-    assert (again.roster["alerts"] == "").all()
-    assert set(scored["first"].roster["change"]) == {"first run"}
+    after = read_history(scored["out"], "grade8")
+    assert len(after) == len(before) == len(again.roster)  # replaced, not added
+    assert after["scored_at"].min() > before["scored_at"].max()
+    # Re-scoring a run compares with the run before it (none here), as the first time did.
+    assert set(again.roster["change"]) == {"first run"}
+    assert again.roster["alerts"].tolist() == scored["first"].roster["alerts"].tolist()
+    assert not (scored["out"] / "rosters" / "_history" / "grade8.parquet").exists()
+
+
+def test_score_result_carries_the_full_contributions(scored: dict) -> None:
+    first = scored["first"]
+    if first.summary["ranked_by"] != "model":
+        pytest.skip("the rule ranks: no contributions")
+    phi = first.contributions
+    assert phi.index.equals(first.roster.index) and "base_value" not in phi.columns
+    logit = np.log(first.roster["risk"] / (1 - first.roster["risk"]))
+    margin = phi.sum(axis=1) + first.base_value
+    assert np.isfinite(margin).all() and np.corrcoef(margin, logit)[0, 1] > 0.9  # calibration is monotone
 
 
 def test_feature_contract_mismatch_shows_the_diff_and_exits_1(scored: dict, capsys) -> None:
@@ -196,8 +214,11 @@ def test_tiers_by_bands_and_by_capacity() -> None:
     assert capacity.tolist() == ["intensive support", "check in", "check in", "on track",
                                  "intensive support", "check in"]
     settings = ScoringConfig()
-    change = change_since(pd.Series([2.0, 1.0, 0.0, np.nan, 0.0]), pd.Series([0, 0, 1, 1, 0]), settings)
-    assert change.tolist() == ["new to the list", "moved up", "moved down", "new to the list", "no change"]
+    change = change_since(pd.Series([2.0, 1.0, 0.0, np.nan, 0.0, 0.0]), pd.Series([0, 0, 1, 1, 0, 2]), settings)
+    assert change.tolist() == ["new to the list", "up a tier, to intensive support", "down a tier, to check in",
+                               "new to the list", "no change", "down 2 tiers, to on track"]
+    points = risk_change(pd.Series([0.31, 0.5, np.nan, 0.2]), pd.Series([0.45, 0.49, 0.3, 0.2]))
+    assert points.tolist() == ["risk up 14 points", "risk down 1 point", "", "risk unchanged"]
 
 
 def test_alerts_compare_with_the_last_run() -> None:

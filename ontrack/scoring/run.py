@@ -3,10 +3,11 @@
 Order of work: load and verify the champion (``ontrack.modeling.tracking``), build the
 cohort and its features at the as-of date, check the input contract, predict calibrated
 risk, compute exact TreeSHAP contributions and reasons, decide who ranks (the gate, its
-fallback to the rule), tiers, the change since the last run and the alerts. It writes
-only the run's state (``OUT/rosters/_history/<model>.parquet``) and a counts-only
-``summary_<model>.json``, and returns the scored frame; ``ontrack.reports.publish``
-renders it into the roster files.
+fallback to the rule), tiers, the change since the previous run and the alerts. It
+writes only this run's rows of the risk history (``OUT/history/scores.parquet``,
+:mod:`ontrack.scoring.history`: no names) and a counts-only ``summary_<model>.json``,
+and returns the scored frame; ``ontrack.reports.publish`` renders it into the roster,
+follow-up and profile files.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -29,9 +30,10 @@ from ontrack.scoring.alerts import absence_rise, alert_texts
 from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
 from ontrack.modeling.gate import Ranking, ranking_for
 from ontrack.scoring.drift import expiry_problem, latest_check_gate, stability_problem
+from ontrack.scoring.history import HISTORY_COLUMNS, append_run, previous_run, read_history
 from ontrack.scoring.reasons import explain
 from ontrack.scoring.rule_ranking import rule_reasons, rule_tiers
-from ontrack.scoring.tiers import assign_tiers, change_since, school_rank, tier_level
+from ontrack.scoring.tiers import assign_tiers, change_since, risk_change, school_rank, tier_level
 from ontrack.validation.store import open_validated, provided
 
 @dataclass(frozen=True)
@@ -42,7 +44,11 @@ class ScoreResult:
     summary: dict
     roster: pd.DataFrame
     reasons: pd.DataFrame  # the long reasons table (REASON_COLUMNS); empty when the rule ranks
-    run: dict  # model, version, as-of, expiry, who ranks, the banner: what rosters print
+    run: dict  # model, version, as-of, expiry, who ranks, the banner, scored_at: what rosters print
+    # Full TreeSHAP contributions (log-odds) of the model-ranked rows, indexed like
+    # ``roster``, one column per feature; None when the rule ranks.
+    contributions: pd.DataFrame | None = None
+    base_value: float | None = None  # the model's expected log-odds (the waterfall's start)
 
 
 def score_model(
@@ -77,18 +83,23 @@ def score_model(
     roster, reasons = _roster_frame(current, scored, ranking, rules_of, model, version, config)
     roster["rank"] = school_rank(roster["_order"], roster["school_id"]).to_numpy()
     roster = roster.drop(columns="_order")
-    history = out_dir / "rosters" / "_history" / f"{model}.parquet"
-    previous = pd.read_parquet(history) if history.is_file() else None
+    scored_at = datetime.now(UTC)
+    as_of_text = current.as_of.isoformat()
+    previous = previous_run(read_history(out_dir, model), model, as_of_text, version)
     roster = _with_changes(roster, state, previous, config)
     folder = out_dir / "rosters"
-    run = {"model": model, "version": version or "none", "as_of": current.as_of.isoformat(),
+    folder.mkdir(parents=True, exist_ok=True)
+    run = {"model": model, "version": version or "none", "as_of": as_of_text,
            "expires": current.expires.isoformat(), "ranked_by": ranking.ranked_by,
-           "banner": _banner(ranking)}
-    history.parent.mkdir(parents=True, exist_ok=True)
-    _state_frame(roster, state, config).to_parquet(history)
+           "banner": _banner(ranking), "scored_at": scored_at.isoformat(), "history_version": version}
+    started = time.perf_counter()
+    append_run(out_dir, _history_rows(roster, state, config, scored_at))
+    (out_dir / "rosters" / "_history" / f"{model}.parquet").unlink(missing_ok=True)  # the old state file
+    timings["history_s"] = time.perf_counter() - started
     summary = _summary(roster, model, name, version, current, ranking, psi, timings, config)
     (folder / f"summary_{model}.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return ScoreResult(folder, summary, roster, reasons, run)
+    contributions, base = _contributions(scored, roster, ranking)
+    return ScoreResult(folder, summary, roster, reasons, run, contributions, base)
 
 
 REASON_COLUMNS: tuple[str, ...] = (
@@ -114,6 +125,7 @@ class ModelScores:
     risk: pd.Series
     reasons: pd.DataFrame  # reason_1..3 (wide)
     reason_rows: pd.DataFrame  # the long table of explain()
+    contributions: pd.DataFrame  # TreeSHAP per feature plus ``base_value``, rows as ``risk``
 
 
 def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: str,  # noqa: ANN001
@@ -131,7 +143,7 @@ def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: st
                          config.scoring.reasons_per_student,
                          must_explain=(tiers == config.scoring.tier_names[0]).to_numpy())
     timings["reasons_s"] = time.perf_counter() - started
-    return ModelScores(risk, wide, long)
+    return ModelScores(risk, wide, long, contributions)
 
 
 def _ranking(tags: dict | None, loaded: LoadedModel | None, drift: str | None, current: ScoringCohort,
@@ -231,24 +243,49 @@ def _column(matrix: pd.DataFrame, name: str) -> np.ndarray:
     return matrix[name].to_numpy() if name in matrix.columns else np.full(len(matrix), np.nan)
 
 
-def _with_changes(roster: pd.DataFrame, state: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
+def _with_changes(roster: pd.DataFrame, state: pd.DataFrame, previous: pd.DataFrame | None,
+                  config: Config) -> pd.DataFrame:
+    """``change`` (tier, and risk in points when both runs were ranked by the model; "first
+    run" without a previous run) and ``alerts``, both against the previous run's rows."""
     level = tier_level(roster["risk_tier"], config.scoring)
     if previous is None:
         roster["change"] = "first run"
-    else:
-        before = previous.reindex(roster["student_id"])["tier_level"].to_numpy()
-        roster["change"] = change_since(pd.Series(before, index=roster.index), level, config.scoring).to_numpy()
-    roster["alerts"] = alert_texts(state, previous).to_numpy()
+        roster["alerts"] = alert_texts(state, None).to_numpy()
+        return roster
+    before = previous.drop_duplicates("student_id", keep="last").set_index("student_id")
+    then = before.reindex(roster["student_id"])
+    tiers = change_since(pd.Series(then["tier_level"].to_numpy(), index=roster.index), level, config.scoring)
+    by_model = (then["ranked_by"].to_numpy() == "model") & (roster["ranked_by"].to_numpy() == "model")
+    old_risk = pd.Series(np.where(by_model, then["risk"].to_numpy(dtype="float64"), np.nan), index=roster.index)
+    points = risk_change(old_risk, roster["risk"])
+    roster["change"] = [f"{t}; {p}" if p else t for t, p in zip(tiers, points, strict=True)]
+    roster["alerts"] = alert_texts(state, before).to_numpy()
     return roster
 
 
-def _state_frame(roster: pd.DataFrame, state: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """What the next run compares with: tier, counts, alerts raised (no names)."""
-    saved = state.copy()
-    tiers = roster.set_index("student_id")["risk_tier"]
-    saved["tier_level"] = tier_level(tiers, config.scoring).reindex(saved.index).to_numpy()
-    saved["as_of_date"] = roster["as_of_date"].iloc[0] if len(roster) else None
-    return saved
+def _history_rows(roster: pd.DataFrame, state: pd.DataFrame, config: Config, scored_at: datetime) -> pd.DataFrame:
+    """This run's rows of ``OUT/history/scores.parquet``: scores, tiers and the counts the
+    alerts and the follow-up list compare between runs (IDs only, no names)."""
+    rows = roster[["student_id", "school_id", "model", "model_version", "as_of_date", "ranked_by", "risk",
+                   "risk_tier", "rule_status", "school_year"]].copy()
+    rows["scored_at"] = scored_at
+    rows["tier_level"] = tier_level(rows["risk_tier"], config.scoring).to_numpy()
+    counts = state.reindex(rows["student_id"])
+    for column in ("failing_core", "suspensions", "absence_alert", "recent_absence_rate"):
+        rows[column] = counts[column].to_numpy()
+    return rows[list(HISTORY_COLUMNS)]
+
+
+def _contributions(scored: ModelScores | None, roster: pd.DataFrame,
+                   ranking: Ranking) -> tuple[pd.DataFrame | None, float | None]:
+    """The model's per-feature contributions indexed like the roster, and its base value."""
+    if scored is None or ranking.ranked_by != "model":
+        return None, None
+    values = scored.contributions.reset_index(drop=True)
+    base = float(values["base_value"].iloc[0]) if len(values) else None
+    values = values.drop(columns="base_value")
+    values.index = roster.index
+    return values, base
 
 
 def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current: ScoringCohort,
@@ -269,7 +306,7 @@ def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current:
         "forced_note": ranking.forced,
         "tiers": {t: int((roster["risk_tier"] == t).sum()) for t in config.scoring.tier_names},
         "alerts": int((roster["alerts"] != "").sum()),
-        "new_to_the_list": int((roster["change"] == "new to the list").sum()),
+        "new_to_the_list": int(roster["change"].str.startswith("new to the list").sum()),
         "psi": None if not np.isfinite(psi) else round(psi, 4),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "students_per_second": round(n / total, 1) if total else None,

@@ -47,17 +47,36 @@ def tier_level(tier: pd.Series, settings: ScoringConfig) -> pd.Series:
 
 
 def change_since(previous_level: pd.Series, level: pd.Series, settings: ScoringConfig) -> pd.Series:
-    """"new to the list", "moved up", "moved down", "no change" (or "first run").
+    """Each student's tier change since the previous run, in words: "new to the list",
+    "up a tier, to <tier>" (more support), "down 2 tiers, to <tier>", "no change".
 
     The list is the first two tiers; ``previous_level`` is NaN for students not scored
-    at the last run.
+    at the previous run.
     """
-    listed = level < len(settings.tier_names) - 1
-    was_listed = previous_level < len(settings.tier_names) - 1
-    out = np.where(
-        previous_level.isna() & listed, "new to the list",
-        np.where(listed & ~was_listed.fillna(False), "new to the list",
-        np.where(level < previous_level, "moved up",
-        np.where(level > previous_level, "moved down", "no change"))),
-    )
-    return pd.Series(out, index=level.index, name="change")
+    names = settings.tier_names
+    listed = level < len(names) - 1
+    was_listed = (previous_level < len(names) - 1).fillna(False)
+    out = []
+    for now, before, on, was_on in zip(level.tolist(), previous_level.tolist(), listed.tolist(),
+                                       was_listed.tolist(), strict=True):
+        if on and not was_on:
+            out.append("new to the list")
+        elif pd.isna(before) or pd.isna(now) or now == before:
+            out.append("no change")
+        else:
+            steps = int(abs(now - before))
+            size = "a tier" if steps == 1 else f"{steps} tiers"
+            out.append(f"{'up' if now < before else 'down'} {size}, to {names[int(now)]}")
+    return pd.Series(out, index=level.index, name="change", dtype=object)
+
+
+def risk_change(previous_risk: pd.Series, risk: pd.Series) -> pd.Series:
+    """"risk up 12 points" / "risk down 3 points" / "risk unchanged" (percentage points,
+    rounded), or "" where either risk is missing (a run ranked by the rule has none)."""
+    points = ((risk.astype("float64") - previous_risk.astype("float64")) * 100).round()
+    words = [
+        "" if pd.isna(p) else "risk unchanged" if p == 0
+        else f"risk {'up' if p > 0 else 'down'} {abs(int(p))} point{'' if abs(p) == 1 else 's'}"
+        for p in points.tolist()
+    ]
+    return pd.Series(words, index=risk.index, name="risk_change", dtype=object)
