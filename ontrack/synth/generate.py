@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,8 @@ from ontrack.synth.events import (
 from ontrack.synth.marks import marks_table, simulate_marks
 from ontrack.synth.mess import Mess, MessItem
 from ontrack.synth.roster import YearRoster, close_year, initial_population, plan_year
-from ontrack.synth.sink import FORMATS, TABLES, TableSink
+from ontrack.synth.sink import FORMATS, TABLES, TRUTH, TableSink
+from ontrack.synth.support import Support, interventions_table, support_spec
 from ontrack.synth.tables import (
     attendance_summary_table,
     enrollments_table,
@@ -97,6 +98,7 @@ def _prepare(out_dir: Path, params: dict) -> None:
     for name in TABLES:
         for ext in FORMATS:
             (out_dir / f"{name}.{ext}").unlink(missing_ok=True)
+    (out_dir / TRUTH).unlink(missing_ok=True)
     _write_marker(out_dir, {**params, "complete": False})
 
 
@@ -116,8 +118,10 @@ class _Run:
     sink: TableSink
     mess: Mess | None
     counselors: Counselors
+    support: Support
     years: tuple[int, ...]
     daily: tuple[int, ...]
+    supported: list[dict] = field(default_factory=list)
 
     def simulate(self, progress: Callable[[str], None]) -> None:
         """Burn-in years, then every output year, then students and outcomes."""
@@ -127,6 +131,8 @@ class _Run:
         for year in range(first, self.years[-1] + 1):
             cal, calendar = calendar, build_calendar(year + 1)
             roster = plan_year(self.pop, self.schools, self.targets, cal, self.rng)
+            if year in self.years:
+                self.supported = self.support.plan(self.pop, roster)
             sid = student_id_strings(self.pop["sid"][roster.stu])
             test_day = spring_test_days(len(self.schools), cal.n_days, self.rng)
             for k, (stu, spans) in enumerate(roster.chunks(BLOCK_STUDENTS)):
@@ -162,6 +168,8 @@ class _Run:
         conduct, tardy = self.pop["conduct"][who], self.pop["tardy"][who]
         inc = simulate_discipline(roster, stu, spans, schools, conduct, rng)
         att = simulate_attendance(roster, stu, spans, schools, tardy, inc, rng)
+        if roster.year in self.years:
+            self.supported += self.support.block(self.pop, roster, stu, att)
         marks = simulate_marks(roster, stu, spans, schools, att, rng)
         if roster.year not in self.years:
             return
@@ -176,6 +184,8 @@ class _Run:
         if roster.year in self.daily:
             self.sink.write("attendance", attendance_table(att, bsid, roster, schools))
         self.sink.write("course_marks", marks_table(marks, bsid, roster, schools))
+        plain = marks_table(marks, bsid, roster, schools, without_support=True)
+        self.sink.write_truth(plain)
 
     def _write_year(self, roster: YearRoster, sid: pa.Array) -> None:
         """Year-level tables; mark who appears in the output (and in high school)."""
@@ -189,6 +199,8 @@ class _Run:
         summary = attendance_summary_table(roster, sid, self.schools)
         self.sink.write("attendance_summary", summary)
         self.sink.write("caseloads", self.counselors.table(roster, sid))
+        supported = interventions_table(self.supported, sid, roster, self.schools)
+        self.sink.write("interventions", supported)
 
 
 def generate_district(
@@ -271,6 +283,7 @@ def generate_district(
         sink=TableSink(out_dir, fmt),
         mess=Mess(seed, daily[-2] if len(daily) > 1 else daily[-1]) if mess else None,
         counselors=Counselors(np.random.default_rng([seed, 2])),
+        support=Support(seed, daily),
         years=years,
         daily=daily,
     )
@@ -284,7 +297,14 @@ def generate_district(
     items = tuple(run.mess.items) if run.mess is not None else ()
     _write_marker(
         out_dir,
-        {**params, "complete": True, "rows": rows, "mess": [asdict(m) for m in items]},
+        {
+            **params,
+            "complete": True,
+            "rows": rows,
+            "mess": [asdict(m) for m in items],
+            "interventions": support_spec(),
+            "truth_rows": sink.truth_rows,
+        },
     )
     total = sum(rows.values())
     say(f"wrote {total:,} rows in {len(rows)} tables to {os.fspath(out_dir)}")

@@ -93,7 +93,12 @@ CATALOG, _KEY = _catalog()
 
 @dataclass
 class MarkBlock:
-    """Course-mark rows of one block, as codes and numbers."""
+    """Course-mark rows of one block, as codes and numbers.
+
+    ``plain_mark`` and ``plain_earned`` are the marks the rows would have had without
+    any support (the same random draws, no lift); ``served`` marks the rows of students
+    whose marks the support changed this year.
+    """
 
     row_stu: np.ndarray  # local student index
     row_span: np.ndarray  # global span index
@@ -102,6 +107,29 @@ class MarkBlock:
     mark: np.ndarray  # index into MARKS
     attempted: np.ndarray  # float, NaN = null
     earned: np.ndarray  # float, NaN = null
+    plain_mark: np.ndarray
+    plain_earned: np.ndarray
+    served: np.ndarray  # bool per row
+
+
+@dataclass
+class _Rows:
+    """Which (span, term, course slot) rows a block posts, and what each row is."""
+
+    s_idx: np.ndarray  # span (block-local)
+    t_idx: np.ndarray  # index into TERMS
+    slot: np.ndarray  # course slot 0-5
+    who: np.ndarray  # block-local student
+    school: np.ndarray  # school of the row
+    withdrawn: np.ndarray  # bool: a W final after leaving mid-term
+
+    @property
+    def final(self) -> np.ndarray:
+        return np.array([t[2] for t in TERMS])[self.t_idx]
+
+    @property
+    def position(self) -> np.ndarray:
+        return np.array([t[1] for t in TERMS])[self.t_idx]
 
 
 def _courses(grade: np.ndarray, a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -122,31 +150,32 @@ def _courses(grade: np.ndarray, a: np.ndarray, rng: np.random.Generator) -> np.n
     return np.stack(cols, axis=1)
 
 
-def simulate_marks(
-    roster: YearRoster,
-    stu: slice,
-    spans: slice,
-    schools: Schools,
-    att: AttendanceBlock,
-    rng: np.random.Generator,
-) -> MarkBlock:
-    """Draw the block's marks and add finals to the roster's credit/F/GPA totals."""
-    n = stu.stop - stu.start
-    a, e, grade = roster.a[stu], roster.e[stu], roster.grade[stu]
-    local = roster.span_stu[spans] - stu.start
-    school = roster.span_school[spans]
-    first_school = school[np.searchsorted(local, np.arange(n))]
-    bounds = roster.cal.quarter_bounds()
-    shock_day, shock = roster.shock_day[stu], roster.shock[stu]
-    after = np.clip(bounds[None, :, 1] + 1 - shock_day[:, None], 0, None)
-    frac = np.minimum(after / (bounds[:, 1] - bounds[:, 0] + 1)[None, :], 1.0)
+def _quarter_rates(att: AttendanceBlock) -> np.ndarray:
+    """(students, 4) attendance rate per quarter (the year's rate where not enrolled)."""
     enrolled = np.maximum(att.quarter_enrolled.sum(1), 1)
     year_rate = 1 - att.quarter_absent.sum(1) / enrolled
-    rate = np.where(
+    return np.where(
         att.quarter_enrolled > 0,
         1 - att.quarter_absent / np.maximum(att.quarter_enrolled, 1),
         year_rate[:, None],
     )
+
+
+def _latent(
+    roster: YearRoster,
+    stu: slice,
+    first_school: np.ndarray,
+    schools: Schools,
+    rate: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latent quarter marks (n, 6, 4) and finals (n, 6, 3: S1, S2, Y), no support."""
+    n = stu.stop - stu.start
+    a, e, grade = roster.a[stu], roster.e[stu], roster.grade[stu]
+    bounds = roster.cal.quarter_bounds()
+    shock_day, shock = roster.shock_day[stu], roster.shock[stu]
+    after = np.clip(bounds[None, :, 1] + 1 - shock_day[:, None], 0, None)
+    frac = np.minimum(after / (bounds[:, 1] - bounds[:, 0] + 1)[None, :], 1.0)
     base = (
         2.85
         + 0.6 * a[:, None]
@@ -158,11 +187,21 @@ def simulate_marks(
     quarter = base[:, None, :] + course_eff[:, :, None] + rng.normal(0, 0.3, (n, 6, 4))
     halves = [quarter[..., :2].mean(-1), quarter[..., 2:].mean(-1), quarter.mean(-1)]
     final = np.stack(halves, axis=-1) + rng.normal(0, 0.2, (n, 6, 3))
-    courses = _courses(grade, a, rng)
+    return quarter, final
 
-    # Which (span, term) pairs get a mark: the span covers the term's last day, or the
-    # student left mid-term (transfer/other exit) and the old school posts W finals.
-    span_grade = grade[local]
+
+def _posted_rows(
+    roster: YearRoster, stu: slice, spans: slice, schools: Schools
+) -> _Rows:
+    """The (span, term) pairs that get marks, six course rows each.
+
+    A span gets a term's marks if it covers the term's last day, or if the student left
+    mid-term (transfer/other exit): then the old school posts W finals.
+    """
+    bounds = roster.cal.quarter_bounds()
+    local = roster.span_stu[spans] - stu.start
+    school = roster.span_school[spans]
+    span_grade = roster.grade[stu][local]
     system = np.where(schools.year_long[school], 2, (span_grade >= 9).astype(int))
     t_first = bounds[[t[3] for t in TERMS], 0]
     t_last = bounds[[t[4] for t in TERMS], 1]
@@ -177,21 +216,43 @@ def simulate_marks(
     withdrawn = left[s_idx, t_idx] & ~covers[s_idx, t_idx]
     k = len(s_idx)
     s_idx, t_idx, withdrawn = (np.repeat(x, 6) for x in (s_idx, t_idx, withdrawn))
-    slot = np.tile(np.arange(6), k)
-    who = local[s_idx]
-    fin = is_final[t_idx]
-    pos = np.array([t[1] for t in TERMS])[t_idx]
-    value = np.where(
-        fin,
-        final[who, slot, np.minimum(pos, 2)],
-        quarter[who, slot, np.minimum(pos, 3)],
+    return _Rows(
+        s_idx=s_idx,
+        t_idx=t_idx,
+        slot=np.tile(np.arange(6), k),
+        who=local[s_idx],
+        school=school[s_idx],
+        withdrawn=withdrawn,
     )
 
-    sch = school[s_idx]
-    hs = grade[who] >= 9
+
+@dataclass
+class _Graded:
+    """Marks cut from latent values, with what they count for."""
+
+    mark: np.ndarray
+    attempted: np.ndarray
+    earned: np.ndarray
+    is_f: np.ndarray
+    points: np.ndarray
+    graded: np.ndarray
+    weight: np.ndarray
+
+
+def _grade(
+    value: np.ndarray,
+    rows: _Rows,
+    grade: np.ndarray,
+    low_attendance: np.ndarray,
+    draws: tuple[np.ndarray, np.ndarray],
+    schools: Schools,
+) -> _Graded:
+    """Cut latent values into marks; ``draws`` are the numeric and incomplete noise."""
+    noise, u = draws
+    sch, slot, fin, withdrawn = rows.school, rows.slot, rows.final, rows.withdrawn
+    hs = grade[rows.who] >= 9
     letter = np.searchsorted(_LETTER_CUTS, value, side="right")
-    numeric = np.round(54.6 + 9 * value + rng.normal(0, 1.5, len(value)))
-    numeric = np.clip(numeric, 0, 100)
+    numeric = np.clip(np.round(54.6 + 9 * value + noise), 0, 100)
     points = np.where(
         schools.numeric_marks[sch],
         np.clip((numeric - 50) // 10, 0, 4),
@@ -202,31 +263,82 @@ def simulate_marks(
     failed = points == 0
     pass_fail = schools.pass_fail_pe[sch] & (slot == 4) & hs
     mark = np.where(pass_fail, np.where(failed, NP, P), mark)
-    incomplete = fin & hs & (rng.random(len(value)) < 0.01) & (rate[who, 3] < 0.85)
+    incomplete = fin & hs & (u < 0.01) & low_attendance[rows.who]
     mark = np.where(incomplete, INC, mark)
     mark = np.where(withdrawn, W, mark)
     graded = fin & ~withdrawn & ~incomplete & ~pass_fail
     is_f = graded & failed
-    weight = np.where(t_idx == 6, 2.0, 1.0)  # a full-year final counts as two semesters
+    weight = np.where(rows.t_idx == 6, 2.0, 1.0)  # a full-year final is two semesters
     attempted = np.where(fin & hs, 0.5 * weight, np.nan)
     attempted = np.where(withdrawn & hs, 0.0, attempted)
     passed = ~is_f & ~withdrawn & ~incomplete & ~(pass_fail & failed)
     earned = np.where(passed, attempted, np.where(np.isnan(attempted), np.nan, 0.0))
+    return _Graded(mark, attempted, earned, is_f, points, graded, weight)
 
+
+def _row_values(
+    quarter: np.ndarray, final: np.ndarray, lift: np.ndarray, rows: _Rows
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's latent value without support, and the support's lift of it."""
+    pos, fin = rows.position, rows.final
+    value = np.where(
+        fin,
+        final[rows.who, rows.slot, np.minimum(pos, 2)],
+        quarter[rows.who, rows.slot, np.minimum(pos, 3)],
+    )
+    halves = np.stack([lift[:, :2].mean(1), lift[:, 2:].mean(1), lift.mean(1)], axis=1)
+    shift = np.where(
+        fin, halves[rows.who, np.minimum(pos, 2)], lift[rows.who, np.minimum(pos, 3)]
+    )
+    return value, shift
+
+
+def simulate_marks(
+    roster: YearRoster,
+    stu: slice,
+    spans: slice,
+    schools: Schools,
+    att: AttendanceBlock,
+    rng: np.random.Generator,
+) -> MarkBlock:
+    """Draw the block's marks and add finals to the roster's credit/F/GPA totals.
+
+    Marks with and without support come from the same random draws (common random
+    numbers); the totals count the marks with support, as posted.
+    """
+    n = stu.stop - stu.start
+    local = roster.span_stu[spans] - stu.start
+    first_school = roster.span_school[spans][np.searchsorted(local, np.arange(n))]
+    rate = _quarter_rates(att)
+    quarter, final = _latent(roster, stu, first_school, schools, rate, rng)
+    courses = _courses(roster.grade[stu], roster.a[stu], rng)
+    rows = _posted_rows(roster, stu, spans, schools)
+    lift = roster.lift[stu]
+    value, shift = _row_values(quarter, final, lift, rows)
+    draws = (rng.normal(0, 1.5, len(value)), rng.random(len(value)))
+    grade, low = roster.grade[stu], rate[:, 3] < 0.85
+    got = _grade(value + shift, rows, grade, low, draws, schools)
+    served = lift.any(axis=1)[rows.who]
+    plain = _grade(value, rows, grade, low, draws, schools) if served.any() else got
+
+    w, wt = rows.who, got.weight
     st = roster.stats
-    st["credits"][stu] = np.bincount(who, np.nan_to_num(earned), minlength=n)
-    st["n_f"][stu] = np.bincount(who, is_f * weight, minlength=n)
-    st["n_f_core"][stu] = np.bincount(who, is_f * weight * (slot < 4), minlength=n)
-    st["gp_sum"][stu] = np.bincount(who, graded * points * weight, minlength=n)
-    st["gp_weight"][stu] = np.bincount(who, graded * weight, minlength=n)
+    st["credits"][stu] = np.bincount(w, np.nan_to_num(got.earned), minlength=n)
+    st["n_f"][stu] = np.bincount(w, got.is_f * wt, minlength=n)
+    st["n_f_core"][stu] = np.bincount(w, got.is_f * wt * (rows.slot < 4), minlength=n)
+    st["gp_sum"][stu] = np.bincount(w, got.graded * got.points * wt, minlength=n)
+    st["gp_weight"][stu] = np.bincount(w, got.graded * wt, minlength=n)
     return MarkBlock(
-        row_stu=who,
-        row_span=spans.start + s_idx,
-        term=t_idx,
-        course=courses[who, slot],
-        mark=mark,
-        attempted=attempted,
-        earned=earned,
+        row_stu=w,
+        row_span=spans.start + rows.s_idx,
+        term=rows.t_idx,
+        course=courses[w, rows.slot],
+        mark=got.mark,
+        attempted=got.attempted,
+        earned=got.earned,
+        plain_mark=plain.mark.copy(),
+        plain_earned=plain.earned.copy(),
+        served=served,
     )
 
 
@@ -236,30 +348,42 @@ def _floats(values: np.ndarray) -> pa.Array:
 
 
 def marks_table(
-    block: MarkBlock, sid: pa.Array, roster: YearRoster, schools: Schools
+    block: MarkBlock,
+    sid: pa.Array,
+    roster: YearRoster,
+    schools: Schools,
+    *,
+    without_support: bool = False,
 ) -> pa.Table:
-    """The block's rows as the ``course_marks`` table."""
+    """The block's rows as the ``course_marks`` table.
+
+    With ``without_support`` only the served students' rows, with the marks they would
+    have had without support (the synthetic district's hidden truth).
+    """
+    keep = block.served if without_support else np.ones(len(block.mark), bool)
+    mark = block.plain_mark if without_support else block.mark
+    earned = block.plain_earned if without_support else block.earned
     bounds = roster.cal.quarter_bounds()
     term_end = pa.array(
         [roster.cal.date(int(bounds[t[4], 1])) for t in TERMS], pa.string()
     )
-    course = pa.array(block.course, pa.int64())
-    term = pa.array(block.term, pa.int64())
+    course = pa.array(block.course[keep], pa.int64())
+    term = pa.array(block.term[keep], pa.int64())
     return pa.table(
         {
-            "student_id": sid.take(pa.array(block.row_stu, pa.int64())),
+            "student_id": sid.take(pa.array(block.row_stu[keep], pa.int64())),
             "school_id": pa.array(schools.school_id, pa.string()).take(
-                pa.array(roster.span_school[block.row_span], pa.int64())
+                pa.array(roster.span_school[block.row_span[keep]], pa.int64())
             ),
-            "school_year": pa.array(np.full(len(block.mark), roster.year), pa.int32()),
+            "school_year": pa.array(np.full(int(keep.sum()), roster.year), pa.int32()),
             "term": pa.array([t[0] for t in TERMS], pa.string()).take(term),
             "course_id": pa.array([c[0] for c in CATALOG], pa.string()).take(course),
             "subject": pa.array([c[2] for c in CATALOG], pa.string()).take(course),
-            "mark": pa.array(MARKS, pa.string()).take(pa.array(block.mark, pa.int64())),
+            "mark": pa.array(MARKS, pa.string()).take(pa.array(mark[keep], pa.int64())),
             "is_final": pa.array([t[2] for t in TERMS], pa.bool_()).take(term),
             "course_name": pa.array([c[1] for c in CATALOG], pa.string()).take(course),
             "term_end_date": term_end.take(term),
-            "credits_attempted": _floats(block.attempted),
-            "credits_earned": _floats(block.earned),
+            "credits_attempted": _floats(block.attempted[keep]),
+            "credits_earned": _floats(earned[keep]),
         }
     )

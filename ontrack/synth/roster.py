@@ -71,9 +71,11 @@ class YearRoster:
     span_reason: np.ndarray
     span_absent: np.ndarray = field(init=False)
     stats: dict[str, np.ndarray] = field(init=False)
+    lift: np.ndarray = field(init=False)  # (students, 4) support's shift of marks
 
     def __post_init__(self) -> None:
         self.span_absent = np.zeros(len(self.span_stu), np.int32)
+        self.lift = np.zeros((len(self.stu), 4), np.float64)
         self.stats = {k: np.zeros(len(self.stu), np.float64) for k in STAT_FIELDS}
 
     @property

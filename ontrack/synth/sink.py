@@ -1,5 +1,8 @@
 """Incremental writers for the synthetic district's tables (parquet or CSV).
 
+The hidden truth (marks without support) goes to ``_truth/`` as parquet, written to
+a temporary file and moved into place when the sink closes.
+
 Every table is opened once with a fixed schema and appended to block by block, so memory
 stays bounded however many attendance rows are written. Dates are ISO strings in both
 formats (one deliberately impossible date has to fit); IDs are strings.
@@ -7,6 +10,7 @@ formats (one deliberately impossible date has to fit); IDs are strings.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,9 +66,17 @@ SCHEMAS: dict[str, pa.Schema] = {
     "outcomes": pa.schema(
         [("student_id", _S), ("outcome", _S), ("outcome_date", _S), ("cohort_year", _I)]
     ),
+    "interventions": pa.schema(
+        [("intervention_id", _S), ("student_id", _S), ("intervention_type", _S),
+         ("start_date", _S), ("end_date", _S), ("school_id", _S), ("staff_id", _S),
+         ("tier", _I), ("domain", _S)]
+    ),
 }  # fmt: skip
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
 FORMATS = ("parquet", "csv")
+# The marks served students would have had without support: always parquet, in a
+# folder that validation does not read.
+TRUTH = "_truth/course_marks_without_support.parquet"
 
 
 class TableSink:
@@ -75,6 +87,13 @@ class TableSink:
         self.rows: dict[str, int] = dict.fromkeys(TABLES, 0)
         self._writers: dict[str, Any] = {}
         self._files: list[IO[bytes]] = []
+        self._truth_path = out_dir / TRUTH
+        self._truth_tmp = self._truth_path.with_name(f".{self._truth_path.name}.tmp")
+        self._truth_path.parent.mkdir(exist_ok=True)
+        self._truth: pq.ParquetWriter | None = pq.ParquetWriter(
+            self._truth_tmp, SCHEMAS["course_marks"], compression="zstd"
+        )
+        self.truth_rows = 0
         for name, schema in SCHEMAS.items():
             path = out_dir / f"{name}.{fmt}"
             if fmt == "parquet":
@@ -94,8 +113,20 @@ class TableSink:
             self._writers[name].write_table(table)
         self.rows[name] += table.num_rows
 
+    def write_truth(self, table: pa.Table) -> None:
+        """Append course-mark rows as they would have been without support."""
+        schema = SCHEMAS["course_marks"]
+        table = table.select(schema.names).cast(schema)
+        if table.num_rows and self._truth is not None:
+            self._truth.write_table(table)
+        self.truth_rows += table.num_rows
+
     def close(self) -> None:
         """Flush and close every file (safe to call twice)."""
+        if self._truth is not None:
+            self._truth.close()
+            os.replace(self._truth_tmp, self._truth_path)
+            self._truth = None
         for writer in self._writers.values():
             writer.close()
         for f in self._files:

@@ -254,6 +254,7 @@ def new_students(
             "credits": credits.astype(f32),
             "years12": np.zeros(n, np.int8),
             "carry": np.zeros(n, f32),
+            "mentored": np.zeros(n, np.int16),  # school year of 8th-grade mentoring
             "susp_last": np.zeros(n, bool),
             "in_output": np.zeros(n, bool),
             "hs_output": np.zeros(n, bool),
