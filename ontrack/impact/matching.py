@@ -88,7 +88,7 @@ def _balance(rows: pd.DataFrame, served: np.ndarray, w: np.ndarray) -> float:
         if sd > 0:
             diff = value[a].mean() - np.average(value[b], weights=w[b])
             worst = max(worst, abs(diff) / sd)
-    return round(worst, 3)
+    return round(float(worst), 3)
 
 
 def compare(rows: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 400,

@@ -41,6 +41,8 @@ TOO_FEW_NEAR = "too few students near the cutoff"
 MATCH_METHOD = ("inverse-probability weighting (effect on the served) within grade, school "
                 "year and rule status, on the criteria's values before the start and the "
                 "risk score when known")
+# Past this largest standardized difference before the start, the sides are not alike.
+BALANCE_LIMIT = 0.25
 Say = Callable[[str], None]
 
 
@@ -66,9 +68,13 @@ def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
         "n_served": size(served, floor), "n_comparison": size(others, floor),
         "n_served_outcome_not_yet_known": size(waiting, floor) if waiting else 0,
         "served_rate": None, "comparison_rate": None, "effect": None,
-        "ci_low": None, "ci_high": None, "estimable": False, "why": None,
+        "ci_low": None, "ci_high": None, "ci_method": None, "effective_n_comparison": None,
+        "balance_max_std_diff": None, "balanced": None, "risk_used": False,
+        "estimable": False, "why": None,
     }
-    if served == 0:
+    if not rows["served"].any():
+        entry["why"] = NOT_SERVED_TYPE
+    elif served == 0:
         entry["why"] = NO_OUTCOMES
     elif served < floor:
         entry["why"] = TOO_FEW_SERVED
@@ -84,6 +90,7 @@ def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
             ci_method="percentile bootstrap over students, resampled within each side",
             effective_n_comparison=round(found.effective_n_comparison, 1),
             balance_max_std_diff=found.max_abs_std_diff, estimable=True,
+            balanced=bool(found.max_abs_std_diff <= BALANCE_LIMIT),
             risk_used=bool(known["risk"].notna().mean() >= 0.5),
         )
     return entry
@@ -167,8 +174,7 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
             cutoffs = [c for c in config.impact.cutoffs if c.intervention_type == kind]
             result["interventions"].append({
                 "intervention_type": kind,
-                "matched": matched_entry(rows, config) if rows["served"].any() else
-                {"label": ASSOCIATION, "estimable": False, "why": NOT_SERVED_TYPE},
+                "matched": matched_entry(rows, config),
                 "discontinuity": [cutoff_entry(con, config, out_dir, rows, c) for c in cutoffs],
             })
     finally:

@@ -22,6 +22,7 @@ from ontrack.errors import OnTrackError
 from ontrack.indicators.definitions import rule_definition
 from ontrack.reports.district.data import LABELS, ReportData
 from ontrack.reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
+from ontrack.reports.district.impact import impact_section
 from ontrack.reports.district.models import models_section
 from ontrack.reports.district.overview import (
     criteria_section,
@@ -44,6 +45,7 @@ NAV = (
     ("#schools", "Schools"),
     ("#criteria", "Why"),
     ("#models", "Models"),
+    ("#impact", "Did support help?"),
     ("#about", "About these numbers"),
 )
 # Below this many schools, pages are rendered in this process (a pool costs ~2 s to start).
@@ -129,6 +131,7 @@ def render_index(
         + models_section(
             data.models, data.out_dir, report_dir, data.checks, data.min_size, data.specs
         )
+        + impact_section(data.out_dir)
         + about_section(data)
     )
     title = "On track: district report"
