@@ -119,6 +119,7 @@ class _Run:
     mess: Mess | None
     counselors: Counselors
     support: Support
+    seed: int
     years: tuple[int, ...]
     daily: tuple[int, ...]
     supported: list[dict] = field(default_factory=list)
@@ -147,7 +148,7 @@ class _Run:
                 rows = self.sink.rows["attendance"]
                 daily = f", {rows:,} attendance rows so far" * (year in self.daily)
                 progress(f"{year - 1}-{year % 100:02d}: {len(sid):,} students{daily}")
-        students = students_table(self.pop)
+        students = students_table(self.pop, self.seed)
         if self.mess is not None:
             students = self.mess.students(students)
         self.sink.write("students", students)
@@ -284,6 +285,7 @@ def generate_district(
         mess=Mess(seed, daily[-2] if len(daily) > 1 else daily[-1]) if mess else None,
         counselors=Counselors(np.random.default_rng([seed, 2])),
         support=Support(seed, daily),
+        seed=seed,
         years=years,
         daily=daily,
     )

@@ -144,7 +144,20 @@ class Mess:
         self._note("conflicting_duplicate", "students", 1,
                    f"student {twin['student_id']} listed as {original['gender']} "
                    f"and {twin['gender']}")  # fmt: skip
-        return _insert_after(table, k, twin)
+        table = _insert_after(table, k, twin)
+        return self._blank_names(table)
+
+    def _blank_names(self, table: pa.Table) -> pa.Table:
+        """Leave a few names empty (not an error: names are optional, so not listed)."""
+        n = table.num_rows
+        rows = self._rng.choice(n, min(3, n), replace=False)
+        for column, picks in (("first_name", rows[:1]), ("last_name", rows[1:])):
+            values = table.column(column).to_pylist()
+            for r in picks:
+                values[int(r)] = None
+            at = table.schema.get_field_index(column)
+            table = table.set_column(at, column, pa.array(values, pa.string()))
+        return table
 
 
 def _insert_after(table: pa.Table, row: int, values: dict) -> pa.Table:

@@ -25,7 +25,8 @@ SCHEMAS: dict[str, pa.Schema] = {
          ("district_name", _S), ("school_level", _S), ("county", _S)]
     ),
     "students": pa.schema(
-        [("student_id", _S), ("gender", _S), ("race_ethnicity", _S), ("birth_date", _S)]
+        [("student_id", _S), ("first_name", _S), ("last_name", _S), ("gender", _S),
+         ("race_ethnicity", _S), ("birth_date", _S)]
     ),
     "enrollments": pa.schema(
         [("student_id", _S), ("school_id", _S), ("school_year", _I),

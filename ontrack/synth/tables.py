@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ontrack.synth.names import student_names
 from ontrack.synth.roster import OUTCOMES, REASONS, YearRoster
 from ontrack.synth.world import GENDERS, RACES, Population, Schools, student_id_strings
 
@@ -74,12 +75,15 @@ def student_years_table(
     return pa.table(cols)
 
 
-def students_table(pop: Population) -> pa.Table:
-    """Everyone who appears in an output year, in student-number order."""
+def students_table(pop: Population, seed: int) -> pa.Table:
+    """Everyone who appears in an output year, in student-number order, with names."""
     idx = np.flatnonzero(pop["in_output"])
+    first, last = student_names(seed, pop["sid"][idx])
     return pa.table(
         {
             "student_id": student_id_strings(pop["sid"][idx]),
+            "first_name": first,
+            "last_name": last,
             "gender": _take(GENDERS, pop["gender"][idx]),
             "race_ethnicity": _take(RACES, pop["race"][idx]),
             "birth_date": _iso(pop["birth"][idx]),
