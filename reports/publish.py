@@ -33,6 +33,7 @@ from ontrack.paths import file_stem
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
+from ontrack.reports.profiles import write_profiles
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 RUN_NOTE = (
@@ -90,6 +91,8 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     started = time.perf_counter()
     publish_rosters(result.roster, result.run, result.folder, out_dir, config)
     publish_reasons(result.folder / "reasons.csv", result.reasons, model)
+    write_profiles(out_dir, config, result.roster, result.run, ranked_by_reason=result.summary.get("ranked_by_reason"),
+                   contributions=result.contributions, base_value=result.base_value)
     result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
     path = result.folder / f"summary_{model}.json"
     path.write_text(json.dumps(result.summary, indent=2), encoding="utf-8")

@@ -1,0 +1,195 @@
+"""One school's rostered students' records, gathered in bulk for their profile pages.
+
+Read only. Each validated table is read once per school: the rows of the school's
+rostered students (every year, every school they attended) are copied into a small
+in-memory DuckDB database, and everything else (the rule's criteria at each checkpoint,
+attendance by month) is computed there, so a page costs no query of its own.
+
+The criteria over time come from the indicators' own as-of computation
+(:func:`ontrack.indicators.student_indicators` at every checkpoint of every school year
+on record), never from a copy of the rules. Records dated after the run's as-of date are
+left out, so a profile shows what was known when the roster was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
+from ontrack.indicators.checkpoints import date_sql
+from ontrack.scoring.history import history_path
+from ontrack.tables import SCHEMAS
+from ontrack.validation.checks import ident, literal
+from ontrack.validation.run import connect
+from ontrack.validation.store import provided
+
+# The tables a profile shows, with the column that dates a row ("" = undated).
+PROFILE_TABLES: dict[str, str] = {
+    "students": "",
+    "enrollments": "entry_date",
+    "student_years": "",
+    "attendance": "date",
+    "attendance_summary": "period_end_date",
+    "course_marks": "term_end_date",
+    "discipline": "incident_date",
+    "assessments": "test_date",
+    "caseloads": "",
+    "interventions": "start_date",
+}
+_ATTENDED = " OR ".join(f"status = {literal(s)}" for s in ATTENDED_STATUSES)
+
+
+@dataclass(frozen=True)
+class SchoolRecords:
+    """Every table's rows of some rostered students, as plain dicts grouped per student
+    (a page reads its rows without touching pandas: slicing frames per student cost
+    more than rendering)."""
+
+    rows: dict[str, dict[str, list[dict]]]  # table -> student_id -> rows
+    provided: frozenset[str]
+    as_of: date
+
+    def of(self, name: str, student_id: str) -> list[dict]:
+        """The rows of ``name`` (a table, or ``criteria``: the indicators at each
+        checkpoint, ``attendance_months``, ``history``) for one student."""
+        return self.rows[name].get(student_id, [])
+
+
+def _grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    if frame.empty:
+        return out
+    frame = frame.astype(object).where(frame.notna(), None)
+    for row in frame.to_dict("records"):
+        out.setdefault(str(row["student_id"]), []).append(row)
+    return out
+
+
+def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[str], *,
+                  as_of: date) -> SchoolRecords:
+    """The records of ``student_ids`` (one school's roster) known on ``as_of``.
+
+    Examples
+    --------
+    >>> gather_records("/nowhere", None, [], as_of=date(2025, 1, 31))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ... must hold the validated tables (run `ontrack validate`). ...
+    """
+    out_dir = Path(out_dir)
+    validated = out_dir / "validated"
+    if not (validated / "students.parquet").is_file():
+        raise FileNotFoundError(
+            f"{validated} must hold the validated tables (run `ontrack validate`). "
+            "Got no students.parquet instead."
+        )
+    have = frozenset(provided(out_dir))
+    con = connect(config)
+    try:
+        wanted = pd.DataFrame({"student_id": pd.Series(list(student_ids), dtype="string")})
+        con.register("_wanted", wanted)
+        _copy_tables(con, validated, have, as_of)
+        tables = {name: con.execute(f"SELECT * FROM {ident(name)}").df()
+                  for name in PROFILE_TABLES if name != "attendance"}
+        tables["criteria"] = _criteria(con, config, have, as_of)
+        tables["attendance_months"] = _attendance_months(con)
+    finally:
+        con.close()
+    tables["history"] = _history(history_path(out_dir), student_ids, as_of)
+    return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, as_of)
+
+
+def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str],
+                 as_of: date) -> None:
+    """One read per table: the wanted students' rows known on ``as_of``; ``schools``
+    whole (the rules are per district); a table not provided is an empty typed table."""
+    for name, schema in SCHEMAS.items():
+        path = validated / f"{name}.parquet"
+        if name in have and path.is_file():
+            source = f"read_parquet({literal(str(path))})"
+            where = "TRUE"
+            if "student_id" in (c.name for c in schema.columns):
+                where = "student_id IN (SELECT student_id FROM _wanted)"
+                dated = PROFILE_TABLES.get(name)
+                if dated:
+                    where += f" AND ({dated} IS NULL OR {dated} <= {date_sql(as_of)})"
+            con.execute(f"CREATE TABLE {ident(name)} AS SELECT * FROM {source} WHERE {where}")
+        else:
+            cols = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
+                             for c in (*schema.columns, *schema.derived))
+            con.execute(f"CREATE TABLE {ident(name)} AS SELECT {cols} WHERE FALSE")
+
+
+def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, as_of: date) -> dict[date, set[int]]:
+    """Every checkpoint (up to ``as_of``) of every school year these students were
+    enrolled in, with the school years it is a checkpoint of (districts may differ)."""
+    pairs = con.execute(
+        "SELECT DISTINCT s.district_id, e.school_year FROM enrollments e "
+        "JOIN schools s ON s.school_id = e.school_id"
+    ).fetchall()
+    found: dict[date, set[int]] = {}
+    for district, year in pairs:
+        for day in checkpoint_dates(config.rules_for(district), int(year)):
+            if day <= as_of:
+                found.setdefault(day, set()).add(int(year))
+    return found
+
+
+def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[str],
+              as_of: date) -> pd.DataFrame:
+    """The indicators as of each checkpoint, only for the year(s) it belongs to."""
+    frames = []
+    for day, years in sorted(_checkpoints(con, config, as_of).items()):
+        rows = student_indicators(con, config, as_of=day, school_years=sorted(years), provided=have)
+        if len(rows):
+            frames.append(rows.assign(as_of_date=pd.Timestamp(day)))
+    if not frames:
+        return student_indicators(con, config, as_of=as_of, school_years=[], provided=have)
+    # A district whose checkpoint falls on another district's date: keep each row only
+    # at the checkpoints of its own district's year.
+    frame = pd.concat(frames, ignore_index=True)
+    own = [day.date() in checkpoint_dates(config.rules_for(d), int(y))
+           for day, d, y in zip(frame["as_of_date"], frame["district_id"], frame["school_year"], strict=True)]
+    return frame[own].reset_index(drop=True)
+
+
+def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Days recorded and days absent per student, school year and calendar month
+    (tardy counts as present, as in the indicators; a date recorded at two schools
+    counts once, attended if attended at either)."""
+    return con.execute(
+        f"""
+        SELECT student_id, school_year, year(date) AS year, month(date) AS month,
+               count(*) AS days, count(*) FILTER (WHERE NOT attended) AS absent
+        FROM (SELECT student_id, school_year, date, bool_or({_ATTENDED}) AS attended
+              FROM attendance GROUP BY ALL)
+        GROUP BY ALL ORDER BY student_id, year, month
+        """
+    ).df()
+
+
+def _history(path: Path, student_ids: Sequence[str], as_of: date) -> pd.DataFrame:
+    """The risk history of these students up to ``as_of`` (empty when there is none)."""
+    columns = ["student_id", "school_id", "model", "model_version", "as_of_date", "scored_at",
+               "ranked_by", "risk", "risk_tier", "rule_status"]
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    con = duckdb.connect()
+    try:
+        con.register("_wanted", pd.DataFrame({"student_id": list(student_ids)}))
+        frame = con.execute(
+            f"SELECT * FROM read_parquet({literal(str(path))}) "
+            "WHERE CAST(student_id AS VARCHAR) IN (SELECT student_id FROM _wanted) "
+            f"AND TRY_CAST(as_of_date AS DATE) <= {date_sql(as_of)} ORDER BY as_of_date, model, scored_at"
+        ).df()
+    finally:
+        con.close()
+    return frame
+

@@ -1,0 +1,382 @@
+"""One page per rostered student: ``OUT/profiles/<school_id>/<student_id>.html``.
+
+Each page is self-contained and offline (inline style, inline SVG charts, a
+Content-Security-Policy that forbids loading anything, no script) and shows only that
+student's records: header, the rule's criteria at every checkpoint, attendance by month,
+marks and credits, tests, discipline, risk over time, the current reasons (a SHAP
+waterfall when the run hands over its contributions) and interventions. Records come
+from :func:`ontrack.scoring.profile_data.gather_records`, one school at a time; every
+page is rendered by one compiled, autoescaping Jinja2 template, so IDs, names and course
+names reach the page only as escaped text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.indicators.definitions import CRITERIA, NAMES
+from ontrack.paths import file_stem
+from ontrack.scoring.profile_data import SchoolRecords, gather_records
+from ontrack.reports.profile_charts import (
+    attendance_chart,
+    interventions_chart,
+    risk_chart,
+    waterfall_chart,
+)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+NO_RECORDS = "No records."
+MANIFEST = "_pages_{model}.json"
+# Schools are gathered together up to this many students (the per-call cost of the
+# indicators at each checkpoint is mostly fixed; memory grows with the students).
+BATCH_STUDENTS = 3000
+# The criteria shown at each checkpoint: (label, value column, flag column, format).
+CRITERION_COLUMNS = (
+    ("GPA", "gpa", "gpa_ok", "{:.2f}"),
+    ("Attendance", "attendance_rate", "attendance_ok", "pct"),
+    ("D/F in ELA or math", "df_ela_math", "df_ok", "{:d}"),
+    ("Suspensions", "suspensions", "suspension_ok", "{:d}"),
+    ("Credits earned", "credits_earned", "credits_ok", "{:g}"),
+    ("Core semester Fs", "core_semester_fs", "fs_ok", "{:d}"),
+)
+STATUS_WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
+# Chronic absence and suspension: "met" means the condition holds (CONTRACT §2).
+CONDITION_WORDS = {"met": "yes", "not_met": "no", "unknown": "unknown"}
+
+_ENV: jinja2.Environment | None = None
+
+
+def template() -> jinja2.Template:
+    """The page template, compiled once per process (autoescape on, strict undefined)."""
+    global _ENV  # noqa: PLW0603 - one compiled environment per process
+    if _ENV is None:
+        _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                  undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                  lstrip_blocks=True)
+    return _ENV.get_template("profile.html.j2")
+
+
+@dataclass(frozen=True)
+class ProfileRun:
+    """What :func:`write_profiles` wrote: pages, schools and the seconds it took."""
+
+    pages: int
+    schools: int
+    seconds: float
+
+    @property
+    def pages_per_second(self) -> float:
+        """Pages written per second, gathering included."""
+        return self.pages / self.seconds if self.seconds else float("nan")
+
+
+def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, run: dict, *,
+                   ranked_by_reason: str | None = None,
+                   contributions: pd.DataFrame | None = None,
+                   base_value: float | None = None) -> ProfileRun:
+    """Write a page for every student of ``roster`` (one scoring run's rows).
+
+    ``contributions`` (one row per student, indexed or keyed by ``student_id``; a
+    column per feature in log-odds before calibration, optionally ``base_value``) and
+    ``base_value`` draw the SHAP waterfall; without them the page shows the reasons as
+    text. Pages of this model's students that left the roster since its last run are
+    removed (each school folder lists the pages each model wrote).
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    as_of = date.fromisoformat(str(run["as_of"]))
+    school_names = _school_names(out_dir)
+    shap_rows = _contribution_rows(contributions, base_value, roster)
+    page = template()
+    pages = 0
+    for schools in _batches(roster):
+        ids = schools["student_id"].astype(str).tolist()
+        records = gather_records(out_dir, config, ids, as_of=as_of)
+        for school_id, rows in schools.groupby("school_id", sort=True):
+            folder = out_dir / "profiles" / file_stem(school_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            written = []
+            for row in rows.to_dict("records"):
+                student = str(row["student_id"])
+                context = student_context(row, records, run, config, school_names.get(str(school_id), ""),
+                                          ranked_by_reason=ranked_by_reason, shap=shap_rows.get(student))
+                name = f"{file_stem(student)}.html"
+                _write_atomic(folder / name, page.render(context))
+                written.append(name)
+            _forget_left(folder, str(run["model"]), written)
+            pages += len(written)
+    return ProfileRun(pages, int(roster["school_id"].nunique()), time.perf_counter() - started)
+
+
+def _batches(roster: pd.DataFrame):  # noqa: ANN202 - a generator of frames
+    """Whole schools, gathered together up to ``BATCH_STUDENTS`` students: one read of
+    each table per batch (a school larger than that is a batch of its own)."""
+    batch, size = [], 0
+    for _, rows in roster.groupby("school_id", sort=True):
+        if batch and size + len(rows) > BATCH_STUDENTS:
+            yield pd.concat(batch)
+            batch, size = [], 0
+        batch.append(rows)
+        size += len(rows)
+    if batch:
+        yield pd.concat(batch)
+
+
+def student_context(row: dict, records: SchoolRecords, run: dict, config: Config, school_name: str,
+                    *, ranked_by_reason: str | None = None, shap: dict | None = None) -> dict:
+    """Everything one page shows, as plain values (the template only lays them out)."""
+    student = str(row["student_id"])
+    person = (records.of("students", student) or [{}])[0]
+    risk = row.get("risk")
+    marks = records.of("course_marks", student)
+    history = records.of("history", student)
+    interventions = records.of("interventions", student)
+    return {
+        "csp": CSP,
+        "student_id": student,
+        "name": " ".join(p for p in (_text(person.get("first_name")), _text(person.get("last_name"))) if p),
+        "grade": row.get("grade_level"),
+        "school_id": str(row.get("school_id", "")),
+        "school_name": school_name,
+        "counselors": _counselors(records.of("caseloads", student)),
+        "tier": _text(row.get("risk_tier")),
+        "risk": None if _missing(risk) else f"{float(risk):.0%}",
+        "ranked_by": _text(row.get("ranked_by")),
+        "model": _text(run.get("model")),
+        "model_version": _text(run.get("version")),
+        "ranked_by_reason": ranked_by_reason or "",
+        "as_of": _text(run.get("as_of")),
+        "reasons": [_text(row.get(f"reason_{i}")) for i in (1, 2, 3) if _text(row.get(f"reason_{i}"))],
+        "config_hash": config.config_hash,
+        "checkpoints": _checkpoint_rows(records.of("criteria", student)),
+        "attendance": _attendance(records, student),
+        "marks": _marks(marks),
+        "credits": _credits(marks),
+        "tests": _tests(records.of("assessments", student)),
+        "discipline": _discipline(records.of("discipline", student)),
+        "history": _history(history),
+        "risk_chart": risk_chart(history),
+        "waterfall": waterfall_chart(shap) if shap else None,
+        "interventions": _interventions(interventions),
+        "interventions_chart": interventions_chart(interventions, records.as_of),
+        "has_interventions_table": "interventions" in records.provided,
+        "no_records": NO_RECORDS,
+    }
+
+
+def _checkpoint_rows(criteria: list[dict]) -> list[dict]:
+    """A row per checkpoint: each criterion's value and met / not met / unknown (the
+    flag only where the student's grade has the rule), the rule's overall status, and
+    chronic absence and suspension."""
+    by_point: dict[tuple, dict[str, dict]] = {}
+    for r in criteria:
+        by_point.setdefault((_day(r["as_of_date"]), int(r["school_year"])), {})[r["indicator"]] = r
+    rows = []
+    for (day, year), by_indicator in sorted(by_point.items()):
+        rule = by_indicator.get("hs_readiness_8") or by_indicator.get("on_track_9")
+        cells = []
+        for label, value_col, flag_col, fmt in CRITERION_COLUMNS:
+            applies = rule is not None and _applies(rule, flag_col)
+            sources = [rule] if applies else list(by_indicator.values())
+            value = next((r[value_col] for r in sources if not _missing(r.get(value_col))), None)
+            status = _flag_status(rule[flag_col]) if applies else ""
+            cells.append({"label": label, "value": _format(value, fmt), "status": status})
+        first = next(iter(by_indicator.values()))
+        rows.append({
+            "date": day, "school_year": year, "grade": _format(first["grade_level"], "{:d}"),
+            "rule": NAMES[rule["indicator"]] if rule is not None else "",
+            "rule_status": STATUS_WORDS.get(rule["status"], "") if rule is not None else "",
+            "unknown": _text(rule.get("unknown_criteria")) if rule is not None else "",
+            "cells": cells,
+            "chronic": CONDITION_WORDS.get(by_indicator.get("chronic_absence", {}).get("status"), ""),
+            "suspended": CONDITION_WORDS.get(by_indicator.get("suspension", {}).get("status"), ""),
+        })
+    return rows
+
+
+_CRITERION_OF_FLAG = {"gpa_ok": "gpa", "attendance_ok": "attendance", "df_ok": "df_ela_math",
+                      "suspension_ok": "suspensions", "credits_ok": "credits", "fs_ok": "core_semester_fs"}
+
+
+def _applies(rule: dict, flag_col: str) -> bool:
+    return _CRITERION_OF_FLAG[flag_col] in CRITERIA[rule["indicator"]]
+
+
+def _flag_status(flag: object) -> str:
+    if _missing(flag):
+        return "unknown"
+    return "met" if bool(flag) else "not met"
+
+
+def _attendance(records: SchoolRecords, student: str) -> dict:
+    months = records.of("attendance_months", student)
+    rows = [{"label": f"{date(int(m['year']), int(m['month']), 1):%b %Y}", "school_year": int(m["school_year"]),
+             "days": int(m["days"]), "absent": int(m["absent"]),
+             "rate": f"{1 - m['absent'] / m['days']:.1%}" if m["days"] else ""}
+            for m in months]
+    summary = sorted(records.of("attendance_summary", student),
+                     key=lambda s: (s["school_year"], str(s["school_id"]), _text(s["period_end_date"])))
+    totals = [{"school_year": int(s["school_year"]), "school_id": str(s["school_id"]),
+               "days": _format(s["days_enrolled"], "{:g}"), "absent": _format(s["days_absent"], "{:g}"),
+               "period_end": _text(s["period_end_date"])} for s in summary]
+    return {"months": rows, "chart": attendance_chart(months), "totals": totals}
+
+
+def _marks(marks: list[dict]) -> list[dict]:
+    ordered = sorted(marks, key=lambda m: (m["school_year"], str(m["term"]), str(m["subject"]), str(m["course_id"])))
+    return [{"school_year": int(m["school_year"]), "term": _text(m["term"]),
+             "course": _text(m["course_name"]) or _text(m["course_id"]),
+             "subject": _text(m["subject"]), "mark": _text(m["mark"]),
+             "final": "final" if m["is_final"] else "progress",
+             "attempted": _format(m["credits_attempted"], "{:g}"), "earned": _format(m["credits_earned"], "{:g}")}
+            for m in ordered]
+
+
+def _credits(marks: list[dict]) -> list[dict]:
+    """Credits attempted and earned by school year and term, from final marks."""
+    sums: dict[tuple, list] = {}
+    for m in marks:
+        if m["is_final"]:
+            total = sums.setdefault((int(m["school_year"]), _text(m["term"])), [None, None])
+            for i, column in enumerate(("credits_attempted", "credits_earned")):
+                if not _missing(m[column]):
+                    total[i] = (total[i] or 0.0) + float(m[column])
+    return [{"school_year": y, "term": t, "attempted": _format(a, "{:g}"), "earned": _format(e, "{:g}")}
+            for (y, t), (a, e) in sorted(sums.items())]
+
+
+def _tests(tests: list[dict]) -> list[dict]:
+    ordered = sorted(tests, key=lambda t: (t["school_year"], str(t["subject"]), _text(t["test_date"])))
+    return [{"school_year": int(t["school_year"]), "test": _text(t["test_name"]), "subject": _text(t["subject"]),
+             "score": _format(t["scale_score"], "{:g}"), "level": _format(t["performance_level"], "{:d}"),
+             "grade": _format(t["grade_level"], "{:d}"), "date": _text(t["test_date"])}
+            for t in ordered]
+
+
+def _discipline(incidents: list[dict]) -> list[dict]:
+    ordered = sorted(incidents, key=lambda d: _text(d["incident_date"]))
+    return [{"date": _text(d["incident_date"]), "action": _text(d["action"]).replace("_", " "),
+             "type": _text(d["incident_type"]), "days": _format(d["days"], "{:g}")}
+            for d in ordered]
+
+
+def _history(history: list[dict]) -> list[dict]:
+    return [{"as_of": _day(h["as_of_date"]), "model": _text(h["model"]),
+             "version": _text(h["model_version"]), "ranked_by": _text(h["ranked_by"]),
+             "risk": "" if _missing(h["risk"]) else f"{float(h['risk']):.0%}", "tier": _text(h["risk_tier"]),
+             "rule_status": STATUS_WORDS.get(_text(h["rule_status"]), _text(h["rule_status"]))}
+            for h in history]
+
+
+def _interventions(rows: list[dict]) -> list[dict]:
+    ordered = sorted(rows, key=lambda i: _text(i["start_date"]))
+    return [{"type": _text(i["intervention_type"]), "start": _text(i["start_date"]),
+             "end": _text(i["end_date"]) or "ongoing", "tier": _format(i["tier"], "{:d}"),
+             "domain": _text(i["domain"]), "staff": _text(i["staff_id"])}
+            for i in ordered]
+
+
+def _counselors(loads: list[dict]) -> list[str]:
+    """The staff of the student's latest caseload year (undated rows count as current)."""
+    years = [int(r["school_year"]) for r in loads if not _missing(r["school_year"])]
+    latest = max(years) if years else None
+    names = {_text(r["staff_name"]) or _text(r["staff_id"]) for r in loads
+             if _missing(r["school_year"]) or int(r["school_year"]) == latest}
+    return sorted(n for n in names if n)
+
+
+def _contribution_rows(contributions: pd.DataFrame | None, base_value: float | None,
+                       roster: pd.DataFrame) -> dict[str, dict]:
+    """Per student: the base value and each feature's contribution (log-odds).
+
+    ``contributions`` has a ``student_id`` column or index level, or is indexed like
+    ``roster`` (as :class:`ontrack.scoring.run.ScoreResult` hands it over)."""
+    if contributions is None or contributions.empty:
+        return {}
+    frame = contributions.copy()
+    if "student_id" in frame.columns:
+        ids = frame.pop("student_id").astype(str).to_numpy()
+    elif "student_id" in (frame.index.names or []):
+        ids = frame.index.get_level_values("student_id").astype(str).to_numpy()
+    else:
+        ids = roster.loc[frame.index, "student_id"].astype(str).to_numpy()
+    base = frame.pop("base_value").to_numpy(dtype=float) if "base_value" in frame.columns else None
+    if base is None and base_value is None:
+        raise ValueError("contributions must come with a base value (a base_value column or "
+                         "argument). Got neither instead.")
+    values = frame.to_numpy(dtype=float)
+    names = [str(c) for c in frame.columns]
+    return {student: {"base": float(base[i]) if base is not None else float(base_value),
+                      "features": dict(zip(names, values[i], strict=True))}
+            for i, student in enumerate(ids)}
+
+
+def _school_names(out_dir: Path) -> dict[str, str]:
+    path = out_dir / "validated" / "schools.parquet"
+    if not path.is_file():
+        return {}
+    schools = pd.read_parquet(path, columns=["school_id", "school_name"])
+    return dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
+
+
+def _forget_left(folder: Path, model: str, written: list[str]) -> None:
+    """Remove this model's pages of students no longer on its roster (unless another
+    model's last run wrote them too); then record what this run wrote."""
+    manifest = folder / MANIFEST.format(model=file_stem(model))
+    before = set(json.loads(manifest.read_text(encoding="utf-8"))) if manifest.is_file() else set()
+    others = set()
+    for other in folder.glob(MANIFEST.format(model="*")):
+        if other != manifest:
+            others |= set(json.loads(other.read_text(encoding="utf-8")))
+    for name in before - set(written) - others:
+        (folder / name).unlink(missing_ok=True)
+    _write_atomic(manifest, json.dumps(sorted(written)))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _day(value: object) -> str:
+    return pd.Timestamp(value).date().isoformat()
+
+
+def _text(value: object) -> str:
+    """A value as text; dates without a time of day."""
+    if _missing(value):
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    return str(value)
+
+
+def _format(value: object, fmt: str) -> str:
+    if _missing(value):
+        return ""
+    if fmt == "pct":
+        return f"{float(value):.1%}"
+    if fmt == "{:d}":
+        return str(int(value))
+    return fmt.format(float(value))
