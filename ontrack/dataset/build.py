@@ -88,7 +88,23 @@ def write_features(
         frame.to_parquet(folder / "labels" / f"{name}.parquet")
     dictionary = feature_dictionary(used, matrix)
     write_dictionary(dictionary, folder, title=f"Feature dictionary ({model})")
-    meta = {
+    meta = _meta(model, matrix, cohort, labels, end, config, caught, folder)
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return meta
+
+
+def _meta(
+    model: str,
+    matrix: pd.DataFrame,
+    cohort: pd.DataFrame,
+    labels: dict[str, pd.DataFrame],
+    end: date | None,
+    config: Config,
+    caught: list[warnings.WarningMessage],
+    folder: Path,
+) -> dict:
+    """The ``meta.json`` stamp of a built data set: its shape, dates, labels and origin."""
+    return {
         "model": model,
         "rows": len(matrix),
         "students": int(cohort.index.get_level_values("student_id").nunique()),
@@ -102,8 +118,6 @@ def write_features(
         "warnings": sorted({str(w.message) for w in caught}),
         "folder": str(folder),
     }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    return meta
 
 
 def _labels(

@@ -155,39 +155,44 @@ def build_cohort(
     points["as_of_date"] = pd.to_datetime(points["as_of_date"])
     con.register("__ontrack_checkpoints", points)
     try:
-        exits = ", ".join(f"'{reason}'" for reason in END_OF_YEAR_EXITS)
-        frame = con.execute(
-            f"""
-            WITH cp AS (
-                SELECT district_id, CAST(school_year AS INTEGER) AS school_year,
-                       CAST(as_of_date AS DATE) AS as_of_date
-                FROM __ontrack_checkpoints
-            ), latest AS (
-                SELECT e.student_id, cp.as_of_date, e.school_id, e.school_year,
-                       e.grade_level, s.district_id, e.exit_date, e.exit_reason
-                FROM main.enrollments e
-                JOIN main.schools s ON s.school_id = e.school_id
-                JOIN cp ON cp.district_id = s.district_id
-                 AND cp.school_year = e.school_year AND e.entry_date <= cp.as_of_date
-                QUALIFY row_number() OVER (
-                    PARTITION BY e.student_id, cp.as_of_date
-                    ORDER BY e.entry_date DESC,
-                             COALESCE(e.exit_date < cp.as_of_date, FALSE),
-                             e.school_id
-                ) = 1
-            )
-            SELECT student_id, as_of_date, school_id, school_year, grade_level,
-                   district_id
-            FROM latest
-            WHERE grade_level = {grade}
-              AND (exit_date IS NULL OR exit_date >= as_of_date
-                   OR exit_reason IN ({exits}))
-            ORDER BY student_id, as_of_date
-            """
-        ).df()
+        frame = con.execute(_population_sql(grade)).df()
     finally:
         con.unregister("__ontrack_checkpoints")
     return tidy_cohort(frame)
+
+
+def _population_sql(grade: int) -> str:
+    """The query of ``build_cohort``: each student's latest spell at each checkpoint of
+    ``__ontrack_checkpoints`` (the rules of the module docstring), kept when it is in
+    ``grade`` and still open."""
+    exits = ", ".join(f"'{reason}'" for reason in END_OF_YEAR_EXITS)
+    return f"""
+    WITH cp AS (
+        SELECT district_id, CAST(school_year AS INTEGER) AS school_year,
+               CAST(as_of_date AS DATE) AS as_of_date
+        FROM __ontrack_checkpoints
+    ), latest AS (
+        SELECT e.student_id, cp.as_of_date, e.school_id, e.school_year,
+               e.grade_level, s.district_id, e.exit_date, e.exit_reason
+        FROM main.enrollments e
+        JOIN main.schools s ON s.school_id = e.school_id
+        JOIN cp ON cp.district_id = s.district_id
+         AND cp.school_year = e.school_year AND e.entry_date <= cp.as_of_date
+        QUALIFY row_number() OVER (
+            PARTITION BY e.student_id, cp.as_of_date
+            ORDER BY e.entry_date DESC,
+                     COALESCE(e.exit_date < cp.as_of_date, FALSE),
+                     e.school_id
+        ) = 1
+    )
+    SELECT student_id, as_of_date, school_id, school_year, grade_level,
+           district_id
+    FROM latest
+    WHERE grade_level = {grade}
+      AND (exit_date IS NULL OR exit_date >= as_of_date
+           OR exit_reason IN ({exits}))
+    ORDER BY student_id, as_of_date
+    """
 
 
 def tidy_cohort(frame: pd.DataFrame) -> pd.DataFrame:

@@ -108,6 +108,7 @@ class FeatureSpec:
         return "reason" if self.malleable else "context"
 
 
+# long: a dozen lines of code; the rest is the docstring explaining all eleven keys.
 def feature(
     *,
     group: str,
@@ -157,7 +158,26 @@ def feature(
     ('incidents_so_far', 'behavior')
     >>> incidents_so_far.description
     'Discipline incidents this school year up to the as-of date.'
-    >>> feature(group="mood", source="discipline", reason="", malleable=True)
+    """
+    _check_declaration(group, risk_when, healthy)
+    options = {
+        "group": group, "source": source, "reason": reason, "malleable": malleable,
+        "when_no_records": when_no_records, "program_flag": program_flag,
+        "valid_range": valid_range, "grades": grades, "risk_when": risk_when,
+        "healthy": None if healthy is None else float(healthy),
+    }
+
+    def wrap(func: Callable[[], str]) -> FeatureSpec:
+        return FeatureSpec(name=func.__name__, func=func, description=_describe(func),
+                           module=func.__module__, **options)
+
+    return wrap
+
+
+def _check_declaration(group: str, risk_when: str | None, healthy: float | None) -> None:
+    """A ConfigError for a feature declaration ``feature`` cannot honour.
+
+    >>> _check_declaration("mood", None, None)
     Traceback (most recent call last):
     ...
     ontrack.errors.ConfigError: feature group must be one of attendance, coursework, behavior, assessment, enrollment, history, indicators. Got 'mood' instead.
@@ -166,7 +186,6 @@ def feature(
         raise ConfigError(
             f"feature group must be one of {', '.join(GROUPS)}. Got {group!r} instead."
         )
-
     if risk_when not in RISK_WHEN:
         raise ConfigError(
             "feature risk_when must be 'low', 'high' or None. "
@@ -177,26 +196,6 @@ def feature(
             f"feature healthy must come with risk_when. Got healthy={healthy!r} and "
             "risk_when=None instead."
         )
-
-    def wrap(func: Callable[[], str]) -> FeatureSpec:
-        return FeatureSpec(
-            name=func.__name__,
-            func=func,
-            group=group,
-            source=source,
-            description=_describe(func),
-            reason=reason,
-            malleable=malleable,
-            when_no_records=when_no_records,
-            program_flag=program_flag,
-            valid_range=valid_range,
-            grades=grades,
-            module=func.__module__,
-            risk_when=risk_when,
-            healthy=None if healthy is None else float(healthy),
-        )
-
-    return wrap
 
 
 def source(

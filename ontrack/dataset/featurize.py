@@ -101,17 +101,7 @@ def build_feature_matrix(
     say = progress or (lambda _msg: None)
     features = features.for_config(config).for_grades(cohort["grade_level"].unique())
     have = set(provided) if provided is not None else provided_tables(con)
-    index = cohort.index
-    if list(index.names) != list(COHORT_INDEX):
-        raise SchemaError(
-            f"cohort index must be {list(COHORT_INDEX)}. "
-            f"Got {list(index.names)} instead."
-        )
-    if index.has_duplicates:
-        raise SchemaError(
-            "cohort must have one row per student_id and as_of_date. Got "
-            f"{int(index.duplicated().sum())} repeated rows instead."
-        )
+    index = _checked_index(cohort)
     columns: dict[str, pd.Series] = {}
     by_source: dict[str, list[FeatureSpec]] = {}
     for spec in features:
@@ -135,6 +125,22 @@ def build_feature_matrix(
                 columns[spec.name] = _finish(spec, result, index, tables, have)
     matrix = pd.DataFrame(columns, index=index)
     return matrix[[f.name for f in features]]
+
+
+def _checked_index(cohort: pd.DataFrame) -> pd.Index:
+    """The cohort's index, once it is known to be one row per (student_id, as_of_date)."""
+    index = cohort.index
+    if list(index.names) != list(COHORT_INDEX):
+        raise SchemaError(
+            f"cohort index must be {list(COHORT_INDEX)}. "
+            f"Got {list(index.names)} instead."
+        )
+    if index.has_duplicates:
+        raise SchemaError(
+            "cohort must have one row per student_id and as_of_date. Got "
+            f"{int(index.duplicated().sum())} repeated rows instead."
+        )
+    return index
 
 
 def _store_frame(

@@ -231,17 +231,9 @@ def _stage_spans(ctx: ImportContext) -> None:
 def _classify_events(ctx: ImportContext) -> None:
     """Create ``edfi_events``: each source event with its status or rejection reason."""
     ev = ctx.rel(SOURCE, EVENT_COLUMNS)
-    ctx.use(
-        "AttendanceEventCategoryDescriptor",
-        SOURCE,
-        "AttendanceEventCategoryDescriptorId",
-        "event rejected",
-    )
-    category = ctx.dj(
-        "AttendanceEventCategoryDescriptor",
-        "e.AttendanceEventCategoryDescriptorId",
-        "c",
-    )
+    descriptor = "AttendanceEventCategoryDescriptor"
+    ctx.use(descriptor, SOURCE, f"{descriptor}Id", "event rejected")
+    category = ctx.dj(descriptor, f"e.{descriptor}Id", "c")
     event_year = ctx.year_filter("coalesce(day_year, ev_year, edfi_year_of(date))")
     rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(PRECEDENCE))
     ctx.con.execute(f"""

@@ -82,50 +82,12 @@ def _referrals_sql(ctx: ImportContext, link: str) -> str:
 
 def write_discipline(ctx: ImportContext) -> None:
     """discipline: actions and action-less incidents (referrals), with rejections."""
-    action = ctx.rel("DisciplineAction", [
-        *ACTION_KEY, "DisciplineActionLength", "ActualDisciplineActionLength",
-        "ResponsibilitySchoolId", "AssignmentSchoolId",
-    ])
-    kinds = ctx.rel(
-        "DisciplineActionDiscipline", [*ACTION_KEY, "DisciplineDescriptorId"]
-    )
-    link = ctx.rel(
-        "DisciplineActionStudentDisciplineIncidentAssociation",
-        [*ACTION_KEY, "IncidentIdentifier", "SchoolId"],
-    )
-    ctx.use(
-        "DisciplineDescriptor",
-        "DisciplineActionDiscipline",
-        "DisciplineDescriptorId",
-        "action set to other",
-    )
-    on_action = " AND ".join(f"{{a}}.{c} = a.{c}" for c in ACTION_KEY)
-    school = "coalesce(l.school_id, a.ResponsibilitySchoolId, a.AssignmentSchoolId)"
-    length = (
-        "coalesce(edfi_num(a.ActualDisciplineActionLength), "
-        "edfi_num(a.DisciplineActionLength))"
-    )
+    actions, link = _actions_ctes(ctx)
     year = "edfi_year_of(r.incident_date)"
     ctx.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE edfi_discipline AS
         WITH incidents AS ({_incidents_sql(ctx)}),
-        linked AS (
-            SELECT l.DisciplineActionIdentifier, l.DisciplineDate, l.StudentUSI,
-                   arg_min(l.SchoolId, i.date) AS school_id, min(i.date) AS date,
-                   arg_min(i.incident_type, i.date) AS incident_type
-            FROM {link} l
-            LEFT JOIN incidents i ON i.IncidentIdentifier = l.IncidentIdentifier
-                 AND i.SchoolId = l.SchoolId
-            GROUP BY ALL),
-        actions AS (
-            SELECT a.StudentUSI AS student_id, {school} AS school_id,
-                coalesce(l.date, edfi_date(a.DisciplineDate)) AS incident_date,
-                coalesce(d.target, 'other') AS action, l.incident_type,
-                {length} AS days, 'DisciplineAction' AS source
-            FROM {action} a
-            LEFT JOIN {kinds} k ON {on_action.format(a="k")}
-            {ctx.dj("DisciplineDescriptor", "k.DisciplineDescriptorId", "d")}
-            LEFT JOIN linked l ON {on_action.format(a="l")}),
+        {actions},
         rows AS (SELECT * FROM actions UNION ALL {_referrals_sql(ctx, link)}),
         checked AS (
             SELECT r.*, CASE
@@ -156,6 +118,48 @@ def write_discipline(ctx: ImportContext) -> None:
         SELECT {DISCIPLINE_COLUMNS} FROM edfi_discipline WHERE reason IS NULL
         ORDER BY incident_date, TRY_CAST(student_id AS BIGINT), student_id, action
     """)
+
+
+def _actions_ctes(ctx: ImportContext) -> tuple[str, str]:
+    """The ``linked`` and ``actions`` CTEs of discipline (each action with the earliest
+    incident it is linked to; needs an ``incidents`` CTE) and the link relation."""
+    action = ctx.rel("DisciplineAction", [
+        *ACTION_KEY, "DisciplineActionLength", "ActualDisciplineActionLength",
+        "ResponsibilitySchoolId", "AssignmentSchoolId",
+    ])
+    kinds = ctx.rel(
+        "DisciplineActionDiscipline", [*ACTION_KEY, "DisciplineDescriptorId"]
+    )
+    link = ctx.rel(
+        "DisciplineActionStudentDisciplineIncidentAssociation",
+        [*ACTION_KEY, "IncidentIdentifier", "SchoolId"],
+    )
+    ctx.use("DisciplineDescriptor", "DisciplineActionDiscipline", "DisciplineDescriptorId",
+            "action set to other")
+    on_action = " AND ".join(f"{{a}}.{c} = a.{c}" for c in ACTION_KEY)
+    school = "coalesce(l.school_id, a.ResponsibilitySchoolId, a.AssignmentSchoolId)"
+    length = (
+        "coalesce(edfi_num(a.ActualDisciplineActionLength), "
+        "edfi_num(a.DisciplineActionLength))"
+    )
+    ctes = f"""linked AS (
+            SELECT l.DisciplineActionIdentifier, l.DisciplineDate, l.StudentUSI,
+                   arg_min(l.SchoolId, i.date) AS school_id, min(i.date) AS date,
+                   arg_min(i.incident_type, i.date) AS incident_type
+            FROM {link} l
+            LEFT JOIN incidents i ON i.IncidentIdentifier = l.IncidentIdentifier
+                 AND i.SchoolId = l.SchoolId
+            GROUP BY ALL),
+        actions AS (
+            SELECT a.StudentUSI AS student_id, {school} AS school_id,
+                coalesce(l.date, edfi_date(a.DisciplineDate)) AS incident_date,
+                coalesce(d.target, 'other') AS action, l.incident_type,
+                {length} AS days, 'DisciplineAction' AS source
+            FROM {action} a
+            LEFT JOIN {kinds} k ON {on_action.format(a="k")}
+            {ctx.dj("DisciplineDescriptor", "k.DisciplineDescriptorId", "d")}
+            LEFT JOIN linked l ON {on_action.format(a="l")})"""
+    return ctes, link
 
 
 def _keyword_case(ctx: ImportContext) -> str:
@@ -254,12 +258,8 @@ def write_assessments(ctx: ImportContext) -> None:
         *ASSESSMENT_KEY, "AdministrationDate", "SchoolYear",
         "WhenAssessedGradeLevelDescriptorId",
     ])
-    ctx.use(
-        "GradeLevelDescriptor",
-        "StudentAssessment",
-        "WhenAssessedGradeLevelDescriptorId",
-        "grade_level left blank",
-    )
+    ctx.use("GradeLevelDescriptor", "StudentAssessment", "WhenAssessedGradeLevelDescriptorId",
+            "grade_level left blank")
     scores, levels = _scores_sql(ctx)
     key = " AND ".join(f"{{a}}.{c} = sa.{c}" for c in ASSESSMENT_KEY)
     allowed = ", ".join(f"'{s}'" for s in ctx.mapping.assessment_subjects) or "NULL"

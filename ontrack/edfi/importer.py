@@ -54,38 +54,20 @@ def import_edfi(
 
     Parameters
     ----------
-    source : Path
-        Folder with one file per ODS table (``Table.csv``, ``Table.parquet`` or
+    source : folder with one file per ODS table (``Table.csv``, ``Table.parquet`` or
         ``Table/*.parquet``). Student, School, StudentSchoolAssociation and Descriptor
         are required; every other table is optional.
-    dest : Path
-        Output folder (created if needed); gets ``<table>.csv`` per contract table and
-        ``edfi_import_report.json``.
-    school_year : int, optional
-        Import only this Ed-Fi SchoolYear (2011 = 2010-11). Default: every year.
-    mapping_file : Path, optional
-        A district's descriptor mapping, merged over ``descriptor_map.yaml``.
-    progress : callable, optional
-        Called with a short message at each step.
-    memory_limit : str, optional
-        DuckDB memory limit (e.g. ``"2GB"``); DuckDB spills to disk beyond it.
-    threads : int, optional
-        DuckDB threads (default: all cores).
+    dest : output folder (created if needed); gets ``<table>.csv`` per contract table
+        and ``edfi_import_report.json``.
+    school_year : import only this Ed-Fi SchoolYear (2011 = 2010-11); default every year.
+    mapping_file : a district's descriptor mapping, merged over ``descriptor_map.yaml``.
+    progress : called with a short message at each step; ``memory_limit`` (e.g.
+        ``"2GB"``; DuckDB spills beyond it) and ``threads`` (default: all cores) set DuckDB.
 
-    Returns
-    -------
-    EdfiImportReport
-        Rows written and read, unmapped descriptors, rejections and notes.
+    Returns the :class:`EdfiImportReport` (rows written and read, unmapped descriptors,
+    rejections, notes). Raises SchemaError if a required table or column is missing
+    from the export, ConfigError if the mapping file is invalid.
 
-    Raises
-    ------
-    SchemaError
-        If a required table or column is missing from the export.
-    ConfigError
-        If the mapping file is invalid.
-
-    Examples
-    --------
     >>> import_edfi(Path("no/such/export"), Path("out"))
     Traceback (most recent call last):
     ...
@@ -93,13 +75,8 @@ def import_edfi(
     """
     started = time.perf_counter()
     mapping = load_mapping(mapping_file)
-    con = duckdb.connect()
+    con = _connect(memory_limit, threads)
     try:
-        if memory_limit:
-            limit = memory_limit.replace("'", "''")
-            con.execute(f"SET memory_limit = '{limit}'")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
         src = EdfiSource(Path(source), con)
         _check_required(src)
         dest = Path(dest)
@@ -124,6 +101,16 @@ def import_edfi(
     report.write_json(dest / REPORT_FILE)
     return report
 
+
+def _connect(memory_limit: str | None, threads: int | None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the import's memory limit and threads."""
+    con = duckdb.connect()
+    if memory_limit:
+        limit = memory_limit.replace("'", "''")
+        con.execute(f"SET memory_limit = '{limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
 
 def _read_error(src: EdfiSource, step: str, err: duckdb.Error) -> str:
     """A message for a file DuckDB could not read, without the offending row.

@@ -98,24 +98,12 @@ def stage_transcripts(ctx: ImportContext) -> None:
     )
     t = "CourseTranscript"
     ctx.use("TermDescriptor", t, "TermDescriptorId", "term is the code value")
-    ctx.use(
-        "CourseAttemptResultDescriptor",
-        t,
-        "CourseAttemptResultDescriptorId",
-        "no mark from the attempt result",
-    )
-    ctx.use(
-        "GradeLevelDescriptor", t, "WhenTakenGradeLevelDescriptorId", "year kept as is"
-    )
-    mark = _mark_sql(
-        "t.FinalLetterGradeEarned",
-        "t.FinalNumericGradeEarned",
-        ctx.mapping.prefer_letter,
-    )
-    taken = ctx.dj("GradeLevelDescriptor", "t.WhenTakenGradeLevelDescriptorId", "w")
-    result = ctx.dj(
-        "CourseAttemptResultDescriptor", "t.CourseAttemptResultDescriptorId", "res"
-    )
+    ctx.use("CourseAttemptResultDescriptor", t, "CourseAttemptResultDescriptorId",
+            "no mark from the attempt result")
+    ctx.use("GradeLevelDescriptor", t, "WhenTakenGradeLevelDescriptorId", "year kept as is")
+    mark = _mark_sql("t.FinalLetterGradeEarned", "t.FinalNumericGradeEarned",
+                     ctx.mapping.prefer_letter)
+    result = ctx.dj("CourseAttemptResultDescriptor", "t.CourseAttemptResultDescriptorId", "res")
     ctx.con.execute(f"""
         CREATE OR REPLACE TEMP TABLE edfi_marks_final AS
         WITH courses AS ({_courses_sql(ctx)}),
@@ -126,16 +114,7 @@ def stage_transcripts(ctx: ImportContext) -> None:
         home AS (
             SELECT student_id, school_year, arg_max(school_id, entry_date) AS school_id
             FROM edfi_enr_ok GROUP BY ALL),
-        stated AS (
-            SELECT t.*, edfi_int(t.SchoolYear) AS stated_year,
-                t.EducationOrganizationId IN (SELECT id FROM edfi_school_ids)
-                    AS at_school,
-                t.StudentUSI IN (SELECT id FROM edfi_student_ids) AS known,
-                edfi_int(w.target) AS taken_grade
-            FROM {ct} t {taken}),
-        t AS (
-            SELECT *, coalesce({_reconciled_year_sql(ctx)}, stated_year) AS year
-            FROM stated)
+        {_transcript_ctes(ctx, ct)}
         SELECT t.StudentUSI AS student_id, t.year <> t.stated_year AS reconciled,
             CASE WHEN t.at_school THEN t.EducationOrganizationId ELSE h.school_id END
                 AS school_id,
@@ -163,6 +142,22 @@ def stage_transcripts(ctx: ImportContext) -> None:
         LEFT JOIN ends e ON e.SchoolId = t.EducationOrganizationId
              AND e.school_year = t.year AND e.TermDescriptorId = t.TermDescriptorId
     """)
+
+
+def _transcript_ctes(ctx: ImportContext, ct: str) -> str:
+    """The ``stated`` and ``t`` CTEs of ``stage_transcripts``: each transcript row with
+    what it states (year, school, student, grade taken) and its reconciled year."""
+    taken = ctx.dj("GradeLevelDescriptor", "t.WhenTakenGradeLevelDescriptorId", "w")
+    return f"""stated AS (
+            SELECT t.*, edfi_int(t.SchoolYear) AS stated_year,
+                t.EducationOrganizationId IN (SELECT id FROM edfi_school_ids)
+                    AS at_school,
+                t.StudentUSI IN (SELECT id FROM edfi_student_ids) AS known,
+                edfi_int(w.target) AS taken_grade
+            FROM {ct} t {taken}),
+        t AS (
+            SELECT *, coalesce({_reconciled_year_sql(ctx)}, stated_year) AS year
+            FROM stated)"""
 
 
 def stage_grades(ctx: ImportContext) -> None:
@@ -223,7 +218,11 @@ def stage_grades(ctx: ImportContext) -> None:
              AND e.SchoolId = g.SchoolId AND e.school_year = {period_year}
              AND e.PeriodSequence IS NOT DISTINCT FROM g.GradingPeriodSequence
     """)
-    # A final grade the transcript already holds for that course and term is redundant.
+    _supersede_final_grades(ctx)
+
+
+def _supersede_final_grades(ctx: ImportContext) -> None:
+    """A final grade the transcript already holds for that course and term is redundant."""
     ctx.con.execute("""
         UPDATE edfi_marks_grades g
         SET reason = 'final grade superseded by CourseTranscript'

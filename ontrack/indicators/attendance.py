@@ -40,6 +40,7 @@ from ontrack.indicators.exact import MICRO, micro_sum
 ATTENDED_STATUSES: tuple[str, ...] = ("present", "tardy")
 ABSENT_STATUSES: tuple[str, ...] = ("absent_excused", "absent_unexcused", "suspended")
 ATTENDANCE_TABLE = "_ind_att"
+BY_SCHOOL = "_ind_att_school"  # daily records per student, school and year
 WORK_TABLES = (ATTENDANCE_TABLE, "_ind_att_school", "_ind_att_overlap")
 
 # "The day was attended", as SQL. An OR of equalities, not ``status IN (...)``: DuckDB
@@ -69,10 +70,18 @@ def create_attendance(
     school_years: Sequence[int] | None = None,
 ) -> None:
     """Materialise ``_ind_att``: days enrolled, days absent and source per student-year."""
-    by_school = "_ind_att_school"
+    _count_by_school(con, as_of, school_years)
+    _find_overlaps(con, school_years)
+    _combine_sources(con, as_of, school_years)
+
+
+def _count_by_school(
+    con: duckdb.DuckDBPyConnection, as_of: date | None, school_years: Sequence[int] | None
+) -> None:
+    """``_ind_att_school``: daily records counted per student, school and year."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {by_school} AS
+        CREATE OR REPLACE TEMP TABLE {BY_SCHOOL} AS
         SELECT student_id, school_id, school_year,
                count(*) AS days,
                count(*) FILTER (WHERE NOT ({ATTENDED_SQL})) AS absent
@@ -81,9 +90,15 @@ def create_attendance(
         GROUP BY ALL
         """
     )
-    # Only a student-year with enrollments at two schools that overlap in time can hold
-    # the same date twice (validation keeps every attendance day inside an enrollment
-    # at its school), so only those student-years are recounted date by date.
+
+
+def _find_overlaps(con: duckdb.DuckDBPyConnection, school_years: Sequence[int] | None) -> None:
+    """``_ind_att_overlap``: student-years enrolled at two schools at once.
+
+    Only such a student-year can hold the same date twice (validation keeps every
+    attendance day inside an enrollment at its school), so only those are recounted
+    date by date.
+    """
     open_end = "DATE '9999-12-31'"
     con.execute(
         f"""
@@ -97,6 +112,13 @@ def create_attendance(
         WHERE {in_years('a.school_year', school_years)}
         """
     )
+
+
+def _combine_sources(
+    con: duckdb.DuckDBPyConnection, as_of: date | None, school_years: Sequence[int] | None
+) -> None:
+    """``_ind_att``: daily counts (recounted by date where enrollments overlap) and the
+    summaries no daily record covers, summed exactly per student-year."""
     # An undated summary is the total of its whole school year.
     summary_day = f"COALESCE(s.period_end_date, {year_end_expr('s.school_year')})"
     con.execute(
@@ -104,7 +126,7 @@ def create_attendance(
         CREATE OR REPLACE TEMP TABLE {ATTENDANCE_TABLE} AS
         WITH daily AS (
             SELECT student_id, school_year, sum(days) AS days, sum(absent) AS absent
-            FROM {by_school} a
+            FROM {BY_SCHOOL} a
             WHERE NOT EXISTS (SELECT 1 FROM _ind_att_overlap o
                               WHERE o.student_id = a.student_id
                                 AND o.school_year = a.school_year)
@@ -129,7 +151,7 @@ def create_attendance(
             JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = s.school_id
             WHERE {known_by(summary_day, as_of)}
               AND {in_years('s.school_year', school_years)}
-              AND NOT EXISTS (SELECT 1 FROM {by_school} d
+              AND NOT EXISTS (SELECT 1 FROM {BY_SCHOOL} d
                               WHERE d.student_id = s.student_id
                                 AND d.school_id = s.school_id
                                 AND d.school_year = s.school_year)

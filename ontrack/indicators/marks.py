@@ -74,39 +74,41 @@ def create_marks(
     (``checkpoints.MARK_CLASS_TABLE``): a letter not on the scale counts as a graded,
     passing, non-failing mark.
     """
-    known_on = f"COALESCE(m.term_end_date, {year_end_expr('m.school_year', 'sc')})"
-    finals_only = ""
-    if as_of is None:  # whole years: finals only, and no need to date the marks
-        known_on, finals_only = "CAST(NULL AS DATE)", "AND m.is_final"
-    stand_in = ""
-    if as_of is not None:
-        # As of a checkpoint: a course with no final yet is represented by its latest
-        # progress mark (its mark so far).
-        stand_in = """
-            UNION ALL
-            SELECT * FROM known p
-            WHERE NOT p.is_final AND NOT EXISTS (
-                SELECT 1 FROM known f
-                WHERE f.is_final AND f.student_id = p.student_id
-                  AND f.school_year = p.school_year AND f.school_id = p.school_id
-                  AND f.course_id = p.course_id)
-            QUALIFY row_number() OVER (
-                PARTITION BY p.student_id, p.school_year, p.school_id, p.course_id
-                ORDER BY p.known_on DESC, p.term DESC) = 1
-        """
     weight = micro(
         f"CASE WHEN credits_attempted > 0 THEN credits_attempted * 12 "
         f"ELSE credit_unit * ({_TERM_TWELFTHS}) END"
     )
-    gpa = rounded_ratio(
-        "sum(CAST(points_u AS HUGEINT) * weight)",
-        f"{MICRO} * sum(CASE WHEN points IS NOT NULL THEN weight END)",
-        6,
-    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {MARKS_TABLE} AS
-        WITH known AS (
+        WITH known AS ({_known_marks_sql(as_of, school_years)}),
+        counted AS (
+            SELECT * FROM known WHERE is_final
+            {_stand_in_sql(as_of)}
+        ),
+        valued AS (
+            SELECT *,
+                   -- the weight in millionths of twelfths of a credit: an integer
+                   {weight} AS weight, {micro('points')} AS points_u,
+                   CASE WHEN credits_earned IS NOT NULL THEN credits_earned
+                        WHEN credits_attempted IS NOT NULL
+                        THEN CASE WHEN is_passing THEN credits_attempted ELSE 0 END
+                   END AS earned
+            FROM counted
+        )
+        {_criteria_sql()}
+        """
+    )
+
+
+def _known_marks_sql(as_of: date | None, school_years: Sequence[int] | None) -> str:
+    """Every mark known at ``as_of`` (whole years: finals only), with its letter's
+    classes, its subject's kind and the school's credit unit."""
+    known_on = f"COALESCE(m.term_end_date, {year_end_expr('m.school_year', 'sc')})"
+    finals_only = ""
+    if as_of is None:  # whole years: finals only, and no need to date the marks
+        known_on, finals_only = "CAST(NULL AS DATE)", "AND m.is_final"
+    return f"""
             SELECT m.student_id, m.school_year, m.school_id, m.course_id,
                    upper(trim(m.term)) AS term, m.is_final, m.mark_points AS points,
                    m.credits_attempted, m.credits_earned, {known_on} AS known_on,
@@ -126,21 +128,36 @@ def create_marks(
               ON k.district_id = sc.district_id AND k.subject = lower(m.subject)
             WHERE {known_by(known_on, as_of) if as_of else 'TRUE'} {finals_only}
               AND {in_years('m.school_year', school_years)}
-        ),
-        counted AS (
-            SELECT * FROM known WHERE is_final
-            {stand_in}
-        ),
-        valued AS (
-            SELECT *,
-                   -- the weight in millionths of twelfths of a credit: an integer
-                   {weight} AS weight, {micro('points')} AS points_u,
-                   CASE WHEN credits_earned IS NOT NULL THEN credits_earned
-                        WHEN credits_attempted IS NOT NULL
-                        THEN CASE WHEN is_passing THEN credits_attempted ELSE 0 END
-                   END AS earned
-            FROM counted
-        )
+        """
+
+
+def _stand_in_sql(as_of: date | None) -> str:
+    """As of a checkpoint, a course with no final yet is represented by its latest
+    progress mark (its mark so far): rows to add to the finals of ``known``."""
+    if as_of is None:
+        return ""
+    return """
+            UNION ALL
+            SELECT * FROM known p
+            WHERE NOT p.is_final AND NOT EXISTS (
+                SELECT 1 FROM known f
+                WHERE f.is_final AND f.student_id = p.student_id
+                  AND f.school_year = p.school_year AND f.school_id = p.school_id
+                  AND f.course_id = p.course_id)
+            QUALIFY row_number() OVER (
+                PARTITION BY p.student_id, p.school_year, p.school_id, p.course_id
+                ORDER BY p.known_on DESC, p.term DESC) = 1
+        """
+
+
+def _criteria_sql() -> str:
+    """The per student-year criterion values from the ``valued`` marks."""
+    gpa = rounded_ratio(
+        "sum(CAST(points_u AS HUGEINT) * weight)",
+        f"{MICRO} * sum(CASE WHEN points IS NOT NULL THEN weight END)",
+        6,
+    )
+    return f"""
         -- count_if and CASE inside sum, not FILTER clauses: the same numbers, and
         -- about 0.4 CPU-s less per 10M marks (measured at 200k students).
         SELECT student_id, school_year,
@@ -161,4 +178,3 @@ def create_marks(
         FROM valued
         GROUP BY ALL
         """
-    )

@@ -128,24 +128,8 @@ def rate_cells_sql(wide: str, groups: str | None = None) -> str:
         return f"COALESCE({text}, '{NOT_REPORTED}')"
 
     flag_cols = ", ".join(f"COALESCE({year}.{f}, FALSE) AS {f}" for f in GROUP_FLAGS)
-    members = ["{'t': 'all', 'g': 'all', 'p': TRUE}"]
-    members += [f"{{'t': '{c}', 'g': {c}, 'p': TRUE}}" for c in ("race_ethnicity", "gender")]
-    members += [
-        f"{{'t': '{f}', 'g': CASE WHEN {f} THEN 'yes' ELSE 'no' END, 'p': {f}}}"
-        for f in GROUP_FLAGS
-    ]
-    counts, sums, per_indicator = [], [], []
-    for i, name in enumerate(INDICATORS):
-        status = f"status_{name}"
-        counts += [
-            f"count(*) FILTER (WHERE {status} IN ('met', 'not_met')) AS n{i}",
-            f"count(*) FILTER (WHERE {status} = 'met') AS met{i}",
-            f"count(*) FILTER (WHERE {status} = 'unknown') AS unk{i}",
-        ]
-        sums += [f"sum(n{i}) AS n{i}", f"sum(met{i}) AS met{i}", f"sum(unk{i}) AS unk{i}"]
-        per_indicator.append(
-            f"{{'indicator': '{name}', 'n': n{i}, 'n_met': met{i}, 'n_unknown': unk{i}}}"
-        )
+    members = _group_members()
+    counts, sums, per_indicator = _indicator_counts()
     statuses = ", ".join(f"s.status_{name}" for name in INDICATORS)
     cell = "school_year, district_id, grade_level, m.t, m.g, m.p"
     return f"""
@@ -180,6 +164,36 @@ def rate_cells_sql(wide: str, groups: str | None = None) -> str:
         FROM (SELECT *, unnest([{', '.join(per_indicator)}]) AS x FROM cells)
         WHERE x.n + x.n_unknown > 0
     """
+
+
+def _group_members() -> list[str]:
+    """The groups a student counts in, as DuckDB structs (type, group, published):
+    everyone, their race/ethnicity and gender, and both sides of each program flag."""
+    members = ["{'t': 'all', 'g': 'all', 'p': TRUE}"]
+    members += [f"{{'t': '{c}', 'g': {c}, 'p': TRUE}}" for c in ("race_ethnicity", "gender")]
+    members += [
+        f"{{'t': '{f}', 'g': CASE WHEN {f} THEN 'yes' ELSE 'no' END, 'p': {f}}}"
+        for f in GROUP_FLAGS
+    ]
+    return members
+
+
+def _indicator_counts() -> tuple[list[str], list[str], list[str]]:
+    """Per indicator: its three counts (known, met, unknown) over student-years, their
+    sums over finer cells, and the struct that turns the wide cell back into rows."""
+    counts, sums, per_indicator = [], [], []
+    for i, name in enumerate(INDICATORS):
+        status = f"status_{name}"
+        counts += [
+            f"count(*) FILTER (WHERE {status} IN ('met', 'not_met')) AS n{i}",
+            f"count(*) FILTER (WHERE {status} = 'met') AS met{i}",
+            f"count(*) FILTER (WHERE {status} = 'unknown') AS unk{i}",
+        ]
+        sums += [f"sum(n{i}) AS n{i}", f"sum(met{i}) AS met{i}", f"sum(unk{i}) AS unk{i}"]
+        per_indicator.append(
+            f"{{'indicator': '{name}', 'n': n{i}, 'n_met': met{i}, 'n_unknown': unk{i}}}"
+        )
+    return counts, sums, per_indicator
 
 
 def finish_rates(cells: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -150,50 +150,21 @@ def build_students(
     create_attendance(con, as_of, school_years)
     create_marks(con, as_of, school_years)
     create_discipline(con, as_of, school_years)
-    official_known = "TRUE" if as_of is None else (
-        f"{year_end_expr('p.school_year')} <= {date_sql(as_of)}"
-    )
-    # No discipline table: suspensions are unknown. A table without rows for the
-    # student-year: zero suspensions (known).
-    suspensions = "COALESCE(d.suspensions, 0)" if "discipline" in provided else "NULL"
-    as_of_sql = "CAST(NULL AS DATE)" if as_of is None else date_sql(as_of)
-    attendance_rate = rounded_ratio("a.days_enrolled_u - a.days_absent_u", "a.days_enrolled_u", 9)
-    common = (
-        "student_id, district_id, school_id, school_year, grade_level, n_schools, "
-        f"{as_of_sql} AS as_of_date"
-    )
+    _create_flags(con, as_of, provided)
+    # The parts are folded into the flags table; free them before the output is written.
+    for name in _PART_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    _create_long_view(con, as_of)
+    return STUDENTS_TABLE
+
+
+def _create_flags(con: duckdb.DuckDBPyConnection, as_of: date | None, provided: set[str]) -> None:
+    """``FLAGS_TABLE``: every criterion of every student-year, checked against its
+    district's thresholds, and a ``status_<indicator>`` column each."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {FLAGS_TABLE} AS
-        WITH base AS (
-            SELECT p.student_id, p.district_id, p.school_id, p.school_year,
-                   p.grade_level, p.n_schools,
-                   a.days_enrolled, a.days_absent, a.attendance_source,
-                   CASE WHEN a.days_enrolled_u > 0 THEN {attendance_rate} END
-                     AS attendance_rate,
-                   CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN sy.gpa
-                        ELSE m.gpa_marks END AS gpa,
-                   CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN 'official'
-                        WHEN m.gpa_marks IS NOT NULL THEN 'marks' END AS gpa_source,
-                   CASE WHEN m.n_ela + m.n_math > 0 THEN m.df_ela_math END AS df_ela_math,
-                   m.n_ela, m.n_math, m.n_core, m.n_final, m.credits_missing,
-                   CASE WHEN m.n_core > 0 THEN m.core_semester_fs END AS core_semester_fs,
-                   CASE WHEN m.n_final > 0 THEN m.credits_known END AS credits_earned,
-                   COALESCE(m.progress_marks_used, 0) AS progress_marks_used,
-                   {suspensions} AS suspensions,
-                   r.gpa_min, r.attendance_min, r.max_df, r.max_suspensions,
-                   r.credits_required, r.max_core_fs, r.chronic_max
-            FROM {POPULATION_TABLE} p
-            JOIN {RULES_TABLE} r ON r.district_id = p.district_id
-            LEFT JOIN {ATTENDANCE_TABLE} a
-              ON a.student_id = p.student_id AND a.school_year = p.school_year
-            LEFT JOIN {MARKS_TABLE} m
-              ON m.student_id = p.student_id AND m.school_year = p.school_year
-            LEFT JOIN student_years sy
-              ON sy.student_id = p.student_id AND sy.school_year = p.school_year
-            LEFT JOIN {DISCIPLINE_TABLE} d
-              ON d.student_id = p.student_id AND d.school_year = p.school_year
-        ),
+        WITH base AS ({_criteria_sql(as_of, provided)}),
         flags AS (
             SELECT *,
                    gpa >= gpa_min AS gpa_ok,
@@ -225,6 +196,56 @@ def build_students(
         FROM flags
         """
     )
+
+
+def _criteria_sql(as_of: date | None, provided: set[str]) -> str:
+    """Each student-year of the population with its criterion values (official GPA
+    once the year is over, else from marks) and its district's thresholds."""
+    official_known = "TRUE" if as_of is None else (
+        f"{year_end_expr('p.school_year')} <= {date_sql(as_of)}"
+    )
+    # No discipline table: suspensions are unknown. A table without rows for the
+    # student-year: zero suspensions (known).
+    suspensions = "COALESCE(d.suspensions, 0)" if "discipline" in provided else "NULL"
+    attendance_rate = rounded_ratio("a.days_enrolled_u - a.days_absent_u", "a.days_enrolled_u", 9)
+    return f"""
+            SELECT p.student_id, p.district_id, p.school_id, p.school_year,
+                   p.grade_level, p.n_schools,
+                   a.days_enrolled, a.days_absent, a.attendance_source,
+                   CASE WHEN a.days_enrolled_u > 0 THEN {attendance_rate} END
+                     AS attendance_rate,
+                   CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN sy.gpa
+                        ELSE m.gpa_marks END AS gpa,
+                   CASE WHEN sy.gpa IS NOT NULL AND {official_known} THEN 'official'
+                        WHEN m.gpa_marks IS NOT NULL THEN 'marks' END AS gpa_source,
+                   CASE WHEN m.n_ela + m.n_math > 0 THEN m.df_ela_math END AS df_ela_math,
+                   m.n_ela, m.n_math, m.n_core, m.n_final, m.credits_missing,
+                   CASE WHEN m.n_core > 0 THEN m.core_semester_fs END AS core_semester_fs,
+                   CASE WHEN m.n_final > 0 THEN m.credits_known END AS credits_earned,
+                   COALESCE(m.progress_marks_used, 0) AS progress_marks_used,
+                   {suspensions} AS suspensions,
+                   r.gpa_min, r.attendance_min, r.max_df, r.max_suspensions,
+                   r.credits_required, r.max_core_fs, r.chronic_max
+            FROM {POPULATION_TABLE} p
+            JOIN {RULES_TABLE} r ON r.district_id = p.district_id
+            LEFT JOIN {ATTENDANCE_TABLE} a
+              ON a.student_id = p.student_id AND a.school_year = p.school_year
+            LEFT JOIN {MARKS_TABLE} m
+              ON m.student_id = p.student_id AND m.school_year = p.school_year
+            LEFT JOIN student_years sy
+              ON sy.student_id = p.student_id AND sy.school_year = p.school_year
+            LEFT JOIN {DISCIPLINE_TABLE} d
+              ON d.student_id = p.student_id AND d.school_year = p.school_year
+        """
+
+
+def _create_long_view(con: duckdb.DuckDBPyConnection, as_of: date | None) -> None:
+    """``STUDENTS_TABLE``: the long rows of CONTRACT §4 over the flags table."""
+    as_of_sql = "CAST(NULL AS DATE)" if as_of is None else date_sql(as_of)
+    common = (
+        "student_id, district_id, school_id, school_year, grade_level, n_schools, "
+        f"{as_of_sql} AS as_of_date"
+    )
     # The long table of CONTRACT §4: one row per student-year and indicator, with the
     # criteria of that indicator only.
     columns = {
@@ -250,15 +271,11 @@ def build_students(
         f"WHERE status_{name} IS NOT NULL"
         for name, cols in columns.items()
     ]
-    # The parts are folded into the flags table; free them before the output is written.
-    for name in _PART_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
     # A view, not a table: the long rows are produced while they are written.
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {STUDENTS_TABLE} AS "
         + " UNION ALL BY NAME ".join(selects)
     )
-    return STUDENTS_TABLE
 
 
 def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -126,13 +126,7 @@ def run_indicators(
     """
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)
-    report = None
-    if reuse_validated:
-        _check_reusable(out_dir, config)
-    else:
-        report = validate_directory(data_dir, out_dir, config, progress=say)
-        fingerprint = out_dir / "validation" / FINGERPRINT_FILE
-        fingerprint.write_text(rules_fingerprint(config) + "\n", encoding="utf-8")
+    report = _validated(data_dir, out_dir, config, say, reuse_validated)
     folder = out_dir / "indicators"
     folder.mkdir(parents=True, exist_ok=True)
     paths = {n: folder / f"{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")}
@@ -143,13 +137,7 @@ def run_indicators(
         n_rows, latest = con.execute(
             f"SELECT count(*), max(school_year) FROM {table}"
         ).fetchall()[0]
-        unknowns = con.execute(
-            f"SELECT indicator, trim(reason) AS reason, count(*) AS n FROM ("
-            f"  SELECT indicator, unnest(string_split(unknown_criteria, ';')) AS reason"
-            f"  FROM {table} WHERE status = 'unknown' AND school_year = ?"
-            f") GROUP BY ALL ORDER BY indicator, n DESC, reason",
-            [latest],
-        ).df()
+        unknowns = _unknown_reasons(con, table, latest)
         say("aggregating rates by school, grade and group")
         cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
         # DuckDB writes students.csv in a second thread (it releases the GIL) while
@@ -182,6 +170,31 @@ def run_indicators(
         unknowns=unknowns,
         validation=report,
     )
+
+
+def _validated(
+    data_dir: Path | str, out_dir: Path, config: Config, say: Progress, reuse: bool
+) -> ValidationReport | None:
+    """Validate ``data_dir`` into ``out_dir`` (and stamp the rules it was validated
+    with); with ``reuse``, check that the tables already there may be reused."""
+    if reuse:
+        _check_reusable(out_dir, config)
+        return None
+    report = validate_directory(data_dir, out_dir, config, progress=say)
+    fingerprint = out_dir / "validation" / FINGERPRINT_FILE
+    fingerprint.write_text(rules_fingerprint(config) + "\n", encoding="utf-8")
+    return report
+
+
+def _unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, latest: int | None) -> pd.DataFrame:
+    """How often each criterion was unknown, per indicator, in the latest school year."""
+    return con.execute(
+        f"SELECT indicator, trim(reason) AS reason, count(*) AS n FROM ("
+        f"  SELECT indicator, unnest(string_split(unknown_criteria, ';')) AS reason"
+        f"  FROM {table} WHERE status = 'unknown' AND school_year = ?"
+        f") GROUP BY ALL ORDER BY indicator, n DESC, reason",
+        [latest],
+    ).df()
 
 
 def _write_students(

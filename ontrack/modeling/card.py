@@ -192,13 +192,7 @@ def performance_table(evaluation: dict) -> list[str]:
 
 def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
     """The model card: purpose, population, label, cohorts, performance, fairness, limits."""
-    model, split = evaluation["model"], evaluation["split"]
-    grade = evaluation.get("grade") or int("".join(c for c in model if c.isdigit()) or 0)
-    population = who(grade) if grade else "students"
-    purpose = PURPOSE.get(evaluation["label"], "who may need support")
-    rule = evaluation["baselines"]["rule"]
-    gain = (evaluation.get("roc_auc") or math.nan) - (rule.get("roc_auc") or math.nan)
-    tested = _years(evaluation.get("test_cohorts") or split.get("test_years") or [])
+    model = evaluation["model"]
     lines = [
         f"# Model card: {evaluation.get('registered_model', model)}"
         + (f" version {evaluation['model_version']}" if evaluation.get("model_version") else ""),
@@ -206,6 +200,22 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
         *gate_section(evaluation),
         *split_section(evaluation),
         *cohort_section(evaluation),
+        *use_section(evaluation),
+        *performance_section(evaluation),
+        *fairness_section(evaluation),
+        "",
+        *LIMITATIONS,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def use_section(evaluation: dict) -> list[str]:
+    """Intended use, population, label, rule and where the model came from."""
+    model, split = evaluation["model"], evaluation["split"]
+    grade = evaluation.get("grade") or int("".join(c for c in model if c.isdigit()) or 0)
+    population = who(grade) if grade else "students"
+    purpose = PURPOSE.get(evaluation["label"], "who may need support")
+    lines = [
         "## Intended use: a flashlight, not a hammer",
         "",
         f"This model helps counselors and success teams find {population} {purpose}, early enough to "
@@ -238,7 +248,16 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
     )
     if split.get("note"):
         lines.append(f"- Note on the split: {split['note']}.")
-    lines += [
+    return lines
+
+
+def performance_section(evaluation: dict) -> list[str]:
+    """Pooled out-of-time performance against the rule, then checkpoint by checkpoint."""
+    rule = evaluation["baselines"]["rule"]
+    gain = (evaluation.get("roc_auc") or math.nan) - (rule.get("roc_auc") or math.nan)
+    split = evaluation["split"]
+    tested = _years(evaluation.get("test_cohorts") or split.get("test_years") or [])
+    lines = [
         "",
         f"## Performance on the test cohorts, pooled (out of time: {tested})",
         "",
@@ -261,7 +280,12 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
             f"{_num(at['rule']['roc_auc'])} | {_num(at['model']['recall_at_rule_rate'])} | "
             f"{_num(at['rule']['recall_at_rule_rate'])} |"
         )
-    lines += ["", "## Fairness audit", "", evaluation["fairness"]["verdict"], ""]
+    return lines
+
+
+def fairness_section(evaluation: dict) -> list[str]:
+    """The fairness verdict, its bounds and each group's row (small groups withheld)."""
+    lines = ["", "## Fairness audit", "", evaluation["fairness"]["verdict"], ""]
     bounds = evaluation["fairness"]["bounds"]
     lines += [
         f"Bounds: false-positive and false-negative rate ratios against the largest group "
@@ -286,24 +310,24 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
             f"| {name} | {size} | {_num(row.get('fpr_ratio'), 2)} | "
             f"{_num(row.get('fnr_ratio'), 2)} | {_num(row.get('ece'))} | {row['verdict']} |"
         )
-    lines += [
-        "",
-        "## Limitations",
-        "",
-        "- Trained on this district's own past cohorts: a change in grading, attendance "
-        "coding or course offerings can make it wrong without warning; compare it with "
-        "the rule on every new labelled cohort.",
-        "- Risks are calibrated on one cohort; small groups may be less well calibrated "
-        "than the whole (see the audit).",
-        "- Race/ethnicity and gender are never inputs; English-learner, disability and "
-        "poverty flags are not inputs unless the district turned them on. Other inputs can "
-        "still correlate with them, which is why the audit runs on every training.",
-        "- Reasons show what moved a student's risk in the model, not causes.",
-        "",
-        "See `datasheet.md` for the training data and `evaluation.json` for every number.",
-    ]
-    return "\n".join(lines) + "\n"
+    return lines
 
+
+LIMITATIONS: tuple[str, ...] = (
+    "## Limitations",
+    "",
+    "- Trained on this district's own past cohorts: a change in grading, attendance "
+    "coding or course offerings can make it wrong without warning; compare it with "
+    "the rule on every new labelled cohort.",
+    "- Risks are calibrated on one cohort; small groups may be less well calibrated "
+    "than the whole (see the audit).",
+    "- Race/ethnicity and gender are never inputs; English-learner, disability and "
+    "poverty flags are not inputs unless the district turned them on. Other inputs can "
+    "still correlate with them, which is why the audit runs on every training.",
+    "- Reasons show what moved a student's risk in the model, not causes.",
+    "",
+    "See `datasheet.md` for the training data and `evaluation.json` for every number.",
+)
 
 def datasheet_markdown(datasheet: dict) -> str:
     """The datasheet of the training data: counts and date ranges per split part."""

@@ -151,22 +151,27 @@ class EarlyWarningModel(ClassifierMixin, BaseEstimator):
             self.booster_ = _train(native, X, y_fit, self.best_iteration_)
         if X_calibrate is not None:
             margin = self.booster_.predict(X_calibrate, raw_score=True)
-            y_cal, cal_groups = y_calibrate, students_calibrate
-            self.calibration_on_ = "calibration cohort"
+            self._calibrate(margin, y_calibrate, students_calibrate, "calibration cohort")
         else:
             margin, folds = self._cross_fitted_margins(native, X, y_fit, groups)
-            y_cal, cal_groups = y_fit, groups
             cohorts = len(np.unique(years))
-            self.calibration_on_ = (
+            self._calibrate(margin, y_fit, groups, (
                 f"cross-fitted ({folds} folds by student, "
                 + ("one training cohort)" if cohorts == 1 else f"{cohorts} training cohorts)")
-            )
+            ))
+        return self
+
+    def _calibrate(
+        self, margin: np.ndarray, y: np.ndarray, groups: np.ndarray | None, on: str
+    ) -> None:
+        """Fit the best calibrator of the booster's ``margin`` against ``y`` (folds by
+        ``groups``, the students); ``on`` says which rows the margins are of."""
         calibrator, scores = fit_best_calibrator(
-            margin, y_cal, cal_groups, methods=self.calibration_methods
+            margin, y, groups, methods=self.calibration_methods
         )
+        self.calibration_on_ = on
         self.calibration_ = calibrator.to_dict()
         self.calibration_brier_ = scores
-        return self
 
     def _frame(self, X: pd.DataFrame | np.ndarray, *, reset: bool) -> pd.DataFrame:
         """``X`` as a DataFrame in the fitted column order, checked the scikit-learn

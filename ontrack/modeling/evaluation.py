@@ -12,7 +12,7 @@ gate (``ontrack.modeling.gate``) is decided on the pooled rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from ontrack.modeling.dataset import EQUITY_GROUPS, TrainingData
 from ontrack.modeling.fairness import fairness_audit, fairness_summary
 from ontrack.modeling.gate import gate_verdict
 from ontrack.modeling.metrics import evaluate_score, reliability_table
+from ontrack.pipeline_settings import school_year_place
 
 SCORES: tuple[str, ...] = ("model", "rule", "logistic")
 
@@ -50,39 +51,15 @@ def evaluate_scores(
     rule_flagged = (rule >= 1.0).astype("float64")
     lists = np.asarray(checkpoints if lists is None else lists)
     rule_rate = float(rule_flagged.mean())
-    common = {
-        "top_shares": settings.top_shares,
-        "n_samples": settings.bootstrap_samples,
-        "seed": settings.seed,
-    }
-
-    def all_scores(rows: np.ndarray) -> dict[str, dict]:
-        return {
-            name: evaluate_score(
-                y[rows], np.asarray(score)[rows], students[rows],
-                rule_rate=float(rule_flagged[rows].mean()), probabilistic=name != "rule",
-                lists=lists[rows], rule_flagged=rule_flagged[rows], **common,
-            )
-            for name, score in scores.items()
-        }
-
+    all_scores = _scorer(y, scores, students, rule_flagged, lists, settings)
     overall = all_scores(np.arange(len(y)))
-    by_checkpoint = {}
-    for checkpoint in sorted(set(checkpoints), key=_month_order):
-        rows = np.flatnonzero(checkpoints == checkpoint)
-        by_checkpoint[checkpoint] = {
-            "n": int(len(rows)), "rule_flag_rate": float(rule_flagged[rows].mean()), **all_scores(rows)
-        }
-    by_cohort = {}
-    if cohorts is not None:
-        cohorts = np.asarray(cohorts)
-        for year in sorted(set(cohorts.tolist())):
-            rows = np.flatnonzero(cohorts == year)
-            by_cohort[str(year)] = {
-                "n": int(len(rows)), "n_students": int(pd.Series(students[rows]).nunique()),
-                "base_rate": float(y[rows].mean()), "rule_flag_rate": float(rule_flagged[rows].mean()),
-                **all_scores(rows),
-            }
+    by_checkpoint = {
+        checkpoint: {"n": int(len(rows)), "rule_flag_rate": float(rule_flagged[rows].mean()),
+                     **all_scores(rows)}
+        for checkpoint in sorted(set(checkpoints), key=school_year_place)
+        for rows in [np.flatnonzero(checkpoints == checkpoint)]
+    }
+    by_cohort = _by_cohort(all_scores, cohorts, y, students, rule_flagged)
     subgroups = fairness_audit(
         y, scores["model"], students, attributes, flag_rate=rule_rate,
         bounds=settings.fairness, min_group_size=min_group_size,
@@ -98,15 +75,60 @@ def evaluate_scores(
         "by_cohort": by_cohort,
         "by_checkpoint": by_checkpoint,
         "subgroups": subgroups,
-        "fairness": {
-            "verdict": fairness_summary(subgroups),
-            "bounds": settings.fairness.model_dump(),
-            "min_group_size": min_group_size,
-        },
+        "fairness": {"verdict": fairness_summary(subgroups),
+                     "bounds": settings.fairness.model_dump(), "min_group_size": min_group_size},
     }
     if gate is not None:
         out["gate"] = gate_verdict(y, scores["model"], rule, lists, attributes, gate, students=students)
     return out
+
+
+def _scorer(
+    y: np.ndarray,
+    scores: dict[str, np.ndarray],
+    students: np.ndarray,
+    rule_flagged: np.ndarray,
+    lists: np.ndarray,
+    settings: ModelingConfig,
+) -> Callable[[np.ndarray], dict[str, dict]]:
+    """A function giving every score's metrics on some rows, each at the rule's flag
+    rate on those rows."""
+    common = {"top_shares": settings.top_shares, "n_samples": settings.bootstrap_samples,
+              "seed": settings.seed}
+
+    def all_scores(rows: np.ndarray) -> dict[str, dict]:
+        return {
+            name: evaluate_score(
+                y[rows], np.asarray(score)[rows], students[rows],
+                rule_rate=float(rule_flagged[rows].mean()), probabilistic=name != "rule",
+                lists=lists[rows], rule_flagged=rule_flagged[rows], **common,
+            )
+            for name, score in scores.items()
+        }
+
+    return all_scores
+
+
+def _by_cohort(
+    all_scores: Callable[[np.ndarray], dict[str, dict]],
+    cohorts: np.ndarray | None,
+    y: np.ndarray,
+    students: np.ndarray,
+    rule_flagged: np.ndarray,
+) -> dict[str, dict]:
+    """Every score's metrics on each test cohort's rows, with its size and rates."""
+    if cohorts is None:
+        return {}
+    cohorts = np.asarray(cohorts)
+    by_cohort = {}
+    for year in sorted(set(cohorts.tolist())):
+        rows = np.flatnonzero(cohorts == year)
+        by_cohort[str(year)] = {
+            "n": int(len(rows)), "n_students": int(pd.Series(students[rows]).nunique()),
+            "base_rate": float(y[rows].mean()), "rule_flag_rate": float(rule_flagged[rows].mean()),
+            **all_scores(rows),
+        }
+    return by_cohort
 
 
 def published_reliability(y: np.ndarray, risk: np.ndarray, min_group_size: int) -> list[dict]:
@@ -133,12 +155,6 @@ def evaluate_part(data: TrainingData, rows: np.ndarray, scores: dict[str, np.nda
         lists=np.array([d.strftime("%Y-%m-%d") for d in dates]),
         cohorts=data.labels["school_year"].to_numpy()[rows].astype(int), gate=config.gate_for(data.model),
     )
-
-
-def _month_order(month_day: str) -> tuple[int, int]:
-    """School-year order of a checkpoint (Jul..Jun)."""
-    month, day = (int(p) for p in month_day.split("-"))
-    return ((month - 7) % 12, day)
 
 
 def comparison_rows(evaluation: dict, keys: Sequence[str] = ("roc_auc", "precision_at_rule_rate", "recall_at_rule_rate", "ece")) -> list[list[str]]:

@@ -77,8 +77,7 @@ def fairness_audit(
     """
     if min_positives < 1:
         raise ValueError(f"min_positives must be at least 1. Got {min_positives} instead.")
-    y = np.asarray(y, dtype="float64")
-    risk = np.asarray(risk, dtype="float64")
+    y, risk = np.asarray(y, dtype="float64"), np.asarray(risk, dtype="float64")
     students = np.asarray(students)
     flagged = flag_top(risk, flag_rate)
     rows: list[dict] = []
@@ -103,22 +102,34 @@ def fairness_audit(
                 rows.append({**row, "n": None, "n_students": None, "n_positives": None,
                              "too_small": True, "verdict": verdict})
                 continue
-            prefix = f"{group}|"
             n_positives = int(positives.get(group, 0))
             row.update(n=int((values == group).sum()), n_students=int(sizes[group]),
                        n_positives=n_positives, too_small=False)
-            row.update({k[len(prefix):]: v for k, v in point.items() if k.startswith(prefix)})
-            row["intervals"] = {k[len(prefix):]: v for k, v in intervals.items() if k.startswith(prefix)}
-            few = _too_few(n_positives, reference_few, min_positives)
-            row["too_few_positives"] = few is not None
-            if few is not None:
-                own = n_positives < min_positives
-                for key in ("fnr", "fnr_ratio") if own else ("fnr_ratio",):
-                    row[key] = None
-                    row["intervals"].pop(key, None)
+            row.update(_of_group(point, group))
+            row["intervals"] = _of_group(intervals, group)
+            few = _withhold_fnr(row, n_positives, reference_few, min_positives)
             row["verdict"] = _verdict(row, bounds, group == reference, few)
             rows.append(row)
     return rows
+
+
+def _of_group(values: dict, group: str) -> dict:
+    """The entries of one group (keys ``group|metric``), keyed by metric."""
+    prefix = f"{group}|"
+    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+
+
+def _withhold_fnr(row: dict, n_positives: int, reference_few: bool, min_positives: int) -> str | None:
+    """Mark ``row`` as having too few positives to judge (or not), withholding its FNR
+    (when its own positives are too few) and FNR ratio; returns why, or None."""
+    few = _too_few(n_positives, reference_few, min_positives)
+    row["too_few_positives"] = few is not None
+    if few is not None:
+        own = n_positives < min_positives
+        for key in ("fnr", "fnr_ratio") if own else ("fnr_ratio",):
+            row[key] = None
+            row["intervals"].pop(key, None)
+    return few
 
 
 def _type_metrics(y: np.ndarray, flagged: np.ndarray, risk: np.ndarray, values: np.ndarray,
