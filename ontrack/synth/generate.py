@@ -219,7 +219,10 @@ def generate_district(
 
     Demos, tests and benchmarks need district data that look real, exercise every
     table and edge case (mobility, retention, dropouts, mixed mark scales) and contain
-    no real student. The same arguments always give byte-identical files.
+    no real student. The same arguments always give byte-identical files. The marks
+    served students would have had without support go to
+    ``_truth/course_marks_without_support.parquet``; ``_synth.json`` says how each
+    support was assigned and what it does.
 
     Parameters
     ----------
