@@ -55,6 +55,7 @@ def test_names_are_present_fictional_and_fixed_by_seed(synthetic_district: Path)
     assert last.to_pylist() == named.last_name.tolist()
     other_first, other_last = student_names(6, sid)
     assert other_last.to_pylist() != last.to_pylist()
+    assert other_first.to_pylist() != first.to_pylist()
     assert named.last_name.nunique() > 0.8 * len(named)
     hostile = named.last_name.str.contains("['\\-]|[^\\x00-\\x7f]", regex=True)
     assert hostile.sum() >= 5

@@ -3,16 +3,17 @@
 Each student takes six courses a year (ELA, math, science, social science, PE and an
 elective). A latent mark on the grade-point scale is drawn per course and quarter:
 
-    2.75 + 0.75 * achievement + 0.45 * engagement (less any mid-year decline so far)
-    + 4 * (quarter attendance rate - 0.93) + school grading + grade + course + noise
+    2.85 + 0.6 * achievement + 0.35 * (engagement - 0.8 * mid-year decline so far)
+    + 3 * (quarter attendance rate - 0.93) + school grading + grade + course + noise
 
-plus the lift of any support the student gets (``support``), and a final is the mean
-of its quarters plus noise. Marks without the lift are cut from the same draws, so the
-marks a served student would have had without support are known too. Middle schools post Q1-Q4 progress
-marks and S1/S2 finals; high schools post Q1/Q3 progress marks and S1/S2 finals worth
-0.5 credit; the 6-12 academy posts Q1-Q4 and a full-year final (term Y, 1.0 credit in
-grades 9-12). One high school reports numbers 0-100, one grades PE pass/no pass. A
-student who transfers out mid-term gets W for that term's finals at the old school.
+plus the lift of any support the student gets (``support``); a final is the mean of its
+quarters plus noise. Marks without the lift are cut from the same draws, so the marks a
+served student would have had without support are known too. Middle schools post Q1-Q4
+progress marks and S1/S2 finals; high schools post Q1/Q3 progress marks and S1/S2
+finals worth 0.5 credit; the 6-12 academy posts Q1-Q4 and a full-year final (term Y,
+1.0 credit in grades 9-12). One high school reports numbers 0-100, one grades PE
+pass/no pass. A student who transfers out mid-term gets W for that term's finals at the
+old school.
 """
 
 from __future__ import annotations
