@@ -26,7 +26,7 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.indicators.definitions import CRITERIA, NAMES
 from ontrack.paths import file_stem
-from ontrack.scoring.profile_data import SchoolRecords, gather_records
+from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
 from ontrack.reports.profile_charts import (
     attendance_chart,
     interventions_chart,
@@ -96,13 +96,14 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
     started = time.perf_counter()
     out_dir = Path(out_dir)
     as_of = date.fromisoformat(str(run["as_of"]))
+    through = max(as_of, data_end(out_dir, config) or as_of)
     school_names = _school_names(out_dir)
     shap_rows = _contribution_rows(contributions, base_value, roster)
     page = template()
     pages = 0
     for schools in _batches(roster):
         ids = schools["student_id"].astype(str).tolist()
-        records = gather_records(out_dir, config, ids, as_of=as_of)
+        records = gather_records(out_dir, config, ids, through=through)
         for school_id, rows in schools.groupby("school_id", sort=True):
             folder = out_dir / "profiles" / file_stem(school_id)
             folder.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "model_version": _text(run.get("version")),
         "ranked_by_reason": ranked_by_reason or "",
         "as_of": _text(run.get("as_of")),
+        "through": records.through.isoformat(),
         "reasons": [_text(row.get(f"reason_{i}")) for i in (1, 2, 3) if _text(row.get(f"reason_{i}"))],
         "config_hash": config.config_hash,
         "checkpoints": _checkpoint_rows(records.of("criteria", student)),
@@ -169,7 +171,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "risk_chart": risk_chart(history),
         "waterfall": waterfall_chart(shap) if shap else None,
         "interventions": _interventions(interventions),
-        "interventions_chart": interventions_chart(interventions, records.as_of),
+        "interventions_chart": interventions_chart(interventions, records.through),
         "has_interventions_table": "interventions" in records.provided,
         "no_records": NO_RECORDS,
     }

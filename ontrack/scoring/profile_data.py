@@ -7,8 +7,9 @@ attendance by month) is computed there, so a page costs no query of its own.
 
 The criteria over time come from the indicators' own as-of computation
 (:func:`ontrack.indicators.student_indicators` at every checkpoint of every school year
-on record), never from a copy of the rules. Records dated after the run's as-of date are
-left out, so a profile shows what was known when the roster was made.
+on record, up to the data's end), never from a copy of the rules. Every record on file is
+shown, also those dated after the run's as-of date: the team reads the page to act today
+(a support started since the checkpoint belongs on it).
 """
 
 from __future__ import annotations
@@ -23,26 +24,18 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
-from ontrack.indicators.checkpoints import date_sql
+from ontrack.dataset.asof import data_end_date
 from ontrack.scoring.history import history_path
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
 from ontrack.validation.run import connect
-from ontrack.validation.store import provided
+from ontrack.validation.store import open_validated, provided
 
-# The tables a profile shows, with the column that dates a row ("" = undated).
-PROFILE_TABLES: dict[str, str] = {
-    "students": "",
-    "enrollments": "entry_date",
-    "student_years": "",
-    "attendance": "date",
-    "attendance_summary": "period_end_date",
-    "course_marks": "term_end_date",
-    "discipline": "incident_date",
-    "assessments": "test_date",
-    "caseloads": "",
-    "interventions": "start_date",
-}
+# The tables a profile shows (daily attendance only as months, see _attendance_months).
+PROFILE_TABLES: tuple[str, ...] = (
+    "students", "enrollments", "student_years", "attendance_summary", "course_marks",
+    "discipline", "assessments", "caseloads", "interventions",
+)
 _ATTENDED = " OR ".join(f"status = {literal(s)}" for s in ATTENDED_STATUSES)
 
 
@@ -54,7 +47,7 @@ class SchoolRecords:
 
     rows: dict[str, dict[str, list[dict]]]  # table -> student_id -> rows
     provided: frozenset[str]
-    as_of: date
+    through: date  # the data's end: the last checkpoint shown is on or before it
 
     def of(self, name: str, student_id: str) -> list[dict]:
         """The rows of ``name`` (a table, or ``criteria``: the indicators at each
@@ -72,13 +65,23 @@ def _grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
     return out
 
 
+def data_end(out_dir: Path | str, config: Config) -> date | None:
+    """The latest date recorded anywhere in the validated data (one scan per run)."""
+    con = open_validated(out_dir, config)
+    try:
+        return data_end_date(con)
+    finally:
+        con.close()
+
+
 def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[str], *,
-                  as_of: date) -> SchoolRecords:
-    """The records of ``student_ids`` (one school's roster) known on ``as_of``.
+                   through: date) -> SchoolRecords:
+    """The records of ``student_ids`` (one school's roster, or several schools') and the
+    rule's criteria at every checkpoint up to ``through``.
 
     Examples
     --------
-    >>> gather_records("/nowhere", None, [], as_of=date(2025, 1, 31))  # doctest: +ELLIPSIS
+    >>> gather_records("/nowhere", None, [], through=date(2025, 1, 31))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     FileNotFoundError: ... must hold the validated tables (run `ontrack validate`). ...
@@ -95,20 +98,19 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
     try:
         wanted = pd.DataFrame({"student_id": pd.Series(list(student_ids), dtype="string")})
         con.register("_wanted", wanted)
-        _copy_tables(con, validated, have, as_of)
+        _copy_tables(con, validated, have)
         tables = {name: con.execute(f"SELECT * FROM {ident(name)}").df()
-                  for name in PROFILE_TABLES if name != "attendance"}
-        tables["criteria"] = _criteria(con, config, have, as_of)
+                  for name in PROFILE_TABLES}
+        tables["criteria"] = _criteria(con, config, have, through)
         tables["attendance_months"] = _attendance_months(con)
     finally:
         con.close()
-    tables["history"] = _history(history_path(out_dir), student_ids, as_of)
-    return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, as_of)
+    tables["history"] = _history(history_path(out_dir), student_ids)
+    return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, through)
 
 
-def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str],
-                 as_of: date) -> None:
-    """One read per table: the wanted students' rows known on ``as_of``; ``schools``
+def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str]) -> None:
+    """One read per table: the wanted students' rows; ``schools``
     whole (the rules are per district); a table not provided is an empty typed table."""
     for name, schema in SCHEMAS.items():
         path = validated / f"{name}.parquet"
@@ -117,9 +119,6 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozense
             where = "TRUE"
             if "student_id" in (c.name for c in schema.columns):
                 where = "student_id IN (SELECT student_id FROM _wanted)"
-                dated = PROFILE_TABLES.get(name)
-                if dated:
-                    where += f" AND ({dated} IS NULL OR {dated} <= {date_sql(as_of)})"
             con.execute(f"CREATE TABLE {ident(name)} AS SELECT * FROM {source} WHERE {where}")
         else:
             cols = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
@@ -127,8 +126,8 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozense
             con.execute(f"CREATE TABLE {ident(name)} AS SELECT {cols} WHERE FALSE")
 
 
-def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, as_of: date) -> dict[date, set[int]]:
-    """Every checkpoint (up to ``as_of``) of every school year these students were
+def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, through: date) -> dict[date, set[int]]:
+    """Every checkpoint (up to ``through``) of every school year these students were
     enrolled in, with the school years it is a checkpoint of (districts may differ)."""
     pairs = con.execute(
         "SELECT DISTINCT s.district_id, e.school_year FROM enrollments e "
@@ -137,21 +136,21 @@ def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, as_of: date) ->
     found: dict[date, set[int]] = {}
     for district, year in pairs:
         for day in checkpoint_dates(config.rules_for(district), int(year)):
-            if day <= as_of:
+            if day <= through:
                 found.setdefault(day, set()).add(int(year))
     return found
 
 
 def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[str],
-              as_of: date) -> pd.DataFrame:
+              through: date) -> pd.DataFrame:
     """The indicators as of each checkpoint, only for the year(s) it belongs to."""
     frames = []
-    for day, years in sorted(_checkpoints(con, config, as_of).items()):
+    for day, years in sorted(_checkpoints(con, config, through).items()):
         rows = student_indicators(con, config, as_of=day, school_years=sorted(years), provided=have)
         if len(rows):
             frames.append(rows.assign(as_of_date=pd.Timestamp(day)))
     if not frames:
-        return student_indicators(con, config, as_of=as_of, school_years=[], provided=have)
+        return student_indicators(con, config, as_of=through, school_years=[], provided=have)
     # A district whose checkpoint falls on another district's date: keep each row only
     # at the checkpoints of its own district's year.
     frame = pd.concat(frames, ignore_index=True)
@@ -175,8 +174,8 @@ def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def _history(path: Path, student_ids: Sequence[str], as_of: date) -> pd.DataFrame:
-    """The risk history of these students up to ``as_of`` (empty when there is none)."""
+def _history(path: Path, student_ids: Sequence[str]) -> pd.DataFrame:
+    """The risk history of these students (empty when there is none)."""
     columns = ["student_id", "school_id", "model", "model_version", "as_of_date", "scored_at",
                "ranked_by", "risk", "risk_tier", "rule_status"]
     if not path.is_file():
@@ -187,7 +186,7 @@ def _history(path: Path, student_ids: Sequence[str], as_of: date) -> pd.DataFram
         frame = con.execute(
             f"SELECT * FROM read_parquet({literal(str(path))}) "
             "WHERE CAST(student_id AS VARCHAR) IN (SELECT student_id FROM _wanted) "
-            f"AND TRY_CAST(as_of_date AS DATE) <= {date_sql(as_of)} ORDER BY as_of_date, model, scored_at"
+            "ORDER BY as_of_date, model, scored_at"
         ).df()
     finally:
         con.close()
