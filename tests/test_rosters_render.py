@@ -22,6 +22,8 @@ from ontrack.reports.rosters import (
     RosterMeta,
     write_roster,
 )
+from ontrack.paths import file_stem
+from ontrack.reports.roster_values import NOTHING_TO_FOLLOW
 
 EVIL = "<script>alert(1)</script>"
 BANNER = "The model is not beating the rule on the newest cohort; this list is ranked by the rule"
@@ -243,3 +245,25 @@ def test_chromium_parses_and_sorts_the_page(written, tmp_path, sort, order):
     assert f'data-sorted="{sort}"' in dom
     assert re.findall(r'<tr id="row-(\d+)"', dom) == order
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+def test_follow_up_section_comes_first_links_profiles_and_escapes(tmp_path):
+    frame = roster_frame()
+    frame.insert(1, "student_name", ["Ávila, Ana", EVIL, ""])
+    meta = roster_meta(profiles="../profiles/", followup=[
+        ("00017", "Ávila, Ana", "flagged, no support", "2026-10-31", "no support recorded since 2026-10-31"),
+        ("99999", EVIL, "risk up", "2026-10-31", "risk 0.31 → 0.45")])
+    paths = write_roster(frame.assign(school_id=["N/7", "N/7", "001"]), meta, tmp_path, "x")
+    page = paths["html"].read_text(encoding="utf-8")
+    assert page.index("Follow up this week") < page.index("New since last run") < page.index('id="roster"')
+    assert '<td><a href="#row-0">00017</a> Ávila, Ana</td><td>flagged, no support</td><td>2026-10-31</td>' in page
+    assert "<td>99999 &lt;script&gt;" in page and EVIL not in page  # not on this roster: no link
+    assert f'<a href="../profiles/{file_stem("N/7")}/00017.html">00017</a>' in page
+    assert '<a href="../profiles/001/01000.html">01000</a>' in page
+    assert '<th scope="col" data-col="student_name" data-type="text" title="student_name"><button ' \
+           'type="button">Name</button>' in page
+    about = openpyxl.load_workbook(paths["xlsx"])["about"]
+    text = "\n".join(str(v) for row in about.iter_rows(values_only=True) for v in row if v)
+    assert "Ávila, Ana: flagged, no support since 2026-10-31 (no support recorded since 2026-10-31)" in text
+    empty = write_roster(roster_frame(), roster_meta(), tmp_path, "y")["html"].read_text(encoding="utf-8")
+    assert NOTHING_TO_FOLLOW in empty and "../profiles/" not in empty

@@ -12,8 +12,9 @@ roster as "new since last run":
 - *new failing mark*: more failing core-course marks known now than at the last run;
 - *new suspension*: more suspensions this year than at the last run.
 
-The last two compare with the saved state of the previous run (``OUT/rosters/
-_history``), so a rerun on unchanged data raises none of them. The absence alert is
+The last two compare with the previous run's rows of the risk history
+(``OUT/history/scores.parquet``, :mod:`ontrack.scoring.history`), so a new run on
+unchanged data raises none of them. The absence alert is
 shown when first raised and only again after it has cleared, for the same reason.
 """
 
