@@ -4,10 +4,10 @@ One row per (intervention type, student, grade-year cell):
 
 - **served**: the student's *first* start of that type; the cell is the grade and
   school year of the enrollment the student was in on the start date;
-- **not served**: every other student enrolled in that grade and school year whose
-  first start of the type (if any) came after their outcome was known; they get a
-  pseudo start date, the served students' median start in the cell, so that both
-  sides are described as of comparable dates.
+- **not served**: every other student of that grade and school year enrolled on the
+  pseudo start date (the served students' median start in the cell), whose first
+  start of the type (if any) came after their outcome was known; the pseudo start
+  describes both sides as of comparable dates.
 
 For every row, as of the latest checkpoint on or before the (pseudo) start: the rule
 status of the grade at that checkpoint (readiness in grade 8, on-track in grade 9) and
@@ -20,6 +20,7 @@ not on track, NaN while the 9th-grade year is still open or the student left).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from pathlib import Path
 
@@ -107,11 +108,32 @@ def study_rows(con: duckdb.DuckDBPyConnection, starts: pd.DataFrame) -> pd.DataF
     pool = pool.merge(served[["intervention_type", "student_id", "school_year"]].assign(x=1),
                       on=["intervention_type", "student_id", "school_year"], how="left")
     others = pool[pool["x"].isna()].drop(columns="x").rename(columns={"pseudo": "start_date"})
-    others = others.assign(served=False)
+    others = _enrolled_on_start(con, others).assign(served=False)
     columns = ["intervention_type", "student_id", "served", "start_date", "school_year",
                "grade_level", "school_id", "district_id"]
     rows = pd.concat([served[columns], others[columns]], ignore_index=True)
     return rows.astype({"student_id": "str", "served": "bool"})
+
+
+def _enrolled_on_start(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows whose student was enrolled on their start date (a spell covering
+    it): a student who had left, or not yet arrived, could not have been served."""
+    con.register("_impact_rows", rows[["student_id", "school_year", "start_date"]])
+    try:
+        present = con.execute(
+            """
+            SELECT DISTINCT r.student_id, r.school_year, r.start_date FROM _impact_rows r
+            JOIN enrollments e ON e.student_id = r.student_id
+             AND e.school_year = r.school_year
+             AND e.entry_date <= CAST(r.start_date AS DATE)
+             AND (e.exit_date IS NULL OR e.exit_date >= CAST(r.start_date AS DATE))
+            """
+        ).df()
+    finally:
+        con.unregister("_impact_rows")
+    present = present.assign(start_date=pd.to_datetime(present["start_date"]), keep=True)
+    kept = rows.merge(present, on=["student_id", "school_year", "start_date"], how="left")
+    return kept[kept["keep"].notna()].drop(columns="keep")
 
 
 def latest_on_or_before(config: Config, district_id: str | None, day: date,
@@ -126,14 +148,18 @@ def latest_on_or_before(config: Config, district_id: str | None, day: date,
 
 
 def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-                district_id: str | None) -> pd.DataFrame:
-    """Per student, the criteria and rule status known on ``as_of`` (that date's school year).
+                district_id: str | None, students: pd.Series,
+                provided: set[str]) -> pd.DataFrame:
+    """Per student of ``students``, the criteria and rule status known on ``as_of``.
 
-    Computed by :func:`ontrack.indicators.student_indicators`; one row per student with
-    the grade at that date, ``rule_status`` of the grade's rule and every value column.
+    Computed by :func:`ontrack.indicators.student_indicators` over that date's school
+    year; one row per student with the grade at that date, ``rule_status`` of the
+    grade's rule and every value column.
     """
     year = school_year_of(config.rules_for(district_id), as_of)
-    long = student_indicators(con, config, as_of=as_of, school_years=[year])
+    long = student_indicators(con, config, as_of=as_of, school_years=[year],
+                              provided=provided)
+    long = long[long["student_id"].isin(set(students))]
     keys = ["student_id", "grade_level"]
     values = long.groupby(keys)[list(VALUE_COLUMNS.values())].first()
     rule = long.assign(wanted=long["grade_level"].map(GRADE_RULE))
@@ -148,10 +174,11 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
 def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
                  dates: pd.Series) -> pd.DataFrame:
     """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown)."""
-    parts = []
+    parts, have = [], provided_tables(con)
     for (day, district), group in rows.groupby([dates, rows["district_id"].fillna("")],
                                                sort=True, dropna=True):
-        wide = wide_values(con, config, pd.Timestamp(day).date(), district or None)
+        wide = wide_values(con, config, pd.Timestamp(day).date(), district or None,
+                           group["student_id"], have)
         parts.append(group[["student_id"]].reset_index().merge(
             wide, on="student_id", how="left").set_index("index"))
     columns = [*VALUE_COLUMNS.values(), "rule_status", "as_of_grade"]
@@ -199,16 +226,20 @@ def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame)
                          "outcome_known": labels["window_end"].to_numpy()}, index=rows.index)
 
 
-def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path) -> pd.DataFrame | None:
+def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
+                types: Collection[str] | None = None) -> pd.DataFrame | None:
     """Every served and not-served row with its pre-start values, risk and outcome.
 
-    None when there is no ``interventions`` table. Not-served students whose own first
-    start of the type came on or before their outcome was known, and served students
-    who started after it, are dropped: neither is a clean comparison.
+    None when there is no ``interventions`` table; ``types`` keeps only those
+    intervention types. Not-served students whose own first start of the type came on
+    or before their outcome was known, and served students who started after it, are
+    dropped: neither is a clean comparison.
     """
     starts = first_starts(con)
     if starts is None:
         return None
+    if types is not None:
+        starts = starts[starts["intervention_type"].isin(list(types))]
     rows = study_rows(con, starts)
     if rows.empty:
         return rows

@@ -109,6 +109,13 @@ def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame
     return pd.to_numeric(values_as_of(con, config, rows, dates)[column], errors="coerce")
 
 
+def discontinuity_rows(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
+                       cutoff: ImpactCutoff) -> pd.DataFrame:
+    """``rows`` with ``x``: the running variable centred at the threshold (NaN: unknown)."""
+    value = running_variable(con, config, out_dir, rows, cutoff)
+    return rows.assign(x=value - cutoff.threshold)
+
+
 def cutoff_entry(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
                  cutoff: ImpactCutoff) -> dict[str, Any]:
     """The regression-discontinuity estimate for one ``impact.cutoffs`` entry."""
@@ -122,11 +129,11 @@ def cutoff_entry(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
     if rows.empty or not rows["served"].any():
         entry["why"] = NOT_SERVED_TYPE
         return entry
-    value = running_variable(con, config, out_dir, rows, cutoff)
-    usable = rows.assign(x=value - cutoff.threshold).dropna(subset=[OUTCOME, "x"])
-    if cutoff.variable.startswith("risk:") and value.isna().all():
+    usable = discontinuity_rows(con, config, out_dir, rows, cutoff)
+    if cutoff.variable.startswith("risk:") and usable["x"].isna().all():
         entry["why"] = NO_HISTORY
         return entry
+    usable = usable.dropna(subset=[OUTCOME, "x"])
     if not usable["served"].any():
         entry["why"] = NO_OUTCOMES
         return entry
