@@ -118,11 +118,18 @@ def test_tutoring_reaches_a_random_fifteen_percent_of_ninth_graders(
     synthetic_district: Path, interventions: pd.DataFrame
 ) -> None:
     enrollments = pd.read_parquet(synthetic_district / "enrollments.parquet")
-    ninth = enrollments[enrollments.grade_level == 9][KEY].drop_duplicates()
+    ninth = enrollments[enrollments.grade_level == 9]
     tutoring = interventions[interventions.intervention_type == "tutoring"]
-    assert set(map(tuple, tutoring[KEY].to_numpy())) <= set(map(tuple, ninth.to_numpy()))
-    share = len(tutoring) / len(ninth)
-    assert 0.11 <= share <= 0.19, share
+    eligible = 0
+    for day, rows in tutoring.groupby("start_date"):
+        assert day[5:7] == "10" and "10-15" <= day[5:] <= "10-21"
+        year = ninth[ninth.school_year == _school_year(day)]
+        on = _enrolled_on(year, day)
+        assert set(rows.student_id) <= on
+        eligible += len(on)
+    # 15% of the ~430 eligible: a binomial share within 3.5 standard errors
+    share = len(tutoring) / eligible
+    assert abs(share - 0.15) < 3.5 * (0.15 * 0.85 / eligible) ** 0.5, share
     assert 0 < tutoring.end_date.isna().sum() < len(tutoring)
     plans = interventions[interventions.intervention_type == "attendance_plan"]
     assert set(plans.tier) <= {1, 2, 3} and len(set(plans.tier)) >= 2
