@@ -38,7 +38,7 @@ from ontrack.validation.store import open_validated, provided
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """What a scoring run wrote and measured (counts only)."""
+    """What a scoring run wrote and measured, and what its rosters and profiles show."""
 
     folder: Path
     summary: dict
