@@ -35,7 +35,7 @@ from ontrack.reports.profile_charts import (
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
 NO_RECORDS = "No records."
 MANIFEST = "_pages_{model}.json"
 # Schools are gathered together up to this many students (the per-call cost of the
