@@ -55,7 +55,7 @@ def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150)
 
 def risk_chart(history: list[dict], *, width: int = 560, height: int = 170) -> dict | None:
     """Risk at each scoring run (a line), each point labelled with its model version."""
-    scored = [h for h in history if h["risk"] is not None and h["risk"] == h["risk"]]
+    scored = [h for h in history if h["risk"] is not None and not math.isnan(float(h["risk"]))]
     if not scored:
         return None
     left, right, top, bottom = 40, 30, 18, 28
@@ -84,7 +84,7 @@ def risk_chart(history: list[dict], *, width: int = 560, height: int = 170) -> d
 def waterfall_chart(shap: dict, *, width: int = 720, row_h: int = 26) -> dict:
     """shap's waterfall layout for one student: ``shap`` = {"base": float,
     "features": {name: contribution}} in log-odds."""
-    items = sorted(((str(k), float(v)) for k, v in shap["features"].items() if v == v),
+    items = sorted(((str(k), float(v)) for k, v in shap["features"].items() if not math.isnan(v)),
                    key=lambda kv: -abs(kv[1]))
     shown = items[:MAX_FEATURES]
     rest = items[MAX_FEATURES:]

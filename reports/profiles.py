@@ -22,17 +22,17 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
-
-from ontrack.config import Config
-from ontrack.indicators.definitions import CRITERIA, NAMES
-from ontrack.paths import file_stem
-from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
 from ontrack.reports.profile_charts import (
     attendance_chart,
     interventions_chart,
     risk_chart,
     waterfall_chart,
 )
+
+from ontrack.config import Config
+from ontrack.indicators.definitions import CRITERIA, NAMES
+from ontrack.paths import file_stem
+from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -59,7 +59,7 @@ _ENV: jinja2.Environment | None = None
 
 def template() -> jinja2.Template:
     """The page template, compiled once per process (autoescape on, strict undefined)."""
-    global _ENV  # noqa: PLW0603 - one compiled environment per process
+    global _ENV
     if _ENV is None:
         _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                   undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -120,7 +120,7 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
     return ProfileRun(pages, int(roster["school_id"].nunique()), time.perf_counter() - started)
 
 
-def _batches(roster: pd.DataFrame):  # noqa: ANN202 - a generator of frames
+def _batches(roster: pd.DataFrame):
     """Whole schools, gathered together up to ``BATCH_STUDENTS`` students: one read of
     each table per batch (a school larger than that is a batch of its own)."""
     batch, size = [], 0

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ontrack.reports.publish import score_and_publish
 
 from ontrack.dataset.asof import data_end_date
 from ontrack.indicators import checkpoint_dates, school_year_of
 from ontrack.paths import file_stem
-from ontrack.reports.publish import score_and_publish
 from ontrack.scoring.cohort import latest_checkpoint
 from ontrack.validation.store import open_validated
 from tests.shared_outputs import clone_output

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ontrack.reports.profiles import NO_RECORDS, write_profiles
+from ontrack.reports.publish import score_and_publish
 
 from ontrack.indicators import student_indicators
 from ontrack.paths import file_stem
-from ontrack.reports.profiles import NO_RECORDS, write_profiles
-from ontrack.reports.publish import score_and_publish
 from ontrack.scoring.profile_data import gather_records
 from ontrack.validation.store import open_validated
 from tests.shared_outputs import clone_output

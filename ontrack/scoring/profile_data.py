@@ -23,8 +23,8 @@ import duckdb
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
 from ontrack.dataset.asof import data_end_date
+from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
 from ontrack.scoring.history import history_path
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
