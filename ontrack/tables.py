@@ -87,6 +87,9 @@ SCHOOL_YEAR = Column(
     max=2100,
     description="Calendar year in which the school year ends (2024 = 2023-24).",
 )
+# Columns that name a student: shown to staff on rosters and profiles, withheld everywhere else
+# (the quarantine files included).
+NAME_COLUMNS: tuple[str, ...] = ("first_name", "last_name")
 NAME_DOC = ("For staff to recognise the student on rosters and profiles only; never a model "
             "input, never in MLflow, logs, error messages or aggregate reports.")
 FLAG_DOC = "Subgroup flag for equity reporting; never a model input by default."

@@ -40,10 +40,11 @@ from ontrack.validation.reading import (
     sniff_csv,
 )
 from ontrack.validation.row_checks import build_typed, drop_typed, find_row_problems
-from ontrack.tables import SCHEMAS, TABLE_ORDER, TableSchema
+from ontrack.tables import NAME_COLUMNS, SCHEMAS, TABLE_ORDER, TableSchema
 
 Progress = Callable[[str], None]
 PARENT_TABLES = ("schools", "students", "enrollments")
+WITHHELD = "(withheld: a name)"
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ def _validate_table(
         )
     find_row_problems(con, schema)
     accepted = _write_accepted(con, schema, validated)
-    n_bad = _write_quarantine(con, columns, malformed, quarantine / f"{schema.name}.csv", config)
+    n_bad = _write_quarantine(con, columns, malformed, quarantine / f"{schema.name}.csv", config,
+                              withheld=tuple(c for c in columns if c in NAME_COLUMNS))
     errors = _error_kinds(con, malformed)
     if rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem
         raise AssertionError(f"{schema.name}: {rows_in} in != {accepted} + {n_bad}")
@@ -281,14 +283,23 @@ def _write_quarantine(
     malformed: list[tuple[int, str, str]],
     target: Path,
     config: Config,
+    withheld: tuple[str, ...] = (),
 ) -> int:
+    """Rejected rows as they came, with the reason, in input order. The ``withheld``
+    columns (students' names) show only whether they were filled: names never reach an
+    error or log, and the student ID is enough to find the row; so is a malformed line's
+    number, whose text is then withheld too."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE malformed_t "
         "(line BIGINT, raw_line VARCHAR, problem VARCHAR)"
     )
     if malformed:
+        if withheld:
+            malformed = [(line, WITHHELD, problem) for line, _raw, problem in malformed]
         con.executemany("INSERT INTO malformed_t VALUES (?, ?, ?)", malformed)
-    cols = ", ".join(f"t.{ident(c)}" for c in columns)
+    cols = ", ".join(
+        f"CASE WHEN t.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
+        if c in withheld else f"t.{ident(c)}" for c in columns)
     nulls = ", ".join(f"NULL AS {ident(c)}" for c in columns)
     stamp = literal(config.config_hash)
     con.execute(
