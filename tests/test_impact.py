@@ -179,14 +179,15 @@ def test_rdd_on_the_synthetic_district_covers_the_effect_it_was_generated_with(t
     config = config_from_dict({"impact": {"cutoffs": [cutoff.model_dump()]}})
     validate_directory(data, tmp_path / "out", config)
     con = open_validated(tmp_path / "out", config)
-    rows = build_study(con, config, tmp_path / "out", types=[cutoff.intervention_type])
-    entry = cutoff_entry(con, config, tmp_path / "out", rows, cutoff)
+    cache: dict = {}
+    rows = build_study(con, config, tmp_path / "out", types=[cutoff.intervention_type], cache=cache)
+    entry = cutoff_entry(con, config, tmp_path / "out", rows, cutoff, cache)
     assert entry["estimable"], entry["why"]
     assert entry["design"] == "sharp", "the generator serves exactly the students below the cutoff"
 
     # The truth: the served students near the cutoff, on track as observed minus on
     # track as ontrack's own indicators compute it from the marks without support.
-    near = discontinuity_rows(con, config, tmp_path / "out", rows, cutoff)
+    near = discontinuity_rows(con, config, tmp_path / "out", rows, cutoff, cache)
     near = near[near["served"] & (near["x"].abs() <= entry["bandwidth"])].copy()
     validate_directory(_without_support(data, tmp_path / "cf"), tmp_path / "out_cf", config)
     near["without"] = outcomes(open_validated(tmp_path / "out_cf", config), config, near)[
@@ -196,3 +197,25 @@ def test_rdd_on_the_synthetic_district_covers_the_effect_it_was_generated_with(t
     assert true_effect > 0.05, "the generated support must help near the cutoff"
     assert entry["ci_low"] <= true_effect <= entry["ci_high"], (entry, true_effect)
     assert entry["ci_high"] - entry["ci_low"] < 0.8
+
+
+@pytest.mark.slow
+def test_impact_on_the_shared_synthetic_district_names_no_student(tmp_path: Path, synthetic_district: Path) -> None:
+    spec = json.loads((synthetic_district / "_synth.json").read_text(encoding="utf-8"))["interventions"]
+    config = config_from_dict({"impact": {"cutoffs": [spec["mentoring"]["cutoff"]]}})
+    out = tmp_path / "out"
+    validate_directory(synthetic_district, out, config)
+    written = run_impact(out, config)
+    assert {i["intervention_type"] for i in written["interventions"]} == set(spec) - {"truth", "truth_rows"}
+    tutoring = next(i["matched"] for i in written["interventions"] if i["intervention_type"] == "tutoring")
+    assert tutoring["estimable"] and tutoring["balanced"], "tutoring is given at random: the sides are alike"
+    assert tutoring["effect"] > 0 and tutoring["ci_high"] > 0, "tutoring lifts marks (_synth.json)"
+    text = (out / IMPACT_FILE).read_text(encoding="utf-8")
+    students = pd.read_parquet(synthetic_district / "students.parquet")
+    for column in ("student_id", "first_name", "last_name"):
+        if column in students:
+            leaked = [v for v in students[column].dropna().astype(str) if len(v) > 2 and f'"{v}"' in text]
+            assert not leaked, f"{column} values reached impact.json: {leaked[:3]}"
+    html = impact_section(out)
+    assert html.count('data-kind="matched"') == len(written["interventions"])
+    assert html.count('data-kind="discontinuity"') == 1

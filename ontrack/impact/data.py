@@ -148,9 +148,8 @@ def latest_on_or_before(config: Config, district_id: str | None, day: date,
 
 
 def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-                district_id: str | None, students: pd.Series,
-                provided: set[str]) -> pd.DataFrame:
-    """Per student of ``students``, the criteria and rule status known on ``as_of``.
+                district_id: str | None, provided: set[str]) -> pd.DataFrame:
+    """Per student, the criteria and rule status known on ``as_of``.
 
     Computed by :func:`ontrack.indicators.student_indicators` over that date's school
     year; one row per student with the grade at that date, ``rule_status`` of the
@@ -159,7 +158,6 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     year = school_year_of(config.rules_for(district_id), as_of)
     long = student_indicators(con, config, as_of=as_of, school_years=[year],
                               provided=provided)
-    long = long[long["student_id"].isin(set(students))]
     keys = ["student_id", "grade_level"]
     values = long.groupby(keys)[list(VALUE_COLUMNS.values())].first()
     rule = long.assign(wanted=long["grade_level"].map(GRADE_RULE))
@@ -172,13 +170,20 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
 
 
 def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
-                 dates: pd.Series) -> pd.DataFrame:
-    """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown)."""
+                 dates: pd.Series, cache: dict | None = None) -> pd.DataFrame:
+    """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown).
+
+    ``cache`` (a dict kept by the caller) holds each date's values, so the pre-start
+    checkpoint and a cutoff's ``as_of`` that fall on the same day are computed once.
+    """
     parts, have = [], provided_tables(con)
+    cache = {} if cache is None else cache
     for (day, district), group in rows.groupby([dates, rows["district_id"].fillna("")],
                                                sort=True, dropna=True):
-        wide = wide_values(con, config, pd.Timestamp(day).date(), district or None,
-                           group["student_id"], have)
+        key = (pd.Timestamp(day).date(), district or None)
+        if key not in cache:
+            cache[key] = wide_values(con, config, *key, have)
+        wide = cache[key]
         parts.append(group[["student_id"]].reset_index().merge(
             wide, on="student_id", how="left").set_index("index"))
     columns = [*VALUE_COLUMNS.values(), "rule_status", "as_of_grade"]
@@ -227,7 +232,8 @@ def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame)
 
 
 def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
-                types: Collection[str] | None = None) -> pd.DataFrame | None:
+                types: Collection[str] | None = None,
+                cache: dict | None = None) -> pd.DataFrame | None:
     """Every served and not-served row with its pre-start values, risk and outcome.
 
     None when there is no ``interventions`` table; ``types`` keeps only those
@@ -247,7 +253,7 @@ def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
         latest_on_or_before(config, d if isinstance(d, str) else None, s.date())
         for d, s in zip(rows["district_id"], rows["start_date"], strict=True)
     ], index=rows.index, dtype="datetime64[ns]")
-    rows = rows.join(values_as_of(con, config, rows, checkpoints))
+    rows = rows.join(values_as_of(con, config, rows, checkpoints, cache))
     rows["checkpoint"] = checkpoints
     rows["risk"] = history_risk(out_dir, rows, rows["start_date"])
     rows = rows.join(outcomes(con, config, rows))

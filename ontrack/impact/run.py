@@ -97,7 +97,7 @@ def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
 
 
 def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
-                     cutoff: ImpactCutoff) -> pd.Series:
+                     cutoff: ImpactCutoff, cache: dict | None = None) -> pd.Series:
     """Each row's value of the cutoff's variable at the latest ``as_of`` on or before its start."""
     dates = pd.Series([
         latest_on_or_before(config, d if isinstance(d, str) else None, s.date(), (cutoff.as_of,))
@@ -106,18 +106,19 @@ def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame
     if cutoff.variable.startswith("risk:"):
         return history_risk(out_dir, rows, dates, model=cutoff.variable.split(":", 1)[1])
     column = VALUE_COLUMNS[cutoff.variable.split(".", 1)[1]]
-    return pd.to_numeric(values_as_of(con, config, rows, dates)[column], errors="coerce")
+    return pd.to_numeric(values_as_of(con, config, rows, dates, cache)[column],
+                         errors="coerce")
 
 
 def discontinuity_rows(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
-                       cutoff: ImpactCutoff) -> pd.DataFrame:
+                       cutoff: ImpactCutoff, cache: dict | None = None) -> pd.DataFrame:
     """``rows`` with ``x``: the running variable centred at the threshold (NaN: unknown)."""
-    value = running_variable(con, config, out_dir, rows, cutoff)
+    value = running_variable(con, config, out_dir, rows, cutoff, cache)
     return rows.assign(x=value - cutoff.threshold)
 
 
 def cutoff_entry(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
-                 cutoff: ImpactCutoff) -> dict[str, Any]:
+                 cutoff: ImpactCutoff, cache: dict | None = None) -> dict[str, Any]:
     """The regression-discontinuity estimate for one ``impact.cutoffs`` entry."""
     floor = config.reporting.min_group_size
     entry: dict[str, Any] = {
@@ -129,7 +130,7 @@ def cutoff_entry(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
     if rows.empty or not rows["served"].any():
         entry["why"] = NOT_SERVED_TYPE
         return entry
-    usable = discontinuity_rows(con, config, out_dir, rows, cutoff)
+    usable = discontinuity_rows(con, config, out_dir, rows, cutoff, cache)
     if cutoff.variable.startswith("risk:") and usable["x"].isna().all():
         entry["why"] = NO_HISTORY
         return entry
@@ -169,7 +170,8 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
     con = open_validated(out_dir, config)
     try:
         say("reading interventions, pre-start criteria, risk and outcomes")
-        study = build_study(con, config, out_dir)
+        cache: dict = {}  # values as of each date, shared by the comparison and the cutoffs
+        study = build_study(con, config, out_dir, cache=cache)
         if study is None:
             result.update(status="not_estimable", why=NO_TABLE)
             return result
@@ -182,7 +184,8 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
             result["interventions"].append({
                 "intervention_type": kind,
                 "matched": matched_entry(rows, config),
-                "discontinuity": [cutoff_entry(con, config, out_dir, rows, c) for c in cutoffs],
+                "discontinuity": [cutoff_entry(con, config, out_dir, rows, c, cache)
+                                  for c in cutoffs],
             })
     finally:
         con.close()
