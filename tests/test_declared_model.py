@@ -125,3 +125,8 @@ def test_a_model_with_one_checkpoint_trains_on_that_checkpoint_only(trained_grad
     assert trained > 0
     result = train_model(out, config, model="jan")
     assert list(result.evaluation["by_checkpoint"]) == ["01-31"]
+    from ontrack.reports.publish import score_and_publish
+
+    scored = score_and_publish(out, config, model="jan")  # its own checkpoint: the default as-of
+    assert scored.summary["as_of_date"][5:] == "01-31"
+    assert scored.summary["expires"][5:] == "01-31"  # the next of its checkpoints, a year on

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.dataset.asof import data_end_date
-from ontrack.dataset.cohorts import build_cohort, cohort_checkpoints
+from ontrack.dataset.cohorts import build_cohort, cohort_checkpoints, with_model_checkpoints
 from ontrack.config import Config
 from ontrack.errors import ModelContractError, SchemaError
 from ontrack.dataset.featurize import build_feature_matrix, load_feature_set
@@ -69,6 +69,7 @@ def build_scoring_cohort(
     """The cohort at the as-of date and its point-in-time feature matrix: the declared
     model's grade and (unless ``feature_set`` is given) its feature set."""
     spec = config.model_spec(model)
+    config = with_model_checkpoints(config, model)  # the model's own checkpoints, if declared
     end = data_end_date(con)
     day = as_of or latest_checkpoint(con, config, end)
     cohort = build_cohort(con, config, model=model, as_of_dates=[day], data_end=end)
