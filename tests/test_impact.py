@@ -11,21 +11,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ontrack.reports.district.impact import impact_section
 
 from ontrack.config import config_from_dict, load_config
 from ontrack.impact import IMPACT_FILE, run_impact
-from ontrack.impact.data import VALUE_COLUMNS, build_study, outcomes
+from ontrack.impact.data import VALUE_COLUMNS, build_study, history_risk, outcomes
 from ontrack.impact.discontinuity import estimate
 from ontrack.impact.matching import compare
 from ontrack.impact.run import (
     ASSOCIATION,
+    NO_HISTORY,
     NO_TABLE,
     TOO_FEW_SERVED,
     cutoff_entry,
     discontinuity_rows,
     matched_entry,
 )
-from ontrack.reports.district.impact import impact_section
 from ontrack.support_settings import ImpactCutoff
 from ontrack.validation import validate_directory
 from ontrack.validation.store import open_validated
@@ -144,6 +145,23 @@ def test_the_report_section_escapes_the_district_s_words(tmp_path: Path) -> None
     assert "association, not proof" in html
     assert "fewer than 20" in html and "+10.0 pts" in html and "-10.0 to +30.0 pts" in html
     assert "within 0.05 of the cutoff" in html and "bunch on one side" in html
+
+
+def test_risk_before_the_start_comes_from_the_history_and_a_risk_cutoff_needs_it(tmp_path: Path) -> None:
+    rows = _rows(60).assign(start_date=pd.Timestamp("2024-02-10"), district_id="D1")
+    cutoff = ImpactCutoff(intervention_type="mentoring", variable="risk:grade8", as_of="01-31",
+                          threshold=0.5, treated="above")
+    entry = cutoff_entry(None, load_config(), tmp_path, rows, cutoff)
+    assert entry["why"] == NO_HISTORY and not entry["estimable"]
+    (tmp_path / "history").mkdir()
+    pd.DataFrame({  # text dates, as the history stores them; one score after the start
+        "student_id": ["S00000", "S00000", "S00000", "S00001"], "model": ["grade8", "grade8", "grade9", "grade8"],
+        "as_of_date": ["2023-10-31", "2024-01-31", "2024-02-01", "2024-06-30"], "risk": [0.2, 0.4, 0.9, 0.7],
+    }).to_parquet(tmp_path / "history" / "scores.parquet")
+    found = history_risk(tmp_path, rows.head(3), rows.head(3)["start_date"])
+    assert found.iloc[0] == 0.9 and np.isnan(found.iloc[1]) and np.isnan(found.iloc[2])
+    found = history_risk(tmp_path, rows.head(2), rows.head(2)["start_date"], model="grade8")
+    assert found.iloc[0] == 0.4 and np.isnan(found.iloc[1])
 
 
 # The acceptance test's district: big enough that ~70 served students sit near the

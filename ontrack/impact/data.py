@@ -212,13 +212,13 @@ def history_risk(out_dir: Path, rows: pd.DataFrame, dates: pd.Series,
     if history.empty:
         return empty
     history = history.assign(student_id=history["student_id"].astype("str"),
-                             as_of_date=pd.to_datetime(history["as_of_date"]))
+                             as_of_date=pd.to_datetime(history["as_of_date"]).astype("datetime64[ns]"))
     probe = pd.DataFrame({"student_id": rows["student_id"].astype("str"),
-                          "day": pd.to_datetime(dates), "row": rows.index})
+                          "day": pd.to_datetime(dates).astype("datetime64[ns]"), "row": rows.index})
     probe = probe.dropna(subset=["day"]).sort_values("day")
     merged = pd.merge_asof(probe, history.sort_values("as_of_date"), left_on="day",
                            right_on="as_of_date", by="student_id", direction="backward")
-    return empty.add(merged.set_index("row")["risk"].astype("float64"), fill_value=np.nan)
+    return merged.set_index("row")["risk"].astype("float64").reindex(rows.index)
 
 
 def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame) -> pd.DataFrame:

@@ -18,9 +18,13 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,8 @@ class Discontinuity:
     density_p_value: float | None  # manipulation test at the cutoff
 
 
-def _quiet(call):  # noqa: ANN001, ANN202 - both packages print and warn freely
+def _quiet(call: Callable[[], T]) -> T:
+    """Run ``call`` with both packages' printing and warnings silenced."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         return call()

@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.impact.data import VALUE_COLUMNS, build_study, history_risk, latest_on_or_before, values_as_of
+from ontrack.impact.data import (
+    VALUE_COLUMNS,
+    build_study,
+    history_risk,
+    latest_on_or_before,
+    values_as_of,
+)
 from ontrack.impact.discontinuity import estimate
 from ontrack.impact.matching import OUTCOME, compare
 from ontrack.support_settings import ImpactCutoff
