@@ -112,7 +112,10 @@ def study_rows(con: duckdb.DuckDBPyConnection, starts: pd.DataFrame) -> pd.DataF
     columns = ["intervention_type", "student_id", "served", "start_date", "school_year",
                "grade_level", "school_id", "district_id"]
     rows = pd.concat([served[columns], others[columns]], ignore_index=True)
-    return rows.astype({"student_id": "str", "served": "bool"})
+    rows = rows.astype({"student_id": "str", "served": "bool"})
+    # One order whatever order DuckDB returned: the bootstrap draws rows by position.
+    order = ["intervention_type", "school_year", "grade_level", "served", "student_id"]
+    return rows.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def _enrolled_on_start(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> pd.DataFrame:

@@ -170,7 +170,7 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
     result: dict[str, Any] = {
         "outcome": OUTCOME, "effect_reads": "on-track rate served - not served (> 0: helped)",
         "confidence": config.impact.confidence, "min_group_size": floor,
-        "config_hash": config.config_hash, "generated_at": datetime.now(UTC).isoformat(
+        "config_hash": config.config_hash, "created_at": datetime.now(UTC).isoformat(
             timespec="seconds"), "status": "ok", "why": None, "interventions": [],
     }
     con = open_validated(out_dir, config)
