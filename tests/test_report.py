@@ -372,7 +372,7 @@ def test_reuse_indicators_renders_without_recomputing(built, tmp_path):
                 tmp_path / "nowhere",
                 tmp_path,
                 reuse_indicators=True,
-                scatter="chronic_absence,on_track_9",
+                scatter="suspension,hs_readiness_8",
             )
         )
         == 0
@@ -382,7 +382,7 @@ def test_reuse_indicators_renders_without_recomputing(built, tmp_path):
     first = re.search(r'<select id="scatter-pick"><option value="([^"]+)"', html).group(
         1
     )
-    assert first == "on_track_9-chronic_absence-9"
+    assert first == "hs_readiness_8-suspension-8"  # the requested pair first, not the default
 
 
 def test_the_command_parses_its_options():
