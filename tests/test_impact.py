@@ -110,6 +110,15 @@ def test_a_side_below_the_minimum_group_size_is_withheld() -> None:
     assert "S000" not in text, "no student ID may reach impact.json"
 
 
+def test_a_support_given_past_a_cutoff_gets_no_weighted_effect() -> None:
+    rows = _rows(600)
+    rows["served"] = rows["attendance_rate"] < 0.9  # everyone below, nobody above: no overlap
+    entry = matched_entry(rows, load_config())
+    assert entry["balanced"] is False and entry["balance_max_std_diff"] > 0.25
+    assert entry["effect"] is None and entry["ci_low"] is None and not entry["estimable"]
+    assert entry["served_rate"] is not None and "impact.cutoffs" in entry["why"]
+
+
 def test_no_interventions_table_says_so(tmp_path: Path, tiny_district: Path) -> None:
     config = load_config()
     validate_directory(tiny_district, tmp_path / "out", config)

@@ -49,6 +49,12 @@ MATCH_METHOD = ("inverse-probability weighting (effect on the served) within gra
                 "risk score when known")
 # Past this largest standardized difference before the start, the sides are not alike.
 BALANCE_LIMIT = 0.25
+UNBALANCED = (
+    "no effect is given: even after weighting, the served students differed from the "
+    "not-served ones before the start (largest standardized difference {diff} > {limit}), "
+    "as when a support goes to every student past a cutoff; a cutoff declared in "
+    "impact.cutoffs gets its own estimate"
+)
 Say = Callable[[str], None]
 
 
@@ -99,6 +105,9 @@ def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
             balanced=bool(found.max_abs_std_diff <= BALANCE_LIMIT),
             risk_used=bool(known["risk"].notna().mean() >= 0.5),
         )
+        if not entry["balanced"]:  # no fair comparison: the rates stay, the "effect" goes
+            entry.update(effect=None, ci_low=None, ci_high=None, estimable=False,
+                         why=UNBALANCED.format(diff=found.max_abs_std_diff, limit=BALANCE_LIMIT))
     return entry
 
 

@@ -41,9 +41,7 @@ withheld.</p>
 <td class="num">{{ m.n_served | default("") }}</td><td class="num">{{ m.n_comparison | default("") }}</td>
 <td class="num">{{ m.served_rate | pct }}</td><td class="num">{{ m.comparison_rate | pct }}</td>
 <td class="num">{{ m.effect | pts }}</td><td>{{ interval(m) }}</td>
-<td>{% if m.why %}{{ m.why }}.{% elif m.balanced == false %}
-The two sides still differed before the start (largest standardized difference
-{{ m.balance_max_std_diff }}): read this comparison with great care.{% else %}Weighted to
+<td>{% if m.why %}{{ m.why }}.{% else %}Weighted to
 match on grade, year, rule status and the criteria before the start.{% endif %}</td></tr>
 {% for d in item.discontinuity %}
 <tr data-kind="discontinuity"><th scope="row">At the cutoff: {{ d.variable }}
