@@ -64,6 +64,21 @@ def simulate_attendance(
     rng: np.random.Generator,
 ) -> AttendanceBlock:
     """Draw every enrolled day of the block's students; update span absence totals."""
+    status = _daily_status(roster, stu, spans, schools, tardy, rng)
+    _mark_suspensions(status, incidents)
+    return _enrolled_rows(roster, stu, spans, status)
+
+
+def _daily_status(
+    roster: YearRoster,
+    stu: slice,
+    spans: slice,
+    schools: Schools,
+    tardy: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(students, days) status codes from the model in the module docstring, drawn for
+    every school day whether or not the student is enrolled on it."""
     cal = roster.cal
     n, n_days = stu.stop - stu.start, cal.n_days
     e, grade = roster.e[stu], roster.grade[stu]
@@ -82,18 +97,30 @@ def simulate_attendance(
     u = rng.random((n, n_days), dtype=np.float32)
     p_unexcused = _sigmoid(-0.3 - 0.9 * e + 0.3 * sed).astype(np.float32)
     p_tardy = _sigmoid(-3.0 + tardy - 0.4 * e).astype(np.float32)
-    status = np.where(
+    return np.where(
         u < p,
         np.where(u < p * p_unexcused[:, None], UNEXCUSED, EXCUSED),
         np.where(u > 1 - (1 - p) * p_tardy[:, None], TARDY, PRESENT),
     ).astype(np.uint8)
-    del logit, p, u, late
+
+
+def _mark_suspensions(status: np.ndarray, incidents: Incidents) -> None:
+    """Overwrite the days of every out-of-school suspension, so the two tables agree."""
     oss = incidents.action == OSS
     reps = incidents.days[oss]
     s_stu = np.repeat(incidents.stu[oss], reps)
     offset = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
     status[s_stu, np.repeat(incidents.day[oss], reps) + offset] = SUSPENDED
 
+
+def _enrolled_rows(
+    roster: YearRoster, stu: slice, spans: slice, status: np.ndarray
+) -> AttendanceBlock:
+    """Keep the days inside each enrollment span as rows; total absences per span,
+    per student and per quarter."""
+    cal = roster.cal
+    n, n_days = status.shape
+    local = roster.span_stu[spans] - stu.start
     start, end = roster.span_start[spans], roster.span_end[spans]
     days = np.arange(n_days)
     mask = (days[None, :] >= start[:, None]) & (days[None, :] <= end[:, None])

@@ -204,6 +204,7 @@ class _Run:
         self.sink.write("interventions", supported)
 
 
+# long: 45 of its lines are the numpydoc docstring; the body is 19 (_new_run, _finish).
 def generate_district(
     out_dir: Path,
     *,
@@ -259,8 +260,6 @@ def generate_district(
     """
     _check_args(n_students, n_years, fmt)
     out_dir = Path(out_dir)
-    years = tuple(range(last_school_year - n_years + 1, last_school_year + 1))
-    daily = years[1:] if n_years >= 4 else years
     params = {
         "generator": "ontrack synth",
         "n_students": n_students,
@@ -272,6 +271,21 @@ def generate_district(
     }
     _prepare(out_dir, params)
     say = progress or (lambda _msg: None)
+    run = _new_run(out_dir, params, say)
+    try:
+        run.sink.write("schools", run.schools.table())
+        run.simulate(progress=say)
+    finally:
+        run.sink.close()
+    return _finish(out_dir, params, run, say)
+
+
+def _new_run(out_dir: Path, params: dict, say: Callable[[str], None]) -> _Run:
+    """The schools and an empty population for ``generate_district``'s ``params``."""
+    n_students, n_years, seed = params["n_students"], params["n_years"], params["seed"]
+    last = params["last_school_year"]
+    years = tuple(range(last - n_years + 1, last + 1))
+    daily = years[1:] if n_years >= 4 else years
     rng = np.random.default_rng(seed)
     schools = build_schools(n_students, rng)
     say(
@@ -279,12 +293,13 @@ def generate_district(
         f"{(schools.level == 'high').sum()} high, 1 grades 6-12), "
         f"school years {years[0]}-{years[-1]}"
     )
-    run = _Run(
+    mess = params["mess"]
+    return _Run(
         pop=Population(),
         schools=schools,
         targets=grade_targets(n_students),
         rng=rng,
-        sink=TableSink(out_dir, fmt),
+        sink=TableSink(out_dir, params["format"]),
         mess=Mess(seed, daily[-2] if len(daily) > 1 else daily[-1]) if mess else None,
         counselors=Counselors(np.random.default_rng([seed, 2])),
         support=Support(seed, daily),
@@ -292,13 +307,13 @@ def generate_district(
         years=years,
         daily=daily,
     )
-    sink = run.sink
-    try:
-        sink.write("schools", schools.table())
-        run.simulate(progress=say)
-    finally:
-        sink.close()
-    rows = dict(sink.rows)
+
+
+def _finish(
+    out_dir: Path, params: dict, run: _Run, say: Callable[[str], None]
+) -> SynthSummary:
+    """Mark the run complete in ``_synth.json`` (rows, mess, supports) and sum it up."""
+    rows = dict(run.sink.rows)
     items = tuple(run.mess.items) if run.mess is not None else ()
     _write_marker(
         out_dir,
@@ -308,17 +323,17 @@ def generate_district(
             "rows": rows,
             "mess": [asdict(m) for m in items],
             "interventions": support_spec(),
-            "truth_rows": sink.truth_rows,
+            "truth_rows": run.sink.truth_rows,
         },
     )
     total = sum(rows.values())
     say(f"wrote {total:,} rows in {len(rows)} tables to {os.fspath(out_dir)}")
     return SynthSummary(
         out_dir=out_dir,
-        seed=seed,
-        school_years=years,
-        daily_attendance_years=daily,
-        fmt=fmt,
+        seed=run.seed,
+        school_years=run.years,
+        daily_attendance_years=run.daily,
+        fmt=params["format"],
         rows=rows,
         mess=items,
     )

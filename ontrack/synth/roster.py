@@ -209,9 +209,42 @@ def plan_year(
     is_late = np.zeros(n, bool)
     is_late[n - len(late) :] = True
     start[is_late] = rng.integers(5, n_days - 40, is_late.sum())
+    event, day = _mid_year_events(pop, stu, grade, flags, is_late, year, n_days, rng)
+    spans = _spans(pop, schools, stu, grade, start, event, day, n_days, rng)
+    shock_on = rng.random(n) < _sigmoid(-2.9 - 0.5 * e)
+    return YearRoster(
+        year=year,
+        cal=cal,
+        stu=stu,
+        grade=grade,
+        a=a,
+        e=e,
+        shock_day=np.where(shock_on, rng.integers(30, n_days - 40, n), n_days),
+        shock=(shock_on * np.abs(rng.normal(0.9, 0.35, n))).astype(np.float32),
+        drift=rng.normal(0.3 + 0.15 * (grade >= 9), 0.45).astype(np.float32),
+        flags=flags,
+        **spans,
+    )
 
-    # Mid-year events, mutually exclusive: move within the district, leave it, other
-    # exit (health, incarceration, adult school), drop out (high school only).
+
+def _mid_year_events(
+    pop: Population,
+    stu: np.ndarray,
+    grade: np.ndarray,
+    flags: dict[str, np.ndarray],
+    is_late: np.ndarray,
+    year: int,
+    n_days: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each student's mid-year event and its day.
+
+    Events are mutually exclusive: 0 none, 1 move within the district, 2 leave it,
+    3 other exit (health, incarceration, adult school), 4 drop out (high school only).
+    Late entrants have none.
+    """
+    n = len(stu)
+    e, a = pop["e"][stu], pop["a"][stu]
     mobile = np.exp(0.6 * pop["mobility"][stu] - 0.25 * e)
     unstable = flags["homeless"] | flags["foster_youth"]
     p_move = 0.04 * mobile * (1 + unstable)
@@ -237,6 +270,24 @@ def plan_year(
         [rng.integers(15, n_days - 25, n), rng.integers(25, n_days - 5, n)],
         rng.integers(10, n_days - 10, n),
     )
+    return event, day
+
+
+def _spans(
+    pop: Population,
+    schools: Schools,
+    stu: np.ndarray,
+    grade: np.ndarray,
+    start: np.ndarray,
+    event: np.ndarray,
+    day: np.ndarray,
+    n_days: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """The year's enrollment spans (``YearRoster``'s ``span_*`` fields): one per
+    student, ended by its event; a mover's second span starts at another school a few
+    days later (and the mover's school changes in ``pop``)."""
+    n = len(stu)
     end = np.where(event == 0, n_days - 1, day)
     reason = np.select(
         [event == 0, event <= 2, event == 3], [COMPLETED, TRANSFER, OTHER], DROPOUT
@@ -245,28 +296,16 @@ def plan_year(
     movers = np.flatnonzero(event == 1)
     new_school = _other_school(schools, grade[movers], school[movers], rng)
     pop["school"][stu[movers]] = new_school
-
     span_stu = np.concatenate([np.arange(n), movers])
     order = np.argsort(span_stu, kind="stable")
     second_start = day[movers] + rng.integers(1, 5, len(movers))
-    shock_on = rng.random(n) < _sigmoid(-2.9 - 0.5 * e)
-    return YearRoster(
-        year=year,
-        cal=cal,
-        stu=stu,
-        grade=grade,
-        a=a,
-        e=e,
-        shock_day=np.where(shock_on, rng.integers(30, n_days - 40, n), n_days),
-        shock=(shock_on * np.abs(rng.normal(0.9, 0.35, n))).astype(np.float32),
-        drift=rng.normal(0.3 + 0.15 * hs, 0.45).astype(np.float32),
-        flags=flags,
-        span_stu=span_stu[order].astype(np.int64),
-        span_school=np.concatenate([school, new_school])[order].astype(np.int64),
-        span_start=np.concatenate([start, second_start])[order].astype(np.int64),
-        span_end=np.concatenate([end, np.full(len(movers), n_days - 1)])[order],
-        span_reason=np.concatenate([reason, np.zeros(len(movers), int)])[order],
-    )
+    return {
+        "span_stu": span_stu[order].astype(np.int64),
+        "span_school": np.concatenate([school, new_school])[order].astype(np.int64),
+        "span_start": np.concatenate([start, second_start])[order].astype(np.int64),
+        "span_end": np.concatenate([end, np.full(len(movers), n_days - 1)])[order],
+        "span_reason": np.concatenate([reason, np.zeros(len(movers), int)])[order],
+    }
 
 
 def close_year(
@@ -282,8 +321,23 @@ def close_year(
     ``next_first_day`` is the first instructional day of the next simulated year, or
     None after the last year (nobody is moved on: the future is unknown).
     """
+    credits, stay, exit_day = _graduate_and_exit(pop, roster)
+    if next_first_day is None:
+        pop["credits"][roster.stu] = credits.astype(np.float32)
+        return
+    keep, g_next = _summer(pop, roster, credits, stay, exit_day, next_first_day, rng)
+    _next_schools(pop, schools, roster, keep, g_next, rng)
+    pop["carry"][roster.stu] = 0.5 * roster.shock
+    pop["susp_last"][roster.stu] = roster.stats["n_susp"] > 0
+
+
+def _graduate_and_exit(
+    pop: Population, roster: YearRoster
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graduate seniors with enough credits; record every exit of the year as an
+    outcome. Returns the credits to date, who finished the year without graduating,
+    and each student's last day (days since the epoch)."""
     stu, grade, st = roster.stu, roster.grade, roster.stats
-    cal, n = roster.cal, len(roster.stu)
     last = roster.last_span
     reason = roster.span_reason[last]
     finished = reason == COMPLETED
@@ -291,7 +345,7 @@ def close_year(
     credits = pop["credits"][stu] + np.where(hs, st["credits"], 0.0)
     grad = finished & (grade == 12) & (credits >= GRADUATION_CREDITS)
     roster.span_reason[last[grad]] = GRADUATED
-    exit_day = cal.days[roster.span_end[last]].astype(np.int32)
+    exit_day = roster.cal.days[roster.span_end[last]].astype(np.int32)
     outcome = np.select(
         [grad, reason == DROPOUT, reason == TRANSFER, reason == OTHER], [1, 2, 3, 5], 0
     )
@@ -299,10 +353,22 @@ def close_year(
     pop["outcome"][stu[done]] = outcome[done]
     pop["outcome_day"][stu[done]] = exit_day[done]
     pop["active"][stu[done]] = False
-    if next_first_day is None:
-        pop["credits"][stu] = credits.astype(np.float32)
-        return
+    return credits, finished & ~grad, exit_day
 
+
+def _summer(
+    pop: Population,
+    roster: YearRoster,
+    credits: np.ndarray,
+    stay: np.ndarray,
+    exit_day: np.ndarray,
+    next_first_day: np.datetime64,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Summer credit recovery, retention or promotion, fifth-year seniors ageing out and
+    families moving away. Returns who continues next year and their next grades."""
+    stu, grade, st = roster.stu, roster.grade, roster.stats
+    n, hs = len(stu), grade >= 9
     e, a = roster.e, roster.a
     n_f = st["n_f"].astype(np.int64)
     recovered = rng.binomial(n_f, 0.45 * _sigmoid(0.3 + 0.8 * e)) * hs
@@ -314,7 +380,6 @@ def close_year(
     by_credits = 9 + (credits[:, None] >= PLACEMENT_CREDITS).sum(axis=1)
     hs_next = np.clip(by_credits, grade, np.minimum(grade + 2, 12))
     g_next = np.where(hs, hs_next, grade + ~ms_hold)
-    stay = finished & ~grad
     # A fifth-year senior who still cannot graduate leaves for adult education.
     aged_out = stay & (grade == 12) & (pop["years12"][stu] >= 1)
     pop["outcome"][stu[aged_out]] = 5
@@ -325,11 +390,22 @@ def close_year(
     pop["outcome"][stu[moved]] = 3
     pop["outcome_day"][stu[moved]] = np.int32(next_first_day.astype(np.int64))
     pop["active"][stu[aged_out | moved]] = False
-
     keep = stay & ~aged_out & ~moved
-    idx = stu[keep]
-    g_next = g_next.astype(np.int8)[keep]
-    pop["years12"][idx] += (grade[keep] == 12).astype(np.int8)
+    return keep, g_next.astype(np.int8)[keep]
+
+
+def _next_schools(
+    pop: Population,
+    schools: Schools,
+    roster: YearRoster,
+    keep: np.ndarray,
+    g_next: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Move continuing students up: their grade, and their school (the feeder high
+    school after grade 8 for most, a chosen one for some, a few shuffles)."""
+    idx = roster.stu[keep]
+    pop["years12"][idx] += (roster.grade[keep] == 12).astype(np.int8)
     pop["grade"][idx] = g_next
     school = pop["school"][idx]
     to_hs = (g_next == 9) & (schools.level[school] == "middle")
@@ -343,5 +419,3 @@ def close_year(
     pop["first9"][idx] = np.where(
         (g_next == 9) & (pop["first9"][idx] == 0), roster.year + 1, pop["first9"][idx]
     )
-    pop["carry"][stu] = 0.5 * roster.shock
-    pop["susp_last"][stu] = st["n_susp"] > 0

@@ -202,50 +202,19 @@ def new_students(
     gaps = rng.integers(1, 17, n)
     sid = pop.next_id + np.cumsum(gaps)
     pop.next_id = int(sid[-1]) if n else pop.next_id
-    gender = rng.choice(3, n, p=GENDER_P).astype(np.int8)
-    race = rng.choice(len(RACES), n, p=RACE_P).astype(np.int8)
-    over_age = rng.random(n) < np.where(grade >= 9, 0.08, 0.04)
-    birth_year = school_year - 1 - grade - 6 - over_age
-    year = (birth_year - 1970).astype("datetime64[Y]")
-    sept2 = (year.astype("datetime64[M]") + 8).astype("datetime64[D]") + 1
-    birth = (sept2 + rng.integers(0, 365, n)).astype(np.int32)
-    sed = rng.random(n) < np.take(RACE_SED_P, race)
-    el_p = np.take(RACE_EL_P, race) * np.clip(1.25 - 0.1 * (grade - 6), 0.6, 1.25)
-    el = rng.random(n) < el_p * (1.3 if migrant else 1.0)
-    swd = rng.random(n) < np.where(gender == 1, 0.15, 0.085)
-    housing_risk = sed & (rng.random(n) < 0.11)
-    foster_risk = rng.random(n) < 0.015
-    z = rng.multivariate_normal([0, 0], [[1, 0.45], [0.45, 1]], n)
-    # Subgroup shifts are centred on the district's rates, so the traits stay ~N(0, 1).
-    a0 = z[:, 0] - 0.30 * (sed - 0.6) - 0.35 * (el - 0.2) - 0.45 * (swd - 0.13)
-    unstable = (housing_risk | foster_risk) - 0.07
-    e0 = z[:, 1] - 0.15 * (sed - 0.6) - 0.10 * (swd - 0.13) - 0.35 * unstable
-    e0 = e0 - (0.10 if migrant else 0.0)
-    hs_years = np.clip(grade - 9, 0, 3)
-    fail_p = 1 / (1 + np.exp(3.2 + 1.2 * a0 + 0.8 * e0))
-    credits = 6.0 * hs_years - 0.5 * rng.binomial(12 * hs_years, fail_p)
+    who = _demographics(grade, school_year, rng, migrant=migrant)
+    a0, e0, credits = _starting_point(who, grade, rng, migrant=migrant)
     first9 = np.where(grade >= 9, school_year - (grade - 9), 0)
     f32 = np.float32
     return pop.add(
         {
             "sid": sid.astype(np.int64),
-            "gender": gender,
-            "race": race,
-            "birth": birth,
-            "sed": sed,
-            "el": el,
-            "swd": swd,
-            "housing_risk": housing_risk,
-            "foster_risk": foster_risk,
+            **who,
             "a0": a0.astype(f32),
             "e0": e0.astype(f32),
             "a": a0.astype(f32),
             "e": e0.astype(f32),
-            "slope_a": rng.normal(0, 0.08, n).astype(f32),
-            "slope_e": rng.normal(0, 0.12, n).astype(f32),
-            "tardy": rng.normal(0, 0.6, n).astype(f32),
-            "mobility": (rng.normal(0, 0.5, n) + (0.3 if migrant else 0.0)).astype(f32),
-            "conduct": (rng.normal(0, 0.6, n) + 0.35 * (gender == 1)).astype(f32),
+            **_habits(who["gender"], rng, migrant=migrant),
             "grade": grade.astype(np.int8),
             "school": np.asarray(school, np.int16),
             "active": np.ones(n, bool),
@@ -262,6 +231,73 @@ def new_students(
             "outcome_day": np.zeros(n, np.int32),
         }
     )
+
+
+def _demographics(
+    grade: np.ndarray, school_year: int, rng: np.random.Generator, *, migrant: bool
+) -> dict[str, np.ndarray]:
+    """Gender, race, birth day (days since the epoch) and subgroup flags of entrants."""
+    n = len(grade)
+    gender = rng.choice(3, n, p=GENDER_P).astype(np.int8)
+    race = rng.choice(len(RACES), n, p=RACE_P).astype(np.int8)
+    over_age = rng.random(n) < np.where(grade >= 9, 0.08, 0.04)
+    birth_year = school_year - 1 - grade - 6 - over_age
+    year = (birth_year - 1970).astype("datetime64[Y]")
+    sept2 = (year.astype("datetime64[M]") + 8).astype("datetime64[D]") + 1
+    birth = (sept2 + rng.integers(0, 365, n)).astype(np.int32)
+    sed = rng.random(n) < np.take(RACE_SED_P, race)
+    el_p = np.take(RACE_EL_P, race) * np.clip(1.25 - 0.1 * (grade - 6), 0.6, 1.25)
+    el = rng.random(n) < el_p * (1.3 if migrant else 1.0)
+    swd = rng.random(n) < np.where(gender == 1, 0.15, 0.085)
+    housing_risk = sed & (rng.random(n) < 0.11)
+    foster_risk = rng.random(n) < 0.015
+    return {
+        "gender": gender,
+        "race": race,
+        "birth": birth,
+        "sed": sed,
+        "el": el,
+        "swd": swd,
+        "housing_risk": housing_risk,
+        "foster_risk": foster_risk,
+    }
+
+
+def _starting_point(
+    who: dict[str, np.ndarray],
+    grade: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    migrant: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entrants' starting achievement ``a0`` and engagement ``e0`` (correlated, shifted
+    by subgroup) and the credits a high-school entrant brings."""
+    sed, el, swd = who["sed"], who["el"], who["swd"]
+    z = rng.multivariate_normal([0, 0], [[1, 0.45], [0.45, 1]], len(grade))
+    # Subgroup shifts are centred on the district's rates, so the traits stay ~N(0, 1).
+    a0 = z[:, 0] - 0.30 * (sed - 0.6) - 0.35 * (el - 0.2) - 0.45 * (swd - 0.13)
+    unstable = (who["housing_risk"] | who["foster_risk"]) - 0.07
+    e0 = z[:, 1] - 0.15 * (sed - 0.6) - 0.10 * (swd - 0.13) - 0.35 * unstable
+    e0 = e0 - (0.10 if migrant else 0.0)
+    hs_years = np.clip(grade - 9, 0, 3)
+    fail_p = 1 / (1 + np.exp(3.2 + 1.2 * a0 + 0.8 * e0))
+    credits = 6.0 * hs_years - 0.5 * rng.binomial(12 * hs_years, fail_p)
+    return a0, e0, credits
+
+
+def _habits(
+    gender: np.ndarray, rng: np.random.Generator, *, migrant: bool
+) -> dict[str, np.ndarray]:
+    """Personal trends and propensities: achievement and engagement slopes, tardiness,
+    mobility and conduct."""
+    n, f32 = len(gender), np.float32
+    return {
+        "slope_a": rng.normal(0, 0.08, n).astype(f32),
+        "slope_e": rng.normal(0, 0.12, n).astype(f32),
+        "tardy": rng.normal(0, 0.6, n).astype(f32),
+        "mobility": (rng.normal(0, 0.5, n) + (0.3 if migrant else 0.0)).astype(f32),
+        "conduct": (rng.normal(0, 0.6, n) + 0.35 * (gender == 1)).astype(f32),
+    }
 
 
 def pick_school(
