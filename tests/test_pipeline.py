@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,8 @@ def test_the_declaration_is_well_formed() -> None:
 
 def test_demo_runs_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """``ontrack demo`` runs every declared stage, in order, for every model of the
-    config (the stages' work replaced by a recorder: the run itself is tested below)."""
+    config, scoring once more first at the checkpoint before (the stages' work replaced
+    by a recorder: the run itself is tested below)."""
     import ontrack.synth
     from ontrack.commands import demo
     from ontrack.config import load_config
@@ -59,9 +61,12 @@ def test_demo_runs_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(pipeline, "STAGES", recording)
     monkeypatch.setattr(ontrack.synth, "generate_district", lambda *_, **__: None)
     monkeypatch.setattr(demo, "SUMMARIES", {})
+    monkeypatch.setattr(demo, "_earlier_checkpoint", lambda *_: date(2025, 10, 31))
     assert main(["demo", "--quiet", "--out", str(tmp_path)]) == 0
     models = list(load_config(None).models)
-    assert [r.removesuffix(" None") for r in ran] == expanded(NAMES, models)
+    first = NAMES.index("score")
+    assert [r.removesuffix(" None") for r in ran] == (
+        expanded(NAMES[:first], models) + expanded(["score"], models) + expanded(NAMES[first:], models))
 
 
 @pytest.mark.slow

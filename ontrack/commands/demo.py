@@ -10,14 +10,18 @@ line or a few per stage (``SUMMARIES``) and where each output is.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from ontrack import pipeline
-from ontrack.config import load_config
+from ontrack.config import Config, load_config
 from ontrack.console import Progress
 
 if TYPE_CHECKING:
@@ -51,23 +55,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run every declared stage on a synthetic district and print a summary."""
+    """Run every declared stage on a synthetic district and print a summary.
+
+    Scoring runs twice: first at the checkpoint before the latest, then at the latest, so
+    the rosters show change since the last run, the risk history has two points and the
+    follow-up list has what a success team would see in a real week. The supports the
+    generator assigns by a cutoff are declared in ``impact.cutoffs`` (unless the config
+    declares its own), so the impact stage estimates them at the cutoff too."""
     from ontrack.synth import generate_district
 
-    config = load_config(args.config)
     say = Progress("demo", args.quiet)
     started = time.perf_counter()
     data, out = args.out / "data", args.out / "out"
-    steps = len(pipeline.STAGES) + 1
+    steps = len(pipeline.STAGES) + 2
     say(f"1/{steps} generating a synthetic district of ~{args.students:,} students in {data}")
     generate_district(data, n_students=args.students, n_years=args.years, seed=args.seed)
-    results = pipeline.run_stages(
-        pipeline.names(), data, out, config, progress=say,
-        announce=lambda index, doing: say(f"{index + 2}/{steps} {doing}"),
-    )
+    config = _with_synth_cutoffs(load_config(args.config), data)
+    stages = pipeline.names()
+    before, rest = stages[: stages.index("score")], stages[stages.index("score"):]
+    def numbered(first: int) -> Callable[[int, str], None]:
+        return lambda index, doing: say(f"{first + index}/{steps} {doing}")
+
+    results = pipeline.run_stages(before, data, out, config, progress=say, announce=numbered(2))
+    earlier = _earlier_checkpoint(out, config)
+    if earlier is not None:
+        say(f"{len(before) + 2}/{steps} scoring at the checkpoint before ({earlier}), as "
+            "a last run, so that this run has a history to compare with")
+        pipeline.run_stages(["score"], data, out, config, progress=say,
+                            params={"score": {"as_of": earlier}})
+    results.update(pipeline.run_stages(rest, data, out, config, progress=say,
+                                       announce=numbered(len(before) + 3)))
     lines = ["", "ontrack demo", "============", f"data:        {data}"]
     for name, result in results.items():
         lines += SUMMARIES[name](result, out) if name in SUMMARIES else []
+    lines += _where_to_start(out)
     from ontrack.modeling.tracking import tracking_uri
 
     lines.append(f"finished in {time.perf_counter() - started:.0f} s")
@@ -82,6 +103,56 @@ def run(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     return 0
+
+
+def _with_synth_cutoffs(config: Config, data: Path) -> Config:
+    """The config, with the cutoffs the generator assigned support by (``_synth.json``)
+    as ``impact.cutoffs`` when the config declares none."""
+    from ontrack.config import ImpactConfig, ImpactCutoff
+    from ontrack.synth import MARKER
+
+    marker = data / MARKER
+    if config.impact.cutoffs or not marker.is_file():
+        return config
+    declared = json.loads(marker.read_text(encoding="utf-8")).get("interventions", {})
+    cutoffs = tuple(ImpactCutoff(**kind["cutoff"]) for kind in declared.values()
+                    if isinstance(kind, dict) and "cutoff" in kind)
+    impact = ImpactConfig(cutoffs=cutoffs, confidence=config.impact.confidence)
+    return config.model_copy(update={"impact": impact})
+
+
+def _earlier_checkpoint(out: Path, config: Config) -> date | None:
+    """The district's checkpoint just before the one scoring picks by default."""
+    from ontrack.dataset.asof import data_end_date
+    from ontrack.dataset.cohorts import cohort_checkpoints
+    from ontrack.validation.store import open_validated
+
+    con = open_validated(out, config)
+    try:
+        points = cohort_checkpoints(con, config, data_end=data_end_date(con))
+    finally:
+        con.close()
+    days = sorted({pd.Timestamp(d).date() for d in points["as_of_date"]})
+    return days[-2] if len(days) >= 2 else None
+
+
+def _where_to_start(out: Path) -> list[str]:
+    """Where a counselor starts on Monday: the school with the most to follow up."""
+    lists = sorted((out / "followup").glob("*.csv"))
+    counts = {path: len(pd.read_csv(path, dtype=str)) for path in lists}
+    if not counts:
+        return []
+    busiest = max(counts, key=lambda path: (counts[path], path.name))
+    stem = busiest.stem
+    return [
+        "",
+        "where a counselor starts (Monday morning):",
+        f"  1. the follow-up list: {busiest} ({counts[busiest]} items; "
+        f"{sum(counts.values())} across {len(counts)} schools)",
+        f"  2. the same items atop the roster: {out / 'rosters' / (stem + '.html')}",
+        f"  3. each student's page (a click from the roster): {out / 'profiles' / stem}/",
+        "  how to read them: docs/counselors.md",
+    ]
 
 
 def _bin_dir() -> str:
@@ -146,6 +217,25 @@ def _scored(results: dict[str, ScoreResult], _out: Path) -> list[str]:
     return lines
 
 
+def _impact(result: dict, out: Path) -> list[str]:
+    lines = [f"impact:      {out / 'impact' / 'impact.json'}"]
+    if result.get("why"):
+        return lines + [f"  {result['why']}"]
+    for kind in result["interventions"]:
+        lines.append(f"  {kind['intervention_type']}: " + _effect_words(kind["matched"], "compared"))
+        for cut in kind["discontinuity"]:
+            lines.append(f"    at the cutoff ({cut['variable']} {cut['treated']} {cut['threshold']} "
+                         f"as of {cut['as_of']}): " + _effect_words(cut, "estimated"))
+    return lines
+
+
+def _effect_words(entry: dict, verb: str) -> str:
+    if entry.get("effect") is None:
+        return str(entry.get("why") or "no estimate")
+    return (f"{verb} {entry['effect'] * 100:+.1f} points on track "
+            f"({entry['ci_low'] * 100:+.1f} to {entry['ci_high'] * 100:+.1f})")
+
+
 def _reported(index: Path, _out: Path) -> list[str]:
     return [f"report:      open {index} in a browser (self-contained, works offline)"]
 
@@ -153,5 +243,5 @@ def _reported(index: Path, _out: Path) -> list[str]:
 # The demo's summary line(s) per stage; a stage without an entry prints none.
 SUMMARIES: dict[str, Callable[[Any, Path], list[str]]] = {
     "validate": _validated, "indicators": _indicators, "features": _features,
-    "train": _trained, "score": _scored, "report": _reported,
+    "train": _trained, "score": _scored, "impact": _impact, "report": _reported,
 }

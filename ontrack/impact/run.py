@@ -52,8 +52,8 @@ BALANCE_LIMIT = 0.25
 UNBALANCED = (
     "no effect is given: even after weighting, the served students differed from the "
     "not-served ones before the start (largest standardized difference {diff} > {limit}), "
-    "as when a support goes to every student past a cutoff; a cutoff declared in "
-    "impact.cutoffs gets its own estimate"
+    "so these data hold no fair comparison; a support given by a cutoff declared in "
+    "impact.cutoffs is estimated at the cutoff instead"
 )
 Say = Callable[[str], None]
 
