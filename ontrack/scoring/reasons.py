@@ -230,6 +230,34 @@ def explain(
     if n < 0:
         raise ValueError(f"n must be at least 0. Got {n} instead.")
     rows = len(contributions)
+    must = _must_explain(must_explain, rows)
+    columns = [f"reason_{i + 1}" for i in range(n)]
+    wide = pd.DataFrame("", index=contributions.index, columns=columns)
+    kinds = shown_as(contract)
+    names = [f for f in kinds if f in contributions.columns and f in X.columns]
+    records: list[tuple] = []
+    if names and rows:
+        values = X[names].to_numpy(dtype="float64")
+        phi = contributions[names].to_numpy(dtype="float64")
+        ok = (phi > 0) & np.isfinite(phi) & risk_side(values, names, contract)
+        is_reason = np.array([kinds[f] == "reason" for f in names])
+        reason_phi = np.where(ok & is_reason, phi, 0.0)
+        context_phi = np.where(ok & ~is_reason, phi, 0.0)
+        lines = _lines(reason_phi, context_phi, names, contract, n, must)
+        texts, records = _texts(
+            lines, values, phi, names, contract, list(rules_of), rule, n
+        )
+        wide.loc[:, columns] = texts
+    long = pd.DataFrame.from_records(records, columns=list(LONG_COLUMNS))
+    long = long.astype(
+        {"row": "int64", "rank": "int64", "feature": "object", "value": "float64",
+         "contribution": "float64", "text": "object", "kind": "object"}
+    )
+    return wide, long
+
+
+def _must_explain(must_explain: np.ndarray | None, rows: int) -> np.ndarray:
+    """``explain``'s ``must_explain`` as booleans, one per row (None: all False)."""
     must = np.zeros(rows, dtype=bool) if must_explain is None else must_explain
     must = np.asarray(must)
     if must.dtype != bool or must.shape != (rows,):
@@ -237,45 +265,52 @@ def explain(
             f"must_explain must be a boolean array with one entry per row ({rows}). "
             f"Got dtype {must.dtype} and shape {must.shape} instead."
         )
-    columns = [f"reason_{i + 1}" for i in range(n)]
-    wide = pd.DataFrame("", index=contributions.index, columns=columns)
-    kinds = shown_as(contract)
-    names = [f for f in kinds if f in contributions.columns and f in X.columns]
-    lines: list[tuple] = []
-    if names and rows:
-        values = X[names].to_numpy(dtype="float64")
-        phi = contributions[names].to_numpy(dtype="float64")
-        ok = (phi > 0) & np.isfinite(phi) & risk_side(values, names, contract)
-        is_reason = np.array([kinds[f] == "reason" for f in names])
-        if n:
-            lines += _reasons(np.where(ok & is_reason, phi, 0.0), names, contract, n)
-        has_reason = np.zeros(rows, dtype=bool)
-        has_reason[[row for row, *_ in lines]] = True
-        context_phi = np.where(ok & ~is_reason, phi, 0.0)
-        needs = must & ~has_reason & (context_phi.max(axis=1) > 0) & (n > 0)
-        for row in np.flatnonzero(needs):
-            lines.append((int(row), 1, int(context_phi[row].argmax()), "context"))
-        rules = list(rules_of)
-        texts = np.full((rows, n), "", dtype=object)
-        records = []
-        for row, rank, j, kind in sorted(lines):
-            value, name = float(values[row, j]), names[j]
-            if kind == "reason":
-                text = reason_text(name, value, contract, rules[row], rule)
-            else:
-                text = context_text(name, value, contract)
-            if rank <= n:
-                texts[row, rank - 1] = text
-            records.append((row, rank, name, value, float(phi[row, j]), text, kind))
-        wide.loc[:, columns] = texts
-        long = pd.DataFrame.from_records(records, columns=list(LONG_COLUMNS))
-    else:
-        long = pd.DataFrame.from_records([], columns=list(LONG_COLUMNS))
-    long = long.astype(
-        {"row": "int64", "rank": "int64", "feature": "object", "value": "float64",
-         "contribution": "float64", "text": "object", "kind": "object"}
-    )
-    return wide, long
+    return must
+
+
+def _lines(
+    reason_phi: np.ndarray,
+    context_phi: np.ndarray,
+    names: list[str],
+    contract: dict,
+    n: int,
+    must: np.ndarray,
+) -> list[tuple[int, int, int, str]]:
+    """(row, rank, feature position, kind) of every line shown: the reasons, then a
+    context line for each row that must be explained and has no reason."""
+    lines = _reasons(reason_phi, names, contract, n) if n else []
+    has_reason = np.zeros(len(must), dtype=bool)
+    has_reason[[row for row, *_ in lines]] = True
+    needs = must & ~has_reason & (context_phi.max(axis=1) > 0) & (n > 0)
+    for row in np.flatnonzero(needs):
+        lines.append((int(row), 1, int(context_phi[row].argmax()), "context"))
+    return lines
+
+
+def _texts(
+    lines: list[tuple[int, int, int, str]],
+    values: np.ndarray,
+    phi: np.ndarray,
+    names: list[str],
+    contract: dict,
+    rules: list[DistrictRules],
+    rule: str,
+    n: int,
+) -> tuple[np.ndarray, list[tuple]]:
+    """Each line's text: a rows x n grid of reason texts, and the ``LONG_COLUMNS``
+    records of every line in (row, rank) order."""
+    texts = np.full((len(phi), n), "", dtype=object)
+    records = []
+    for row, rank, j, kind in sorted(lines):
+        value, name = float(values[row, j]), names[j]
+        if kind == "reason":
+            text = reason_text(name, value, contract, rules[row], rule)
+        else:
+            text = context_text(name, value, contract)
+        if rank <= n:
+            texts[row, rank - 1] = text
+        records.append((row, rank, name, value, float(phi[row, j]), text, kind))
+    return texts, records
 
 
 def _reasons(
