@@ -104,7 +104,8 @@ def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
     risk = pd.Series([0.2, 0.7], index=current.cohort.index)
     reasons = pd.DataFrame({"reason_1": ["", ""]}, index=current.cohort.index)
     long = pd.DataFrame(columns=["row", "rank", "feature", "value", "contribution", "text", "kind"])
-    scored = ModelScores(risk, reasons, long)
+    contributions = pd.DataFrame({"base_value": [-1.0, -1.0]}, index=current.cohort.index)
+    scored = ModelScores(risk, reasons, long, contributions)
     rules_of = current.cohort["district_id"].map(config.rules_for)
     roster, _ = _roster_frame(current, scored, Ranking("model", None, None), rules_of, "grade8", "1", config)
     assert roster["expires"].tolist() == ["2025-06-30", "2025-02-15"]
