@@ -18,24 +18,6 @@ FOLDERS = ("ontrack", "features", "flows", "reports", "models")
 MAX_LINES = 60
 MARK = "# long:"
 
-# Long functions that other work in progress still owns: each is to be split (or given a
-# `# long:` reason) and then taken off this list. The list only shrinks: a name here that
-# is no longer long fails the test, so nobody forgets to remove it.
-ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    ("ontrack/synth/attendance.py", "simulate_attendance"),
-    ("ontrack/synth/generate.py", "generate_district"),
-    ("ontrack/synth/roster.py", "plan_year"),
-    ("ontrack/synth/roster.py", "close_year"),
-    ("ontrack/synth/world.py", "new_students"),
-    ("ontrack/scoring/reasons.py", "explain"),
-    ("reports/district/charts.py", "scatter_chart"),
-    ("reports/district/models.py", "summary_lines"),
-    ("reports/district/models.py", "models_section"),
-    ("reports/district/schools.py", "scatter_figures"),
-    ("reports/district/sources.py", "criteria_counts"),
-})
-
-
 def long_functions(source: str) -> list[tuple[str, int]]:
     """(name, lines) of every function longer than MAX_LINES without a ``# long:``
     comment right above it (nested functions and methods included)."""
@@ -80,17 +62,7 @@ def test_the_check_catches_a_long_function_and_accepts_a_reason() -> None:
 
 def test_no_function_is_longer_than_60_lines_without_a_reason() -> None:
     found = repository_long_functions()
-    new = {key: n for key, n in found.items() if key not in ALLOWED}
-    assert not new, (
+    assert not found, (
         f"functions must be at most {MAX_LINES} lines (or say why in a '{MARK}' comment "
-        f"right above the def). Got {sorted(new.items())} instead."
-    )
-
-
-def test_the_allow_list_only_shrinks() -> None:
-    found = repository_long_functions()
-    stale = sorted(key for key in ALLOWED if key not in found)
-    assert not stale, (
-        f"ALLOWED must list only functions still over {MAX_LINES} lines: take these off "
-        f"it. Got {stale} instead."
+        f"right above the def). Got {sorted(found.items())} instead."
     )

@@ -240,12 +240,24 @@ def scatter_chart(
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
     ax = fig.subplots()
     _clean(ax)
-    xs = [p[1] for p in points]
-    ys = [p[2] for p in points]
     for cut, style in zip(x_quartiles, (":", "--", ":"), strict=False):
         ax.axvline(cut, color=DISTRICT, linestyle=style, linewidth=0.9)
     for cut, style in zip(y_quartiles, (":", "--", ":"), strict=False):
         ax.axhline(cut, color=DISTRICT, linestyle=style, linewidth=0.9)
+    _school_points(ax, points)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlim(*_zoom([p[1] for p in points], x_quartiles))
+    ax.set_ylim(*_zoom([p[2] for p in points], y_quartiles))
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.legend(loc="best", fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=9, loc="left")
+    return to_svg(fig, title)
+
+
+def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None:
+    """Plain schools as dots, bright spots as stars, every school labelled by name."""
     plain = [p for p in points if not p[3]]
     bright = [p for p in points if p[3]]
     ax.scatter(
@@ -278,15 +290,6 @@ def scatter_chart(
             fontsize=fontsize,
             color="#333333",
         )
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlim(*_zoom(xs, x_quartiles))
-    ax.set_ylim(*_zoom(ys, y_quartiles))
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
-    ax.legend(loc="best", fontsize=7, frameon=False)
-    ax.set_title(title, fontsize=9, loc="left")
-    return to_svg(fig, title)
 
 
 def calibration_chart(

@@ -60,62 +60,91 @@ def summary_lines(name: str, ev: dict, specs: dict[str, ModelSpec] | None = None
     outcome = OUTCOMES.get(
         str(ev.get("label", "")), "had the outcome the model predicts"
     )
-    lines = []
+    sentences = (
+        _tested_on(name, ev, specs, outcome),
+        _found(name, ev, rule, specs, outcome),
+        _right(ev, rule, outcome),
+        _ranks(ev, rule, outcome),
+        _honest(ev),
+    )
+    return [line for line in sentences if line is not None]
+
+
+def _tested_on(
+    name: str, ev: dict, specs: dict[str, ModelSpec], outcome: str
+) -> str | None:
+    """Who the model was tested on, and how many of them had the outcome."""
     cohorts = ev.get("test_cohorts") or []
     n, base = _num(ev.get("n")), _num(ev.get("base_rate"))
-    if n is not None:
-        years = ", ".join(str(c) for c in cohorts) or "the newest labelled cohort"
-        extra = f"; {pct(base, 0)} of them {outcome}" if base is not None else ""
-        lines.append(
-            f"Tested on {int(n):,} {population(name, specs)} of {esc(years)}, a "
-            f"cohort the model never saw while it was built{extra}."
-        )
+    if n is None:
+        return None
+    years = ", ".join(str(c) for c in cohorts) or "the newest labelled cohort"
+    extra = f"; {pct(base, 0)} of them {outcome}" if base is not None else ""
+    return (
+        f"Tested on {int(n):,} {population(name, specs)} of {esc(years)}, a "
+        f"cohort the model never saw while it was built{extra}."
+    )
+
+
+def _found(
+    name: str, ev: dict, rule: dict, specs: dict[str, ModelSpec], outcome: str
+) -> str | None:
+    """Recall at the rule's flag rate, beside the rule's."""
     flag_rate = _num(ev.get("rule_flag_rate"))
-    recall, rule_recall = (
-        _num(ev.get("recall_at_rule_rate")),
-        _num(rule.get("recall_at_rule_rate")),
+    recall = _num(ev.get("recall_at_rule_rate"))
+    rule_recall = _num(rule.get("recall_at_rule_rate"))
+    if flag_rate is None or recall is None:
+        return None
+    versus = (
+        f", against {pct(rule_recall, 0)} for the rule"
+        if rule_recall is not None
+        else ""
     )
-    if flag_rate is not None and recall is not None:
-        versus = (
-            f", against {pct(rule_recall, 0)} for the rule"
-            if rule_recall is not None
-            else ""
-        )
-        lines.append(
-            f"Asked to point to as many students as {_rule_words(name, specs)} does "
-            f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)}"
-            f"{_interval(ev, 'recall_at_rule_rate')} of the students who {outcome}"
-            f"{versus}."
-        )
-    precision, rule_precision = (
-        _num(ev.get("precision_at_rule_rate")),
-        _num(rule.get("precision_at_rule_rate")),
+    return (
+        f"Asked to point to as many students as {_rule_words(name, specs)} does "
+        f"({pct(flag_rate, 0)} of them), the model found {pct(recall, 0)}"
+        f"{_interval(ev, 'recall_at_rule_rate')} of the students who {outcome}"
+        f"{versus}."
     )
-    if precision is not None:
-        versus = (
-            f" (rule: {pct(rule_precision, 0)})" if rule_precision is not None else ""
-        )
-        lines.append(
-            f"Of the students it pointed to, {pct(precision, 0)} did in fact "
-            f"{outcome.replace('ended', 'end').replace('did not', 'not')}{versus}."
-        )
+
+
+def _right(ev: dict, rule: dict, outcome: str) -> str | None:
+    """Precision at the rule's flag rate, beside the rule's."""
+    precision = _num(ev.get("precision_at_rule_rate"))
+    rule_precision = _num(rule.get("precision_at_rule_rate"))
+    if precision is None:
+        return None
+    versus = f" (rule: {pct(rule_precision, 0)})" if rule_precision is not None else ""
+    return (
+        f"Of the students it pointed to, {pct(precision, 0)} did in fact "
+        f"{outcome.replace('ended', 'end').replace('did not', 'not')}{versus}."
+    )
+
+
+def _ranks(ev: dict, rule: dict, outcome: str) -> str | None:
+    """ROC AUC in words, beside the rule's."""
     auc, rule_auc = _num(ev.get("roc_auc")), _num(rule.get("roc_auc"))
-    if auc is not None:
-        versus = f" (rule: {pct(rule_auc, 0)})" if rule_auc is not None else ""
-        lines.append(
-            f"Given one student who {outcome} and one who did not, the model gives the "
-            f"first a higher chance {pct(auc, 0)} of the time"
-            f"{_interval(ev, 'roc_auc')}{versus}."
-        )
+    if auc is None:
+        return None
+    versus = f" (rule: {pct(rule_auc, 0)})" if rule_auc is not None else ""
+    return (
+        f"Given one student who {outcome} and one who did not, the model gives the "
+        f"first a higher chance {pct(auc, 0)} of the time"
+        f"{_interval(ev, 'roc_auc')}{versus}."
+    )
+
+
+def _honest(ev: dict) -> str | None:
+    """Calibration error in percentage points (and the calibration method)."""
     ece = _num(ev.get("ece"))
-    if ece is not None:
-        method = (ev.get("calibration") or {}).get("method")
-        how = f" after {esc(method)} calibration" if method else ""
-        lines.append(
-            f"Its chances are honest{how}: on average a predicted chance is "
-            f"{ece * 100:.1f} percentage points away from what happened."
-        )
-    return lines
+    if ece is None:
+        return None
+    method = (ev.get("calibration") or {}).get("method")
+    how = f" after {esc(method)} calibration" if method else ""
+    return (
+        f"Its chances are honest{how}: on average a predicted chance is "
+        f"{ece * 100:.1f} percentage points away from what happened."
+    )
 
 
 def calibration_figure(name: str, ev: dict, min_size: int = 20) -> str:
@@ -297,15 +326,8 @@ def models_section(
     """
     checks = checks or {}
     specs = default_models() if specs is None else specs
-    head = (
-        '<section id="models"><h2>Early-warning models</h2><p>The models estimate each '
-        "student's chance of going off track, so support can start earlier. They are "
-        "always shown beside the rule counselors already use, and rank a roster only if "
-        "they pass the gate: doing at least as well as the rule on students they have "
-        "never seen.</p>"
-    )
     summaries = {name: model_status.read_summary(out_dir, name) for name in specs}
-    parts = [head]
+    parts = [_MODELS_INTRO]
     if not models:
         parts.append("<p>The models are not trained yet; only the rules above are shown.</p>")
     for name, summary in summaries.items():
@@ -316,47 +338,78 @@ def models_section(
             )
     for name, ev in models.items():
         check = checks.get(name)
-        metrics = check or ev
-        version = metrics.get("model_version") or ev.get("model_version")
-        created = str(ev.get("created_at") or "")[:10]
-        registered = (
-            metrics.get("registered_model") or ev.get("registered_model") or name
-        )
-        title = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
-        parts += [
-            f"<h3>{esc(population(name, specs).capitalize())}: {title}</h3>",
-            gate_html(ev, check),
-            model_status.ranking_paragraph(summaries.get(name)),
-        ]
-        if created:
-            parts.append(
-                f'<p class="note">Trained {esc(created)}; run '
-                f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>"
-            )
-        parts += [
-            status_line(ev, check),
-            model_status.split_html(ev),
-            model_status.cohort_table(metrics, min_size),
-        ]
-        parts.append(
-            "<ul>"
-            + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics, specs))
-            + "</ul>"
-        )
-        parts += [
-            comparison_figure(name, metrics),
-            calibration_figure(name, metrics, min_size),
-            fairness_block(metrics),
-        ]
-        card = out_dir / "models" / name / "model_card.md"
-        if card.exists():
-            target = f"model_card_{name}.html"
-            (report_dir / target).write_text(
-                card_page(card, f"Model card: {name}"), encoding="utf-8"
-            )
-            parts.append(
-                f'<p><a href="{target}">Read the model card</a> (what the model '
-                "uses, how it was tested, its limits).</p>"
-            )
+        parts += _model_parts(name, ev, check, summaries.get(name), min_size, specs)
+        parts += _card_link(name, out_dir, report_dir)
     parts.append("</section>")
     return "".join(parts)
+
+
+_MODELS_INTRO = (
+    '<section id="models"><h2>Early-warning models</h2><p>The models estimate each '
+    "student's chance of going off track, so support can start earlier. They are "
+    "always shown beside the rule counselors already use, and rank a roster only if "
+    "they pass the gate: doing at least as well as the rule on students they have "
+    "never seen.</p>"
+)
+
+
+def _model_parts(
+    name: str,
+    ev: dict,
+    check: dict | None,
+    summary: dict | None,
+    min_size: int,
+    specs: dict[str, ModelSpec],
+) -> list[str]:
+    """One model's subsection: which version, its gate and ranking, where it came
+    from, its results in words, figures and fairness (the champion's check if any)."""
+    metrics = check or ev
+    version = metrics.get("model_version") or ev.get("model_version")
+    created = str(ev.get("created_at") or "")[:10]
+    registered = (
+        metrics.get("registered_model") or ev.get("registered_model") or name
+    )
+    title = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
+    parts = [
+        f"<h3>{esc(population(name, specs).capitalize())}: {title}</h3>",
+        gate_html(ev, check),
+        model_status.ranking_paragraph(summary),
+    ]
+    if created:
+        parts.append(
+            f'<p class="note">Trained {esc(created)}; run '
+            f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>"
+        )
+    parts += [
+        status_line(ev, check),
+        model_status.split_html(ev),
+        model_status.cohort_table(metrics, min_size),
+    ]
+    parts.append(
+        "<ul>"
+        + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics, specs))
+        + "</ul>"
+    )
+    parts += [
+        comparison_figure(name, metrics),
+        calibration_figure(name, metrics, min_size),
+        fairness_block(metrics),
+    ]
+    return parts
+
+
+def _card_link(name: str, out_dir: Path, report_dir: Path) -> list[str]:
+    """Write the model's card as a page of the report; the link to it (none without
+    a card)."""
+    card = out_dir / "models" / name / "model_card.md"
+    if not card.exists():
+        return []
+    target = f"model_card_{name}.html"
+    (report_dir / target).write_text(
+        card_page(card, f"Model card: {name}"), encoding="utf-8"
+    )
+    link = (
+        f'<p><a href="{target}">Read the model card</a> (what the model '
+        "uses, how it was tested, its limits).</p>"
+    )
+    return [link]

@@ -14,6 +14,7 @@ from ontrack.reports.district.profiles import (
     SED_BANDS,
     SIZE_BANDS,
     UNKNOWN_BAND,
+    Quadrants,
     ScatterPair,
     quadrants,
 )
@@ -105,53 +106,8 @@ def scatter_figures(
         bright = set(found.bright)
         if pair == default:
             bright_default = bright
-        pts = [
-            (r.school_name, float(r.x), float(r.y), r.school_id in bright)
-            for r in found.points.itertuples(index=False)
-        ]
+        figures.append(_scatter_figure(data, pair, found, bright))
         xl, yl = label(pair.x, pair.grade), label(pair.y, pair.grade)
-        title = f"{xl} and {yl}, {year_name(data.latest)}"
-        svg = charts.scatter_chart(
-            title, pts, xl, yl, found.x_quartiles, found.y_quartiles
-        )
-        rows = []
-        for rec in sorted(
-            found.points.itertuples(index=False), key=lambda r: r.school_name
-        ):
-            unit = f"school:{rec.school_id}"
-            rows.append(
-                f'<tr><th scope="row">{esc(rec.school_name)}</th>'
-                f"{rate_td(data.cell(data.latest, pair.x, unit, pair.grade))}"
-                f"{rate_td(data.cell(data.latest, pair.y, unit, pair.grade))}"
-                f"<td>{'bright spot' if rec.school_id in bright else ''}</td></tr>"
-            )
-        quart = (
-            f'<p class="note">Quartiles: {esc(xl)} {", ".join(pct(q) for q in found.x_quartiles)}; '
-            f"{esc(yl)} {', '.join(pct(q) for q in found.y_quartiles)}.</p>"
-        )
-        alt = quart + table(
-            ["school", xl, yl, ""],
-            rows,
-            sortable=True,
-            numeric=[False, True, True, False],
-        )
-        best_x = "highest" if good_is_high(pair.x) else "lowest"
-        best_y = "highest" if good_is_high(pair.y) else "lowest"
-        spots = ", ".join(
-            sorted(
-                r.school_name
-                for r in found.points.itertuples()
-                if r.school_id in bright
-            )
-        )
-        caption = (
-            f"Each dot is a school whose two rates are both published. Dotted lines are "
-            f"the quartiles, dashed the median. Stars are bright spots: in the "
-            f"{best_x} quarter for {xl} and the {best_y} quarter for {yl}"
-            f"{': ' + spots if spots else ' (none this year)'}."
-        )
-        attrs = f' data-pair="{pair.slug}" id="scatter-{_slug(pair.slug)}"'
-        figures.append(figure(svg, caption, alt, attrs, classes="chart scatter"))
         options.append((pair.slug, f"{xl} vs {yl}"))
     if not figures:
         return (
@@ -164,6 +120,68 @@ def scatter_figures(
         "</select></label></div>"
     )
     return chooser + "".join(figures), bright_default
+
+
+def _scatter_figure(
+    data: ReportData, pair: ScatterPair, found: Quadrants, bright: set[str]
+) -> str:
+    """One pair's scatter with its table of schools and a caption naming the bright
+    spots."""
+    pts = [
+        (r.school_name, float(r.x), float(r.y), r.school_id in bright)
+        for r in found.points.itertuples(index=False)
+    ]
+    xl, yl = label(pair.x, pair.grade), label(pair.y, pair.grade)
+    title = f"{xl} and {yl}, {year_name(data.latest)}"
+    svg = charts.scatter_chart(
+        title, pts, xl, yl, found.x_quartiles, found.y_quartiles
+    )
+    alt = _scatter_table(data, pair, found, bright)
+    best_x = "highest" if good_is_high(pair.x) else "lowest"
+    best_y = "highest" if good_is_high(pair.y) else "lowest"
+    spots = ", ".join(
+        sorted(
+            r.school_name
+            for r in found.points.itertuples()
+            if r.school_id in bright
+        )
+    )
+    caption = (
+        f"Each dot is a school whose two rates are both published. Dotted lines are "
+        f"the quartiles, dashed the median. Stars are bright spots: in the "
+        f"{best_x} quarter for {xl} and the {best_y} quarter for {yl}"
+        f"{': ' + spots if spots else ' (none this year)'}."
+    )
+    attrs = f' data-pair="{pair.slug}" id="scatter-{_slug(pair.slug)}"'
+    return figure(svg, caption, alt, attrs, classes="chart scatter")
+
+
+def _scatter_table(
+    data: ReportData, pair: ScatterPair, found: Quadrants, bright: set[str]
+) -> str:
+    """The scatter's numbers: the quartiles, and each school's two rates by name."""
+    xl, yl = label(pair.x, pair.grade), label(pair.y, pair.grade)
+    rows = []
+    for rec in sorted(
+        found.points.itertuples(index=False), key=lambda r: r.school_name
+    ):
+        unit = f"school:{rec.school_id}"
+        rows.append(
+            f'<tr><th scope="row">{esc(rec.school_name)}</th>'
+            f"{rate_td(data.cell(data.latest, pair.x, unit, pair.grade))}"
+            f"{rate_td(data.cell(data.latest, pair.y, unit, pair.grade))}"
+            f"<td>{'bright spot' if rec.school_id in bright else ''}</td></tr>"
+        )
+    quart = (
+        f'<p class="note">Quartiles: {esc(xl)} {", ".join(pct(q) for q in found.x_quartiles)}; '
+        f"{esc(yl)} {', '.join(pct(q) for q in found.y_quartiles)}.</p>"
+    )
+    return quart + table(
+        ["school", xl, yl, ""],
+        rows,
+        sortable=True,
+        numeric=[False, True, True, False],
+    )
 
 
 def schools_section(

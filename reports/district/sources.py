@@ -54,6 +54,18 @@ def read_schools(out_dir: Path, rates: pd.DataFrame) -> pd.DataFrame:
     return schools.sort_values(["school_name", "school_id"]).reset_index(drop=True)
 
 
+CRITERIA_COLUMNS: tuple[str, ...] = (
+    "unit",
+    "school_year",
+    "indicator",
+    "criterion",
+    "n_students",
+    "not_met",
+    "only",
+    "missing",
+)
+
+
 def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.DataFrame:
     """Per unit, year and indicator: students not meeting each criterion, suppressed.
 
@@ -63,72 +75,16 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     1 and ``min_size - 1`` is withheld (None); every count of a unit with fewer than
     ``min_size`` students is withheld.
     """
-    columns = [
-        "unit",
-        "school_year",
-        "indicator",
-        "criterion",
-        "n_students",
-        "not_met",
-        "only",
-        "missing",
-    ]
+    columns = list(CRITERIA_COLUMNS)
     if not path.exists():
         return pd.DataFrame(columns=columns)
-    flags = [f for crit in CRITERIA.values() for f in crit]
-    types = {f: "BOOLEAN" for f in flags}
-    types.update(
-        {"school_id": "VARCHAR", "district_id": "VARCHAR", "student_id": "VARCHAR"}
-    )
-    year_list = ", ".join(str(int(y)) for y in years) or "NULL"
     con = duckdb.connect()
     try:
-        con.execute(
-            "CREATE TEMP TABLE s AS SELECT district_id, school_id, school_year, indicator, "
-            f"{', '.join(flags)} FROM read_csv(?, header=true, types={types!r}) "
-            f"WHERE indicator IN ('hs_readiness_8', 'on_track_9') "
-            f"AND school_year IN ({year_list})",
-            [str(path)],
-        )
+        _load_students(con, path, years)
         frames = []
         for indicator, crit in CRITERIA.items():
-            sums = []
-            for flag in crit:
-                others = " AND ".join(
-                    f"COALESCE({o}, TRUE)" for o in crit if o != flag
-                )
-                sums += [
-                    f"count(*) FILTER (WHERE {flag} = FALSE) AS {flag}__not_met",
-                    (
-                        f"count(*) FILTER (WHERE {flag} = FALSE AND {others or 'TRUE'}) "
-                        f"AS {flag}__only"
-                    ),
-                    f"count(*) FILTER (WHERE {flag} IS NULL) AS {flag}__missing",
-                ]
-            query = (
-                "SELECT CASE WHEN grouping(school_id) = 1 THEN 'district:' || district_id "
-                "ELSE 'school:' || school_id END AS unit, school_year, "
-                f"count(*) AS n_students, {', '.join(sums)} FROM s "
-                f"WHERE indicator = '{indicator}' "
-                "GROUP BY GROUPING SETS ((district_id, school_year), "
-                "(district_id, school_id, school_year))"
-            )
-            wide = con.execute(query).df()
-            for flag in crit:
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "unit": wide["unit"],
-                            "school_year": wide["school_year"].astype(int),
-                            "indicator": indicator,
-                            "criterion": flag,
-                            "n_students": wide["n_students"].astype(int),
-                            "not_met": wide[f"{flag}__not_met"].astype(int),
-                            "only": wide[f"{flag}__only"].astype(int),
-                            "missing": wide[f"{flag}__missing"].astype(int),
-                        }
-                    )
-                )
+            wide = con.execute(_criteria_query(indicator, crit)).df()
+            frames += _criterion_frames(wide, indicator, crit)
     except duckdb.Error as err:
         raise OnTrackError(
             f"{path} must be the students.csv that `ontrack indicators` writes. "
@@ -138,14 +94,82 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
         con.close()
     if not frames:
         return pd.DataFrame(columns=columns)
-    counts = pd.concat(frames, ignore_index=True)
+    return _suppress_criteria(pd.concat(frames, ignore_index=True), min_size)[columns]
+
+
+def _load_students(
+    con: duckdb.DuckDBPyConnection, path: Path, years: tuple[int, ...]
+) -> None:
+    """The criterion flags of ``years``' readiness and on-track rows, as table ``s``."""
+    flags = [f for crit in CRITERIA.values() for f in crit]
+    types = {f: "BOOLEAN" for f in flags}
+    types.update(
+        {"school_id": "VARCHAR", "district_id": "VARCHAR", "student_id": "VARCHAR"}
+    )
+    year_list = ", ".join(str(int(y)) for y in years) or "NULL"
+    con.execute(
+        "CREATE TEMP TABLE s AS SELECT district_id, school_id, school_year, indicator, "
+        f"{', '.join(flags)} FROM read_csv(?, header=true, types={types!r}) "
+        f"WHERE indicator IN ('hs_readiness_8', 'on_track_9') "
+        f"AND school_year IN ({year_list})",
+        [str(path)],
+    )
+
+
+def _criteria_query(indicator: str, crit: tuple[str, ...]) -> str:
+    """One row per district and school and year: students, and per criterion flag
+    ``<flag>__not_met``, ``<flag>__only`` and ``<flag>__missing``."""
+    sums = []
+    for flag in crit:
+        others = " AND ".join(f"COALESCE({o}, TRUE)" for o in crit if o != flag)
+        sums += [
+            f"count(*) FILTER (WHERE {flag} = FALSE) AS {flag}__not_met",
+            (
+                f"count(*) FILTER (WHERE {flag} = FALSE AND {others or 'TRUE'}) "
+                f"AS {flag}__only"
+            ),
+            f"count(*) FILTER (WHERE {flag} IS NULL) AS {flag}__missing",
+        ]
+    return (
+        "SELECT CASE WHEN grouping(school_id) = 1 THEN 'district:' || district_id "
+        "ELSE 'school:' || school_id END AS unit, school_year, "
+        f"count(*) AS n_students, {', '.join(sums)} FROM s "
+        f"WHERE indicator = '{indicator}' "
+        "GROUP BY GROUPING SETS ((district_id, school_year), "
+        "(district_id, school_id, school_year))"
+    )
+
+
+def _criterion_frames(
+    wide: pd.DataFrame, indicator: str, crit: tuple[str, ...]
+) -> list[pd.DataFrame]:
+    """The query's wide row per unit and year as one long frame per criterion."""
+    return [
+        pd.DataFrame(
+            {
+                "unit": wide["unit"],
+                "school_year": wide["school_year"].astype(int),
+                "indicator": indicator,
+                "criterion": flag,
+                "n_students": wide["n_students"].astype(int),
+                "not_met": wide[f"{flag}__not_met"].astype(int),
+                "only": wide[f"{flag}__only"].astype(int),
+                "missing": wide[f"{flag}__missing"].astype(int),
+            }
+        )
+        for flag in crit
+    ]
+
+
+def _suppress_criteria(counts: pd.DataFrame, min_size: int) -> pd.DataFrame:
+    """Withhold (None) counts of 1 to ``min_size - 1``, and all of a small unit's."""
     small_unit = counts["n_students"] < min_size
     for col in ("not_met", "only", "missing"):
         value = counts[col].astype("Int64")
         withheld = small_unit | ((value > 0) & (value < min_size))
         counts[col] = value.mask(withheld)
     counts["n_students"] = counts["n_students"].astype("Int64").mask(small_unit)
-    return counts[columns]
+    return counts
 
 
 def suppress_tiers(counts: list[int], min_size: int) -> list[int | None]:
