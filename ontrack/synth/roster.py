@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ontrack.synth.calendar import SchoolCalendar
-from ontrack.synth.world import GRADES, Population, Schools, new_students, pick_school
+from ontrack.synth.world import (
+    GRADES,
+    Population,
+    Schools,
+    new_students,
+    other_school,
+    pick_school,
+)
 
 REASONS = ("completed", "transfer", "dropout", "graduated", "other")
 COMPLETED, TRANSFER, DROPOUT, GRADUATED, OTHER = range(5)
@@ -174,20 +181,6 @@ def _year_flags(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> d
     }
 
 
-def _other_school(
-    schools: Schools, grade: np.ndarray, current: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """A different school serving the same grade, drawn in proportion to size."""
-    out = np.empty(len(grade), np.int16)
-    for g, s in {(int(g), int(s)) for g, s in zip(grade, current, strict=True)}:
-        rows = np.flatnonzero((grade == g) & (current == s))
-        cand = schools.serving(g)
-        cand = cand[cand != s]
-        p = schools.weight[cand] / schools.weight[cand].sum()
-        out[rows] = rng.choice(cand, len(rows), p=p)
-    return out
-
-
 def plan_year(
     pop: Population,
     schools: Schools,
@@ -294,7 +287,7 @@ def _spans(
     )
     school = pop["school"][stu].copy()
     movers = np.flatnonzero(event == 1)
-    new_school = _other_school(schools, grade[movers], school[movers], rng)
+    new_school = other_school(schools, grade[movers], school[movers], rng)
     pop["school"][stu[movers]] = new_school
     span_stu = np.concatenate([np.arange(n), movers])
     order = np.argsort(span_stu, kind="stable")

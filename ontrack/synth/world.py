@@ -311,3 +311,17 @@ def pick_school(
         p = schools.weight[cand] / schools.weight[cand].sum()
         out[idx] = rng.choice(cand, len(idx), p=p)
     return out
+
+
+def other_school(
+    schools: Schools, grade: np.ndarray, current: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A different school serving the same grade, drawn in proportion to size."""
+    out = np.empty(len(grade), np.int16)
+    for g, s in {(int(g), int(s)) for g, s in zip(grade, current, strict=True)}:
+        rows = np.flatnonzero((grade == g) & (current == s))
+        cand = schools.serving(g)
+        cand = cand[cand != s]
+        p = schools.weight[cand] / schools.weight[cand].sum()
+        out[rows] = rng.choice(cand, len(rows), p=p)
+    return out
