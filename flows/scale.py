@@ -56,6 +56,10 @@ def indicators_by_year_flow(out_dir: Path, config_path: Path | None = None) -> p
     futures = [year_indicators_task.submit(out_dir, config_path, year) for year in school_years(out_dir)]
     parts = [f.result() for f in futures]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    for part in parts:  # a year whose text column is all empty arrives as object: retype
+        for column, dtype in part.dtypes.items():
+            if isinstance(dtype, pd.StringDtype) and frame[column].dtype != dtype:
+                frame[column] = frame[column].astype(dtype)
     return frame.sort_values(["school_year", "student_id", "indicator"], ignore_index=True)
 
 
