@@ -73,6 +73,7 @@ __all__ = [
     "config_from_dict",
     "describe_defaults",
     "load_config",
+    "parse_yaml",
     "parse_month_day",
 ]
 
@@ -409,6 +410,21 @@ def config_from_dict(raw: dict[str, Any] | None, source: str = "<dict>") -> Conf
         raise ConfigError(_format_errors(err, source)) from None
 
 
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with nesting too deep to read reported as a YAML error (Python
+    runs out of stack on it), so every caller's message for bad YAML covers it.
+
+    >>> parse_yaml("a: " + "[" * 5000 + "]" * 5000)
+    Traceback (most recent call last):
+    ...
+    yaml.error.YAMLError: lists or mappings are nested too deeply to read
+    """
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise yaml.YAMLError("lists or mappings are nested too deeply to read") from None
+
+
 def load_config(path: Path | str | None = None) -> Config:
     """Read a district YAML; ``None`` gives the documented defaults.
 
@@ -428,7 +444,7 @@ def load_config(path: Path | str | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        raw = parse_yaml(path.read_text(encoding="utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     if raw is not None and not isinstance(raw, dict):

@@ -84,3 +84,13 @@ def test_docs_are_generated_from_the_code() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs"
     assert describe_defaults() in (docs / "config.md").read_text(encoding="utf-8")
     assert describe_contract() in (docs / "data-contract.md").read_text(encoding="utf-8")
+
+
+def test_yaml_nested_too_deeply_is_a_config_error_not_a_bug(tmp_path: Path) -> None:
+    from ontrack.cli import main
+
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("rules: " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(deep)
+    assert main(["indicators", str(tmp_path), "--out", str(tmp_path / "out"), "--config", str(deep)]) == 1

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from ontrack.config import parse_yaml
 from ontrack.edfi.descriptors import SECTIONS, SUBJECTS, code_key, lookup
 from ontrack.errors import ConfigError
 
@@ -100,7 +101,7 @@ def _suggest(name: str, known: Any) -> str:
 def _read_yaml(path: Path) -> dict[str, Any]:
     """A mapping file's YAML content (a dict), or ConfigError."""
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        content = parse_yaml(path.read_text(encoding="utf-8-sig"))
     except OSError as err:
         raise _fail(path, f"cannot be read ({err}).") from err
     except yaml.YAMLError as err:

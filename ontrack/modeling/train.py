@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -25,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ontrack import __version__
-from ontrack.config import Config
+from ontrack.config import Config, parse_yaml
 from ontrack.errors import ConfigError, SchemaError
 from ontrack.dataset.featurize import FeatureSet, load_feature_set
 from ontrack.modeling import tracking
@@ -38,7 +37,7 @@ from ontrack.modeling.estimator import EarlyWarningModel
 from ontrack.modeling.spec import check_spec
 from ontrack.modeling.evaluation import evaluate_part
 from ontrack.modeling.gate import failed_checks, verdict_line
-from ontrack.modeling.plots import precision_recall_at_k_plot, reliability_plot, shap_importance_plot
+from ontrack.modeling.plots import training_plots
 from ontrack.dataset.splits import TemporalSplit
 
 # models/ in the repository, installed as the package data of ontrack.models.
@@ -64,7 +63,7 @@ def model_spec(config: Config) -> dict:
             f"modeling.model_spec must name an existing YAML file. Got {path} instead."
         )
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        spec = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"model spec {path} must be valid YAML. Got {err} instead.") from None
     return check_spec(spec, path)
@@ -124,10 +123,11 @@ def train_model(
     X_new = data.X[newest_rows]
     contributions = estimator.contributions(X_new).drop(columns="base_value")
     importance = contributions.abs().mean().sort_values(ascending=False)
-    plots = _plots(folder, model, data.y[test].to_numpy(), {k: v[test] for k, v in scores.items()}, evaluation)
-    plots["shap_importance.png"] = shap_importance_plot(importance, folder / "plots" / "shap_importance.png", f"{model}: global SHAP importance")
+    plots = training_plots(folder / "plots", data, test, {k: v[test] for k, v in scores.items()}, evaluation,
+                           contributions, X_new, config, out_dir / "features" / model / "dictionary.csv")
     header = _header(data, config, estimator, spec, [(f[0], f[1]) for f in fitted])
-    evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()}}
+    evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()},
+                  "plots": sorted(plots)}
     datasheet = _datasheet(data, config.reporting.min_group_size)
     say("registering in MLflow")
     checkpoints = np.array([d.strftime("%m-%d") for d in data.X.index.get_level_values("as_of_date")])
@@ -224,18 +224,6 @@ def _header(data: TrainingData, config: Config, est: EarlyWarningModel, spec: di
         },
         "calibration": {"method": est.calibration_["method"], "brier_by_method": est.calibration_brier_,
                         "on": getattr(est, "calibration_on_", "calibration cohort")},
-    }
-
-
-def _plots(folder: Path, model: str, y: np.ndarray, scores: dict, evaluation: dict) -> dict[str, Path]:
-    plots = folder / "plots"
-    table = pd.DataFrame(evaluation["reliability"])
-    return {
-        "reliability.png": reliability_plot(table, plots / "reliability.png", f"{model}: reliability (test cohort)"),
-        "precision_recall_at_k.png": precision_recall_at_k_plot(
-            y, scores, evaluation["rule_flag_rate"], plots / "precision_recall_at_k.png",
-            f"{model}: precision / recall at k vs the rule",
-        ),
     }
 
 
