@@ -6,7 +6,8 @@ student's records: header, the rule's criteria at every checkpoint, attendance b
 marks and credits, tests, discipline, risk over time, the current reasons (a SHAP
 waterfall when the run hands over its contributions) and interventions. Records come
 from :func:`ontrack.scoring.profile_data.gather_records`, one school at a time; every
-page is rendered by one compiled, autoescaping Jinja2 template, so IDs, names and course
+page is rendered by one autoescaping Jinja2 template on the shared page shell
+(:mod:`reports.templating`), so IDs, names and course
 names reach the page only as escaped text.
 """
 
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 from ontrack.reports.profile_charts import (
     attendance_chart,
@@ -33,9 +33,8 @@ from ontrack.config import Config
 from ontrack.indicators.definitions import CRITERIA, NAMES
 from ontrack.paths import file_stem
 from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
+from ontrack.reports.templating import template
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-CSP = "default-src 'none'; style-src 'unsafe-inline'"
 NO_RECORDS = "No records."
 MANIFEST = "_pages_{model}.json"
 # Schools are gathered together up to this many students (the per-call cost of the
@@ -53,19 +52,6 @@ CRITERION_COLUMNS = (
 STATUS_WORDS = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 # Chronic absence and suspension: "met" means the condition holds (CONTRACT §2).
 CONDITION_WORDS = {"met": "yes", "not_met": "no", "unknown": "unknown"}
-
-_ENV: jinja2.Environment | None = None
-
-
-def template() -> jinja2.Template:
-    """The page template, compiled once per process (autoescape on, strict undefined)."""
-    global _ENV
-    if _ENV is None:
-        _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                  undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                  lstrip_blocks=True)
-    return _ENV.get_template("profile.html.j2")
-
 
 @dataclass(frozen=True)
 class ProfileRun:
@@ -99,7 +85,7 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
     through = max(as_of, data_end(out_dir, config) or as_of)
     school_names = _school_names(out_dir)
     shap_rows = _contribution_rows(contributions, base_value, roster)
-    page = template()
+    page = template("profile.html.j2")
     pages = 0
     for schools in _batches(roster):
         ids = schools["student_id"].astype(str).tolist()
@@ -144,7 +130,6 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
     history = records.of("history", student)
     interventions = records.of("interventions", student)
     return {
-        "csp": CSP,
         "student_id": student,
         "name": " ".join(p for p in (_text(person.get("first_name")), _text(person.get("last_name"))) if p),
         "grade": row.get("grade_level"),
