@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from ontrack.edfi import import_edfi, load_mapping
+from ontrack.edfi.reader import discover_tables
 from ontrack.errors import ConfigError, SchemaError
 from test_edfi_mappings import ED, base_tables, mapping_file, run, write_export
 
@@ -200,8 +201,11 @@ def test_cli_import_edfi(tmp_path, capsys):
     report = json.loads((tmp_path / "d" / "edfi_import_report.json").read_text())
     assert report["school_year"] == 2011
     assert report["rows_written"]["students"] == 960
-    assert cli.main(["import-edfi", str(GRAND_BEND), str(tmp_path / "e")]) == 1
-    assert "subfolder csv/" in capsys.readouterr().err
+    # Tables in a subfolder of another name: the error points at it.
+    elsewhere = tmp_path / "export"
+    write_export(elsewhere / "2011", base_tables())
+    assert cli.main(["import-edfi", str(elsewhere), str(tmp_path / "e"), "--quiet"]) == 1
+    assert "subfolder 2011/" in capsys.readouterr().err
 
 
 @needs_grand_bend
@@ -250,6 +254,30 @@ def test_parquet_layouts_match_csv(tmp_path):
     for name in a.rows_written:
         text = (tmp_path / "a" / f"{name}.csv").read_text()
         assert text == (tmp_path / "b" / f"{name}.csv").read_text()
+
+
+def test_export_folder_with_csv_and_parquet_subfolders(tmp_path):
+    """The export's own folder works as well as its csv/ or parquet/ subfolder: tables
+    are found one level down, the Parquet copy winning, a table at the top winning over
+    both; the output is the same as importing the flat folder."""
+    flat = write_export(tmp_path / "flat", base_tables())
+    root = tmp_path / "export"
+    write_export(root / "csv", base_tables())
+    (root / "parquet").mkdir()
+    first = sorted(flat.glob("*.csv"))[0]
+    pd.read_csv(first, dtype=str).to_parquet(root / "parquet" / f"{first.stem}.parquet")
+    (root / "README.txt").write_text("not a table", encoding="utf-8")
+    found = discover_tables(root)
+    assert found[first.stem.lower()].kind == "parquet"
+    assert {t.paths[0].parent.name for t in found.values()} == {"csv", "parquet"}
+    assert sorted(found) == sorted(discover_tables(flat))
+    a = import_edfi(flat, tmp_path / "a")
+    b = import_edfi(root, tmp_path / "b")
+    assert dict(a.rows_written) == dict(b.rows_written)
+    for name in a.rows_written:
+        assert (tmp_path / "a" / f"{name}.csv").read_text() == (tmp_path / "b" / f"{name}.csv").read_text()
+    (root / f"{first.stem}.csv").write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    assert discover_tables(root)[first.stem.lower()].paths == (root / f"{first.stem}.csv",)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 An export is a folder with one file per ODS table, in any of three layouts:
 ``Student.csv``, ``Student.parquet`` or ``Student/*.parquet`` (the layout of the Ed-Fi
-parquet exports made by Open Education Analytics). Table names match case-insensitively
+parquet exports made by Open Education Analytics). The tables may also sit one level
+down, in subfolders named ``csv/`` or ``parquet/`` (how exports are often shipped); a
+table directly in the folder wins over a nested copy. Table names match case-insensitively
 and may carry an ``edfi.`` / ``edfi_`` schema prefix.
 
 Every table becomes a view whose columns are all VARCHAR, so CSV and Parquet exports
@@ -51,8 +53,14 @@ def _table_key(name: str) -> str:
     return key
 
 
+# Subfolders that hold tables rather than being one (a table's Parquet parts).
+FORMAT_FOLDERS = ("csv", "parquet")
+
+
 def discover_tables(root: Path) -> dict[str, SourceTable]:
-    """Map table key -> files for every CSV/Parquet table directly under ``root``.
+    """Map table key -> files for every CSV/Parquet table under ``root``: directly in
+    it, or in its ``csv/`` and ``parquet/`` subfolders (a table directly in ``root``
+    wins over a nested one).
 
     When both a CSV and a Parquet copy of a table exist, the Parquet one wins: it is
     typed and faster to scan.
@@ -60,10 +68,23 @@ def discover_tables(root: Path) -> dict[str, SourceTable]:
     if not root.is_dir():
         raise SchemaError(
             f"Ed-Fi export {root} must be a folder of ODS tables (Table.csv, "
-            "Table.parquet or Table/*.parquet). Got no such folder."
+            "Table.parquet or Table/*.parquet, directly or in a csv/ or parquet/ "
+            "subfolder). Got no such folder."
         )
+    entries = sorted(root.iterdir())
+    found = _tables_in(e for e in entries if e.name.lower() not in FORMAT_FOLDERS)
+    nested: dict[str, SourceTable] = {}
+    for folder in (e for e in entries if e.is_dir() and e.name.lower() in FORMAT_FOLDERS):
+        for key, table in _tables_in(sorted(folder.iterdir())).items():
+            if key not in nested or table.kind == "parquet":
+                nested[key] = table
+    return {**nested, **found}
+
+
+def _tables_in(entries: Iterable[Path]) -> dict[str, SourceTable]:
+    """The tables among the entries of one folder (a Parquet copy wins over a CSV)."""
     found: dict[str, SourceTable] = {}
-    for entry in sorted(root.iterdir()):
+    for entry in entries:
         table = _table_from_entry(entry)
         if table is None:
             continue
