@@ -7,6 +7,7 @@ no student row, no student ID, no group smaller than the minimum size.
 from __future__ import annotations
 
 import math
+import re
 
 from ontrack.modeling.baselines import who
 from ontrack.modeling.gate import CHECK_TITLES, verdict_line
@@ -204,6 +205,7 @@ def model_card_markdown(evaluation: dict, datasheet: dict) -> str:
         *performance_section(evaluation),
         *fairness_section(evaluation),
         "",
+        *plots_section(evaluation),
         *LIMITATIONS,
     ]
     return "\n".join(lines) + "\n"
@@ -313,6 +315,33 @@ def fairness_section(evaluation: dict) -> list[str]:
     return lines
 
 
+PLOT_CAPTIONS = {
+    "shap_beeswarm.png": "SHAP summary: each dot is one sampled test row; right of zero the "
+    "feature raised the risk, colour is the feature's value (grey: missing).",
+    "shap_importance.png": "Global importance: the mean size of each feature's SHAP contribution.",
+    "reliability.png": "Reliability: predicted risk against what happened, per bin, with "
+    "its rows (bins under the minimum group size withheld).",
+    "precision_recall_at_k.png": "Precision and recall as more students are flagged, "
+    "beside the rule's own point.",
+}
+
+
+def plots_section(evaluation: dict) -> list[str]:
+    """The plots of this training run (``evaluation["plots"]``, files in ``plots/``),
+    each with what it shows; nothing for runs older than the plots list."""
+    names = [n for n in evaluation.get("plots") or [] if re.fullmatch(r"[a-z0-9_]+\.png", str(n))]
+    if not names:
+        return []
+    lines = ["## Plots", ""]
+    order = list(PLOT_CAPTIONS)
+    for name in sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        kind = name.removeprefix("reliability_").removesuffix(".png").replace("_", " ")
+        caption = PLOT_CAPTIONS.get(name, f"Reliability by {kind}: one panel per group with "
+                                    "enough students and enough of them with the outcome.")
+        lines += [f"![{caption}](plots/{name})", "", caption, ""]
+    return lines
+
+
 LIMITATIONS: tuple[str, ...] = (
     "## Limitations",
     "",
@@ -354,3 +383,4 @@ def datasheet_markdown(datasheet: dict) -> str:
     lines += ["", "## Missing rate per feature", "", "| feature | missing |", "|---|---|"]
     lines += [f"| `{k}` | {v:.1%} |" for k, v in datasheet["feature_missing_rate"].items()]
     return "\n".join(lines) + "\n"
+
