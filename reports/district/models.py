@@ -13,7 +13,7 @@ from ontrack.config import ModelSpec, default_models
 from ontrack.modeling.baselines import baseline, who
 from ontrack.reports.district import charts, model_status
 from ontrack.reports.district.html import DASH, esc, figure, page, pct, table
-from ontrack.reports.district.words import group_type_name
+from ontrack.reports.district.words import group_name, group_type_name
 
 OUTCOMES = {
     "off_track_9": "ended 9th grade off track",
@@ -79,9 +79,15 @@ def _tested_on(
     if n is None:
         return None
     years = ", ".join(str(c) for c in cohorts) or "the newest labelled cohort"
-    extra = f"; {pct(base, 0)} of them {outcome}" if base is not None else ""
+    extra = f"; {pct(base, 0)} of the checkpoints {outcome}" if base is not None else ""
+    students = _num(ev.get("n_students"))  # n counts student-checkpoints, not students
+    size = (
+        f"{int(students):,} {population(name, specs)} ({int(n):,} student-checkpoints)"
+        if students is not None
+        else f"{int(n):,} student-checkpoints of {population(name, specs)}"
+    )
     return (
-        f"Tested on {int(n):,} {population(name, specs)} of {esc(years)}, a "
+        f"Tested on {size} of {esc(years)}, a "
         f"cohort the model never saw while it was built{extra}."
     )
 
@@ -236,24 +242,33 @@ def fairness_block(ev: dict) -> str:
         else "<p>No fairness verdict recorded.</p>"
     ]
     groups = [g for g in ev.get("subgroups") or [] if isinstance(g, dict)]
+    # The audit's own fields: n_students, fnr (missed), fpr (flagged though on track);
+    # an AUC only where an evaluation records one per group.
+    with_auc = any(_num(g.get("roc_auc")) is not None for g in groups)
     rows = []
     for g in groups:
         small = bool(g.get("too_small"))
-        auc = _num(g.get("roc_auc"))
+        shown = [_num(g.get(k)) for k in ("n_students", "fnr", "fpr", "roc_auc")]
+        n, fnr, fpr, auc = [None] * 4 if small else shown
+        cells = [
+            "" if n is None else f"{int(n):,}",
+            "" if fnr is None else pct(fnr, 0),
+            "" if fpr is None else pct(fpr, 0),
+        ] + (["" if auc is None else pct(auc, 0)] if with_auc else [])
         rows.append(
             f"<tr><td>{esc(group_type_name(str(g.get('group_type', ''))))}</td>"
-            f"<td>{esc(model_status.group_value(g.get('group_type', ''), g.get('group', '')))}</td>"
+            f"<td>{esc(group_name(str(g.get('group_type', '')), str(g.get('group', ''))))}</td>"
             f"<td>{esc('too few students to judge' if small else g.get('verdict', ''))}</td>"
-            f'<td class="num">{"" if small or auc is None else pct(auc, 0)}</td></tr>'
+            + "".join(f'<td class="num">{c}</td>' for c in cells)
+            + "</tr>"
         )
     if rows:
+        header = ["kind of group", "group", "verdict", "students",
+                  "missed (of those who ended off track)", "flagged though on track"]
+        header += ["ranking accuracy (AUC)"] if with_auc else []
         parts.append(
             "<details><summary>Checks by student group</summary>"
-            + table(
-                ["kind of group", "group", "verdict", "ranking accuracy (AUC)"],
-                rows,
-                numeric=[False, False, False, True],
-            )
+            + table(header, rows, numeric=[False, False, False] + [True] * (len(header) - 3))
             + "</details>"
         )
     return "".join(parts)
