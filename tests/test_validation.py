@@ -331,3 +331,47 @@ def test_synth_then_validate_catches_every_planted_problem(tmp_path: Path, capsy
     }
     for table, kind in planted:
         assert tables[table]["errors"].get(kind, 0) >= 1, (table, kind)
+
+
+def test_quarantine_names_the_csv_line_and_its_text(tmp_path: Path, capsys) -> None:
+    """source_line is the 1-based line an editor shows (blank lines and a quoted line
+    break counted), raw_line that line's text; malformed lines too."""
+    base = TINY_DISTRICT["attendance"].rstrip("\n").split("\n")
+    n = len(base)
+    extra = [
+        "00017,001,2023-09-07,holiday",  # line n + 1: an unknown status
+        "",  # line n + 2: blank, not a record
+        "00018,001,2023-09-05,tardy,extra",  # line n + 3: malformed
+        '00018,001,"2023-09', '-06",present',  # lines n + 4 and n + 5: one record, a bad date
+        "00017,001,2023-13-01,present",  # line n + 6: a bad date
+    ]
+    data = write_district(tmp_path / "data", attendance="\n".join(base + extra) + "\n")
+    code, _ = run_validate(data, tmp_path / "out", capsys)
+    assert code == 0
+    rows = quarantine(tmp_path / "out", "attendance")
+    got = {(int(r["source_line"]), r["raw_line"]) for r in rows}
+    assert got == {
+        (n + 1, extra[0]), (n + 3, extra[2]), (n + 4, extra[3] + "\n" + extra[4]), (n + 6, extra[5]),
+    }
+    assert_accounting(tmp_path / "out")
+
+
+def test_quarantine_rows_of_parquet_and_of_names(tiny_district: Path, tmp_path: Path, capsys) -> None:
+    """Parquet: source_line is the 1-based row, raw_line empty. A table with names:
+    the line is given, its text withheld (names never reach a quarantine file)."""
+    frame = pd.read_csv(tiny_district / "attendance.csv", dtype=str)
+    frame.loc[2, "status"] = "holiday"
+    (tiny_district / "attendance.csv").unlink()
+    frame.to_parquet(tiny_district / "attendance.parquet")
+    students = ("student_id,first_name,last_name,birth_date\n00017,Zelda,Quist,2009-03-01\n"
+                "00018,Ann,Lee,2009-07-15\n00019,Yorick,Pemberton,2009-02-30\n00020,Xavier,Oddly,2009-01-01,extra\n")
+    (tiny_district / "students.csv").write_text(students, encoding="utf-8")
+    code, _ = run_validate(tiny_district, tmp_path / "out", capsys)
+    assert code == 0
+    rows = quarantine(tmp_path / "out", "attendance")
+    assert [(r["source_line"], r["raw_line"]) for r in rows] == [("3", "")]
+    named = quarantine(tmp_path / "out", "students")
+    assert sorted((r["source_line"], r["raw_line"]) for r in named) == [
+        ("4", "(withheld: a name)"), ("5", "(withheld: a name)")]
+    text = (tmp_path / "out" / "validation" / "quarantine" / "students.csv").read_text()
+    assert not any(name in text for name in ("Yorick", "Pemberton", "Xavier", "Oddly"))

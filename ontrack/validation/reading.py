@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,3 +208,77 @@ def _csv_reader_with_columns(source: SourceFile, originals: list[str]) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+Located = dict[int, tuple[int, str]]
+
+
+def locate_csv_lines(
+    source: SourceFile, rows: Iterable[int], malformed: Iterable[int]
+) -> tuple[Located, Located]:
+    """Where rows of a CSV are in the file: ``(by_row, by_malformed)``.
+
+    ``rows`` are 0-based ordinals among the well-formed data records (the numbering of
+    the CSV's text copy, see ``row_checks.build_typed``); ``malformed`` are DuckDB's
+    line numbers of the rejected lines, which count a quoted field's line breaks as
+    none. Each maps to ``(line, text)``: the 1-based physical line where the record
+    starts, as an editor shows it, and the record's text. The file is read once, as
+    far as the last row asked for; blank lines are no records, as for DuckDB.
+    """
+    wanted, bad = set(rows), set(malformed)
+    by_row: Located = {}
+    by_bad: Located = {}
+    last_row, last_bad = max(wanted, default=-1), max(bad, default=0)
+    ordinal = -1
+    for logical, physical, text in _records(source):
+        if logical == 1 or not text.strip():
+            continue  # the header, a blank line
+        if logical in bad:
+            by_bad[logical] = (physical, text)
+        else:
+            ordinal += 1
+            if ordinal in wanted:
+                by_row[ordinal] = (physical, text)
+        if ordinal >= last_row and logical >= last_bad:
+            break
+    return by_row, by_bad
+
+
+def _records(source: SourceFile) -> Iterator[tuple[int, int, str]]:
+    """``(logical line, first physical line, text)`` of every line of a CSV, a quoted
+    line break joining physical lines into one logical line."""
+    logical, physical = 0, 0
+    parts: list[str] = []
+    start = 1
+    with source.path.open(encoding=source.encoding, errors="replace", newline="") as handle:
+        for line in handle:
+            physical += 1
+            if not parts:
+                start = physical
+            parts.append(line)
+            if "".join(parts).count('"') % 2:
+                continue  # inside a quoted field: the record goes on
+            logical += 1
+            yield logical, start, "".join(parts).rstrip("\r\n").lstrip("\ufeff")
+            parts = []
+    if parts:
+        yield logical + 1, start, "".join(parts).rstrip("\r\n")
+
+
+def quarantine_lines(
+    source: SourceFile | None,
+    rids: list[int],
+    malformed: list[tuple[int, str, str]],
+    withheld: str | None = None,
+) -> tuple[list[tuple[int, int, str]], list[tuple[int, str, str]]]:
+    """``(rid, line, text)`` for rejected rows and ``(line, text, problem)`` for
+    malformed lines, with lines as a person finds them in the file: a CSV's physical
+    line and text, a Parquet file's 1-based row and no text. ``withheld`` replaces
+    every non-empty text (a table with students' names)."""
+    if source is None or source.format != "csv":
+        return [(rid, rid + 1, "") for rid in rids], malformed
+    by_row, by_bad = locate_csv_lines(source, rids, (line for line, _t, _p in malformed))
+    hide = (lambda text: withheld if text else text) if withheld else (lambda text: text)
+    rows = [(rid, by_row[rid][0], hide(by_row[rid][1])) for rid in rids if rid in by_row]
+    bad = [(*by_bad.get(line, (line, text)), problem) for line, text, problem in malformed]
+    return rows, [(line, hide(text), problem) for line, text, problem in bad]

@@ -37,6 +37,7 @@ from ontrack.validation.reading import (
     find_table_file,
     header_columns,
     load_raw,
+    quarantine_lines,
     sniff_csv,
 )
 from ontrack.validation.row_checks import build_typed, drop_typed, find_row_problems
@@ -199,17 +200,7 @@ def _validate_table(
     columns = header_columns(con, source)
     _check_header(schema, source, columns)
     districts = _district_ids(con) if schema.name != "schools" else []
-    numbered = load_raw(con, source, columns, "raw_t")
-    build_typed(con, schema, columns, config, districts, numbered=numbered)
-    malformed = collect_rejects(con, source)
-    if source.format == "csv" and source.encoding == "utf-8" and any(
-        "INVALID ENCODING" in m[2] for m in malformed
-    ):
-        note = f"{schema.name}: {path.name} is not UTF-8; read as Latin-1."
-        source = replace(source, encoding="latin-1", warnings=(*source.warnings, note))
-        numbered = load_raw(con, source, columns, "raw_t")
-        build_typed(con, schema, columns, config, districts, numbered=numbered)
-        malformed = collect_rejects(con, source)
+    source, malformed = _read_rows(con, schema, source, columns, config, districts)
     # raw_t is a Parquet file (the input, or a CSV's copy): counted from its metadata.
     rows_in = con.execute("SELECT count(*) FROM raw_t").fetchall()[0][0] + len(malformed)
     if rows_in == 0 and schema.required:
@@ -220,7 +211,8 @@ def _validate_table(
     find_row_problems(con, schema)
     accepted = _write_accepted(con, schema, validated)
     n_bad = _write_quarantine(con, columns, malformed, quarantine / f"{schema.name}.csv", config,
-                              withheld=tuple(c for c in columns if c in NAME_COLUMNS))
+                              withheld=tuple(c for c in columns if c in NAME_COLUMNS),
+                              source=source)
     errors = _error_kinds(con, malformed)
     if rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem
         raise AssertionError(f"{schema.name}: {rows_in} in != {accepted} + {n_bad}")
@@ -242,6 +234,39 @@ def _validate_table(
         missing_optional_columns=tuple(c for c in schema.column_names if c not in columns),
         warnings=tuple(warns),
     )
+
+
+def _read_rows(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    source: SourceFile,
+    columns: list[str],
+    config: Config,
+    districts: list[str],
+) -> tuple[SourceFile, list[tuple[int, str, str]]]:
+    """Build ``typed_t`` from the file; return the source as read (a CSV that is not
+    UTF-8 is read again as Latin-1) and its malformed lines.
+
+    A CSV's text copy keeps the file's order (``preserve_insertion_order`` on for that
+    one scan), so its row numbers are the records' ordinals and a quarantined row can
+    name its line in the file."""
+    if source.format == "csv":
+        con.execute("SET preserve_insertion_order = true")
+    try:
+        numbered = load_raw(con, source, columns, "raw_t")
+        build_typed(con, schema, columns, config, districts, numbered=numbered)
+        malformed = collect_rejects(con, source)
+        if source.format == "csv" and source.encoding == "utf-8" and any(
+            "INVALID ENCODING" in m[2] for m in malformed
+        ):
+            note = f"{schema.name}: {source.path.name} is not UTF-8; read as Latin-1."
+            source = replace(source, encoding="latin-1", warnings=(*source.warnings, note))
+            numbered = load_raw(con, source, columns, "raw_t")
+            build_typed(con, schema, columns, config, districts, numbered=numbered)
+            malformed = collect_rejects(con, source)
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    return source, malformed
 
 
 ACCEPTED_ROWS = (
@@ -284,18 +309,28 @@ def _write_quarantine(
     target: Path,
     config: Config,
     withheld: tuple[str, ...] = (),
+    source: SourceFile | None = None,
 ) -> int:
-    """Rejected rows as they came, with the reason, in input order. The ``withheld``
-    columns (students' names) show only whether they were filled: names never reach an
-    error or log, and the student ID is enough to find the row; so is a malformed line's
-    number, whose text is then withheld too."""
+    """Rejected rows as they came, with the reason, in input order, each with its
+    ``source_line`` (the 1-based line in a CSV, the 1-based row of a Parquet file) and
+    ``raw_line`` (the CSV line's text; empty for Parquet). The ``withheld`` columns
+    (students' names) show only whether they were filled: names never reach an error
+    or log, and the student ID is enough to find the row; so is the line number, whose
+    text is then withheld too."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE malformed_t "
-        "(line BIGINT, raw_line VARCHAR, problem VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE rejected_rows_t AS SELECT t.*, "
+        "COALESCE(t.__row_reason, b.reason) AS __reason FROM typed_t t "
+        f"LEFT JOIN bad_t b ON t.{ROW_ID} = b.rid "
+        "WHERE t.__row_reason IS NOT NULL OR b.rid IS NOT NULL"
     )
+    rids = [r[0] for r in con.execute(f"SELECT {ROW_ID} FROM rejected_rows_t").fetchall()]
+    lines, malformed = quarantine_lines(source, rids, malformed, WITHHELD if withheld else None)
+    con.execute("CREATE OR REPLACE TEMP TABLE lines_t (rid BIGINT, line BIGINT, raw_line VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE malformed_t "
+                "(line BIGINT, raw_line VARCHAR, problem VARCHAR)")
+    if lines:
+        con.executemany("INSERT INTO lines_t VALUES (?, ?, ?)", lines)
     if malformed:
-        if withheld:
-            malformed = [(line, WITHHELD, problem) for line, _raw, problem in malformed]
         con.executemany("INSERT INTO malformed_t VALUES (?, ?, ?)", malformed)
     cols = ", ".join(
         f"CASE WHEN t.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
@@ -304,11 +339,9 @@ def _write_quarantine(
     stamp = literal(config.config_hash)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rejected_t AS
-        SELECT {cols}, NULL::BIGINT AS source_line, NULL AS raw_line,
-               COALESCE(t.__row_reason, b.reason) AS reason, {stamp} AS config_hash,
-               t.{ROW_ID} AS __order
-        FROM typed_t t LEFT JOIN bad_t b ON t.{ROW_ID} = b.rid
-        WHERE t.__row_reason IS NOT NULL OR b.rid IS NOT NULL
+        SELECT {cols}, l.line AS source_line, l.raw_line AS raw_line,
+               t.__reason AS reason, {stamp} AS config_hash, t.{ROW_ID} AS __order
+        FROM rejected_rows_t t LEFT JOIN lines_t l ON t.{ROW_ID} = l.rid
         UNION ALL
         SELECT {nulls}, line, raw_line, 'malformed_line: ' || problem, {stamp}, NULL
         FROM malformed_t"""
@@ -320,6 +353,7 @@ def _write_quarantine(
             "ORDER BY __order NULLS LAST, source_line) "
             f"TO {literal(str(target))} (HEADER, DELIMITER ',')"
         )
+    con.execute("DROP TABLE rejected_rows_t; DROP TABLE lines_t")
     return int(n_bad)
 
 
