@@ -3,6 +3,7 @@ says who ranks the rosters exactly as the rosters' summary does (issue 15)."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -284,3 +285,55 @@ def test_rosters_of_a_model_without_an_evaluation_are_still_reported(tmp_path) -
     assert "models are not trained yet" in text
     assert "9th graders: no evaluation found Rosters of 2026-10-31 are ranked by the rule, not by the model." in text
     assert f"Why: {reason}." in text
+
+
+# --- the model card page: plots inline, nothing live from the data --------------------------
+
+
+def _card_page(tmp_path: Path, ev: dict, plots: dict[str, bytes]) -> str:
+    folder = tmp_path / "out" / "models" / "grade8"
+    (folder / "plots").mkdir(parents=True)
+    for name, data in plots.items():
+        (folder / "plots" / name).write_bytes(data)
+    (folder / "model_card.md").write_text(model_card_markdown(ev, {}), encoding="utf-8")
+    _report(tmp_path, ev, None)
+    return (tmp_path / "report" / "model_card_grade8.html").read_text(encoding="utf-8")
+
+
+def test_the_card_page_shows_its_plots_inline_as_data_uris(tmp_path) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"plot"
+    ev = _evaluation(plots=["reliability.png", "reliability_gender.png", "shap_beeswarm.png",
+                            "shap_importance.png"])  # fmt: skip
+    card = model_card_markdown(ev, {})
+    assert "## Plots" in card and "(plots/shap_beeswarm.png)" in card
+    assert card.index("plots/shap_beeswarm.png") < card.index("plots/reliability.png")
+    page = _card_page(tmp_path, ev, {n: png for n in ev["plots"]})
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
+    assert len(sources) == 4
+    assert all(s == "data:image/png;base64," + base64.b64encode(png).decode() for s in sources)
+    assert "plots/" not in " ".join(sources) and "img-src data:" in page
+    assert "Content-Security-Policy" in page and '<a href="index.html#models">' in page
+
+
+def test_a_plot_the_card_names_but_that_is_missing_is_text_not_a_broken_image(tmp_path) -> None:
+    page = _card_page(tmp_path, _evaluation(plots=["shap_beeswarm.png"]), {})
+    assert "<img" not in page and "SHAP summary" in page
+
+
+def test_labels_from_the_data_stay_inert_on_the_card_page(tmp_path) -> None:
+    ev = _evaluation()
+    ev["subgroups"][2]["group"] = "[x](javascript:alert(1))"
+    ev["subgroups"][3]["group"] = "<img src=x onerror=alert(1)> [d](data:text/html,hi) [ok](#top)"
+    ev["gate"]["too_few_to_judge"] = [{"group_type": "gender", "group": "[v](VBScript:msgbox(1))"}]
+    page = _card_page(tmp_path, ev, {})
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert hrefs == ["index.html#models", "#top"]
+    assert "javascript:" not in "".join(hrefs) and "<img" not in page and "onerror=alert" not in page.replace(
+        "&lt;img src=x onerror=alert(1)&gt;", "")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_the_report_gives_no_withheld_group_size_away(tmp_path) -> None:
+    text = _text(_report(tmp_path, _evaluation(), None))
+    assert "937" not in text and "within bounds 20 or more" in text  # sibling of a withheld group
+    assert "471" in text and "479" in text  # nothing withheld among genders

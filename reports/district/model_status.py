@@ -3,7 +3,8 @@ and its results per test cohort.
 
 Who ranks is read from ``OUT/rosters/summary_<model>.json`` (written by ``ontrack
 score``), never worked out again from the metrics: the report must say what the
-rosters say. Every text from a file goes through :func:`esc`.
+rosters say. Every page part is rendered by an
+autoescaping template (``reports/templates/model_*.html.j2``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ontrack.reports.district.html import DASH, pct
+from ontrack.reports.district.words import group_name, group_type_name
+from ontrack.reports.templating import render
+
 from ontrack.errors import OnTrackError
 from ontrack.modeling.gate import CHECK_TITLES, failed_checks
-from ontrack.reports.district.html import DASH, esc, pct, table
-from ontrack.reports.district.words import group_name, group_type_name
 
 
 def read_summary(out_dir: Path, model: str) -> dict | None:
@@ -53,36 +56,12 @@ def ranked_by(summary: dict) -> tuple[str | None, str | None]:
 def ranking_paragraph(summary: dict | None, subject: str = "this model") -> str:
     """Who ranks this model's rosters, in the rosters' own words."""
     if summary is None:
-        return (
-            '<p class="ranking"><strong>Rosters:</strong> this model has not scored '
-            "rosters yet, so no roster is ranked by it.</p>"
-        )
+        return render("model_ranking.html.j2", who="none")
     who, reason = ranked_by(summary)
-    version = summary.get("model_version")
-    as_of = summary.get("as_of_date")
-    when = f" of {esc(as_of)}" if as_of else ""
-    if who == "rule":
-        why = f" Why: {esc(str(reason).strip().rstrip('.'))}." if reason else ""
-        return (
-            f'<p class="ranking"><strong>Rosters{when} are ranked by the rule, not by '
-            f"the model.</strong> Their risk column is empty and their tiers come from "
-            f"the rule's criteria.{why}</p>"
-        )
-    if who == "model":
-        named = f", version {esc(version)}" if version else ""
-        forced = summary.get("forced_note")
-        note = (
-            f" <strong>Promoted although it failed its gate:</strong> {esc(forced)}"
-            if forced
-            else ""
-        )
-        return (
-            f'<p class="ranking"><strong>Rosters{when} are ranked by {esc(subject)}'
-            f"{named}.</strong>{note}</p>"
-        )
-    return (
-        f'<p class="ranking"><strong>Rosters{when}:</strong> their summary does not '
-        "say whether the model or the rule ranks them; see the top of each roster.</p>"
+    return render(
+        "model_ranking.html.j2", who=who or "unknown", as_of=summary.get("as_of_date"),
+        why=str(reason).strip().rstrip(".") if reason else None, subject=subject,
+        version=summary.get("model_version"), forced=summary.get("forced_note"),
     )
 
 
@@ -111,72 +90,42 @@ def _value(value: object) -> str:
     return DASH
 
 
+def cell(text: object, cls: str | None = None, *, tag: str = "td", count: int | None = None,
+         strong: bool = False) -> dict:
+    """One cell of a model table (rendered by ``model_table.html.j2``, escaped there)."""
+    return {"text": str(text), "cls": cls, "tag": tag, "count": count, "strong": strong}
+
+
+def heads(names: list[str], numeric: list[bool]) -> list[dict]:
+    """The header of a model table: each column's name and whether it is numeric."""
+    return [{"text": n, "num": num} for n, num in zip(names, numeric, strict=True)]
+
+
 def gate_verdict_html(gate: dict | None, whose: str) -> str:
     """The verdict of one gate block, its failed checks named, and every check in a
     table; ``whose`` names the version (e.g. "Version 3")."""
     if not isinstance(gate, dict):
-        return (
-            f"<p><strong>Gate: not evaluated</strong> ({esc(whose)} was trained before "
-            "the gate existed, so it has not been checked against the rule).</p>"
-        )
-    if gate.get("passed"):
-        head = (
-            f"<p><strong>Gate: passed.</strong> {esc(whose)} found at least as many of "
-            "the students who ended up off track as the rule did at the rule's flag "
-            "rate, on cohorts it never saw, and may rank rosters once it is champion.</p>"
-        )
-    else:
-        failed = "".join(f"<li>{esc(text)}</li>" for text in failed_checks(gate))
-        head = (
-            f"<p><strong>Gate: failed.</strong> {esc(whose)} may not rank rosters "
-            "unless promoted with --force (which every roster it ranks then states). "
-            f"Failed:</p><ul>{failed}</ul>"
-        )
+        return render("model_gate.html.j2", gate=None, whose=whose)
     rows = [
-        f"<tr><td>{esc(_check_name(c))}</td><td class=\"num\">{_value(c.get('model'))}</td>"
-        f"<td class=\"num\">{_value(c.get('rule'))}</td>"
-        f"<td>{esc(c.get('comparison', ''))}</td>"
-        f"<td>{'passed' if c.get('passed') else '<strong>failed</strong>'}</td></tr>"
+        [cell(_check_name(c)), cell(_value(c.get("model")), "num"), cell(_value(c.get("rule")), "num"),
+         cell(c.get("comparison", "")), cell("passed" if c.get("passed") else "failed", strong=not c.get("passed"))]
         for c in gate.get("checks") or []
         if isinstance(c, dict)
     ]
-    few = [
-        esc(group_words(g.get("group_type", ""), g.get("group", "")))
-        for g in gate.get("too_few_to_judge") or []
-        if isinstance(g, dict)
-    ]
-    details = table(
-        ["check", "model", "rule", "needs", "result"],
-        rows,
-        numeric=[False, True, True, False, False],
+    few = [group_words(g.get("group_type", ""), g.get("group", ""))
+           for g in gate.get("too_few_to_judge") or [] if isinstance(g, dict)]
+    return render(
+        "model_gate.html.j2", gate=gate, whose=whose, passed=bool(gate.get("passed")),
+        failed=failed_checks(gate), few=few, rows=rows,
+        heads=heads(["check", "model", "rule", "needs", "result"], [False, True, True, False, False]),
     )
-    if few:
-        details += (
-            "<p>Too few students who ended up off track to judge (neither passing nor "
-            f"failing): {', '.join(few)}.</p>"
-        )
-    return head + f"<details><summary>Every check of the gate</summary>{details}</details>"
 
 
 def split_html(ev: dict) -> str:
     """The split's kind; for a retrospective split, why and what that is worth."""
     split = ev.get("split") or {}
-    kind = split.get("kind")
-    if kind == "retrospective":
-        reason = str(split.get("reason") or "no deployment-style split exists for these data")
-        reason = reason.strip().rstrip(".")
-        return (
-            f"<p><strong>Tested retrospectively</strong>, because {esc(reason)}. This is "
-            "weaker evidence than a deployment-style test: the model learned from "
-            "outcomes not yet known when its test cohort would have been scored, so in "
-            "use it may do worse than shown.</p>"
-        )
-    if kind == "deployment":
-        return (
-            "<p>Tested as it would have been used: each test cohort was scored by a "
-            "model trained only on cohorts whose outcomes were already known.</p>"
-        )
-    return ""
+    reason = str(split.get("reason") or "no deployment-style split exists for these data")
+    return render("model_split.html.j2", kind=split.get("kind"), reason=reason.strip().rstrip("."))
 
 
 def cohort_table(ev: dict, min_size: int) -> str:
@@ -190,29 +139,14 @@ def cohort_table(ev: dict, min_size: int) -> str:
             continue
         model, rule = at.get("model") or {}, at.get("rule") or {}
         n = at.get("n")
-        count = (
-            f'<td class="num">{n:,}</td>'
-            if isinstance(n, int) and n >= min_size
-            else f'<td class="sup">fewer than {min_size}</td>'
-        )
-        cells = [
-            _rate(model.get("roc_auc")), _rate(rule.get("roc_auc")),
-            _rate(model.get("recall_at_rule_rate")), _rate(rule.get("recall_at_rule_rate")),
-        ]  # fmt: skip
-        rows.append(
-            f'<tr><th scope="row">{esc(year)}</th>{count}'
-            + "".join(f'<td class="num">{c}</td>' for c in cells)
-            + "</tr>"
-        )
-    return (
-        "<p>Each test cohort, scored by a model that had not seen it:</p>"
-        + table(
-            ["test cohort", "student-checkpoints", "model ranking (AUC)", "rule ranking (AUC)",
-             "model found", "rule found"],
-            rows,
-            numeric=[False, True, True, True, True, True],
-        )  # fmt: skip
-    )
+        count = (cell(f"{n:,}", "num") if isinstance(n, int) and n >= min_size
+                 else cell(f"fewer than {min_size}", "sup"))
+        rates = [model.get("roc_auc"), rule.get("roc_auc"), model.get("recall_at_rule_rate"),
+                 rule.get("recall_at_rule_rate")]
+        rows.append([cell(year, tag="th"), count, *(cell(_rate(r), "num") for r in rates)])
+    names = ["test cohort", "student-checkpoints", "model ranking (AUC)", "rule ranking (AUC)",
+             "model found", "rule found"]
+    return render("model_cohorts.html.j2", rows=rows, heads=heads(names, [False] + [True] * 5))
 
 
 def _rate(value: object) -> str:

@@ -1,19 +1,26 @@
 """The models section: each trained model against the rule, in plain words.
 
 Reads ``OUT/models/<model>/evaluation.json`` defensively (any key may be missing) and
-copies ``model_card.md`` into the report as an HTML page, so the link works offline.
+copies ``model_card.md`` into the report as an HTML page with its plots inline, so the
+link works offline. Every part is rendered by an autoescaping template
+(``reports/templates/model_*.html.j2``).
 """
 
 from __future__ import annotations
 
-import re
+import base64
 from pathlib import Path
+
+from markupsafe import Markup
+from ontrack.reports.district import charts, model_status
+from ontrack.reports.district.html import DASH, pct
+from ontrack.reports.district.model_status import cell, heads
+from ontrack.reports.district.words import group_name, group_type_name
+from ontrack.reports.templating import render
 
 from ontrack.config import ModelSpec, default_models
 from ontrack.modeling.baselines import baseline, who
-from ontrack.reports.district import charts, model_status
-from ontrack.reports.district.html import DASH, esc, figure, page, pct, table
-from ontrack.reports.district.words import group_name, group_type_name
+from ontrack.modeling.safe_markdown import markdown_html
 
 OUTCOMES = {
     "off_track_9": "ended 9th grade off track",
@@ -87,7 +94,7 @@ def _tested_on(
         else f"{int(n):,} student-checkpoints of {population(name, specs)}"
     )
     return (
-        f"Tested on {size} of {esc(years)}, a "
+        f"Tested on {size} of {years}, a "
         f"cohort the model never saw while it was built{extra}."
     )
 
@@ -146,7 +153,7 @@ def _honest(ev: dict) -> str | None:
     if ece is None:
         return None
     method = (ev.get("calibration") or {}).get("method")
-    how = f" after {esc(method)} calibration" if method else ""
+    how = f" after {method} calibration" if method else ""
     return (
         f"Its chances are honest{how}: on average a predicted chance is "
         f"{ece * 100:.1f} percentage points away from what happened."
@@ -168,38 +175,25 @@ def calibration_figure(name: str, ev: dict, min_size: int = 20) -> str:
     shown = [b for b in bins if (_num(b.get("n")) or 0) >= min_size]
     if not shown:
         return ""
-    pred = [float(b["mean_predicted"]) for b in shown]
-    obs = [float(b["observed_rate"]) for b in shown]
-    counts = [int(_num(b.get("n")) or 0) for b in shown]
     svg = charts.calibration_chart(
-        f"{name}: predicted chance against what happened", pred, obs, counts
+        f"{name}: predicted chance against what happened",
+        [float(b["mean_predicted"]) for b in shown], [float(b["observed_rate"]) for b in shown],
+        [int(_num(b.get("n")) or 0) for b in shown],
     )
     rows = []
     for b in bins:
         n = int(_num(b.get("n")) or 0)
-        span = f"{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}"
+        span = cell(f"{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}")
         if n < min_size:
-            rows.append(
-                f'<tr><td>{span}</td><td class="sup">fewer than {min_size}</td>'
-                f'<td class="sup">{DASH}*</td><td class="sup">{DASH}*</td></tr>'
-            )
+            rows.append([span, cell(f"fewer than {min_size}", "sup"), cell(f"{DASH}*", "sup"), cell(f"{DASH}*", "sup")])
             continue
-        rows.append(
-            f'<tr><td>{span}</td><td class="num" data-count="{n}">{n:,}</td>'
-            f'<td class="num">{pct(_num(b.get("mean_predicted")))}</td>'
-            f'<td class="num">{pct(_num(b.get("observed_rate")))}</td></tr>'
-        )
-    alt = table(
-        ["predicted chance", "students", "average predicted", "observed"],
-        rows,
-        numeric=[False, True, True, True],
-    )
-    return figure(
-        svg,
-        "Calibration: dots near the dashed diagonal mean that a predicted 30% came true "
-        f"for about 30% of students. Ranges with fewer than {min_size} students are "
-        "left out.",
-        alt,
+        rows.append([span, cell(f"{n:,}", "num", count=n), cell(pct(_num(b.get("mean_predicted"))), "num"),
+                     cell(pct(_num(b.get("observed_rate"))), "num")])
+    return render(
+        "model_figure.html.j2", svg=Markup(svg), rows=rows,
+        heads=heads(["predicted chance", "students", "average predicted", "observed"], [False, True, True, True]),
+        caption="Calibration: dots near the dashed diagonal mean that a predicted 30% came true "
+        f"for about 30% of students. Ranges with fewer than {min_size} students are left out.",
     )
 
 
@@ -217,76 +211,50 @@ def comparison_figure(name: str, ev: dict) -> str:
         return ""
     model = [_num(ev.get(k)) for k, _ in keys]
     base = [_num(rule.get(k)) for k, _ in keys]
-    svg = charts.paired_bars(
-        f"{name}: model and rule", [t for _, t in keys], model, base
-    )
-    rows = [
-        f'<tr><th scope="row">{esc(t)}</th><td class="num">{pct(m)}</td>'
-        f'<td class="num">{pct(b)}</td></tr>'
-        for (_, t), m, b in zip(keys, model, base, strict=True)
-    ]
-    alt = table(["measure", "model", "rule"], rows, numeric=[False, True, True])
-    return figure(
-        svg,
-        "The model and the rule, each pointing to the same number of students.",
-        alt,
+    svg = charts.paired_bars(f"{name}: model and rule", [t for _, t in keys], model, base)
+    rows = [[cell(t, tag="th"), cell(pct(m), "num"), cell(pct(b), "num")]
+            for (_, t), m, b in zip(keys, model, base, strict=True)]
+    return render(
+        "model_figure.html.j2", svg=Markup(svg), rows=rows,
+        heads=heads(["measure", "model", "rule"], [False, True, True]),
+        caption="The model and the rule, each pointing to the same number of students.",
     )
 
 
-def fairness_block(ev: dict) -> str:
-    """The fairness verdict and per-group checks."""
-    verdict = (ev.get("fairness") or {}).get("verdict")
-    parts = [
-        f"<p><strong>Fairness check:</strong> {esc(verdict)}</p>"
-        if verdict
-        else "<p>No fairness verdict recorded.</p>"
-    ]
+def fairness_block(ev: dict, min_size: int = 20) -> str:
+    """The fairness verdict and per-group checks: the audit's own fields (students,
+    missed, flagged though on track; an AUC only where recorded per group). A group's
+    size is "{min_size} or more" when a group of its kind is withheld, as on the card:
+    otherwise the withheld size would follow by subtraction from the total."""
     groups = [g for g in ev.get("subgroups") or [] if isinstance(g, dict)]
-    # The audit's own fields: n_students, fnr (missed), fpr (flagged though on track);
-    # an AUC only where an evaluation records one per group.
     with_auc = any(_num(g.get("roc_auc")) is not None for g in groups)
+    withheld = {g.get("group_type") for g in groups if g.get("too_small")}
     rows = []
     for g in groups:
-        small = bool(g.get("too_small"))
-        shown = [_num(g.get(k)) for k in ("n_students", "fnr", "fpr", "roc_auc")]
-        n, fnr, fpr, auc = [None] * 4 if small else shown
-        cells = [
-            "" if n is None else f"{int(n):,}",
-            "" if fnr is None else pct(fnr, 0),
-            "" if fpr is None else pct(fpr, 0),
-        ] + (["" if auc is None else pct(auc, 0)] if with_auc else [])
-        rows.append(
-            f"<tr><td>{esc(group_type_name(str(g.get('group_type', ''))))}</td>"
-            f"<td>{esc(group_name(str(g.get('group_type', '')), str(g.get('group', ''))))}</td>"
-            f"<td>{esc('too few students to judge' if small else g.get('verdict', ''))}</td>"
-            + "".join(f'<td class="num">{c}</td>' for c in cells)
-            + "</tr>"
-        )
-    if rows:
-        header = ["kind of group", "group", "verdict", "students",
-                  "missed (of those who ended off track)", "flagged though on track"]
-        header += ["ranking accuracy (AUC)"] if with_auc else []
-        parts.append(
-            "<details><summary>Checks by student group</summary>"
-            + table(header, rows, numeric=[False, False, False] + [True] * (len(header) - 3))
-            + "</details>"
-        )
-    return "".join(parts)
+        kind, small = str(g.get("group_type", "")), bool(g.get("too_small"))
+        n, fnr, fpr, auc = [None] * 4 if small else [_num(g.get(k)) for k in ("n_students", "fnr", "fpr", "roc_auc")]
+        size = "" if n is None else (f"{min_size} or more" if kind in withheld else f"{int(n):,}")
+        rows.append([
+            cell(group_type_name(kind)), cell(group_name(kind, str(g.get("group", "")))),
+            cell("too few students to judge" if small else g.get("verdict", "")),
+            *(cell(c, "num") for c in [size, "" if fnr is None else pct(fnr, 0), "" if fpr is None else pct(fpr, 0)]),
+            *([cell("" if auc is None else pct(auc, 0), "num")] if with_auc else []),
+        ])
+    names = ["kind of group", "group", "verdict", "students", "missed (of those who ended off track)",
+             "flagged though on track"] + (["ranking accuracy (AUC)"] if with_auc else [])
+    return render("model_fairness.html.j2", verdict=(ev.get("fairness") or {}).get("verdict"), rows=rows,
+                  heads=heads(names, [False] * 3 + [True] * (len(names) - 3)))
 
 
 def card_page(source: Path, title: str) -> str:
-    """The model card (Markdown) as a self-contained HTML page."""
-    text = source.read_text(encoding="utf-8")
-    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    try:
-        import markdown
-
-        body = markdown.markdown(safe, extensions=["tables", "fenced_code"])
-    except Exception:  # noqa: BLE001 - any failure falls back to the plain text
-        body = f"<pre>{safe}</pre>"
-    body = re.sub(r"<img[^>]*>", "", body)
-    back = '<p><a href="index.html#models">&larr; District report</a></p>'
-    return page(title, "Model card", (("index.html", "District report"),), back + body)
+    """The model card (Markdown) as a self-contained HTML page, its plots (the PNGs in
+    ``plots/`` beside the card) inline as data URIs; links limited to safe targets."""
+    images = {
+        f"plots/{png.name}": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+        for png in sorted((source.parent / "plots").glob("*.png"))
+    }
+    body = markdown_html(source.read_text(encoding="utf-8"), images)
+    return render("model_card.html.j2", title=title, body=Markup(body))
 
 
 def status_line(ev: dict, check: dict | None) -> str:
@@ -297,20 +265,15 @@ def status_line(ev: dict, check: dict | None) -> str:
     aliases = [str(a) for a in ev.get("aliases") or []]
     metrics = check or ev
     if check:
-        role = f"The champion (version {esc(check.get('model_version', '?'))}), checked again"
+        role = f"The champion (version {check.get('model_version', '?')}), checked again"
     elif "champion" in aliases:
         role = "The champion (the version promoted for use)"
     elif ev.get("model_version"):
-        role = (
-            "This version is a challenger: it has not been promoted. It was tested"
-        )
+        role = "This version is a challenger: it has not been promoted. It was tested"
     else:
         role = "The model was tested"
-    cohorts = (
-        ", ".join(str(c) for c in metrics.get("test_cohorts") or [])
-        or "the newest labelled cohort"
-    )
-    return f"<p>{role} on cohorts it never saw ({esc(cohorts)}).</p>"
+    cohorts = ", ".join(str(c) for c in metrics.get("test_cohorts") or []) or "the newest labelled cohort"
+    return f"{role} on cohorts it never saw ({cohorts})."
 
 
 def gate_html(ev: dict, check: dict | None) -> str:
@@ -342,30 +305,18 @@ def models_section(
     checks = checks or {}
     specs = default_models() if specs is None else specs
     summaries = {name: model_status.read_summary(out_dir, name) for name in specs}
-    parts = [_MODELS_INTRO]
-    if not models:
-        parts.append("<p>The models are not trained yet; only the rules above are shown.</p>")
-    for name, summary in summaries.items():
-        if name not in models and summary is not None:  # rosters ranked by the rule
-            parts.append(
-                f"<h3>{esc(population(name, specs).capitalize())}: no evaluation found</h3>"
-                + model_status.ranking_paragraph(summary, f"the {name} model")
-            )
-    for name, ev in models.items():
-        check = checks.get(name)
-        parts += _model_parts(name, ev, check, summaries.get(name), min_size, specs)
-        parts += _card_link(name, out_dir, report_dir)
-    parts.append("</section>")
-    return "".join(parts)
-
-
-_MODELS_INTRO = (
-    '<section id="models"><h2>Early-warning models</h2><p>The models estimate each '
-    "student's chance of going off track, so support can start earlier. They are "
-    "always shown beside the rule counselors already use, and rank a roster only if "
-    "they pass the gate: doing at least as well as the rule on students they have "
-    "never seen.</p>"
-)
+    unevaluated = [
+        {"title": population(name, specs).capitalize(),
+         "ranking": Markup(model_status.ranking_paragraph(summary, f"the {name} model"))}
+        for name, summary in summaries.items()
+        if name not in models and summary is not None  # rosters ranked by the rule
+    ]
+    entries = [
+        {**_model_parts(name, ev, checks.get(name), summaries.get(name), min_size, specs),
+         "card": _card_link(name, out_dir, report_dir)}
+        for name, ev in models.items()
+    ]
+    return render("model_section.html.j2", trained=bool(models), unevaluated=unevaluated, entries=entries)
 
 
 def _model_parts(
@@ -375,56 +326,35 @@ def _model_parts(
     summary: dict | None,
     min_size: int,
     specs: dict[str, ModelSpec],
-) -> list[str]:
-    """One model's subsection: which version, its gate and ranking, where it came
-    from, its results in words, figures and fairness (the champion's check if any)."""
+) -> dict:
+    """One model's subsection as template values: which version, its gate and ranking,
+    where it came from, its results in words, figures and fairness (the champion's
+    check if any)."""
     metrics = check or ev
     version = metrics.get("model_version") or ev.get("model_version")
-    created = str(ev.get("created_at") or "")[:10]
-    registered = (
-        metrics.get("registered_model") or ev.get("registered_model") or name
-    )
-    title = f"{esc(registered)}, version {esc(version)}" if version else esc(name)
-    parts = [
-        f"<h3>{esc(population(name, specs).capitalize())}: {title}</h3>",
-        gate_html(ev, check),
-        model_status.ranking_paragraph(summary),
-    ]
-    if created:
-        parts.append(
-            f'<p class="note">Trained {esc(created)}; run '
-            f"{esc(ev.get('mlflow_run_id', ''))}; config {esc(ev.get('config_hash', ''))}.</p>"
-        )
-    parts += [
-        status_line(ev, check),
-        model_status.split_html(ev),
-        model_status.cohort_table(metrics, min_size),
-    ]
-    parts.append(
-        "<ul>"
-        + "".join(f"<li>{line}</li>" for line in summary_lines(name, metrics, specs))
-        + "</ul>"
-    )
-    parts += [
-        comparison_figure(name, metrics),
-        calibration_figure(name, metrics, min_size),
-        fairness_block(metrics),
-    ]
-    return parts
+    registered = metrics.get("registered_model") or ev.get("registered_model") or name
+    parts = [gate_html(ev, check), model_status.ranking_paragraph(summary)]
+    figures = [model_status.split_html(ev), model_status.cohort_table(metrics, min_size)]
+    return {
+        "population": population(name, specs).capitalize(),
+        "title": f"{registered}, version {version}" if version else name,
+        "lead": [Markup(p) for p in parts],
+        "created": str(ev.get("created_at") or "")[:10],
+        "run": ev.get("mlflow_run_id", ""), "config_hash": ev.get("config_hash", ""),
+        "status": status_line(ev, check),
+        "tested": [Markup(p) for p in figures],
+        "sentences": summary_lines(name, metrics, specs),
+        "figures": [Markup(f) for f in (comparison_figure(name, metrics),
+                                        calibration_figure(name, metrics, min_size), fairness_block(metrics, min_size))],
+    }
 
 
-def _card_link(name: str, out_dir: Path, report_dir: Path) -> list[str]:
-    """Write the model's card as a page of the report; the link to it (none without
-    a card)."""
+def _card_link(name: str, out_dir: Path, report_dir: Path) -> str | None:
+    """Write the model's card as a page of the report; the page's file name (None
+    without a card)."""
     card = out_dir / "models" / name / "model_card.md"
     if not card.exists():
-        return []
+        return None
     target = f"model_card_{name}.html"
-    (report_dir / target).write_text(
-        card_page(card, f"Model card: {name}"), encoding="utf-8"
-    )
-    link = (
-        f'<p><a href="{target}">Read the model card</a> (what the model '
-        "uses, how it was tested, its limits).</p>"
-    )
-    return [link]
+    (report_dir / target).write_text(card_page(card, f"Model card: {name}"), encoding="utf-8")
+    return target
