@@ -1,4 +1,5 @@
-"""The ``ontrack`` command line (CONTRACT §5).
+"""The ``ontrack`` command line (README.md, "Commands"; each command's documentation
+is named at the end of its ``--help``).
 
 Exit codes: 0 success, 1 invalid data / config / model (a clear message, never a
 traceback), 2 usage error (argparse's own convention).
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ontrack import __version__
-from ontrack.commands import COMMAND_MODULES, check_model
+from ontrack.commands import COMMAND_MODULES, check_model, docs_epilog
+from ontrack.console import finish
 from ontrack.errors import OnTrackError
 
 EXIT_OK = 0
@@ -43,7 +45,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="district YAML (thresholds, mark scales, checkpoints, ...); "
-        "documented defaults apply without it",
+        "documented defaults apply without it (docs/config.md)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="print only errors and the final summary"
@@ -68,6 +70,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             continue  # a command still being built; listed so the order is fixed
         module = importlib.import_module(f"ontrack.commands.{name}")
         sub = module.add_parser(subparsers)
+        sub.epilog = docs_epilog(name)
         add_common_options(sub)
     return parser
 
@@ -86,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     check_model(args)  # --model against the config's declared models (exit 2 if not)
     try:
-        return int(args.func(args) or EXIT_OK)
+        try:
+            return int(args.func(args) or EXIT_OK)
+        finally:
+            finish()  # no progress display outlives its command, nor hides its error
     except OnTrackError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_INVALID

@@ -26,6 +26,28 @@ COMMAND_MODULES: tuple[str, ...] = (
     "flow",
 )
 
+# The project's own documentation of each command, named at the end of its --help.
+COMMAND_DOCS: dict[str, tuple[str, ...]] = {
+    "demo": ("README.md", "docs/counselors.md"),
+    "synth": ("docs/synthetic-district.md",),
+    "validate": ("docs/data-contract.md", "docs/validation.md"),
+    "indicators": ("docs/indicators.md",),
+    "features": ("docs/features.md",),
+    "import_edfi": ("docs/edfi-mapping.md",),
+    "train": ("docs/models.md",),
+    "promote": ("docs/models.md",),
+    "evaluate": ("docs/models.md",),
+    "score": ("docs/scoring.md", "docs/counselors.md"),
+    "report": ("docs/report.md",),
+    "serve": ("docs/flows.md",),
+    "flow": ("docs/flows.md",),
+}
+
+
+def docs_epilog(name: str) -> str:
+    """The line ending a command's --help: where its documentation is."""
+    return "documentation: " + ", ".join(COMMAND_DOCS[name]) + " (in the ontrack repository)"
+
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model NAME``: one of the config's declared models. The parser cannot know a

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ontrack import pipeline
 from ontrack.config import Config, load_config
-from ontrack.console import Progress
+from ontrack.console import Progress, finish
 
 if TYPE_CHECKING:
     from ontrack.indicators import IndicatorsResult
@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         f"  {bin_dir}ontrack flow refresh {data} --out {out}",
         f"  {bin_dir}prefect server start   # then http://127.0.0.1:4200",
     ]
+    finish()
     print("\n".join(lines))
     return 0
 

@@ -13,7 +13,7 @@ import warnings
 
 from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         result = check_registered(args.out, config, model=args.model, alias_or_version=args.version)
     from ontrack.modeling.gate import verdict_line
 
+    finish()
     print(
         f"{result['registered_model']} version {result['model_version']} ({args.version}) on "
         f"cohort {result['test_cohorts']}: {verdict_line(result['gate'])}"

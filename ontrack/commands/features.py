@@ -23,7 +23,7 @@ import pandas as pd
 
 from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 from ontrack.dataset.build import write_features  # noqa: F401 - re-exported for callers
 from ontrack.pipeline import run_stages, upto
 
@@ -97,5 +97,6 @@ def run(args: argparse.Namespace) -> int:
     done = run_stages(upto("features"), args.data, args.out, config, [args.model],
                       Progress("features", args.quiet), params={"features": params})
     meta = done["features"][args.model]
+    finish()
     print(summary(meta, Path(meta["folder"]) / "dictionary.csv"))
     return 0

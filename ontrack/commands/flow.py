@@ -10,6 +10,7 @@ import argparse
 import logging
 
 from ontrack.commands import add_data_and_out
+from ontrack.console import finish
 from ontrack.config import load_config
 
 FLOWS = ("refresh", "train", "score", "report", "indicators", "ingest")
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
         chosen = chosen.with_options(task_runner=dask_runner(args.dask))
     result = chosen(args.data, args.out, args.config)
+    finish()
     for step, how in result["steps"].items():
         print(f"{step:<16} {'recomputed' if how == 'ran' else 'unchanged input: from cache'}")
     return 0

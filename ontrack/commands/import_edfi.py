@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ontrack.config import load_config
-from ontrack.console import Progress
+from ontrack.console import Progress, finish
 from ontrack.edfi import import_edfi
 
 
@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "import-edfi",
         help="convert an Ed-Fi ODS table export into a district data directory",
         description="Read an Ed-Fi ODS export (one CSV or Parquet file per ODS table: "
-        "Table.csv, Table.parquet or Table/*.parquet; Data Standard 3.x) and write the "
+        "Table.csv, Table.parquet or Table/*.parquet, directly in SOURCE or in its "
+        "csv/ or parquet/ subfolder; Data Standard 3.x) and write the "
         "contract tables (schools, students, enrollments, student_years, attendance, "
         "course_marks, discipline, assessments) as CSV files in DATA. Descriptors are "
         "mapped through a YAML file (--mapping overrides the defaults); unmapped "
@@ -49,6 +50,7 @@ def _run(args: argparse.Namespace) -> int:
         memory_limit=config.engine.memory_limit,
         threads=config.engine.threads,
     )
+    finish()
     print(report.summary())
     print(f"report: {Path(args.data) / 'edfi_import_report.json'}")
     return 0

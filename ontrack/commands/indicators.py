@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from ontrack.config import load_config
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 from ontrack.indicators import IndicatorsResult
 from ontrack.pipeline import run_stages, upto
 
@@ -110,5 +110,6 @@ def run(args: argparse.Namespace) -> int:
         progress=Progress("indicators", args.quiet),
         params={"indicators": {"as_of": args.as_of}},
     )
+    finish()
     print(summary(done["indicators"]))
     return 0

@@ -2,7 +2,7 @@
 
 Moves the registry alias ``champion`` (the model scoring uses) to version N and records
 who promoted it and why as tags on that version. A version that failed its gate
-(CONTRACT §3) is refused, naming the failed checks, unless ``--force --why TEXT``: the
+(docs/models.md, the gate) is refused, naming the failed checks, unless ``--force --why TEXT``: the
 forced promotion is recorded in the registry and printed on every roster it ranks.
 """
 
@@ -23,8 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="make a registered model version the champion",
         description="Move the alias champion of a registered model to VERSION, recording "
         "who and why. A version that failed its gate (it did not beat the district's rule "
-        "out of time) is refused unless --force --why TEXT is given. The registry is OUT/mlflow/mlflow.db (the --out given to `ontrack "
-        "train`) unless tracking.uri is set in the config.",
+        "out of time) is refused unless --force --why TEXT is given. The registry is "
+        "tracking.uri of the config when set, else $ONTRACK_HOME/mlflow/mlflow.db when "
+        "ONTRACK_HOME is set, else OUT/mlflow/mlflow.db (the --out given to `ontrack train`).",
     )
     add_model_option(parser)
     parser.add_argument("--version", required=True, type=int, metavar="N")

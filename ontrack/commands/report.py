@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ontrack.config import load_config
-from ontrack.console import Progress
+from ontrack.console import Progress, finish
 from ontrack.errors import OnTrackError
 from ontrack.pipeline import run_stages, upto
 
@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
                       progress=say, params={"report": {"pair": pair}})
     index = done["report"]
     n_pages = len(list(index.parent.glob("school_*.html")))
+    finish()
     print(
         f"district report: {index} ({n_pages} school pages); open it in any browser, "
         "no network needed"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Validate DATA into OUT, build the model's cohort and features at the "
         "latest checkpoint (or --as-of), score it with the registered champion and write "
         "OUT/rosters/<school_id>.csv/.xlsx/.html (and per counselor when caseloads "
-        "exist). The registry is OUT/mlflow unless tracking.uri is configured.",
+        "exist). The registry is tracking.uri of the config when set, else "
+        "$ONTRACK_HOME/mlflow when ONTRACK_HOME is set, else OUT/mlflow.",
     )
     add_data_and_out(parser, model=True)
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="DATE",
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                       args.data, args.out, config, [args.model], Progress("score", args.quiet),
                       params={"score": {"as_of": args.as_of}})
     result = done["score"][args.model]
+    finish()
     if result.summary["ranked_by"] == "rule":
         print(f"warning: {args.model} rosters are ranked by the rule: {result.summary['ranked_by_reason']}",
               file=sys.stderr)

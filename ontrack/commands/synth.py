@@ -1,11 +1,11 @@
-"""``ontrack synth DATA``: write a synthetic district data directory (CONTRACT §1)."""
+"""``ontrack synth DATA``: write a synthetic district data directory (docs/data-contract.md)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 from ontrack.synth import SynthSummary, generate_district
 from ontrack.synth.generate import MIN_STUDENTS
 
@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         mess=not args.no_mess,
         progress=Progress("synth", getattr(args, "quiet", False)),
     )
+    finish()
     print(format_summary(summary))
     return 0
 

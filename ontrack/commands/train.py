@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ontrack.commands import add_data_and_out
 from ontrack.config import Config, load_config
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 from ontrack.pipeline import run_stages, upto
 
 TARGETS = ("on_track_9", "graduation")
@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                       Progress("train", args.quiet),
                       params={"train": {"target": args.target, "split_kind": args.split}})
     result = done["train"][args.model]
+    finish()
     print(summary(result.evaluation))
     print(f"written to {result.folder}")
     return 0

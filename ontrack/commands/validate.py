@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ontrack.config import load_config
-from ontrack.console import Progress, table
+from ontrack.console import Progress, table, finish
 from ontrack.pipeline import run_stages, upto
 from ontrack.validation import ValidationReport
 
@@ -54,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     done = run_stages(upto("validate"), args.data, args.out, config,
                       progress=Progress("validate", args.quiet))
+    finish()
     print(summary(done["validate"]))
     return 0

@@ -1,9 +1,10 @@
 """The one module that talks to MLflow: runs, the model registry, aliases, loading.
 
-Default tracking is a SQLite file ``OUT/mlflow/mlflow.db`` with artifacts beside it in
-``OUT/mlflow/artifacts`` (no server); ``tracking.uri`` in the config, or else the
-``MLFLOW_TRACKING_URI`` environment variable (which ``mlflow run`` sets), points
-anywhere else. Registered models are named ``<prefix>-<model>`` (``ontrack-grade8``). Every
+Where the store is, first match wins: ``tracking.uri`` in the config; the
+``MLFLOW_TRACKING_URI`` environment variable (which ``mlflow run`` sets); a SQLite file
+``$ONTRACK_HOME/mlflow/mlflow.db`` when ``ONTRACK_HOME`` is set (one store shared by every
+command of a project, whatever its ``--out``); else ``OUT/mlflow/mlflow.db``. Artifacts of
+the two SQLite defaults sit beside the file in ``mlflow/artifacts`` (no server). Registered models are named ``<prefix>-<model>`` (``ontrack-grade8``). Every
 training registers a version with alias ``challenger``; the first version of a model
 also becomes ``champion``; ``promote`` moves ``champion`` and records who and why.
 
@@ -47,14 +48,20 @@ class RegistryError(OnTrackError):
     """The model registry has no such model, version or alias."""
 
 
+HOME_VARIABLE = "ONTRACK_HOME"
+
+
 def default_store(out_dir: Path) -> Path:
-    """Folder of the default MLflow store under an output directory."""
-    return Path(out_dir).resolve() / "mlflow"
+    """Folder of the default MLflow store: ``$ONTRACK_HOME/mlflow`` when that variable is
+    set (so ``train``, ``promote`` and ``score`` with different ``--out`` folders share one
+    registry), else ``OUT/mlflow``."""
+    home = os.environ.get(HOME_VARIABLE, "").strip()
+    return Path(home or out_dir).expanduser().resolve() / "mlflow"
 
 
 def tracking_uri(config: Config, out_dir: Path) -> str:
-    """The config's tracking URI, else ``MLFLOW_TRACKING_URI``, else the SQLite file
-    under ``OUT/mlflow``."""
+    """The config's tracking URI, else ``MLFLOW_TRACKING_URI``, else the SQLite file of
+    :func:`default_store`."""
     if config.tracking.uri:
         return config.tracking.uri
     if _USER_TRACKING_URI:
@@ -82,8 +89,8 @@ def connect(config: Config, out_dir: Path, *, create: bool = True) -> MlflowClie
         if not create and not (store / "mlflow.db").is_file():
             raise RegistryError(
                 f"the model registry must exist at {store / 'mlflow.db'} (the --out "
-                "folder given to `ontrack train`, or tracking.uri in the config). Got no "
-                "such file instead."
+                "folder given to `ontrack train`, or ONTRACK_HOME, or tracking.uri in the "
+                "config: docs/models.md). Got no such file instead."
             )
         store.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
