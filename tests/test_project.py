@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from ontrack.cli import main
-from tests.shared_outputs import TRAIN_CONFIG, fresh_mlflow_store
+from tests.shared_outputs import TRAIN_CONFIG, clone_output, fresh_mlflow_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_setup_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"## Set up and test.*?```bash\n(.*?)```", text, re.S)
+    block = re.search(r"## Set up and test.*?```bash\n(.*?)```", text, re.DOTALL)
     assert block, "README must show the setup and test commands in a bash block"
     return [line for line in block.group(1).splitlines() if line.strip()]
 
@@ -62,20 +62,55 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_every_stage(tmp_path: Path, capsys) -> None:
-    code = main(["demo", "--out", str(tmp_path / "demo"), "--students", "400", "--quiet"])
+def test_demo_runs_every_stage(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ontrack demo` runs the whole pipeline in process, the suite's one full run: the
+    summary covers every stage and model, and each stage writes every output it declares
+    for every model (tests/test_pipeline.py checks the order with the work replaced)."""
+    from ontrack import pipeline
+
+    runs: list[tuple[list[str], list[str]]] = []
+    announced: list[str] = []
+    run_stages = pipeline.run_stages
+
+    def recorded(names, *args, announce=None, **kwargs):  # the real run, its steps noted
+        def heard(index: int, doing: str) -> None:
+            announced.append(doing)
+            announce(index, doing)
+        results = run_stages(names, *args, announce=heard if announce else None, **kwargs)
+        runs.append((list(names), list(results)))
+        return results
+
+    monkeypatch.setattr(pipeline, "run_stages", recorded)
+    (tmp_path / "c.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--students", "400", "--quiet",
+                 "--config", str(tmp_path / "c.yaml")])
     out = capsys.readouterr().out
     assert code == 0
     assert "hs_readiness_8" in out and "on_track_9" in out
     assert "features:    grade8" in out and "features:    grade9" in out
     assert "not yet" not in out
-    assert "rosters:     grade8" in out and "rosters:     grade9" in out and "report:" in out
-    assert "model:       grade8" in out and "vs rule" in out and "mlflow ui --backend-store-uri" in out
+    assert "report:" in out and "mlflow ui --backend-store-uri" in out
+    # The comparisons are tables (plain text when stdout is no terminal): one row a model.
+    assert "models (out of time, against the district's rule):" in out
+    assert re.search(r"^grade8 +off_track_9 +(passed|FAILED)", out, re.M)
+    assert re.search(r"^rosters +as of +students", out, re.M)
+    assert re.search(r"^grade9 +\d{4}-\d\d-\d\d +\d+", out, re.M)
     assert (tmp_path / "demo" / "out" / "indicators" / "rates.csv").exists()
     assert (tmp_path / "demo" / "out" / "features" / "grade9" / "matrix.parquet").exists()
     assert (tmp_path / "demo" / "out" / "models" / "grade8" / "evaluation.json").exists()
     assert list((tmp_path / "demo" / "out" / "rosters").glob("*.xlsx"))
     assert (tmp_path / "demo" / "out" / "report" / "index.html").exists()
+    # Every declared stage ran (scoring once more, at the checkpoint before) and wrote
+    # every output it declares, for both models.
+    names = [s.name for s in pipeline.STAGES]
+    models = ["grade8", "grade9"]
+    announced_runs = [r for r in runs if r[0] != ["score"]]
+    assert [n for r in announced_runs for n in r[1]] == names and ["score"] in [r[0] for r in runs]
+    assert len(announced) == sum(len(models) if s.per_model else 1 for s in pipeline.STAGES)
+    for declared in pipeline.STAGES:
+        for model in models if declared.per_model else [None]:
+            for path in declared.output_paths(tmp_path / "demo" / "out", model):
+                assert path.exists(), f"{declared.step(model)} promised {path}"
     # The MLflow UI command it prints points at the demo's own store, holding both models.
     from mlflow.tracking import MlflowClient
 
@@ -136,14 +171,18 @@ def _project_run(entry: str, params: dict[str, Path | str], uri: str, capfd) -> 
     return succeeded, out, err
 
 
-@pytest.mark.slow
-def test_mlproject_train_evaluate_score_entry_points(
-    tmp_path: Path, synthetic_district: Path, mlflow_template: Path, capfd, monkeypatch
-) -> None:
-    """`mlflow run mlproject -e train` trains and registers in the project's own run."""
+@pytest.fixture
+def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The venv's ``ontrack`` first on PATH: the entry points' commands call it by name."""
     import os
 
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.mark.slow
+def test_mlproject_train_entry_point(tmp_path: Path, synthetic_district: Path, mlflow_template: Path,
+                                     capfd, on_path) -> None:
+    """`mlflow run mlproject -e train` trains and registers in the project's own run."""
     (tmp_path / "c.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
     uri = fresh_mlflow_store(mlflow_template, tmp_path / "mlflow", "mlproject")
     params = {"data": synthetic_district, "out": tmp_path / "out", "config": tmp_path / "c.yaml"}
@@ -151,12 +190,27 @@ def test_mlproject_train_evaluate_score_entry_points(
     assert succeeded, err[-2000:]
     assert "ROC AUC" in out and "registered ontrack-grade8 version 1" in out
     assert (tmp_path / "out" / "models" / "grade8" / "evaluation.json").exists()
+    assert list((tmp_path / "mlflow" / "artifacts").iterdir())  # the run logged here
+
+
+@pytest.mark.slow
+def test_mlproject_evaluate_and_score_entry_points(tmp_path: Path, trained_grade8: dict, capfd,
+                                                   on_path) -> None:
+    """`-e evaluate` and `-e score` on a copy of the session's trained output: what
+    `-e train` registers there (version 1, in the store the project's runs log to)."""
+    from mlflow.tracking import MlflowClient
+
+    out = clone_output(trained_grade8["out"], tmp_path / "out")
+    uri = f"sqlite:///{out / 'mlflow' / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri).create_experiment(
+        "mlproject", artifact_location=(tmp_path / "artifacts").as_uri())
+    params = {"data": trained_grade8["data"], "out": out, "config": trained_grade8["config_file"]}
     for entry, extra in (("evaluate", {"version": "1"}), ("score", {})):
         # version 1 by number: on a small district it may fail its gate and not be champion
-        succeeded, out, err = _project_run(entry, {**params, **extra}, uri, capfd)
+        succeeded, _out, err = _project_run(entry, {**params, **extra}, uri, capfd)
         assert succeeded, (entry, err[-2000:])
-    assert list((tmp_path / "out" / "rosters").glob("*.html"))
-    assert list((tmp_path / "mlflow" / "artifacts").iterdir())  # the runs logged here
+    assert list((out / "rosters").glob("*.html"))
+    assert list((tmp_path / "artifacts").iterdir())  # the runs logged here
 
 
 def test_duckdb_out_of_memory_is_a_clear_exit_1(monkeypatch, capsys, tmp_path: Path) -> None:
