@@ -34,6 +34,8 @@ from ontrack.scoring.followup import current_support, followup_items, read_inter
 from ontrack.scoring.history import read_history
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 from ontrack.reports.profiles import write_profiles
+from ontrack.reports.roster_html import render_index, tier_order
+from ontrack.reports.roster_values import ModelHeader, roster_order
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 RUN_NOTE = (
@@ -89,7 +91,8 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     and ``reasons.csv``. The render time joins the summary's timings."""
     result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
     started = time.perf_counter()
-    publish_rosters(result.roster, result.run, result.folder, out_dir, config)
+    run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
+    publish_rosters(result.roster, run, result.folder, out_dir, config)
     publish_reasons(result.folder / "reasons.csv", result.reasons, model)
     write_profiles(out_dir, config, result.roster, result.run, ranked_by_reason=result.summary.get("ranked_by_reason"),
                    contributions=result.contributions, base_value=result.base_value)
@@ -117,7 +120,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
         items = todo[todo["school_id"] == school_id]
         _write_followup(items, "student_name" in combined.columns, out_dir / "followup" / f"{file_stem(school_id)}.csv")
         meta = _meta(rows, title, here, config, district_of, followup=items, profiles="../profiles/")
-        jobs.append((_drop_empty(rows), meta, folder, file_stem(school_id)))
+        jobs.append((_in_order(_drop_empty(rows), meta), meta, folder, file_stem(school_id)))
         written.append(school_id)
     for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
         rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
@@ -125,8 +128,9 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             title = f"{staff_name or staff_id}: caseload support roster"
             items = todo[todo["student_id"].isin(set(rows["student_id"]))]
             meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
-            jobs.append((_drop_empty(rows), meta, folder / "counselors", file_stem(staff_id)))
+            jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id)))
     _run_jobs(jobs)
+    write_index(folder, jobs)
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
 
@@ -231,6 +235,30 @@ def _run_jobs(jobs: list[tuple]) -> None:
         list(pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // 16)))
 
 
+def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:
+    """A file's rows by model, then tier, then risk (or the rule's rank): never by school."""
+    return roster_order(rows, tier_order(meta, rows))
+
+
+def write_index(folder: Path, jobs: list[tuple]) -> Path:
+    """``OUT/rosters/index.html``: every school and counselor roster, linked, with its
+    students, students per tier and follow-up items."""
+    entries = []
+    for rows, meta, where, stem in jobs:
+        href = Path(where).relative_to(folder) / f"{stem}.html"
+        entries.append({"title": meta.title, "href": href.as_posix(), "kind": "school" if href.parent == Path(".")
+                        else "counselor", "students": len(rows), "tiers": dict(meta.tier_counts),
+                        "followup": len(meta.followup), "models": sorted(set(rows["model"].astype(str)))})
+    path = Path(folder) / "index.html"
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(render_index(entries), encoding="utf-8", newline="\n")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def _drop_empty(rows: pd.DataFrame) -> pd.DataFrame:
     """Leave out rule columns of a model not in these rows (all empty)."""
     keep = [c for c in rows.columns if not (c.startswith("rule_") and c != "rule_status" and rows[c].isna().all())]
@@ -282,7 +310,42 @@ def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
         banner=" ".join(banners) or None, alerts=alerts, tier_counts=counts, notes=[RUN_NOTE],
         rules=rule_lines(rows, district_of or {}, config),
         followup=_followup_lines(followup), profiles=profiles,
+        models=tuple(model_header(r, config) for r in runs if r["model"] in set(rows["model"])),
     )
+
+
+def model_header(run: dict, config: Config) -> ModelHeader:
+    """One model's line on a roster: who ranked it (and why the rule, when it did) and
+    how its tiers are cut, in the configured names and numbers."""
+    if run.get("ranked_by", "model") == "rule":
+        reason = run.get("ranked_by_reason") or _reason_of(run.get("banner"))
+        ranking = f"ranked by the rule because {reason}" if reason else "ranked by the rule"
+    else:
+        ranking = f"ranked by the model, version {run.get('version', '')}"
+    return ModelHeader(model=str(run["model"]), as_of_date=str(run.get("as_of", "")), ranking=ranking,
+                       tiers=tiers_text(run.get("ranked_by", "model"), config))
+
+
+def tiers_text(ranked_by: str, config: Config) -> str:
+    """How tiers are cut: the rule's criteria, risk bands, or each school's capacity."""
+    scoring = config.scoring
+    first, second, third = scoring.tier_names
+    if ranked_by == "rule":
+        return (f"{first} when two or more criteria are not met, {second} when one is not met "
+                f"or unknown, {third} when all are met")
+    if scoring.tier_mode == "capacity":
+        top, nxt = scoring.capacity_per_school
+        return f"{first}: the {top} highest-risk students of each school, {second}: the next {nxt}, {third}: the rest"
+    high, middle = scoring.risk_bands
+    return f"{first} at risk ≥ {high:.0%}, {second} at risk ≥ {middle:.0%}, {third} below {middle:.0%}"
+
+
+def _reason_of(banner: str | None) -> str:
+    """The "because ..." of a rule-ranked run's banner (runs saved before the reason was)."""
+    text = banner or ""
+    if " because " not in text:
+        return ""
+    return text.split(" because ", 1)[1].split(". No risk", 1)[0].rstrip(".")
 
 
 def _followup_lines(items: pd.DataFrame | None) -> list[tuple[str, str, str, str, str]]:

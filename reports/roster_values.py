@@ -11,7 +11,9 @@ the HTML page in :mod:`reports.roster_html`; both import from here, never from e
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,62 @@ import pandas as pd
 NO_STUDENTS = "No students in this roster."
 NOTHING_NEW = "Nothing new since the last run."
 NOTHING_TO_FOLLOW = "Nothing to follow up this week."
+RULE_NOT_MET = "rule not met"
+
+# Column headers people read (HTML, XLSX), and what each column means (the XLSX
+# "columns" sheet). Any other column gets label(name) and a generic note.
+LABELS = {
+    "student_id": "Student ID", "student_name": "Name", "current_support": "Current support",
+    "school_id": "School ID", "school_name": "School", "grade_level": "Grade",
+    "staff_id": "Staff ID", "staff_name": "Counselor", "model": "Model",
+    "ranked_by": "Ranked by", "risk": "Risk", "risk_tier": "Support tier", "rank": "Rank",
+    "change": "Change since last run", "rule_status": "Rule", "reason_1": "Top reason",
+    "reason_2": "Reason 2", "reason_3": "Reason 3", "alerts": "Alerts",
+    "rule_gpa": "GPA", "rule_gpa_ok": "GPA bar met", "rule_attendance_rate": "Attendance",
+    "rule_attendance_ok": "Attendance bar met", "rule_no_d_or_f_ela_math": "No D/F in ELA or math",
+    "rule_suspensions": "Suspensions", "rule_not_suspended": "Not suspended",
+    "rule_credits_earned": "Credits earned", "rule_credits_vs_pace": "Credits vs pace",
+    "rule_credits_ok": "Credits on pace", "rule_core_semester_fs": "Core semester Fs",
+    "rule_fs_ok": "Core Fs within limit", "rule_on_track_end_of_9": "On track end of 9th (prior year)",
+    "model_version": "Model version", "as_of_date": "As of", "expires": "Valid until",
+    "config_hash": "Config hash",
+}
+NOTES = {
+    "student_id": "The district's student ID.", "student_name": "Last, first (from the students table).",
+    "current_support": "Supports running on the as-of date, from the interventions table.",
+    "school_id": "The district's school ID.", "school_name": "The school's name.",
+    "grade_level": "Grade on the as-of date.", "staff_id": "Counselor staff IDs of the student's caseloads.",
+    "staff_name": "Counselor names of the student's caseloads.", "model": "The model this row belongs to (grade8, grade9, ...).",
+    "ranked_by": "model: the model ranks the list; rule: the district's rule ranks it (the model did not pass its gate, expired or drifted).",
+    "risk": "Calibrated chance the student will not be on track without help (0-100%); empty when ranked by the rule.",
+    "risk_tier": "The support tier: how tiers are cut is on the 'about' sheet.",
+    "rank": "Order within the school (1 = most in need).",
+    "change": "Compared with the previous scoring run.",
+    "rule_status": "The district rule: met, not met or unknown (missing data is never counted as met).",
+    "reason_1": "The strongest reason in plain words, with the student's value and the district's bar.",
+    "reason_2": "The second reason.", "reason_3": "The third reason.",
+    "alerts": "What is new since the last scoring: failing marks, suspensions, rising absences.",
+    "model_version": "Version of the model in the registry ('none' when ranked by the rule).",
+    "as_of_date": "The date the data was scored as of.", "expires": "The next checkpoint: rescore by then.",
+    "config_hash": "Fingerprint of the configuration used.",
+}
+# Rule criteria flags (1/True met, 0/False not met, empty unknown) and their short names.
+CRITERIA = {
+    "rule_gpa_ok": "GPA", "rule_attendance_ok": "attendance",
+    "rule_no_d_or_f_ela_math": "D/F in ELA/math", "rule_not_suspended": "suspension",
+    "rule_credits_ok": "credits", "rule_fs_ok": "core Fs",
+}
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class ModelHeader:
+    """One model's line at the top of a roster: who ranked it and how tiers are cut."""
+
+    model: str
+    as_of_date: str
+    ranking: str  # "ranked by the model grade8, version 7" or "ranked by the rule because ..."
+    tiers: str  # "intensive support at risk ≥ 50%, check in ≥ 20%, on track below"
 
 
 @dataclass(frozen=True)
@@ -45,6 +103,8 @@ class RosterMeta:
     # each student ID links to <profiles><file_stem(school_id)>/<file_stem(student_id)>.html.
     # None: no links.
     profiles: str | None = None
+    # One header per model in the file: how it was ranked and how its tiers are cut.
+    models: tuple[ModelHeader, ...] = ()
 
 
 def missing(value: object) -> bool:
@@ -60,11 +120,22 @@ def is_number(value: object) -> bool:
             and not isinstance(value, bool | np.bool_))
 
 
+def label(name: str) -> str:
+    """A column's header for people: "rule_gpa_ok" -> "GPA bar met"; others readable."""
+    return LABELS.get(name) or name.replace("_", " ").strip().capitalize() or name
+
+
 def column_kind(name: str, series: pd.Series) -> str:
-    """How a column is shown: id, risk, rate, float, int, bool or text."""
+    """How a column is shown: id, risk, rate, float, int, bool, date or text."""
     if name == "student_id" or name.endswith("_id"):
         return "id"
     present = [v for v in series.tolist() if not missing(v)]
+    if name in CRITERIA and present and all(v in (0, 1) for v in present):
+        return "bool"  # a criterion flag read back as 0/1
+    if present and all(_is_day(v) for v in present) and (
+            name in ("as_of_date", "expires") or name.endswith("_date")
+            or not all(isinstance(v, str) for v in present)):
+        return "date"
     if present and all(isinstance(v, bool | np.bool_) for v in present):
         return "bool"
     if present and all(is_number(v) for v in present):
@@ -105,4 +176,56 @@ def shown_text(kind: str, value: object) -> str:
         return f"{float(value):.2f}"
     if kind == "bool":
         return "yes" if value else "no"
+    if kind == "date":
+        day = as_day(value)
+        return day.isoformat() if day else plain_text(value)
     return plain_text(value)
+
+
+def _is_day(value: object) -> bool:
+    if isinstance(value, datetime | pd.Timestamp):
+        return value == pd.Timestamp(value).normalize()
+    if isinstance(value, date):
+        return True
+    return isinstance(value, str) and bool(_ISO_DAY.match(value))
+
+
+def as_day(value: object) -> date | None:
+    """A date cell as a :class:`datetime.date` (None when empty or not a date)."""
+    if missing(value):
+        return None
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError):
+        return None
+
+
+def unmet(row: dict) -> tuple[list[str], list[str]]:
+    """The rule criteria a row does not meet, and those unknown, by their short names."""
+    failed, unknown = [], []
+    for column, short in CRITERIA.items():
+        if column not in row:
+            continue
+        value = row[column]
+        if missing(value):
+            unknown.append(short)
+        elif not bool(value):
+            failed.append(short)
+    return failed, unknown
+
+
+def roster_order(frame: pd.DataFrame, tier_order: list[str]) -> pd.DataFrame:
+    """Rows by model, then tier (most support first), then risk (highest first) or, for
+    rows ranked by the rule, the rule's rank; never by school first."""
+    if frame.empty:
+        return frame
+    keys = pd.DataFrame(index=frame.index)
+    keys["model"] = frame["model"].astype(str) if "model" in frame.columns else ""
+    tiers = frame["risk_tier"].map(plain_text) if "risk_tier" in frame.columns else pd.Series("", index=frame.index)
+    keys["tier"] = tiers.map({t: i for i, t in enumerate(tier_order)}).fillna(len(tier_order))
+    risk = pd.to_numeric(frame["risk"], errors="coerce") if "risk" in frame.columns else pd.Series(float("nan"), index=frame.index)
+    keys["risk"] = -risk.fillna(-1.0)
+    keys["rank"] = pd.to_numeric(frame["rank"], errors="coerce") if "rank" in frame.columns else 0
+    keys["id"] = frame["student_id"].map(plain_text)
+    order = keys.sort_values(["model", "tier", "risk", "rank", "id"], kind="stable").index
+    return frame.loc[order].reset_index(drop=True)

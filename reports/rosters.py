@@ -13,7 +13,9 @@ How a column's values read is shared by all three (:mod:`reports.roster_values`)
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +26,14 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from ontrack.reports.roster_html import render_html
 from ontrack.reports.roster_values import (
     NO_STUDENTS,
+    NOTES,
     NOTHING_NEW,
     NOTHING_TO_FOLLOW,
     RosterMeta,
+    as_day,
     column_kind,
     is_number,
+    label,
     missing,
     plain_text,
     shown_text,
@@ -44,7 +49,12 @@ DUPLICATE_COLUMNS = "frame columns must be unique. Got {columns} more than once 
 BAD_STEM = "stem must be a plain file name without a folder. Got {stem!r} instead."
 BAD_RISK = ("risk must be a probability between 0 and 1. Got {value!r} for student "
             "{student!r} instead.")
-NUMBER_FORMATS = {"risk": "0.0%", "rate": "0.0%", "float": "0.00", "int": "0"}
+NUMBER_FORMATS = {"risk": "0.0%", "rate": "0.0%", "float": "0.00", "int": "0", "date": "yyyy-mm-dd"}
+# Decimal places in the CSV: risk and rates 3, GPA 2, any other decimal number 3.
+PLACES = {"risk": 3, "rate": 3, "float": 3}
+# A text cell starting with one of these is prefixed with ' so no spreadsheet runs it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NEGATIVE_NUMBER = re.compile(r"-\d+(\.\d+)?([eE][+-]?\d+)?")
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
 
@@ -113,25 +123,49 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
 # --- CSV ---------------------------------------------------------------------------
 
 def _defuse(text: str) -> str:
-    """Stop a spreadsheet from running a cell such as ``=HYPERLINK(...)`` as a formula."""
-    first, second = text[:1], text[1:2]
-    if first in ("=", "@", "\t", "\r") or (first in ("+", "-") and second
-                                            and not second.isdigit()):
+    """Stop a spreadsheet from running a text cell such as ``=HYPERLINK(...)`` or
+    ``-2+3+cmd|' /C calc'!A0`` as a formula: any text starting with ``= + - @``, a tab
+    or a line break gets a leading apostrophe, unless the whole text is one negative
+    number ("-0.25" in reasons.csv stays a number). A carriage return inside a cell
+    becomes a line feed, so every CSV reader sees the cell quoted and whole."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    if text.startswith(FORMULA_STARTS) and not _NEGATIVE_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
 
+def _csv_number(value: object, kind: str, name: str) -> str:
+    """A number as the CSV writes it: rounded (GPA 2 places, risk, rates and other
+    decimals 3), without trailing zeros; integers as integers."""
+    if missing(value) or not is_number(value):
+        return _defuse(plain_text(value))
+    if kind == "int":
+        return str(int(value))
+    places = 2 if "gpa" in name else PLACES[kind]
+    text = f"{float(value):.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def csv_text(kind: str, name: str, value: object) -> str:
+    """One CSV cell: numbers rounded, ISO dates, booleans as yes/no, text defused."""
+    if missing(value):
+        return ""
+    if kind in ("risk", "rate", "float", "int"):
+        return _csv_number(value, kind, name)
+    if kind == "bool":
+        return "yes" if bool(value) else "no"
+    if kind == "date":
+        day = as_day(value)
+        return day.isoformat() if day else _defuse(plain_text(value))
+    return _defuse(plain_text(value))
+
+
 def _write_csv(frame: pd.DataFrame, kinds: dict[str, str], path: Path) -> None:
+    """The frame's columns, in order, as text: see :func:`csv_text`."""
     out = pd.DataFrame(index=range(len(frame)))
     for position, name in enumerate(kinds):
-        values = frame.iloc[:, position]
-        if kinds[name] in ("id", "text"):
-            out[name] = [_defuse(plain_text(v)) for v in values.tolist()]
-        elif kinds[name] == "risk":
-            out[name] = pd.to_numeric(values, errors="coerce").round(3).to_numpy()
-        else:
-            out[name] = values.to_numpy()
-    out.to_csv(path, index=False, encoding="utf-8", na_rep="", lineterminator="\n")
+        out[name] = [csv_text(kinds[name], name, v) for v in frame.iloc[:, position].tolist()]
+    out.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
 
 
 # --- XLSX --------------------------------------------------------------------------
@@ -144,7 +178,10 @@ def _xlsx_value(kind: str, value: object) -> object:
     if kind == "int":
         return int(value)
     if kind == "bool":
-        return bool(value)
+        return "yes" if bool(value) else "no"
+    if kind == "date":
+        day = as_day(value)
+        return datetime(day.year, day.month, day.day) if day else _clean(value)
     return _clean(value)
 
 
@@ -157,7 +194,7 @@ def _widths(columns: dict[str, list], kinds: dict[str, str]) -> list[int]:
     """Column widths in characters: the longest header or value, within bounds."""
     widths = []
     for name, values in columns.items():
-        longest = max([len(name) + 1] + [len(shown_text(kinds[name], v)) for v in values])
+        longest = max([len(label(name)) + 1] + [len(shown_text(kinds[name], v)) for v in values])
         widths.append(max(MIN_WIDTH, min(MAX_WIDTH, longest + 2)))  # +1: filter arrow
     return widths
 
@@ -178,7 +215,7 @@ def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMet
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, n_rows, max(len(names) - 1, 0))
     for position, name in enumerate(names):
-        sheet.write_string(0, position, _clean(name), header)
+        sheet.write_string(0, position, _clean(label(name)), header)
     writers = [_cell_writer(sheet, kinds[name], formats) for name in names]
     values = [columns[name] for name in names]
     for i in range(n_rows):
@@ -186,6 +223,7 @@ def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMet
             write(i + 1, position, values[position][i])
     if not n_rows:
         sheet.write_string(1, 0, NO_STUDENTS)
+    _write_columns(book, names, kinds)
     _write_about(book, meta, n_rows)
     book.close()
 
@@ -198,14 +236,40 @@ def _cell_writer(sheet, kind: str, formats: dict):  # noqa: ANN001, ANN202 - xls
         value = _xlsx_value(kind, value)
         if value is None:
             return
-        if isinstance(value, bool):
-            sheet.write_boolean(row, col, value)
+        if isinstance(value, datetime):
+            sheet.write_datetime(row, col, value, number_format)
         elif isinstance(value, (int, float)):
             sheet.write_number(row, col, value, number_format)
         else:
             sheet.write_string(row, col, value)
 
     return write
+
+
+def _write_columns(book, names: list[str], kinds: dict[str, str]) -> None:  # noqa: ANN001 - xlsxwriter
+    """The "columns" sheet: each roster column's header, its CSV name and what it means."""
+    sheet = book.add_worksheet("columns")
+    bold = book.add_format({"bold": True, "bg_color": "#E8EEF4"})
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
+    for col, (title, width) in enumerate((("Column", 28), ("CSV name", 26), ("Meaning", 100))):
+        sheet.write_string(0, col, title, bold)
+        sheet.set_column(col, col, width)
+    sheet.freeze_panes(1, 0)
+    for row, name in enumerate(names, start=1):
+        sheet.write_string(row, 0, _clean(label(name)), wrap)
+        sheet.write_string(row, 1, _clean(name), wrap)
+        sheet.write_string(row, 2, _clean(column_note(name, kinds[name])), wrap)
+
+
+def column_note(name: str, kind: str) -> str:
+    """What a column means, for the "columns" sheet."""
+    if name in NOTES:
+        return NOTES[name]
+    if name.startswith("rule_") and kind == "bool":
+        return f"The rule's criterion ({label(name)}): yes met, no not met, empty unknown."
+    if name.startswith("rule_"):
+        return f"The student's value behind the rule's criterion ({label(name)}), year to date."
+    return f"{label(name)} (as scored)."
 
 
 def _write_about(book, meta: RosterMeta, n_rows: int) -> None:  # noqa: ANN001 - xlsxwriter
@@ -238,6 +302,8 @@ def _write_about(book, meta: RosterMeta, n_rows: int) -> None:  # noqa: ANN001 -
                        ("As of", meta.as_of_date), ("Valid until", meta.expires),
                        ("Config hash", meta.config_hash), ("Students", n_rows)):
         put(key, value)
+    for header in meta.models:
+        put(f"{header.model}", f"as of {header.as_of_date}, {header.ranking}; tiers: {header.tiers}")
     for rule in meta.rules:
         put("Rule", rule)
     put("")

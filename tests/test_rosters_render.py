@@ -23,7 +23,7 @@ from ontrack.reports.rosters import (
     write_roster,
 )
 from ontrack.paths import file_stem
-from ontrack.reports.roster_values import NOTHING_TO_FOLLOW
+from ontrack.reports.roster_values import NOTHING_TO_FOLLOW, label
 
 EVIL = "<script>alert(1)</script>"
 BANNER = "The model is not beating the rule on the newest cohort; this list is ranked by the rule"
@@ -100,13 +100,14 @@ def test_csv_round_trips_with_ids_as_text(written):
 def test_xlsx_is_a_usable_spreadsheet(written):
     frame = roster_frame()
     book = openpyxl.load_workbook(written["xlsx"])
-    assert book.sheetnames == ["roster", "about"]
+    assert book.sheetnames == ["roster", "columns", "about"]
     sheet = book["roster"]
     header = [c.value for c in sheet[1]]
-    assert header == list(frame.columns)
+    assert header == [label(c) for c in frame.columns]
+    assert header[:3] == ["Student ID", "School ID", "School"] and not any("_" in h for h in header)
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref == f"A1:X{len(frame) + 1}"
-    col = {name: i for i, name in enumerate(header)}
+    col = {name: header.index(label(name)) for name in frame.columns}
     rows = list(sheet.iter_rows(min_row=2, values_only=False))
     assert [r[col["student_id"]].value for r in rows] == ["00017", "00203", "01000"]
     assert all(r[col["student_id"]].data_type == "s" for r in rows)
@@ -114,7 +115,12 @@ def test_xlsx_is_a_usable_spreadsheet(written):
     assert "%" in rows[0][col["risk"]].number_format
     assert [r[col["risk"]].value for r in rows] == pytest.approx([0.8123, 0.0041, 0.35])
     assert [r[col["rank"]].value for r in rows] == [1, 3, 2]
-    assert [r[col["rule_gpa_ok"]].value for r in rows] == [False, True, None]
+    assert [r[col["rule_gpa_ok"]].value for r in rows] == ["no", "yes", None]
+    for name in ("as_of_date", "expires"):  # real dates, shown as dates
+        assert all(r[col[name]].is_date and r[col[name]].number_format == "yyyy-mm-dd" for r in rows)
+    assert rows[0][col["as_of_date"]].value.date().isoformat() == "2026-11-15"
+    assert all(r[col["rule_gpa"]].data_type == "n" for r in rows[:2])
+    assert rows[0][col["rule_attendance_rate"]].number_format == "0.0%"
     assert rows[0][col["grade_level"]].value == 8
     assert rows[2][col["rule_gpa"]].value is None
     formula = rows[2][col["reason_2"]]
@@ -176,7 +182,7 @@ def test_empty_school_still_gets_three_files(tmp_path):
     back = pd.read_csv(paths["csv"], dtype=str)
     assert list(back.columns) == list(empty.columns) and back.empty
     sheet = openpyxl.load_workbook(paths["xlsx"])["roster"]
-    assert [c.value for c in sheet[1]] == list(empty.columns)
+    assert [c.value for c in sheet[1]] == [label(c) for c in empty.columns]
     assert sheet["A2"].value == NO_STUDENTS
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:X1"
     page = paths["html"].read_text(encoding="utf-8")
@@ -224,7 +230,7 @@ def test_stem_must_be_a_plain_name(tmp_path, stem):
 
 @pytest.mark.parametrize(("sort", "order"), [
     ("risk:asc", ["1", "2", "0"]),  # <1%, 35%, 81%: by data-sort, not the text
-    ("rule_gpa:desc", ["1", "0", "2"]),  # 3.50, 1.75, blank last either way
+    ("risk_tier:desc", ["1", "2", "0"]),  # on track, check in, intensive support: by tier order
     ("change:asc", ["2", "0", "1"]),  # moved up, new to the list, no change
 ])
 def test_chromium_parses_and_sorts_the_page(written, tmp_path, sort, order):
@@ -256,7 +262,7 @@ def test_follow_up_section_comes_first_links_profiles_and_escapes(tmp_path):
     paths = write_roster(frame.assign(school_id=["N/7", "N/7", "001"]), meta, tmp_path, "x")
     page = paths["html"].read_text(encoding="utf-8")
     assert page.index("Follow up this week") < page.index("New since last run") < page.index('id="roster"')
-    assert '<td><a href="#row-0">00017</a> Ávila, Ana</td><td>flagged, no support</td><td>2026-10-31</td>' in page
+    assert '<td><a href="#row-0">00017</a> Ávila, Ana</td><td>flagged, no support</td><td class="nowrap">2026-10-31</td>' in page
     assert "<td>99999 &lt;script&gt;" in page and EVIL not in page  # not on this roster: no link
     assert f'<a href="../profiles/{file_stem("N/7")}/00017.html">00017</a>' in page
     assert '<a href="../profiles/001/01000.html">01000</a>' in page
@@ -267,3 +273,127 @@ def test_follow_up_section_comes_first_links_profiles_and_escapes(tmp_path):
     assert "Ávila, Ana: flagged, no support since 2026-10-31 (no support recorded since 2026-10-31)" in text
     empty = write_roster(roster_frame(), roster_meta(), tmp_path, "y")["html"].read_text(encoding="utf-8")
     assert NOTHING_TO_FOLLOW in empty and "../profiles/" not in empty
+
+
+# --- the redesign: first screen, order, marks, headers, spreadsheets ---------------------
+
+PAYLOADS = ["=1+1", "+1", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_rounds_numbers_writes_iso_dates_and_yes_no(tmp_path):
+    frame = roster_frame().assign(
+        risk=[0.81234567, 0.0041, 0.35], rule_gpa=[2.3456789, 3.5, np.nan],
+        rule_attendance_rate=[0.8765432, 0.97, 0.955], rule_credits_vs_pace=[-1.23456, 0.5, 0.0],
+        as_of_date=pd.to_datetime(["2026-11-15"] * 3), expires=[pd.Timestamp("2027-01-31").date()] * 3)
+    path = write_roster(frame, roster_meta(), tmp_path, "r")["csv"]
+    text = path.read_text(encoding="utf-8")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(back.columns) == list(frame.columns)  # stable order, machine names
+    assert not re.search(r"\d\.\d{4,}", text)  # no float with more than 3 decimals
+    assert back["risk"].tolist() == ["0.812", "0.004", "0.35"]
+    assert back["rule_gpa"].tolist() == ["2.35", "3.5", ""]
+    assert back["rule_attendance_rate"].tolist() == ["0.877", "0.97", "0.955"]
+    assert back["rule_credits_vs_pace"].tolist() == ["-1.235", "0.5", "0"]  # numbers stay numbers
+    assert back["rule_gpa_ok"].tolist() == ["no", "yes", ""]
+    assert back["as_of_date"].tolist() == ["2026-11-15"] * 3 and back["expires"].tolist() == ["2027-01-31"] * 3
+    assert "True" not in text and "False" not in text
+
+
+def test_formula_payloads_are_defused_in_csv_and_text_in_xlsx(tmp_path):
+    frame = pd.DataFrame({"student_id": ["1", "2", "3", "4", "5", "6"], "student_name": PAYLOADS,
+                          "school_name": list(reversed(PAYLOADS)), "reason_1": PAYLOADS})
+    paths = write_roster(frame, roster_meta(), tmp_path, "f")
+    back = pd.read_csv(paths["csv"], dtype=str, keep_default_na=False)
+    for column in ("student_name", "school_name", "reason_1"):
+        assert all(v.startswith("'") for v in back[column]), column
+    assert back["student_name"].tolist() == ["'" + p.replace("\r", "\n") for p in PAYLOADS]
+    sheet = openpyxl.load_workbook(paths["xlsx"])["roster"]
+    cells = [sheet.cell(row=r, column=2) for r in range(2, 8)]
+    assert all(c.data_type == "s" for c in cells)  # text, never a formula
+    assert [c.value.replace("_x000D_", "\r").strip() for c in cells] == [p.strip() for p in PAYLOADS]
+
+
+def test_plain_numbers_in_text_tables_are_not_defused(tmp_path):
+    from ontrack.reports.rosters import write_table_csv
+
+    path = write_table_csv(pd.DataFrame({"value": ["-0.25", "-2+3+cmd|' /C calc'!A0", "1e-05"]}), tmp_path / "t.csv")
+    assert pd.read_csv(path, dtype=str)["value"].tolist() == ["-0.25", "'-2+3+cmd|' /C calc'!A0", "1e-05"]
+
+
+def test_script_in_school_student_and_course_names_is_escaped(tmp_path):
+    from ontrack.reports.roster_html import render_index
+
+    frame = roster_frame().assign(school_name=[EVIL, "Other", EVIL], current_support=[EVIL, "", ""],
+                                  reason_1=[f"Failing {EVIL} (course)", "", ""])
+    frame.insert(1, "student_name", [EVIL, "Ana", "Bo"])
+    page = write_roster(frame, roster_meta(title=EVIL, rules=(EVIL,)), tmp_path, "s")["html"].read_text("utf-8")
+    assert EVIL not in page and page.count("<script>") == 1
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
+    index = render_index([{"title": EVIL, "href": "s.html", "kind": "school", "students": 3,
+                           "tiers": {EVIL: 1}, "followup": 0, "models": [EVIL]}])
+    assert EVIL not in index and index.count("<script>") == 1
+
+
+def test_first_screen_columns_and_the_rest_folded(written):
+    page = written["html"].read_text(encoding="utf-8")
+    table = page[page.index('<table id="roster"'):page.index("</table>", page.index('<table id="roster"'))]
+    heads = re.findall(r'data-col="([^"]+)"', table)
+    assert heads == ["student_id", "grade_level", "risk_tier", "risk", "rule_status", "reason_1", "change"]
+    first = table[table.index('<tr id="row-0">'):table.index("</tr>", table.index('<tr id="row-0">'))]
+    assert '<span class="not-met">not met</span><br><span class="small">GPA, attendance</span>' in first
+    assert "<details><summary>more</summary>" in first and "<dt>Reason 2</dt>" in first
+    assert "<dt>Alerts</dt>" in first and "<dt>GPA</dt><dd>1.75</dd>" in first
+    third = table[table.index('<tr id="row-2">'):]
+    assert "attendance; unknown: GPA" in third
+
+
+def test_rule_not_met_in_the_lowest_tier_is_marked_and_counted(tmp_path):
+    frame = roster_frame().assign(rule_status=["not_met", "not_met", "met"])  # 00203: on track, rule not met
+    page = write_roster(frame, roster_meta(), tmp_path, "m")["html"].read_text(encoding="utf-8")
+    row = page[page.index('<tr id="row-1">'):page.index("</tr>", page.index('<tr id="row-1">'))]
+    assert '<span class="tier tlast">on track</span> <span class="mark warn">rule not met</span>' in row
+    assert "1 student fails the rule but sits in “on track”" in page
+    assert page.count('<span class="mark warn">rule not met</span>') == 1  # 00017 is not in the lowest tier
+
+
+def test_each_model_of_a_file_gets_its_own_header(tmp_path):
+    from ontrack.reports.roster_values import ModelHeader
+
+    frame = pd.concat([roster_frame(), roster_frame().assign(student_id=["9001", "9002", "9003"], model="grade9",
+                                                             grade_level=9)], ignore_index=True)
+    meta = roster_meta(models=(
+        ModelHeader("grade8", "2026-11-15", "ranked by the model, version 7", "intensive support at risk ≥ 50%"),
+        ModelHeader("grade9", "2026-11-15", "ranked by the rule because no champion", "by the rule's criteria")))
+    page = write_roster(frame, meta, tmp_path, "mm")["html"].read_text(encoding="utf-8")
+    assert page.count("<h2>grade8: 3 students</h2>") == 1 and page.count("<h2>grade9: 3 students</h2>") == 1
+    assert page.index("grade8</strong>: as of 2026-11-15 · ranked by the model, version 7") < \
+        page.index('id="roster"') < page.index("ranked by the rule because no champion") < page.index('id="roster-2"')
+    assert 'data-filter="roster roster-2"' in page
+
+
+def test_rows_sort_by_tier_then_risk_never_by_school_first():
+    from ontrack.reports.roster_values import roster_order
+
+    frame = pd.DataFrame({"student_id": list("abcdef"), "school_id": ["B", "A", "B", "A", "A", "B"],
+                          "model": "grade8", "risk_tier": ["on track", "check in", "intensive support",
+                                                            "intensive support", "on track", "check in"],
+                          "risk": [0.1, 0.3, 0.6, 0.9, 0.15, 0.4], "rank": [6, 4, 2, 1, 5, 3]})
+    ordered = roster_order(frame, ["intensive support", "check in", "on track"])
+    assert ordered["student_id"].tolist() == ["d", "c", "f", "b", "e", "a"]
+    rule = frame.assign(risk=np.nan, rank=[1, 2, 3, 1, 2, 3])  # ranked by the rule: its rank within a tier
+    assert roster_order(rule, ["intensive support", "check in", "on track"])["student_id"].tolist() == \
+        ["d", "c", "b", "f", "a", "e"]
+
+
+def test_tier_cuts_are_stated_from_the_config():
+    from ontrack.config import config_from_dict
+    from ontrack.reports.publish import model_header, tiers_text
+
+    bands = config_from_dict({})
+    assert tiers_text("model", bands) == "intensive support at risk ≥ 50%, check in at risk ≥ 20%, on track below 20%"
+    capacity = config_from_dict({"scoring": {"tier_mode": "capacity", "capacity_per_school": [10, 25]}})
+    assert tiers_text("model", capacity).startswith("intensive support: the 10 highest-risk students of each school")
+    assert "two or more criteria are not met" in tiers_text("rule", bands)
+    run = {"model": "grade8", "version": "3", "as_of": "2026-01-31", "ranked_by": "rule",
+           "banner": "This list is ranked by the rule, not the model, because no champion is set. No risk is shown."}
+    assert model_header(run, bands).ranking == "ranked by the rule because no champion is set"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
+from ontrack.reports.roster_values import label
 import pandas as pd
 import pytest
 import shap
@@ -64,7 +65,7 @@ def test_rosters_have_the_contract_columns_and_open(scored: dict) -> None:
     book = openpyxl.load_workbook(folder / f"{schools[0]}.xlsx")
     sheet = book["roster"]
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
-    assert header[: len(frame.columns)] == list(frame.columns)
+    assert header[: len(frame.columns)] == [label(c) for c in frame.columns]  # human headers
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     page = (folder / f"{schools[0]}.html").read_text(encoding="utf-8")
     assert "<script" in page and not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)

@@ -2,9 +2,9 @@
    button sorts its column, first ascending, then toggling; numbers (th data-type="num")
    compare as numbers, read from a cell's data-sort when present; blanks always go last;
    ties keep the original order. "#sort=<column>:<asc|desc>" in the URL opens the page
-   sorted by the header whose data-col is <column>. An input with data-filter="<table id>"
-   hides the rows of that table without the typed text; an element with
-   data-shown-for="<table id>" says how many are shown. */
+   sorted by the header whose data-col is <column>. An input with data-filter="<table id> [<table id> ...]"
+   hides the rows of those tables without the typed text (any text of the row, folded
+   details included); the element whose id is its data-shown says how many are shown. */
 (function(){
 "use strict";
 function key(cell,num){
@@ -43,12 +43,12 @@ if(m){var want=decodeURIComponent(m[1]),done=false;
   [].forEach.call(t.heads,function(th,col){
    if(!done&&th.getAttribute("data-col")===want){t.sortBy(col,m[2]);done=true;}});});}
 [].forEach.call(document.querySelectorAll("input[data-filter]"),function(box){
- var id=box.getAttribute("data-filter"),t=null;
- tables.forEach(function(x){if(x.table.id===id)t=x;});if(!t)return;
- var shown=document.querySelector('[data-shown-for="'+id+'"]');
+ var ids=box.getAttribute("data-filter").split(/\s+/),rows=[];
+ tables.forEach(function(x){if(ids.indexOf(x.table.id)>=0)rows=rows.concat(x.rows);});
+ var shown=document.getElementById(box.getAttribute("data-shown")||"");
  box.addEventListener("input",function(){
   var q=box.value.trim().toLowerCase(),n=0;
-  t.rows.forEach(function(r){var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;r.hidden=!hit;if(hit)n++;});
-  if(shown)shown.textContent=q?n+" of "+t.rows.length+" shown":"";});});
+  rows.forEach(function(r){var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;r.hidden=!hit;if(hit)n++;});
+  if(shown)shown.textContent=q?n+" of "+rows.length+" shown":"";});});
 document.documentElement.setAttribute("data-ready","1");
 })();
