@@ -28,12 +28,12 @@ from ontrack.reports.profile_charts import (
     risk_chart,
     waterfall_chart,
 )
+from ontrack.reports.templating import template
 
 from ontrack.config import Config
 from ontrack.indicators.definitions import CRITERIA, NAMES
 from ontrack.paths import file_stem
 from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
-from ontrack.reports.templating import template
 
 NO_RECORDS = "No records."
 MANIFEST = "_pages_{model}.json"

@@ -20,11 +20,15 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from datetime import date
 from concurrent.futures import ProcessPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from ontrack.reports.profiles import write_profiles
+from ontrack.reports.roster_html import render_index, tier_order
+from ontrack.reports.roster_values import ModelHeader, roster_order
+from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 from ontrack.config import Config
 from ontrack.indicators.definitions import rule_summary
@@ -33,10 +37,6 @@ from ontrack.paths import file_stem
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
-from ontrack.reports.profiles import write_profiles
-from ontrack.reports.roster_html import render_index, tier_order
-from ontrack.reports.roster_values import ModelHeader, roster_order
-from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 RUN_NOTE = (
     "Risk is the model's calibrated probability that the student will need support "

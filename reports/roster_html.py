@@ -19,8 +19,6 @@ read through :mod:`reports.roster_values`, as in the CSV and XLSX files.
 from __future__ import annotations
 
 import pandas as pd
-
-from ontrack.paths import file_stem
 from ontrack.reports.roster_values import (
     NO_STUDENTS,
     NOTHING_NEW,
@@ -36,6 +34,8 @@ from ontrack.reports.roster_values import (
     unmet,
 )
 from ontrack.reports.templating import render
+
+from ontrack.paths import file_stem
 
 # The first screen, in this order (a column the frame lacks is left out).
 VISIBLE = ("student_name", "student_id", "grade_level", "risk_tier", "risk", "rule_status",
@@ -88,12 +88,12 @@ def _cell(name: str, kind: str, row: dict, order: list[str], href: str | None) -
         failed, unknown = unmet(row)
         note = ", ".join(failed) + ("; " if failed and unknown else "") + (
             f"unknown: {', '.join(unknown)}" if unknown else "")
-        return {**cell, "text": words, "status": css, "note": note or None}
+        return {**cell, "text": words, "status": css, "note": note or None, "cls": "rule"}
     if name == "change" and cell["text"].startswith("new to the list"):
         return {**cell, "cls": "chg-new"}
     if name == "student_id":
         return {**cell, "href": href, "cls": "nowrap" if href else None}
-    return cell
+    return {**cell, "cls": {"student_name": "name", "reason_1": "reason"}.get(name)}
 
 
 def _more(row: dict, names: list[str], kinds: dict[str, str]) -> list[tuple[str, str]]:

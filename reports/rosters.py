@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xlsxwriter
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from ontrack.reports.roster_html import render_html
 from ontrack.reports.roster_values import (
     NO_STUDENTS,
@@ -38,6 +36,7 @@ from ontrack.reports.roster_values import (
     plain_text,
     shown_text,
 )
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 __all__ = ["BAD_RISK", "BAD_STEM", "DUPLICATE_COLUMNS", "NOTHING_NEW", "NOT_A_FRAME",
            "NO_STUDENTS", "NO_STUDENT_ID", "RosterMeta", "render_html", "write_roster"]
@@ -228,7 +227,7 @@ def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMet
     book.close()
 
 
-def _cell_writer(sheet, kind: str, formats: dict):  # noqa: ANN001, ANN202 - xlsxwriter objects
+def _cell_writer(sheet, kind: str, formats: dict):
     """A function writing one value of a column of this kind."""
     number_format = formats.get(kind)
 
@@ -246,7 +245,7 @@ def _cell_writer(sheet, kind: str, formats: dict):  # noqa: ANN001, ANN202 - xls
     return write
 
 
-def _write_columns(book, names: list[str], kinds: dict[str, str]) -> None:  # noqa: ANN001 - xlsxwriter
+def _write_columns(book, names: list[str], kinds: dict[str, str]) -> None:
     """The "columns" sheet: each roster column's header, its CSV name and what it means."""
     sheet = book.add_worksheet("columns")
     bold = book.add_format({"bold": True, "bg_color": "#E8EEF4"})
@@ -272,7 +271,7 @@ def column_note(name: str, kind: str) -> str:
     return f"{label(name)} (as scored)."
 
 
-def _write_about(book, meta: RosterMeta, n_rows: int) -> None:  # noqa: ANN001 - xlsxwriter
+def _write_about(book, meta: RosterMeta, n_rows: int) -> None:
     sheet = book.add_worksheet("about")
     sheet.set_column(0, 0, 22)
     sheet.set_column(1, 1, 90)

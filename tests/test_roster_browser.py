@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from ontrack.reports.publish import publish_rosters
 
 from ontrack.config import Config
 from ontrack.paths import file_stem
-from ontrack.reports.publish import publish_rosters
 from tests.test_profile_browser import ListeningBrowser
 from tests.test_report_browser import find_chromium
 

@@ -13,7 +13,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-
+from ontrack.reports.roster_values import NOTHING_TO_FOLLOW, label
 from ontrack.reports.rosters import (
     BAD_RISK,
     NO_STUDENT_ID,
@@ -22,8 +22,8 @@ from ontrack.reports.rosters import (
     RosterMeta,
     write_roster,
 )
+
 from ontrack.paths import file_stem
-from ontrack.reports.roster_values import NOTHING_TO_FOLLOW, label
 
 EVIL = "<script>alert(1)</script>"
 BANNER = "The model is not beating the rule on the newest cohort; this list is ranked by the rule"
@@ -143,12 +143,12 @@ def test_xlsx_about_sheet_has_the_run_facts(written):
 
 def test_html_is_self_contained(written):
     page = written["html"].read_text(encoding="utf-8")
-    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", page, re.I)
-    assert not re.search(r"@import|url\(", page, re.I)
+    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", page, re.IGNORECASE)
+    assert not re.search(r"@import|url\(", page, re.IGNORECASE)
     assert "http://" not in page and "https://" not in page
     assert "<link" not in page and "<img" not in page
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
-    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S)
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.DOTALL)
     assert len(scripts) == 1 and "sortBy" in scripts[0] and "localeCompare" in scripts[0]
 
 
@@ -386,8 +386,9 @@ def test_rows_sort_by_tier_then_risk_never_by_school_first():
 
 
 def test_tier_cuts_are_stated_from_the_config():
-    from ontrack.config import config_from_dict
     from ontrack.reports.publish import model_header, tiers_text
+
+    from ontrack.config import config_from_dict
 
     bands = config_from_dict({})
     assert tiers_text("model", bands) == "intensive support at risk ≥ 50%, check in at risk ≥ 20%, on track below 20%"
