@@ -11,10 +11,10 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from ontrack.reports.district.models import models_section
 
 from ontrack.errors import OnTrackError
 from ontrack.modeling.card import model_card_markdown
-from ontrack.reports.district.models import models_section
 
 SETTINGS = {"max_ece": 0.05, "min_positives": 30, "fnr_slack": 0.05, "recall_margin": 0.0,
             "auc_margin": 0.0}  # fmt: skip

@@ -45,7 +45,7 @@ def test_same_plot_same_bytes(tmp_path) -> None:
     rng = np.random.default_rng(1)
     risk = rng.uniform(0, 1, 500)
     y = (rng.uniform(0, 1, 500) < risk).astype(float)
-    args = dict(min_group_size=10, min_positives=5, title="t")
+    args = {"min_group_size": 10, "min_positives": 5, "title": "t"}
     students = np.arange(500).astype(str)
     first = group_reliability_plot(y, risk, students, pd.Series(["a"] * 500), tmp_path / "1.png", **args)
     second = group_reliability_plot(y, risk, students, pd.Series(["a"] * 500), tmp_path / "2.png", **args)
