@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if earlier is not None:
         say(f"{len(before) + 2}/{steps} scoring at the checkpoint before ({earlier}), as "
             "a last run, so that this run has a history to compare with")
-        pipeline.run_stages(["score"], data, out, config, progress=say,
-                            params={"score": {"as_of": earlier}})
+        _score_history(out, config, earlier, say)
     results.update(pipeline.run_stages(rest, data, out, config, progress=say,
                                        announce=numbered(len(before) + 3)))
     lines = ["", "ontrack demo", "============", f"data:        {data}"]
@@ -142,6 +141,20 @@ def _with_synth_cutoffs(config: Config, data: Path) -> Config:
                     if isinstance(kind, dict) and "cutoff" in kind)
     impact = ImpactConfig(cutoffs=cutoffs, confidence=config.impact.confidence)
     return config.model_copy(update={"impact": impact})
+
+
+def _score_history(out: Path, config: Config, as_of: date, say: Callable[[str], None]) -> None:
+    """Score every model as of ``as_of`` into the risk history only: the rosters, reasons
+    and profiles of that run would be rewritten by the latest run a minute later (the
+    latest run reads the earlier one from ``OUT/history``: change, follow-up items)."""
+    import warnings
+
+    from ontrack.scoring.run import score_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # library internals the user cannot act on
+        for model in config.models:
+            score_model(out, config, model=model, as_of=as_of, progress=say)
 
 
 def _earlier_checkpoint(out: Path, config: Config) -> date | None:
