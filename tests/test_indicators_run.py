@@ -169,3 +169,22 @@ def test_python_api_gives_the_same_rates_as_the_command(outdir):
     for col in ("n", "n_met", "suppressed"):
         assert ours[col].astype("Float64").fillna(-1).tolist() == theirs[col].astype("Float64").fillna(-1).tolist()
     assert len(log) == len(read(outdir, "suppression"))
+
+
+def test_ids_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    """IDs come from the district's files: ``=HYPERLINK(...)`` or ``-1+1`` as a school
+    or student ID must open in a spreadsheet as text, never as a formula."""
+    from tests.conftest import TINY_DISTRICT, write_district
+
+    hostile = {name: text.replace("00017", "-1+1").replace("001,", "=HYPERLINK(x),")
+               for name, text in TINY_DISTRICT.items()}
+    data = write_district(tmp_path / "data", hostile)
+    assert main(["indicators", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    folder = tmp_path / "out" / "indicators"
+    for name in ("students", "rates", "suppression", "lowest_group"):
+        frame = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
+        cells = [v for column in frame.columns for v in frame[column]]
+        assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")], name
+    students = pd.read_csv(folder / "students.csv", dtype=str)
+    assert "'-1+1" in set(students["student_id"]) and "'=HYPERLINK(x)" in set(students["school_id"])
+    assert not list(folder.glob(".*")), "no temporary file is left behind"

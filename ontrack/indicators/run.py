@@ -51,6 +51,11 @@ SUMMARY_GRADES: tuple[int, ...] = (8, 9)
 FINGERPRINT_FILE = "rules_fingerprint.txt"
 _SUMMARY_COLUMNS = ("district_id", "indicator", "grade_level", "n", "rate", "suppressed")
 
+# Columns of students.csv holding the district's own text (IDs): defused for spreadsheets.
+DATA_TEXT_COLUMNS: tuple[str, ...] = ("student_id", "district_id", "school_id")
+# A SQL regex literal: text a spreadsheet would run as a formula starts with one of these.
+FORMULA_START = r"'^[=+\-@\t\r]'"
+
 
 @dataclass(frozen=True)
 class IndicatorsResult:
@@ -140,16 +145,8 @@ def run_indicators(
         unknowns = _unknown_reasons(con, table, latest)
         say("aggregating rates by school, grade and group")
         cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
-        # DuckDB writes students.csv in a second thread (it releases the GIL) while
-        # this one suppresses the rates in Python: the two overlap instead of queueing.
         say("writing students.csv and suppressing small groups")
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            writing = pool.submit(_write_students, con, table, paths["students"], config, as_of)
-            rates, log = finish_rates(cells, config)
-            lowest = lowest_groups(rates, config)
-            for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
-                write_csv(_stamp(frame, config, as_of), paths[name])
-            writing.result()
+        rates = _write_outputs(con, table, cells, paths, config, as_of)
     finally:
         drop_work_tables(con)
         con.close()
@@ -170,6 +167,32 @@ def run_indicators(
         unknowns=unknowns,
         validation=report,
     )
+
+
+def _write_outputs(con: duckdb.DuckDBPyConnection, table: str, cells: pd.DataFrame,
+                   paths: dict[str, Path], config: Config, as_of: date | None) -> pd.DataFrame:
+    """Write the four files and return the suppressed rates.
+
+    DuckDB writes students.csv in a second thread (it releases the GIL) while this one
+    suppresses the rates in Python: the two overlap instead of queueing. Every file is
+    written under a temporary name and all are moved into place together at the end, so
+    a killed run leaves the previous run's four files, never a half-written or mixed set.
+    """
+    pending = {n: p.with_name(f".{p.stem}.{os.getpid()}.tmp.csv") for n, p in paths.items()}
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            writing = pool.submit(_write_students, con, table, pending["students"], config, as_of)
+            rates, log = finish_rates(cells, config)
+            lowest = lowest_groups(rates, config)
+            for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
+                write_csv(_stamp(frame, config, as_of), pending[name])
+            writing.result()
+        for name, path in paths.items():
+            os.replace(pending[name], path)
+    finally:
+        for temporary in pending.values():
+            temporary.unlink(missing_ok=True)
+    return rates
 
 
 def _validated(
@@ -209,7 +232,10 @@ def _write_students(
     One school year at a time, appended to one file: sorting a year needs a fraction
     of the memory of sorting everything, and the order stays deterministic.
     """
-    cols = ", ".join(c for c in OUTPUT_COLUMNS if c != "as_of_date")
+    cols = ", ".join(
+        f"{defused_sql(c)} AS {c}" if c in DATA_TEXT_COLUMNS else c
+        for c in OUTPUT_COLUMNS if c != "as_of_date"
+    )
     stamps = (
         f"{literal(as_of.isoformat()) if as_of else 'NULL'} AS as_of_date, "
         f"{literal(config.config_hash)} AS config_hash, "
@@ -263,8 +289,17 @@ def _as_text(name: str, dtype: object) -> str:
     elif pd.api.types.is_numeric_dtype(dtype):
         text = f"CAST({col} AS VARCHAR)"
     else:
-        text = f"NULLIF(CAST({col} AS VARCHAR), '')"
+        text = defused_sql(f"NULLIF(CAST({col} AS VARCHAR), '')")
     return f"{text} AS {col}"
+
+
+def defused_sql(text: str) -> str:
+    """SQL for the text ``text`` with a ``'`` put before a leading ``=``, ``+``, ``-``,
+    ``@``, tab or carriage return, so that a spreadsheet opening the CSV shows the cell
+    as text instead of running it as a formula (IDs and group names come from the
+    district's files: ``=HYPERLINK(...)`` and ``-1+1`` stay inert)."""
+    return (f"CASE WHEN regexp_matches({text}, {FORMULA_START}) THEN '''' || {text} "
+            f"ELSE {text} END")
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
