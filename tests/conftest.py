@@ -1,19 +1,22 @@
 """Shared fixtures: a tiny, readable district written as CSV; one synthetic district
-and one trained grade-8 model for the whole session; privacy and tmp-only defaults."""
+and one trained grade-8 model for the whole session (built once even across xdist
+workers); privacy and tmp-only defaults; how the suite spreads over the workers."""
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
+import pickle
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from tests.shared_outputs import SYNTH, TRAIN_CONFIG, snapshot
+from tests.shared_outputs import SYNTH, TRAIN_CONFIG, snapshot, xdist_group_of
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -89,18 +92,90 @@ def prefect_harness():
         yield
 
 
+# Modules without a slow test that still take 15-40 s (measured with --durations).
+HEAVY = frozenset({"tests/test_scoring.py", "tests/test_report.py", "tests/test_output_determinism.py",
+                   "tests/test_followup.py", "tests/test_modeling_train.py"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spread the suite over the xdist workers (``--dist loadgroup``): each test goes in
+    the group ``xdist_group_of`` names; the groups holding a slow test are handed out
+    first, then the ``HEAVY`` modules, then the rest in collection order, so that no
+    worker is left alone with a long group at the end while the other idles."""
+    groups = {item.nodeid: xdist_group_of(item.nodeid, set(item.fixturenames),
+                                          item.get_closest_marker("slow") is not None) for item in items}
+    first: dict[str, int] = {}
+    rank: dict[str, int] = {}
+    for index, item in enumerate(items):
+        group = groups[item.nodeid]
+        first.setdefault(group, index)
+        heavy = 0 if item.get_closest_marker("slow") else 1 if group in HEAVY else 2
+        rank[group] = min(rank.get(group, 2), heavy)
+    items.sort(key=lambda item: (rank[groups[item.nodeid]], first[groups[item.nodeid]]))
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict]) -> dict:
+    """What ``build(folder)`` returned, built once per test run even across xdist workers.
+
+    The workers share their base temp folder's parent; the first to take the lock builds
+    into ``name/`` there and pickles the result, the others wait and read it. Two workers
+    then neither train the shared model twice nor compete for the two cores to do it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    folder, done = root / name, root / f"{name}.pickle"
+    with open(root / f"{name}.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half way
+            folder.mkdir()
+            built = build(folder)
+            partial = done.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps(built))
+            os.replace(partial, done)
+        return pickle.loads(done.read_bytes())
+
+
+def _generate(folder: Path) -> dict:
+    from ontrack.synth import generate_district
+
+    generate_district(folder / "data", **SYNTH)
+    return {"data": folder / "data"}
 
 
 @pytest.fixture(scope="session")
 def synthetic_district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The shared synthetic district (parquet). Read only: copy it before changing it."""
-    from ontrack.synth import generate_district
-
-    data = tmp_path_factory.mktemp("synthetic") / "data"
-    generate_district(data, **SYNTH)
+    data = built_once(tmp_path_factory, "synthetic", _generate)["data"]
     before = snapshot(data)
     yield data
     assert snapshot(data) == before, "a test changed the shared synthetic district: copy it first"
+
+
+def _train(data: Path) -> Callable[[Path], dict]:
+    def train(root: Path) -> dict:
+        from ontrack.commands.features import write_features
+        from ontrack.config import load_config
+        from ontrack.modeling import tracking, train_model
+        from ontrack.validation import validate_directory
+
+        out = root / "out"
+        (root / "config.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
+        config = load_config(root / "config.yaml")
+        validate_directory(data, out, config)
+        write_features(out, config, model="grade8")
+        result = train_model(out, config, model="grade8")
+        forced = not result.evaluation["gate"]["passed"]
+        if forced:
+            tracking.promote(tracking.connect(config, out), "ontrack-grade8", result.registered.version,
+                             force=True, why="test fixture: a champion to rank by", who="tests")
+        return {"data": data, "out": out, "config": config,
+                "config_file": root / "config.yaml", "result": result, "forced": forced}
+    return train
 
 
 @pytest.fixture(scope="session")
@@ -109,26 +184,10 @@ def trained_grade8(tmp_path_factory: pytest.TempPathFactory, synthetic_district:
     trained and registered, with a champion: a first version that fails its gate on
     this small district is force-promoted (tests of the registry and of model-ranked
     rosters need one; ``forced`` says whether it was). Read only: ``clone_output``."""
-    from ontrack.commands.features import write_features
-    from ontrack.config import load_config
-    from ontrack.modeling import tracking, train_model
-    from ontrack.validation import validate_directory
-
-    root = tmp_path_factory.mktemp("trained")
-    out = root / "out"
-    (root / "config.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
-    config = load_config(root / "config.yaml")
-    validate_directory(synthetic_district, out, config)
-    write_features(out, config, model="grade8")
-    result = train_model(out, config, model="grade8")
-    forced = not result.evaluation["gate"]["passed"]
-    if forced:
-        tracking.promote(tracking.connect(config, out), "ontrack-grade8", result.registered.version,
-                         force=True, why="test fixture: a champion to rank by", who="tests")
-    before = snapshot(out)
-    yield {"data": synthetic_district, "out": out, "config": config,
-           "config_file": root / "config.yaml", "result": result, "forced": forced}
-    assert snapshot(out) == before, "a test changed the shared trained output: clone_output it first"
+    trained = built_once(tmp_path_factory, "trained", _train(synthetic_district))
+    before = snapshot(trained["out"])
+    yield trained
+    assert snapshot(trained["out"]) == before, "a test changed the shared trained output: clone_output it first"
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,19 @@ def fresh_mlflow_store(template: Path, folder: Path, experiment: str) -> str:
     MlflowClient(tracking_uri=uri).create_experiment(
         experiment, artifact_location=(folder / "artifacts").as_uri())
     return uri
+
+
+def xdist_group_of(nodeid: str, fixtures: set[str], slow: bool) -> str:
+    """The xdist group a test runs in (``--dist loadgroup``): every test of the Prefect
+    test server together (it takes ~20 s to start, once per worker that needs it); a
+    slow test alone, so the slowest run side by side; any other test with its module, so
+    that the module's fixtures are built once.
+
+    >>> xdist_group_of("tests/test_a.py::test_b[1]", {"tmp_path"}, slow=True)
+    'tests/test_a.py::test_b'
+    >>> xdist_group_of("tests/test_a.py::test_b", set(), slow=False)
+    'tests/test_a.py'
+    """
+    if "prefect_harness" in fixtures:
+        return "prefect"
+    return nodeid.split("[")[0] if slow else nodeid.split("::")[0]

@@ -19,19 +19,20 @@ import yaml
 from ontrack.cli import main
 from ontrack.config import config_from_dict, load_config
 from ontrack.errors import ConfigError
-from ontrack.synth import generate_district
+from tests.shared_outputs import TRAIN_CONFIG
 
 GRADE10 = {"grade": 10, "labels": ["not_graduated_4yr"], "baseline": "on_track"}
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def district(tmp_path_factory: pytest.TempPathFactory, synthetic_district: Path) -> dict[str, Path]:
+    """The session's synthetic district (read only: the commands write to ``out``) and
+    a config declaring grade10 (its bootstrap as small as the other tests')."""
     root = tmp_path_factory.mktemp("declared")
-    data = root / "data"
-    generate_district(data, n_students=600, n_years=8, seed=3)
     config = root / "district.yaml"
-    config.write_text(yaml.safe_dump({"models": {"grade10": GRADE10}}), encoding="utf-8")
-    return {"data": data, "config": config, "out": root / "out"}
+    config.write_text(yaml.safe_dump({"models": {"grade10": GRADE10}, **yaml.safe_load(TRAIN_CONFIG)}),
+                      encoding="utf-8")
+    return {"data": synthetic_district, "config": config, "out": root / "out"}
 
 
 def test_models_add_to_the_defaults_and_null_drops_one() -> None:
