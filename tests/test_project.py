@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ontrack.cli import main
@@ -100,12 +101,13 @@ def test_demo_runs_every_stage(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     assert (tmp_path / "demo" / "out" / "models" / "grade8" / "evaluation.json").exists()
     assert list((tmp_path / "demo" / "out" / "rosters").glob("*.xlsx"))
     assert (tmp_path / "demo" / "out" / "report" / "index.html").exists()
-    # Every declared stage ran (scoring once more, at the checkpoint before) and wrote
-    # every output it declares, for both models.
+    # Every declared stage ran and wrote every output it declares, for both models; the
+    # checkpoint before was scored too, into the risk history only (two as-of dates).
     names = [s.name for s in pipeline.STAGES]
     models = ["grade8", "grade9"]
-    announced_runs = [r for r in runs if r[0] != ["score"]]
-    assert [n for r in announced_runs for n in r[1]] == names and ["score"] in [r[0] for r in runs]
+    assert [n for r in runs for n in r[1]] == names
+    history = pd.read_parquet(tmp_path / "demo" / "out" / "history" / "scores.parquet")
+    assert history.groupby("model")["as_of_date"].nunique().to_dict() == {m: 2 for m in models}
     assert len(announced) == sum(len(models) if s.per_model else 1 for s in pipeline.STAGES)
     for declared in pipeline.STAGES:
         for model in models if declared.per_model else [None]:
@@ -210,7 +212,9 @@ def test_mlproject_evaluate_and_score_entry_points(tmp_path: Path, trained_grade
         succeeded, _out, err = _project_run(entry, {**params, **extra}, uri, capfd)
         assert succeeded, (entry, err[-2000:])
     assert list((out / "rosters").glob("*.html"))
-    assert list((tmp_path / "artifacts").iterdir())  # the runs logged here
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("mlproject").experiment_id])
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}  # the project's runs
 
 
 def test_duckdb_out_of_memory_is_a_clear_exit_1(monkeypatch, capsys, tmp_path: Path) -> None:
