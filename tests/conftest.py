@@ -193,8 +193,11 @@ def trained_grade8(tmp_path_factory: pytest.TempPathFactory, synthetic_district:
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, migrated MLflow SQLite store (migrations take seconds): copy it per test."""
+    return built_once(tmp_path_factory, "mlflow-template", _migrated_store)["database"]
+
+
+def _migrated_store(folder: Path) -> dict:
     from mlflow.tracking import MlflowClient
 
-    database = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{database}").search_experiments()
-    return database
+    MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    return {"database": folder / "mlflow.db"}
