@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ontrack.reports.district import parse_pair, render_report
+from ontrack.reports.district.words import school_page
 
 from ontrack.commands import report as report_command
 from ontrack.config import load_config
 from ontrack.errors import OnTrackError
 from ontrack.synth import generate_district
-from ontrack.reports.district import parse_pair, render_report
-from ontrack.reports.district.words import school_page
 
 CONFIG = load_config()
 MIN = CONFIG.reporting.min_group_size
@@ -32,6 +32,7 @@ EVALUATION = {
     "config_hash": "cafe",
     "test_cohorts": [2025],
     "n": 812,
+    "n_students": 406,
     "base_rate": 0.31,
     "roc_auc": 0.81,
     "pr_auc": 0.6,
@@ -71,6 +72,10 @@ EVALUATION = {
             "verdict": "within bounds",
         },
         {"group_type": "foster_youth", "group": "yes", "n": 4, "too_small": True},
+        {"group_type": "english_learner", "group": "yes", "n": 130, "n_students": 61,
+         "too_small": False, "fnr": 0.25, "fpr": 0.125, "verdict": "within bounds"},
+        {"group_type": "english_learner", "group": "no", "n": 682, "n_students": 318,
+         "too_small": False, "fnr": 0.375, "fpr": 0.0625, "verdict": "within bounds"},
     ],
     "fairness": {"verdict": "Within bounds for every group large enough to judge."},
     "split": {"kind": "deployment", "reason": None},
@@ -173,6 +178,22 @@ class _Cells(HTMLParser):
     def handle_endtag(self, tag):
         if self._open and self._open[-1]["tag"] == tag:
             self.found.append(self._open.pop())
+
+
+class _Links(HTMLParser):
+    """Every link target (href, src) and every event-handler attribute of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.handlers: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key in ("href", "src", "xlink:href", "action"):
+                self.hrefs.append(value or "")
+            if key.startswith("on"):
+                self.handlers.append(f"{tag} {key}")
 
 
 def _cells(html: str) -> list[dict]:
@@ -316,7 +337,7 @@ def test_models_section_in_plain_words_with_the_model_card(built):
 def test_roster_counts_by_tier_withhold_small_tiers(built):
     html = _pages(built)[school_page("0503")]
     rosters = re.search(
-        r'<section id="rosters">.*?</section>', html, flags=re.DOTALL
+        r'<details class="section" id="rosters">.*?</details>', html, flags=re.DOTALL
     ).group(0)
     # 5 is too small; 25 goes with it, or 25 + 5 = total - 30 would give it away
     assert 'data-count="30"' in rosters
@@ -483,3 +504,120 @@ def test_a_directory_with_two_districts_gets_an_overview_for_each(built, tmp_pat
     n_schools = rates.query("level == 'school'")["school_id"].nunique()
     assert len(list((tmp_path / "report").glob("school_*.html"))) == 2 * n_schools
     assert 'name="district"' in html  # the schools table can be filtered by district
+
+
+def test_each_side_of_a_flag_is_named_for_what_it_is(built):
+    from ontrack.reports.district.words import group_name
+
+    assert group_name("english_learner", "yes") == "English learners"
+    assert group_name("english_learner", "no") == "Not English learners"
+    assert group_name("students_with_disabilities", "no") == "Students without disabilities"
+    assert group_name("foster_youth", "not_recorded") == "Foster youth: not recorded"
+    models = re.search(r'<section id="models">.*?</section>', _pages(built)["index.html"],
+                       flags=re.DOTALL).group(0)
+    row = re.search(r"<tr><td>English learners</td><td>Not English learners</td>.*?</tr>",
+                    models).group(0)
+    # The audit's own fields fill the row: students, missed, flagged though on track.
+    assert ">318<" in row and ">38%<" in row and ">6%<" in row
+    # The test size counts students; the student-checkpoints are said beside.
+    assert "Tested on 406 " in models and "(812 student-checkpoints)" in models
+
+
+def test_a_cell_withheld_to_protect_another_says_so(built):
+    rates = _rates(built)
+    shown = set(rates["school_year"].drop_duplicates().nlargest(3))
+    why = {
+        f"{r.school_year}|{r.indicator}|"
+        + (f"district:{r.district_id}" if r.level == "district" else f"school:{r.school_id}")
+        + f"|{r.grade_level}|{r.group_type}|{r.group}": r.suppression
+        for r in rates[rates["suppressed"] & rates["school_year"].isin(shown)].itertuples()
+    }
+    assert "complementary" in why.values() and "primary" in why.values()
+    seen = set()
+    for html in _pages(built).values():
+        for cell in _cells(html):
+            if cell.get("data-suppressed") != "1" or cell["tag"] != "td":
+                continue
+            kind = why[cell["data-cell"]]
+            seen.add(kind)
+            assert cell["data-suppression"] == kind
+            if kind == "complementary":
+                assert cell["title"] == "withheld to protect a smaller group"
+                assert cell["text"] == "\u2014\u2020"
+            else:
+                assert cell["title"] == "withheld: small group" and cell["text"] == "\u2014*"
+    assert seen == {"primary", "complementary"}
+
+
+def test_the_top_of_the_index_says_why_and_how_many_cells_are_withheld(built):
+    rates = _rates(built)
+    shown = rates[rates["school_year"].isin(rates["school_year"].drop_duplicates().nlargest(3))]
+    html = _pages(built)["index.html"]
+    lead = re.search(r'<p class="why-withheld" id="withheld-share">(.*?)</p>', html,
+                     flags=re.DOTALL).group(1)
+    lead = " ".join(lead.split())
+    withheld = shown["suppressed"]
+    complementary = int((withheld & (shown["suppression"] == "complementary")).sum())
+    assert f"{withheld.mean():.0%} of the {len(shown):,} rate cells" in lead
+    assert f"{int(withheld.sum()) - complementary:,} because fewer than {MIN} students" in lead
+    assert f"{complementary:,} to protect a smaller group" in lead
+    assert html.index('id="withheld-share"') < html.index('id="overview"')
+
+
+def test_sections_collapse_under_a_contents_bar(built):
+    html = _pages(built)["index.html"]
+    nav = re.search(r'<nav class="sections" aria-label="contents">(.*?)</nav>', html,
+                    flags=re.DOTALL).group(1)
+    targets = re.findall(r'<a href="#([^"]+)">', nav)
+    assert targets[:3] == ["overview", "groups", "schools"] and "about" in targets
+    sections = re.findall(r'<details class="section" id="([^"]+)"( open)?>', html)
+    ids = [name for name, _ in sections]
+    for target in targets:  # every contents link lands in (or on) a collapsible section
+        assert target in ids or f'id="{target}"' in html, target
+    assert dict(sections)["overview"] == " open"
+    assert all(opened == "" for name, opened in sections if name != "overview")
+    assert '<meta http-equiv="Content-Security-Policy"' in html
+
+
+def test_hostile_school_names_and_group_labels_come_out_escaped(built, tmp_path):
+    shutil.copytree(built / "indicators", tmp_path / "indicators")
+    rates = _rates(built)
+    rates.loc[rates["group"] == "hispanic", "group"] = '<img src=x onerror="alert(1)">'
+    rates.to_csv(tmp_path / "indicators" / "rates.csv", index=False)
+    ids = sorted(rates["school_id"].dropna().unique())
+    hostile = ["<script>alert(1)</script>", "[x](javascript:alert(1))", 'Q "$5" & <b>']
+    (tmp_path / "validated").mkdir()
+    pd.DataFrame({"school_id": ids, "school_name": [hostile[k % 3] for k in range(len(ids))],
+                  "school_level": "middle"}).to_parquet(tmp_path / "validated" / "schools.parquet")
+    render_report(tmp_path, CONFIG)
+    pages = _pages(tmp_path)
+    for name, html in pages.items():
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b>" not in html
+        links = _Links()
+        links.feed(html)
+        assert links.handlers == [], name  # no event handler attribute anywhere
+        allowed = r"#.*|index\.html|school_[A-Za-z0-9_-]+\.html|model_card_[A-Za-z0-9_-]+\.html"
+        assert all(re.fullmatch(allowed, h) for h in links.hrefs), links.hrefs
+    index = pages["index.html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    assert "[x](javascript:alert(1))" in index  # shown as text, never a link
+    assert "&lt;img src=x onerror=" in index
+
+
+def test_criteria_words_follow_the_configs_bars_not_numbers_typed_in_the_report():
+    import inspect
+
+    from ontrack.reports.district import data as report_data
+
+    from ontrack.config import DistrictRules
+
+    rules = DistrictRules()
+    stricter = rules.model_copy(update={"readiness": rules.readiness.model_copy(
+        update={"attendance_min": 0.9, "gpa_min": 3.2})})
+    flag = report_data.CRITERIA["hs_readiness_8"]
+    words = {f: report_data.criterion_label(rules, f) for f in flag}
+    changed = {f: report_data.criterion_label(stricter, f) for f in flag}
+    assert sum(words[f] != changed[f] for f in flag) == 2
+    assert any("90%" in w for w in changed.values()) and any("3.2" in w for w in changed.values())
+    code = inspect.getsource(report_data)
+    assert not re.search(r"\b0\.9\d*\b|\b2\.5\b|\b96\b", code)  # no bar typed in data.py

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
+from ontrack.reports.district import render_report
 
 from ontrack.config import load_config
 from ontrack.indicators import run_indicators
 from ontrack.synth import generate_district
-from ontrack.reports.district import render_report
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "report"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -127,7 +127,7 @@ class Browser:
         self.session = attached["sessionId"]
         self.send(
             "Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            {"width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": False},
         )
         self.send("Page.navigate", {"url": url})
         deadline = time.monotonic() + 30
@@ -197,7 +197,7 @@ def report(tmp_path_factory) -> Path:
 
 SVG_CHECK = """
 (function(){var out=[];document.querySelectorAll('figure.chart').forEach(function(f){
- if(f.hidden){return;}var s=f.querySelector('svg');var r=s?s.getBoundingClientRect():null;
+ if(f.hidden||f.closest('details:not([open])')){return;}var s=f.querySelector('svg');var r=s?s.getBoundingClientRect():null;
  out.push({w:r?r.width:0,h:r?r.height:0,shapes:s?s.querySelectorAll('path,use,text').length:0});});
  return out;})()
 """
@@ -221,8 +221,28 @@ def _numbers(values: list) -> list[float]:
     return [float(v) for v in values if v not in (None, "")]
 
 
+def test_index_is_short_and_its_contents_bar_opens_sections(browser, report):
+    browser.open(report.as_uri())
+    height = browser.js("document.documentElement.scrollHeight")
+    print(f"index height with its sections closed: {height} px")
+    assert height < 2500  # was 9,650 px with every section open
+    assert browser.js("document.getElementById('schools').open") is False
+    browser.js("document.querySelector('nav.sections a[href=\"#schools\"]').click()")
+    deadline = time.monotonic() + 5
+    while not browser.js("document.getElementById('schools').open"):
+        assert time.monotonic() < deadline, "the contents link did not open its section"
+        time.sleep(0.05)
+    assert browser.js("document.getElementById('schools-table').getBoundingClientRect().width") > 600
+    browser.js("document.getElementById('open-all').click()")
+    assert browser.js(
+        "Array.prototype.every.call(document.querySelectorAll('details.section'),"
+        "function(d){return d.open;})"
+    )
+
+
 def test_index_charts_render_and_the_schools_table_sorts(browser, report):
     browser.open(report.as_uri())
+    browser.js("document.getElementById('open-all').click()")
     charts = browser.js(SVG_CHECK)
     assert len(charts) >= 4
     assert all(c["w"] > 100 and c["h"] > 50 and c["shapes"] > 10 for c in charts), (
@@ -254,6 +274,7 @@ def test_index_charts_render_and_the_schools_table_sorts(browser, report):
 
 def test_filters_and_scatter_choice_work(browser, report):
     browser.open(report.as_uri())
+    browser.js("document.getElementById('open-all').click()")
     total = len(browser.js(COLUMN % "school"))
     browser.js(
         "var s=document.querySelector('select[name=size]');s.value='larger';"

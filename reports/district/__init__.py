@@ -16,12 +16,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-
-from ontrack.config import Config
-from ontrack.errors import OnTrackError
-from ontrack.indicators.definitions import rule_definition
+from markupsafe import Markup
 from ontrack.reports.district.data import LABELS, ReportData
-from ontrack.reports.district.html import DASH, SUPPRESSION_NOTE, esc, page
+from ontrack.reports.district.html import (
+    DASH,
+    SUPPRESSION_NOTE,
+    fragment,
+    page,
+    pct,
+    section,
+)
 from ontrack.reports.district.impact import impact_section
 from ontrack.reports.district.models import models_section
 from ontrack.reports.district.overview import (
@@ -35,6 +39,10 @@ from ontrack.reports.district.school import render_school
 from ontrack.reports.district.schools import schools_section
 from ontrack.reports.district.sources import load_report_data
 from ontrack.reports.district.words import school_page, year_name
+
+from ontrack.config import Config
+from ontrack.errors import OnTrackError
+from ontrack.indicators.definitions import rule_definition
 
 __all__ = ["DEFAULT_PAIR", "PAIRS", "ScatterPair", "parse_pair", "render_report"]
 
@@ -65,42 +73,47 @@ def parse_pair(text: str) -> ScatterPair:
     )
 
 
-def _defined(data: ReportData, indicator: str) -> str:
+def _defined(data: ReportData, indicator: str) -> list[dict]:
     """The rule behind an indicator, with each district's own bars where they differ."""
     said: dict[str, list[str]] = {}
     for district_id in data.districts:
         text = rule_definition(data.rules_of(f"district:{district_id}"), indicator)
         said.setdefault(text, []).append(district_id)
-    if len(said) <= 1:
-        return "".join(f": {esc(text)}" for text in said)
-    return "<ul>" + "".join(
-        f"<li>District{'s' if len(ids) > 1 else ''} {esc(', '.join(ids))}: {esc(text)}</li>"
-        for text, ids in said.items()
-    ) + "</ul>"
+    return [{"text": text, "districts": ", ".join(ids), "many": len(ids) > 1}
+            for text, ids in said.items()]
 
 
-def about_section(data: ReportData) -> str:
+def about_section(data: ReportData) -> Markup:
     """How to read the numbers: sources, suppression, definitions."""
-    when = f" as of {esc(data.as_of)}" if data.as_of else ""
-    definitions = "".join(
-        f"<li><strong>{esc(v)}</strong> (<code>{esc(k)}</code>){_defined(data, k)}</li>"
-        for k, v in LABELS.items()
+    body = fragment(
+        "report_about.html.j2",
+        as_of=data.as_of,
+        config_hash=data.config_hash,
+        years=", ".join(year_name(y) for y in data.years),
+        note=SUPPRESSION_NOTE.format(dash=DASH, n=data.min_size),
+        min_size=data.min_size,
+        definitions=[
+            {"label": v, "name": k, "rules": _defined(data, k)} for k, v in LABELS.items()
+        ],
     )
-    return (
-        '<section id="about"><h2>About these numbers</h2>'
-        f"<p>Source: <code>indicators/rates.csv</code>{when}, config {esc(data.config_hash)}. "
-        f"Years shown: {', '.join(year_name(y) for y in data.years)}. A student is counted at "
-        "the school and grade where their school year ended; students whose status is "
-        "unknown (missing data) are left out of a rate, never counted as meeting it.</p>"
-        f"<p>{esc(SUPPRESSION_NOTE.format(dash=DASH, n=data.min_size))} The same cells are "
-        "withheld here as in rates.csv; nothing is recomputed from student records. Counts "
-        "of students by criterion or roster tier are withheld from 1 to "
-        f"{data.min_size - 1}.</p>"
-        f"<ul>{definitions}</ul>"
-        "<p>These numbers are a flashlight, not a hammer: they show where students may need "
-        "support and where practices work, never a label for a student or a school.</p>"
-        "</section>"
-    )
+    return section("about", "About these numbers", body)
+
+
+def withheld_share(data: ReportData) -> dict:
+    """How many of the shown years' rate cells are withheld, and why (for one sentence
+    at the top of the index)."""
+    # From the cell index, which page processes hold too (they get no rates frame).
+    total = len(data.cells)
+    withheld = [c.suppression for c in data.cells.values() if c.suppressed]
+    complementary = sum(1 for why in withheld if why == "complementary")
+    primary = len(withheld) - complementary
+    return {
+        "total": total,
+        "share": pct((primary + complementary) / total, 0) if total else pct(0.0, 0),
+        "primary": primary,
+        "complementary": complementary,
+        "min_size": data.min_size,
+    }
 
 
 def render_index(
@@ -108,7 +121,7 @@ def render_index(
 ) -> str:
     """The complete index.html."""
     units = district_units(data)
-    groups = "".join(
+    groups = [
         groups_section(
             data,
             f"district:{d}",
@@ -116,30 +129,32 @@ def render_index(
             anchor="groups" if k == 0 else f"groups-{d}",
         )
         for k, d in enumerate(units)
-    )
-    criteria = "".join(
-        criteria_section(
-            data, f"district:{d}", "criteria" if k == 0 else f"criteria-{d}"
-        )
+    ]
+    criteria = [
+        criteria_section(data, f"district:{d}", "criteria" if k == 0 else f"criteria-{d}")
         for k, d in enumerate(units)
-    )
-    body = (
-        overview_section(data)
-        + groups
-        + schools_section(data, profiles, pair)
-        + criteria
-        + models_section(
+    ]
+    sections = [
+        overview_section(data),
+        *groups,
+        schools_section(data, profiles, pair),
+        *criteria,
+        # models_section (reports/district/models.py) brings its own heading and the
+        # "models" anchor; the collapsible part around it has an id of its own.
+        section("models-part", "Models", Markup(models_section(
             data.models, data.out_dir, report_dir, data.checks, data.min_size, data.specs
-        )
-        + impact_section(data.out_dir)
-        + about_section(data)
-    )
+        ))),
+        section("impact", "Did support help?", impact_section(data.out_dir)),
+        about_section(data),
+    ]
     title = "On track: district report"
     subtitle = (
-        f"School year {year_name(data.latest)} &middot; {len(profiles)} schools &middot; "
+        f"School year {year_name(data.latest)} \u00b7 {len(profiles)} schools \u00b7 "
         f"groups under {data.min_size} students withheld"
     )
-    return page(title, subtitle, NAV, body)
+    lead = fragment("report_index_lead.html.j2", withheld=withheld_share(data),
+                    rates_in=len(data.years))
+    return page(title, subtitle, NAV, sections, lead=lead)
 
 
 _WORKER: dict = {}

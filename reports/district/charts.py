@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
+from markupsafe import escape
 
 matplotlib.use("svg", force=False)
 from matplotlib.figure import Figure
@@ -63,12 +64,16 @@ def to_svg(fig: Figure, title: str) -> str:
     text = text.replace("url(#", f"url(#{prefix}").replace(
         'href="#', f'href="#{prefix}'
     )
-    safe = title.replace("&", "&amp;").replace("<", "&lt;")
-    text = text.replace(
-        "<svg ", f'<svg role="img" aria-label="{safe.replace(chr(34), "")}" ', 1
-    )
+    safe = str(escape(title))  # names from the data: escaped, quotes included
+    text = text.replace("<svg ", '<svg role="img" aria-label="' + safe + '" ', 1)
     head_end = text.index(">") + 1
-    return text[:head_end] + f"<title>{safe}</title>" + text[head_end:]
+    return text[:head_end] + "<title>" + safe + "</title>" + text[head_end:]
+
+
+def plain(text: object) -> str:
+    """Text drawn as it is: a ``$`` in a school's or group's name is not mathtext
+    (matplotlib itself escapes every text it writes into the SVG)."""
+    return str(text).replace("$", r"\$")
 
 
 def _clean(ax) -> None:
@@ -134,9 +139,9 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
                 linestyle="--" if series.dashed else "-",
                 linewidth=1.6,
                 markersize=4,
-                label=series.label,
+                label=plain(series.label),
             )
-            handles.setdefault(series.label, line)
+            handles.setdefault(plain(series.label), line)
             lines.append(line)
         ax.set_xticks(years, [f"{y - 1}-{str(y)[2:]}" for y in years])
         ax.set_xlim(years[0] - 0.3, years[-1] + 0.3)
@@ -165,7 +170,7 @@ def trend_chart(panels: Sequence[TrendPanel], title: str) -> str:
         for line, series in zip(lines, panel.series, strict=True):
             line.set_ydata([float("nan") if v is None else v for v in series.values])
         ax.set_ylim(0, _top([v for s in panel.series for v in s.values]))
-        ax.set_title(panel.title, fontsize=8, loc="left")
+        ax.set_title(plain(panel.title), fontsize=8, loc="left")
     return to_svg(fig, title)
 
 
@@ -205,14 +210,14 @@ def group_bars(
     fig, ax, bars, line = _bar_template(len(labels))
     top = _top([*values, reference])
     positions = list(range(len(labels)))[::-1]
-    ax.set_yticks(positions, labels)
+    ax.set_yticks(positions, [plain(t) for t in labels])
     for bar, value in zip(bars, values, strict=True):
         bar.set_width(value)
-    heading = title
+    heading = plain(title)
     line.set_visible(reference is not None)
     if reference is not None:
         line.set_xdata([reference, reference])
-        heading = f"{title}\n(dashed line: {reference_label}, {reference:.0%})"
+        heading = f"{heading}\n(dashed line: {plain(reference_label)}, {reference:.0%})"
     ax.set_xlim(0, top)
     ax.set_title(heading, fontsize=9, loc="left")
     return to_svg(fig, title)
@@ -249,20 +254,20 @@ def scatter_chart(
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(*_zoom([p[1] for p in points], x_quartiles))
     ax.set_ylim(*_zoom([p[2] for p in points], y_quartiles))
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
+    ax.set_xlabel(plain(x_label))
+    ax.set_ylabel(plain(y_label))
     ax.legend(loc="best", fontsize=7, frameon=False)
-    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_title(plain(title), fontsize=9, loc="left")
     return to_svg(fig, title)
 
 
 def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None:
     """Plain schools as dots, bright spots as stars, every school labelled by name."""
-    plain = [p for p in points if not p[3]]
+    dots = [p for p in points if not p[3]]
     bright = [p for p in points if p[3]]
     ax.scatter(
-        [p[1] for p in plain],
-        [p[2] for p in plain],
+        [p[1] for p in dots],
+        [p[2] for p in dots],
         s=22,
         color=SCHOOL,
         label="school",
@@ -283,7 +288,7 @@ def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None
     fontsize = 7 if len(points) <= 40 else 5
     for name, x, y, _ in points:
         ax.annotate(
-            name,
+            plain(name),
             (x, y),
             xytext=(3, 3),
             textcoords="offset points",

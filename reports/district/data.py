@@ -95,6 +95,9 @@ class Cell(NamedTuple):
     n_met: int | None
     rate: float | None
     n_unknown: int | None
+    # Why a withheld cell is withheld: "primary" (a small group) or "complementary"
+    # (withheld so that a smaller group cannot be worked out by subtraction).
+    suppression: str | None = None
 
 
 @dataclass
@@ -226,6 +229,11 @@ def read_rates(path: Path) -> pd.DataFrame:
     rates["suppressed"] = (
         rates["suppressed"].astype(str).str.lower().isin(("true", "1"))
     )
+    if "suppression" not in rates.columns:
+        rates["suppression"] = pd.NA
+    rates["suppression"] = (
+        rates["suppression"].fillna("primary").astype(str).where(rates["suppressed"])
+    )
     for col in ("school_year", "grade_level"):
         rates[col] = pd.to_numeric(rates[col]).astype("int64")
     rates["unit"] = ("district:" + rates["district_id"]).where(
@@ -250,9 +258,11 @@ def index_cells(rates: pd.DataFrame) -> dict[tuple, Cell]:
     cells: dict[tuple, Cell] = {}
     cols = [
         rates[c].tolist()
-        for c in (*_RATE_KEY, "suppressed", "n", "n_met", "rate", "n_unknown")
+        for c in (
+            *_RATE_KEY, "suppressed", "n", "n_met", "rate", "n_unknown", "suppression"
+        )
     ]
-    for year, ind, _lvl, unit, grade, gtype, grp, sup, n, met, rate, unk in zip(
+    for year, ind, _lvl, unit, grade, gtype, grp, sup, n, met, rate, unk, why in zip(
         *cols, strict=True
     ):
         key = (int(year), ind, unit, int(grade), gtype, grp)
@@ -263,6 +273,7 @@ def index_cells(rates: pd.DataFrame) -> dict[tuple, Cell]:
             n_met=None if sup or _nan(met) else int(met),
             rate=None if sup or _nan(rate) else float(rate),
             n_unknown=None if sup or _nan(unk) else int(unk),
+            suppression=str(why) if sup and not _nan(why) else None,
         )
     return cells
 

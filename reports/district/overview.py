@@ -4,7 +4,7 @@ and the criteria that keep students from being ready or on track."""
 from __future__ import annotations
 
 import pandas as pd
-
+from markupsafe import Markup
 from ontrack.reports.district import charts
 from ontrack.reports.district.data import (
     CRITERIA,
@@ -19,12 +19,17 @@ from ontrack.reports.district.html import (
     DASH,
     cell_attrs,
     count_td,
-    esc,
     figure,
+    fragment,
     pct,
     points,
     rate_td,
+    row,
+    section,
     table,
+    td,
+    th,
+    withheld_words,
 )
 from ontrack.reports.district.words import change_words, group_name, year_name
 
@@ -99,7 +104,7 @@ def trend_panels(
 
 def trend_table(
     data: ReportData, units: list[tuple[str, str]], items: list[tuple[str, int]]
-) -> str:
+) -> Markup:
     """Rows: indicator x unit; columns: the trend years."""
     rows = []
     for indicator, grade in items:
@@ -107,17 +112,15 @@ def trend_table(
             cells = [data.cell(y, indicator, unit, grade) for y in data.years]
             if all(c is None for c in cells):
                 continue
-            tds = "".join(rate_td(c) for c in cells)
             rows.append(
-                f'<tr><th scope="row">{esc(label(indicator, grade))}</th>'
-                f"<td>{esc(name)}</td>{tds}</tr>"
+                row([th(label(indicator, grade)), td(name), *(rate_td(c) for c in cells)])
             )
     header = ["indicator", "who", *[year_name(y) for y in data.years]]
     return table(header, rows, numeric=[False, False, *[True] * len(data.years)])
 
 
-def headline_cards(data: ReportData, unit: str) -> str:
-    """One card per focus indicator: the latest rate and its change."""
+def headline_cards(data: ReportData, unit: str) -> list[dict]:
+    """One card per focus indicator: the latest rate, its size and its change."""
     cards = []
     for indicator, grade in FOCUS:
         now = data.cell(data.latest, indicator, unit, grade)
@@ -127,54 +130,52 @@ def headline_cards(data: ReportData, unit: str) -> str:
         size = (
             f"of {now.n:,} students with a known status"
             if now.n is not None
-            else "withheld: small group"
+            else withheld_words(now)
         )
         change = change_words(now, before, good_is_high(indicator))
         cards.append(
-            f'<div class="card"><div class="what">{esc(label(indicator, grade))}</div>'
-            f'<div class="big"{cell_attrs(now)}>{pct(now.rate)}</div>'
-            f'<div class="note">{esc(size)}'
-            f"{'; ' + esc(change) if change else ''}</div></div>"
+            {
+                "what": label(indicator, grade),
+                "attrs": cell_attrs(now),
+                "rate": pct(now.rate),
+                "note": size + ("; " + change if change else ""),
+            }
         )
-    return f'<div class="cards">{"".join(cards)}</div>'
+    return cards
 
 
-def overview_section(data: ReportData) -> str:
+def overview_section(data: ReportData) -> Markup:
     """Section 1: each district's latest rates and three-year trends."""
-    parts = [
-        '<section id="overview"><h2>District overview</h2>',
-        (
-            f"<p>School year {year_name(data.latest)}, with the trend over "
-            f"{', '.join(year_name(y) for y in data.years)}. Readiness is measured in grade 8, "
-            "on-track in grade 9; chronic absence and suspension are shown for both grades "
-            "(rates are never added up across grades).</p>"
-        ),
-    ]
+    districts = []
     for district_id in district_units(data):
         unit = f"district:{district_id}"
-        if len(district_units(data)) > 1:
-            parts.append(f"<h3>District {esc(district_id)}</h3>")
-        parts.append(headline_cards(data, unit))
         panels = trend_panels(data, [(unit, "district")])
+        chart = None
         if panels:
             svg = charts.trend_chart(
                 panels, f"Three-year trends, district {district_id}"
             )
             alt = trend_table(data, [(unit, "district")], list(FOCUS))
-            parts.append(
-                figure(
-                    svg,
-                    "Three-year trends of the district's rates "
-                    "(higher is better for readiness and on-track, lower for "
-                    "chronic absence and suspension).",
-                    alt,
-                )
+            chart = figure(
+                svg,
+                "Three-year trends of the district's rates (higher is better for "
+                "readiness and on-track, lower for chronic absence and suspension).",
+                alt,
             )
-    parts.append("</section>")
-    return "".join(parts)
+        districts.append(
+            {"id": district_id, "cards": headline_cards(data, unit), "chart": chart}
+        )
+    body = fragment(
+        "report_overview.html.j2",
+        latest=year_name(data.latest),
+        years=", ".join(year_name(y) for y in data.years),
+        districts=districts,
+        named=len(districts) > 1,
+    )
+    return section("overview", "District overview", body, opened=True)
 
 
-def group_rows(data: ReportData, unit: str, items: list[tuple[str, int]]) -> list[str]:
+def group_rows(data: ReportData, unit: str, items: list[tuple[str, int]]) -> list[dict]:
     """Rows of the group table: one per student group, a rate and its gap per item."""
     present: dict[tuple[str, str], None] = {}
     for indicator, grade in items:
@@ -182,7 +183,7 @@ def group_rows(data: ReportData, unit: str, items: list[tuple[str, int]]) -> lis
             present.setdefault(pair, None)
     rows = []
     for group_type, group in present:
-        tds = []
+        cells = [th(group_name(group_type, group))]
         for indicator, grade in items:
             found = data.cell(data.latest, indicator, unit, grade, group_type, group)
             everyone = data.cell(data.latest, indicator, unit, grade)
@@ -194,10 +195,9 @@ def group_rows(data: ReportData, unit: str, items: list[tuple[str, int]]) -> lis
                 and everyone is not None
                 and everyone.rate is not None
             ):
-                gap = f'<span class="gap">{points(found.rate - everyone.rate)}</span>'
-            tds.append(rate_td(found, gap))
-        name = group_name(group_type, group)
-        rows.append(f'<tr><th scope="row">{esc(name)}</th>{"".join(tds)}</tr>')
+                gap = points(found.rate - everyone.rate)
+            cells.append(rate_td(found, gap))
+        rows.append(row(cells, data_group_type=group_type, data_group=group))
     return rows
 
 
@@ -221,16 +221,15 @@ def group_chart(
     )
 
 
-def group_alternative(data: ReportData, unit: str, indicator: str, grade: int) -> str:
+def group_alternative(
+    data: ReportData, unit: str, indicator: str, grade: int
+) -> Markup:
     """The published rates of one indicator's groups as a small table."""
     rows = []
     for group_type, group in data.groups_of(indicator, grade, unit):
         found = data.cell(data.latest, indicator, unit, grade, group_type, group)
         if found is not None and found.rate is not None:
-            rows.append(
-                f'<tr><th scope="row">{esc(group_name(group_type, group))}</th>'
-                f"{rate_td(found)}</tr>"
-            )
+            rows.append(row([th(group_name(group_type, group)), rate_td(found)]))
     return table(
         ["student group", label(indicator, grade)], rows, numeric=[False, True]
     )
@@ -252,48 +251,23 @@ def gap_lines(data: ReportData, unit: str, items: list[tuple[str, int]]) -> list
         rated.sort()
         (low, low_name), (high, high_name) = rated[0], rated[-1]
         lines.append(
-            f"<li>{esc(label(indicator, grade))}: {(high - low) * 100:.1f} points between "
-            f"{esc(high_name)} students ({pct(high)}) and {esc(low_name)} students "
-            f"({pct(low)}), among {len(rated)} groups large enough to publish.</li>"
+            f"{label(indicator, grade)}: {(high - low) * 100:.1f} points between "
+            f"{high_name} students ({pct(high)}) and {low_name} students "
+            f"({pct(low)}), among {len(rated)} groups large enough to publish."
         )
     return lines
 
 
-def groups_section(
-    data: ReportData,
-    unit: str,
-    heading: str = "Student groups",
-    items: list[tuple[str, int]] | None = None,
-    anchor: str = "groups",
-    charted: tuple[str, ...] = ("hs_readiness_8", "on_track_9", "chronic_absence"),
-) -> str:
-    """Section 2 of the overview (also used on school pages): rates by group, gaps."""
-    items = items or list(FOCUS)
-    items = [(i, g) for i, g in items if data.cell(data.latest, i, unit, g) is not None]
-    if not items:
-        return ""
-    header = ["student group", *[label(i, g) for i, g in items]]
-    parts = [
-        f'<section id="{anchor}"><h2>{esc(heading)}</h2>',
-        (
-            f"<p>Rates in {year_name(data.latest)} by student group. The small grey number is "
-            "the gap to all students in percentage points. Groups are published only when "
-            f"at least {data.min_size} students have a known status.</p>"
-        ),
-        table(
-            header, group_rows(data, unit, items), numeric=[False, *[True] * len(items)]
-        ),
-    ]
-    gaps = gap_lines(data, unit, items)
-    if gaps:
-        parts.append(f"<h3>Gaps between groups</h3><ul>{''.join(gaps)}</ul>")
+def _group_figures(
+    data: ReportData, unit: str, items: list[tuple[str, int]], charted: tuple[str, ...]
+) -> list[Markup]:
+    """One bar chart (with its table) per charted indicator with two groups or more."""
     figures = []
     for indicator, grade in items:
         if indicator not in charted:
             continue
-        svg = group_chart(
-            data, unit, indicator, grade, f"{label(indicator, grade)} by group"
-        )
+        title = f"{label(indicator, grade)} by group"
+        svg = group_chart(data, unit, indicator, grade, title)
         if svg:
             figures.append(
                 figure(
@@ -303,13 +277,61 @@ def groups_section(
                     group_alternative(data, unit, indicator, grade),
                 )
             )
-    if figures:
-        parts.append(f'<div class="grid2">{"".join(figures)}</div>')
-    parts.append("</section>")
-    return "".join(parts)
+    return figures
 
 
-def criteria_table(data: ReportData, unit: str, indicator: str) -> str:
+def groups_section(
+    data: ReportData,
+    unit: str,
+    heading: str = "Student groups",
+    items: list[tuple[str, int]] | None = None,
+    anchor: str = "groups",
+    charted: tuple[str, ...] = ("hs_readiness_8", "on_track_9", "chronic_absence"),
+) -> Markup:
+    """Section 2 of the overview (also used on school pages): rates by group, gaps."""
+    items = items or list(FOCUS)
+    items = [(i, g) for i, g in items if data.cell(data.latest, i, unit, g) is not None]
+    if not items:
+        return Markup("")
+    header = ["student group", *[label(i, g) for i, g in items]]
+    body = fragment(
+        "report_groups.html.j2",
+        latest=year_name(data.latest),
+        min_size=data.min_size,
+        table=table(
+            header, group_rows(data, unit, items), numeric=[False, *[True] * len(items)]
+        ),
+        gaps=gap_lines(data, unit, items),
+        figures=_group_figures(data, unit, items, charted),
+    )
+    return section(anchor, heading, body)
+
+
+def _criterion_rows(
+    part: pd.DataFrame, names: dict[str, str], min_size: int
+) -> list[dict]:
+    """One row per criterion: not met, missed only this one, data missing, a bar."""
+    rows = []
+    top = max((int(v) for v in part["not_met"].dropna()), default=0)
+    for rec in part.itertuples(index=False):
+        bar = None
+        if not pd.isna(rec.not_met):
+            bar = 0 if not top else int(120 * int(rec.not_met) / top)
+        rows.append(
+            row(
+                [
+                    th(names.get(rec.criterion, rec.criterion)),
+                    count_td(rec.not_met, min_size),
+                    count_td(rec.only, min_size),
+                    count_td(rec.missing, min_size),
+                    td(bar=bar),
+                ]
+            )
+        )
+    return rows
+
+
+def criteria_table(data: ReportData, unit: str, indicator: str) -> dict | None:
     """Which criterion keeps most students from meeting the indicator, latest year."""
     part = data.criteria[
         (data.criteria["unit"] == unit)
@@ -317,36 +339,21 @@ def criteria_table(data: ReportData, unit: str, indicator: str) -> str:
         & (data.criteria["indicator"] == indicator)
     ]
     if part.empty:
-        return ""
+        return None
     rules = data.rules_of(unit)
     names = {flag: criterion_label(rules, flag) for flag in CRITERIA[indicator]}
     n_students = part["n_students"].iloc[0]
-    if pd.isna(n_students):
-        return (
-            f"<p>{esc(LABELS[indicator])}: fewer than {data.min_size} students, so the "
-            "criteria are not shown.</p>"
-        )
-    rows = []
-    top = max((int(v) for v in part["not_met"].dropna()), default=0)
-    for rec in part.itertuples(index=False):
-        share = ""
-        if not pd.isna(rec.not_met) and n_students:
-            width = 0 if not top else int(120 * int(rec.not_met) / top)
-            share = f'<span class="bar" style="width:{width}px"></span>'
-        rows.append(
-            f'<tr><th scope="row">{esc(names.get(rec.criterion, rec.criterion))}</th>'
-            f"{count_td(rec.not_met, data.min_size)}{count_td(rec.only, data.min_size)}"
-            f"{count_td(rec.missing, data.min_size)}<td>{share}</td></tr>"
-        )
+    found = {"indicator": LABELS[indicator], "small": pd.isna(n_students), "lead": None}
+    if found["small"]:
+        return found
     known = part.dropna(subset=["not_met"])
-    lead = ""
     if len(known) and int(known["not_met"].max()) > 0:
         best = known.loc[known["not_met"].astype(int).idxmax()]
-        lead = (
-            f"<p>The criterion that holds back the most students is "
-            f"<strong>{esc(names.get(best['criterion'], best['criterion']))}</strong> "
-            f"({int(best['not_met']):,} of {int(n_students):,} students did not meet it).</p>"
-        )
+        found["lead"] = {
+            "criterion": names.get(best["criterion"], best["criterion"]),
+            "not_met": f"{int(best['not_met']):,}",
+            "of": f"{int(n_students):,}",
+        }
     header = [
         "criterion",
         "students not meeting it",
@@ -354,23 +361,25 @@ def criteria_table(data: ReportData, unit: str, indicator: str) -> str:
         "data missing",
         "",
     ]
-    return f"<h3>{esc(LABELS[indicator])}: what stands in the way</h3>{lead}" + table(
-        header, rows, numeric=[False, True, True, True, False]
+    found["table"] = table(
+        header,
+        _criterion_rows(part, names, data.min_size),
+        numeric=[False, True, True, True, False],
     )
+    return found
 
 
-def criteria_section(data: ReportData, unit: str, anchor: str = "criteria") -> str:
+def criteria_section(data: ReportData, unit: str, anchor: str = "criteria") -> Markup:
     """Section: the 'why' behind readiness and on-track rates."""
     tables = [criteria_table(data, unit, indicator) for indicator in CRITERIA]
     tables = [t for t in tables if t]
     if not tables:
-        return ""
-    return (
-        f'<section id="{anchor}"><h2>Why students are not yet ready or on track</h2>'
-        f"<p>Counts of students in {year_name(data.latest)} who did not meet each "
-        "criterion (one student can miss several). 'Missed only this one' counts "
-        "students for whom this criterion alone stood in the way: often the closest to "
-        f"being ready. Counts from 1 to {data.min_size - 1} are withheld ({DASH}*).</p>"
-        + "".join(tables)
-        + "</section>"
+        return Markup("")
+    body = fragment(
+        "report_criteria.html.j2",
+        latest=year_name(data.latest),
+        min_size=data.min_size,
+        dash=DASH,
+        tables=tables,
     )
+    return section(anchor, "Why students are not yet ready or on track", body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-
+from markupsafe import Markup
 from ontrack.reports.district import charts
 from ontrack.reports.district.data import FOCUS, ReportData, label
 from ontrack.reports.district.html import (
@@ -13,12 +13,17 @@ from ontrack.reports.district.html import (
     SUPPRESSION_NOTE,
     cell_attrs,
     count_td,
-    esc,
     figure,
+    fragment,
     page,
     pct,
     rate_td,
+    row,
+    section,
     table,
+    td,
+    th,
+    withheld_words,
 )
 from ontrack.reports.district.overview import (
     criteria_section,
@@ -51,39 +56,39 @@ def served(data: ReportData, unit: str) -> dict[str, tuple[int, ...]]:
 
 def trends_section(
     data: ReportData, school_id: str, name: str, district_id: str
-) -> str:
+) -> Markup:
     """The school's three-year trends beside its district's."""
     unit, district = f"school:{school_id}", f"district:{district_id}"
     grades = served(data, unit)
     units = [(unit, "this school"), (district, "district")]
     panels = trend_panels(data, units, grades)
-    if not panels:
-        return '<section id="trends"><h2>Trends</h2><p>No rates for grades 8 or 9.</p></section>'
-    items = [(i, g) for i, gs in grades.items() for g in gs]
-    svg = charts.trend_chart(panels, f"{name}: three-year trends against the district")
-    return (
-        '<section id="trends"><h2>Trends compared with the district</h2>'
-        + figure(
-            svg,
-            "Solid: this school; dashed: the district.",
-            trend_table(data, units, items),
+    chart = None
+    if panels:
+        items = [(i, g) for i, gs in grades.items() for g in gs]
+        svg = charts.trend_chart(
+            panels, f"{name}: three-year trends against the district"
         )
-        + "</section>"
-    )
+        chart = figure(
+            svg, "Solid: this school; dashed: the district.",
+            trend_table(data, units, items),
+        )  # fmt: skip
+    body = fragment("report_school_trends.html.j2", chart=chart)
+    return section("trends", "Trends compared with the district", body, opened=True)
 
 
-def grades_section(data: ReportData, unit: str) -> str:
+def grades_section(data: ReportData, unit: str) -> Markup:
     """Latest-year chronic absence and suspension in every grade the school has."""
     grades = data.grades.get(unit, ())
     if not grades:
-        return ""
+        return Markup("")
     indicators = ("hs_readiness_8", "on_track_9", "chronic_absence", "suspension")
-    rows = []
-    for grade in grades:
-        tds = "".join(
-            rate_td(data.cell(data.latest, i, unit, grade)) for i in indicators
+    rows = [
+        row(
+            [th(f"grade {grade}")]
+            + [rate_td(data.cell(data.latest, i, unit, grade)) for i in indicators]
         )
-        rows.append(f'<tr><th scope="row">grade {grade}</th>{tds}</tr>')
+        for grade in grades
+    ]
     header = [
         "grade",
         "Ready for high school",
@@ -91,52 +96,38 @@ def grades_section(data: ReportData, unit: str) -> str:
         "Chronically absent",
         "Suspended at least once",
     ]
-    return (
-        f'<section id="grades"><h2>By grade, {year_name(data.latest)}</h2>'
-        + table(header, rows, numeric=[False, True, True, True, True])
-        + "</section>"
-    )
+    body = table(header, rows, numeric=[False, True, True, True, True])
+    return section("grades", f"By grade, {year_name(data.latest)}", body)
 
 
-def rosters_section(data: ReportData, school_id: str) -> str:
+def rosters_section(data: ReportData, school_id: str) -> Markup:
     """Students on the current rosters by tier: counts only, suppressed."""
-    head = '<section id="rosters"><h2>Students on current rosters</h2>'
-    if data.rosters is None:
-        return head + (
-            "<p>No rosters yet: students have not been scored. Rosters themselves "
-            "stay separate files for authorised staff; this page only ever shows "
-            "how many students each tier holds.</p></section>"
+    counts = None if data.rosters is None else data.rosters.get(school_id)
+    context: dict = {"scored": data.rosters is not None, "table": None, "when": ""}
+    if counts is not None and not counts.empty:
+        rows = [
+            row([th(r.model or DASH), td(r.risk_tier), count_td(r.n, data.min_size)])
+            for r in counts.itertuples(index=False)
+        ]
+        as_of = counts["as_of_date"].iloc[0]
+        context.update(
+            when=f" as of {as_of}" if isinstance(as_of, str) and as_of else "",
+            min_size=data.min_size,
+            table=table(
+                ["model", "tier", "students"], rows, numeric=[False, False, True]
+            ),
         )
-    counts = data.rosters.get(school_id)
-    if counts is None or counts.empty:
-        return head + "<p>No roster for this school.</p></section>"
-    rows = [
-        f'<tr><th scope="row">{esc(r.model or DASH)}</th><td>{esc(r.risk_tier)}</td>'
-        f"{count_td(r.n, data.min_size)}</tr>"
-        for r in counts.itertuples(index=False)
-    ]
-    as_of = counts["as_of_date"].iloc[0]
-    when = f" as of {esc(as_of)}" if isinstance(as_of, str) and as_of else ""
-    return (
-        head + f"<p>How many students each support tier holds{when}. Names are only in "
-        "the rosters, which stay with authorised staff. Counts from 1 to "
-        f"{data.min_size - 1} are withheld.</p>"
-        + table(["model", "tier", "students"], rows, numeric=[False, False, True])
-        + "</section>"
-    )
+    body = fragment("report_school_rosters.html.j2", **context)
+    return section("rosters", "Students on current rosters", body)
 
 
-def similar_section(data: ReportData, profiles: pd.DataFrame, school_id: str) -> str:
+def similar_section(data: ReportData, profiles: pd.DataFrame, school_id: str) -> Markup:
     """This school beside schools of similar size and share disadvantaged."""
     peers = similar_schools(profiles, school_id)
     me = profiles[profiles["school_id"] == school_id]
-    head = '<section id="similar"><h2>Similar schools</h2>'
     if me.empty or len(peers) < 2:
-        return head + (
-            "<p>No similar schools to compare with (size or share of "
-            "socioeconomically disadvantaged students not published, or no other "
-            "school in the same bands).</p></section>"
-        )
+        body = fragment("report_school_similar.html.j2", table=None)
+        return section("similar", "Similar schools", body)
     mine = me.iloc[0]
     items = [
         (i, g)
@@ -146,24 +137,46 @@ def similar_section(data: ReportData, profiles: pd.DataFrame, school_id: str) ->
     rows = []
     for rec in peers.itertuples(index=False):
         unit = f"school:{rec.school_id}"
-        tds = "".join(rate_td(data.cell(data.latest, i, unit, g)) for i, g in items)
-        mark = " (this school)" if rec.school_id == school_id else ""
+        name = th(
+            rec.school_name, href=school_page(rec.school_id),
+            data_sort=rec.school_name.lower(),
+            after=" (this school)" if rec.school_id == school_id else "",
+        )  # fmt: skip
         rows.append(
-            f'<tr><th scope="row" data-sort="{esc(rec.school_name.lower())}">'
-            f'<a href="{school_page(rec.school_id)}">{esc(rec.school_name)}</a>'
-            f"{mark}</th>{tds}</tr>"
+            row([name, *(rate_td(data.cell(data.latest, i, unit, g)) for i, g in items)])
         )
-    return (
-        head + f"<p>Schools that are also {esc(mine['size_band'])} and have a "
-        f"{esc(mine['sed_band'])} of socioeconomically disadvantaged students, in "
-        f"{year_name(data.latest)}.</p>"
-        + table(
-            ["school", *[label(i, g) for i, g in items]],
-            rows,
-            sortable=True,
+    body = fragment(
+        "report_school_similar.html.j2",
+        size_band=mine["size_band"],
+        sed_band=mine["sed_band"],
+        latest=year_name(data.latest),
+        table=table(
+            ["school", *[label(i, g) for i, g in items]], rows, sortable=True,
             numeric=[False, *[True] * len(items)],
-        )
-        + "</section>"
+        ),
+    )  # fmt: skip
+    return section("similar", "Similar schools", body)
+
+
+def _lead(data: ReportData, unit: str, items: list[tuple[str, int]]) -> Markup:
+    """The top of a school's page: what it is for, and its latest rates."""
+    lines = []
+    for indicator, grade in items:
+        now = data.cell(data.latest, indicator, unit, grade)
+        if now is not None:
+            lines.append(
+                {
+                    "what": label(indicator, grade),
+                    "attrs": cell_attrs(now),
+                    "rate": pct(now.rate),
+                    "withheld": None if now.rate is not None else withheld_words(now),
+                }
+            )
+    return fragment(
+        "report_school_lead.html.j2",
+        latest=year_name(data.latest),
+        lines=lines,
+        note=SUPPRESSION_NOTE.format(dash=DASH, n=data.min_size),
     )
 
 
@@ -173,22 +186,7 @@ def render_school(data: ReportData, profiles: pd.DataFrame, school: dict) -> str
     unit = f"school:{school_id}"
     grades = served(data, unit)
     items = [(i, g) for i, gs in grades.items() for g in gs]
-    lead = []
-    for indicator, grade in items:
-        now = data.cell(data.latest, indicator, unit, grade)
-        if now is not None:
-            lead.append(
-                f"<li>{esc(label(indicator, grade))}: "
-                f"<strong{cell_attrs(now)}>{pct(now.rate)}</strong>"
-                f"{'' if now.rate is not None else ' (withheld: small group)'}</li>"
-            )
-    body = [
-        '<p><a href="index.html">&larr; District report</a></p>',
-        (
-            f"<p>School year {year_name(data.latest)}. These numbers help a school team see where "
-            "students may need support; they are not a grade for the school or its students.</p>"
-        ),
-        f"<ul>{''.join(lead)}</ul>" if lead else "<p>No rates for grades 8 or 9.</p>",
+    sections = [
         trends_section(data, school_id, name, school["district_id"]),
         grades_section(data, unit),
         groups_section(
@@ -201,7 +199,6 @@ def render_school(data: ReportData, profiles: pd.DataFrame, school: dict) -> str
         criteria_section(data, unit),
         rosters_section(data, school_id),
         similar_section(data, profiles, school_id),
-        f'<p class="note">{esc(SUPPRESSION_NOTE.format(dash=DASH, n=data.min_size))}</p>',
     ]
-    subtitle = f"School {esc(school_id)} &middot; district {esc(school['district_id'])}"
-    return page(f"{name}", subtitle, NAV, "".join(body))
+    subtitle = f"School {school_id} \u00b7 district {school['district_id']}"
+    return page(name, subtitle, NAV, sections, lead=_lead(data, unit, items))

@@ -5,10 +5,21 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-
+from markupsafe import Markup
 from ontrack.reports.district import charts
 from ontrack.reports.district.data import FOCUS, ReportData, good_is_high, label
-from ontrack.reports.district.html import DASH, esc, figure, pct, rate_td, table
+from ontrack.reports.district.html import (
+    DASH,
+    figure,
+    fragment,
+    pct,
+    rate_td,
+    row,
+    section,
+    table,
+    td,
+    th,
+)
 from ontrack.reports.district.profiles import (
     PAIRS,
     SED_BANDS,
@@ -23,46 +34,42 @@ from ontrack.reports.district.words import school_page, year_name
 TABLE_ID = "schools-table"
 
 
-def _select(name: str, text: str, options: list[str]) -> str:
-    opts = "".join(f'<option value="{esc(o)}">{esc(o)}</option>' for o in options)
-    return (
-        f'<label>{esc(text)}<br><select name="{esc(name)}" data-filter="{TABLE_ID}">'
-        f'<option value="">all</option>{opts}</select></label>'
-    )
+def _select(name: str, text: str, options: list[str]) -> dict:
+    """A filter of the schools table: the row attribute it matches and its choices."""
+    return {"name": name, "text": text, "options": options, "table": TABLE_ID}
 
 
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text)
 
 
-def schools_table(data: ReportData, profiles: pd.DataFrame, bright: set[str]) -> str:
+def _school_row(data: ReportData, rec: object, bright: set[str]) -> dict:
+    """One school's row: name (linked), level, size, share, bands, rates, bright spot."""
+    unit = f"school:{rec.school_id}"
+    known_share = not (rec.sed_share is None or math.isnan(rec.sed_share))
+    known_size = not (rec.size is None or math.isnan(rec.size))
+    cells = [
+        th(rec.school_name, href=school_page(rec.school_id),
+           data_sort=rec.school_name.lower()),
+        td(rec.school_level),
+        td(f"{int(rec.size):,}" if known_size else DASH, klass="num",
+           data_sort=str(int(rec.size)) if known_size else ""),
+        td(pct(rec.sed_share, 0) if known_share else DASH, klass="num derived",
+           data_sort=f"{rec.sed_share:.4f}" if known_share else ""),
+        td(rec.size_band),
+        td(rec.sed_band),
+        *(rate_td(data.cell(data.latest, i, unit, g)) for i, g in FOCUS),
+        td(label="bright spot" if rec.school_id in bright else ""),
+    ]  # fmt: skip
+    return row(
+        cells, data_size=rec.size_band, data_sed=rec.sed_band, data_grades=rec.grades,
+        data_district=rec.district_id,
+    )  # fmt: skip
+
+
+def schools_table(data: ReportData, profiles: pd.DataFrame, bright: set[str]) -> Markup:
     """Every school with its latest rates; rows carry their bands for the filters."""
-    items = [(i, g) for i, g in FOCUS]
-    rows = []
-    for rec in profiles.itertuples(index=False):
-        unit = f"school:{rec.school_id}"
-        share = (
-            DASH
-            if rec.sed_share is None or math.isnan(rec.sed_share)
-            else pct(rec.sed_share, 0)
-        )
-        size = (
-            DASH if rec.size is None or math.isnan(rec.size) else f"{int(rec.size):,}"
-        )
-        size_sort = "" if size == DASH else str(int(rec.size))
-        share_sort = "" if share == DASH else f"{rec.sed_share:.4f}"
-        tds = "".join(rate_td(data.cell(data.latest, i, unit, g)) for i, g in items)
-        spot = '<span class="tag">bright spot</span>' if rec.school_id in bright else ""
-        rows.append(
-            f'<tr data-size="{esc(rec.size_band)}" data-sed="{esc(rec.sed_band)}" '
-            f'data-grades="{esc(rec.grades)}" data-district="{esc(rec.district_id)}">'
-            f'<th scope="row" data-sort="{esc(rec.school_name.lower())}">'
-            f'<a href="{school_page(rec.school_id)}">{esc(rec.school_name)}</a></th>'
-            f"<td>{esc(rec.school_level)}</td>"
-            f'<td class="num" data-sort="{size_sort}">{size}</td>'
-            f'<td class="num derived" data-sort="{share_sort}">{share}</td>'
-            f"<td>{esc(rec.size_band)}</td><td>{esc(rec.sed_band)}</td>{tds}<td>{spot}</td></tr>"
-        )
+    rows = [_school_row(data, rec, bright) for rec in profiles.itertuples(index=False)]
     header = [
         "school",
         "level",
@@ -70,10 +77,10 @@ def schools_table(data: ReportData, profiles: pd.DataFrame, bright: set[str]) ->
         "share disadvantaged",
         "size band",
         "share band",
-        *[label(i, g) for i, g in items],
+        *[label(i, g) for i, g in FOCUS],
         "bright spot",
     ]
-    numeric = [False, False, True, True, False, False, *[True] * len(items), False]
+    numeric = [False, False, True, True, False, False, *[True] * len(FOCUS), False]
     filters = [
         _select("size", "Size (thirds of schools)", [*SIZE_BANDS, UNKNOWN_BAND]),
         _select(
@@ -84,18 +91,16 @@ def schools_table(data: ReportData, profiles: pd.DataFrame, bright: set[str]) ->
         filters.append(
             _select("district", "District", sorted(set(profiles["district_id"])))
         )
-    return (
-        f'<div class="filters" role="group" aria-label="compare similar schools">'
-        f"{''.join(filters)}</div>"
-        + '<div class="scroll">'
-        + table(header, rows, sortable=True, table_id=TABLE_ID, numeric=numeric)
-        + "</div>"
+    return fragment(
+        "report_schools_table.html.j2",
+        filters=filters,
+        table=table(header, rows, sortable=True, table_id=TABLE_ID, numeric=numeric),
     )
 
 
 def scatter_figures(
     data: ReportData, profiles: pd.DataFrame, default: ScatterPair
-) -> tuple[str, set[str]]:
+) -> tuple[Markup, set[str]]:
     """One figure per pair with at least two schools, and the default pair's bright spots."""
     pairs = [default, *[p for p in PAIRS if p != default]]
     figures, options, bright_default = [], [], set()
@@ -109,22 +114,13 @@ def scatter_figures(
         figures.append(_scatter_figure(data, pair, found, bright))
         xl, yl = label(pair.x, pair.grade), label(pair.y, pair.grade)
         options.append((pair.slug, f"{xl} vs {yl}"))
-    if not figures:
-        return (
-            "<p>Fewer than two schools have both rates published; no scatter.</p>",
-            set(),
-        )
-    pick = "".join(f'<option value="{esc(s)}">{esc(t)}</option>' for s, t in options)
-    chooser = (
-        f'<div class="filters"><label>Compare<br><select id="scatter-pick">{pick}'
-        "</select></label></div>"
-    )
-    return chooser + "".join(figures), bright_default
+    chooser = fragment("report_scatter.html.j2", options=options, figures=figures)
+    return chooser, bright_default
 
 
 def _scatter_figure(
     data: ReportData, pair: ScatterPair, found: Quadrants, bright: set[str]
-) -> str:
+) -> Markup:
     """One pair's scatter with its table of schools and a caption naming the bright
     spots."""
     pts = [
@@ -152,13 +148,15 @@ def _scatter_figure(
         f"{best_x} quarter for {xl} and the {best_y} quarter for {yl}"
         f"{': ' + spots if spots else ' (none this year)'}."
     )
-    attrs = f' data-pair="{pair.slug}" id="scatter-{_slug(pair.slug)}"'
-    return figure(svg, caption, alt, attrs, classes="chart scatter")
+    return figure(
+        svg, caption, alt, pair=pair.slug, figure_id=f"scatter-{_slug(pair.slug)}",
+        classes="chart scatter",
+    )  # fmt: skip
 
 
 def _scatter_table(
     data: ReportData, pair: ScatterPair, found: Quadrants, bright: set[str]
-) -> str:
+) -> Markup:
     """The scatter's numbers: the quartiles, and each school's two rates by name."""
     xl, yl = label(pair.x, pair.grade), label(pair.y, pair.grade)
     rows = []
@@ -167,39 +165,43 @@ def _scatter_table(
     ):
         unit = f"school:{rec.school_id}"
         rows.append(
-            f'<tr><th scope="row">{esc(rec.school_name)}</th>'
-            f"{rate_td(data.cell(data.latest, pair.x, unit, pair.grade))}"
-            f"{rate_td(data.cell(data.latest, pair.y, unit, pair.grade))}"
-            f"<td>{'bright spot' if rec.school_id in bright else ''}</td></tr>"
+            row(
+                [
+                    th(rec.school_name),
+                    rate_td(data.cell(data.latest, pair.x, unit, pair.grade)),
+                    rate_td(data.cell(data.latest, pair.y, unit, pair.grade)),
+                    td("bright spot" if rec.school_id in bright else ""),
+                ]
+            )
         )
-    quart = (
-        f'<p class="note">Quartiles: {esc(xl)} {", ".join(pct(q) for q in found.x_quartiles)}; '
-        f"{esc(yl)} {', '.join(pct(q) for q in found.y_quartiles)}.</p>"
+    quartiles = (
+        f"Quartiles: {xl} {', '.join(pct(q) for q in found.x_quartiles)}; "
+        f"{yl} {', '.join(pct(q) for q in found.y_quartiles)}."
     )
-    return quart + table(
-        ["school", xl, yl, ""],
-        rows,
-        sortable=True,
-        numeric=[False, True, True, False],
-    )
+    return fragment(
+        "report_note_table.html.j2",
+        note=quartiles,
+        table=table(
+            ["school", xl, yl, ""], rows, sortable=True,
+            numeric=[False, True, True, False],
+        ),
+    )  # fmt: skip
 
 
 def schools_section(
     data: ReportData, profiles: pd.DataFrame, default: ScatterPair
-) -> str:
+) -> Markup:
     """Section 3 of index.html."""
     if profiles.empty:
-        return '<section id="schools"><h2>Schools</h2><p>No school-level rates.</p></section>'
-    scatter, bright = scatter_figures(data, profiles, default)
-    return (
-        '<section id="schools"><h2>Schools</h2>'
-        f"<p>{len(profiles)} schools, {year_name(data.latest)}. Click a column heading to "
-        "sort. To compare a school with similar ones, pick its size and its share of "
-        "socioeconomically disadvantaged students (each is the school's third among the "
-        "district's schools, from published counts; 'not published' where a count is "
-        "withheld). Follow a school's name for its own page.</p>"
-        + schools_table(data, profiles, bright)
-        + "<h3>Where to look: two indicators side by side</h3>"
-        "<p>Bright spots are schools doing well on both: places to learn from. Schools far "
-        "from them are where support may matter most.</p>" + scatter + "</section>"
-    )
+        body = fragment("report_schools.html.j2", empty=True)
+    else:
+        scatter, bright = scatter_figures(data, profiles, default)
+        body = fragment(
+            "report_schools.html.j2",
+            empty=False,
+            n=len(profiles),
+            latest=year_name(data.latest),
+            table=schools_table(data, profiles, bright),
+            scatter=scatter,
+        )
+    return section("schools", "Schools", body)

@@ -16,10 +16,25 @@ _RACE = {
     "pacific_islander": "Pacific Islander",
     "black": "Black or African American",
 }
+# Each flag's two sides in words: (students with the flag, students without it).
+_FLAG_SIDES = {
+    "english_learner": ("English learners", "Not English learners"),
+    "students_with_disabilities": (
+        "Students with disabilities",
+        "Students without disabilities",
+    ),
+    "socioeconomically_disadvantaged": (
+        "Socioeconomically disadvantaged",
+        "Not socioeconomically disadvantaged",
+    ),
+    "foster_youth": ("Foster youth", "Not in foster care"),
+    "homeless": ("Students experiencing homelessness", "Not experiencing homelessness"),
+}
 
 
 def group_name(group_type: str, group: str) -> str:
-    """Words for a student group, e.g. 'English learners' or 'Hispanic'."""
+    """Words for a student group, e.g. 'English learners', 'Not English learners' or
+    'Hispanic': each side of a flag is named for what it is."""
     if group_type == "all":
         return "All students"
     if group_type == "race_ethnicity":
@@ -28,7 +43,10 @@ def group_name(group_type: str, group: str) -> str:
         if group == "not_reported":
             return "Gender not reported"
         return _GENDER.get(group, f"Gender {group}")
-    return _GROUP_TYPE_NAMES.get(group_type, group_type.replace("_", " ").capitalize())
+    sides = _FLAG_SIDES.get(group_type)
+    if sides is not None and group in ("yes", "no"):
+        return sides[0] if group == "yes" else sides[1]
+    return f"{group_type_name(group_type)}: {group.replace('_', ' ')}"
 
 
 def group_type_name(group_type: str) -> str:
