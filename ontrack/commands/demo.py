@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
     def numbered(first: int) -> Callable[[int, str], None]:
         return lambda index, doing: say(f"{first + index}/{steps} {doing}")
 
-    results = pipeline.run_stages(before, data, out, config, progress=say, announce=numbered(2))
+    store = _warm_up(lambda: _open_store(config, out))  # MLflow's start-up, during features
+    pre = before[: before.index("train")]
+    results = pipeline.run_stages(pre, data, out, config, progress=say, announce=numbered(2))
+    store.join()  # training writes to the store: it is ready, or ready to be made again
+    results.update(pipeline.run_stages(["train"], data, out, config, progress=say,
+                                       announce=numbered(2 + len(pre))))
     earlier = _earlier_checkpoint(out, config)
     if earlier is not None:
         say(f"{len(before) + 2}/{steps} scoring at the checkpoint before ({earlier}), as "
@@ -111,20 +117,32 @@ def run(args: argparse.Namespace) -> int:
 WARM_UP = ("ontrack.modeling.train", "ontrack.modeling.tracking", "ontrack.reports.publish")
 
 
-def _warm_up() -> None:
-    """Import the modelling stack in a background thread (imports are thread-safe: a
-    stage that needs a module first waits for it instead of importing it twice)."""
+def _warm_up(work: Callable[[], object] | None = None) -> threading.Thread:
+    """Run start-up work in a background thread: by default import the modelling stack
+    (imports are thread-safe: a stage that needs a module first waits for it instead of
+    importing it twice). A failure is left to the stage that needs the work done."""
     import importlib
-    import threading
 
     def load() -> None:
-        for name in WARM_UP:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the stage that needs it reports it
-                return
+        try:
+            if work is None:
+                for name in WARM_UP:
+                    importlib.import_module(name)
+            else:
+                work()
+        except Exception:  # noqa: BLE001 - the stage that needs it reports it
+            return
 
-    threading.Thread(target=load, name="ontrack-warm-up", daemon=True).start()
+    thread = threading.Thread(target=load, name="ontrack-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _open_store(config: Config, out: Path) -> None:
+    """Create (or open) the MLflow store and its tables: 5-20 s on first use."""
+    from ontrack.modeling import tracking
+
+    tracking.connect(config, out).search_experiments(max_results=1)
 
 
 def _with_synth_cutoffs(config: Config, data: Path) -> Config:
