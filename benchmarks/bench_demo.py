@@ -31,16 +31,21 @@ LINE = re.compile(r"^\[demo +(\d+\.\d)s\] (.*)$")
 STEP = re.compile(r"^(\d+)/(\d+) (.*)$")
 
 
-def stage_times(stderr: str, total: float) -> tuple[dict[str, float], float]:
-    """Seconds per numbered stage (repeated names add up) and the longest silence."""
+def stage_times(stderr: str, total: float) -> dict[str, float]:
+    """Seconds per numbered stage (repeated names add up), from the lines' own stamps."""
     lines = [(float(m[1]), m[2]) for m in map(LINE.match, stderr.splitlines()) if m]
-    stamps = [t for t, _ in lines] + [total]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     steps = [(t, _stage_name(STEP.match(text)[3])) for t, text in lines if STEP.match(text)]
     times: dict[str, float] = {}
     for (start, name), (end, _) in zip(steps, [*steps[1:], (total, "")], strict=True):
         times[name] = times.get(name, 0.0) + end - start
-    return times, max(gaps, default=0.0)
+    return times
+
+
+def longest_silence(arrivals: list[float], total: float) -> float:
+    """The longest wait for a line: from the launch to the first line (imports included),
+    between two lines, and from the last line to the end."""
+    stamps = [0.0, *arrivals, total]
+    return max(b - a for a, b in zip(stamps, stamps[1:], strict=False))
 
 
 def _stage_name(text: str) -> str:
@@ -54,12 +59,16 @@ def run_once(students: int, years: int) -> tuple[dict[str, float], float, float]
         cmd = [str(Path(sys.executable).parent / "ontrack"), "demo", "--out", folder,
                "--students", str(students), "--years", str(years)]
         started = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines, arrivals = [], []
+        for line in child.stderr:  # each line as it comes: its arrival is what a user sees
+            arrivals.append(time.perf_counter() - started)
+            lines.append(line)
+        code = child.wait()
         total = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"demo failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    times, silence = stage_times(done.stderr, total)
-    return times, silence, total
+    if code != 0:
+        raise SystemExit(f"demo failed ({code}):\n{''.join(lines)[-2000:]}")
+    return stage_times("".join(lines), total), longest_silence(arrivals, total), total
 
 
 def medians(runs: list[tuple[dict[str, float], float, float]]) -> dict[str, float]:
