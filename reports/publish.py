@@ -249,10 +249,12 @@ def write_index(folder: Path, jobs: list[tuple]) -> Path:
         entries.append({"title": meta.title, "href": href.as_posix(), "kind": "school" if href.parent == Path(".")
                         else "counselor", "students": len(rows), "tiers": dict(meta.tier_counts),
                         "followup": len(meta.followup), "models": sorted(set(rows["model"].astype(str)))})
+    # Who ranks, when it is not a model that passed its gate: said here as on every roster.
+    banners = list(dict.fromkeys(meta.banner for _rows, meta, _where, _stem in jobs if meta.banner))
     path = Path(folder) / "index.html"
     temporary = path.with_name(f".{path.name}.tmp")
     try:
-        temporary.write_text(render_index(entries), encoding="utf-8", newline="\n")
+        temporary.write_text(render_index(entries, banners), encoding="utf-8", newline="\n")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -155,11 +155,12 @@ def render_html(frame: pd.DataFrame, meta: RosterMeta, *, kinds: dict[str, str] 
         nothing_new=NOTHING_NEW, no_students=NO_STUDENTS)
 
 
-def render_index(entries: list[dict]) -> str:
+def render_index(entries: list[dict], banners: list[str] | None = None) -> str:
     """``OUT/rosters/index.html``: every roster (``entries``: title, href, kind,
-    students, tiers {name: n}, followup, models), schools first, then counselors."""
+    students, tiers {name: n}, followup, models), schools first, then counselors, under
+    the ``banners`` the rosters carry (ranked by the rule because ..., a forced model)."""
     tiers = list(dict.fromkeys(t for e in entries for t in e["tiers"]))
     ordered = sorted(entries, key=lambda e: (e["kind"] != "school", e["title"].casefold(), e["href"]))
-    return render("roster_index.html.j2", entries=ordered, tiers=tiers,
+    return render("roster_index.html.j2", entries=ordered, tiers=tiers, banners=banners or [],
                   schools=sum(e["kind"] == "school" for e in entries),
                   students=sum(e["students"] for e in entries if e["kind"] == "school"))

@@ -141,7 +141,7 @@ def render_index(
         *criteria,
         # models_section (reports/district/models.py) brings its own heading and the
         # "models" anchor; the collapsible part around it has an id of its own.
-        section("models-part", "Models", Markup(models_section(
+        section("models-part", "Early-warning models", Markup(models_section(
             data.models, data.out_dir, report_dir, data.checks, data.min_size, data.specs
         ))),
         section("impact", "Did support help?", impact_section(data.out_dir)),

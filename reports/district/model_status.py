@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ontrack.reports.district.html import DASH, pct
-from ontrack.reports.district.words import group_name, group_type_name
+from ontrack.reports.district.words import group_name, group_type_name, is_flag_side
 from ontrack.reports.templating import render
 
 from ontrack.errors import OnTrackError
@@ -65,17 +65,15 @@ def ranking_paragraph(summary: dict | None, subject: str = "this model") -> str:
     )
 
 
-def group_value(group_type: object, group: object) -> str:
-    """Words for one group of a kind, e.g. "Hispanic"; a flag's group is its value
-    ("yes", "no"), not the flag's name again."""
-    kind, value = str(group_type), str(group)
-    name = group_name(kind, value)
-    return value if name == group_type_name(kind) else name
-
-
 def group_words(group_type: object, group: object) -> str:
-    """A student group with its kind, e.g. "Race/ethnicity: Hispanic", "Foster youth: no"."""
-    return f"{group_type_name(str(group_type))}: {group_value(group_type, group)}"
+    """A student group in words, with its kind when the name alone does not say it:
+    "Race/ethnicity: Hispanic", but "English learners" and "Not English learners" (each
+    side of a flag is named for what it is)."""
+    kind, value = str(group_type), str(group)
+    name, kind_name = group_name(kind, value), group_type_name(kind)
+    if name.startswith(f"{kind_name}:") or is_flag_side(kind, value) or kind == "all":
+        return name
+    return f"{kind_name}: {name}"
 
 
 def _check_name(check: dict) -> str:

@@ -49,6 +49,12 @@ def group_name(group_type: str, group: str) -> str:
     return f"{group_type_name(group_type)}: {group.replace('_', ' ')}"
 
 
+def is_flag_side(group_type: str, group: str) -> bool:
+    """Whether ``group`` is one side (yes/no) of a yes/no flag, which ``group_name``
+    names on its own ("Not English learners")."""
+    return group_type in _FLAG_SIDES and group in ("yes", "no")
+
+
 def group_type_name(group_type: str) -> str:
     """Words for a kind of group."""
     return _GROUP_TYPE_NAMES.get(group_type, group_type.replace("_", " ").capitalize())
