@@ -69,8 +69,9 @@ class TrackingConfig(_Frozen):
 
     uri: str | None = Field(
         None,
-        description="MLflow tracking URI; default: MLFLOW_TRACKING_URI when set, else a "
-        "SQLite file OUT/mlflow/mlflow.db.",
+        description="MLflow tracking URI; default: MLFLOW_TRACKING_URI when set, else "
+        "$ONTRACK_HOME/mlflow/mlflow.db when ONTRACK_HOME is set, else a SQLite file "
+        "OUT/mlflow/mlflow.db.",
     )
     registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
 
