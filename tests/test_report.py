@@ -621,3 +621,18 @@ def test_criteria_words_follow_the_configs_bars_not_numbers_typed_in_the_report(
     assert any("90%" in w for w in changed.values()) and any("3.2" in w for w in changed.values())
     code = inspect.getsource(report_data)
     assert not re.search(r"\b0\.9\d*\b|\b2\.5\b|\b96\b", code)  # no bar typed in data.py
+
+
+def test_roster_counts_read_the_file_scoring_named_never_a_path_from_an_id(tmp_path: Path) -> None:
+    from ontrack.paths import file_stem
+    from ontrack.reports.district.sources import roster_counts
+
+    out = tmp_path / "out"
+    (out / "rosters").mkdir(parents=True)
+    rows = "student_id,model,risk_tier,as_of_date\n" + "".join(
+        f"{i:05d},grade8,check in,2025-01-31\n" for i in range(25))
+    (out / "rosters" / f"{file_stem('North/7')}.csv").write_text(rows, encoding="utf-8")
+    (tmp_path / "secret.csv").write_text(rows, encoding="utf-8")  # outside OUT/rosters
+    found = roster_counts(out, ["North/7", "../../secret"], 20, ("check in",))
+    assert list(found) == ["North/7"]
+    assert found["North/7"].set_index("risk_tier").loc["check in", "n"] == 25

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ontrack.paths import file_stem
 from ontrack.config import Config, default_models
 from ontrack.errors import OnTrackError
 from ontrack.reports.district.data import (
@@ -231,7 +232,7 @@ def roster_counts(
         return None
     result: dict[str, pd.DataFrame] = {}
     for school_id in school_ids:
-        path = folder / f"{school_id}.csv"
+        path = folder / f"{file_stem(school_id)}.csv"  # the name scoring gave it, never a raw ID
         if not path.exists():
             continue
         found, as_of = _tier_rows(path)
