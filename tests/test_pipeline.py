@@ -1,9 +1,10 @@
 """One pipeline: the stages are declared once and every runner runs that declaration.
 
 The demo (in process) and the Prefect flows run the declared stages in the declared
-order; after a run on the shared district every declared output exists; no other module spells the
-sequence of stage names (an ``ast`` scan for a tuple or list of stage names, and a text
-scan for "a -> b -> c" in prose).
+order; no other module spells the sequence of stage names (an ``ast`` scan for a tuple or
+list of stage names, and a text scan for "a -> b -> c" in prose). That every stage writes
+every output it declares is checked after the suite's one full run, the demo's
+(tests/test_project.py::test_demo_runs_every_stage).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def test_the_declaration_is_well_formed() -> None:
 
 def test_demo_runs_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """``ontrack demo`` runs every declared stage, in order, for every model of the
-    config, scoring once more first at the checkpoint before (the stages' work replaced
-    by a recorder: the run itself is tested below)."""
+    config, scoring into the risk history first at the checkpoint before (the stages'
+    work replaced by a recorder: the run itself is tests/test_project.py's demo test)."""
     import ontrack.synth
     from ontrack.commands import demo
     from ontrack.config import load_config
@@ -62,29 +63,13 @@ def test_demo_runs_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(ontrack.synth, "generate_district", lambda *_, **__: None)
     monkeypatch.setattr(demo, "SUMMARIES", {})
     monkeypatch.setattr(demo, "_earlier_checkpoint", lambda *_: date(2025, 10, 31))
+    monkeypatch.setattr(demo, "_open_store", lambda *_: None)
+    monkeypatch.setattr(demo, "_score_history", lambda _out, _config, as_of, _say: ran.append(f"history {as_of}"))
     assert main(["demo", "--quiet", "--out", str(tmp_path)]) == 0
     models = list(load_config(None).models)
     first = NAMES.index("score")
     assert [r.removesuffix(" None") for r in ran] == (
-        expanded(NAMES[:first], models) + expanded(["score"], models) + expanded(NAMES[first:], models))
-
-
-@pytest.mark.slow
-def test_every_declared_output_exists_after_a_run(synthetic_district: Path, tmp_path: Path) -> None:
-    """The whole pipeline in process on the shared district: each stage writes every
-    output it declares (per-model stages for the config's first model, to stay fast)."""
-    from ontrack.config import config_from_dict
-
-    config = config_from_dict({"modeling": {"bootstrap_samples": 20}})
-    models = list(config.models)[:1]
-    steps: list[str] = []
-    results = pipeline.run_stages(pipeline.names(), synthetic_district, tmp_path / "out", config,
-                                  models, announce=lambda _i, doing: steps.append(doing))
-    assert list(results) == NAMES and len(steps) == len(expanded(NAMES, models))
-    for declared in pipeline.STAGES:
-        for model in models if declared.per_model else [None]:
-            for path in declared.output_paths(tmp_path / "out", model):
-                assert path.exists(), f"{declared.step(model)} promised {path}"
+        expanded(NAMES[:first], models) + ["history 2025-10-31"] + expanded(NAMES[first:], models))
 
 
 def test_flows_run_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
