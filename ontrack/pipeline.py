@@ -24,6 +24,7 @@ from typing import Any
 
 from ontrack.config import Config
 from ontrack.errors import ConfigError
+from ontrack.locks import exclusive
 
 DATA = "data"  # the district's data directory: an input that is not a stage
 Say = Callable[[str], None]
@@ -98,15 +99,20 @@ def _features(ctx: Context, model: str, **params: Any) -> dict:
 def _train(ctx: Context, model: str, target: str | None = None, split_kind: str | None = None) -> Any:
     from ontrack.modeling import train_model
 
-    return _quiet(lambda: train_model(ctx.out, ctx.config, model=model, target=target,
-                                      split_kind=split_kind, progress=ctx.progress))
+    lock = ctx.out / "models" / model / ".train.lock"  # two trainings of a model would mix files
+    with exclusive(lock, what=f"`ontrack train --model {model}`", wait=False):
+        return _quiet(lambda: train_model(ctx.out, ctx.config, model=model, target=target,
+                                          split_kind=split_kind, progress=ctx.progress))
 
 
 def _score(ctx: Context, model: str, as_of: Any = None) -> Any:
     from ontrack.reports.publish import score_and_publish
 
-    return _quiet(lambda: score_and_publish(ctx.out, ctx.config, model=model, as_of=as_of,
-                                            progress=ctx.progress))
+    # Rosters of a school hold every model: one scoring run at a time per OUT, the next waits.
+    with exclusive(ctx.out / "rosters" / ".score.lock", what="`ontrack score`", wait=True,
+                   waiting=ctx.progress):
+        return _quiet(lambda: score_and_publish(ctx.out, ctx.config, model=model, as_of=as_of,
+                                                progress=ctx.progress))
 
 
 def _impact(ctx: Context, _model: None) -> dict:
