@@ -83,6 +83,37 @@ def test_bootstrap_resamples_whole_students() -> None:
     assert all(seen)
 
 
+def test_bootstrap_draws_the_same_rows_as_one_draw_per_resample() -> None:
+    """All resamples drawn at once give each resample the rows a draw per resample gave
+    (whole students, in the order picked), so published intervals did not move."""
+    students = np.array(["b", "a", "b", "c", "a", "a", "d"])
+    seen: list[list[int]] = []
+
+    def record(rows: np.ndarray) -> dict[str, float]:
+        seen.append(rows.tolist())
+        return {"n": float(len(rows))}
+
+    bootstrap_intervals(record, students, n_samples=30, seed=11)
+    codes, uniques = pd.factorize(students)
+    members = [np.flatnonzero(codes == g).tolist() for g in range(len(uniques))]
+    rng = np.random.default_rng(11)
+    expected = [[row for g in rng.integers(0, len(uniques), size=len(uniques)) for row in members[g]]
+                for _ in range(30)]
+    assert seen == expected
+
+
+def test_list_labels_as_text_or_codes_give_identical_metrics() -> None:
+    y, prob = _known(300, seed=3)
+    students = np.repeat(np.arange(100), 3)
+    labels = np.array(["2024-01-31", "2023-10-31", "2024-04-30"])[np.arange(300) % 3]
+    rule = (prob > 0.7).astype(float)
+    common = {"rule_rate": float(rule.mean()), "top_shares": (0.1,), "probabilistic": True,
+              "n_samples": 40, "seed": 2, "rule_flagged": rule}
+    as_text = evaluate_score(y, prob, students, lists=labels, **common)
+    as_codes = evaluate_score(y, prob, students, lists=pd.factorize(labels)[0] + 5, **common)
+    assert json.dumps(as_text) == json.dumps(as_codes)
+
+
 def test_calibration_repairs_a_deliberately_mis_scaled_model() -> None:
     rng = np.random.default_rng(0)
     true_logit = rng.normal(-1.0, 1.5, 4000)

@@ -238,12 +238,12 @@ def bootstrap_intervals(
     codes, uniques = pd.factorize(np.asarray(groups))
     order = np.argsort(codes, kind="stable")
     starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    rng = np.random.default_rng(seed)
+    # Every resample's students drawn at once: the same stream, so the same draws, as
+    # one ``integers(size=n)`` call per resample.
+    picks = np.random.default_rng(seed).integers(0, len(uniques), size=(n_samples, len(uniques)))
     draws: dict[str, list[float]] = {}
-    for _ in range(n_samples):
-        picked = rng.integers(0, len(uniques), size=len(uniques))
-        rows = np.concatenate([order[starts[g]:starts[g + 1]] for g in picked])
-        for name, value in metric(rows).items():
+    for picked in picks:
+        for name, value in metric(_group_rows(order, starts, picked)).items():
             draws.setdefault(name, []).append(value)
     tail = (1.0 - level) / 2.0 * 100.0
     intervals = {}
@@ -256,6 +256,22 @@ def bootstrap_intervals(
             low, high = np.percentile(finite, [tail, 100.0 - tail])
             intervals[name] = [float(low), float(high)]
     return intervals
+
+
+def _group_rows(order: np.ndarray, starts: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """The rows of the picked groups, group after group in the order picked (each
+    group's rows in ``order``): what concatenating ``order[starts[g]:starts[g + 1]]``
+    gives, without a Python loop over the groups.
+
+    Examples
+    --------
+    >>> _group_rows(np.array([0, 2, 1]), np.array([0, 2, 3]), np.array([1, 0, 0])).tolist()
+    [1, 0, 2, 0, 2]
+    """
+    lengths = starts[picked + 1] - starts[picked]
+    ends = np.cumsum(lengths)
+    within = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lengths, lengths)
+    return order[np.repeat(starts[picked], lengths) + within]
 
 
 def evaluate_score(
@@ -275,13 +291,17 @@ def evaluate_score(
     (``lists``/``rule_flagged``: see :func:`score_metrics`)."""
     y = np.asarray(y, dtype="float64")
     score = np.asarray(score, dtype="float64")
+    # Lists as integer codes: the same partition of rows, factorized once rather than
+    # once per resample (labels are only compared for equality).
+    codes = None if lists is None else pd.factorize(np.asarray(lists))[0]
+    flags = None if rule_flagged is None else np.asarray(rule_flagged)
 
     def on(rows: np.ndarray) -> dict[str, float]:
         return score_metrics(
             y[rows], score[rows], rule_rate=rule_rate, top_shares=top_shares,
             probabilistic=probabilistic,
-            lists=None if lists is None else np.asarray(lists)[rows],
-            rule_flagged=None if rule_flagged is None else np.asarray(rule_flagged)[rows],
+            lists=None if codes is None else codes[rows],
+            rule_flagged=None if flags is None else flags[rows],
         )
 
     point = on(np.arange(len(y)))
