@@ -375,3 +375,18 @@ def test_quarantine_rows_of_parquet_and_of_names(tiny_district: Path, tmp_path: 
         ("4", "(withheld: a name)"), ("5", "(withheld: a name)")]
     text = (tmp_path / "out" / "validation" / "quarantine" / "students.csv").read_text()
     assert not any(name in text for name in ("Yorick", "Pemberton", "Xavier", "Oddly"))
+
+
+def test_a_line_longer_than_duckdbs_default_is_read_and_counted(tmp_path: Path) -> None:
+    """DuckDB skips a line over its default 2 MB limit without a word: a long free-text
+    cell must still be a row in (here accepted), never a silent drop."""
+    long_cell = "x" * 3_000_000
+    discipline = ("student_id,school_id,incident_date,action,incident_type\n"
+                  "00017,001,2023-10-02,referral,short\n"
+                  f"00017,001,2023-10-03,referral,{long_cell}\n"
+                  "00017,001,2023-10-04,referral,short\n")
+    data = write_district(tmp_path / "data", discipline=discipline)
+    assert main(["validate", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "out" / "validation" / "report.json").read_text(encoding="utf-8"))
+    table = report["tables"]["discipline"]
+    assert table["rows_in"] == 3 == table["rows_accepted"] + table["rows_quarantined"]
