@@ -97,6 +97,9 @@ def test_a_modified_artifact_is_refused(district: dict) -> None:
         booster.write_bytes(original.replace(b"shrinkage=", b"shrinkage=9", 1))
         with pytest.raises(ModelIntegrityError, match="booster.txt must have SHA-256"):
             tracking.load_registered(client, "ontrack-grade8", "champion")
+        version = str(district["result"].registered.version)
+        with pytest.raises(ModelIntegrityError, match="booster.txt must have SHA-256"):
+            tracking.promote(client, "ontrack-grade8", version, why="test", force=True)  # forced or not
         with pytest.raises(Exception, match="refusing to load"):
             mlflow.pyfunc.load_model("models:/ontrack-grade8@champion")
         # Rewriting the manifest to match does not help: the registry holds its digest.

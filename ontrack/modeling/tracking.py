@@ -209,7 +209,8 @@ def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str
 
     A version that failed its gate (tag ``gate_passed`` not ``true``) is refused with
     the failed checks named, unless ``force``; a forced promotion is recorded on the
-    version (``forced``, who, why) and printed on every roster it ranks.
+    version (``forced``, who, why) and printed on every roster it ranks. A version whose
+    bundle does not load and verify against its manifest is refused, forced or not.
     """
     try:
         found = client.get_model_version(name, version)
@@ -225,6 +226,9 @@ def promote(client: MlflowClient, name: str, version: str, *, why: str, who: str
             f"version {version} of {name} must pass its gate to become champion. Got a "
             f"failed gate instead: {failed}. Promote it anyway only with --force --why TEXT."
         )
+    # A champion must load: a version whose bundle was changed or mixed with another
+    # run's (two trainings at once) is refused here, not found broken by the next score.
+    load_registered(client, name, str(version))
     previous = ""
     if _has_alias(client, name, CHAMPION):
         previous = str(client.get_model_version_by_alias(name, CHAMPION).version)
