@@ -7,9 +7,10 @@ key's path, so a misspelled threshold can never fall back silently to a default.
 One data directory may hold several districts (CONTRACT §1): ``rules`` holds the default
 district rules and ``districts`` overrides any of them per ``district_id``.
 
-This module holds the district rules, the root :class:`Config` and its loading. The
-other sections (settings of the pipeline's stages) are in :mod:`ontrack.pipeline_settings`
-and re-exported here, so ``from ontrack.config import ScoringConfig`` keeps working.
+This module holds the root :class:`Config` and its loading. The district rules are in
+:mod:`ontrack.district_rules`, the settings of the pipeline's stages in
+:mod:`ontrack.pipeline_settings` and :mod:`ontrack.support_settings`; all are re-exported
+here, so ``from ontrack.config import ScoringConfig`` keeps working.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import difflib
 import hashlib
 import json
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +43,13 @@ from ontrack.pipeline_settings import (
     Treatment,
     _Frozen,
     default_models,
+)
+from ontrack.district_rules import (
+    DistrictRules,
+    MarkScale,
+    OnTrackRule,
+    ReadinessRule,
+    parse_month_day,
 )
 from ontrack.support_settings import FollowupConfig, ImpactConfig, ImpactCutoff
 
@@ -78,147 +85,6 @@ __all__ = [
 ]
 
 CONFIG_VERSION = 1
-
-
-def _default_letter_points() -> dict[str, float]:
-    """A=4, B=3, C=2, D=1, F=0; + or - moves 0.3, with A+ capped at 4.0."""
-    points: dict[str, float] = {}
-    for letter, base in (("A", 4.0), ("B", 3.0), ("C", 2.0), ("D", 1.0)):
-        points[f"{letter}+"] = min(4.0, base + 0.3)
-        points[letter] = base
-        points[f"{letter}-"] = round(base - 0.3, 1)
-    points["F"] = 0.0
-    return points
-
-
-class MarkScale(_Frozen):
-    """How marks turn into grade points and which marks count as D/F or pass."""
-
-    letter_points: dict[str, float] = Field(
-        default_factory=_default_letter_points,
-        description="Grade points per letter mark (0-4 scale).",
-    )
-    numeric_cutoffs: dict[str, float] = Field(
-        default_factory=lambda: {"A": 90.0, "B": 80.0, "C": 70.0, "D": 60.0},
-        description="Lowest numeric mark (0-100) for each letter; below the lowest is F.",
-    )
-    d_or_f_letters: tuple[str, ...] = Field(
-        default=("D", "F"),
-        description="Base letters that count as a D or F (readiness criterion).",
-    )
-    failing_letters: tuple[str, ...] = Field(
-        default=("F",), description="Base letters that count as a failing mark."
-    )
-    pass_marks: tuple[str, ...] = Field(
-        default=("P",), description="Marks meaning pass without grade points."
-    )
-    no_pass_marks: tuple[str, ...] = Field(
-        default=("NP",), description="Marks meaning no pass (failing, no grade points)."
-    )
-    non_grade_marks: tuple[str, ...] = Field(
-        default=("I", "W"), description="Incomplete / withdrawn: no points, not failing."
-    )
-
-    @field_validator("letter_points")
-    @classmethod
-    def _points_in_range(cls, value: dict[str, float]) -> dict[str, float]:
-        for letter, pts in value.items():
-            if not 0.0 <= pts <= 5.0:
-                raise ValueError(
-                    f"grade points must be between 0 and 5. Got {letter}={pts} instead."
-                )
-        return value
-
-    def all_marks(self) -> set[str]:
-        """Every non-numeric mark this scale accepts (upper case)."""
-        return {
-            m.upper()
-            for m in (
-                *self.letter_points,
-                *self.pass_marks,
-                *self.no_pass_marks,
-                *self.non_grade_marks,
-            )
-        }
-
-
-class ReadinessRule(_Frozen):
-    """CORE 8th-grade high-school readiness thresholds (CONTRACT §2)."""
-
-    gpa_min: float = Field(2.5, description="Ready needs 8th-grade GPA at or above this.")
-    attendance_min: float = Field(
-        0.96, gt=0, le=1, description="Ready needs an attendance rate at or above this."
-    )
-    max_d_or_f_ela_math: int = Field(
-        0, ge=0, description="Most D/F final marks in ELA or math allowed."
-    )
-    max_suspensions: int = Field(0, ge=0, description="Most suspensions allowed.")
-
-
-class OnTrackRule(_Frozen):
-    """9th-grade on-track thresholds (default: Chicago Freshman On-Track)."""
-
-    full_year_courses_required: float = Field(
-        5.0, ge=0, description="Credits needed by end of 9th grade, in full-year courses."
-    )
-    max_core_semester_fs: int = Field(
-        1, ge=0, description="Most semester Fs in core subjects allowed."
-    )
-    core_subjects: tuple[str, ...] = ("ela", "math", "science", "social_science")
-
-
-class DistrictRules(_Frozen):
-    """Everything that can differ between districts in one data directory."""
-
-    mark_scale: MarkScale = Field(default_factory=MarkScale)
-    credit_unit: float = Field(
-        1.0,
-        gt=0,
-        description="Credits per full-year course (1.0; 10 for California semester "
-        "credits).",
-    )
-    school_year_start: str = Field(
-        "07-01",
-        description="Month-day on which a school year starts; a dated record belongs "
-        "to the year running from here.",
-    )
-    checkpoints: tuple[str, ...] = Field(
-        ("10-31", "01-31", "06-30"),
-        description="As-of month-days at which cohorts are scored each school year.",
-    )
-    readiness: ReadinessRule = Field(default_factory=ReadinessRule)
-    on_track: OnTrackRule = Field(default_factory=OnTrackRule)
-    chronic_absence_max_rate: float = Field(
-        0.90,
-        gt=0,
-        le=1,
-        description="Chronically absent when the attendance rate is at or below this.",
-    )
-
-    @field_validator("school_year_start")
-    @classmethod
-    def _month_day(cls, value: str) -> str:
-        parse_month_day(value)
-        return value
-
-    @field_validator("checkpoints")
-    @classmethod
-    def _checkpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("checkpoints must list at least one month-day. Got none.")
-        for item in value:
-            parse_month_day(item)
-        return value
-
-    def year_start(self, school_year: int) -> date:
-        """First day of ``school_year`` (the year in which it ends)."""
-        month, day = parse_month_day(self.school_year_start)
-        start_year = school_year - 1 if (month, day) > (1, 1) else school_year
-        return date(start_year, month, day)
-
-    def year_end(self, school_year: int) -> date:
-        """Last day of ``school_year``: the day before the next year starts."""
-        return date.fromordinal(self.year_start(school_year + 1).toordinal() - 1)
 
 
 class Config(_Frozen):
@@ -311,18 +177,6 @@ class Config(_Frozen):
         settings = self.model_dump(mode="json", exclude={"engine"})
         canonical = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-
-def parse_month_day(value: str) -> tuple[int, int]:
-    try:
-        month_text, day_text = value.split("-")
-        month, day = int(month_text), int(day_text)
-        date(2000, month, day)  # 2000 is a leap year, so 02-29 is allowed
-    except ValueError:
-        raise ValueError(
-            f"a month-day must look like 'MM-DD'. Got {value!r} instead."
-        ) from None
-    return month, day
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (  # top first
     ("ontrack.validation",),
     ("ontrack.edfi", "ontrack.synth"),
     ("ontrack.config", "ontrack.pipeline_settings", "ontrack.support_settings",
-     "ontrack.paths", "ontrack.locks", "ontrack.tables", "ontrack.console",
+     "ontrack.paths", "ontrack.locks", "ontrack.district_rules", "ontrack.tables", "ontrack.console",
      "ontrack.errors", "ontrack.models", "ontrack"),
 )
 ONLY = {"prefect": ("ontrack.flows",), "prefect_dask": ("ontrack.flows",),
