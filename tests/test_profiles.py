@@ -179,3 +179,31 @@ def test_pages_of_students_who_left_the_roster_are_removed(scored: dict, tmp_pat
     assert len(_pages(out)) == 2
     listed = json.loads((out / "profiles" / file_stem(school) / "_pages_grade8.json").read_text("utf-8"))
     assert listed == [f"{file_stem(roster['student_id'].iloc[0])}.html"]
+
+
+def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_data(
+        scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every model's profiles and the impact study share the district's as-of indicators;
+    validated files written again (a new run) are never answered from the old ones."""
+    from ontrack.scoring import profile_data
+
+    out = _copy_validated(scored["out"], tmp_path / "out")
+    config, have = scored["config"], profile_data.provided(out)
+    calls: list[date] = []
+    real = profile_data.student_indicators
+
+    def counted(con: object, config: object, **kwargs: object) -> object:
+        calls.append(kwargs["as_of"])
+        return real(con, config, **kwargs)
+
+    monkeypatch.setattr(profile_data, "student_indicators", counted)
+    point = (date.fromisoformat(scored["result"].run["as_of"]), (2025,))
+    first = profile_data.shared_indicators(out, config, [point], provided=have)[point]
+    again = profile_data.shared_indicators(out, config, [point, point], provided=have)[point]
+    assert calls == [point[0]] and again is first and len(first) > 50
+    students = out / "validated" / "students.parquet"
+    rewritten = students.with_name("students.tmp")
+    shutil.copyfile(students, rewritten)
+    rewritten.replace(students)  # as validation writes: a new file moved into place
+    fresh = profile_data.shared_indicators(out, config, [point], provided=have)[point]
+    assert calls == [point[0], point[0]] and fresh is not first and fresh.equals(first)

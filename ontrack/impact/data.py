@@ -31,6 +31,7 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.dataset.labels import build_labels
 from ontrack.indicators import checkpoint_dates, school_year_of, student_indicators
+from ontrack.scoring.profile_data import shared_indicators
 from ontrack.validation.store import provided_tables
 
 # criterion -> its value column in the indicators' student table
@@ -151,16 +152,22 @@ def latest_on_or_before(config: Config, district_id: str | None, day: date,
 
 
 def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-                district_id: str | None, provided: set[str]) -> pd.DataFrame:
+                district_id: str | None, provided: set[str],
+                out_dir: Path | None = None) -> pd.DataFrame:
     """Per student, the criteria and rule status known on ``as_of``.
 
     Computed by :func:`ontrack.indicators.student_indicators` over that date's school
     year; one row per student with the grade at that date, ``rule_status`` of the
-    grade's rule and every value column.
+    grade's rule and every value column. With ``out_dir`` (the folder ``con`` reads)
+    the run's shared computation is used: the profiles asked for the same checkpoints.
     """
     year = school_year_of(config.rules_for(district_id), as_of)
-    long = student_indicators(con, config, as_of=as_of, school_years=[year],
-                              provided=provided)
+    if out_dir is None:
+        long = student_indicators(con, config, as_of=as_of, school_years=[year],
+                                  provided=provided)
+    else:
+        point = (as_of, (year,))
+        long = shared_indicators(out_dir, config, [point], provided=provided, con=con)[point]
     keys = ["student_id", "grade_level"]
     values = long.groupby(keys)[list(VALUE_COLUMNS.values())].first()
     rule = long.assign(wanted=long["grade_level"].map(GRADE_RULE))
@@ -173,11 +180,13 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
 
 
 def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
-                 dates: pd.Series, cache: dict | None = None) -> pd.DataFrame:
+                 dates: pd.Series, cache: dict | None = None,
+                 out_dir: Path | None = None) -> pd.DataFrame:
     """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown).
 
     ``cache`` (a dict kept by the caller) holds each date's values, so the pre-start
-    checkpoint and a cutoff's ``as_of`` that fall on the same day are computed once.
+    checkpoint and a cutoff's ``as_of`` that fall on the same day are computed once;
+    ``out_dir``: see :func:`wide_values`.
     """
     parts, have = [], provided_tables(con)
     cache = {} if cache is None else cache
@@ -185,7 +194,7 @@ def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFr
                                                sort=True, dropna=True):
         key = (pd.Timestamp(day).date(), district or None)
         if key not in cache:
-            cache[key] = wide_values(con, config, *key, have)
+            cache[key] = wide_values(con, config, *key, have, out_dir)
         wide = cache[key]
         parts.append(group[["student_id"]].reset_index().merge(
             wide, on="student_id", how="left").set_index("index"))
@@ -256,7 +265,7 @@ def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
         latest_on_or_before(config, d if isinstance(d, str) else None, s.date())
         for d, s in zip(rows["district_id"], rows["start_date"], strict=True)
     ], index=rows.index, dtype="datetime64[ns]")
-    rows = rows.join(values_as_of(con, config, rows, checkpoints, cache))
+    rows = rows.join(values_as_of(con, config, rows, checkpoints, cache, out_dir))
     rows["checkpoint"] = checkpoints
     rows["risk"] = history_risk(out_dir, rows, rows["start_date"])
     rows = rows.join(outcomes(con, config, rows))

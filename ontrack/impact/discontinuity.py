@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,20 @@ class Discontinuity:
     ci: tuple[float, float]  # robust bias-corrected
     p_value: float  # robust
     density_p_value: float | None  # manipulation test at the cutoff
+
+
+def preload() -> threading.Thread:
+    """Import ``rdrobust`` and ``rddensity`` in the background (about 2 s) while the
+    caller builds the study; the imports in :func:`estimate` then find them loaded."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):  # estimate() raises it where it matters
+            import rddensity  # noqa: F401
+            import rdrobust  # noqa: F401
+
+    thread = threading.Thread(target=load, name="rd-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _quiet(call: Callable[[], T]) -> T:

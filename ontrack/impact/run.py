@@ -30,7 +30,7 @@ from ontrack.impact.data import (
     latest_on_or_before,
     values_as_of,
 )
-from ontrack.impact.discontinuity import estimate
+from ontrack.impact.discontinuity import estimate, preload
 from ontrack.impact.matching import OUTCOME, compare
 from ontrack.support_settings import ImpactCutoff
 from ontrack.validation.store import open_validated
@@ -121,7 +121,7 @@ def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame
     if cutoff.variable.startswith("risk:"):
         return history_risk(out_dir, rows, dates, model=cutoff.variable.split(":", 1)[1])
     column = VALUE_COLUMNS[cutoff.variable.split(".", 1)[1]]
-    return pd.to_numeric(values_as_of(con, config, rows, dates, cache)[column],
+    return pd.to_numeric(values_as_of(con, config, rows, dates, cache, out_dir)[column],
                          errors="coerce")
 
 
@@ -186,6 +186,8 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
     try:
         say("reading interventions, pre-start criteria, risk and outcomes")
         cache: dict = {}  # values as of each date, shared by the comparison and the cutoffs
+        if config.impact.cutoffs:
+            preload()  # the cutoffs' estimates need rdrobust: imported while the study builds
         study = build_study(con, config, out_dir, cache=cache)
         if study is None:
             result.update(status="not_estimable", why=NO_TABLE)

@@ -14,7 +14,7 @@ shown, also those dated after the run's as-of date: the team reads the page to a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -101,7 +101,7 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         _copy_tables(con, validated, have)
         tables = {name: con.execute(f"SELECT * FROM {ident(name)}").df()
                   for name in PROFILE_TABLES}
-        tables["criteria"] = _criteria(con, config, have, through)
+        tables["criteria"] = _criteria(con, config, have, through, out_dir)
         tables["attendance_months"] = _attendance_months(con)
     finally:
         con.close()
@@ -142,13 +142,19 @@ def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, through: date) 
 
 
 def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[str],
-              through: date) -> pd.DataFrame:
-    """The indicators as of each checkpoint, only for the year(s) it belongs to."""
+              through: date, out_dir: Path) -> pd.DataFrame:
+    """The indicators as of each checkpoint, only for the year(s) it belongs to (the
+    district's as-of computation, shared by every batch and model, kept to ``_wanted``)."""
+    points = [(day, tuple(sorted(years)))
+              for day, years in sorted(_checkpoints(con, config, through).items())]
+    district = shared_indicators(out_dir, config, points, provided=have)
+    wanted = set(con.execute("SELECT student_id FROM _wanted").df()["student_id"].astype(str))
     frames = []
-    for day, years in sorted(_checkpoints(con, config, through).items()):
-        rows = student_indicators(con, config, as_of=day, school_years=sorted(years), provided=have)
+    for point in points:
+        rows = district[point]
+        rows = rows[rows["student_id"].astype(str).isin(wanted)]
         if len(rows):
-            frames.append(rows.assign(as_of_date=pd.Timestamp(day)))
+            frames.append(rows.assign(as_of_date=pd.Timestamp(point[0])).reset_index(drop=True))
     if not frames:
         return student_indicators(con, config, as_of=through, school_years=[], provided=have)
     # A district whose checkpoint falls on another district's date: keep each row only
@@ -157,6 +163,46 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
     own = [day.date() in checkpoint_dates(config.rules_for(d), int(y))
            for day, d, y in zip(frame["as_of_date"], frame["district_id"], frame["school_year"], strict=True)]
     return frame[own].reset_index(drop=True)
+
+
+# Data identity -> (as-of date, school years) -> every student's indicators then. One
+# identity is kept: new validated files (or another config) start afresh.
+_SHARED: dict[tuple, dict[tuple, pd.DataFrame]] = {}
+
+
+def _identity(out_dir: Path, config: Config, provided: Collection[str]) -> tuple:
+    """What the indicators depend on: the validated files (by path, inode, size and
+    modification time: a rewrite replaces the file), the config and the tables provided."""
+    validated = (Path(out_dir) / "validated").resolve()
+    files = tuple(sorted((p.name, st.st_ino, st.st_size, st.st_mtime_ns)
+                         for p in validated.glob("*.parquet") for st in [p.stat()]))
+    return str(validated), config.config_hash, frozenset(provided), files
+
+
+def shared_indicators(out_dir: Path | str, config: Config, points: Sequence[tuple[date, tuple[int, ...]]],
+                      *, provided: Collection[str],
+                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, pd.DataFrame]:
+    """Every student's indicators as of each ``(date, school_years)`` point, computed
+    once per run for the whole district (profiles of every model and the impact study
+    ask for the same checkpoints). ``con`` reads the validated tables (opened here when
+    None). The frames are shared: read them, never modify them in place.
+    """
+    identity = _identity(Path(out_dir), config, provided)
+    if identity not in _SHARED:
+        _SHARED.clear()
+    shelf = _SHARED.setdefault(identity, {})
+    missing = [(day, tuple(years)) for day, years in points if (day, tuple(years)) not in shelf]
+    if missing:
+        own = con is None
+        con = open_validated(out_dir, config) if own else con
+        try:
+            for day, years in missing:
+                shelf[(day, years)] = student_indicators(con, config, as_of=day, school_years=list(years),
+                                                         provided=set(provided))
+        finally:
+            if own:
+                con.close()
+    return {(day, tuple(years)): shelf[(day, tuple(years))] for day, years in points}
 
 
 def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
