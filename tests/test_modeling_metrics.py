@@ -13,11 +13,15 @@ from ontrack.config import FairnessBounds
 from ontrack.modeling.calibration import METHODS, MarginCalibrator, apply_calibration, fit_best_calibrator
 from ontrack.modeling.fairness import fairness_audit
 from ontrack.modeling.metrics import (
+    average_precision,
     bootstrap_intervals,
     evaluate_score,
     expected_calibration_error,
+    expected_flags,
+    list_flags,
     precision_recall_at,
     reliability_table,
+    roc_auc,
     score_metrics,
 )
 
@@ -112,6 +116,25 @@ def test_list_labels_as_text_or_codes_give_identical_metrics() -> None:
     as_text = evaluate_score(y, prob, students, lists=labels, **common)
     as_codes = evaluate_score(y, prob, students, lists=pd.factorize(labels)[0] + 5, **common)
     assert json.dumps(as_text) == json.dumps(as_codes)
+
+
+def test_one_sort_and_all_lists_at_once_give_the_per_metric_numbers_exactly() -> None:
+    """score_metrics sorts once and flags every list in one pass: the numbers equal, to
+    the last bit, the metrics computed one by one and the lists flagged one by one."""
+    rng = np.random.default_rng(8)
+    for n, ties in ((300, 2), (57, 1), (400, 3)):
+        y = (rng.uniform(size=n) < 0.3).astype(float)
+        score = np.round(rng.uniform(size=n), ties)
+        labels = rng.integers(0, 6, n).astype(str)
+        rule = (rng.uniform(size=n) < 0.2).astype(float)
+        got = score_metrics(y, score, rule_rate=0.2, lists=labels, rule_flagged=rule)
+        assert got["roc_auc"] == roc_auc(y, score) and got["pr_auc"] == average_precision(y, score)
+        assert got["precision_at_top_10"] == precision_recall_at(y, score, 0.1)[0]
+        one_by_one = np.zeros(n)
+        for label in set(labels):
+            rows = np.flatnonzero(labels == label)
+            one_by_one[rows] = expected_flags(score[rows], float(rule[rows].sum()))
+        assert list_flags(score, rule, labels).tolist() == one_by_one.tolist()
 
 
 def test_calibration_repairs_a_deliberately_mis_scaled_model() -> None:

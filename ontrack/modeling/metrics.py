@@ -36,12 +36,13 @@ def top_share_key(share: float) -> str:
     return f"top_{round(share * 100):d}"
 
 
-def expected_flags(score: np.ndarray, k: float) -> np.ndarray:
+def expected_flags(score: np.ndarray, k: float, ascending: np.ndarray | None = None) -> np.ndarray:
     """Expected flag of each row when the ``k`` highest scores are flagged.
 
     Rows strictly above the cut get 1, rows below it 0, and the rows tied at the cut
     share the places left: each gets ``places / tied`` (the expected value over every
-    ordering of the tie). The weights sum to ``k``.
+    ordering of the tie). The weights sum to ``k``. ``ascending``: the scores already
+    sorted (a caller computing several metrics sorts once).
 
     Examples
     --------
@@ -54,8 +55,8 @@ def expected_flags(score: np.ndarray, k: float) -> np.ndarray:
     weights = np.zeros(n, dtype="float64")
     if k <= 0 or n == 0:
         return weights
-    order = np.sort(score)[::-1]
-    cut = order[int(np.ceil(k)) - 1]
+    ascending = np.sort(score) if ascending is None else ascending
+    cut = ascending[n - int(np.ceil(k))]  # the k-th highest
     above = score > cut
     tied = score == cut
     weights[above] = 1.0
@@ -70,14 +71,26 @@ def list_flags(score: np.ndarray, places: np.ndarray, lists: np.ndarray) -> np.n
     rule's 0/1 flags, so each list flags as many as the rule does there)."""
     score = np.asarray(score, dtype="float64")
     places = np.asarray(places, dtype="float64")
-    lists = np.asarray(lists)
     weights = np.zeros(len(score), dtype="float64")
-    codes, _ = pd.factorize(lists)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2)) if len(codes) else [0]
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=False):
-        rows = order[start:stop]
-        weights[rows] = expected_flags(score[rows], float(places[rows].sum()))
+    if not len(score):
+        return weights
+    # Every list at once, as :func:`expected_flags` does one list: counts are exact in
+    # float64, so the weights are the same numbers.
+    codes, _ = pd.factorize(np.asarray(lists))
+    sizes = np.bincount(codes)
+    k = np.minimum(np.maximum(np.bincount(codes, weights=places), 0.0), sizes)
+    order = np.lexsort((-score, codes))  # by list, highest score first
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    used = k > 0
+    cut = np.full(len(sizes), np.inf)
+    cut[used] = score[order[starts[used] + np.ceil(k[used]).astype(int) - 1]]
+    row_cut = cut[codes]
+    above, tied = score > row_cut, score == row_cut
+    n_tied = np.bincount(codes, weights=tied, minlength=len(sizes))
+    share = np.divide(k - np.bincount(codes, weights=above, minlength=len(sizes)), n_tied,
+                      out=np.zeros(len(sizes)), where=n_tied > 0)
+    weights[above] = 1.0
+    weights[tied] = share[codes[tied]]
     return weights
 
 
@@ -86,16 +99,18 @@ def flag_count(rate: float, n: int) -> int:
     return int(round(rate * n))
 
 
-def flag_top(score: np.ndarray, rate: float) -> np.ndarray:
+def flag_top(score: np.ndarray, rate: float, ascending: np.ndarray | None = None) -> np.ndarray:
     """Expected flag (0..1) of each row when the top ``rate`` share is flagged
     (:func:`expected_flags`; ties at the cut share the places left)."""
     score = np.asarray(score, dtype="float64")
-    return expected_flags(score, flag_count(rate, len(score)))
+    return expected_flags(score, flag_count(rate, len(score)), ascending)
 
 
-def precision_recall_at(y: np.ndarray, score: np.ndarray, rate: float) -> tuple[float, float]:
-    """Precision and recall when the top ``rate`` share by score is flagged, tie-aware."""
-    return precision_recall_of(y, flag_top(score, rate))
+def precision_recall_at(y: np.ndarray, score: np.ndarray, rate: float,
+                        ascending: np.ndarray | None = None) -> tuple[float, float]:
+    """Precision and recall when the top ``rate`` share by score is flagged, tie-aware
+    (``ascending``: the scores already sorted)."""
+    return precision_recall_of(y, flag_top(score, rate, ascending))
 
 
 def precision_recall_of(y: np.ndarray, flagged: np.ndarray) -> tuple[float, float]:
@@ -118,6 +133,33 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
         return np.nan
     ranks = rankdata(np.asarray(score, dtype="float64"))
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def _average_ranks(order: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties share their mean) from a stable ascending sort: the
+    same numbers as ``scipy.stats.rankdata`` (half-integers are exact in float64)."""
+    new = np.r_[True, ascending[1:] != ascending[:-1]]
+    block = np.cumsum(new)
+    ends = np.r_[np.flatnonzero(new), len(ascending)]
+    ranks = np.empty(len(ascending), dtype="float64")
+    ranks[order] = 0.5 * (ends[block] + ends[block - 1] + 1)
+    return ranks
+
+
+def _sorted_aucs(y: np.ndarray, order: np.ndarray, ascending: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and average precision from one sort (both classes present): equal to
+    :func:`roc_auc` and :func:`average_precision`. Within a tie block the row order
+    does not matter: only the counts at each block's end enter."""
+    positives = float(y.sum())
+    negatives = len(y) - positives
+    ranks = _average_ranks(order, ascending)
+    auc = float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    ranked, hits = ascending[::-1], np.cumsum(y[order[::-1]])
+    last = np.r_[np.flatnonzero(np.diff(ranked) != 0), len(ranked) - 1]
+    tp = hits[last]
+    precision = tp / (last + 1)
+    recall = tp / positives
+    return auc, float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def average_precision(y: np.ndarray, score: np.ndarray) -> float:
@@ -197,9 +239,16 @@ def score_metrics(
     y = np.asarray(y, dtype="float64")
     score = np.asarray(score, dtype="float64")
     both = 0 < y.sum() < len(y)
+    ascending = None
+    if np.isnan(score).any():
+        aucs = (roc_auc(y, score), average_precision(y, score)) if both else (np.nan, np.nan)
+    else:  # one sort serves both AUCs and every top share
+        order = np.argsort(score, kind="stable")
+        ascending = score[order]
+        aucs = _sorted_aucs(y, order, ascending) if both else (np.nan, np.nan)
     out: dict[str, float] = {
-        "roc_auc": roc_auc(y, score) if both else np.nan,
-        "pr_auc": average_precision(y, score) if both else np.nan,
+        "roc_auc": aucs[0],
+        "pr_auc": aucs[1],
         "brier": float(np.mean((score - y) ** 2)) if probabilistic and len(y) else np.nan,
         "ece": expected_calibration_error(y, score) if probabilistic else np.nan,
     }
@@ -209,12 +258,12 @@ def score_metrics(
         )
     else:
         out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_at(
-            y, score, rule_rate
+            y, score, rule_rate, ascending
         )
     for share in top_shares:
         key = top_share_key(share)
         out[f"precision_at_{key}"], out[f"recall_at_{key}"] = precision_recall_at(
-            y, score, share
+            y, score, share, ascending
         )
     return out
 
