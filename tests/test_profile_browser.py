@@ -9,9 +9,6 @@ skipped only when no Chromium binary can be found (set ONTRACK_CHROMIUM).
 
 from __future__ import annotations
 
-import json
-import os
-import select
 import time
 from pathlib import Path
 
@@ -43,32 +40,9 @@ class ListeningBrowser(Browser):
         super().__init__(binary, profile)
         self.events: list[dict] = []
 
-    def send(self, method: str, params: dict | None = None, *, session: bool = True,
-             timeout: float = 30.0) -> dict:
-        """As :meth:`Browser.send`, but events that arrive meanwhile are kept."""
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session and self.session:
-            message["sessionId"] = self.session
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\0" in self._buffer:
-                raw, self._buffer = self._buffer.split(b"\0", 1)
-                reply = json.loads(raw)
-                if "method" in reply and "id" not in reply:
-                    self.events.append(reply)
-                elif reply.get("id") == self._next_id:
-                    if "error" in reply:
-                        raise RuntimeError(f"{method}: {reply['error']}")
-                    return reply.get("result", {})
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._from_chrome], [], [], left)[0]:
-                raise TimeoutError(f"Chromium did not answer {method} in {timeout} s")
-            chunk = os.read(self._from_chrome, 1 << 20)
-            if not chunk:
-                raise RuntimeError("Chromium closed the DevTools pipe")
-            self._buffer += chunk
+    def on_event(self, event: dict) -> None:
+        """Keep every event (console, log, network) for the checks."""
+        self.events.append(event)
 
     def open_offline(self, url: str) -> None:
         """Open ``url`` with the network emulated off and console/log/network events on."""

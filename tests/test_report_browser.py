@@ -93,7 +93,8 @@ class Browser:
         session: bool = True,
         timeout: float = 30.0,
     ) -> dict:
-        """Send one command and return its result (events in between are ignored)."""
+        """Send one command and return its result (events in between go to
+        :meth:`on_event`)."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session and self.session:
@@ -104,7 +105,9 @@ class Browser:
             while b"\0" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\0", 1)
                 reply = json.loads(raw)
-                if reply.get("id") == self._next_id:
+                if "method" in reply and "id" not in reply:
+                    self.on_event(reply)
+                elif reply.get("id") == self._next_id:
                     if "error" in reply:
                         raise RuntimeError(f"{method}: {reply['error']}")
                     return reply.get("result", {})
@@ -115,6 +118,9 @@ class Browser:
             if not chunk:
                 raise RuntimeError("Chromium closed the DevTools pipe")
             self._buffer += chunk
+
+    def on_event(self, event: dict) -> None:
+        """An event Chromium sent while a command was pending: ignored here."""
 
     def open(self, url: str) -> None:
         """Open ``url`` in a fresh tab and wait until it has loaded."""
