@@ -52,6 +52,17 @@ def _outside_year(column: str, year_col: str, start: str, end: str) -> str:
     )
 
 
+def _date_before(later: str, earlier: str, kind: str) -> str:
+    """The reason ``kind[later]: <date> is before <earlier> <date>`` when the row's
+    ``later`` date comes before its ``earlier`` one (an exit before the entry)."""
+    late, early = f"p.{typed(later)}", f"p.{typed(earlier)}"
+    return (
+        f"CASE WHEN {late} < {early} THEN '{kind}[{later}]: ' || "
+        f"CAST({late} AS VARCHAR) || ' is before {earlier} ' || "
+        f"CAST({early} AS VARCHAR) END"
+    )
+
+
 def _derived_school_year(date_col: str) -> tuple[str, str]:
     expr = school_year_of_sql(
         f"p.{typed(date_col)}", f"{CAL}.start_month", f"{CAL}.start_day"
@@ -64,13 +75,10 @@ def rules_for_table(table: str, config: Config, district_ids: list[str]) -> Tabl
     year = f"p.{typed('school_year')}"
     start, end = _cal_year_bounds(year)
     if table == "enrollments":
-        entry, exit_ = f"p.{typed('entry_date')}", f"p.{typed('exit_date')}"
         return TableRules(
             joins=CALENDAR_JOIN,
             reasons=(
-                f"CASE WHEN {exit_} < {entry} THEN 'exit_before_entry[exit_date]: ' || "
-                f"CAST({exit_} AS VARCHAR) || ' is before entry_date ' || "
-                f"CAST({entry} AS VARCHAR) END",
+                _date_before("exit_date", "entry_date", "exit_before_entry"),
                 _outside_year("entry_date", year, start, end),
                 _outside_year("exit_date", year, start, end),
             ),
@@ -101,14 +109,7 @@ def rules_for_table(table: str, config: Config, district_ids: list[str]) -> Tabl
         a_end = year_end_sql(year, str(month), str(day))
         return TableRules(reasons=(_outside_year("test_date", year, a_start, a_end),))
     if table == "interventions":
-        begin, finish = f"p.{typed('start_date')}", f"p.{typed('end_date')}"
-        return TableRules(
-            reasons=(
-                f"CASE WHEN {finish} < {begin} THEN 'end_before_start[end_date]: ' || "
-                f"CAST({finish} AS VARCHAR) || ' is before start_date ' || "
-                f"CAST({begin} AS VARCHAR) END",
-            )
-        )
+        return TableRules(reasons=(_date_before("end_date", "start_date", "end_before_start"),))
     if table == "students":
         birth = f"p.{typed('birth_date')}"
         return TableRules(
