@@ -390,3 +390,16 @@ def test_a_line_longer_than_duckdbs_default_is_read_and_counted(tmp_path: Path) 
     report = json.loads((tmp_path / "out" / "validation" / "report.json").read_text(encoding="utf-8"))
     table = report["tables"]["discipline"]
     assert table["rows_in"] == 3 == table["rows_accepted"] + table["rows_quarantined"]
+
+
+def test_quarantine_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    """Rejected rows are the district's own text: ``=HYPERLINK(...)`` in a quarantine
+    file opens as text, and the rows still add up."""
+    attendance = TINY_DISTRICT["attendance"] + '00017,001,2023-09-07,"=HYPERLINK(""x"")"\n-1+1,001,2023-09-08,present\n'
+    data = write_district(tmp_path / "data", attendance=attendance)
+    assert main(["validate", str(data), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    quarantine = pd.read_csv(tmp_path / "out" / "validation" / "quarantine" / "attendance.csv",
+                             dtype=str, keep_default_na=False)
+    cells = [v for column in quarantine.columns for v in quarantine[column]]
+    assert cells and not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'=HYPERLINK(\"x\")" in set(quarantine["status"]) and "'-1+1" in set(quarantine["student_id"])

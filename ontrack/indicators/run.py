@@ -42,6 +42,7 @@ from ontrack.indicators.rules import (
     build_students,
     drop_work_tables,
 )
+from ontrack.validation.checks import defused_sql
 from ontrack.validation.store import open_validated
 from ontrack.validation import ValidationReport, validate_directory
 
@@ -53,8 +54,6 @@ _SUMMARY_COLUMNS = ("district_id", "indicator", "grade_level", "n", "rate", "sup
 
 # Columns of students.csv holding the district's own text (IDs): defused for spreadsheets.
 DATA_TEXT_COLUMNS: tuple[str, ...] = ("student_id", "district_id", "school_id")
-# A SQL regex literal: text a spreadsheet would run as a formula starts with one of these.
-FORMULA_START = r"'^[=+\-@\t\r]'"
 
 
 @dataclass(frozen=True)
@@ -291,15 +290,6 @@ def _as_text(name: str, dtype: object) -> str:
     else:
         text = defused_sql(f"NULLIF(CAST({col} AS VARCHAR), '')")
     return f"{text} AS {col}"
-
-
-def defused_sql(text: str) -> str:
-    """SQL for the text ``text`` with a ``'`` put before a leading ``=``, ``+``, ``-``,
-    ``@``, tab or carriage return, so that a spreadsheet opening the CSV shows the cell
-    as text instead of running it as a formula (IDs and group names come from the
-    district's files: ``=HYPERLINK(...)`` and ``-1+1`` stay inert)."""
-    return (f"CASE WHEN regexp_matches({text}, {FORMULA_START}) THEN '''' || {text} "
-            f"ELSE {text} END")
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

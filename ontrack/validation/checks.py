@@ -184,3 +184,16 @@ def numeric_letter_sql(score: str, district: str, config: Config, district_ids: 
     if not branches:
         return default
     return f"CASE {' '.join(branches)} ELSE {default} END"
+
+
+# A SQL regex literal: text a spreadsheet would run as a formula starts with one of these.
+FORMULA_START = r"'^[=+\-@\t\r]'"
+
+
+def defused_sql(text: str) -> str:
+    """SQL for the text ``text`` with a ``'`` put before a leading ``=``, ``+``, ``-``,
+    ``@``, tab or carriage return, so that a spreadsheet opening the CSV shows the cell
+    as text instead of running it as a formula (IDs and group names come from the
+    district's files: ``=HYPERLINK(...)`` and ``-1+1`` stay inert)."""
+    return (f"CASE WHEN regexp_matches({text}, {FORMULA_START}) THEN '''' || {text} "
+            f"ELSE {text} END")

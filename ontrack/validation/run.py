@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from ontrack import __version__
-from ontrack.validation.checks import calendar_rows, ident, literal, mark_map_rows, typed
+from ontrack.validation.checks import calendar_rows, defused_sql, ident, literal, mark_map_rows, typed
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
 from ontrack.validation.reading import (
@@ -348,8 +348,12 @@ def _write_quarantine(
     )
     n_bad = con.execute("SELECT count(*) FROM rejected_t").fetchall()[0][0]
     if n_bad:  # the input's order (rows, then malformed lines): the same every run
+        kinds = con.execute("SELECT column_name, column_type FROM (DESCRIBE rejected_t)").fetchall()
+        shown = ", ".join(  # text as a spreadsheet shows it, never as a formula it runs
+            f"{defused_sql(ident(n))} AS {ident(n)}" if kind == "VARCHAR" else ident(n)
+            for n, kind in kinds if n != "__order")
         con.execute(
-            "COPY (SELECT * EXCLUDE (__order) FROM rejected_t "
+            f"COPY (SELECT {shown} FROM rejected_t "
             "ORDER BY __order NULLS LAST, source_line) "
             f"TO {literal(str(target))} (HEADER, DELIMITER ',')"
         )
