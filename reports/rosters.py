@@ -200,9 +200,10 @@ def _widths(columns: dict[str, list], kinds: dict[str, str]) -> list[int]:
 
 def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMeta,
                 path: Path) -> None:
-    """The roster sheet and the about sheet, streamed by xlsxwriter (rows are written as
-    they come; text is always written as text, never as a formula or a link)."""
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+    """The roster sheets, built by xlsxwriter in memory (a school's roster is small; its
+    streaming mode would leave temporary files holding student IDs in /tmp when a run is
+    killed); text is always written as text, never as a formula or a link."""
+    book = xlsxwriter.Workbook(str(path), {"in_memory": True, "strings_to_formulas": False,
                                            "strings_to_urls": False, "strings_to_numbers": False})
     sheet = book.add_worksheet("roster")
     names = list(columns)

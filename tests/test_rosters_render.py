@@ -398,3 +398,17 @@ def test_tier_cuts_are_stated_from_the_config():
     run = {"model": "grade8", "version": "3", "as_of": "2026-01-31", "ranked_by": "rule",
            "banner": "This list is ranked by the rule, not the model, because no champion is set. No risk is shown."}
     assert model_header(run, bands).ranking == "ranked by the rule because no champion is set"
+
+
+def test_no_temporary_file_outside_the_roster_folder(tmp_path: Path, monkeypatch) -> None:
+    """A killed run must not leave student IDs in /tmp: the spreadsheet is built in
+    memory (no temporary file is made anywhere while the three files are written)."""
+    import tempfile
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a roster must not write temporary files outside its folder")
+
+    for name in ("mkstemp", "mkdtemp", "TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    paths = write_roster(roster_frame(), roster_meta(), tmp_path / "rosters", "001")
+    assert all(p.is_file() for p in paths.values())
