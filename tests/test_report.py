@@ -636,3 +636,23 @@ def test_roster_counts_read_the_file_scoring_named_never_a_path_from_an_id(tmp_p
     found = roster_counts(out, ["North/7", "../../secret"], 20, ("check in",))
     assert list(found) == ["North/7"]
     assert found["North/7"].set_index("risk_tier").loc["check in", "n"] == 25
+
+
+def test_a_failed_run_leaves_the_previous_report_whole(built, tmp_path, monkeypatch):
+    import ontrack.reports.district as district
+
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    before = {p.name: p.read_bytes() for p in (out / "report").glob("*.html")}
+
+    def broken(task):
+        if task[0] == "school":
+            raise RuntimeError("killed halfway")
+        return original(task)
+
+    original = district._write_page
+    monkeypatch.setattr(district, "_write_page", broken)
+    with pytest.raises(RuntimeError, match="killed halfway"):
+        district.render_report(out, load_config(), workers=1)
+    assert {p.name: p.read_bytes() for p in (out / "report").glob("*.html")} == before
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".report")]

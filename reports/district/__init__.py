@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -199,10 +200,21 @@ def render_report(
     """
     say = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
-    report_dir = out_dir / "report"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for old in report_dir.glob("*.html"):
-        old.unlink()
+    final_dir = out_dir / "report"
+    # Pages are written to a staging folder and swapped in at the end: a killed run
+    # leaves the previous report whole, never old pages deleted and new ones half written.
+    report_dir = out_dir / f".report.{os.getpid()}.tmp"
+    shutil.rmtree(report_dir, ignore_errors=True)
+    report_dir.mkdir(parents=True)
+    try:
+        return _render_into(report_dir, final_dir, out_dir, config, pair, say, workers)
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)  # gone already when it was swapped in
+
+
+def _render_into(report_dir: Path, final_dir: Path, out_dir: Path, config: Config,
+                 pair: ScatterPair | None, say: Callable[[str], None], workers: int | None) -> Path:
+    """Every page into ``report_dir``, then swapped in as ``final_dir``."""
     say("reading published rates, criteria counts, rosters and model evaluations")
     scoring = getattr(
         config, "scoring", None
@@ -238,5 +250,15 @@ def render_report(
                     _write_page, tasks, chunksize=max(1, len(tasks) // (8 * n_workers))
                 )
             )
-    say(f"report written to {report_dir}")
-    return report_dir / "index.html"
+    _swap_in(report_dir, final_dir)
+    say(f"report written to {final_dir}")
+    return final_dir / "index.html"
+
+
+def _swap_in(staged: Path, final: Path) -> None:
+    """Put the staged report where the old one was (two renames), then drop the old."""
+    retired = final.with_name(f".report.{os.getpid()}.old")
+    if final.exists():
+        final.rename(retired)
+    staged.rename(final)
+    shutil.rmtree(retired, ignore_errors=True)
