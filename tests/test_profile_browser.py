@@ -65,15 +65,20 @@ class ListeningBrowser(Browser):
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def listening_browser(tmp_path_factory, pages: str):
+    """A Chromium session for a module's browser checks of ``pages`` (skips without one)."""
     binary = find_chromium()
     if binary is None:
         pytest.skip("Chromium not found (install Debian's `chromium` package, as .ci/run does, or set "
-                    "ONTRACK_CHROMIUM): the browser checks of the profiles cannot run here")
+                    f"ONTRACK_CHROMIUM): the browser checks of the {pages} cannot run here")
     session = ListeningBrowser(binary, tmp_path_factory.mktemp("chromium-profile"))
     yield session
     session.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    yield from listening_browser(tmp_path_factory, "profiles")
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,7 @@ from ontrack.reports.publish import publish_rosters
 
 from ontrack.config import Config
 from ontrack.paths import file_stem
-from tests.test_profile_browser import ListeningBrowser
-from tests.test_report_browser import find_chromium
+from tests.test_profile_browser import ListeningBrowser, listening_browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "roster"
 EVIL = "<script>alert(1)</script>"
@@ -82,13 +81,7 @@ def rosters(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Chromium not found (install Debian's `chromium` package, as .ci/run does, or set "
-                    "ONTRACK_CHROMIUM): the browser checks of the rosters cannot run here")
-    session = ListeningBrowser(binary, tmp_path_factory.mktemp("chromium-profile"))
-    yield session
-    session.close()
+    yield from listening_browser(tmp_path_factory, "rosters")
 
 
 def _open_at_1400(browser: ListeningBrowser, page: Path) -> None:
