@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,7 +31,7 @@ from ontrack.reports.templating import template
 
 from ontrack.config import Config
 from ontrack.indicators.definitions import CRITERIA, NAMES
-from ontrack.paths import file_stem
+from ontrack.paths import file_stem, write_atomically
 from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
 
 NO_RECORDS = "No records."
@@ -332,12 +331,7 @@ def _forget_left(folder: Path, model: str, written: list[str]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def _missing(value: object) -> bool:

@@ -33,7 +33,7 @@ from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 from ontrack.config import Config
 from ontrack.indicators.definitions import rule_summary
 from ontrack.modeling.baselines import roster_columns
-from ontrack.paths import file_stem
+from ontrack.paths import file_stem, write_atomically
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
@@ -252,12 +252,8 @@ def write_index(folder: Path, jobs: list[tuple]) -> Path:
     # Who ranks, when it is not a model that passed its gate: said here as on every roster.
     banners = list(dict.fromkeys(meta.banner for _rows, meta, _where, _stem in jobs if meta.banner))
     path = Path(folder) / "index.html"
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(render_index(entries, banners), encoding="utf-8", newline="\n")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    page = render_index(entries, banners)
+    write_atomically(path, lambda temporary: temporary.write_text(page, encoding="utf-8", newline="\n"))
     return path
 
 

@@ -12,9 +12,7 @@ How a column's values read is shared by all three (:mod:`reports.roster_values`)
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +35,8 @@ from ontrack.reports.roster_values import (
     shown_text,
 )
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from ontrack.paths import write_atomically
 
 __all__ = ["BAD_RISK", "BAD_STEM", "DUPLICATE_COLUMNS", "NOTHING_NEW", "NOT_A_FRAME",
            "NO_STUDENTS", "NO_STUDENT_ID", "RosterMeta", "render_html", "write_roster"]
@@ -81,9 +81,9 @@ def write_roster(frame: pd.DataFrame, meta: RosterMeta, folder: Path,
     kinds = {str(c): column_kind(str(c), frame[c]) for c in frame.columns}
     columns = {str(c): frame[c].tolist() for c in frame.columns}
     paths = {ext: folder / f"{stem}.{ext}" for ext in ("csv", "xlsx", "html")}
-    _atomic(paths["csv"], lambda p: _write_csv(frame, kinds, p))
-    _atomic(paths["xlsx"], lambda p: _write_xlsx(columns, kinds, meta, p))
-    _atomic(paths["html"], lambda p: p.write_text(
+    write_atomically(paths["csv"], lambda p: _write_csv(frame, kinds, p))
+    write_atomically(paths["xlsx"], lambda p: _write_xlsx(columns, kinds, meta, p))
+    write_atomically(paths["html"], lambda p: p.write_text(
         render_html(frame, meta, kinds=kinds), encoding="utf-8", newline="\n"))
     return paths
 
@@ -95,7 +95,7 @@ def write_table_csv(frame: pd.DataFrame, path: Path) -> Path:
                        columns=list(frame.columns))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda p: out.to_csv(p, index=False, lineterminator="\n"))
+    write_atomically(path, lambda p: out.to_csv(p, index=False, lineterminator="\n"))
     return path
 
 
@@ -109,14 +109,6 @@ def _check_risk(frame: pd.DataFrame) -> None:
         student = plain_text(frame["student_id"].tolist()[at])
         raise ValueError(BAD_RISK.format(value=frame["risk"].tolist()[at], student=student))
 
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 # --- CSV ---------------------------------------------------------------------------

@@ -12,8 +12,6 @@ No student ID or name is written.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +30,7 @@ from ontrack.impact.data import (
 )
 from ontrack.impact.discontinuity import estimate, preload
 from ontrack.impact.matching import OUTCOME, compare
+from ontrack.paths import write_atomically
 from ontrack.support_settings import ImpactCutoff
 from ontrack.validation.store import open_validated
 
@@ -222,15 +221,8 @@ def _why_nothing(entries: list[dict[str, Any]]) -> str:
 def write_json(payload: dict[str, Any], path: Path) -> None:
     """Write ``payload`` as JSON atomically (a temp file in the same folder, then replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".impact-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, allow_nan=False)
-            out.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def run_impact(out_dir: Path | str, config: Config, progress: Say | None = None) -> dict[str, Any]:

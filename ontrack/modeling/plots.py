@@ -18,9 +18,7 @@ atomically (temporary file in the same folder, then ``os.replace``).
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ontrack.paths import write_atomically
 from ontrack.config import Config
 from ontrack.modeling.dataset import EQUITY_GROUPS, TrainingData
 from ontrack.modeling.fairness import group_label
@@ -249,14 +248,9 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=100, metadata=PNG_METADATA)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=100,
+                                                             metadata=PNG_METADATA))
     finally:
         plt.close(fig)
     return path

@@ -15,12 +15,13 @@ and the file itself is replaced atomically (temporary file in the same folder, t
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+
+from ontrack.paths import write_atomically
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "student_id", "school_id", "model", "model_version", "as_of_date", "scored_at", "ranked_by",
@@ -81,12 +82,7 @@ def append_run(out_dir: Path, rows: pd.DataFrame) -> int:
             old = old[~same]
         combined = pd.concat([old, frame], ignore_index=True) if len(old) else frame.reset_index(drop=True)
         combined = combined.sort_values(["model", "as_of_date", "scored_at", "student_id"], kind="stable")
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            combined.to_parquet(temporary, index=False)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_atomically(path, lambda temporary: combined.to_parquet(temporary, index=False))
         return len(combined)
 
 
