@@ -76,6 +76,16 @@ def listening_browser(tmp_path_factory, pages: str):
     session.close()
 
 
+def assert_quiet_and_offline(browser: ListeningBrowser, page: Path) -> None:
+    """Nothing on the console or in the log, and nothing fetched but the page itself."""
+    console = [e for e in browser.events if e["method"] in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown")]
+    logged = [e for e in browser.events if e["method"] == "Log.entryAdded"
+              and e["params"]["entry"]["level"] in ("error", "warning")]
+    assert not console and not logged, (console, logged)
+    fetched = [e["params"]["request"]["url"] for e in browser.events if e["method"] == "Network.requestWillBeSent"]
+    assert fetched == [page.as_uri()], fetched  # the page itself, nothing else
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     yield from listening_browser(tmp_path_factory, "profiles")
@@ -113,12 +123,6 @@ def test_a_profile_opens_offline_and_its_charts_render(browser, page):
     assert browser.js("document.querySelectorAll('#risk-chart circle').length") >= 2
     shot = browser.screenshot(ARTIFACTS / "profile.png")
     assert shot.stat().st_size > 10_000
-    methods = [e["method"] for e in browser.events]
-    console = [e for e in browser.events if e["method"] in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown")]
-    logged = [e for e in browser.events if e["method"] == "Log.entryAdded"
-              and e["params"]["entry"]["level"] in ("error", "warning")]
-    assert not console and not logged, (console, logged)
-    fetched = [e["params"]["request"]["url"] for e in browser.events if e["method"] == "Network.requestWillBeSent"]
-    assert fetched == [page.as_uri()], fetched  # the page itself, nothing else
-    assert "Page.loadEventFired" in methods
+    assert_quiet_and_offline(browser, page)
+    assert "Page.loadEventFired" in [e["method"] for e in browser.events]
     print(f"screenshot in {ARTIFACTS}")

@@ -20,7 +20,7 @@ from ontrack.reports.publish import publish_rosters
 
 from ontrack.config import Config
 from ontrack.paths import file_stem
-from tests.test_profile_browser import ListeningBrowser, listening_browser
+from tests.test_profile_browser import ListeningBrowser, assert_quiet_and_offline, listening_browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "roster"
 EVIL = "<script>alert(1)</script>"
@@ -91,13 +91,6 @@ def _open_at_1400(browser: ListeningBrowser, page: Path) -> None:
     assert browser.js("window.innerWidth") == 1400 and browser.js("window.innerHeight") == 900
 
 
-def _quiet_and_offline(browser: ListeningBrowser, page: Path) -> None:
-    console = [e for e in browser.events if e["method"] in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown")]
-    logged = [e for e in browser.events if e["method"] == "Log.entryAdded"
-              and e["params"]["entry"]["level"] in ("error", "warning")]
-    assert not console and not logged, (console, logged)
-    fetched = [e["params"]["request"]["url"] for e in browser.events if e["method"] == "Network.requestWillBeSent"]
-    assert fetched == [page.as_uri()], fetched  # the page itself, nothing else
 
 
 def _first_screen(browser: ListeningBrowser, name: str) -> None:
@@ -124,7 +117,7 @@ def test_the_first_screen_shows_the_first_students_essentials(browser, rosters):
     assert browser.js("document.title") == f"East {EVIL}: support roster"  # escaped in the file, text here
     assert browser.js("document.querySelectorAll('script').length") == 1
     _first_screen(browser, "school.png")
-    _quiet_and_offline(browser, page)
+    assert_quiet_and_offline(browser, page)
 
 
 def test_sorting_and_searching_work_in_the_browser(browser, rosters):
@@ -141,7 +134,7 @@ def test_sorting_and_searching_work_in_the_browser(browser, rosters):
       return [].map.call(document.querySelectorAll('#roster tbody tr'),
       function(r){return +r.cells[c].getAttribute('data-sort');});})()""")
     assert len(risks) == N and risks == sorted(risks)
-    _quiet_and_offline(browser, page)
+    assert_quiet_and_offline(browser, page)
 
 
 def test_the_index_lists_every_roster(browser, rosters):
@@ -157,4 +150,4 @@ def test_the_index_lists_every_roster(browser, rosters):
                         "function(r){return r.cells[0].textContent+'|'+r.cells[3].textContent;})")
     assert f"East {EVIL}: support roster|{N}" in counts and f"Lincoln Middle: support roster|{N}" in counts
     _first_screen(browser, "index.png")
-    _quiet_and_offline(browser, page)
+    assert_quiet_and_offline(browser, page)
