@@ -52,6 +52,7 @@ from ontrack.district_rules import (
     parse_month_day,
 )
 from ontrack.support_settings import FollowupConfig, ImpactConfig, ImpactCutoff
+from ontrack.resources import ResourcesConfig
 
 __all__ = [
     "CONFIG_VERSION",
@@ -117,6 +118,7 @@ class Config(_Frozen):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     followup: FollowupConfig = Field(default_factory=FollowupConfig)
     impact: ImpactConfig = Field(default_factory=ImpactConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
     @field_validator("models")
     @classmethod
@@ -171,10 +173,11 @@ class Config(_Frozen):
     def config_hash(self) -> str:
         """Short SHA-256 of the resolved config, stamped on every output.
 
-        ``engine`` (DuckDB threads and memory) is left out: it changes how fast a run
-        is, never what it writes, so outputs stay byte-identical across thread counts.
+        ``engine`` and ``resources`` (DuckDB threads, memory, spill folder, task sizes)
+        are left out: they change how fast a run is, never what it writes, so outputs
+        stay byte-identical across thread counts and memory limits.
         """
-        settings = self.model_dump(mode="json", exclude={"engine"})
+        settings = self.model_dump(mode="json", exclude={"engine", "resources"})
         canonical = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

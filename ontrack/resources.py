@@ -1,0 +1,111 @@
+"""How much of the machine a run may use: the ``resources:`` section and DuckDB connections.
+
+Every DuckDB connection ontrack opens goes through :func:`connect` (or gets the same
+settings with :func:`apply`): its memory limit is ``resources.memory_limit`` (default:
+half of the machine's memory, or of the container's limit when it is lower), beyond
+which DuckDB spills to ``resources.temp_directory`` (default: ``OUT/.tmp``). A run then
+stays within the limit on one machine however large the district (CONTRACT §5).
+
+The section changes how a run uses the machine, never what it writes: it is left out of
+the config hash, like ``engine``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+from pydantic import Field, field_validator
+
+from ontrack.pipeline_settings import _Frozen
+
+if TYPE_CHECKING:
+    from ontrack.config import Config
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+_SHARE = re.compile(r"(\d+(\.\d+)?)\s*%")
+CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")
+
+
+class ResourcesConfig(_Frozen):
+    """The ``resources:`` section: memory and spill space for every DuckDB connection."""
+
+    memory_limit: str = Field(
+        "50%", description="DuckDB's memory limit for every connection: a share of the "
+        "machine's memory (`50%`) or a size (`4GB`, `512MiB`). Beyond it DuckDB spills to "
+        "`temp_directory`. When left at its default, an `engine.memory_limit` the config "
+        "sets is used instead."
+    )
+    temp_directory: str | None = Field(
+        None, description="Where DuckDB spills when over the limit; default `OUT/.tmp`."
+    )
+    student_buckets: int = Field(
+        1, ge=1, le=4096, description="Features are built per checkpoint and per bucket of "
+        "students (by a hash of the ID): more buckets, smaller tasks on a Dask cluster."
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        value = value.strip()
+        share = _SHARE.fullmatch(value)
+        if share and 0 < float(share.group(1)) <= 100:
+            return value
+        if not share and _SIZE.fullmatch(value):
+            return value
+        raise ValueError("resources.memory_limit must be a share of memory between 0 and 100% "
+                         f"(`50%`) or a size (`4GB`, `512MiB`). Got {value!r} instead.")
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its cgroup's when lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        text = CGROUP_LIMIT.read_text(encoding="ascii").strip()
+    except OSError:
+        return total
+    return min(total, int(text)) if text.isdigit() else total
+
+
+def memory_limit(config: Config) -> str:
+    """The limit DuckDB is given, in DuckDB's words (``"12288MiB"``, ``"4GB"``)."""
+    chosen = config.resources.memory_limit
+    if "memory_limit" not in config.resources.model_fields_set and \
+            "memory_limit" in config.engine.model_fields_set:
+        chosen = config.engine.memory_limit  # the older setting, when only it is set
+    share = _SHARE.fullmatch(chosen)
+    if share is None:
+        return chosen.replace(" ", "")
+    return f"{max(1, int(machine_memory() * float(share.group(1)) / 100) >> 20)}MiB"
+
+
+def temp_directory(config: Config, out: Path | str | None) -> Path:
+    """Where DuckDB spills: ``resources.temp_directory``, else ``OUT/.tmp``, else the
+    system's temporary folder (never the caller's working directory)."""
+    if config.resources.temp_directory:
+        return Path(config.resources.temp_directory)
+    if out is not None:
+        return Path(out) / ".tmp"
+    return Path(tempfile.gettempdir()) / f"ontrack-duckdb-{os.getpid()}"
+
+
+def apply(con: duckdb.DuckDBPyConnection, config: Config,
+          out: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """Give an open connection the configured memory limit, spill folder and threads."""
+    spill = temp_directory(config, out)
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute("SET memory_limit = ?", [memory_limit(config)])
+    con.execute("SET temp_directory = ?", [str(spill)])
+    if config.engine.threads:
+        con.execute(f"SET threads = {int(config.engine.threads)}")
+    return con
+
+
+def connect(config: Config, out: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection within the configured resources."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    return apply(con, config, out)
