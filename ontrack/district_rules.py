@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ontrack.pipeline_settings import _Frozen
 
@@ -64,6 +64,21 @@ class MarkScale(_Frozen):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _cutoffs_ordered(self) -> MarkScale:
+        """Numeric cutoffs are marks out of 100, a better letter needing a higher mark
+        (A above B above C above D): out of order, a 95 would read as a lower letter."""
+        for letter, cutoff in self.numeric_cutoffs.items():
+            if not 0 <= cutoff <= 100:
+                raise ValueError(f"numeric_cutoffs must be between 0 and 100. Got {letter}={cutoff} instead.")
+        ranked = sorted(self.numeric_cutoffs.items(), key=lambda kv: -self.letter_points.get(kv[0], 0.0))
+        marks = [cutoff for _, cutoff in ranked]
+        if any(better <= worse for better, worse in zip(marks, marks[1:])):
+            shown = ", ".join(f"{letter}={cutoff:g}" for letter, cutoff in ranked)
+            raise ValueError("numeric_cutoffs must decrease from the best letter to the worst. "
+                             f"Got {shown} instead.")
+        return self
+
     def all_marks(self) -> set[str]:
         """Every non-numeric mark this scale accepts (upper case)."""
         return {
@@ -80,7 +95,15 @@ class MarkScale(_Frozen):
 class ReadinessRule(_Frozen):
     """CORE 8th-grade high-school readiness thresholds (CONTRACT §2)."""
 
-    gpa_min: float = Field(2.5, description="Ready needs 8th-grade GPA at or above this.")
+    gpa_min: float = Field(2.5, description="Ready needs 8th-grade GPA at or above this "
+                           "(0 to the mark scale's highest grade point).")
+
+    @field_validator("gpa_min")
+    @classmethod
+    def _gpa_scale(cls, value: float) -> float:
+        if not 0 <= value <= 5:
+            raise ValueError(f"gpa_min must be a GPA between 0 and 5. Got {value} instead.")
+        return value
     attendance_min: float = Field(
         0.96, gt=0, le=1, description="Ready needs an attendance rate at or above this."
     )
@@ -144,6 +167,23 @@ class DistrictRules(_Frozen):
         for item in value:
             parse_month_day(item)
         return value
+
+    @model_validator(mode="after")
+    def _in_year_order(self) -> DistrictRules:
+        """Checkpoints once each, in the order a school year meets them from
+        ``school_year_start``; the GPA bar within the mark scale's grade points."""
+        start = date(2000, *parse_month_day(self.school_year_start))  # 2000: a leap year
+        order = [(date(2000, *parse_month_day(item)) - start).days % 366 for item in self.checkpoints]
+        if len(set(self.checkpoints)) != len(self.checkpoints):
+            raise ValueError(f"checkpoints must not repeat. Got {list(self.checkpoints)} instead.")
+        if order != sorted(order):
+            raise ValueError(f"checkpoints must be in school-year order from {self.school_year_start}. "
+                             f"Got {list(self.checkpoints)} instead.")
+        top = max(self.mark_scale.letter_points.values(), default=4.0)
+        if self.readiness.gpa_min > top:
+            raise ValueError(f"readiness.gpa_min must be at most {top:g}, the highest grade point "
+                             f"of the mark scale. Got {self.readiness.gpa_min} instead.")
+        return self
 
     def year_start(self, school_year: int) -> date:
         """First day of ``school_year`` (the year in which it ends)."""

@@ -10,6 +10,7 @@ imports ``ontrack.config``: the frozen base both share lives here.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
@@ -73,7 +74,23 @@ class TrackingConfig(_Frozen):
         "$ONTRACK_HOME/mlflow/mlflow.db when ONTRACK_HOME is set, else a SQLite file "
         "OUT/mlflow/mlflow.db.",
     )
-    registered_model_prefix: str = Field("ontrack", description="Registry name prefix.")
+    registered_model_prefix: str = Field(
+        "ontrack", description="Registry name prefix: letters, digits, '_', '.' and '-', "
+        "starting with a letter or digit (a name MLflow accepts and a models:/ URI keeps "
+        "whole)."
+    )
+
+    @field_validator("registered_model_prefix")
+    @classmethod
+    def _registry_name(cls, value: str) -> str:
+        # MLflow refuses '/', ':' and blank names only after a whole training run; '@',
+        # '%', spaces and the like would also break models:/NAME@ALIAS URIs.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
+            raise ValueError(
+                "registered_model_prefix must be 1-100 letters, digits, '_', '.' or '-', "
+                f"starting with a letter or digit. Got {value!r} instead."
+            )
+        return value
 
 
 class FairnessBounds(_Frozen):
@@ -106,11 +123,11 @@ class ScoringConfig(_Frozen):
     )
     risk_bands: tuple[float, float] = Field(
         (0.5, 0.2), description="bands: lowest calibrated risk of the first and of the "
-        "second tier."
+        "second tier (each between 0 and 1, the first above the second)."
     )
     capacity_per_school: tuple[int, int] = Field(
         (15, 30), description="capacity: students per school in the first and in the "
-        "second tier."
+        "second tier (0 or more)."
     )
     reasons_per_student: int = Field(3, ge=0, le=3, description="Reasons on each roster row.")
     absence_rise_points: float = Field(
@@ -129,6 +146,33 @@ class ScoringConfig(_Frozen):
         "years before the scored as-of date has expired: rosters are ranked by the rule "
         "until a model is retrained and passes its gate (a yearly retrain is due first)."
     )
+
+    @field_validator("tier_names")
+    @classmethod
+    def _distinct_tiers(cls, value: tuple[str, str, str]) -> tuple[str, str, str]:
+        if any(not name.strip() for name in value):
+            raise ValueError(f"tier_names must all be non-empty. Got {list(value)} instead.")
+        if len({name.strip().casefold() for name in value}) != len(value):
+            raise ValueError(f"tier_names must be distinct. Got {list(value)} instead.")
+        return value
+
+    @field_validator("risk_bands")
+    @classmethod
+    def _bands(cls, value: tuple[float, float]) -> tuple[float, float]:
+        # The first tier (most support) starts at the higher risk: (0.5, 0.2).
+        if not all(0 < band < 1 for band in value):
+            raise ValueError(f"risk_bands must each be between 0 and 1. Got {list(value)} instead.")
+        if not value[0] > value[1]:
+            raise ValueError("risk_bands must be decreasing (the first tier's lowest risk "
+                             f"above the second's). Got {list(value)} instead.")
+        return value
+
+    @field_validator("capacity_per_school")
+    @classmethod
+    def _capacities(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if any(count < 0 for count in value):
+            raise ValueError(f"capacity_per_school must be 0 or more. Got {list(value)} instead.")
+        return value
 
 
 class ScheduleConfig(_Frozen):
@@ -157,8 +201,16 @@ class ModelingConfig(_Frozen):
     )
     seed: int = Field(0, description="Seed of every random step (booster, bootstrap).")
     top_shares: tuple[float, ...] = Field(
-        (0.10, 0.20), description="Shares of the cohort flagged for precision/recall at k."
+        (0.10, 0.20), description="Shares of the cohort flagged for precision/recall at k "
+        "(each between 0 and 1)."
     )
+
+    @field_validator("top_shares")
+    @classmethod
+    def _shares(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0 < share < 1 for share in value):
+            raise ValueError(f"top_shares must each be between 0 and 1. Got {list(value)} instead.")
+        return value
     fairness: FairnessBounds = Field(default_factory=FairnessBounds)
     dask_address: str | None = Field(
         None, description="Refit the booster with lightgbm.dask on this Dask scheduler "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ontrack.pipeline_settings import _Frozen
 
@@ -71,6 +71,20 @@ class ImpactCutoff(_Frozen):
         if not _MONTH_DAY.fullmatch(value):
             raise ValueError(f"as_of must be a month and day as MM-DD, e.g. 01-31. Got {value!r} instead.")
         return value
+
+
+    @model_validator(mode="after")
+    def _threshold_on_scale(self) -> ImpactCutoff:
+        """The threshold on its variable's scale: a GPA 0-5, a rate or a risk 0-1, a
+        count 0 or more (a cutoff off the scale serves everyone or no one)."""
+        low, high, scale = {
+            "readiness.gpa": (0.0, 5.0, "a GPA between 0 and 5"),
+            "readiness.attendance": (0.0, 1.0, "a rate between 0 and 1"),
+        }.get(self.variable, (0.0, 1.0, "a risk between 0 and 1") if self.variable.startswith("risk:")
+              else (0.0, float("inf"), "a count of 0 or more"))
+        if not low <= self.threshold <= high:
+            raise ValueError(f"threshold of {self.variable} must be {scale}. Got {self.threshold} instead.")
+        return self
 
 
 class ImpactConfig(_Frozen):
