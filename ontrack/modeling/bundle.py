@@ -6,17 +6,22 @@ A bundle is a folder:
 - ``calibrator.json``: the calibrator's method and numbers;
 - ``model.json``: the input contract (feature names in order, their groups, reasons
   and malleability), the model's name, label, rule and training window;
-- ``manifest.json``: the SHA-256 of each of those three files.
+- ``manifest.json``: the SHA-256 of each of those three files, and under ``code`` the
+  SHA-256 of each code file stored beside the bundle (the MLflow pyfunc's
+  ``pyfunc_model.py``, which ``mlflow.pyfunc.load_model`` runs).
 
 :func:`load_bundle` recomputes every digest and refuses a bundle whose files changed,
 and, when given the digest of the manifest recorded in the model registry, a bundle
-whose manifest changed too. Nothing in it is executable: loading reads text and numbers.
+whose manifest changed too; :func:`verify_code` refuses a stored code file that differs
+from its digest in the manifest. Nothing in the bundle is executable: loading reads text
+and numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +51,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_bundle(folder: Path, booster: lgb.Booster, calibration: dict, contract: dict) -> str:
-    """Write the bundle into ``folder``; return the manifest's SHA-256."""
+def save_bundle(folder: Path, booster: lgb.Booster, calibration: dict, contract: dict,
+                code_files: Mapping[str, Path] | None = None) -> str:
+    """Write the bundle into ``folder``; return the manifest's SHA-256.
+
+    ``code_files`` maps the name a code file will have beside the bundle in the model
+    store to the file logged there: its digest goes into the manifest (``code``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / BOOSTER))
     (folder / CALIBRATOR).write_text(json.dumps(calibration, indent=1), encoding="utf-8")
     (folder / CONTRACT).write_text(json.dumps(contract, indent=1), encoding="utf-8")
-    manifest = {name: sha256_of(folder / name) for name in FILES}
+    manifest: dict[str, object] = {name: sha256_of(folder / name) for name in FILES}
+    manifest["code"] = {name: sha256_of(Path(path)) for name, path in (code_files or {}).items()}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     return sha256_of(folder / MANIFEST)
 
@@ -115,3 +125,29 @@ def load_bundle(folder: Path, expected_manifest_sha256: str | None = None) -> Lo
     calibration = json.loads((folder / CALIBRATOR).read_text(encoding="utf-8"))
     contract = json.loads((folder / CONTRACT).read_text(encoding="utf-8"))
     return LoadedModel(booster, calibration, contract)
+
+
+def verify_code(model_dir: Path, bundle: Path, required: tuple[str, ...] = ()) -> None:
+    """Refuse code files in ``model_dir`` that differ from the bundle's manifest.
+
+    Each name in ``required`` must have a digest in the manifest (a bundle saved before
+    code was recorded is refused: its code cannot be checked). Call it after
+    :func:`load_bundle` verified the manifest against the registry's digest."""
+    manifest = json.loads((Path(bundle) / MANIFEST).read_text(encoding="utf-8"))
+    recorded = manifest.get("code") or {}
+    for name in required:
+        if name not in recorded:
+            raise ModelIntegrityError(
+                f"model bundle {bundle}: {MANIFEST} must record the SHA-256 of {name}. Got "
+                "no digest for it instead (saved by an older ontrack): retrain the model; "
+                "refusing to load it."
+            )
+    for name, expected in recorded.items():
+        path = Path(model_dir) / name
+        actual = sha256_of(path) if path.is_file() else "no file"
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"model {model_dir}: code file {name} must have SHA-256 {expected} as "
+                f"recorded in the bundle's manifest. Got {actual} instead: the code stored "
+                "with the model was changed after training; refusing to load it."
+            )

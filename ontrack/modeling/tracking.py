@@ -10,7 +10,8 @@ also becomes ``champion``; ``promote`` moves ``champion`` and records who and wh
 
 Loading (:func:`load_registered`) resolves an alias or version, downloads the bundle and
 verifies it against the manifest digest recorded on the registered version, so an
-artifact changed in the store after training is refused. Nothing is unpickled.
+artifact changed in the store after training is refused, the stored pyfunc code file
+included (its digest is in the manifest). Nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
-from ontrack.modeling.bundle import LoadedModel, ModelIntegrityError, load_bundle
+from ontrack.modeling.bundle import LoadedModel, ModelIntegrityError, load_bundle, verify_code
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 MODEL_NAME_IN_RUN = "model"
@@ -288,4 +289,6 @@ def load_registered(client: MlflowClient, name: str, alias_or_version: str = CHA
             tracking_uri=client.tracking_uri,
         )
         model = load_bundle(Path(local) / "artifacts" / "bundle", expected)
+        # The pyfunc code MLflow stored beside the bundle is pinned by the manifest too.
+        verify_code(Path(local), Path(local) / "artifacts" / "bundle", required=(PYFUNC_CODE.name,))
     return model, {"version": str(version.version), "run_id": version.run_id, **version.tags}

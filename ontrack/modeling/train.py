@@ -284,15 +284,15 @@ def _register(out_dir: Path, config: Config, data: TrainingData, est: EarlyWarni
         },
     }
     bundle = folder / "bundle"
-    digest = save_bundle(bundle, est.booster_, est.calibration_, contract)
+    code = {tracking.PYFUNC_CODE.name: tracking.PYFUNC_CODE}  # MLflow stores it beside the bundle
+    digest = save_bundle(bundle, est.booster_, est.calibration_, contract, code_files=code)
     (folder / "datasheet.md").write_text(datasheet_markdown(datasheet), encoding="utf-8")
     write_json(folder / "evaluation.json", evaluation)
     (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
     client = tracking.connect(config, out_dir)
     metrics = {k: evaluation[k] for k in ("roc_auc", "pr_auc", "brier", "ece", "precision_at_rule_rate", "recall_at_rule_rate", "base_rate", "n")}
-    for name in ("rule", "logistic"):
-        for key in ("roc_auc", "pr_auc", "precision_at_rule_rate", "recall_at_rule_rate"):
-            metrics[f"{name}_{key}"] = evaluation["baselines"][name][key]
+    metrics |= {f"{name}_{key}": evaluation["baselines"][name][key] for name in ("rule", "logistic")
+                for key in ("roc_auc", "pr_auc", "precision_at_rule_rate", "recall_at_rule_rate")}
     params = {
         "model": data.model, "label": data.label, "config_hash": config.config_hash,
         "feature_hash": data.feature_hash, "n_features": len(data.X.columns),
