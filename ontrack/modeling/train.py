@@ -2,8 +2,10 @@
 
 Reads ``OUT/features/<model>/``, fits the booster and both baselines on the temporal
 split's training cohorts, calibrates on the calibration cohort, evaluates everything
-on the test cohort, writes ``OUT/models/<model>/`` (evaluation.json, model card,
-datasheet, plots, the bundle) and logs and registers the run in MLflow.
+on the test cohort, logs and registers the run in MLflow and then publishes
+``OUT/models/<model>/`` (evaluation.json, model card, datasheet, plots, the bundle):
+they are written to a staging folder first (:mod:`ontrack.modeling.staging`), so a
+killed run never leaves the evaluation of a model that was not registered.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ontrack import __version__
 from ontrack.config import Config, parse_yaml
 from ontrack.errors import ConfigError, SchemaError
 from ontrack.dataset.featurize import FeatureSet, load_feature_set
-from ontrack.modeling import tracking
+from ontrack.modeling import staging, tracking
 from ontrack.modeling.bundle import save_bundle
 from ontrack.modeling.card import datasheet_markdown, model_card_markdown
 from ontrack.modeling.baselines import baseline
@@ -119,11 +121,11 @@ def train_model(
     evaluation = evaluate_part(data, test, {k: v[test] for k, v in scores.items()}, config)
     say(verdict_line(evaluation["gate"]))
     folder = out_dir / "models" / model
-    folder.mkdir(parents=True, exist_ok=True)
+    stage = staging.fresh_stage(folder)  # published only once the version is registered
     X_new = data.X[newest_rows]
     contributions = estimator.contributions(X_new).drop(columns="base_value")
     importance = contributions.abs().mean().sort_values(ascending=False)
-    plots = training_plots(folder / "plots", data, test, {k: v[test] for k, v in scores.items()}, evaluation,
+    plots = training_plots(stage / "plots", data, test, {k: v[test] for k, v in scores.items()}, evaluation,
                            contributions, X_new, config, out_dir / "features" / model / "dictionary.csv")
     header = _header(data, config, estimator, spec, [(f[0], f[1]) for f in fitted])
     evaluation = {**header, **evaluation, "shap_importance": {k: float(v) for k, v in importance.head(20).items()},
@@ -132,11 +134,12 @@ def train_model(
     say("registering in MLflow")
     checkpoints = np.array([d.strftime("%m-%d") for d in data.X.index.get_level_values("as_of_date")])
     reference = score_reference(scores["model"][newest_rows], checkpoints[newest_rows])
-    registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, folder, reference)
+    registered = _register(out_dir, config, data, estimator, evaluation, datasheet, plots, stage, reference)
     evaluation.update(mlflow_run_id=registered.run_id, model_version=registered.version,
                       registered_model=registered.name, aliases=list(registered.aliases))
-    write_json(folder / "evaluation.json", evaluation)
-    (folder / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
+    write_json(stage / "evaluation.json", evaluation)
+    (stage / "model_card.md").write_text(model_card_markdown(evaluation, datasheet), encoding="utf-8")
+    staging.publish(stage, folder)
     return TrainResult(folder, evaluation, registered, estimator)
 
 
