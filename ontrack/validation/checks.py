@@ -186,6 +186,36 @@ def numeric_letter_sql(score: str, district: str, config: Config, district_ids: 
     return f"CASE {' '.join(branches)} ELSE {default} END"
 
 
+def numeric_points_sql(score: str, district: str, config: Config, district_ids: list[str]) -> str:
+    """Grade points of a 0-100 mark: the points of the letter :func:`numeric_letter_sql`
+    gives it, written into the SQL as constants (the scale is known before the data, so
+    no second lookup of the mark scale per row)."""
+
+    def points(scale: MarkScale, letter: str) -> str:
+        # What the letter's first row of ``mark_map_rows`` holds (marks in upper case).
+        found = [p for m, p in scale.letter_points.items() if m.upper() == letter]
+        found += [None for m in (*scale.pass_marks, *scale.no_pass_marks,
+                                 *scale.non_grade_marks) if m.upper() == letter]
+        value = found[0] if found else None
+        return "CAST(NULL AS DOUBLE)" if value is None else f"CAST({float(value)!r} AS DOUBLE)"
+
+    def cuts(scale: MarkScale) -> str:
+        ordered = sorted(scale.numeric_cutoffs.items(), key=lambda kv: -kv[1])
+        whens = " ".join(f"WHEN {score} >= {cut} THEN {points(scale, letter)}"
+                         for letter, cut in ordered)
+        return f"CASE {whens} ELSE {points(scale, 'F')} END"
+
+    branches = [
+        f"WHEN {district} = {literal(d)} THEN {cuts(config.rules_for(d).mark_scale)}"
+        for d in district_ids
+        if config.rules_for(d).mark_scale != config.rules.mark_scale
+    ]
+    default = cuts(config.rules.mark_scale)
+    if not branches:
+        return default
+    return f"CASE {' '.join(branches)} ELSE {default} END"
+
+
 # A SQL regex literal: text a spreadsheet would run as a formula starts with one of these.
 FORMULA_START = r"'^[=+\-@\t\r]'"
 

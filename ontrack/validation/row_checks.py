@@ -1,96 +1,86 @@
-"""Build the typed view of one input and find the rows to reject, in DuckDB.
+"""Type and check one input's rows in DuckDB: one pass over the file, then small work.
 
-Two steps, written for tables of tens of millions of rows:
+Written for tables of hundreds of millions of rows:
 
-1. ``build_typed`` defines the view ``typed_t`` over a Parquet file (the input, or a
-   CSV's one-pass copy of its text): the raw text of every column (kept for the
-   quarantine file), its typed twin ``__col``, derived columns, ``__row_reason`` —
-   everything wrong with the row on its own — and ``ROW_ID``, the row's number in that
-   file. Nothing of the table's size is held: each check reads the file again.
+1. ``build_checked`` reads the numbered rows (view ``raw_t``) ONCE into the temporary
+   table ``checked_t``: each column typed (TRY_CAST), derived columns, ``__row_reason``
+   (everything wrong with the row on its own: missing, wrong type, not allowed, out of
+   range, multi-column rules) and ``ROW_ID``, the row's number in the file. The raw
+   text is not kept: the few rejected rows are fetched again by number for the
+   quarantine file. A partition of the table (the rows whose typed key hashes to it)
+   is read the same way.
 2. ``find_row_problems`` fills ``bad_t(rid, reason)`` for rows that are fine on their
    own but not in context: exact duplicates, conflicting rows for one key, references
-   to unknown students or schools, attendance outside any enrollment. Only the few
-   suspicious rows are ever sorted or joined row by row; the bulk is checked with
-   hash aggregates and anti-joins.
+   to unknown students or schools, attendance outside any enrollment. Keys are counted
+   with one hash aggregate over ``checked_t``; only the few repeated rows are sorted;
+   references are anti-joins against the parents already validated.
+
+Accepted rows, rejected rows and error counts are then read from ``checked_t`` and
+``bad_t`` (``ontrack.validation.partition``): the file is never parsed twice.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import duckdb
 
-from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
+from ontrack.validation.checks import column_reasons, ident, parse_expr, typed
 from ontrack.config import Config
 from ontrack.validation.reading import ROW_ID
 from ontrack.validation.table_rules import rules_for_table
 from ontrack.tables import TableSchema
 
+def partition_key(schema: TableSchema) -> tuple[str, ...]:
+    """The columns whose typed values decide a row's partition: the table's key (or
+    every column of a table without one), so that rows that could be duplicates of
+    each other are always checked together."""
+    return schema.key or schema.column_names
 
-def build_typed(
+
+def build_checked(
     con: duckdb.DuckDBPyConnection,
     schema: TableSchema,
     columns: list[str],
     config: Config,
     district_ids: list[str],
-    *,
-    numbered: bool = False,
-) -> None:
-    """Create view ``typed_t`` from view ``raw_t``: raw text, typed twins, row reasons,
-    and ``ROW_ID`` naming each row.
+    partition: tuple[int, int] = (0, 1),
+) -> int:
+    """Create table ``checked_t`` from view ``raw_t`` (one scan); return its rows.
 
-    ``numbered``: ``raw_t`` already numbers its rows (a Parquet file). Otherwise (a CSV,
-    or a Parquet file with its own ``file_row_number`` column) the file is scanned once
-    into a compressed Parquet copy of its text in DuckDB's temporary directory (for a
-    CSV that scan also collects its malformed lines), and ``raw_t`` is pointed at it. Either way ``typed_t`` stays a view and every check streams
-    over a file: nothing of the table's size is held in memory.
-    """
-    if not numbered:
-        _copy_text(con, schema.name, columns)
+    ``partition`` ``(index, count)``: only the rows whose typed key hashes to ``index``
+    of ``count`` (``(0, 1)``: every row)."""
     filled = ", ".join(
         f"CAST(NULL AS VARCHAR) AS {ident(c)}"
         for c in schema.column_names
         if c not in columns
     )
     base = f"SELECT *{', ' + filled if filled else ''} FROM raw_t"
+    index, count = partition
+    only = ""
+    if count > 1:
+        key = ", ".join(parse_expr(schema.column(k)) for k in partition_key(schema))
+        only = f" WHERE hash({key}) % {int(count)} = {int(index)}"
     parsed = ", ".join(f"{parse_expr(c)} AS {typed(c.name)}" for c in schema.columns)
     rules = rules_for_table(schema.name, config, district_ids)
     reasons = [r for c in schema.columns for r in column_reasons(c)]
     reasons += list(rules.reasons)
     derived = "".join(f", {expr} AS {ident(name)}" for name, expr in rules.derived)
     reason_sql = f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')"
+    kept = [f"p.{typed(c.name)}" for c in schema.columns]
     query = (
-        f"WITH b AS ({base}), p AS (SELECT *, {parsed} FROM b) "
-        f"SELECT p.*{derived}, {reason_sql} AS __row_reason FROM p {rules.joins}"
+        f"WITH b AS ({base}), p AS (SELECT *, {parsed} FROM b{only}) "
+        f"SELECT p.{ROW_ID}, {', '.join(kept)}{derived}, {reason_sql} AS __row_reason "
+        f"FROM p {rules.joins}"
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW typed_t AS {query}")
+    return int(con.execute(f"CREATE OR REPLACE TEMP TABLE checked_t AS {query}").fetchall()[0][0])
 
 
-def _copy_text(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
-    """Scan ``raw_t`` once into a Parquet file and point ``raw_t`` at it, numbered.
-
-    The copy's columns are positional (``c0``, ``c1``, ...) so that no file column can
-    clash with ``file_row_number``.
-    """
-    folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-    copy = str(Path(folder or tempfile.gettempdir()) / f"ontrack_{table}_text.parquet")
-    positional = ", ".join(f"{ident(c)} AS c{i}" for i, c in enumerate(columns))
-    con.execute(f"COPY (SELECT {positional} FROM raw_t) TO {literal(copy)} (FORMAT parquet)")
-    named = ", ".join(f"c{i} AS {ident(c)}" for i, c in enumerate(columns))
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW raw_t AS SELECT {named}, file_row_number AS {ROW_ID} "
-        f"FROM read_parquet({literal(copy)}, file_row_number = true)"
-    )
-
-
-def drop_typed(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove what :func:`build_typed` and :func:`find_row_problems` created."""
-    con.execute("DROP VIEW IF EXISTS typed_t; DROP TABLE IF EXISTS bad_t")
+def drop_checked(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove what :func:`build_checked` and :func:`find_row_problems` created."""
+    con.execute("DROP TABLE IF EXISTS checked_t; DROP TABLE IF EXISTS bad_t")
 
 
 def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
-    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of typed_t."""
+    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of checked_t."""
     con.execute("CREATE OR REPLACE TEMP TABLE bad_raw (rid BIGINT, reason VARCHAR)")
     _duplicates(con, schema)
     _references(con, schema)
@@ -115,9 +105,9 @@ def _duplicates(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE dup_rows AS
         WITH repeated AS (  -- over every row: only the key is parsed, not the reasons
-            SELECT hash({key_typed}) AS kh FROM typed_t GROUP BY 1 HAVING count(*) > 1
+            SELECT hash({key_typed}) AS kh FROM checked_t GROUP BY 1 HAVING count(*) > 1
         )
-        SELECT {ROW_ID} AS rid, {key_typed}, hash({all_typed}) AS __h FROM typed_t
+        SELECT {ROW_ID} AS rid, {key_typed}, hash({all_typed}) AS __h FROM checked_t
         WHERE __row_reason IS NULL AND hash({key_typed}) IN (SELECT kh FROM repeated)
         """
     )
@@ -151,13 +141,13 @@ def _references(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
     if "student_id" in names and schema.name != "students":
         con.execute(
             f"INSERT INTO bad_raw SELECT {ROW_ID}, 'unknown_reference[student_id]: ' || "
-            "__student_id || ' is not in students' FROM typed_t WHERE __row_reason IS "
+            "__student_id || ' is not in students' FROM checked_t WHERE __row_reason IS "
             "NULL AND __student_id NOT IN (SELECT student_id FROM ok_students)"
         )
     if "school_id" in names and schema.name != "schools":
         con.execute(
             f"INSERT INTO bad_raw SELECT {ROW_ID}, 'unknown_reference[school_id]: ' || "
-            "__school_id || ' is not in schools' FROM typed_t WHERE __row_reason IS "
+            "__school_id || ' is not in schools' FROM checked_t WHERE __row_reason IS "
             "NULL AND __school_id IS NOT NULL AND __school_id NOT IN "
             "(SELECT school_id FROM ok_schools)"
         )
@@ -174,7 +164,7 @@ def _attendance_coverage(con: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO bad_raw
         SELECT a.{ROW_ID}, 'no_enrollment[date]: no enrollment of this student at this '
                         || 'school covers ' || CAST(a.__date AS VARCHAR)
-        FROM typed_t a
+        FROM checked_t a
         ANTI JOIN (
             SELECT student_id, school_id, entry_date,
                    COALESCE(exit_date, __year_end) AS last_day

@@ -8,6 +8,8 @@ downstream never needs to ask whether a table exists (use :func:`provided` for t
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -16,7 +18,22 @@ from ontrack.validation.checks import ident, literal
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
 from ontrack.tables import SCHEMAS
-from ontrack.validation.run import connect
+
+
+def connect(config: Config, workdir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """THE DuckDB connection of validation and of every reader of validated tables: the
+    configured memory limit and threads, spilling to ``workdir``. Every connection the
+    validation stage opens comes from here, so a setting is applied in one place."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    con.execute(f"SET memory_limit = {literal(config.engine.memory_limit)}")
+    con.execute("SET preserve_insertion_order = false")
+    if config.engine.threads:
+        con.execute(f"SET threads = {int(config.engine.threads)}")
+    if workdir is None:  # never spill into the caller's working directory
+        workdir = Path(tempfile.gettempdir()) / f"ontrack-duckdb-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {literal(str(workdir))}")
+    return con
 
 
 def open_validated(out_dir: Path | str, config: Config | None = None) -> duckdb.DuckDBPyConnection:

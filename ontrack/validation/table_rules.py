@@ -15,6 +15,7 @@ from ontrack.validation.checks import (
     default_calendar,
     ident,
     numeric_letter_sql,
+    numeric_points_sql,
     school_year_of_sql,
     typed,
     year_end_sql,
@@ -129,11 +130,12 @@ def _course_mark_rules(
     district = f"COALESCE({CAL}.district_id, '__default__')"
     numeric = f"TRY_CAST(p.{ident('mark')} AS DOUBLE)"
     letter_of_number = numeric_letter_sql(numeric, district, config, district_ids)
+    points_of_number = numeric_points_sql(numeric, district, config, district_ids)
+    # One lookup of the scale per row (a letter or code); a number's letter and points
+    # come from the cut-offs, written into the SQL.
     joins = (
         f"{CALENDAR_JOIN} "
-        f"LEFT JOIN mark_map __mm ON __mm.district_id = {district} AND __mm.mark = {mark} "
-        f"LEFT JOIN mark_map __mn ON __mn.district_id = {district} "
-        f"AND __mn.mark = ({letter_of_number})"
+        f"LEFT JOIN mark_map __mm ON __mm.district_id = {district} AND __mm.mark = {mark}"
     )
     valid_number = f"({numeric} BETWEEN 0 AND 100)"
     reason = (
@@ -152,7 +154,7 @@ def _course_mark_rules(
         (
             "mark_points",
             f"CASE WHEN __mm.mark IS NOT NULL THEN __mm.points "
-            f"WHEN {is_number} THEN __mn.points END",
+            f"WHEN {is_number} THEN ({points_of_number}) END",
         ),
         ("mark_numeric", f"CASE WHEN {is_number} THEN {numeric} END"),
     )

@@ -1,0 +1,67 @@
+"""What a table's checks need from the tables validated before it, read from ``OUT``.
+
+A partition of any table is checked in its own DuckDB connection (possibly on another
+machine), so it reads its parents from their validated files: the accepted schools
+(their districts' calendars and mark scales), students and enrollments (with the last
+day of each enrollment's school year, for attendance coverage).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ontrack.config import Config
+from ontrack.validation.checks import calendar_rows, literal, mark_map_rows, year_end_sql
+
+
+def load_parents(con: duckdb.DuckDBPyConnection, out_dir: Path, config: Config,
+                 table: str) -> list[str]:
+    """Create ``ok_schools``, ``ok_students``, ``ok_enrollments`` (views over the
+    validated files that exist), ``school_calendar`` and ``mark_map``; return the
+    accepted district IDs (none while the schools themselves are validated)."""
+    validated = out_dir / "validated"
+    if table == "schools":
+        return []
+    _view(con, "ok_schools", validated / "schools.parquet")
+    districts = [r[0] for r in con.execute(
+        "SELECT DISTINCT district_id FROM ok_schools ORDER BY 1").fetchall()]
+    _calendars(con, config, districts)
+    _view(con, "ok_students", validated / "students.parquet")
+    enrollments = validated / "enrollments.parquet"
+    if table == "attendance" and enrollments.exists():
+        end = year_end_sql("e.school_year", "c.start_month", "c.start_day")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW ok_enrollments AS SELECT e.student_id, "
+            f"e.school_id, e.entry_date, e.exit_date, {end} AS __year_end "
+            f"FROM read_parquet({literal(str(enrollments))}) e "
+            "LEFT JOIN school_calendar c USING (school_id)"
+        )
+    return districts
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
+    if path.exists():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS "
+                    f"SELECT * FROM read_parquet({literal(str(path))})")
+
+
+def _calendars(con: duckdb.DuckDBPyConnection, config: Config, districts: list[str]) -> None:
+    """Per-school calendars and per-district mark scales, from the accepted schools."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE district_start "
+        "(district_id VARCHAR, start_month INTEGER, start_day INTEGER)"
+    )
+    rows = calendar_rows(config, districts)
+    if rows:
+        con.executemany("INSERT INTO district_start VALUES (?, ?, ?)", rows)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE school_calendar AS SELECT s.school_id, s.district_id, "
+        "d.start_month, d.start_day FROM ok_schools s JOIN district_start d USING (district_id)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE mark_map "
+        "(district_id VARCHAR, mark VARCHAR, letter VARCHAR, points DOUBLE)"
+    )
+    con.executemany("INSERT INTO mark_map VALUES (?, ?, ?, ?)", mark_map_rows(config, districts))
