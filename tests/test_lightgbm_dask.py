@@ -95,6 +95,25 @@ def test_lightgbm_network_stays_on_loopback_on_a_local_cluster(fitted) -> None:
     assert len(machines) == 2 and len(set(machines)) == 2
     assert all(m.split(":")[0] == "127.0.0.1" for m in machines), machines
     assert params["local_listen_port"] in {m.split(":")[1] for m in machines}
+    assert params["time_out"] == "10"  # ours (minutes), not LightGBM's 120: the machines list is ours
+
+
+def test_worker_ports_are_probed_on_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from ontrack.modeling import distributed
+
+    bound: list[tuple] = []
+    real_bind = socket.socket.bind
+
+    class Spy(socket.socket):
+        def bind(self, address):  # noqa: ANN001, ANN202
+            bound.append(address)
+            return real_bind(self, address)
+
+    monkeypatch.setattr(distributed.socket, "socket", Spy)
+    assert distributed.free_loopback_port() > 0
+    assert bound == [("127.0.0.1", 0)]  # lightgbm.dask's own probe binds every interface ("")
 
 
 def test_a_remote_cluster_keeps_lightgbm_s_own_port_finding() -> None:
