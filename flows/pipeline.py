@@ -6,7 +6,10 @@ and the stages it needs. A step's cache key is computed from what the stage decl
 depends on (``ontrack.pipeline.key_parts``, the data's digest for a stage that reads the
 data directory); a step whose declared outputs are gone recomputes. Each flow publishes
 Markdown artifacts (counts only) so the Prefect UI tells the story of the run, and
-returns, per step, whether it ``ran`` or came from the ``cache``.
+returns, per step, whether it ``ran`` or came from the ``cache``. A stage that declares
+parts (indicators per school year, features per checkpoint and bucket of students) has
+each part submitted to the flow's task runner: with ``--dask`` they run on the cluster's
+workers, its plan and combine here.
 """
 
 from __future__ import annotations
@@ -14,14 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ontrack.flows.caching import (
+    content_key,
+    directory_digest,
+    outputs_missing,
+    read_record,
+    write_record,
+)
+from ontrack.flows.tasks import COMBINE_TASKS, PART_TASKS, PLAN_TASKS, TASKS
+from ontrack.reports.validation import validation_markdown
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from ontrack import pipeline
 from ontrack.config import load_config
-from ontrack.flows.caching import content_key, directory_digest, outputs_missing
-from ontrack.flows.tasks import TASKS
-from ontrack.reports.validation import validation_markdown
 
 
 def _key(declared: pipeline.Stage, run: dict, model: str | None) -> str:
@@ -32,18 +41,33 @@ def _key(declared: pipeline.Stage, run: dict, model: str | None) -> str:
 
 
 def _step(declared: pipeline.Stage, run: dict, model: str | None) -> dict:
-    """Run one step as its task (refreshing its cache when its outputs are gone), record
-    whether it ran or was cached, return its brief."""
+    """Run one step (unless its JSON record holds its key and its outputs are all there),
+    record whether it ran or was cached, return its brief."""
     key = _key(declared, run, model)
     step = declared.step(model)
     run["keys"][step] = key
-    stage_task = TASKS[declared.name]
-    if outputs_missing(declared.output_paths(run["out"], model)):
-        stage_task = stage_task.with_options(refresh_cache=True)
-    state = stage_task(declared.name, run["data"], run["out"], run["config_path"], model, key,
-                       return_state=True)
-    run["steps"][step] = "cache" if state.name == "Cached" else "ran"
-    return state.result()
+    cached = None if outputs_missing(declared.output_paths(run["out"], model)) \
+        else read_record(run["out"], key)
+    if cached is not None:
+        run["steps"][step] = "cache"
+        return cached
+    where = (declared.name, run["data"], run["out"], run["config_path"], model)
+    if declared.parts is None:
+        brief = TASKS[declared.name](*where, key)  # a whole stage runs in the flow's process
+    else:
+        brief = _parts(declared.name, where, key)
+    write_record(run["out"], key, brief)
+    run["steps"][step] = "ran"
+    return brief
+
+
+def _parts(name: str, where: tuple, key: str) -> dict:
+    """Plan a stage's parts here, submit each to the flow's task runner (a Dask cluster's
+    workers with ``--dask``), combine their partials here, in plan order."""
+    parts = PLAN_TASKS[name](*where)
+    futures = [PART_TASKS[name].submit(*where[1:], part) for part in parts]
+    partials = [future.result() for future in futures]
+    return COMBINE_TASKS[name](*where, key, partials)
 
 
 def _run(names: Sequence[str], data_dir: Path, out_dir: Path, config_path: Path | None,

@@ -1,68 +1,43 @@
-"""The scale-out path: per-year tasks on a Dask cluster, and LightGBM on the same cluster.
+"""Where a flow's tasks run: a Dask cluster through prefect-dask's task runner.
 
-``indicators_by_year_flow`` computes the student indicators one school year per task, so
-Prefect's Dask task runner (prefect-dask) spreads the years over the cluster's workers;
-each task opens its own read-only DuckDB connection over ``OUT/validated``. The result
-is the same table the single-process ``ontrack indicators`` computes (a test checks it
-on a local 2-worker cluster). For training, ``EarlyWarningModel(dask_address=...)``
-refits the booster with ``lightgbm.dask`` on the cluster (``ontrack.modeling``).
-
-``address`` is an existing scheduler (``tcp://host:8786``); ``"local"`` starts a
-throw-away local cluster of ``n_workers`` single-threaded processes.
+``--dask ADDRESS`` uses an existing scheduler (``tcp://host:8786``); ``--dask local``
+or ``local:N`` starts a throw-away cluster on this machine of N single-threaded worker
+processes (default 2), bound to 127.0.0.1, without a dashboard. The stages that declare
+parts (``ontrack.pipeline.Parts``) send each part to the cluster as a task; the workers
+read and write OUT, which on a real cluster is storage every worker shares (docs/flows.md).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
-import pandas as pd
-from prefect import flow, task
 from prefect_dask import DaskTaskRunner
 
-from ontrack.config import load_config
+from ontrack.errors import ConfigError
+
+LOCAL = re.compile(r"local(?::(\d+))?")
+DEFAULT_WORKERS = 2
 
 
-def dask_runner(address: str, n_workers: int = 2) -> DaskTaskRunner:
+def local_workers(address: str) -> int | None:
+    """N for ``local`` / ``local:N`` (None for a scheduler's address)."""
+    found = LOCAL.fullmatch(address.strip())
+    if found is None:
+        return None
+    workers = int(found.group(1) or DEFAULT_WORKERS)
+    if not 1 <= workers <= 256:
+        raise ConfigError(f"--dask local:N must have N between 1 and 256. Got {address!r} instead.")
+    return workers
+
+
+def dask_runner(address: str) -> DaskTaskRunner:
     """Prefect's Dask task runner for an existing scheduler or a local cluster."""
-    if address == "local":
-        return DaskTaskRunner(cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1,
-                                              "processes": True, "dashboard_address": None})
+    workers = local_workers(address)
+    if workers is not None:
+        return DaskTaskRunner(cluster_kwargs={
+            "n_workers": workers, "threads_per_worker": 1, "processes": True,
+            "dashboard_address": None, "host": "127.0.0.1"})
+    if "://" not in address:
+        raise ConfigError("--dask must be a scheduler's address (tcp://host:8786) or local[:N]. "
+                          f"Got {address!r} instead.")
     return DaskTaskRunner(address=address)
-
-
-@task(name="indicators-year")
-def year_indicators_task(out_dir: Path, config_path: Path | None, school_year: int) -> pd.DataFrame:
-    """Every indicator of one school year's students (runs on a Dask worker)."""
-    from ontrack.indicators import student_indicators
-    from ontrack.validation.store import open_validated, provided_tables
-
-    config = load_config(config_path)
-    con = open_validated(out_dir, config)
-    try:
-        return student_indicators(con, config, school_years=[school_year], provided=provided_tables(con))
-    finally:
-        con.close()
-
-
-def school_years(out_dir: Path) -> list[int]:
-    """School years with enrollments in the validated data."""
-    frame = pd.read_parquet(Path(out_dir) / "validated" / "enrollments.parquet", columns=["school_year"])
-    return sorted(int(y) for y in frame["school_year"].unique())
-
-
-@flow(name="ontrack-indicators-by-year")
-def indicators_by_year_flow(out_dir: Path, config_path: Path | None = None) -> pd.DataFrame:
-    """Student indicators, one task per school year, concatenated in year order."""
-    futures = [year_indicators_task.submit(out_dir, config_path, year) for year in school_years(out_dir)]
-    parts = [f.result() for f in futures]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    for part in parts:  # a year whose text column is all empty arrives as object: retype
-        for column, dtype in part.dtypes.items():
-            if isinstance(dtype, pd.StringDtype) and frame[column].dtype != dtype:
-                frame[column] = frame[column].astype(dtype)
-    return frame.sort_values(["school_year", "student_id", "indicator"], ignore_index=True)
-
-
-def run_indicators_on_dask(out_dir: Path, config_path: Path | None, address: str) -> pd.DataFrame:
-    """``indicators_by_year_flow`` with the Dask task runner at ``address``."""
-    return indicators_by_year_flow.with_options(task_runner=dask_runner(address))(out_dir, config_path)

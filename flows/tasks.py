@@ -1,46 +1,96 @@
-"""Prefect tasks: one per stage of ``ontrack.pipeline``, derived from its declaration.
+"""Prefect tasks: derived from the stage declarations of ``ontrack.pipeline``.
 
-Every task runs its stage through :func:`ontrack.pipeline.run_stage`, takes the ``key``
-its flow computed from the stage's declared inputs (``flows.caching``) and is cached on
-it, so a rerun on unchanged inputs is served from the cache and a change recomputes.
-Results are the stage's declared ``brief`` (small JSON dicts of counts, never student
-rows), persisted with the JSON serializer. A stage declares its retries (those that read
-or write the district's files retry). A new stage in the declaration is a new task here
-with no code.
+``TASKS`` runs a whole stage (one per stage); a stage that declares parts has three more:
+its plan and its combine run in the flow's process, and ``PART_TASKS`` runs one part,
+submitted to the flow's task runner (on a Dask cluster, a worker). A task's result is
+never stored by Prefect: Prefect's result records name their own serializer and a pickle
+record would be unpickled on a cache hit. Whether a step is done is kept by the flow in
+ontrack's own JSON records (``flows.caching``). A stage declares its retries (those that
+read or write the district's files retry). A new stage is new tasks here with no code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect import Task, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from ontrack import pipeline
 from ontrack.config import load_config
 
-
-def by_key(_context: object, parameters: dict) -> str:
-    """The cache key is the one the flow computed from content."""
-    return str(parameters["key"])
+# No Prefect result persistence, no Prefect cache look-up (see the module docstring).
+UNCACHED = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-CACHED = {"cache_key_fn": by_key, "persist_result": True, "result_serializer": "json"}
+def _context(data_dir: Path, out_dir: Path, config_path: Path | None) -> pipeline.Context:
+    return pipeline.Context(Path(data_dir), Path(out_dir), load_config(config_path))
 
 
 def run_declared(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
                  model: str | None, key: str) -> dict:
     """Run one declared stage (for ``model``); its brief, with the key it ran under."""
     declared = pipeline.stage(stage)
-    context = pipeline.Context(Path(data_dir), Path(out_dir), load_config(config_path))
-    brief = declared.brief(pipeline.run_stage(declared, context, model))
+    context = _context(data_dir, out_dir, config_path)
+    return finish(declared, model, key, pipeline.run_stage(declared, context, model))
+
+
+def finish(declared: pipeline.Stage, model: str | None, key: str, result: Any) -> dict:
+    """The stage's brief (counts only), logged and stamped with its key and model."""
+    brief = declared.brief(result)
     get_run_logger().info("%s done: %s", declared.step(model),
                           ", ".join(f"{k} {v}" for k, v in brief.items() if isinstance(v, int | float)))
     return {"key": key, **({"model": model} if model is not None else {}), **brief}
 
 
+def plan_parts(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
+               model: str | None) -> list:
+    """The parts of a stage that declares them (runs in the flow's process)."""
+    split = pipeline.stage(stage).parts
+    return split.plan(_context(data_dir, out_dir, config_path), model)
+
+
+def run_part(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
+             model: str | None, part: Any) -> Any:
+    """One part of a stage: a pure function of the part and OUT's files (a Dask worker)."""
+    split = pipeline.stage(stage).parts
+    return split.run(_context(data_dir, out_dir, config_path), model, part)
+
+
+def combine_parts(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
+                  model: str | None, key: str, partials: list) -> dict:
+    """Combine a stage's partials into its outputs (in the flow's process); its brief."""
+    declared = pipeline.stage(stage)
+    result = declared.parts.combine(_context(data_dir, out_dir, config_path), model, partials)
+    return finish(declared, model, key, result)
+
+
 def _task(declared: pipeline.Stage) -> Task:
     return task(run_declared, name=declared.name, retries=declared.retries,
-                retry_delay_seconds=5 if declared.retries else 0, **CACHED)
+                retry_delay_seconds=5 if declared.retries else 0, **UNCACHED)
 
 
 TASKS: dict[str, Task] = {declared.name: _task(declared) for declared in pipeline.STAGES}
+SPLIT = [declared for declared in pipeline.STAGES if declared.parts is not None]
+PLAN_TASKS: dict[str, Task] = {
+    d.name: task(plan_parts, name=f"{d.name}-plan", **UNCACHED) for d in SPLIT}
+
+
+def _named_part(stage: str) -> Callable[..., Any]:
+    """``run_part`` for one stage, named ``<stage>_part``: Dask names its tasks' keys after
+    the function, so the scheduler's records tell which stage a task was a part of."""
+    def part(data_dir: Path, out_dir: Path, config_path: Path | None, model: str | None,
+             part: Any) -> Any:
+        return run_part(stage, data_dir, out_dir, config_path, model, part)
+
+    part.__name__ = part.__qualname__ = f"{stage}_part"
+    return part
+
+
+PART_TASKS: dict[str, Task] = {
+    d.name: task(_named_part(d.name), name=f"{d.name}-part", retries=d.retries,
+                 retry_delay_seconds=5 if d.retries else 0, **UNCACHED) for d in SPLIT}
+COMBINE_TASKS: dict[str, Task] = {
+    d.name: task(combine_parts, name=f"{d.name}-combine", **UNCACHED) for d in SPLIT}

@@ -41,6 +41,27 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Parts:
+    """How a stage splits into independent parts (declared once, run two ways).
+
+    ``plan(ctx, model, **params)`` lists the parts (small values: a school year, a
+    checkpoint and bucket); ``run(ctx, model, part, **params)`` computes one part, a pure
+    function of its part and OUT's files, and returns a small partial result (large rows
+    go to files under ``OUT/.parts/``); ``combine(ctx, model, partials, **params)`` turns
+    the partials, in plan order, into the stage's result and writes its outputs.
+    :func:`run_stage` runs the parts one after the other in this process; the flows
+    submit each to their task runner (a Dask cluster) and combine in the driver.
+    """
+
+    plan: Callable[..., list]
+    run: Callable[..., Any]
+    combine: Callable[..., Any]
+    plan_params: tuple[str, ...] = ()  # the stage's parameters plan() takes
+    run_params: tuple[str, ...] = ()  # ... run() takes
+    combine_params: tuple[str, ...] = ()  # ... combine() takes
+
+
+@dataclass(frozen=True)
 class Stage:
     """One step of the pipeline, declared as data (see the module docstring)."""
 
@@ -56,6 +77,7 @@ class Stage:
     cadence: tuple[str, ...] = ()  # the scheduled runs it belongs to ("weekly", "yearly")
     brief: Callable[[Any], dict] = field(default=lambda _result: {})  # counts only
     retries: int = 0  # retries when it runs as a task (it reads or writes the district's files)
+    parts: Parts | None = None  # how a stage splits into parts (its ``run`` loops over them)
 
     def output_paths(self, out: Path, model: str | None = None) -> list[Path]:
         """The files this stage writes under ``out`` (for ``model``)."""
@@ -84,17 +106,58 @@ def _validate(ctx: Context, _model: None) -> Any:
 
 
 def _indicators(ctx: Context, _model: None, as_of: Any = None) -> Any:
-    from ontrack.indicators import run_indicators
+    return run_parts(INDICATOR_PARTS, ctx, None, as_of=as_of)
 
-    return run_indicators(ctx.data, ctx.out, ctx.config, progress=ctx.progress, as_of=as_of,
-                          reuse_validated=True)
+def _indicator_years(ctx: Context, _model: None) -> list:
+    from ontrack.indicators.run import indicator_years, must_reuse
+
+    must_reuse(ctx.out, ctx.config)  # the validate stage wrote OUT/validated with these rules
+    return indicator_years(ctx.out)
+
+
+def _indicator_year(ctx: Context, _model: None, year: int | None, as_of: Any = None) -> Any:
+    from ontrack.indicators.by_year import year_part
+
+    ctx.progress(f"computing student indicators of {year}")
+    return year_part(ctx.out, ctx.config, year, as_of)
+
+
+def _indicators_combined(ctx: Context, _model: None, parts: list, as_of: Any = None) -> Any:
+    from ontrack.indicators.run import combine_years
+
+    return combine_years(ctx.out, ctx.config, parts, as_of=as_of, progress=ctx.progress)
+
+
+INDICATOR_PARTS = Parts(_indicator_years, _indicator_year, _indicators_combined,
+                        run_params=("as_of",), combine_params=("as_of",))
+
+
+def _feature_parts(ctx: Context, model: str, **params: Any) -> list:
+    from ontrack.dataset.build import plan_features
+
+    return plan_features(ctx.out, ctx.config, model=model, progress=ctx.progress, **params)
+
+
+def _feature_part(ctx: Context, model: str, part: dict, feature_set: str | None = None) -> dict:
+    from ontrack.dataset.build import feature_part
+
+    return feature_part(ctx.out, ctx.config, model=model, part=part, feature_set=feature_set,
+                        progress=ctx.progress)
+
+
+def _features_combined(ctx: Context, model: str, parts: list, **params: Any) -> dict:
+    from ontrack.dataset.build import combine_features
+
+    return combine_features(ctx.out, ctx.config, parts, model=model, progress=ctx.progress, **params)
+
+
+FEATURE_PARTS = Parts(_feature_parts, _feature_part, _features_combined,
+                      plan_params=("as_of_dates", "school_years", "data_end"),
+                      run_params=("feature_set",), combine_params=("feature_set", "data_end"))
 
 
 def _features(ctx: Context, model: str, **params: Any) -> dict:
-    from ontrack.dataset.build import write_features
-
-    return write_features(ctx.out, ctx.config, model=model, progress=ctx.progress, **params)
-
+    return run_parts(FEATURE_PARTS, ctx, model, **params)
 
 def _train(ctx: Context, model: str, target: str | None = None, split_kind: str | None = None) -> Any:
     from ontrack.modeling import train_model
@@ -144,13 +207,14 @@ STAGES: tuple[Stage, ...] = (
           cadence=("weekly", "yearly"), retries=2, brief=lambda r: {"report": r.to_json()}),
     Stage("indicators", _indicators, "computing the rule-based indicators", needs=("validate",),
           outputs=tuple(f"indicators/{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")),
-          params=("as_of",), cadence=("weekly",),
+          params=("as_of",), cadence=("weekly",), parts=INDICATOR_PARTS,
           brief=lambda r: {"rate_rows": r.n_rates, "folder": str(r.rates_path.parent)}),
     Stage("features", _features, "building the {model} feature matrix and labels", needs=("validate",),
           outputs=tuple(f"features/{{model}}/{n}" for n in
                         ("matrix.parquet", "cohort.parquet", "dictionary.csv", "meta.json")),
           per_model=True, params=("feature_set", "as_of_dates", "school_years", "data_end"),
-          cadence=("weekly", "yearly"), brief=lambda m: {"rows": m["rows"], "features": len(m["features"])}),
+          cadence=("weekly", "yearly"), parts=FEATURE_PARTS,
+          brief=lambda m: {"rows": m["rows"], "features": len(m["features"])}),
     Stage("train", _train, "training, calibrating and evaluating {model} against the rule",
           needs=("features",), outputs=("models/{model}/evaluation.json",), per_model=True,
           params=("target", "split_kind"), cadence=("yearly",), brief=_trained),
@@ -203,6 +267,19 @@ def run_stage(declared: Stage, ctx: Context, model: str | None = None, **params:
     if declared.per_model and model is None:
         raise ConfigError(f"the {declared.name} stage must be given a model. Got none instead.")
     return declared.run(ctx, model, **params)
+
+
+def run_parts(split: Parts, ctx: Context, model: str | None, **params: Any) -> Any:
+    """A partitioned stage in this process: plan, each part in turn, combine. (The flows
+    submit the same parts to their task runner instead of the loop.)"""
+    partials = [split.run(ctx, model, part, **only(params, split.run_params))
+                for part in split.plan(ctx, model, **only(params, split.plan_params))]
+    return split.combine(ctx, model, partials, **only(params, split.combine_params))
+
+
+def only(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters among ``names`` (what one of a stage's part functions takes)."""
+    return {k: v for k, v in params.items() if k in names}
 
 
 def run_stages(stage_names: Sequence[str], data: Path | str, out: Path | str, config: Config,

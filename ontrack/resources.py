@@ -109,3 +109,11 @@ def connect(config: Config, out: Path | str | None = None) -> duckdb.DuckDBPyCon
     """A new in-memory DuckDB connection within the configured resources."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     return apply(con, config, out)
+
+
+def parts_dir(out: Path | str, stage: str, *keys: str) -> Path:
+    """``OUT/.parts/<stage>/<key>...``: where a stage's parts leave what their driver
+    combines (OUT is on storage every worker of a cluster shares)."""
+    folder = Path(out, ".parts", stage, *keys)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -71,3 +71,62 @@ def test_serve_dry_run_prints_the_schedules(district: dict, capsys) -> None:
     assert main(["serve", str(district["data"]), "--out", str(district["out"]), "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert "ontrack-refresh" in printed and "0 6 15 8 *" in printed
+
+
+class _Touch:
+    """Unpickling this creates ``marker``: proof that a record was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.slow  # the session's Prefect server
+def test_a_pickle_record_under_a_steps_key_is_never_unpickled(prefect_harness, tiny_district: Path,
+                                                              tmp_path: Path) -> None:
+    import pickle
+
+    from ontrack.flows.caching import RECORDS
+    from ontrack.flows.pipeline import _key, ingest_flow
+    from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
+    from prefect.serializers import PickleSerializer
+    from prefect.settings import get_current_settings
+
+    from ontrack import pipeline
+    from ontrack.config import load_config
+
+    out, marker = tmp_path / "out", tmp_path / "unpickled"
+    assert ingest_flow(tiny_district, out)["steps"] == {"validate": "ran"}
+    run = {"config": load_config(None), "out": out, "data": tiny_district, "keys": {}}
+    key = _key(pipeline.stage("validate"), run, None)
+    (out / RECORDS / f"{key}.json").write_bytes(pickle.dumps(_Touch(marker)))
+    planted = ResultRecord(result=_Touch(marker), metadata=ResultRecordMetadata(
+        storage_key=key, serializer=PickleSerializer(), expiration=None))
+    store = get_current_settings().results.local_storage_path
+    store.mkdir(parents=True, exist_ok=True)
+    (store / key).write_bytes(planted.serialize())
+    assert ingest_flow(tiny_district, out)["steps"] == {"validate": "ran"}  # recomputed
+    assert not marker.exists()
+    assert ingest_flow(tiny_district, out)["steps"] == {"validate": "cache"}  # its JSON record again
+    assert not marker.exists()
+
+
+def test_the_memory_limit_reaches_every_duckdb_connection(tmp_path: Path) -> None:
+    from ontrack.config import config_from_dict
+    from ontrack.resources import connect, machine_memory, memory_limit
+
+    def setting(con, name: str) -> str:
+        return con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+
+    sized = config_from_dict({"resources": {"memory_limit": "1GB"}})
+    con = connect(sized, tmp_path)
+    reference = __import__("duckdb").connect()
+    reference.execute("SET memory_limit = '1GB'")
+    assert setting(con, "memory_limit") == setting(reference, "memory_limit")
+    assert Path(setting(con, "temp_directory")) == tmp_path / ".tmp"
+    half = memory_limit(config_from_dict({}))
+    assert abs(int(half.removesuffix("MiB")) - (machine_memory() >> 21)) <= 1  # 50% by default
+    with pytest.raises(Exception, match="resources.memory_limit must be"):
+        config_from_dict({"resources": {"memory_limit": "a lot"}})

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from pandas.util import hash_pandas_object
 
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
 from ontrack.dataset.cohorts import build_cohort
+from ontrack.dataset.featureset import FeatureSet
 from ontrack.dataset.featurize import (
     build_feature_matrix,
     feature_dictionary,
@@ -28,7 +30,11 @@ from ontrack.dataset.featurize import (
 )
 from ontrack.dataset.labels import LABELS, build_labels, can_build
 from ontrack.indicators import GROUP_FLAGS
+from ontrack.paths import write_atomically
+from ontrack.resources import apply, parts_dir
 from ontrack.validation.store import open_validated, provided
+
+COHORT_FILE = "cohort.parquet"  # the cohort the parts share, under OUT/.parts/features/<model>/
 
 
 def write_features(
@@ -49,47 +55,116 @@ def write_features(
     ``feature_set`` is given) the matrix, and every label honest for its grade that the
     data allows is written (``--target`` may pick any of them).
 
+    The matrix is built one part at a time (:func:`plan_features`, :func:`feature_part`,
+    :func:`combine_features`): the same parts a flow sends to a Dask cluster.
     Returns the run's metadata (also written to ``meta.json``).
     """
+    parts = plan_features(out_dir, config, model=model, as_of_dates=as_of_dates,
+                          school_years=school_years, data_end=data_end, progress=progress)
+    partials = [feature_part(out_dir, config, model=model, part=part, feature_set=feature_set,
+                             progress=progress) for part in parts]
+    return combine_features(out_dir, config, partials, model=model, feature_set=feature_set,
+                            data_end=data_end, progress=progress)
+
+
+def plan_features(out_dir: Path, config: Config, *, model: str,
+                  as_of_dates: list[date] | None = None, school_years: list[int] | None = None,
+                  data_end: date | None = None,
+                  progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Build the cohort (kept for the parts in ``OUT/.parts/features/<model>/``) and list
+    the parts: one per checkpoint and bucket of students (``resources.student_buckets``)."""
     say = progress or (lambda _msg: None)
-    spec = config.model_spec(model)
-    features = load_feature_set(feature_set or spec.feature_set)
-    folder = Path(out_dir) / "features" / model
-    folder.mkdir(parents=True, exist_ok=True)
-    con = open_validated(out_dir, config)
-    have = provided(out_dir)
+    con = apply(open_validated(out_dir, config), config, out_dir)
     try:
         end = data_end or data_end_date(con)
         say(f"cohort of {model} (data end {end})")
-        cohort = build_cohort(
-            con,
-            config,
-            model=model,
-            school_years=school_years,
-            as_of_dates=as_of_dates,
-            data_end=end,
-        )
+        cohort = build_cohort(con, config, model=model, school_years=school_years,
+                              as_of_dates=as_of_dates, data_end=end)
+    finally:
+        con.close()
+    folder = parts_dir(out_dir, "features", model)
+    write_atomically(folder / COHORT_FILE, lambda path: cohort.to_parquet(path))
+    dates = sorted({stamp.date().isoformat() for stamp in cohort.index.get_level_values("as_of_date")})
+    buckets = config.resources.student_buckets
+    return [{"as_of": d, "bucket": b, "buckets": buckets} for d in dates or [None] for b in range(buckets)]
+
+
+def _part_rows(cohort: pd.DataFrame, part: dict) -> pd.DataFrame:
+    """The cohort rows of one part: its checkpoint, its bucket of student IDs."""
+    if part["as_of"] is None:
+        return cohort
+    keep = cohort.index.get_level_values("as_of_date") == pd.Timestamp(part["as_of"])
+    if part["buckets"] > 1:
+        ids = pd.Series(cohort.index.get_level_values("student_id"))
+        keep &= (hash_pandas_object(ids, index=False).to_numpy() % part["buckets"]) == part["bucket"]
+    return cohort[keep]
+
+
+def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
+                 feature_set: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict:
+    """The feature matrix of one part's cohort rows, written to
+    ``OUT/.parts/features/<model>/<as_of>_<bucket>.parquet``; its file, rows and warnings."""
+    folder = parts_dir(out_dir, "features", model)
+    cohort = pd.read_parquet(folder / COHORT_FILE)
+    rows = _part_rows(cohort, part)
+    con = apply(open_validated(out_dir, config), config, out_dir)
+    try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            grades = cohort["grade_level"].unique()
-            used = features.for_config(config).for_grades(grades)
-            matrix = build_feature_matrix(
-                con, cohort, used, config, provided=have, progress=say
-            )
+            used = _used(config, model, feature_set, cohort)
+            matrix = build_feature_matrix(con, rows, used, config, provided=provided(out_dir),
+                                          progress=progress)
+    finally:
+        con.close()
+    target = folder / f"{part['as_of'] or 'all'}_{part['bucket']}.parquet"
+    write_atomically(target, lambda path: matrix.to_parquet(path))
+    return {"file": str(target), "rows": len(matrix), "warnings": [str(w.message) for w in caught]}
+
+
+def _used(config: Config, model: str, feature_set: str | None, cohort: pd.DataFrame) -> FeatureSet:
+    """The features the model's matrix holds, for the grades of its whole cohort."""
+    features = load_feature_set(feature_set or config.model_spec(model).feature_set)
+    return features.for_config(config).for_grades(cohort["grade_level"].unique())
+
+
+def combine_features(out_dir: Path, config: Config, partials: list[dict], *, model: str,
+                     feature_set: str | None = None, data_end: date | None = None,
+                     progress: Callable[[str], None] | None = None) -> dict:
+    """Gather the parts' rows in cohort order, add labels and equity attributes, and
+    write the data set's files (``write_features``)."""
+    say = progress or (lambda _msg: None)
+    spec = config.model_spec(model)
+    staged = parts_dir(out_dir, "features", model)
+    cohort = pd.read_parquet(staged / COHORT_FILE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the parts recorded these warnings already
+        used = _used(config, model, feature_set, cohort)
+    frames = [pd.read_parquet(p["file"]) for p in partials]
+    matrix = pd.concat(frames).reindex(cohort.index)[[f.name for f in used]]
+    have = provided(out_dir)
+    con = apply(open_validated(out_dir, config), config, out_dir)
+    try:
+        end = data_end or data_end_date(con)
         say("labels")
         labels = _labels(con, cohort, config, have, end, spec.grade)
         attributes = _attributes(con, cohort)
     finally:
         con.close()
+    folder = Path(out_dir) / "features" / model
+    folder.mkdir(parents=True, exist_ok=True)
     matrix.to_parquet(folder / "matrix.parquet")
     cohort.join(attributes).to_parquet(folder / "cohort.parquet")
     (folder / "labels").mkdir(exist_ok=True)
     for name, frame in labels.items():
         frame.to_parquet(folder / "labels" / f"{name}.parquet")
-    dictionary = feature_dictionary(used, matrix)
-    write_dictionary(dictionary, folder, title=f"Feature dictionary ({model})")
+    write_dictionary(feature_dictionary(used, matrix), folder, title=f"Feature dictionary ({model})")
+    caught = sorted({w for p in partials for w in p["warnings"]})
     meta = _meta(model, matrix, cohort, labels, end, config, caught, folder)
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    for partial in partials:
+        Path(partial["file"]).unlink(missing_ok=True)
+    (staged / COHORT_FILE).unlink(missing_ok=True)
     return meta
 
 
@@ -100,7 +175,7 @@ def _meta(
     labels: dict[str, pd.DataFrame],
     end: date | None,
     config: Config,
-    caught: list[warnings.WarningMessage],
+    caught: list[str],
     folder: Path,
 ) -> dict:
     """The ``meta.json`` stamp of a built data set: its shape, dates, labels and origin."""
@@ -115,7 +190,7 @@ def _meta(
         "config_hash": config.config_hash,
         "ontrack_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "warnings": sorted({str(w.message) for w in caught}),
+        "warnings": sorted(set(caught)),
         "folder": str(folder),
     }
 

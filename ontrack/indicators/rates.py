@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
+from ontrack.resources import connect
 from ontrack.indicators.exact import round_ratio_array
 from ontrack.indicators.rules import INDICATORS, MET_IS_GOOD
 from ontrack.indicators.suppression import BLOCK_KEYS, suppress
@@ -237,7 +238,7 @@ def indicator_rates(
     Withheld rows keep their keys and ``suppressed=True`` but no n, n_met, n_unknown or
     rate.
     """
-    con = duckdb.connect()
+    con = connect(config)  # the configured memory limit; spills under the system's temp folder
     try:
         con.register("students_in", students)
         con.register("groups_in", student_groups)

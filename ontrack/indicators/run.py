@@ -19,41 +19,27 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
-import duckdb
 import pandas as pd
 
-from ontrack.validation.checks import literal
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
-from ontrack.indicators.rates import (
-    finish_rates,
-    lowest_groups,
-    rate_cells_sql,
-)
-from ontrack.indicators.rules import (
-    FLAGS_TABLE,
-    INDICATOR_GRADES,
-    OUTPUT_COLUMNS,
-    build_students,
-    drop_work_tables,
-)
-from ontrack.validation.checks import defused_sql
-from ontrack.validation.store import open_validated
+from ontrack.indicators.by_year import YearPart, indicator_years, year_part
+from ontrack.indicators.rates import finish_rates, lowest_groups
+from ontrack.indicators.rules import INDICATOR_GRADES
+from ontrack.resources import connect
 from ontrack.validation import ValidationReport, validate_directory
+from ontrack.validation.checks import defused_sql, literal
 
 Progress = Callable[[str], None]
 SUMMARY_GRADES: tuple[int, ...] = (8, 9)
 # Written next to report.json by run_indicators: the rules the tables were validated with.
 FINGERPRINT_FILE = "rules_fingerprint.txt"
 _SUMMARY_COLUMNS = ("district_id", "indicator", "grade_level", "n", "rate", "suppressed")
-
-# Columns of students.csv holding the district's own text (IDs): defused for spreadsheets.
-DATA_TEXT_COLUMNS: tuple[str, ...] = ("student_id", "district_id", "school_id")
 
 
 @dataclass(frozen=True)
@@ -87,7 +73,7 @@ def rules_fingerprint(config: Config) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _check_reusable(out_dir: Path, config: Config) -> None:
+def must_reuse(out_dir: Path, config: Config) -> None:
     """Refuse to reuse ``OUT/validated`` made under different rules."""
     report = out_dir / "validation" / "report.json"
     if not report.exists():
@@ -127,71 +113,61 @@ def run_indicators(
 
     With ``reuse_validated`` the tables already in ``OUT/validated`` are used (they must
     have been validated with the same config), which skips re-reading the raw files.
+    The school years are computed one after the other (:mod:`ontrack.indicators.by_year`),
+    the same parts a flow sends to a Dask cluster, then combined.
     """
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)
     report = _validated(data_dir, out_dir, config, say, reuse_validated)
+    parts = []
+    for year in indicator_years(out_dir):
+        say(f"computing student indicators of {year}" + (f" as of {as_of}" if as_of else ""))
+        parts.append(year_part(out_dir, config, year, as_of))
+    return combine_years(out_dir, config, parts, as_of=as_of, validation=report, progress=say)
+
+
+def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
+                  as_of: date | None = None, validation: ValidationReport | None = None,
+                  progress: Progress | None = None) -> IndicatorsResult:
+    """Write the four files from the school years' parts (in any order: sorted here).
+
+    Every file is written under a temporary name and all are moved into place together
+    at the end, so a killed run leaves the previous run's four files, never a mixed set.
+    """
+    out_dir = Path(out_dir)
+    say = progress or (lambda _msg: None)
+    parts = sorted(parts, key=lambda p: -1 if p.school_year is None else p.school_year)
     folder = out_dir / "indicators"
     folder.mkdir(parents=True, exist_ok=True)
     paths = {n: folder / f"{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")}
-    con = open_validated(out_dir, config)
-    try:
-        say("computing student indicators" + (f" as of {as_of}" if as_of else ""))
-        table = build_students(con, config, as_of=as_of)
-        n_rows, latest = con.execute(
-            f"SELECT count(*), max(school_year) FROM {table}"
-        ).fetchall()[0]
-        unknowns = _unknown_reasons(con, table, latest)
-        say("aggregating rates by school, grade and group")
-        cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
-        say("writing students.csv and suppressing small groups")
-        rates = _write_outputs(con, table, cells, paths, config, as_of)
-    finally:
-        drop_work_tables(con)
-        con.close()
-    return IndicatorsResult(
-        out_dir=out_dir,
-        students_path=paths["students"],
-        rates_path=paths["rates"],
-        suppression_path=paths["suppression"],
-        lowest_group_path=paths["lowest_group"],
-        n_rows=int(n_rows),
-        n_rates=len(rates),
-        n_suppressed=int(rates["suppressed"].sum()),
-        latest_year=None if latest is None else int(latest),
-        config_hash=config.config_hash,
-        config_version=config.config_version,
-        as_of=as_of,
-        district_rates=_district_rates(rates, latest),
-        unknowns=unknowns,
-        validation=report,
-    )
-
-
-def _write_outputs(con: duckdb.DuckDBPyConnection, table: str, cells: pd.DataFrame,
-                   paths: dict[str, Path], config: Config, as_of: date | None) -> pd.DataFrame:
-    """Write the four files and return the suppressed rates.
-
-    DuckDB writes students.csv in a second thread (it releases the GIL) while this one
-    suppresses the rates in Python: the two overlap instead of queueing. Every file is
-    written under a temporary name and all are moved into place together at the end, so
-    a killed run leaves the previous run's four files, never a half-written or mixed set.
-    """
+    with_rows = [p for p in parts if p.rows]
+    latest = with_rows[-1].school_year if with_rows else None
+    say("suppressing small groups and writing the indicator files")
+    cells = pd.concat([p.cells for p in parts], ignore_index=True)
+    rates, log = finish_rates(cells, config)
     pending = {n: p.with_name(f".{p.stem}.{os.getpid()}.tmp.csv") for n, p in paths.items()}
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            writing = pool.submit(_write_students, con, table, pending["students"], config, as_of)
-            rates, log = finish_rates(cells, config)
-            lowest = lowest_groups(rates, config)
-            for name, frame in (("rates", rates), ("suppression", log), ("lowest_group", lowest)):
-                write_csv(_stamp(frame, config, as_of), pending[name])
-            writing.result()
+        _concatenate([Path(p.rows_file) for p in parts], pending["students"])
+        for name, frame in (("rates", rates), ("suppression", log),
+                            ("lowest_group", lowest_groups(rates, config))):
+            write_csv(_stamp(frame, config, as_of), pending[name], config, out_dir)
         for name, path in paths.items():
             os.replace(pending[name], path)
     finally:
         for temporary in pending.values():
             temporary.unlink(missing_ok=True)
-    return rates
+    for part in parts:
+        Path(part.rows_file).unlink(missing_ok=True)
+    return IndicatorsResult(
+        out_dir=out_dir, students_path=paths["students"], rates_path=paths["rates"],
+        suppression_path=paths["suppression"], lowest_group_path=paths["lowest_group"],
+        n_rows=sum(p.rows for p in parts), n_rates=len(rates),
+        n_suppressed=int(rates["suppressed"].sum()), latest_year=latest,
+        config_hash=config.config_hash, config_version=config.config_version, as_of=as_of,
+        district_rates=_district_rates(rates, latest),
+        unknowns=with_rows[-1].unknowns if with_rows else parts[0].unknowns,
+        validation=validation,
+    )
 
 
 def _validated(
@@ -200,7 +176,7 @@ def _validated(
     """Validate ``data_dir`` into ``out_dir`` (and stamp the rules it was validated
     with); with ``reuse``, check that the tables already there may be reused."""
     if reuse:
-        _check_reusable(out_dir, config)
+        must_reuse(out_dir, config)
         return None
     report = validate_directory(data_dir, out_dir, config, progress=say)
     fingerprint = out_dir / "validation" / FINGERPRINT_FILE
@@ -208,70 +184,31 @@ def _validated(
     return report
 
 
-def _unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, latest: int | None) -> pd.DataFrame:
-    """How often each criterion was unknown, per indicator, in the latest school year."""
-    return con.execute(
-        f"SELECT indicator, trim(reason) AS reason, count(*) AS n FROM ("
-        f"  SELECT indicator, unnest(string_split(unknown_criteria, ';')) AS reason"
-        f"  FROM {table} WHERE status = 'unknown' AND school_year = ?"
-        f") GROUP BY ALL ORDER BY indicator, n DESC, reason",
-        [latest],
-    ).df()
+def _concatenate(sources: list[Path], target: Path) -> None:
+    """Write the years' rows one after the other into ``target``: the first file whole,
+    the others without their header line; in the kernel where it can (``sendfile``)."""
+    with target.open("wb") as out:
+        for index, source in enumerate(sources):
+            with source.open("rb") as chunk:
+                if index:
+                    chunk.readline()  # the header, written once
+                _copy_rest(chunk, out, source.stat().st_size)
 
 
-def _write_students(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    path: Path,
-    config: Config,
-    as_of: date | None,
-) -> None:
-    """Write the long student table sorted by year, student and indicator.
-
-    One school year at a time, appended to one file: sorting a year needs a fraction
-    of the memory of sorting everything, and the order stays deterministic.
-    """
-    cols = ", ".join(
-        f"{defused_sql(c)} AS {c}" if c in DATA_TEXT_COLUMNS else c
-        for c in OUTPUT_COLUMNS if c != "as_of_date"
-    )
-    stamps = (
-        f"{literal(as_of.isoformat()) if as_of else 'NULL'} AS as_of_date, "
-        f"{literal(config.config_hash)} AS config_hash, "
-        f"{int(config.config_version)} AS config_version"
-    )
-    years = [
-        row[0]
-        for row in con.execute(f"SELECT DISTINCT school_year FROM {table} ORDER BY 1").fetchall()
-    ]
-    part = path.with_suffix(".part.csv")
-    for i, year in enumerate(years or [None]):
-        where = "FALSE" if year is None else f"school_year = {int(year)}"
-        con.execute(
-            f"COPY (SELECT {cols}, {stamps} FROM {table} WHERE {where} "
-            f"ORDER BY student_id, indicator) TO {literal(str(path if i == 0 else part))} "
-            f"(HEADER {'true' if i == 0 else 'false'}, DELIMITER ',')"
-        )
-        if i > 0:
-            _append(part, path)
-    part.unlink(missing_ok=True)
-
-
-def _append(src: Path, dst: Path) -> None:
-    """Append file ``src`` to ``dst``, in the kernel where it can (no copy through Python)."""
+def _copy_rest(chunk: BinaryIO, out: BinaryIO, size: int) -> None:
+    done = chunk.tell()
     sendfile = getattr(os, "sendfile", None)
-    with src.open("rb") as chunk, dst.open("ab") as out:
-        done, size = 0, src.stat().st_size
-        try:
-            while sendfile and done < size:
-                sent = sendfile(out.fileno(), chunk.fileno(), done, size - done)
-                if not sent:
-                    break
-                done += sent
-        except OSError:  # sendfile to a regular file is not supported here
-            pass
-        chunk.seek(done)
-        shutil.copyfileobj(chunk, out)
+    out.flush()
+    try:
+        while sendfile and done < size:
+            sent = sendfile(out.fileno(), chunk.fileno(), done, size - done)
+            if not sent:
+                break
+            done += sent
+    except OSError:  # sendfile to a regular file is not supported here
+        pass
+    chunk.seek(done)
+    shutil.copyfileobj(chunk, out)
 
 
 def _as_text(name: str, dtype: object) -> str:
@@ -292,19 +229,20 @@ def _as_text(name: str, dtype: object) -> str:
     return f"{text} AS {col}"
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
+def write_csv(frame: pd.DataFrame, path: Path, config: Config | None = None,
+              out_dir: Path | None = None) -> None:
     """Write ``frame`` byte for byte as ``frame.to_csv(path, index=False)``, via DuckDB.
 
     DuckDB's writer is several times faster than pandas' on the rate tables, and its
     quoting (fields holding a comma, quote or line break) is the same.
     """
-    con = duckdb.connect()
+    con = connect(config or Config(), out_dir)  # spills under OUT/.tmp when given
     try:
         con.register("frame_in", frame)
         cols = ", ".join(_as_text(str(n), d) for n, d in frame.dtypes.items())
         con.execute(
             f"COPY (SELECT {cols} FROM frame_in) TO {literal(str(path))} "
-            "(HEADER, DELIMITER ',')"
+            "(FORMAT CSV, HEADER, DELIMITER ',')"
         )
     finally:
         con.close()

@@ -1,0 +1,109 @@
+"""The indicators stage's partitions: one school year per part.
+
+A student-year's indicators depend only on that year's records, so each school year is
+computed on its own (in this process, or as a task on a Dask worker): the part builds the
+year's indicators from ``OUT/validated``, writes the year's rows of ``students.csv`` to
+``OUT/.parts/indicators/<year>.csv`` and returns the year's rate cells and unknown-reason
+counts, which are small. ``ontrack.indicators.run`` concatenates the years in order,
+suppresses the rates over all of them and writes the four files: the same bytes whether
+the years ran in one process or on a cluster sharing OUT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ontrack.config import Config
+from ontrack.indicators.rates import rate_cells_sql
+from ontrack.indicators.rules import (
+    FLAGS_TABLE,
+    OUTPUT_COLUMNS,
+    build_students,
+    drop_work_tables,
+)
+from ontrack.paths import write_atomically
+from ontrack.resources import apply, parts_dir
+from ontrack.validation.checks import defused_sql, literal
+from ontrack.validation.store import open_validated
+
+# Columns of students.csv holding the district's own text (IDs): defused for spreadsheets.
+DATA_TEXT_COLUMNS: tuple[str, ...] = ("student_id", "district_id", "school_id")
+
+
+@dataclass(frozen=True)
+class YearPart:
+    """What one school year's part produced: its rows of students.csv are in ``rows_file``."""
+
+    school_year: int | None
+    rows: int
+    rows_file: str
+    cells: pd.DataFrame
+    unknowns: pd.DataFrame
+
+
+def indicator_years(out_dir: Path | str) -> list[int | None]:
+    """The parts: every school year with an enrollment (``[None]``, one empty part, when
+    there is none, so the files are still written with their headers)."""
+    path = Path(out_dir) / "validated" / "enrollments.parquet"
+    if not path.exists():
+        return [None]
+    con = duckdb.connect()
+    try:
+        years = con.execute(f"SELECT DISTINCT school_year FROM read_parquet({literal(str(path))}) "
+                            "WHERE school_year IS NOT NULL ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return [int(y) for (y,) in years] or [None]
+
+
+def year_part(out_dir: Path | str, config: Config, school_year: int | None,
+              as_of: date | None = None) -> YearPart:
+    """Compute one school year's indicators (see the module docstring)."""
+    out_dir = Path(out_dir)
+    con = apply(open_validated(out_dir, config), config, out_dir)
+    try:
+        years = None if school_year is None else [school_year]
+        table = build_students(con, config, as_of=as_of, school_years=years)
+        (rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
+        unknowns = unknown_reasons(con, table, school_year)
+        cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
+        target = parts_dir(out_dir, "indicators") / f"{school_year or 'none'}.csv"
+        write_atomically(target, lambda path: _write_rows(con, table, path, config, as_of))
+    finally:
+        drop_work_tables(con)
+        con.close()
+    return YearPart(school_year, int(rows), str(target), cells, unknowns)
+
+
+def unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, year: int | None) -> pd.DataFrame:
+    """How often each criterion was unknown, per indicator, in ``year``."""
+    return con.execute(
+        f"SELECT indicator, trim(reason) AS reason, count(*) AS n FROM ("
+        f"  SELECT indicator, unnest(string_split(unknown_criteria, ';')) AS reason"
+        f"  FROM {table} WHERE status = 'unknown' AND school_year = ?"
+        f") GROUP BY ALL ORDER BY indicator, n DESC, reason",
+        [year],
+    ).df()
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, table: str, path: Path, config: Config,
+                as_of: date | None) -> None:
+    """The year's rows of students.csv, with the header, sorted by student and indicator."""
+    cols = ", ".join(
+        f"{defused_sql(c)} AS {c}" if c in DATA_TEXT_COLUMNS else c
+        for c in OUTPUT_COLUMNS if c != "as_of_date"
+    )
+    stamps = (
+        f"{literal(as_of.isoformat()) if as_of else 'NULL'} AS as_of_date, "
+        f"{literal(config.config_hash)} AS config_hash, "
+        f"{int(config.config_version)} AS config_version"
+    )
+    con.execute(
+        f"COPY (SELECT {cols}, {stamps} FROM {table} ORDER BY student_id, indicator) "
+        f"TO {literal(str(path))} (FORMAT CSV, HEADER true, DELIMITER ',')"
+    )

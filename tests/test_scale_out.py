@@ -1,0 +1,109 @@
+"""Scale-out: `ontrack flow refresh --dask ADDRESS` sends the partitioned stages' parts to
+the cluster's workers and writes the same files as the single-process run.
+
+What "the same" means, file by file:
+- byte-identical: everything under ``indicators/``, ``features/`` (but ``meta.json``),
+  ``report/`` and every roster CSV: what the partitioned stages write, and what reads it;
+- equal without the run's clock (``CLOCK``: when it ran, how long it took, OUT's path):
+  the JSON stamps (``meta.json``, ``validation/report.json``, roster summaries, the
+  impact study) and the risk history's ``scored_at``;
+- equal frames, rows in any order: ``validated/*.parquet`` (validation writes rows in no
+  fixed order, single-process too) and the XLSX rosters (the workbook stamps its creation
+  time), read back cell by cell.
+The run's bookkeeping (``.cache/`` step records, ``.parts/``, ``.tmp/``, MLflow's store)
+is not an output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # a Dask cluster and the session's Prefect server
+
+CONFIG = ("resources:\n  student_buckets: 2\nmodels:\n  grade9: null\n"
+          "modeling:\n  bootstrap_samples: 20\n")
+BYTES = ("indicators/", "features/", "report/")
+CLOCK = {"created_at", "scored_at", "folder", "out_dir", "timings_s", "students_per_second"}
+BOOKKEEPING = (".cache/", ".parts/", ".tmp/", "mlruns", "mlflow")
+
+
+def _outputs(out: Path) -> dict[str, Path]:
+    files = {str(p.relative_to(out)): p for p in sorted(out.rglob("*")) if p.is_file()}
+    return {name: path for name, path in files.items() if not name.startswith(BOOKKEEPING)}
+
+
+def _same(name: str, one: Path, two: Path) -> bool:
+    if name.endswith(".json") and not (name.startswith(BYTES) and not name.endswith("meta.json")):
+        return _unclocked(json.loads(one.read_text())) == _unclocked(json.loads(two.read_text()))
+    if name.endswith(".parquet") and not name.startswith(BYTES):
+        return _rows(pd.read_parquet(one)).equals(_rows(pd.read_parquet(two)))
+    if name.endswith(".xlsx"):
+        a, b = pd.read_excel(one, sheet_name=None), pd.read_excel(two, sheet_name=None)
+        return a.keys() == b.keys() and all(a[k].equals(b[k]) for k in a)
+    return one.read_bytes() == two.read_bytes()
+
+
+def _unclocked(record: object) -> object:
+    if isinstance(record, dict):
+        return {k: _unclocked(v) for k, v in record.items() if k not in CLOCK}
+    return record
+
+
+def _rows(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.drop(columns=[c for c in frame.columns if c in CLOCK])
+    frame = frame.reset_index(drop=isinstance(frame.index, pd.RangeIndex))
+    return frame.sort_values(list(frame.columns), ignore_index=True)
+
+
+def _part_tasks(dask_scheduler) -> list[tuple[str, str]]:  # runs on the scheduler
+    stream = dask_scheduler.plugins["task-stream"].buffer
+    return [(str(record["key"]), record["worker"]) for record in stream]
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A 300-student district: as small as shows every stage's parts."""
+    from ontrack.synth import generate_district
+
+    root = tmp_path_factory.mktemp("scale_out")
+    generate_district(root / "data", n_students=300, n_years=3, seed=21)
+    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    return {"data": root / "data", "config": root / "config.yaml", "root": root}
+
+
+def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
+    prefect_harness, district: dict
+) -> None:
+    from distributed import Client, LocalCluster
+
+    from ontrack import pipeline
+    from ontrack.cli import main
+    from ontrack.config import load_config
+
+    data, config = district["data"], district["config"]
+    single, spread = district["root"] / "single", district["root"] / "dask"
+    stages = pipeline.names("weekly")
+    pipeline.run_stages(stages, data, single, load_config(config))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        client.get_task_stream()  # installs the scheduler's task-stream plugin
+        assert main(["flow", "refresh", str(data), "--out", str(spread), "--config", str(config),
+                     "--dask", cluster.scheduler_address]) == 0
+        ran = client.run_on_scheduler(_part_tasks)
+        workers = set(cluster.scheduler_info["workers"])
+    by_stage = {name: [w for key, w in ran if key.startswith(f"{name}_part-")]
+                for name in ("indicators", "features")}
+    assert len(by_stage["indicators"]) == 3  # one task per school year
+    cohort = pd.read_parquet(single / "features" / "grade8" / "cohort.parquet")
+    dates = cohort.index.get_level_values("as_of_date").nunique()
+    assert len(by_stage["features"]) == 2 * dates  # grade8's as-of dates x 2 buckets
+    assert all(w in workers for parts in by_stage.values() for w in parts)
+    assert len({w for parts in by_stage.values() for w in parts}) == 2  # both workers worked
+    one, two = _outputs(single), _outputs(spread)
+    assert sorted(one) == sorted(two)
+    assert {"indicators/students.csv", "features/grade8/matrix.parquet", "report/index.html"} <= set(one)
+    assert [name for name in one if not _same(name, one[name], two[name])] == []
