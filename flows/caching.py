@@ -21,22 +21,12 @@ import json
 from pathlib import Path
 
 from ontrack import __version__
+from ontrack.validation.reuse import directory_digest  # noqa: F401 (the one digest of a data directory)
 from ontrack.paths import write_atomically
 
 BLOCK = 1 << 20
 RECORDS = Path(".cache", "steps")  # under OUT
 RECORD_FORMAT = "ontrack-step-record/1"
-
-
-def directory_digest(folder: Path) -> str:
-    """SHA-256 over every file's relative name and bytes, in name order."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(BLOCK), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def file_digest(path: Path) -> str:

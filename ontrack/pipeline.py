@@ -97,12 +97,12 @@ def _quiet(call: Callable[[], Any]) -> Any:
 
 def _validate(ctx: Context, _model: None) -> Any:
     from ontrack.indicators.run import FINGERPRINT_FILE, rules_fingerprint
-    from ontrack.validation import validate_directory
+    from ontrack.validation.reuse import validate_or_reuse
 
-    report = validate_directory(ctx.data, ctx.out, ctx.config, progress=ctx.progress)
-    marker = ctx.out / "validation" / FINGERPRINT_FILE  # the rules the tables were read with
-    marker.write_text(rules_fingerprint(ctx.config) + "\n", encoding="utf-8")
-    return report
+    # Reused when the data's content digest and the rules fingerprint (the marker: the
+    # rules the tables were read with) match the stored validation; else validated again.
+    return validate_or_reuse(ctx.data, ctx.out, ctx.config, rules_fingerprint(ctx.config),
+                             marker=FINGERPRINT_FILE, progress=ctx.progress)
 
 
 def _indicators(ctx: Context, _model: None, as_of: Any = None) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +34,7 @@ from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 from ontrack.config import Config
 from ontrack.indicators.definitions import rule_summary
 from ontrack.modeling.baselines import roster_columns
-from ontrack.paths import file_stem, write_atomically
+from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
@@ -89,23 +90,47 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     """The score stage: :func:`ontrack.scoring.score_model` computes the roster (and its
     history and summary), then this module renders it: every school and counselor file
     and ``reasons.csv``. The render time joins the summary's timings."""
+    out_dir = Path(out_dir)
     result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
     started = time.perf_counter()
     run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
-    publish_rosters(result.roster, run, result.folder, out_dir, config)
-    publish_reasons(result.folder / "reasons.csv", result.reasons, model)
+    # Profiles first: the rosters swapped in below link to them.
     write_profiles(out_dir, config, result.roster, result.run, ranked_by_reason=result.summary.get("ranked_by_reason"),
                    contributions=result.contributions, base_value=result.base_value)
-    result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
-    path = result.folder / f"summary_{model}.json"
-    path.write_text(json.dumps(result.summary, indent=2), encoding="utf-8")
+    # The roster set (every school and counselor file, the index, reasons.csv, each
+    # model's saved roster and summary) and the follow-up lists are written into staging
+    # folders and swapped in at the end: a killed run leaves the previous set whole.
+    staged = {final: staging_folder(final) for final in (result.folder, out_dir / "followup")}
+    try:
+        rosters = staged[result.folder]
+        (rosters / "_history" / f"{model}.parquet").unlink(missing_ok=True)  # an older ontrack's state file
+        publish_rosters(result.roster, run, rosters, out_dir, config, followup_dir=staged[out_dir / "followup"])
+        publish_reasons(rosters / "reasons.csv", result.reasons, model)
+        result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
+        text = json.dumps(result.summary, indent=2)
+        write_atomically(rosters / f"summary_{model}.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        publish_pause()
+        for final, folder in staged.items():
+            swap_in(folder, final)
+    finally:
+        for folder in staged.values():
+            shutil.rmtree(folder, ignore_errors=True)  # gone already when it was swapped in
     return result
 
 
-def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path, config: Config) -> list[str]:
-    """Save this model's roster, then rewrite every school and counselor file and every
-    school's follow-up list. Returns the school IDs of this run's rows."""
+def publish_pause() -> None:
+    """Test hook: ``ONTRACK_TEST_PUBLISH_PAUSE=SECONDS`` waits before the swap (unset: nothing)."""
+    if seconds := os.environ.get("ONTRACK_TEST_PUBLISH_PAUSE"):
+        time.sleep(float(seconds))
+
+
+def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path, config: Config, *,
+                    followup_dir: Path | None = None) -> list[str]:
+    """Save this model's roster, then rewrite every school and counselor file into
+    ``folder`` and every school's follow-up list into ``followup_dir`` (default
+    ``OUT/followup``). Returns the school IDs of this run's rows."""
     out_dir = Path(out_dir)
+    followup_dir = Path(followup_dir) if followup_dir is not None else out_dir / "followup"
     schools = pd.read_parquet(out_dir / "validated" / "schools.parquet")
     names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
     district_of = dict(zip(schools["school_id"].astype(str), schools["district_id"].astype(str), strict=False))
@@ -114,13 +139,15 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     combined = _with_people(combined, out_dir)
     todo = _followup(combined, runs, out_dir, config)
     jobs, written = [], []
+    with_names = "student_name" in combined.columns
     for school_id, rows in combined.groupby("school_id", sort=True):
         here = [r for r in runs if r["model"] in set(rows["model"])]
         title = f"{names.get(school_id, school_id)}: support roster"
         items = todo[todo["school_id"] == school_id]
-        _write_followup(items, "student_name" in combined.columns, out_dir / "followup" / f"{file_stem(school_id)}.csv")
         meta = _meta(rows, title, here, config, district_of, followup=items, profiles="../profiles/")
-        jobs.append((_in_order(_drop_empty(rows), meta), meta, folder, file_stem(school_id)))
+        stem = file_stem(school_id)
+        jobs.append((_in_order(_drop_empty(rows), meta), meta, folder, stem,
+                     _followup_frame(items, with_names), followup_dir / f"{stem}.csv"))
         written.append(school_id)
     for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
         rows = combined[combined["student_id"].isin(set(ids["student_id"]))]
@@ -128,9 +155,10 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             title = f"{staff_name or staff_id}: caseload support roster"
             items = todo[todo["student_id"].isin(set(rows["student_id"]))]
             meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
-            jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id)))
-    _run_jobs(jobs)
-    write_index(folder, jobs)
+            jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id),
+                         None, None))
+    run_jobs(jobs)
+    write_index(folder, [job[:4] for job in jobs])
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
 
@@ -149,8 +177,11 @@ def _combined(roster: pd.DataFrame, run: dict, folder: Path, staff: pd.DataFrame
         frame[column] = joined[column].reindex(frame["student_id"], fill_value="").to_numpy()
     history = folder / "_history"
     history.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(history / f"{run['model']}_roster.parquet")
-    (history / f"{run['model']}_run.json").write_text(json.dumps(run, indent=1), encoding="utf-8")
+    # Atomic writes: in a staging folder (ontrack.paths.staging_folder) these names are
+    # hard links to the live set's files, which must never be written through.
+    write_atomically(history / f"{run['model']}_roster.parquet", frame.to_parquet)
+    text = json.dumps(run, indent=1)
+    write_atomically(history / f"{run['model']}_run.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     frames, runs = [], []
     for path in sorted(history.glob("*_roster.parquet")):
         model = path.name.removesuffix("_roster.parquet")
@@ -197,11 +228,11 @@ def _followup(combined: pd.DataFrame, runs: list[dict], out_dir: Path, config: C
     return todo
 
 
-def _write_followup(items: pd.DataFrame, with_names: bool, path: Path) -> None:
-    """``OUT/followup/<school>.csv``: headers even when there is nothing to do."""
+def _followup_frame(items: pd.DataFrame, with_names: bool) -> pd.DataFrame:
+    """The columns of ``OUT/followup/<school>.csv`` (headers even when there is nothing to do)."""
     columns = ["student_id", "student_name", "item", "since", "detail"] if with_names else \
         ["student_id", "item", "since", "detail"]
-    write_table_csv(items.reindex(columns=columns), path)
+    return items.reindex(columns=columns)
 
 
 def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
@@ -220,19 +251,33 @@ def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
     write_table_csv(combined, path)
 
 
-def _write_one(job: tuple) -> None:
-    write_roster(*job)
+def publish_school(rows: pd.DataFrame, meta: RosterMeta, folder: Path, stem: str,
+                   followup: pd.DataFrame | None = None, followup_path: Path | None = None) -> list[Path]:
+    """One school's (or counselor's) published files: ``folder/<stem>.csv``, ``.xlsx``,
+    ``.html`` and, for a school, its follow-up list at ``followup_path``. A pure function
+    of its arguments that writes only its own files (each atomically): the unit that runs
+    in a worker process here and that a Dask task can run as it is."""
+    paths = list(write_roster(rows, meta, folder, stem).values())
+    if followup is not None and followup_path is not None:
+        paths.append(write_table_csv(followup, followup_path))
+    return paths
 
 
-def _run_jobs(jobs: list[tuple]) -> None:
-    """Write every roster; many files go to two worker processes (XLSX is the slow part)."""
-    if len(jobs) < POOL_FROM:
-        for job in jobs:
-            _write_one(job)
-        return
+def _publish_job(job: tuple) -> list[Path]:
+    return publish_school(*job)
+
+
+def run_jobs(jobs: list[tuple]) -> list[Path]:
+    """Every school's and counselor's files (:func:`publish_school`); from
+    :data:`POOL_FROM` jobs on, in worker processes (rendering is pure Python: threads
+    would hold the GIL in turn; benchmarks/bench_score.py measured both)."""
+    workers = min(2, os.cpu_count() or 1)
+    if len(jobs) < POOL_FROM or workers < 2:
+        return [path for job in jobs for path in _publish_job(job)]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), mp_context=context) as pool:
-        list(pool.map(_write_one, jobs, chunksize=max(1, len(jobs) // 16)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        done = pool.map(_publish_job, jobs, chunksize=max(1, len(jobs) // (8 * workers)))
+        return [path for paths in done for path in paths]
 
 
 def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:

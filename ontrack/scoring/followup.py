@@ -58,20 +58,28 @@ def active_on(interventions: pd.DataFrame, as_of: str | pd.Timestamp) -> pd.Data
 
 def current_support(interventions: pd.DataFrame | None, student_ids: pd.Series, as_of: pd.Series) -> pd.Series:
     """Per row, the supports active on that row's as-of date: "tutoring since
-    2026-01-12; mentoring since 2025-10-01" (latest start first), "" when none."""
+    2026-01-12; mentoring since 2025-10-01" (latest start first), "" when none.
+
+    One merge of rows and interventions, one filter and one group-by: no loop over
+    students (the district's rosters hold tens of thousands of them)."""
+    empty = pd.Series("", index=student_ids.index, dtype=object)
     if interventions is None or interventions.empty:
-        return pd.Series("", index=student_ids.index, dtype=object)
-    by_student = {sid: rows for sid, rows in interventions.groupby("student_id", sort=False)}
-    out = []
-    for sid, day in zip(student_ids.astype(str).tolist(), as_of.tolist(), strict=True):
-        rows = by_student.get(sid)
-        if rows is None or pd.isna(day) or day == "":
-            out.append("")
-            continue
-        active = active_on(rows, day).sort_values(["start_date", "intervention_type"], ascending=[False, True])
-        out.append("; ".join(f"{t} since {d.date().isoformat()}"
-                             for t, d in zip(active["intervention_type"], active["start_date"], strict=True)))
-    return pd.Series(out, index=student_ids.index, dtype=object)
+        return empty
+    days = pd.to_datetime(pd.Series(as_of, index=student_ids.index).replace("", None), errors="coerce")
+    rows = pd.DataFrame({"_row": range(len(student_ids)), "student_id": student_ids.astype(str).to_numpy(),
+                         "_day": days.dt.normalize().to_numpy()})
+    pairs = rows[rows["_day"].notna()].merge(interventions, on="student_id", how="inner")
+    live = (pairs["start_date"] <= pairs["_day"]) & (pairs["end_date"].isna() | (pairs["end_date"] >= pairs["_day"]))
+    pairs = pairs[live].sort_values(["_row", "start_date", "intervention_type"], ascending=[True, False, True],
+                                    kind="stable")
+    if pairs.empty:
+        return empty
+    pairs["_text"] = pairs["intervention_type"] + " since " + pairs["start_date"].dt.strftime("%Y-%m-%d")
+    texts = pairs.groupby("_row", sort=False)["_text"].agg("; ".join)
+    out = pd.Series([""] * len(student_ids), dtype=object)
+    out.iloc[texts.index.to_numpy()] = texts.to_numpy()
+    out.index = student_ids.index
+    return out
 
 
 def flag_dates(history: pd.DataFrame, model: str, as_of: str, version: str) -> dict[str, str]:

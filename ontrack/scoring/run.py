@@ -1,18 +1,17 @@
 """Score the current cohort: the roster frame of ``ontrack score``, not its files.
 
-Order of work: load and verify the champion (``ontrack.modeling.tracking``), build the
+Order of work: load and verify the champion (``ontrack.scoring.champion``), build the
 cohort and its features at the as-of date, check the input contract, predict calibrated
 risk, compute exact TreeSHAP contributions and reasons, decide who ranks (the gate, its
 fallback to the rule), tiers, the change since the previous run and the alerts. It
 writes only this run's rows of the risk history (``OUT/history/scores.parquet``,
-:mod:`ontrack.scoring.history`: no names) and a counts-only ``summary_<model>.json``,
-and returns the scored frame; ``ontrack.reports.publish`` renders it into the roster,
-follow-up and profile files.
+:mod:`ontrack.scoring.history`: no names) and returns the scored frame and its
+counts-only summary; ``ontrack.reports.publish`` renders them into the roster set
+(``summary_<model>.json`` included), follow-up and profile files.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.modeling import tracking
 from ontrack.modeling.bundle import LoadedModel
 from ontrack.scoring.alerts import absence_rise, alert_texts
+from ontrack.scoring.champion import read_champion, registered_name
 from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
 from ontrack.modeling.gate import Ranking, ranking_for
 from ontrack.scoring.drift import expiry_problem, latest_check_gate, stability_problem
@@ -59,7 +58,7 @@ def score_model(
     say = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
-    name = tracking.registered_name(config, model)
+    name = registered_name(config, model)
     loaded, tags = _champion(config, out_dir, name)
     if tags is not None:
         say(f"champion {name} version {tags['version']}")
@@ -87,17 +86,14 @@ def score_model(
     as_of_text = current.as_of.isoformat()
     previous = previous_run(read_history(out_dir, model), model, as_of_text, version)
     roster = _with_changes(roster, state, previous, config)
-    folder = out_dir / "rosters"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = out_dir / "rosters"  # written by ontrack.reports.publish, as one set
     run = {"model": model, "version": version or "none", "as_of": as_of_text,
            "expires": current.expires.isoformat(), "ranked_by": ranking.ranked_by,
            "banner": _banner(ranking), "scored_at": scored_at.isoformat(), "history_version": version}
     started = time.perf_counter()
     append_run(out_dir, _history_rows(roster, state, config, scored_at))
-    (out_dir / "rosters" / "_history" / f"{model}.parquet").unlink(missing_ok=True)  # the old state file
     timings["history_s"] = time.perf_counter() - started
     summary = _summary(roster, model, name, version, current, ranking, psi, timings, config)
-    (folder / f"summary_{model}.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     contributions, base = _contributions(scored, roster, ranking)
     return ScoreResult(folder, summary, roster, reasons, run, contributions, base)
 
@@ -110,7 +106,13 @@ REASON_COLUMNS: tuple[str, ...] = (
 
 def _champion(config: Config, out_dir: Path, name: str) -> tuple[LoadedModel | None, dict | None]:
     """The verified champion and its version's tags, or (None, None) when there is no
-    registry or no champion (scoring then ranks by the rule)."""
+    registry or no champion (scoring then ranks by the rule). A local default registry
+    is read directly (:mod:`ontrack.scoring.champion`); any other through MLflow."""
+    found = read_champion(config, out_dir, name)
+    if not isinstance(found, str):
+        return found
+    from ontrack.modeling import tracking  # imports MLflow: only for a registry elsewhere
+
     try:
         client = tracking.connect(config, out_dir, create=False)
         return tracking.load_registered(client, name, tracking.CHAMPION)
@@ -309,5 +311,7 @@ def _summary(roster: pd.DataFrame, model: str, name: str, version: str, current:
         "new_to_the_list": int(roster["change"].str.startswith("new to the list").sum()),
         "psi": None if not np.isfinite(psi) else round(psi, 4),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "students_per_second": round(n / total, 1) if total else None,
+        # Predicting, TreeSHAP, reasons and the history only: the end-to-end rate (from
+        # process start) is added by ``ontrack score`` as ``end_to_end``.
+        "scoring_core_students_per_second": round(n / total, 1) if total else None,
     }
