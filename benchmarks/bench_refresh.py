@@ -13,8 +13,8 @@ child process on a fresh OUT (so nothing comes from the flow's cache):
    processes; cluster start-up included).
 
 It checks that both wrote the same indicator and feature files, byte for byte, and
-appends one line per run to ``benchmarks/results.md``. Peak RSS is the driver's (the
-workers of a local cluster are its children too, so it covers them).
+appends one line per run to ``benchmarks/results.md``. Peak RSS is that of the largest
+single process of the run (the driver or one local worker), not their sum.
 """
 
 from __future__ import annotations
