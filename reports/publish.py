@@ -28,11 +28,10 @@ from pathlib import Path
 import pandas as pd
 from ontrack.reports.profiles import write_profiles
 from ontrack.reports.roster_html import render_index, tier_order
-from ontrack.reports.roster_values import ModelHeader, roster_order
+from ontrack.reports.roster_values import model_header, roster_order, rule_lines, tiers_text  # noqa: F401
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
 
 from ontrack.config import Config
-from ontrack.indicators.definitions import rule_summary
 from ontrack.modeling.baselines import roster_columns
 from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
@@ -269,15 +268,30 @@ def _publish_job(job: tuple) -> list[Path]:
 
 def run_jobs(jobs: list[tuple]) -> list[Path]:
     """Every school's and counselor's files (:func:`publish_school`); from
-    :data:`POOL_FROM` jobs on, in worker processes (rendering is pure Python: threads
-    would hold the GIL in turn; benchmarks/bench_score.py measured both)."""
+    :data:`POOL_FROM` jobs on, in two worker processes. Forked where the system can: a
+    forked worker has ontrack imported and reads its jobs from the parent's memory, where
+    a spawned one pays ~1.5 s of imports and a pickled copy of every frame. Threads gain
+    nothing: rendering is pure Python and holds the GIL (benchmarks/results.md)."""
     workers = min(2, os.cpu_count() or 1)
     if len(jobs) < POOL_FROM or workers < 2:
         return [path for job in jobs for path in _publish_job(job)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        done = pool.map(_publish_job, jobs, chunksize=max(1, len(jobs) // (8 * workers)))
-        return [path for paths in done for path in paths]
+    chunk = max(1, len(jobs) // (8 * workers))
+    if "fork" in multiprocessing.get_all_start_methods():
+        _FORKED[:] = jobs
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                return [path for paths in pool.map(_forked_job, range(len(jobs)), chunksize=chunk) for path in paths]
+        finally:
+            _FORKED.clear()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [path for paths in pool.map(_publish_job, jobs, chunksize=chunk) for path in paths]
+
+
+_FORKED: list[tuple] = []  # the jobs a forked worker reads by their index
+
+
+def _forked_job(index: int) -> list[Path]:
+    return _publish_job(_FORKED[index])
 
 
 def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:
@@ -308,27 +322,6 @@ def _drop_empty(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[keep]
 
 
-# The indicator whose rule a baseline applies (ontrack.modeling.baselines).
-RULE_INDICATOR = {"readiness": "hs_readiness_8", "on_track": "on_track_9"}
-
-
-def rule_lines(rows: pd.DataFrame, district_of: dict[str, str], config: Config) -> tuple[str, ...]:
-    """The rule of every model in these rows, in the words and numbers of each of their
-    districts (one line per distinct sentence), for the roster's header."""
-    lines: list[str] = []
-    for model in sorted(set(rows["model"])):
-        spec = config.models.get(model)
-        indicator = RULE_INDICATOR.get(spec.baseline) if spec is not None else None
-        if indicator is None:
-            continue
-        schools = rows.loc[rows["model"] == model, "school_id"].astype(str)
-        for district in sorted({district_of.get(s) for s in schools} - {None}):
-            line = f"{model}: {rule_summary(config.rules_for(district), indicator)}"
-            if line not in lines:
-                lines.append(line)
-    return tuple(lines)
-
-
 def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
           district_of: dict[str, str] | None = None, *, followup: pd.DataFrame | None = None,
           profiles: str | None = None) -> RosterMeta:
@@ -355,40 +348,6 @@ def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
         followup=_followup_lines(followup), profiles=profiles,
         models=tuple(model_header(r, config) for r in runs if r["model"] in set(rows["model"])),
     )
-
-
-def model_header(run: dict, config: Config) -> ModelHeader:
-    """One model's line on a roster: who ranked it (and why the rule, when it did) and
-    how its tiers are cut, in the configured names and numbers."""
-    if run.get("ranked_by", "model") == "rule":
-        reason = run.get("ranked_by_reason") or _reason_of(run.get("banner"))
-        ranking = f"ranked by the rule because {reason}" if reason else "ranked by the rule"
-    else:
-        ranking = f"ranked by the model, version {run.get('version', '')}"
-    return ModelHeader(model=str(run["model"]), as_of_date=str(run.get("as_of", "")), ranking=ranking,
-                       tiers=tiers_text(run.get("ranked_by", "model"), config))
-
-
-def tiers_text(ranked_by: str, config: Config) -> str:
-    """How tiers are cut: the rule's criteria, risk bands, or each school's capacity."""
-    scoring = config.scoring
-    first, second, third = scoring.tier_names
-    if ranked_by == "rule":
-        return (f"{first} when two or more criteria are not met, {second} when one is not met "
-                f"or unknown, {third} when all are met")
-    if scoring.tier_mode == "capacity":
-        top, nxt = scoring.capacity_per_school
-        return f"{first}: the {top} highest-risk students of each school, {second}: the next {nxt}, {third}: the rest"
-    high, middle = scoring.risk_bands
-    return f"{first} at risk ≥ {high:.0%}, {second} at risk ≥ {middle:.0%}, {third} below {middle:.0%}"
-
-
-def _reason_of(banner: str | None) -> str:
-    """The "because ..." of a rule-ranked run's banner (runs saved before the reason was)."""
-    text = banner or ""
-    if " because " not in text:
-        return ""
-    return text.split(" because ", 1)[1].split(". No risk", 1)[0].rstrip(".")
 
 
 def _followup_lines(items: pd.DataFrame | None) -> list[tuple[str, str, str, str, str]]:

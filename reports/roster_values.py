@@ -18,6 +18,9 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from ontrack.config import Config
+from ontrack.indicators.definitions import rule_summary
+
 NO_STUDENTS = "No students in this roster."
 NOTHING_NEW = "Nothing new since the last run."
 NOTHING_TO_FOLLOW = "Nothing to follow up this week."
@@ -109,6 +112,8 @@ class RosterMeta:
 
 def missing(value: object) -> bool:
     """Whether a cell is empty: None, pandas' NA or NaT, or a float NaN."""
+    if value.__class__ is str:  # most cells: answered before the slower checks
+        return False
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, float | np.floating) and math.isnan(value)
@@ -229,3 +234,58 @@ def roster_order(frame: pd.DataFrame, tier_order: list[str]) -> pd.DataFrame:
     keys["id"] = frame["student_id"].map(plain_text)
     order = keys.sort_values(["model", "tier", "risk", "rank", "id"], kind="stable").index
     return frame.loc[order].reset_index(drop=True)
+
+
+# The indicator whose rule a baseline applies (ontrack.modeling.baselines).
+RULE_INDICATOR = {"readiness": "hs_readiness_8", "on_track": "on_track_9"}
+
+
+def rule_lines(rows: pd.DataFrame, district_of: dict[str, str], config: Config) -> tuple[str, ...]:
+    """The rule of every model in these rows, in the words and numbers of each of their
+    districts (one line per distinct sentence), for the roster's header."""
+    lines: list[str] = []
+    for model in sorted(set(rows["model"])):
+        spec = config.models.get(model)
+        indicator = RULE_INDICATOR.get(spec.baseline) if spec is not None else None
+        if indicator is None:
+            continue
+        schools = rows.loc[rows["model"] == model, "school_id"].astype(str)
+        for district in sorted({district_of.get(s) for s in schools} - {None}):
+            line = f"{model}: {rule_summary(config.rules_for(district), indicator)}"
+            if line not in lines:
+                lines.append(line)
+    return tuple(lines)
+
+
+def model_header(run: dict, config: Config) -> ModelHeader:
+    """One model's line on a roster: who ranked it (and why the rule, when it did) and
+    how its tiers are cut, in the configured names and numbers."""
+    if run.get("ranked_by", "model") == "rule":
+        reason = run.get("ranked_by_reason") or _reason_of(run.get("banner"))
+        ranking = f"ranked by the rule because {reason}" if reason else "ranked by the rule"
+    else:
+        ranking = f"ranked by the model, version {run.get('version', '')}"
+    return ModelHeader(model=str(run["model"]), as_of_date=str(run.get("as_of", "")), ranking=ranking,
+                       tiers=tiers_text(run.get("ranked_by", "model"), config))
+
+
+def tiers_text(ranked_by: str, config: Config) -> str:
+    """How tiers are cut: the rule's criteria, risk bands, or each school's capacity."""
+    scoring = config.scoring
+    first, second, third = scoring.tier_names
+    if ranked_by == "rule":
+        return (f"{first} when two or more criteria are not met, {second} when one is not met "
+                f"or unknown, {third} when all are met")
+    if scoring.tier_mode == "capacity":
+        top, nxt = scoring.capacity_per_school
+        return f"{first}: the {top} highest-risk students of each school, {second}: the next {nxt}, {third}: the rest"
+    high, middle = scoring.risk_bands
+    return f"{first} at risk ≥ {high:.0%}, {second} at risk ≥ {middle:.0%}, {third} below {middle:.0%}"
+
+
+def _reason_of(banner: str | None) -> str:
+    """The "because ..." of a rule-ranked run's banner (runs saved before the reason was)."""
+    text = banner or ""
+    if " because " not in text:
+        return ""
+    return text.split(" because ", 1)[1].split(". No risk", 1)[0].rstrip(".")
