@@ -53,9 +53,7 @@ def _calendars(con: duckdb.DuckDBPyConnection, config: Config, districts: list[s
         "CREATE OR REPLACE TEMP TABLE district_start "
         "(district_id VARCHAR, start_month INTEGER, start_day INTEGER)"
     )
-    rows = calendar_rows(config, districts)
-    if rows:
-        con.executemany("INSERT INTO district_start VALUES (?, ?, ?)", rows)
+    _insert(con, "district_start", calendar_rows(config, districts))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE school_calendar AS SELECT s.school_id, s.district_id, "
         "d.start_month, d.start_day FROM ok_schools s JOIN district_start d USING (district_id)"
@@ -64,4 +62,12 @@ def _calendars(con: duckdb.DuckDBPyConnection, config: Config, districts: list[s
         "CREATE OR REPLACE TEMP TABLE mark_map "
         "(district_id VARCHAR, mark VARCHAR, letter VARCHAR, points DOUBLE)"
     )
-    con.executemany("INSERT INTO mark_map VALUES (?, ?, ?, ?)", mark_map_rows(config, districts))
+    _insert(con, "mark_map", mark_map_rows(config, districts))
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """One INSERT of literal rows (``executemany`` costs a statement per row)."""
+    if rows:
+        values = ", ".join(
+            "(" + ", ".join("NULL" if v is None else literal(v) for v in row) + ")" for row in rows)
+        con.execute(f"INSERT INTO {table} VALUES {values}")

@@ -25,6 +25,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +48,12 @@ from ontrack.validation.reading import (
     load_raw,
     sniff_csv,
 )
-from ontrack.validation.row_checks import build_checked, drop_checked, find_row_problems
+from ontrack.validation.row_checks import (
+    CHECKED,
+    build_checked,
+    drop_checked,
+    find_row_problems,
+)
 from ontrack.validation.store import connect
 
 # Wider than any district extract (the contract has at most 12 columns per table): a
@@ -92,15 +99,34 @@ def _workdir(out_dir: Path | str, name: str) -> Path:
     return Path(out_dir) / ".tmp" / f"validation-{name}-{os.getpid()}"
 
 
+@contextmanager
+def _connection(con: duckdb.DuckDBPyConnection | None, config: Config, out_dir: Path | str,
+                name: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The caller's connection (a single-process run shares one: opening one costs
+    ~20 ms), or a new one of this step's own, closed with its spill folder after."""
+    if con is not None:
+        yield con
+        return
+    workdir = _workdir(out_dir, name)
+    own = connect(config, workdir)
+    try:
+        yield own
+    finally:
+        own.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def prepare_table(
     data_dir: Path | str,
     out_dir: Path | str,
     table: str,
     config: Config,
     max_columns: int = MAX_COLUMNS,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> PreparedTable | None:
     """Find ``table`` in ``data_dir`` and make its rows readable by number; ``None`` when
-    an optional table is absent. Raises :class:`SchemaError` for an unusable file."""
+    an optional table is absent. Raises :class:`SchemaError` for an unusable file.
+    ``con``: a connection to use (default: one of its own)."""
     schema = SCHEMAS[table]
     path, warnings = find_table_file(Path(data_dir), table)
     if path is None:
@@ -115,19 +141,14 @@ def prepare_table(
     folder = parts_dir(out_dir, table)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    workdir = _workdir(out_dir, table)
-    con = connect(config, workdir)
-    try:
-        columns = header_columns(con, source)
+    with _connection(con, config, out_dir, table) as db:
+        columns = header_columns(db, source)
         _check_width(table, path, len(columns), max_columns)
         _check_header(schema, source, columns)
         source, rows_path, read_columns, copied, malformed = _numbered_rows(
-            con, source, columns, folder)
-        rows_in = con.execute(
+            db, source, columns, folder)
+        rows_in = db.execute(
             f"SELECT count(*) FROM read_parquet({literal(rows_path)})").fetchall()[0][0]
-    finally:
-        con.close()
-        shutil.rmtree(workdir, ignore_errors=True)
     rows_in += len(malformed)
     if rows_in == 0 and schema.required:
         raise SchemaError(
@@ -223,30 +244,27 @@ def validate_partition(
     out_dir: Path | str,
     config: Config,
     partition: tuple[int, int] = (0, 1),
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> PartResult:
     """Check partition ``(index, count)`` of a prepared table; write its accepted rows
-    and its rejected rows (names withheld) under the table's parts folder."""
+    and its rejected rows (names withheld) under the table's parts folder. ``con``: a
+    connection to use (default: one of its own, as a task on a cluster needs)."""
     index, count = partition
     if not (isinstance(count, int) and count >= 1 and 0 <= index < count):
         raise ValueError(f"partition must be (index, count) with 0 <= index < count. "
                          f"Got {partition!r} instead.")
     schema = SCHEMAS[prepared.table]
     folder = Path(prepared.parts_dir)
-    workdir = _workdir(out_dir, f"{prepared.table}-{index}")
-    con = connect(config, workdir)
-    try:
-        districts = load_parents(con, Path(out_dir), config, prepared.table)
-        _raw_view(con, prepared)
-        rows = build_checked(con, schema, list(prepared.columns), config, districts, partition)
-        find_row_problems(con, schema)
+    with _connection(con, config, out_dir, f"{prepared.table}-{index}") as db:
+        districts = load_parents(db, Path(out_dir), config, prepared.table)
+        _raw_view(db, prepared)
+        rows = build_checked(db, schema, list(prepared.columns), config, districts, partition)
+        find_row_problems(db, schema)
         accepted_path = str(folder / f"accepted-{index}-of-{count}.parquet")
         rejected_path = str(folder / f"rejected-{index}-of-{count}.parquet")
-        accepted = _write_accepted(con, schema, accepted_path)
-        _write_rejected(con, list(prepared.columns), rejected_path)
-        drop_checked(con)
-    finally:
-        con.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        accepted = _write_accepted(db, schema, accepted_path)
+        _write_rejected(db, list(prepared.columns), rejected_path)
+        drop_checked(db)
     return PartResult(prepared.table, index, count, rows, accepted, accepted_path, rejected_path)
 
 
@@ -256,7 +274,7 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, schema: TableSchema, target:
     these files is ordered on its own key (docs/validation.md)."""
     select = ", ".join([f"c.{typed(c.name)} AS {ident(c.name)}" for c in schema.columns]
                        + [f"c.{ident(d.name)}" for d in schema.derived])
-    query = (f"SELECT {select} FROM checked_t c ANTI JOIN bad_t b ON c.{ROW_ID} = b.rid "
+    query = (f"SELECT {select} FROM {CHECKED} c ANTI JOIN bad_t b ON c.{ROW_ID} = b.rid "
              "WHERE c.__row_reason IS NULL")
     return int(con.execute(
         f"COPY ({query}) TO {literal(target)} (FORMAT parquet)").fetchall()[0][0])
@@ -271,9 +289,9 @@ def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: 
         if c in NAME_COLUMNS else f"r.{ident(c)}" for c in columns)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT c.{rid} AS rid, "
-        "COALESCE(c.__row_reason, b.reason) AS reason FROM checked_t c "
+        "COALESCE(c.__row_reason, b.reason) AS reason FROM {checked} c "
         "LEFT JOIN bad_t b ON c.{rid} = b.rid "
-        "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL".format(rid=ROW_ID))
+        "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL".format(rid=ROW_ID, checked=CHECKED))
     query = (f"SELECT {cols}, x.reason AS __reason, x.rid AS __order "
              f"FROM (SELECT * FROM raw_t WHERE {ROW_ID} IN (SELECT rid FROM rejected_ids)) r "
              f"JOIN rejected_ids x ON r.{ROW_ID} = x.rid")
@@ -282,7 +300,8 @@ def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: 
 
 
 def finish_table(
-    prepared: PreparedTable, parts: list[PartResult], out_dir: Path | str, config: Config
+    prepared: PreparedTable, parts: list[PartResult], out_dir: Path | str, config: Config,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> TableReport:
     """Gather a table's partitions into ``OUT/validated/<table>.parquet`` and its
     quarantine CSV; return the table's report (rows in = accepted + quarantined)."""
@@ -294,18 +313,13 @@ def finish_table(
     schema = SCHEMAS[prepared.table]
     out = Path(out_dir)
     target = out / "validated" / f"{prepared.table}.parquet"
-    workdir = _workdir(out_dir, prepared.table)
-    con = connect(config, workdir)
-    try:
-        _gather_accepted(con, [p.accepted_path for p in parts], target)
+    with _connection(con, config, out_dir, prepared.table) as db:
+        _gather_accepted(db, [p.accepted_path for p in parts], target)
         withheld = tuple(c for c in prepared.columns if c in NAME_COLUMNS)
         n_bad, errors = write_quarantine(
-            con, prepared.source, list(prepared.columns), [p.rejected_path for p in parts],
+            db, prepared.source, list(prepared.columns), [p.rejected_path for p in parts],
             list(prepared.malformed), out / "validation" / "quarantine" / f"{prepared.table}.csv",
             config, withheld)
-    finally:
-        con.close()
-        shutil.rmtree(workdir, ignore_errors=True)
     shutil.rmtree(prepared.parts_dir, ignore_errors=True)
     accepted = sum(p.accepted for p in parts)
     if prepared.rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem
@@ -337,9 +351,10 @@ def _gather_accepted(con: duckdb.DuckDBPyConnection, paths: list[str], target: P
 
 
 def validate_table(
-    prepared: PreparedTable, out_dir: Path | str, config: Config, partitions: int = 1
+    prepared: PreparedTable, out_dir: Path | str, config: Config, partitions: int = 1,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> TableReport:
     """Validate a prepared table in this process, in ``partitions`` partitions."""
-    parts = [validate_partition(prepared, out_dir, config, (i, partitions))
+    parts = [validate_partition(prepared, out_dir, config, (i, partitions), con)
              for i in range(partitions)]
-    return finish_table(prepared, parts, out_dir, config)
+    return finish_table(prepared, parts, out_dir, config, con)

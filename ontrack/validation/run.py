@@ -18,9 +18,12 @@ hash partitions run by any executor (``ontrack.validation.partition``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
 
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
@@ -39,16 +42,18 @@ from ontrack.validation.store import connect
 Progress = Callable[[str], None]
 # Runs every partition of a prepared table and returns their results in any order:
 # ``run_partitions(prepared, out_dir, config, count)``. The default runs them here, one
-# after the other; a Dask executor submits ``validate_partition`` for each instead.
+# after the other, on the run's connection; a Dask executor submits
+# ``validate_partition(prepared, out_dir, config, (i, count))`` for each instead.
 RunPartitions = Callable[[PreparedTable, Path, Config, int], list[PartResult]]
 
 __all__ = ["TableReport", "ValidationReport", "connect", "validate_directory", "in_process"]
 
 
-def in_process(prepared: PreparedTable, out_dir: Path, config: Config,
-               count: int) -> list[PartResult]:
+def in_process(prepared: PreparedTable, out_dir: Path, config: Config, count: int,
+               con: duckdb.DuckDBPyConnection | None = None) -> list[PartResult]:
     """Every partition of ``prepared``, one after the other in this process."""
-    return [validate_partition(prepared, out_dir, config, (i, count)) for i in range(count)]
+    return [validate_partition(prepared, out_dir, config, (i, count), con)
+            for i in range(count)]
 
 
 def validate_directory(
@@ -80,17 +85,24 @@ def validate_directory(
     reports: dict[str, TableReport] = {}
     missing: list[str] = []
     warnings: list[str] = []
+    workdir = out_dir / ".tmp" / f"validation-{os.getpid()}"
+    con = connect(config, workdir)  # one for the run's own steps: opening one costs ~20 ms
     try:
         for table in TABLE_ORDER:
-            prepared = prepare_table(data_dir, out_dir, table, config, max_columns)
+            prepared = prepare_table(data_dir, out_dir, table, config, max_columns, con)
             if prepared is None:
                 missing.append(table)
                 continue
             warnings += prepared.file_warnings
             say(f"validating {table} ({prepared.source.path.name})")
-            parts = run_partitions(prepared, out_dir, config, partitions)
-            reports[table] = finish_table(prepared, parts, out_dir, config)
+            if run_partitions is in_process:
+                parts = in_process(prepared, out_dir, config, partitions, con)
+            else:
+                parts = run_partitions(prepared, out_dir, config, partitions)
+            reports[table] = finish_table(prepared, parts, out_dir, config, con)
     finally:
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(out_dir / "validation" / ".parts", ignore_errors=True)
         _remove_if_empty(out_dir / ".tmp")
     return write_report(data_dir, out_dir, config, reports, missing, warnings)
