@@ -33,8 +33,8 @@ from ontrack.validation.table_rules import rules_for_table
 from ontrack.tables import TableSchema
 
 # A database file of its own in the spill folder: DuckDB writes a large table there
-# compressed as it goes (10.7 M attendance rows: 0.73 GB as a temporary table, 45 MB
-# compressed), so 200,000 students' rows neither fill memory nor spill GBs of raw
+# compressed as it goes (10.7 M attendance rows: 0.73 GB as a temporary table, tens of
+# MB compressed), so 200,000 students' rows neither fill memory nor spill GBs of raw
 # blocks, and later scans read less (docs/validation.md).
 WORK = "validation_work"
 CHECKED = f"{WORK}.checked_t"
