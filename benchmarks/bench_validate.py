@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import measure, record  # noqa: E402
+from measure import measure, record
 
 CASTS = {"id": "VARCHAR", "text": "VARCHAR", "enum": "VARCHAR", "int": "INTEGER",
          "float": "DOUBLE", "date": "DATE", "bool": "BOOLEAN"}
@@ -78,7 +78,7 @@ def twin_table(con, schema, path: Path, out: Path) -> dict[str, int]:
     if schema.name in ("schools", "students", "enrollments"):
         con.execute(f"CREATE OR REPLACE TEMP VIEW ok_{schema.name} AS "
                     f"SELECT * FROM '{accepted}'")
-    counts = con.execute(f"SELECT count(*), count(*) FILTER (bad) FROM t").fetchall()[0]
+    counts = con.execute("SELECT count(*), count(*) FILTER (bad) FROM t").fetchall()[0]
     return {"rows": counts[0], "bad": counts[1]}
 
 

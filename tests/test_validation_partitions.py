@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import TINY_DISTRICT, write_district
+
 from ontrack.cli import main
 from ontrack.config import load_config
 from ontrack.errors import SchemaError

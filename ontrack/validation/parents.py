@@ -13,7 +13,12 @@ from pathlib import Path
 import duckdb
 
 from ontrack.config import Config
-from ontrack.validation.checks import calendar_rows, literal, mark_map_rows, year_end_sql
+from ontrack.validation.checks import (
+    calendar_rows,
+    literal,
+    mark_map_rows,
+    year_end_sql,
+)
 
 
 def load_parents(con: duckdb.DuckDBPyConnection, out_dir: Path, config: Config,

@@ -38,7 +38,6 @@ from ontrack.tables import NAME_COLUMNS, SCHEMAS, TableSchema
 from ontrack.validation.checks import ident, literal, typed
 from ontrack.validation.parents import load_parents
 from ontrack.validation.quarantine import WITHHELD, write_quarantine
-from ontrack.validation.report import TableReport
 from ontrack.validation.reading import (
     ROW_ID,
     SourceFile,
@@ -48,6 +47,7 @@ from ontrack.validation.reading import (
     load_raw,
     sniff_csv,
 )
+from ontrack.validation.report import TableReport
 from ontrack.validation.row_checks import (
     CHECKED,
     build_checked,
@@ -288,10 +288,10 @@ def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: 
         f"CASE WHEN r.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
         if c in NAME_COLUMNS else f"r.{ident(c)}" for c in columns)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT c.{rid} AS rid, "
-        "COALESCE(c.__row_reason, b.reason) AS reason FROM {checked} c "
-        "LEFT JOIN bad_t b ON c.{rid} = b.rid "
-        "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL".format(rid=ROW_ID, checked=CHECKED))
+        f"CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT c.{ROW_ID} AS rid, "
+        f"COALESCE(c.__row_reason, b.reason) AS reason FROM {CHECKED} c "
+        f"LEFT JOIN bad_t b ON c.{ROW_ID} = b.rid "
+        "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL")
     query = (f"SELECT {cols}, x.reason AS __reason, x.rid AS __order "
              f"FROM (SELECT * FROM raw_t WHERE {ROW_ID} IN (SELECT rid FROM rejected_ids)) r "
              f"JOIN rejected_ids x ON r.{ROW_ID} = x.rid")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ontrack import __version__
@@ -47,5 +47,5 @@ class ValidationReport:
         """The report as written to ``OUT/validation/report.json``."""
         payload = asdict(self)
         payload["ontrack_version"] = __version__
-        payload["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        payload["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         return payload

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import duckdb
 
-from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
 from ontrack.config import Config
+from ontrack.tables import TableSchema
+from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
 from ontrack.validation.reading import ROW_ID
 from ontrack.validation.table_rules import rules_for_table
-from ontrack.tables import TableSchema
 
 # A database file of its own in the spill folder: DuckDB writes a large table there
 # compressed as it goes (10.7 M attendance rows: 0.73 GB as a temporary table, tens of

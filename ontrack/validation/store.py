@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-from ontrack.validation.checks import ident, literal
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
 from ontrack.tables import SCHEMAS
+from ontrack.validation.checks import ident, literal
 
 
 def connect(config: Config, workdir: Path | None = None) -> duckdb.DuckDBPyConnection:
