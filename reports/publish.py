@@ -49,6 +49,7 @@ FIRST = ["student_id", "student_name", "school_id", "school_name", "grade_level"
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 # From this many files on, rosters are written by two processes (starting them costs ~2 s).
 POOL_FROM = 24
+PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
 
 
 def staff_of(out_dir: Path, student_years: pd.DataFrame) -> pd.DataFrame:
@@ -85,17 +86,18 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date | None = None,
-                      progress: Callable[[str], None] | None = None) -> ScoreResult:
+                      progress: Callable[[str], None] | None = None,
+                      run_wave: Callable[[list[tuple]], list] | None = None) -> ScoreResult:
     """The score stage: :func:`ontrack.scoring.score_model` computes the roster (and its
     history and summary), then this module renders it: every school and counselor file
-    and ``reasons.csv``. The render time joins the summary's timings."""
+    and ``reasons.csv``. The render time joins the summary's timings. ``run_wave`` runs
+    the :func:`publish_school` jobs (default :func:`run_jobs`; the flows: Dask tasks)."""
     out_dir = Path(out_dir)
     result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
     started = time.perf_counter()
     run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
     # Profiles first: the rosters swapped in below link to them.
-    write_profiles(out_dir, config, result.roster, result.run, ranked_by_reason=result.summary.get("ranked_by_reason"),
-                   contributions=result.contributions, base_value=result.base_value)
+    _profiles_in_parallel(out_dir, config, result)
     # The roster set (every school and counselor file, the index, reasons.csv, each
     # model's saved roster and summary) and the follow-up lists are written into staging
     # folders and swapped in at the end: a killed run leaves the previous set whole.
@@ -103,7 +105,8 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     try:
         rosters = staged[result.folder]
         (rosters / "_history" / f"{model}.parquet").unlink(missing_ok=True)  # an older ontrack's state file
-        publish_rosters(result.roster, run, rosters, out_dir, config, followup_dir=staged[out_dir / "followup"])
+        publish_rosters(result.roster, run, rosters, out_dir, config, followup_dir=staged[out_dir / "followup"],
+                        run_wave=run_wave)
         publish_reasons(rosters / "reasons.csv", result.reasons, model)
         result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
         text = json.dumps(result.summary, indent=2)
@@ -117,6 +120,35 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     return result
 
 
+def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) -> None:
+    """Every student's profile page (``write_profiles``), the schools split in two halves
+    written by two forked processes when there are many (a school's pages depend only on
+    its own rows: the same pages either way)."""
+    roster, reason = result.roster, result.summary.get("ranked_by_reason")
+
+    def part(rows: pd.DataFrame) -> None:
+        shap = None if result.contributions is None else result.contributions.loc[rows.index]
+        write_profiles(out_dir, config, rows, result.run, ranked_by_reason=reason, contributions=shap,
+                       base_value=result.base_value)
+
+    schools = sorted(roster["school_id"].astype(str).unique())
+    if len(roster) < PROFILES_POOL_FROM or len(schools) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        part(roster)
+        return
+    halves = [roster[roster["school_id"].astype(str).isin(set(schools[i::2]))] for i in (0, 1)]
+    _FORKED[:] = [(part, half) for half in halves]
+    try:
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+            list(pool.map(_forked_call, range(2)))
+    finally:
+        _FORKED.clear()
+
+
+def _forked_call(index: int) -> None:
+    call, argument = _FORKED[index]
+    call(argument)
+
+
 def publish_pause() -> None:
     """Test hook: ``ONTRACK_TEST_PUBLISH_PAUSE=SECONDS`` waits before the swap (unset: nothing)."""
     if seconds := os.environ.get("ONTRACK_TEST_PUBLISH_PAUSE"):
@@ -124,7 +156,8 @@ def publish_pause() -> None:
 
 
 def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path, config: Config, *,
-                    followup_dir: Path | None = None) -> list[str]:
+                    followup_dir: Path | None = None,
+                    run_wave: Callable[[list[tuple]], list] | None = None) -> list[str]:
     """Save this model's roster, then rewrite every school and counselor file into
     ``folder`` and every school's follow-up list into ``followup_dir`` (default
     ``OUT/followup``). Returns the school IDs of this run's rows."""
@@ -156,7 +189,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
             jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id),
                          None, None))
-    run_jobs(jobs)
+    (run_wave or run_jobs)(jobs)  # each job's files land in ``folder``: swapped in by the caller
     write_index(folder, [job[:4] for job in jobs])
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]

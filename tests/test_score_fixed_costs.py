@@ -164,3 +164,29 @@ def test_current_support_equals_its_definition_row_by_row() -> None:
     assert list(got.index) == list(range(10, 210))
     assert got.tolist() == _support_one_by_one(interventions, ids, days)
     assert any(got), "the sample must hold active supports"
+
+
+def test_forked_workers_write_the_same_profiles_and_rosters(trained_grade8: dict, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import ontrack.reports.publish as publish
+    from ontrack.scoring.run import score_model
+
+    out = clone_output(trained_grade8["out"], tmp_path / "out")
+    config = trained_grade8["config"]
+    result = score_model(out, config, model="grade8")
+    assert result.roster["school_id"].nunique() >= 2  # two halves of schools: the forked path runs
+    run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
+    written = {}
+    for mode, threshold in (("serial", 10**9), ("forked", 1)):
+        monkeypatch.setattr(publish, "PROFILES_POOL_FROM", threshold)
+        monkeypatch.setattr(publish, "POOL_FROM", threshold)
+        publish._profiles_in_parallel(out, config, result)
+        publish.publish_rosters(result.roster, run, tmp_path / mode, out, config, followup_dir=tmp_path / f"f-{mode}")
+        pages = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "profiles").rglob("*.html")}
+        files = {p.relative_to(tmp_path / mode).as_posix(): p.read_bytes()
+                 for p in (tmp_path / mode).rglob("*") if p.suffix in (".csv", ".html")}
+        written[mode] = (pages, files)
+        for page in (out / "profiles").rglob("*.html"):
+            page.unlink()
+    assert len(written["serial"][0]) == len(result.roster) and len(written["serial"][1]) > 4
+    assert written["forked"] == written["serial"]
