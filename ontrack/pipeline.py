@@ -25,6 +25,7 @@ from typing import Any
 from ontrack.config import Config
 from ontrack.errors import ConfigError
 from ontrack.locks import exclusive
+from ontrack.storage import local_data
 
 DATA = "data"  # the district's data directory: an input that is not a stage
 Say = Callable[[str], None]
@@ -295,7 +296,7 @@ def run_stages(stage_names: Sequence[str], data: Path | str, out: Path | str, co
     """
     chosen = [stage(n) for n in stage_names]  # unknown names fail before anything runs
     order = [s for s in STAGES if s in chosen]
-    ctx = Context(Path(data), Path(out), config, progress or (lambda _msg: None))
+    ctx = Context(local_data(data, out, progress), Path(out), config, progress or (lambda _msg: None))
     models = list(config.models) if models is None else list(models)
     params = params or {}
     results: dict[str, Any] = {}
