@@ -31,6 +31,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from ontrack import pipeline
 from ontrack.config import load_config
+from ontrack.storage import local_data
 
 
 def _key(declared: pipeline.Stage, run: dict, model: str | None) -> str:
@@ -70,11 +71,11 @@ def _parts(name: str, where: tuple, key: str) -> dict:
     return COMBINE_TASKS[name](*where, key, partials)
 
 
-def _run(names: Sequence[str], data_dir: Path, out_dir: Path, config_path: Path | None,
+def _run(names: Sequence[str], data_dir: Path | str, out_dir: Path, config_path: Path | str | None,
          models: Sequence[str] | None = None) -> dict:
     """Run the named stages in declared order; steps, briefs by stage (by model)."""
     config = load_config(config_path)
-    run = {"data": Path(data_dir), "out": Path(out_dir), "config": config, "config_path": config_path,
+    run = {"data": local_data(data_dir, out_dir), "out": Path(out_dir), "config": config, "config_path": config_path,
            "keys": {}, "steps": {}, "results": {}}
     chosen = list(config.models) if models is None else list(models)
     for declared in (pipeline.stage(n) for n in pipeline.names() if n in names):
@@ -132,20 +133,20 @@ def _steps_artifact(name: str, steps: dict) -> None:
 
 
 @flow(name="ontrack-ingest")
-def ingest_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None) -> dict:
+def ingest_flow(data_dir: Path | str, out_dir: Path, config_path: Path | str | None = None) -> dict:
     """Validate a district directory and publish the validation summary."""
     run = _run(pipeline.upto("validate"), data_dir, out_dir, config_path)
     return {"steps": run["steps"], **run["results"]["validate"]["report"]}
 
 
 @flow(name="ontrack-indicators")
-def indicators_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None) -> dict:
+def indicators_flow(data_dir: Path | str, out_dir: Path, config_path: Path | str | None = None) -> dict:
     """Validate, then compute the rule indicators and suppressed rates."""
     return {"steps": _run(pipeline.upto("indicators"), data_dir, out_dir, config_path)["steps"]}
 
 
 @flow(name="ontrack-train")
-def train_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None,
+def train_flow(data_dir: Path | str, out_dir: Path, config_path: Path | str | None = None,
                models: Sequence[str] | None = None) -> dict:
     """The yearly stages: validate, build features, train + calibrate + evaluate +
     register each model (default: every model of the config)."""
@@ -155,7 +156,7 @@ def train_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None,
 
 
 @flow(name="ontrack-score")
-def score_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None,
+def score_flow(data_dir: Path | str, out_dir: Path, config_path: Path | str | None = None,
                models: Sequence[str] | None = None) -> dict:
     """Validate, then score each model's current cohort with its champion."""
     run = _run(pipeline.upto("score"), data_dir, out_dir, config_path, models)
@@ -163,13 +164,13 @@ def score_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None,
 
 
 @flow(name="ontrack-report")
-def report_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None) -> dict:
+def report_flow(data_dir: Path | str, out_dir: Path, config_path: Path | str | None = None) -> dict:
     """Validate, compute indicators, and render the district report."""
     return {"steps": _run(pipeline.upto("report"), data_dir, out_dir, config_path)["steps"]}
 
 
 @flow(name="ontrack-refresh")
-def refresh_flow(data_dir: Path, out_dir: Path, config_path: Path | None = None,
+def refresh_flow(data_dir: Path | str, out_dir: Path, config_path: Path | str | None = None,
                  models: Sequence[str] | None = None) -> dict:
     """The weekly stages, in declared order: every stage but training."""
     run = _run(pipeline.names("weekly"), data_dir, out_dir, config_path, models)
