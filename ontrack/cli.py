@@ -13,10 +13,9 @@ import importlib.util
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from ontrack import __version__
-from ontrack.commands import COMMAND_MODULES, check_model, docs_epilog
+from ontrack.commands import COMMAND_MODULES, check_model, docs_epilog, path_or_url
 from ontrack.console import finish
 from ontrack.errors import OnTrackError
 
@@ -41,7 +40,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options every command takes: the district config and verbosity."""
     parser.add_argument(
         "--config",
-        type=Path,
+        type=path_or_url,  # a local file or a URL (s3://, gs://, ...)
         default=None,
         metavar="FILE",
         help="district YAML (thresholds, mark scales, checkpoints, ...); "

@@ -53,6 +53,7 @@ from ontrack.district_rules import (
 )
 from ontrack.support_settings import FollowupConfig, ImpactConfig, ImpactCutoff
 from ontrack.resources import ResourcesConfig
+from ontrack.storage import is_url, read_text, shown
 
 __all__ = [
     "CONFIG_VERSION",
@@ -297,11 +298,14 @@ def load_config(path: Path | str | None = None) -> Config:
     """
     if path is None:
         return Config()
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist.")
+    if is_url(path):  # s3://, gs://, ... read with fsspec (ontrack.storage)
+        text, path = read_text(str(path)), shown(str(path))
+    else:
+        path, text = Path(path), None
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist.")
     try:
-        raw = parse_yaml(path.read_text(encoding="utf-8-sig"))
+        raw = parse_yaml(Path(path).read_text(encoding="utf-8-sig") if text is None else text)
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     if raw is not None and not isinstance(raw, dict):

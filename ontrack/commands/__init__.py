@@ -83,10 +83,34 @@ def check_model(args: argparse.Namespace) -> None:
         parser.error(str(err))
 
 
+def path_or_url(text: str) -> Path | str:
+    """argparse ``type`` of DATA and ``--config``: a local path, or an fsspec URL
+    (``s3://``, ``gs://``, ``abfs://``, ...) kept as text (``Path`` would fold its ``//``).
+    The command's stages copy a URL's tables to OUT (``ontrack.storage.local_data``)."""
+    from ontrack.storage import is_url
+
+    return text if is_url(text) else Path(text)
+
+
+def local_out(text: str) -> Path:
+    """argparse ``type`` of ``--out``: a local or shared POSIX folder; a URL is a usage
+    error (exit 2) saying to mount the bucket instead."""
+    from ontrack.errors import ConfigError
+    from ontrack.storage import refuse_url_out
+
+    try:
+        refuse_url_out(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return Path(text)
+
+
 def add_data_and_out(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
     """The arguments most commands share: ``DATA``, ``--out OUT`` and, for the model
     commands, ``--model NAME`` (:func:`add_model_option`)."""
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
+    parser.add_argument("data", type=path_or_url, metavar="DATA",
+                        help="district data directory, or its URL (s3://, gs://, abfs://, ...)")
     if model:
         add_model_option(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    parser.add_argument("--out", type=local_out, required=True, metavar="OUT",
+                        help="output directory (local or a shared filesystem)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
-from pathlib import Path
 
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 from ontrack.console import Progress, table, finish
 from ontrack.indicators import IndicatorsResult
@@ -41,8 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "student group, with small groups suppressed. Writes OUT/indicators/students.csv, "
         "rates.csv, suppression.csv and lowest_group.csv.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    add_data_and_out(parser)  # DATA may be a URL (s3://, ...); OUT may not
     parser.add_argument(
         "--as-of",
         type=_iso_date,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 from ontrack.console import Progress, finish
 from ontrack.errors import OnTrackError
 from ontrack.pipeline import run_stages, upto
+from ontrack.storage import is_url
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,12 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "page is self-contained (no network needed). Computes the indicators first unless "
         "--reuse-indicators.",
     )
-    parser.add_argument(
-        "data", type=Path, metavar="DATA", help="district data directory"
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="OUT", help="output directory"
-    )
+    add_data_and_out(parser)  # DATA may be a URL (s3://, ...); OUT may not
     parser.add_argument(
         "--reuse-indicators",
         action="store_true",
@@ -84,7 +81,7 @@ def _reused(args: argparse.Namespace, say: Progress) -> list[str]:
     if args.reuse_indicators and rates.exists():
         say(f"reusing {rates}")
         return upto("indicators")
-    if not Path(args.data).is_dir():
+    if not is_url(args.data) and not Path(args.data).is_dir():  # a URL is listed when copied
         raise OnTrackError(
             f"DATA must be a directory of district tables. Got {args.data} instead."
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ontrack.commands import add_data_and_out
 from ontrack.config import load_config
 from ontrack.console import Progress, table, finish
 from ontrack.pipeline import run_stages, upto
@@ -21,8 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "rejected rows with the reason to OUT/validation/quarantine/, and the "
         "accounting to OUT/validation/report.json. Exit 1 if a table is unusable.",
     )
-    parser.add_argument("data", type=Path, metavar="DATA", help="district data directory")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help="output directory")
+    add_data_and_out(parser)  # DATA may be a URL (s3://, ...); OUT may not
     parser.set_defaults(func=run)
     return parser
 
