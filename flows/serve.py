@@ -31,12 +31,16 @@ from prefect.client.schemas.schedules import CronSchedule
 
 from ontrack import pipeline
 from ontrack.config import Config
+from ontrack.storage import is_url
 
 
 def deployments(data_dir: Path, out_dir: Path, config_path: Path | None, config: Config) -> list:
     """The refresh and train deployments with their cron schedules."""
-    parameters = {"data_dir": str(Path(data_dir).resolve()), "out_dir": str(Path(out_dir).resolve()),
-                  "config_path": str(Path(config_path).resolve()) if config_path else None}
+    def where(path: Path | str) -> str:  # a URL (s3://, ...) stays as given: each run copies it anew
+        return str(path) if is_url(path) else str(Path(path).resolve())
+
+    parameters = {"data_dir": where(data_dir), "out_dir": str(Path(out_dir).resolve()),
+                  "config_path": where(config_path) if config_path else None}
     timezone = config.schedule.timezone
     return [
         refresh_flow.to_deployment(

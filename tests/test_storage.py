@@ -149,3 +149,16 @@ def test_ingest_flow_reads_a_url(prefect_harness, bucket: str, tmp_path: Path) -
                          f"memory://{bucket}/district.yaml")
     assert report["tables"]["attendance"]["rows_accepted"] == 4
     assert report["data_dir"].startswith(str(tmp_path / "out" / ".tmp" / "data"))
+
+
+def test_schedules_keep_a_url_for_each_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from ontrack.config import Config
+    from ontrack.flows.serve import deployments
+
+    url = "s3://k:secret@district-bucket/2026"
+    planned = deployments(url, tmp_path / "out", "gs://configs/district.yaml", Config())
+    assert planned[0].parameters["data_dir"] == url  # read again (and copied) by each run
+    assert planned[0].parameters["config_path"] == "gs://configs/district.yaml"
+    assert main(["serve", url, "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "s3://district-bucket/2026" in printed and "secret" not in printed

@@ -30,9 +30,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Print the schedules; serve them unless --dry-run."""
+    from ontrack.storage import shown
+
     config = load_config(args.config)
     schedule = config.schedule
-    print(f"refresh: cron '{schedule.refresh_cron}' ({schedule.timezone}) on {args.data} -> {args.out}")
+    print(f"refresh: cron '{schedule.refresh_cron}' ({schedule.timezone}) on {shown(str(args.data))} -> {args.out}")
     print(f"train:   cron '{schedule.train_cron}' ({schedule.timezone})")
     from ontrack.flows.serve import deployments, serve_forever
     from ontrack.errors import ConfigError
