@@ -7,9 +7,10 @@ depends on (``ontrack.pipeline.key_parts``, the data's digest for a stage that r
 data directory); a step whose declared outputs are gone recomputes. Each flow publishes
 Markdown artifacts (counts only) so the Prefect UI tells the story of the run, and
 returns, per step, whether it ``ran`` or came from the ``cache``. A stage that declares
-parts (indicators per school year, features per checkpoint and bucket of students) has
-each part submitted to the flow's task runner: with ``--dask`` they run on the cluster's
-workers, its plan and combine here.
+parts (validation per table and partition, in waves that follow the tables' references;
+indicators per school year; features per checkpoint and bucket of students; each school's
+and counselor's roster files) is driven here and each part submitted to the flow's task
+runner: with ``--dask`` they run on the cluster's workers, its plan and combine here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ontrack.flows.caching import (
     read_record,
     write_record,
 )
-from ontrack.flows.tasks import COMBINE_TASKS, PART_TASKS, PLAN_TASKS, TASKS
+from ontrack.flows.tasks import PART_TASKS, TASKS, context, finish
 from ontrack.reports.validation import validation_markdown
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -63,12 +64,18 @@ def _step(declared: pipeline.Stage, run: dict, model: str | None) -> dict:
 
 
 def _parts(name: str, where: tuple, key: str) -> dict:
-    """Plan a stage's parts here, submit each to the flow's task runner (a Dask cluster's
-    workers with ``--dask``), combine their partials here, in plan order."""
-    parts = PLAN_TASKS[name](*where)
-    futures = [PART_TASKS[name].submit(*where[1:], part) for part in parts]
-    partials = [future.result() for future in futures]
-    return COMBINE_TASKS[name](*where, key, partials)
+    """Drive a stage's parts here (its plan, waves and combine) and submit each part of a
+    wave to the flow's task runner (a Dask cluster's workers with ``--dask``), waiting
+    for the wave before the next; the stage's brief."""
+    _stage, data, out, config_path, model = where
+    declared = pipeline.stage(name)
+
+    def run_wave(parts: list) -> list:
+        futures = [PART_TASKS[name].submit(data, out, config_path, model, part) for part in parts]
+        return [future.result() for future in futures]
+
+    result = pipeline.run_parts(declared.parts, context(data, out, config_path), model, run_wave)
+    return finish(declared, model, key, result)
 
 
 def _run(names: Sequence[str], data_dir: Path | str, out_dir: Path, config_path: Path | str | None,

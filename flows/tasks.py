@@ -1,10 +1,10 @@
 """Prefect tasks: derived from the stage declarations of ``ontrack.pipeline``.
 
-``TASKS`` runs a whole stage (one per stage); a stage that declares parts has three more:
-its plan and its combine run in the flow's process, and ``PART_TASKS`` runs one part,
-submitted to the flow's task runner (on a Dask cluster, a worker). A task's result is
-never stored by Prefect: Prefect's result records name their own serializer and a pickle
-record would be unpickled on a cache hit. Whether a step is done is kept by the flow in
+``TASKS`` runs a whole stage (one per stage); a stage that declares parts is driven in
+the flow's process (its plan, waves and combine: ``ontrack.pipeline.Parts.drive``) and
+``PART_TASKS`` runs one of its parts, submitted to the flow's task runner (on a Dask
+cluster, a worker). A task's result is never stored by Prefect: Prefect's result
+records name their own serializer and a pickle record would be unpickled on a cache hit. Whether a step is done is kept by the flow in
 ontrack's own JSON records (``flows.caching``). A stage declares its retries (those that
 read or write the district's files retry). A new stage is new tasks here with no code.
 """
@@ -25,7 +25,8 @@ from ontrack.config import load_config
 UNCACHED = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-def _context(data_dir: Path, out_dir: Path, config_path: Path | None) -> pipeline.Context:
+def context(data_dir: Path, out_dir: Path, config_path: Path | None) -> pipeline.Context:
+    """The run's context as every task (and the flow's driver) builds it."""
     return pipeline.Context(Path(data_dir), Path(out_dir), load_config(config_path))
 
 
@@ -33,8 +34,8 @@ def run_declared(stage: str, data_dir: Path, out_dir: Path, config_path: Path | 
                  model: str | None, key: str) -> dict:
     """Run one declared stage (for ``model``); its brief, with the key it ran under."""
     declared = pipeline.stage(stage)
-    context = _context(data_dir, out_dir, config_path)
-    return finish(declared, model, key, pipeline.run_stage(declared, context, model))
+    ctx = context(data_dir, out_dir, config_path)
+    return finish(declared, model, key, pipeline.run_stage(declared, ctx, model))
 
 
 def finish(declared: pipeline.Stage, model: str | None, key: str, result: Any) -> dict:
@@ -45,26 +46,11 @@ def finish(declared: pipeline.Stage, model: str | None, key: str, result: Any) -
     return {"key": key, **({"model": model} if model is not None else {}), **brief}
 
 
-def plan_parts(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
-               model: str | None) -> list:
-    """The parts of a stage that declares them (runs in the flow's process)."""
-    split = pipeline.stage(stage).parts
-    return split.plan(_context(data_dir, out_dir, config_path), model)
-
-
 def run_part(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
              model: str | None, part: Any) -> Any:
     """One part of a stage: a pure function of the part and OUT's files (a Dask worker)."""
     split = pipeline.stage(stage).parts
-    return split.run(_context(data_dir, out_dir, config_path), model, part)
-
-
-def combine_parts(stage: str, data_dir: Path, out_dir: Path, config_path: Path | None,
-                  model: str | None, key: str, partials: list) -> dict:
-    """Combine a stage's partials into its outputs (in the flow's process); its brief."""
-    declared = pipeline.stage(stage)
-    result = declared.parts.combine(_context(data_dir, out_dir, config_path), model, partials)
-    return finish(declared, model, key, result)
+    return split.run(context(data_dir, out_dir, config_path), model, part)
 
 
 def _task(declared: pipeline.Stage) -> Task:
@@ -74,8 +60,6 @@ def _task(declared: pipeline.Stage) -> Task:
 
 TASKS: dict[str, Task] = {declared.name: _task(declared) for declared in pipeline.STAGES}
 SPLIT = [declared for declared in pipeline.STAGES if declared.parts is not None]
-PLAN_TASKS: dict[str, Task] = {
-    d.name: task(plan_parts, name=f"{d.name}-plan", **UNCACHED) for d in SPLIT}
 
 
 def _named_part(stage: str) -> Callable[..., Any]:
@@ -92,5 +76,3 @@ def _named_part(stage: str) -> Callable[..., Any]:
 PART_TASKS: dict[str, Task] = {
     d.name: task(_named_part(d.name), name=f"{d.name}-part", retries=d.retries,
                  retry_delay_seconds=5 if d.retries else 0, **UNCACHED) for d in SPLIT}
-COMBINE_TASKS: dict[str, Task] = {
-    d.name: task(combine_parts, name=f"{d.name}-combine", **UNCACHED) for d in SPLIT}

@@ -11,6 +11,10 @@ on. Everything that runs the pipeline reads this one list:
 - ``ontrack.flows`` wraps each stage as a Prefect task cached on :func:`key_parts`, and
   its refresh and train flows run the stages of a :attr:`Stage.cadence`.
 
+A stage that declares :class:`Parts` (validation per table and partition, indicators per
+school year, features per checkpoint and bucket of students, each school's roster files)
+runs them in this process, and in the flows as tasks of their task runner (``--dask``).
+
 Adding a stage is adding one entry to :data:`STAGES`.
 """
 
@@ -41,25 +45,39 @@ class Context:
     progress: Say = field(default=lambda _msg: None)
 
 
+RunWave = Callable[[list], list]  # runs a wave's parts; their partials, in order
+
+
 @dataclass(frozen=True)
 class Parts:
-    """How a stage splits into independent parts (declared once, run two ways).
+    """How a stage splits into parts, in ordered waves (declared once, run two ways).
 
-    ``plan(ctx, model, **params)`` lists the parts (small values: a school year, a
-    checkpoint and bucket); ``run(ctx, model, part, **params)`` computes one part, a pure
-    function of its part and OUT's files, and returns a small partial result (large rows
-    go to files under ``OUT/.parts/``); ``combine(ctx, model, partials, **params)`` turns
-    the partials, in plan order, into the stage's result and writes its outputs.
-    :func:`run_stage` runs the parts one after the other in this process; the flows
-    submit each to their task runner (a Dask cluster) and combine in the driver.
+    ``drive(ctx, model, run_wave, **params)`` is the stage: it plans, hands each wave of
+    parts to ``run_wave(parts)`` (a wave's parts are independent of each other; a later
+    wave may read what an earlier one wrote or returned), combines the partials and
+    writes the stage's outputs. ``run(ctx, model, part, **params)`` computes one part, a
+    pure function of its part (a small value) and OUT's files. In process ``run_wave`` is
+    None: the drive runs the parts here itself (one after the other, on one connection or
+    a local process pool); the flows pass one that submits each part to their task runner
+    (a Dask cluster's workers) and waits for the wave. Both run the same ``run``.
     """
 
-    plan: Callable[..., list]
+    drive: Callable[..., Any]
     run: Callable[..., Any]
-    combine: Callable[..., Any]
-    plan_params: tuple[str, ...] = ()  # the stage's parameters plan() takes
-    run_params: tuple[str, ...] = ()  # ... run() takes
-    combine_params: tuple[str, ...] = ()  # ... combine() takes
+    run_params: tuple[str, ...] = ()  # the stage's parameters run() takes
+
+
+def single_wave(plan: Callable[..., list], run: Callable[..., Any], combine: Callable[..., Any], *,
+                plan_params: tuple[str, ...] = (), run_params: tuple[str, ...] = (),
+                combine_params: tuple[str, ...] = ()) -> Parts:
+    """The parts of a stage of one wave: ``plan(ctx, model)`` lists them, ``combine(ctx,
+    model, partials)`` turns their partials, in plan order, into the stage's result."""
+    def drive(ctx: Context, model: str | None, run_wave: RunWave | None, **params: Any) -> Any:
+        parts = plan(ctx, model, **only(params, plan_params))
+        partials = [run(ctx, model, p, **only(params, run_params)) for p in parts] \
+            if run_wave is None else run_wave(parts)
+        return combine(ctx, model, partials, **only(params, combine_params))
+    return Parts(drive, run, run_params)
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,7 @@ class Stage:
     cadence: tuple[str, ...] = ()  # the scheduled runs it belongs to ("weekly", "yearly")
     brief: Callable[[Any], dict] = field(default=lambda _result: {})  # counts only
     retries: int = 0  # retries when it runs as a task (it reads or writes the district's files)
-    parts: Parts | None = None  # how a stage splits into parts (its ``run`` loops over them)
+    parts: Parts | None = None  # how a stage splits into parts (its ``run`` drives them here)
 
     def output_paths(self, out: Path, model: str | None = None) -> list[Path]:
         """The files this stage writes under ``out`` (for ``model``)."""
@@ -97,13 +115,27 @@ def _quiet(call: Callable[[], Any]) -> Any:
 
 
 def _validate(ctx: Context, _model: None) -> Any:
+    return run_parts(VALIDATION_PARTS, ctx, None)
+
+
+def _validation(ctx: Context, _model: None, run_wave: RunWave | None) -> Any:
     from ontrack.indicators.run import FINGERPRINT_FILE, rules_fingerprint
     from ontrack.validation.reuse import validate_or_reuse
 
     # Reused when the data's content digest and the rules fingerprint (the marker: the
-    # rules the tables were read with) match the stored validation; else validated again.
+    # rules the tables were read with) match the stored validation; else validated again,
+    # in waves of jobs: prepare every table, then check and finish level by level.
     return validate_or_reuse(ctx.data, ctx.out, ctx.config, rules_fingerprint(ctx.config),
-                             marker=FINGERPRINT_FILE, progress=ctx.progress)
+                             marker=FINGERPRINT_FILE, progress=ctx.progress, run_wave=run_wave)
+
+
+def _validation_job(ctx: Context, _model: None, job: Any) -> Any:
+    from ontrack.validation.run import run_job
+
+    return run_job(ctx.data, ctx.out, ctx.config, job)
+
+
+VALIDATION_PARTS = Parts(_validation, _validation_job)
 
 
 def _indicators(ctx: Context, _model: None, as_of: Any = None) -> Any:
@@ -129,8 +161,8 @@ def _indicators_combined(ctx: Context, _model: None, parts: list, as_of: Any = N
     return combine_years(ctx.out, ctx.config, parts, as_of=as_of, progress=ctx.progress)
 
 
-INDICATOR_PARTS = Parts(_indicator_years, _indicator_year, _indicators_combined,
-                        run_params=("as_of",), combine_params=("as_of",))
+INDICATOR_PARTS = single_wave(_indicator_years, _indicator_year, _indicators_combined,
+                              run_params=("as_of",), combine_params=("as_of",))
 
 
 def _feature_parts(ctx: Context, model: str, **params: Any) -> list:
@@ -152,9 +184,9 @@ def _features_combined(ctx: Context, model: str, parts: list, **params: Any) -> 
     return combine_features(ctx.out, ctx.config, parts, model=model, progress=ctx.progress, **params)
 
 
-FEATURE_PARTS = Parts(_feature_parts, _feature_part, _features_combined,
-                      plan_params=("as_of_dates", "school_years", "data_end"),
-                      run_params=("feature_set",), combine_params=("feature_set", "data_end"))
+FEATURE_PARTS = single_wave(_feature_parts, _feature_part, _features_combined,
+                            plan_params=("as_of_dates", "school_years", "data_end"),
+                            run_params=("feature_set",), combine_params=("feature_set", "data_end"))
 
 
 def _features(ctx: Context, model: str, **params: Any) -> dict:
@@ -170,13 +202,28 @@ def _train(ctx: Context, model: str, target: str | None = None, split_kind: str 
 
 
 def _score(ctx: Context, model: str, as_of: Any = None) -> Any:
+    return run_parts(SCORE_PARTS, ctx, model, as_of=as_of)
+
+
+def _scoring(ctx: Context, model: str, run_wave: RunWave | None, as_of: Any = None) -> Any:
     from ontrack.reports.publish import score_and_publish
 
     # Rosters of a school hold every model: one scoring run at a time per OUT, the next waits.
+    # Scored here; each school's and counselor's files are a part (publish_school) written
+    # into the run's staging folder, swapped in here once every part is done.
     with exclusive(ctx.out / "rosters" / ".score.lock", what="`ontrack score`", wait=True,
                    waiting=ctx.progress):
         return _quiet(lambda: score_and_publish(ctx.out, ctx.config, model=model, as_of=as_of,
-                                                progress=ctx.progress))
+                                                progress=ctx.progress, run_wave=run_wave))
+
+
+def _school_files(_ctx: Context, _model: str, job: tuple) -> list:
+    from ontrack.reports.publish import publish_school
+
+    return publish_school(*job)
+
+
+SCORE_PARTS = Parts(_scoring, _school_files)
 
 
 def _impact(ctx: Context, _model: None) -> dict:
@@ -205,7 +252,8 @@ SCORE_COUNTS = ("model", "model_version", "as_of_date", "students", "schools", "
 STAGES: tuple[Stage, ...] = (
     Stage("validate", _validate, "validating every table", needs=(DATA,),
           outputs=("validated/students.parquet", "validation/report.json"),
-          cadence=("weekly", "yearly"), retries=2, brief=lambda r: {"report": r.to_json()}),
+          cadence=("weekly", "yearly"), retries=2, parts=VALIDATION_PARTS,
+          brief=lambda r: {"report": r.to_json()}),
     Stage("indicators", _indicators, "computing the rule-based indicators", needs=("validate",),
           outputs=tuple(f"indicators/{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")),
           params=("as_of",), cadence=("weekly",), parts=INDICATOR_PARTS,
@@ -221,7 +269,7 @@ STAGES: tuple[Stage, ...] = (
           params=("target", "split_kind"), cadence=("yearly",), brief=_trained),
     Stage("score", _score, "scoring the current {model} cohort with the champion", needs=("validate",),
           outputs=("rosters/summary_{model}.json",), per_model=True, params=("as_of",),
-          key_on=("champion",), cadence=("weekly",),
+          key_on=("champion",), cadence=("weekly",), parts=SCORE_PARTS,
           brief=lambda r: {k: r.summary[k] for k in SCORE_COUNTS}),
     Stage("impact", _impact, "estimating whether support helped", needs=("validate", "indicators"),
           uses=("score",), outputs=("impact/impact.json",), cadence=("weekly",),
@@ -270,12 +318,11 @@ def run_stage(declared: Stage, ctx: Context, model: str | None = None, **params:
     return declared.run(ctx, model, **params)
 
 
-def run_parts(split: Parts, ctx: Context, model: str | None, **params: Any) -> Any:
-    """A partitioned stage in this process: plan, each part in turn, combine. (The flows
-    submit the same parts to their task runner instead of the loop.)"""
-    partials = [split.run(ctx, model, part, **only(params, split.run_params))
-                for part in split.plan(ctx, model, **only(params, split.plan_params))]
-    return split.combine(ctx, model, partials, **only(params, split.combine_params))
+def run_parts(split: Parts, ctx: Context, model: str | None, run_wave: RunWave | None = None,
+              **params: Any) -> Any:
+    """A partitioned stage: its drive, the parts run by ``run_wave`` (None: in this
+    process; the flows pass their task runner's)."""
+    return split.drive(ctx, model, run_wave, **params)
 
 
 def only(params: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

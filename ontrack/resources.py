@@ -47,6 +47,11 @@ class ResourcesConfig(_Frozen):
         1, ge=1, le=4096, description="Features are built per checkpoint and per bucket of "
         "students (by a hash of the ID): more buckets, smaller tasks on a Dask cluster."
     )
+    validation_partitions: int = Field(
+        1, ge=1, le=4096, description="Each table is validated in this many partitions "
+        "(by a hash of its key), each a task on a Dask cluster (`--dask`); the same rows "
+        "are accepted and quarantined for any number. One is fastest in one process."
+    )
 
     @field_validator("memory_limit")
     @classmethod

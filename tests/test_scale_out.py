@@ -1,5 +1,8 @@
 """Scale-out: `ontrack flow refresh --dask ADDRESS` sends the partitioned stages' parts to
-the cluster's workers and writes the same files as the single-process run.
+the cluster's workers (validation's jobs per table and partition, indicators per year,
+features per checkpoint and bucket, each school's and counselor's roster files) and
+writes the same files as the single-process run (one validation partition there, two on
+the cluster).
 
 What "the same" means, file by file:
 - byte-identical: everything under ``indicators/``, ``features/`` (but ``meta.json``),
@@ -10,8 +13,8 @@ What "the same" means, file by file:
 - equal frames, rows in any order: ``validated/*.parquet`` (validation writes rows in no
   fixed order, single-process too) and the XLSX rosters (the workbook stamps its creation
   time), read back cell by cell.
-The run's bookkeeping (``.cache/`` step records, ``.parts/``, ``.tmp/``, MLflow's store)
-is not an output.
+The run's bookkeeping (``.cache/`` step records, ``.parts/``, ``.tmp/``, MLflow's store,
+validation's reuse record) is not an output.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ import pytest
 
 pytestmark = pytest.mark.slow  # a Dask cluster and the session's Prefect server
 
-CONFIG = ("resources:\n  student_buckets: 2\nmodels:\n  grade9: null\n"
+CONFIG = ("resources:\n  student_buckets: 2\n{partitions}models:\n  grade9: null\n"
           "modeling:\n  bootstrap_samples: 20\n")
+PARTITIONS = 2  # each table validated in two hash partitions on the cluster
 BYTES = ("indicators/", "features/", "report/")
-CLOCK = {"created_at", "scored_at", "folder", "out_dir", "timings_s", "students_per_second"}
-BOOKKEEPING = (".cache/", ".parts/", ".tmp/", "mlruns", "mlflow")
+CLOCK = {"created_at", "scored_at", "folder", "out_dir", "timings_s", "students_per_second",
+         "scoring_core_students_per_second"}
+BOOKKEEPING = (".cache/", ".parts/", ".tmp/", "mlruns", "mlflow",
+               "validation/reuse.json")  # when, and the files' sizes and times, for reuse
 
 
 def _outputs(out: Path) -> dict[str, Path]:
@@ -71,8 +77,11 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     root = tmp_path_factory.mktemp("scale_out")
     generate_district(root / "data", n_students=300, n_years=3, seed=21)
-    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
-    return {"data": root / "data", "config": root / "config.yaml", "root": root}
+    (root / "config.yaml").write_text(CONFIG.format(partitions=""), encoding="utf-8")
+    (root / "dask.yaml").write_text(
+        CONFIG.format(partitions=f"  validation_partitions: {PARTITIONS}\n"), encoding="utf-8")
+    return {"data": root / "data", "config": root / "config.yaml", "dask": root / "dask.yaml",
+            "root": root}
 
 
 def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
@@ -84,6 +93,8 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     from ontrack.cli import main
     from ontrack.config import load_config
 
+    from ontrack.tables import TABLE_ORDER
+
     data, config = district["data"], district["config"]
     single, spread = district["root"] / "single", district["root"] / "dask"
     stages = pipeline.names("weekly")
@@ -91,19 +102,27 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       host="127.0.0.1") as cluster, Client(cluster) as client:
         client.get_task_stream()  # installs the scheduler's task-stream plugin
-        assert main(["flow", "refresh", str(data), "--out", str(spread), "--config", str(config),
-                     "--dask", cluster.scheduler_address]) == 0
+        assert main(["flow", "refresh", str(data), "--out", str(spread), "--config",
+                     str(district["dask"]), "--dask", cluster.scheduler_address]) == 0
         ran = client.run_on_scheduler(_part_tasks)
         workers = set(cluster.scheduler_info["workers"])
     by_stage = {name: [w for key, w in ran if key.startswith(f"{name}_part-")]
-                for name in ("indicators", "features")}
+                for name in ("validate", "indicators", "features", "score")}
+    tables = json.loads((single / "validation" / "report.json").read_text())["tables"]
+    # every table prepared, each present one checked in two partitions and finished
+    assert len(by_stage["validate"]) == len(TABLE_ORDER) + (PARTITIONS + 1) * len(tables)
     assert len(by_stage["indicators"]) == 3  # one task per school year
     cohort = pd.read_parquet(single / "features" / "grade8" / "cohort.parquet")
     dates = cohort.index.get_level_values("as_of_date").nunique()
     assert len(by_stage["features"]) == 2 * dates  # grade8's as-of dates x 2 buckets
+    rosters = [*(single / "rosters").glob("*.csv"), *(single / "rosters" / "counselors").glob("*.csv")]
+    files = [p for p in rosters if p.name != "reasons.csv"]
+    assert len(by_stage["score"]) == len(files) > 2  # one task per school and counselor file
     assert all(w in workers for parts in by_stage.values() for w in parts)
-    assert len({w for parts in by_stage.values() for w in parts}) == 2  # both workers worked
+    assert all(len(set(parts)) == 2 for parts in by_stage.values())  # both workers worked
     one, two = _outputs(single), _outputs(spread)
     assert sorted(one) == sorted(two)
-    assert {"indicators/students.csv", "features/grade8/matrix.parquet", "report/index.html"} <= set(one)
+    assert {"indicators/students.csv", "features/grade8/matrix.parquet", "report/index.html",
+            "validation/report.json", "validated/attendance.parquet"} <= set(one)
+    assert any(name.startswith("validation/quarantine/") for name in one)
     assert [name for name in one if not _same(name, one[name], two[name])] == []

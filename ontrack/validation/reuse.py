@@ -29,7 +29,7 @@ from pathlib import Path
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.paths import write_atomically
-from ontrack.validation.run import TableReport, ValidationReport, validate_directory
+from ontrack.validation.run import RunWave, TableReport, ValidationReport, validate_directory
 
 RECORD = "reuse.json"
 BLOCK = 1 << 20
@@ -51,10 +51,12 @@ def directory_digest(folder: Path) -> str:
 
 
 def validate_or_reuse(data_dir: Path | str, out_dir: Path | str, config: Config, fingerprint: str, *,
-                      marker: str, progress: Callable[[str], None] | None = None) -> ValidationReport:
+                      marker: str, progress: Callable[[str], None] | None = None,
+                      run_wave: RunWave | None = None) -> ValidationReport:
     """The validation of ``data_dir`` into ``out_dir``: the stored one when the data, the
     rules (``fingerprint``) and its outputs are unchanged, else a new one. ``marker`` is
-    the file (under ``OUT/validation``) that records the rules the tables were read with."""
+    the file (under ``OUT/validation``) that records the rules the tables were read with;
+    ``run_wave`` runs a new validation's jobs (``validate_directory``)."""
     say = progress or (lambda _msg: None)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     digest = directory_digest(data_dir) if data_dir.is_dir() else ""
@@ -64,7 +66,7 @@ def validate_or_reuse(data_dir: Path | str, out_dir: Path | str, config: Config,
         return stored[0]
     record = out_dir / "validation" / RECORD
     record.unlink(missing_ok=True)  # a validation killed half way must never look reusable
-    report = validate_directory(data_dir, out_dir, config, progress=progress)
+    report = validate_directory(data_dir, out_dir, config, progress=progress, run_wave=run_wave)
     path = out_dir / "validation" / marker
     write_atomically(path, lambda tmp: tmp.write_text(fingerprint + "\n", encoding="utf-8"))
     payload = {"data_digest": digest, "rules_fingerprint": fingerprint, "ontrack_version": __version__,

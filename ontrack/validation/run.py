@@ -9,10 +9,13 @@ reported in ``OUT/validation/report.json``). A table that cannot be used at all 
 file, unreadable, empty, missing a required column, an absurdly wide header) raises
 :class:`SchemaError`.
 
-Tables are validated in table order so that references point to rows already accepted:
-an enrollment needs a known student and school; an attendance day needs an enrollment
-at that school covering that date. Each table is one pass over its file, optionally in
-hash partitions run by any executor (``ontrack.validation.partition``).
+References point to rows already accepted: an enrollment needs a known student and
+school; an attendance day needs an enrollment at that school covering that date. So the
+run goes in waves (:func:`waves`): every table prepared at once, then level by level
+(schools; students; the tables that need only those two; attendance) each table of the
+level checked in its hash partitions, then finished. A wave's jobs (:class:`Job`, run by
+:func:`run_job`) are independent of each other: here they run one after the other on
+the run's connection; given ``run_wave`` (the flows' Dask task runner) they run anywhere.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -41,12 +45,58 @@ from ontrack.validation.store import connect
 
 Progress = Callable[[str], None]
 # Runs every partition of a prepared table and returns their results in any order:
-# ``run_partitions(prepared, out_dir, config, count)``. The default runs them here, one
-# after the other, on the run's connection; a Dask executor submits
-# ``validate_partition(prepared, out_dir, config, (i, count))`` for each instead.
+# ``run_partitions(prepared, out_dir, config, count)``. The default runs them as one wave
+# with the other tables of the table's level.
 RunPartitions = Callable[[PreparedTable, Path, Config, int], list[PartResult]]
+# Runs a wave's jobs (independent of each other) and returns their results in order.
+RunWave = Callable[[list["Job"]], list]
 
-__all__ = ["TableReport", "ValidationReport", "connect", "validate_directory", "in_process"]
+__all__ = ["TableReport", "ValidationReport", "connect", "validate_directory", "in_process",
+           "Job", "run_job", "waves"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of validation work, a small picklable value: ``prepare`` a table,
+    ``check`` one partition of a prepared table, or ``finish`` a table from its parts."""
+
+    step: str  # "prepare", "check" or "finish"
+    table: str
+    prepared: PreparedTable | None = None  # check, finish
+    partition: tuple[int, int] = (0, 1)  # check: (index, count)
+    parts: tuple[PartResult, ...] = ()  # finish
+    max_columns: int = MAX_COLUMNS  # prepare
+
+
+def run_job(data_dir: Path | str, out_dir: Path | str, config: Config, job: Job,
+            con: duckdb.DuckDBPyConnection | None = None) -> PreparedTable | PartResult | TableReport | None:
+    """Run one :class:`Job` (on ``con``, or on a connection of its own as a task)."""
+    if job.step == "prepare":
+        return prepare_table(data_dir, out_dir, job.table, config, job.max_columns, con)
+    if job.step == "check":
+        return validate_partition(job.prepared, out_dir, config, job.partition, con)
+    if job.step == "finish":
+        return finish_table(job.prepared, list(job.parts), out_dir, config, con)
+    raise ValueError(f"a validation job's step must be prepare, check or finish. Got {job.step!r} instead.")
+
+
+def parent_tables(table: str) -> tuple[str, ...]:
+    """The tables whose validated files ``table``'s checks read (``parents.load_parents``)."""
+    if table == "schools":
+        return ()
+    if table == "students":
+        return ("schools",)
+    if table == "attendance":
+        return ("schools", "students", "enrollments")
+    return ("schools", "students")
+
+
+def waves(tables: list[str]) -> list[list[str]]:
+    """``tables`` (in table order) by level: a table comes after every parent it has."""
+    level: dict[str, int] = {}
+    for table in tables:
+        level[table] = max((level[p] + 1 for p in parent_tables(table) if p in level), default=0)
+    return [[t for t in tables if level[t] == n] for n in range(max(level.values(), default=-1) + 1)]
 
 
 def in_process(prepared: PreparedTable, out_dir: Path, config: Config, count: int,
@@ -62,16 +112,20 @@ def validate_directory(
     config: Config | None = None,
     progress: Progress | None = None,
     *,
-    partitions: int = 1,
+    partitions: int | None = None,
     run_partitions: RunPartitions = in_process,
+    run_wave: RunWave | None = None,
     max_columns: int = MAX_COLUMNS,
 ) -> ValidationReport:
     """Validate every contract table in ``data_dir``; write accepted and rejected rows.
 
-    ``partitions``: each table is checked in that many hash partitions of its key (the
-    outputs are the same rows for any number; one is fastest on one machine)."""
+    ``partitions``: each table is checked in that many hash partitions of its key
+    (default ``resources.validation_partitions``; the outputs are the same rows for any
+    number; one is fastest on one machine). ``run_wave``: runs each wave's jobs (default:
+    here, one after the other, on one connection)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     config = config or load_config()
+    partitions = config.resources.validation_partitions if partitions is None else partitions
     say = progress or (lambda _msg: None)
     if not data_dir.is_dir():
         raise SchemaError(f"data directory {data_dir} does not exist or is not a folder.")
@@ -82,30 +136,38 @@ def validate_directory(
         shutil.rmtree(folder, ignore_errors=True)
     for folder in (validated, quarantine):
         folder.mkdir(parents=True)
-    reports: dict[str, TableReport] = {}
-    missing: list[str] = []
-    warnings: list[str] = []
     workdir = out_dir / ".tmp" / f"validation-{os.getpid()}"
-    con = connect(config, workdir)  # one for the run's own steps: opening one costs ~20 ms
+    con = connect(config, workdir)  # one for the jobs run here: opening one costs ~20 ms
+    here = run_wave or (lambda jobs: [run_job(data_dir, out_dir, config, job, con) for job in jobs])
     try:
-        for table in TABLE_ORDER:
-            prepared = prepare_table(data_dir, out_dir, table, config, max_columns, con)
-            if prepared is None:
-                missing.append(table)
-                continue
-            warnings += prepared.file_warnings
-            say(f"validating {table} ({prepared.source.path.name})")
-            if run_partitions is in_process:
-                parts = in_process(prepared, out_dir, config, partitions, con)
-            else:
-                parts = run_partitions(prepared, out_dir, config, partitions)
-            reports[table] = finish_table(prepared, parts, out_dir, config, con)
+        prepared = here([Job("prepare", t, max_columns=max_columns) for t in TABLE_ORDER])
+        found = {p.table: p for p in prepared if p is not None}
+        reports: dict[str, TableReport] = {}
+        for level in waves(list(found)):
+            for table in level:
+                say(f"validating {table} ({found[table].source.path.name})")
+            reports.update(_level(level, found, partitions, here, run_partitions, out_dir, config))
     finally:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(out_dir / "validation" / ".parts", ignore_errors=True)
         _remove_if_empty(out_dir / ".tmp")
-    return write_report(data_dir, out_dir, config, reports, missing, warnings)
+    missing = [t for t in TABLE_ORDER if t not in found]
+    warnings = [w for p in found.values() for w in p.file_warnings]
+    in_order = {t: reports[t] for t in found}  # the report lists tables in table order
+    return write_report(data_dir, out_dir, config, in_order, missing, warnings)
+
+
+def _level(level: list[str], found: dict[str, PreparedTable], count: int, run: RunWave,
+           run_partitions: RunPartitions, out_dir: Path, config: Config) -> dict[str, TableReport]:
+    """One level's tables: a wave of every partition check, then a wave of finishes."""
+    if run_partitions is in_process:
+        checked = run([Job("check", t, found[t], (i, count)) for t in level for i in range(count)])
+    else:
+        checked = [r for t in level for r in run_partitions(found[t], out_dir, config, count)]
+    finished = run([Job("finish", t, found[t], parts=tuple(r for r in checked if r.table == t))
+                    for t in level])
+    return dict(zip(level, finished, strict=True))
 
 
 def write_report(data_dir: Path, out_dir: Path, config: Config, reports: dict[str, TableReport],
