@@ -12,8 +12,8 @@ from pathlib import Path
 
 import fsspec
 import pytest
-
 from conftest import TINY_DISTRICT, write_district
+
 from ontrack.cli import main
 from ontrack.storage import is_url, local_data, shown
 
@@ -43,8 +43,7 @@ def _report(out: Path) -> dict:
     return report
 
 
-def test_validate_from_memory_url_gives_the_local_report(bucket: str, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture) -> None:
+def test_validate_from_memory_url_gives_the_local_report(bucket: str, tmp_path: Path) -> None:
     local = write_district(tmp_path / "data")
     config = tmp_path / "district.yaml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -152,8 +151,9 @@ def test_ingest_flow_reads_a_url(prefect_harness, bucket: str, tmp_path: Path) -
 
 
 def test_schedules_keep_a_url_for_each_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from ontrack.config import Config
     from ontrack.flows.serve import deployments
+
+    from ontrack.config import Config
 
     url = "s3://k:secret@district-bucket/2026"
     planned = deployments(url, tmp_path / "out", "gs://configs/district.yaml", Config())
