@@ -98,6 +98,56 @@ def test_flows_run_the_declared_stages_in_order(monkeypatch: pytest.MonkeyPatch,
     assert "train" in pipeline.names("yearly") and "train" not in pipeline.names("weekly")
 
 
+def test_in_process_and_a_task_runner_run_the_same_part_functions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Validation and the roster files run through their declared part functions
+    (``run_job``, ``publish_school``) in process (the loop on one connection, the local
+    pool) and when a wave of parts is handed to a runner (what the flows' Dask runner is
+    given; here each wave in reverse order): the same jobs, the same outputs, and every
+    table finished before a table that references it is checked."""
+    import json
+
+    import ontrack.reports.publish as publish
+    import ontrack.validation.run as validation
+    from conftest import write_district
+    from ontrack.config import load_config
+    from ontrack.tables import TABLE_ORDER
+
+    jobs: list[tuple] = []
+    files: list[str] = []
+    run_job, publish_school = validation.run_job, publish.publish_school
+    monkeypatch.setattr(validation, "run_job", lambda *a, **k: (
+        jobs.append((a[3].step, a[3].table, a[3].partition)), run_job(*a, **k))[1])
+    monkeypatch.setattr(publish, "publish_school", lambda *a: (files.append(a[3]), publish_school(*a))[1])
+    data, config = write_district(tmp_path / "data"), load_config(None)
+    pipeline.run_stages(["validate", "score"], data, tmp_path / "here", config, models=["grade8"])
+    here = (list(jobs), list(files))
+    jobs.clear(), files.clear()
+    ctx, waves = pipeline.Context(data, tmp_path / "runner", config), []
+
+    def runner(split: pipeline.Parts, model: str | None):
+        def run_wave(parts: list) -> list:
+            waves.append(len(parts))
+            return [split.run(ctx, model, part) for part in reversed(parts)][::-1]
+        return run_wave
+
+    for name, model in (("validate", None), ("score", "grade8")):
+        split = pipeline.stage(name).parts
+        pipeline.run_parts(split, ctx, model, runner(split, model))
+    assert sorted(jobs) == sorted(here[0]) and files == here[1] == ["001"]
+    assert waves[0] == len(TABLE_ORDER) and waves[-1] == len(files)  # prepare all, ..., rosters
+    steps = [(step, table) for step, table, _ in jobs]
+    assert steps.index(("finish", "enrollments")) < steps.index(("check", "attendance"))
+    assert max(steps.index(("finish", t)) for t in ("schools", "students")) < min(
+        steps.index(("check", t)) for t in ("enrollments", "attendance"))
+    report = [json.loads((out / "validation" / "report.json").read_text())["tables"]
+              for out in (tmp_path / "here", tmp_path / "runner")]
+    assert report[0] == report[1]
+    assert (tmp_path / "here" / "rosters" / "001.csv").read_bytes() == \
+        (tmp_path / "runner" / "rosters" / "001.csv").read_bytes()
+
+
 def spelled_sequences(source: str) -> list[str]:
     """Where ``source`` spells two or more stage names as a tuple, list or set literal,
     or three or more joined by arrows in text."""
