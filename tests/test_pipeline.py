@@ -108,9 +108,10 @@ def test_in_process_and_a_task_runner_run_the_same_part_functions(
     table finished before a table that references it is checked."""
     import json
 
-    import ontrack.reports.publish as publish
-    import ontrack.validation.run as validation
     from conftest import write_district
+    from ontrack.reports import publish
+
+    import ontrack.validation.run as validation
     from ontrack.config import load_config
     from ontrack.tables import TABLE_ORDER
 

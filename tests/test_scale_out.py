@@ -92,7 +92,6 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     from ontrack import pipeline
     from ontrack.cli import main
     from ontrack.config import load_config
-
     from ontrack.tables import TABLE_ORDER
 
     data, config = district["data"], district["config"]

@@ -29,7 +29,12 @@ from pathlib import Path
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.paths import write_atomically
-from ontrack.validation.run import RunWave, TableReport, ValidationReport, validate_directory
+from ontrack.validation.run import (
+    RunWave,
+    TableReport,
+    ValidationReport,
+    validate_directory,
+)
 
 RECORD = "reuse.json"
 BLOCK = 1 << 20

@@ -51,8 +51,16 @@ RunPartitions = Callable[[PreparedTable, Path, Config, int], list[PartResult]]
 # Runs a wave's jobs (independent of each other) and returns their results in order.
 RunWave = Callable[[list["Job"]], list]
 
-__all__ = ["TableReport", "ValidationReport", "connect", "validate_directory", "in_process",
-           "Job", "run_job", "waves"]
+__all__ = [
+    "Job",
+    "TableReport",
+    "ValidationReport",
+    "connect",
+    "in_process",
+    "run_job",
+    "validate_directory",
+    "waves",
+]
 
 
 @dataclass(frozen=True)
@@ -174,8 +182,8 @@ def write_report(data_dir: Path, out_dir: Path, config: Config, reports: dict[st
                  missing: list[str], warnings: list[str]) -> ValidationReport:
     """The run's report, written to ``OUT/validation/report.json``."""
     if "attendance" in missing and "attendance_summary" in missing:
-        warnings = [*warnings, "neither attendance nor attendance_summary is present: "
-                    "attendance criteria will be unknown."]
+        warnings = [*warnings, ("neither attendance nor attendance_summary is present: "
+                                "attendance criteria will be unknown.")]
     result = ValidationReport(
         data_dir=str(data_dir),
         out_dir=str(out_dir),
