@@ -255,7 +255,8 @@ STAGES: tuple[Stage, ...] = (
           cadence=("weekly", "yearly"), retries=2, parts=VALIDATION_PARTS,
           brief=lambda r: {"report": r.to_json()}),
     Stage("indicators", _indicators, "computing the rule-based indicators", needs=("validate",),
-          outputs=tuple(f"indicators/{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")),
+          outputs=(*(f"indicators/{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")),
+                   "indicators/_complete.json"),  # written last: a flow reruns a killed run's step
           params=("as_of",), cadence=("weekly",), parts=INDICATOR_PARTS,
           brief=lambda r: {"rate_rows": r.n_rates, "folder": str(r.rates_path.parent)}),
     Stage("features", _features, "building the {model} feature matrix and labels", needs=("validate",),
