@@ -28,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("name", choices=FLOWS, help="which flow")
     add_data_and_out(parser, model=False)
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
-                        help="send the partitioned stages' tasks (indicators per school year, "
-                        "features per checkpoint) to this Dask scheduler (tcp://host:8786), or "
+                        help="send the partitioned stages' tasks (validation per table and "
+                        "partition, indicators per school year, features per checkpoint, roster "
+                        "files per school) to this Dask scheduler (tcp://host:8786), or "
                         "start a local cluster of N single-threaded workers: local[:N] (default 2)")
     parser.set_defaults(func=run)
     return parser
