@@ -19,12 +19,16 @@ from __future__ import annotations
 import ctypes
 import errno
 import hashlib
+import json
 import os
 import re
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
+
+from ontrack.errors import OnTrackError
 
 _PLAIN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 _MAX_HEX = 160
@@ -127,6 +131,11 @@ def _recover(final: Path) -> None:
         retired.rename(final)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this ID runs (files named after a dead one are left over)."""
+    return _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     """Whether a process with this ID runs (a folder named after a dead one is left over)."""
     try:
@@ -136,3 +145,97 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# --- completion markers -------------------------------------------------------------------
+# A stage that publishes a set of files into one folder (OUT/indicators) writes
+# ``_complete.json`` last: the stage, the config hash and each file's size and SHA-256. It
+# deletes the marker before it replaces the first file, so a run killed half way leaves no
+# marker; a stage that reuses the folder checks it and refuses a partial, changed or stale set.
+MARKER = "_complete.json"
+MARKER_FORMAT = "ontrack-complete/1"
+
+
+def clear_marker(folder: Path) -> None:
+    """Withdraw ``folder``'s completion marker: call before rewriting any file of the set."""
+    (Path(folder) / MARKER).unlink(missing_ok=True)
+
+
+def write_marker(folder: Path, stage: str, config_hash: str, files: Iterable[str]) -> Path:
+    """Write ``folder/_complete.json`` (atomically, after every file in ``files``, names
+    relative to ``folder``, is in place): the stage, config hash, ontrack version, time
+    and each file's size and SHA-256."""
+    from ontrack import __version__
+
+    folder = Path(folder)
+    listed = {name: _fingerprint(folder / name) for name in sorted(files)}
+    absent = sorted(name for name, found in listed.items() if found is None)
+    if absent:
+        raise OnTrackError(f"every file a {MARKER} lists must exist in {folder}. "
+                           f"Got no {', '.join(absent)} instead (a bug in ontrack).")
+    record = {"format": MARKER_FORMAT, "stage": stage, "config_hash": config_hash,
+              "ontrack_version": __version__,
+              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "files": listed}
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    write_atomically(folder / MARKER, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return folder / MARKER
+
+
+def check_marker(folder: Path, stage: str, config_hash: str) -> dict:
+    """The marker of a complete ``stage`` output in ``folder`` made with ``config_hash``.
+
+    Raises :class:`OutputIncomplete` (saying what is wrong) when the marker is missing or
+    unreadable, names another stage or config, or a file it lists is missing or differs."""
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputIncomplete(folder, stage, f"no {MARKER} (a run killed or still writing, "
+                               "or files not written by this stage)") from None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise OutputIncomplete(folder, stage, f"an unreadable {MARKER}") from None
+    if not isinstance(record, dict) or record.get("format") != MARKER_FORMAT \
+            or not isinstance(record.get("files"), dict):
+        raise OutputIncomplete(folder, stage, f"a {MARKER} that is not ontrack's")
+    if record.get("stage") != stage:
+        raise OutputIncomplete(folder, stage, f"the output of {record.get('stage')!r}")
+    if record.get("config_hash") != config_hash:
+        raise OutputIncomplete(folder, stage, f"files made with config {record.get('config_hash')}, "
+                               f"not the current {config_hash}")
+    for name, expected in record["files"].items():
+        if not _inside(folder, name):
+            raise OutputIncomplete(folder, stage, f"a {MARKER} listing {name!r}, outside the folder")
+        if _fingerprint(folder / name) != expected:
+            raise OutputIncomplete(folder, stage, f"{name} changed or missing since the run finished")
+    return record
+
+
+class OutputIncomplete(OnTrackError):
+    """A stage's output folder is partial, changed, or from another config."""
+
+    def __init__(self, folder: Path, stage: str, problem: str) -> None:
+        self.folder, self.stage, self.problem = Path(folder), stage, problem
+        super().__init__(f"{folder} must hold the complete output of `ontrack {stage}` with the "
+                         f"current config. Got {problem} instead.")
+
+
+def _inside(folder: Path, name: object) -> bool:
+    """Whether a name from a marker is a plain relative path under ``folder``."""
+    if not isinstance(name, str) or not name or "\\" in name or "\0" in name:
+        return False
+    parts = Path(name).parts
+    return not Path(name).is_absolute() and ".." not in parts and "." not in parts
+
+
+def _fingerprint(path: Path) -> dict | None:
+    """Size and SHA-256 of a file (None when it is not there)."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with Path(path).open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    return {"bytes": size, "sha256": digest.hexdigest()}

@@ -1,8 +1,12 @@
 """``ontrack report DATA --out OUT``: the district report, a self-contained static site.
 
 Computes the indicators first (validation included, like ``ontrack indicators``) unless
-``--reuse-indicators`` finds ``OUT/indicators/rates.csv`` from an earlier run, then
-renders ``OUT/report/`` from the published files (see ``reports.district``).
+``--reuse-indicators`` finds ``OUT/indicators`` from an earlier run, then renders
+``OUT/report/`` from the published files (see ``reports.district``). A reused folder must
+carry the completion marker ``ontrack indicators`` writes last, made with the current
+config and matching every file's SHA-256; a partial (killed), edited or stale set is
+refused, never rendered. Without the flag the indicators are computed again, so an older
+config's files are simply replaced.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import argparse
 from pathlib import Path
 
 from ontrack.commands import add_data_and_out
-from ontrack.config import load_config
+from ontrack.config import Config, load_config
 from ontrack.console import Progress, finish
 from ontrack.errors import OnTrackError
+from ontrack.paths import MARKER, OutputIncomplete, check_marker
 from ontrack.pipeline import run_stages, upto
 from ontrack.storage import is_url
 
@@ -34,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--reuse-indicators",
         action="store_true",
-        help="use OUT/indicators from an earlier `ontrack indicators` run when it exists "
+        help="use OUT/indicators from an earlier `ontrack indicators` run when it exists; "
+        "a set left partial by a killed run, edited, or made with another config is refused "
         "(otherwise they are computed, reusing OUT/validated when its rules match)",
     )
     parser.add_argument(
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(getattr(args, "config", None))
     say = Progress("report", getattr(args, "quiet", False))
     pair = parse_pair(args.scatter)
-    given = _reused(args, say)
+    given = _reused(args, config, say)
     done = run_stages(upto("report", given=given), args.data, args.out, config,
                       progress=say, params={"report": {"pair": pair}})
     index = done["report"]
@@ -74,12 +80,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reused(args: argparse.Namespace, say: Progress) -> list[str]:
-    """The stages ``--reuse-indicators`` finds done: the indicators when
-    OUT/indicators/rates.csv exists, else the validation when OUT/validation does."""
-    rates = Path(args.out) / "indicators" / "rates.csv"
-    if args.reuse_indicators and rates.exists():
-        say(f"reusing {rates}")
+def _reused(args: argparse.Namespace, config: Config, say: Progress) -> list[str]:
+    """The stages ``--reuse-indicators`` finds done: the indicators when OUT/indicators
+    holds their files (which must then be whole and of this config), else the validation
+    when OUT/validation exists."""
+    folder = Path(args.out) / "indicators"
+    if args.reuse_indicators and any((folder / n).exists() for n in (MARKER, "rates.csv")):
+        _check_whole(folder, config)
+        say(f"reusing {folder} (complete, config {config.config_hash})")
         return upto("indicators")
     if not is_url(args.data) and not Path(args.data).is_dir():  # a URL is listed when copied
         raise OnTrackError(
@@ -88,3 +96,15 @@ def _reused(args: argparse.Namespace, say: Progress) -> list[str]:
     say("computing the indicators")
     validated = (Path(args.out) / "validation" / "report.json").exists()
     return upto("validate") if args.reuse_indicators and validated else []
+
+
+def _check_whole(folder: Path, config: Config) -> None:
+    """Refuse to reuse indicator files that are partial, changed or of another config."""
+    try:
+        check_marker(folder, "indicators", config.config_hash)
+    except OutputIncomplete as err:
+        raise OnTrackError(
+            f"{folder} must be complete and made with the current config to be reused. "
+            f"Got {err.problem} instead: run `ontrack indicators` again or drop "
+            "--reuse-indicators."
+        ) from None

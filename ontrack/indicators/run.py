@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +32,7 @@ from ontrack.errors import OnTrackError
 from ontrack.indicators.by_year import YearPart, indicator_years, year_part
 from ontrack.indicators.rates import finish_rates, lowest_groups
 from ontrack.indicators.rules import INDICATOR_GRADES
+from ontrack.paths import clear_marker, process_alive, write_marker
 from ontrack.resources import connect
 from ontrack.validation import ValidationReport, validate_directory
 from ontrack.validation.checks import defused_sql, literal
@@ -132,13 +134,16 @@ def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
     """Write the four files from the school years' parts (in any order: sorted here).
 
     Every file is written under a temporary name and all are moved into place together
-    at the end, so a killed run leaves the previous run's four files, never a mixed set.
+    at the end. The completion marker (``_complete.json``: config hash, each file's
+    SHA-256) is withdrawn just before the first move and written after the last, so a
+    run killed while moving leaves no marker and a stage reusing the folder refuses it.
     """
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)
     parts = sorted(parts, key=lambda p: -1 if p.school_year is None else p.school_year)
     folder = out_dir / "indicators"
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_dead_temporaries(folder)
     paths = {n: folder / f"{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")}
     with_rows = [p for p in parts if p.rows]
     latest = with_rows[-1].school_year if with_rows else None
@@ -151,8 +156,7 @@ def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
         for name, frame in (("rates", rates), ("suppression", log),
                             ("lowest_group", lowest_groups(rates, config))):
             write_csv(_stamp(frame, config, as_of), pending[name], config, out_dir)
-        for name, path in paths.items():
-            os.replace(pending[name], path)
+        _publish(folder, pending, paths, config)
     finally:
         for temporary in pending.values():
             temporary.unlink(missing_ok=True)
@@ -168,6 +172,33 @@ def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
         unknowns=with_rows[-1].unknowns if with_rows else parts[0].unknowns,
         validation=validation,
     )
+
+
+def _publish(folder: Path, pending: dict[str, Path], paths: dict[str, Path], config: Config) -> None:
+    """Move the written files into place, the marker withdrawn first and written last."""
+    _test_pause("before")
+    clear_marker(folder)
+    for index, (name, path) in enumerate(paths.items()):
+        os.replace(pending[name], path)
+        if index == 0:
+            _test_pause("between")
+    write_marker(folder, "indicators", config.config_hash, [p.name for p in paths.values()])
+
+
+def _remove_dead_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed run left (``.<name>.<pid>.tmp.csv`` of a dead pid)."""
+    for left in folder.glob(".*.*.tmp.csv"):
+        pid = left.name.split(".")[-3]
+        if pid.isdigit() and not process_alive(int(pid)):
+            left.unlink(missing_ok=True)
+
+
+def _test_pause(step: str) -> None:
+    """Test hook: ``ONTRACK_TEST_INDICATORS_PAUSE=STEP:SECONDS`` waits at ``STEP``
+    ("before" the first move, "between" the first and second); unset, nothing."""
+    wanted, _, seconds = os.environ.get("ONTRACK_TEST_INDICATORS_PAUSE", "").partition(":")
+    if wanted == step and seconds:
+        time.sleep(float(seconds))
 
 
 def _validated(
