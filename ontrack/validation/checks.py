@@ -8,6 +8,8 @@ file explains itself. Nothing here touches the data; it only builds SQL text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ontrack.config import Config, MarkScale, parse_month_day
 from ontrack.tables import EARLIEST_DATE, LATEST_DATE, Column
 
@@ -167,14 +169,10 @@ def _base_letter(mark: str) -> str:
     return mark[:-1] if len(mark) > 1 and mark[-1] in "+-" else mark
 
 
-def numeric_letter_sql(score: str, district: str, config: Config, district_ids: list[str]) -> str:
-    """Letter for a 0-100 mark by each district's cut-offs."""
-
-    def cuts(scale: MarkScale) -> str:
-        ordered = sorted(scale.numeric_cutoffs.items(), key=lambda kv: -kv[1])
-        whens = " ".join(f"WHEN {score} >= {cut} THEN {literal(letter)}" for letter, cut in ordered)
-        return f"CASE {whens} ELSE 'F' END"
-
+def _by_district_scale(district: str, config: Config, district_ids: list[str],
+                       cuts: Callable[[MarkScale], str]) -> str:
+    """``cuts(scale)`` for the default mark scale, with a branch per district whose own
+    scale differs (no CASE at all when every district uses the default)."""
     branches = [
         f"WHEN {district} = {literal(d)} THEN {cuts(config.rules_for(d).mark_scale)}"
         for d in district_ids
@@ -184,6 +182,17 @@ def numeric_letter_sql(score: str, district: str, config: Config, district_ids: 
     if not branches:
         return default
     return f"CASE {' '.join(branches)} ELSE {default} END"
+
+
+def numeric_letter_sql(score: str, district: str, config: Config, district_ids: list[str]) -> str:
+    """Letter for a 0-100 mark by each district's cut-offs."""
+
+    def cuts(scale: MarkScale) -> str:
+        ordered = sorted(scale.numeric_cutoffs.items(), key=lambda kv: -kv[1])
+        whens = " ".join(f"WHEN {score} >= {cut} THEN {literal(letter)}" for letter, cut in ordered)
+        return f"CASE {whens} ELSE 'F' END"
+
+    return _by_district_scale(district, config, district_ids, cuts)
 
 
 def numeric_points_sql(score: str, district: str, config: Config, district_ids: list[str]) -> str:
@@ -205,15 +214,7 @@ def numeric_points_sql(score: str, district: str, config: Config, district_ids: 
                          for letter, cut in ordered)
         return f"CASE {whens} ELSE {points(scale, 'F')} END"
 
-    branches = [
-        f"WHEN {district} = {literal(d)} THEN {cuts(config.rules_for(d).mark_scale)}"
-        for d in district_ids
-        if config.rules_for(d).mark_scale != config.rules.mark_scale
-    ]
-    default = cuts(config.rules.mark_scale)
-    if not branches:
-        return default
-    return f"CASE {' '.join(branches)} ELSE {default} END"
+    return _by_district_scale(district, config, district_ids, cuts)
 
 
 # A SQL regex literal: text a spreadsheet would run as a formula starts with one of these.
