@@ -53,6 +53,10 @@ class EngineConfig(_Frozen):
         "200,000-student `ontrack indicators` run under 1 GB (docs/validation.md)."
     )
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all).")
+    max_columns: int = Field(
+        2_000, ge=1, le=100_000, description="A table whose header names more columns is "
+        "refused before it is parsed (an absurd header would otherwise take minutes)."
+    )
 
 
 class FeatureConfig(_Frozen):

@@ -114,6 +114,10 @@ def test_a_header_of_a_million_columns_is_refused_at_once(tmp_path: Path, capsys
 
 
 def test_the_column_limit_is_a_setting(tmp_path: Path) -> None:
+    """``engine.max_columns`` in the district config (or the argument) sets the limit."""
     data = write_district(tmp_path / "data")
+    (tmp_path / "narrow.yaml").write_text("engine:\n  max_columns: 2\n", encoding="utf-8")
     with pytest.raises(SchemaError, match=r"table schools .* at most 2 columns. Got 3 instead"):
-        validate_directory(data, tmp_path / "out", load_config(), max_columns=2)
+        validate_directory(data, tmp_path / "out", load_config(tmp_path / "narrow.yaml"))
+    with pytest.raises(SchemaError, match=r"at most 2 columns"):
+        validate_directory(data, tmp_path / "out2", load_config(), max_columns=2)

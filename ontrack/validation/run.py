@@ -123,17 +123,19 @@ def validate_directory(
     partitions: int | None = None,
     run_partitions: RunPartitions = in_process,
     run_wave: RunWave | None = None,
-    max_columns: int = MAX_COLUMNS,
+    max_columns: int | None = None,
 ) -> ValidationReport:
     """Validate every contract table in ``data_dir``; write accepted and rejected rows.
 
     ``partitions``: each table is checked in that many hash partitions of its key
     (default ``resources.validation_partitions``; the outputs are the same rows for any
-    number; one is fastest on one machine). ``run_wave``: runs each wave's jobs (default:
+    number; one is fastest on one machine). ``max_columns`` (default
+    ``engine.max_columns``): a wider header is refused before it is parsed. ``run_wave``: runs each wave's jobs (default:
     here, one after the other, on one connection)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     config = config or load_config()
     partitions = config.resources.validation_partitions if partitions is None else partitions
+    max_columns = config.engine.max_columns if max_columns is None else max_columns
     say = progress or (lambda _msg: None)
     if not data_dir.is_dir():
         raise SchemaError(f"data directory {data_dir} does not exist or is not a folder.")
