@@ -261,7 +261,8 @@ STAGES: tuple[Stage, ...] = (
           brief=lambda r: {"rate_rows": r.n_rates, "folder": str(r.rates_path.parent)}),
     Stage("features", _features, "building the {model} feature matrix and labels", needs=("validate",),
           outputs=tuple(f"features/{{model}}/{n}" for n in
-                        ("matrix.parquet", "cohort.parquet", "dictionary.csv", "meta.json")),
+                        ("matrix.parquet", "cohort.parquet", "dictionary.csv", "meta.json",
+                         "_complete.json")),
           per_model=True, params=("feature_set", "as_of_dates", "school_years", "data_end"),
           cadence=("weekly", "yearly"), parts=FEATURE_PARTS,
           brief=lambda m: {"rows": m["rows"], "features": len(m["features"])}),

@@ -59,6 +59,7 @@ def reused_features(out: Path, config: Config, model: str, reuse: bool) -> list[
     """The stages whose outputs ``--reuse-features`` reuses (none without the flag),
     once the model's features are found built with this config."""
     from ontrack.errors import ConfigError
+    from ontrack.paths import OutputIncomplete, check_marker
 
     if not reuse:
         return []
@@ -71,6 +72,14 @@ def reused_features(out: Path, config: Config, model: str, reuse: bool) -> list[
             f"--reuse-features needs features built with config {config.config_hash}. "
             f"Got features built with {meta.get('config_hash')} instead; drop the flag."
         )
+    try:  # written last by the features stage: a killed or edited set is not reused
+        check_marker(meta_path.parent, "features", config.config_hash)
+    except OutputIncomplete as err:
+        raise ConfigError(
+            f"--reuse-features needs the complete features of {model} built with config "
+            f"{config.config_hash}. Got {err.problem} instead: build them again "
+            "(`ontrack features`) or drop the flag."
+        ) from None
     return upto("features")
 
 

@@ -1,8 +1,10 @@
 """Build one model's data set and write it: ``OUT/features/<model>/``.
 
 The cohort at every checkpoint, its point-in-time feature matrix, each label, the equity
-attributes (for the fairness audit, never model inputs), the data dictionary and a
-``meta.json`` stamp. Used by the ``features`` command, training, the demo and the flows.
+attributes (for the fairness audit, never model inputs), the data dictionary, a
+``meta.json`` stamp and, last, the completion marker ``_complete.json`` (withdrawn before
+the first file is rewritten) that ``train --reuse-features`` checks. Used by the
+``features`` command, training, the demo and the flows.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ontrack.dataset.featurize import (
 )
 from ontrack.dataset.labels import LABELS, build_labels, can_build
 from ontrack.indicators import GROUP_FLAGS
-from ontrack.paths import write_atomically
+from ontrack.paths import clear_marker, write_atomically, write_marker
 from ontrack.resources import apply, parts_dir
 from ontrack.validation.store import open_validated, provided
 
@@ -153,6 +155,7 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
         con.close()
     folder = Path(out_dir) / "features" / model
     folder.mkdir(parents=True, exist_ok=True)
+    clear_marker(folder)  # from here on the folder is being rewritten: not reusable
     matrix.to_parquet(folder / "matrix.parquet")
     cohort.join(attributes).to_parquet(folder / "cohort.parquet")
     (folder / "labels").mkdir(exist_ok=True)
@@ -162,6 +165,9 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     caught = sorted({w for p in partials for w in p["warnings"]})
     meta = _meta(model, matrix, cohort, labels, end, config, caught, folder)
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    written = ["matrix.parquet", "cohort.parquet", "dictionary.csv", "dictionary.md", "meta.json",
+               *(f"labels/{name}.parquet" for name in labels)]
+    write_marker(folder, "features", config.config_hash, written)  # last: the set is whole
     for partial in partials:
         Path(partial["file"]).unlink(missing_ok=True)
     (staged / COHORT_FILE).unlink(missing_ok=True)
