@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,3 +164,22 @@ def test_a_killed_indicators_run_leaves_the_previous_set_or_a_refused_one(indica
     run_indicators(indicated["data"], indicated["out"], load_config(), reuse_validated=True)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*FILES, MARKER])
     check_marker(folder, "indicators", load_config().config_hash)
+
+
+def test_reused_features_must_be_whole_and_of_this_config(trained_grade8: dict, tmp_path: Path) -> None:
+    from ontrack.commands.train import reused_features
+    from ontrack.errors import ConfigError
+
+    shutil.copytree(trained_grade8["out"] / "features", tmp_path / "features")
+    folder, config = tmp_path / "features" / "grade8", trained_grade8["config"]
+    marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    assert {"matrix.parquet", "cohort.parquet", "meta.json"} <= set(marker["files"])
+    assert any(name.startswith("labels/") for name in marker["files"])
+    assert "features" in reused_features(tmp_path, config, "grade8", True)
+    label = next(folder.glob("labels/*.parquet"))
+    label.write_bytes(label.read_bytes() + b"\0")  # a label file rewritten after the run
+    with pytest.raises(ConfigError, match=f"labels/{label.name} changed or missing"):
+        reused_features(tmp_path, config, "grade8", True)
+    clear_marker(folder)  # what a run killed while rewriting the folder leaves
+    with pytest.raises(ConfigError, match=f"--reuse-features needs the complete features of grade8.*no {MARKER}"):
+        reused_features(tmp_path, config, "grade8", True)
