@@ -25,7 +25,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ontrack.errors import OnTrackError
@@ -163,8 +163,8 @@ def clear_marker(folder: Path) -> None:
 
 def write_marker(folder: Path, stage: str, config_hash: str, files: Iterable[str]) -> Path:
     """Write ``folder/_complete.json`` (atomically, after every file in ``files``, names
-    relative to ``folder``, is in place): the stage, config hash, ontrack version, time
-    and each file's size and SHA-256."""
+    relative to ``folder``, is in place): the stage, config hash, ontrack version, when
+    the set was completed (``created_at``) and each file's size and SHA-256."""
     from ontrack import __version__
 
     folder = Path(folder)
@@ -175,7 +175,7 @@ def write_marker(folder: Path, stage: str, config_hash: str, files: Iterable[str
                            f"Got no {', '.join(absent)} instead (a bug in ontrack).")
     record = {"format": MARKER_FORMAT, "stage": stage, "config_hash": config_hash,
               "ontrack_version": __version__,
-              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "files": listed}
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
     write_atomically(folder / MARKER, lambda temporary: temporary.write_text(text, encoding="utf-8"))

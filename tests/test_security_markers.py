@@ -20,7 +20,13 @@ from ontrack.cli import main
 from ontrack.config import load_config
 from ontrack.errors import OnTrackError
 from ontrack.indicators.run import run_indicators
-from ontrack.paths import MARKER, OutputIncomplete, check_marker, clear_marker, write_marker
+from ontrack.paths import (
+    MARKER,
+    OutputIncomplete,
+    check_marker,
+    clear_marker,
+    write_marker,
+)
 from tests.conftest import write_district
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +56,7 @@ def test_the_marker_lists_every_file_with_its_digest_and_the_config(indicated: d
     marker = json.loads((indicated["folder"] / MARKER).read_text(encoding="utf-8"))
     assert marker["stage"] == "indicators" and marker["config_hash"] == load_config().config_hash
     assert sorted(marker["files"]) == sorted(FILES)
-    assert marker["ontrack_version"] and marker["finished_at"]
+    assert marker["ontrack_version"] and marker["created_at"]
     rates = (indicated["folder"] / "rates.csv").read_bytes()
     assert marker["files"]["rates.csv"]["bytes"] == len(rates)
     assert check_marker(indicated["folder"], "indicators", load_config().config_hash) == marker
@@ -173,7 +179,7 @@ def test_reused_features_must_be_whole_and_of_this_config(trained_grade8: dict, 
     shutil.copytree(trained_grade8["out"] / "features", tmp_path / "features")
     folder, config = tmp_path / "features" / "grade8", trained_grade8["config"]
     marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    assert {"matrix.parquet", "cohort.parquet", "meta.json"} <= set(marker["files"])
+    assert {"matrix.parquet", "cohort.parquet", "dictionary.csv"} <= set(marker["files"])
     assert any(name.startswith("labels/") for name in marker["files"])
     assert "features" in reused_features(tmp_path, config, "grade8", True)
     label = next(folder.glob("labels/*.parquet"))

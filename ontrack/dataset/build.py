@@ -165,9 +165,11 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     caught = sorted({w for p in partials for w in p["warnings"]})
     meta = _meta(model, matrix, cohort, labels, end, config, caught, folder)
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    written = ["matrix.parquet", "cohort.parquet", "dictionary.csv", "dictionary.md", "meta.json",
+    # Last: the set is whole. meta.json (written just before, after the data) is left out
+    # of the digests: it holds the run's time, so two identical runs would differ.
+    written = ["matrix.parquet", "cohort.parquet", "dictionary.csv", "dictionary.md",
                *(f"labels/{name}.parquet" for name in labels)]
-    write_marker(folder, "features", config.config_hash, written)  # last: the set is whole
+    write_marker(folder, "features", config.config_hash, written)
     for partial in partials:
         Path(partial["file"]).unlink(missing_ok=True)
     (staged / COHORT_FILE).unlink(missing_ok=True)
