@@ -5,11 +5,12 @@ writes the same files as the single-process run (one validation partition there,
 the cluster).
 
 What "the same" means, file by file:
-- byte-identical: everything under ``indicators/``, ``features/`` (but ``meta.json``),
-  ``report/`` and every roster CSV: what the partitioned stages write, and what reads it;
+- byte-identical: everything under ``indicators/``, ``features/`` (but ``meta.json`` and
+  the ``_complete.json`` markers), ``report/`` and every roster CSV: what the partitioned
+  stages write, and what reads it;
 - equal without the run's clock (``CLOCK``: when it ran, how long it took, OUT's path):
-  the JSON stamps (``meta.json``, ``validation/report.json``, roster summaries, the
-  impact study) and the risk history's ``scored_at``;
+  the JSON stamps (``meta.json``, the completion markers, ``validation/report.json``,
+  roster summaries, the impact study) and the risk history's ``scored_at``;
 - equal frames, rows in any order: ``validated/*.parquet`` (validation writes rows in no
   fixed order, single-process too) and the XLSX rosters (the workbook stamps its creation
   time), read back cell by cell.
@@ -31,6 +32,7 @@ CONFIG = ("resources:\n  student_buckets: 2\n{partitions}models:\n  grade9: null
           "modeling:\n  bootstrap_samples: 20\n")
 PARTITIONS = 2  # each table validated in two hash partitions on the cluster
 BYTES = ("indicators/", "features/", "report/")
+STAMPED = ("meta.json", "_complete.json")  # JSON in those folders that carries the run's time
 CLOCK = {"created_at", "scored_at", "folder", "out_dir", "timings_s", "students_per_second",
          "scoring_core_students_per_second"}
 BOOKKEEPING = (".cache/", ".parts/", ".tmp/", "mlruns", "mlflow",
@@ -43,7 +45,7 @@ def _outputs(out: Path) -> dict[str, Path]:
 
 
 def _same(name: str, one: Path, two: Path) -> bool:
-    if name.endswith(".json") and not (name.startswith(BYTES) and not name.endswith("meta.json")):
+    if name.endswith(".json") and not (name.startswith(BYTES) and not name.endswith(STAMPED)):
         return _unclocked(json.loads(one.read_text())) == _unclocked(json.loads(two.read_text()))
     if name.endswith(".parquet") and not name.startswith(BYTES):
         return _rows(pd.read_parquet(one)).equals(_rows(pd.read_parquet(two)))
