@@ -57,6 +57,11 @@ class EngineConfig(_Frozen):
         2_000, ge=1, le=100_000, description="A table whose header names more columns is "
         "refused before it is parsed (an absurd header would otherwise take minutes)."
     )
+    max_line_bytes: int = Field(
+        128 << 20, ge=1 << 10, le=1 << 30, description="A CSV line of this many bytes or "
+        "more is quarantined by its line number (its text withheld), never dropped: rows "
+        "in = accepted + quarantined. The default reads a 60 MB free-text cell."
+    )
 
 
 class FeatureConfig(_Frozen):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from conftest import TINY_DISTRICT, write_district
 
@@ -121,3 +122,33 @@ def test_the_column_limit_is_a_setting(tmp_path: Path) -> None:
         validate_directory(data, tmp_path / "out", load_config(tmp_path / "narrow.yaml"))
     with pytest.raises(SchemaError, match=r"at most 2 columns"):
         validate_directory(data, tmp_path / "out2", load_config(), max_columns=2)
+
+
+@pytest.mark.parametrize("before", [0, 300, 9_000])  # where the long lines fall in the read buffer
+def test_lines_over_the_limit_are_quarantined_by_line_number_never_dropped(
+    tmp_path: Path, before: int
+) -> None:
+    """DuckDB drops a line over its limit, and whether it says so depends on where the
+    line falls in its read buffer: with ``engine.max_line_bytes`` small, every over-long
+    line must be a quarantined row with its editor's line number and no text, and rows
+    in = accepted + quarantined."""
+    limit = 1024
+    head = "student_id,school_id,incident_date,action,incident_type\n"
+    short = [f"00017,001,2023-10-{1 + i % 28:02d},referral,s{i}\n" for i in range(before)]
+    lines = [head, *short,
+             "00017,001,2023-10-03,referral," + "x" * limit + "\n",  # over the limit
+             "00017,001,2023-10-04,referral," + "y" * (limit - 40) + "\n",  # under it
+             "00017,001,2023-10-05,referral," + "z" * (40 * 1024 * 1024) + "\n",  # over the buffer
+             "00018,001,2023-10-06,referral,short\n"]
+    data = write_district(tmp_path / "data", discipline="".join(lines))
+    (tmp_path / "c.yaml").write_text(f"engine:\n  max_line_bytes: {limit}\n", encoding="utf-8")
+    assert main(["validate", str(data), "--out", str(tmp_path / "out"), "--config",
+                 str(tmp_path / "c.yaml"), "--quiet"]) == 0
+    table = json.loads((tmp_path / "out" / "validation" / "report.json").read_text())["tables"]["discipline"]
+    assert table["rows_in"] == before + 4 == table["rows_accepted"] + table["rows_quarantined"]
+    assert table["rows_quarantined"] == 2 and table["errors"] == {"malformed_line": 2}
+    quarantine = pd.read_csv(tmp_path / "out" / "validation" / "quarantine" / "discipline.csv",
+                             dtype=str, keep_default_na=False)
+    assert quarantine["source_line"].tolist() == [str(before + 2), str(before + 4)]
+    assert set(quarantine["raw_line"]) == {""}  # the over-long text is not copied
+    assert all("max_line_bytes" in reason for reason in quarantine["reason"])

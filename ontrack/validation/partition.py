@@ -40,11 +40,13 @@ from ontrack.validation.parents import load_parents
 from ontrack.validation.quarantine import WITHHELD, write_quarantine
 from ontrack.validation.reading import (
     ROW_ID,
+    TOO_LONG,
     SourceFile,
     collect_rejects,
     find_table_file,
     header_columns,
     load_raw,
+    overlong_lines,
     sniff_csv,
 )
 from ontrack.validation.report import TableReport
@@ -75,6 +77,7 @@ class PreparedTable:
     rows_in: int
     parts_dir: str
     file_warnings: tuple[str, ...] = ()  # about finding the file (both CSV and Parquet)
+    overlong: tuple[tuple[int, str, str], ...] = ()  # CSV lines over the limit, by physical line
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ def prepare_table(
                 f"{table}.csv nor {table}.parquet."
             )
         return None
-    source = SourceFile(table, path, "parquet") if path.suffix == ".parquet" else sniff_csv(path, table)
+    source = SourceFile(table, path, "parquet") if path.suffix == ".parquet" else replace(
+        sniff_csv(path, table), max_line_bytes=config.engine.max_line_bytes)
     _check_width(table, path, len(source.header), max_columns)
     folder = parts_dir(out_dir, table)
     shutil.rmtree(folder, ignore_errors=True)
@@ -149,14 +153,23 @@ def prepare_table(
             db, source, columns, folder)
         rows_in = db.execute(
             f"SELECT count(*) FROM read_parquet({literal(rows_path)})").fetchall()[0][0]
-    rows_in += len(malformed)
+    overlong: list[tuple[int, str, str]] = []
+    if source.format == "csv":
+        reported = [m for m in malformed if m[2].startswith(TOO_LONG)]
+        malformed = [m for m in malformed if not m[2].startswith(TOO_LONG)]
+        overlong = overlong_lines(source, rows_in + len(malformed) + len(reported) + 1,
+                                  bool(reported))
+        if len(overlong) < len(reported):  # a record over the limit across quoted line breaks
+            malformed, overlong = sorted(malformed + reported), []
+    rows_in += len(malformed) + len(overlong)
     if rows_in == 0 and schema.required:
         raise SchemaError(
             f"table {table} ({path}): the file has a header but no rows; "
             f"{table} is required. Expected {schema.description.lower()}"
         )
     return PreparedTable(table, source, tuple(columns), rows_path, tuple(read_columns), copied,
-                         tuple(malformed), int(rows_in), str(folder), tuple(warnings))
+                         tuple(malformed), int(rows_in), str(folder), tuple(warnings),
+                         tuple(overlong))
 
 
 def _check_width(table: str, path: Path, width: int, max_columns: int) -> None:
@@ -319,7 +332,7 @@ def finish_table(
         n_bad, errors = write_quarantine(
             db, prepared.source, list(prepared.columns), [p.rejected_path for p in parts],
             list(prepared.malformed), out / "validation" / "quarantine" / f"{prepared.table}.csv",
-            config, withheld)
+            config, withheld, overlong=list(prepared.overlong))
     shutil.rmtree(prepared.parts_dir, ignore_errors=True)
     accepted = sum(p.accepted for p in parts)
     if prepared.rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem

@@ -31,15 +31,18 @@ def write_quarantine(
     target: Path,
     config: Config,
     withheld: tuple[str, ...] = (),
+    overlong: list[tuple[int, str, str]] | None = None,
 ) -> tuple[int, dict[str, int]]:
-    """Write ``target`` from the partitions' ``rejected`` Parquet files and the
-    ``malformed`` lines; return ``(rows quarantined, errors by kind)``."""
+    """Write ``target`` from the partitions' ``rejected`` Parquet files, the
+    ``malformed`` lines and the ``overlong`` ones (already by physical line, text
+    withheld); return ``(rows quarantined, errors by kind)``."""
     files = ", ".join(literal(p) for p in rejected)
     con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS "
                 f"SELECT * FROM read_parquet([{files}])")
     rids = [r[0] for r in con.execute(
         "SELECT __order FROM rejected_rows_t ORDER BY 1").fetchall()]
     lines, malformed = quarantine_lines(source, rids, malformed, WITHHELD if withheld else None)
+    malformed = sorted(malformed + list(overlong or []))
     con.execute("CREATE OR REPLACE TEMP TABLE lines_t (rid BIGINT, line BIGINT, raw_line VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE malformed_t "
                 "(line BIGINT, raw_line VARCHAR, problem VARCHAR)")
