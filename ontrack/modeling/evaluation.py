@@ -19,7 +19,7 @@ import pandas as pd
 
 from ontrack.config import Config, GateConfig, ModelingConfig
 from ontrack.modeling.dataset import EQUITY_GROUPS, TrainingData
-from ontrack.modeling.fairness import fairness_audit, fairness_summary
+from ontrack.modeling.fairness import complement_withheld, fairness_audit, fairness_summary
 from ontrack.modeling.gate import gate_verdict
 from ontrack.modeling.metrics import evaluate_score, reliability_table
 from ontrack.pipeline_settings import school_year_place
@@ -133,11 +133,16 @@ def _by_cohort(
 
 def published_reliability(y: np.ndarray, risk: np.ndarray, min_group_size: int) -> list[dict]:
     """The reliability table with bins of fewer than ``min_group_size`` rows withheld
-    (their count, mean risk and observed rate become None), like every aggregate."""
+    (their count, mean risk and observed rate become None), like every aggregate, and
+    the count of a second bin when one alone is withheld (complementary suppression)."""
     rows = reliability_table(y, risk).to_dict("records")
-    for row in rows:
-        if row["n"] < min_group_size:
+    small = [row["n"] < min_group_size for row in rows]
+    hidden = complement_withheld([row["n"] for row in rows], small)
+    for row, too_small, hide in zip(rows, small, hidden, strict=True):
+        if too_small:
             row.update(n=None, mean_predicted=None, observed_rate=None, withheld=True)
+        elif hide:  # its count would give the small bin's away (the bins add up to n)
+            row.update(n=None, withheld=True)
     return rows
 
 

@@ -110,7 +110,30 @@ def fairness_audit(
             few = _withhold_fnr(row, n_positives, reference_few, min_positives)
             row["verdict"] = _verdict(row, bounds, group == reference, few)
             rows.append(row)
+        _protect_by_complement([r for r in rows if r["group_type"] == group_type])
     return rows
+
+
+def complement_withheld(sizes: list[int | None], withheld: list[bool]) -> list[bool]:
+    """Which cells to withhold among cells that add up to a published total: the
+    withheld ones and, when exactly one is withheld, the smallest other one too (the
+    total minus the others would otherwise give the one away). The rates' complementary
+    suppression (``ontrack.indicators.suppression``) for the one equation of a single
+    partition, as in the evaluation's groups and reliability bins."""
+    hidden = list(withheld)
+    shown = [i for i, h in enumerate(hidden) if not h]
+    if sum(hidden) == 1 and shown:
+        hidden[min(shown, key=lambda i: (sizes[i] or 0, i))] = True
+    return hidden
+
+
+def _protect_by_complement(rows: list[dict]) -> None:
+    """The sizes of a second group of one kind are withheld when one group is too small:
+    its size (students, rows, students with the outcome) would follow from the total."""
+    hidden = complement_withheld([r["n_students"] for r in rows], [r["too_small"] for r in rows])
+    for row, hide in zip(rows, hidden, strict=True):
+        if hide and not row["too_small"]:
+            row.update(n=None, n_students=None, n_positives=None, size_withheld=True)
 
 
 def _of_group(values: dict, group: str) -> dict:

@@ -184,6 +184,10 @@ def calibration_figure(name: str, ev: dict, min_size: int = 20) -> str:
     for b in bins:
         n = int(_num(b.get("n")) or 0)
         span = cell(f"{pct(_num(b.get('bin_low')), 0)} to {pct(_num(b.get('bin_high')), 0)}")
+        if b.get("n") is None:  # a count withheld so that a smaller range's cannot be worked out
+            rows.append([span, cell(f"{DASH}†", "sup"), cell(pct(_num(b.get("mean_predicted"))), "num"),
+                         cell(pct(_num(b.get("observed_rate"))), "num")])
+            continue
         if n < min_size:
             rows.append([span, cell(f"fewer than {min_size}", "sup"), cell(f"{DASH}*", "sup"), cell(f"{DASH}*", "sup")])
             continue
