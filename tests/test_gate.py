@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +82,20 @@ def test_one_decision_of_who_ranks() -> None:
 
 
 @pytest.fixture(scope="module")
-def losing(tmp_path_factory: pytest.TempPathFactory, synthetic_district: Path) -> dict:
-    """The session's synthetic district trained with the gate's thresholds raised beyond reach."""
+def losing(tmp_path_factory: pytest.TempPathFactory, trained_grade8: dict) -> dict:
+    """The session's synthetic district trained with the gate's thresholds raised beyond
+    reach: the training stage run on a copy of the session's validated tables and
+    grade-8 features (the gate changes neither), into a registry of its own."""
+    from ontrack import pipeline
+    from ontrack.config import load_config
+
     root = tmp_path_factory.mktemp("gate")
-    data, out = synthetic_district, root / "out"
+    data, out = trained_grade8["data"], root / "out"
+    for built in ("validated", "validation", "features"):
+        shutil.copytree(trained_grade8["out"] / built, out / built)
     config = root / "config.yaml"
     config.write_text(GATE_CONFIG, encoding="utf-8")
-    code = main(["train", str(data), "--model", "grade8", "--out", str(out), "--config", str(config), "--quiet"])
-    assert code == 0
+    pipeline.run_stages(["train"], data, out, load_config(config), ["grade8"])
     return {"data": data, "out": out, "config": config}
 
 
