@@ -66,15 +66,14 @@ def fairness_audit(
 ) -> list[dict]:
     """One JSON-ready row per (group type, group): size, metrics, ratios, verdict.
 
-    Each audited row carries ``n`` (rows), ``n_students`` and ``n_positives`` (students
-    with the outcome); a group under ``min_group_size`` students has them withheld (None)
-    and no metrics. ``too_few_positives`` marks a group, or one whose reference group,
-    has fewer than ``min_positives`` students with the outcome: its false-positive and
-    false-negative rates are not judged and its FNR and FNR ratio are withheld (None).
-
-    Intervals resample students of the whole test cohort, so a group's rates and the
-    reference group's rates move together in each resample (ratios get honest bands).
-    """
+    Each row carries ``n`` (rows), ``n_students`` and ``n_positives`` (with the outcome);
+    a group under ``min_group_size`` students has them withheld (None) and no metrics;
+    a second group of its kind then has its sizes withheld (``size_withheld``, see
+    :func:`complement_withheld`). ``too_few_positives`` marks a group, or one whose
+    reference group, has fewer than ``min_positives`` students with the outcome: its
+    error rates are not judged and its FNR and FNR ratio are withheld (None).
+    Intervals resample students of the whole cohort (a group's and the reference's rates
+    move together in each resample: ratios get honest bands)."""
     if min_positives < 1:
         raise ValueError(f"min_positives must be at least 1. Got {min_positives} instead.")
     y, risk = np.asarray(y, dtype="float64"), np.asarray(risk, dtype="float64")
