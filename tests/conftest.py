@@ -161,12 +161,12 @@ def _train(data: Path) -> Callable[[Path], dict]:
         from ontrack.commands.features import write_features
         from ontrack.config import load_config
         from ontrack.modeling import tracking, train_model
-        from ontrack.validation import validate_directory
+        from ontrack.pipeline import run_stages
 
         out = root / "out"
         (root / "config.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
         config = load_config(root / "config.yaml")
-        validate_directory(data, out, config)
+        run_stages(["validate"], data, out, config)  # as a command does: later commands reuse it
         write_features(out, config, model="grade8")
         result = train_model(out, config, model="grade8")
         forced = not result.evaluation["gate"]["passed"]
