@@ -130,6 +130,9 @@ def test_the_memory_limit_reaches_every_duckdb_connection(tmp_path: Path) -> Non
     reference.execute("SET memory_limit = '1GB'")
     assert setting(con, "memory_limit") == setting(reference, "memory_limit")
     assert Path(setting(con, "temp_directory")) == tmp_path / ".tmp"
+    from ontrack.validation.store import connect as validation_connect  # validation's own
+
+    assert setting(validation_connect(sized, tmp_path / "v"), "memory_limit") == setting(reference, "memory_limit")
     half = memory_limit(config_from_dict({}))
     assert abs(int(half.removesuffix("MiB")) - (machine_memory() >> 21)) <= 1  # 50% by default
     with pytest.raises(Exception, match="resources.memory_limit must be"):

@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (  # top first
     ("ontrack.edfi", "ontrack.synth"),
     ("ontrack.config", "ontrack.pipeline_settings", "ontrack.support_settings",
      "ontrack.paths", "ontrack.locks", "ontrack.district_rules", "ontrack.tables", "ontrack.console",
-     "ontrack.errors", "ontrack.models", "ontrack.storage", "ontrack"),
+     "ontrack.errors", "ontrack.models", "ontrack.storage", "ontrack.resources", "ontrack"),
 )
 ONLY = {"prefect": ("ontrack.flows",), "prefect_dask": ("ontrack.flows",),
         "mlflow": ("ontrack.modeling.tracking", "ontrack.modeling.pyfunc_model")}

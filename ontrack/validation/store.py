@@ -16,16 +16,18 @@ import duckdb
 
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
+from ontrack.resources import memory_limit
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
 
 
 def connect(config: Config, workdir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """THE DuckDB connection of validation and of every reader of validated tables: the
-    configured memory limit and threads, spilling to ``workdir``. Every connection the
+    configured memory limit (``resources.memory_limit``, or the older ``engine`` one when
+    only it is set) and threads, spilling to ``workdir``. Every connection the
     validation stage opens comes from here, so a setting is applied in one place."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    con.execute(f"SET memory_limit = {literal(config.engine.memory_limit)}")
+    con.execute(f"SET memory_limit = {literal(memory_limit(config))}")  # resources.memory_limit
     con.execute("SET preserve_insertion_order = false")
     if config.engine.threads:
         con.execute(f"SET threads = {int(config.engine.threads)}")
