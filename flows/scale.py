@@ -9,25 +9,18 @@ read and write OUT, which on a real cluster is storage every worker shares (docs
 
 from __future__ import annotations
 
-import re
-
 from prefect_dask import DaskTaskRunner
 
 from ontrack.errors import ConfigError
-
-LOCAL = re.compile(r"local(?::(\d+))?")
-DEFAULT_WORKERS = 2
+from ontrack.resources import dask_local_workers
 
 
 def local_workers(address: str) -> int | None:
     """N for ``local`` / ``local:N`` (None for a scheduler's address)."""
-    found = LOCAL.fullmatch(address.strip())
-    if found is None:
-        return None
-    workers = int(found.group(1) or DEFAULT_WORKERS)
-    if not 1 <= workers <= 256:
-        raise ConfigError(f"--dask local:N must have N between 1 and 256. Got {address!r} instead.")
-    return workers
+    try:
+        return dask_local_workers(address)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def dask_runner(address: str) -> DaskTaskRunner:
@@ -37,7 +30,4 @@ def dask_runner(address: str) -> DaskTaskRunner:
         return DaskTaskRunner(cluster_kwargs={
             "n_workers": workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None, "host": "127.0.0.1"})
-    if "://" not in address:
-        raise ConfigError("--dask must be a scheduler's address (tcp://host:8786) or local[:N]. "
-                          f"Got {address!r} instead.")
     return DaskTaskRunner(address=address)

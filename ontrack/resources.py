@@ -122,3 +122,22 @@ def parts_dir(out: Path | str, stage: str, *keys: str) -> Path:
     folder = Path(out, ".parts", stage, *keys)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+DASK_LOCAL = re.compile(r"local(?::(\d+))?")
+DASK_LOCAL_WORKERS = 2
+
+
+def dask_local_workers(address: str) -> int | None:
+    """How many workers ``--dask local[:N]`` asks for (default 2), or None for a
+    scheduler's address (``tcp://host:8786``). Raises ValueError for anything else."""
+    found = DASK_LOCAL.fullmatch(address.strip())
+    if found is not None:
+        workers = int(found.group(1) or DASK_LOCAL_WORKERS)
+        if not 1 <= workers <= 256:
+            raise ValueError(f"--dask local:N must have N between 1 and 256. Got {address!r} instead.")
+        return workers
+    if "://" not in address:
+        raise ValueError("--dask must be a scheduler's address (tcp://host:8786) or local[:N]. "
+                         f"Got {address!r} instead.")
+    return None

@@ -137,3 +137,30 @@ def test_the_memory_limit_reaches_every_duckdb_connection(tmp_path: Path) -> Non
     assert abs(int(half.removesuffix("MiB")) - (machine_memory() >> 21)) <= 1  # 50% by default
     with pytest.raises(Exception, match="resources.memory_limit must be"):
         config_from_dict({"resources": {"memory_limit": "a lot"}})
+
+
+@pytest.mark.parametrize(("address", "workers"), [("local", 2), ("local:3", 3), (" local:1 ", 1),
+                                                  ("tcp://10.0.0.5:8786", None)])
+def test_dask_addresses_name_a_local_cluster_or_a_scheduler(address: str, workers: int | None) -> None:
+    """`--dask local[:N]` starts N single-threaded workers on 127.0.0.1 (default 2);
+    an address with a scheme is an existing scheduler."""
+    from ontrack.flows.scale import dask_runner, local_workers
+
+    assert local_workers(address) == workers
+    runner = dask_runner(address)
+    if workers is None:
+        assert runner.address == address
+    else:
+        assert runner.cluster_kwargs["n_workers"] == workers
+        assert runner.cluster_kwargs["host"] == "127.0.0.1"
+        assert runner.cluster_kwargs["threads_per_worker"] == 1
+
+
+@pytest.mark.parametrize("address", ["local:0", "local:9999", "my-laptop", "local:two"])
+def test_a_bad_dask_address_says_what_it_must_be(address: str, capsys) -> None:
+    from ontrack.cli import main
+
+    with pytest.raises(SystemExit) as exit_:  # a usage error, before any work
+        main(["flow", "refresh", "data", "--out", "out", "--dask", address])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--dask" in err and "Traceback" not in err

@@ -27,13 +27,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("name", choices=FLOWS, help="which flow")
     add_data_and_out(parser, model=False)
-    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+    parser.add_argument("--dask", default=None, metavar="ADDRESS", type=_dask_address,
                         help="send the partitioned stages' tasks (validation per table and "
                         "partition, indicators per school year, features per checkpoint, roster "
                         "files per school) to this Dask scheduler (tcp://host:8786), or "
                         "start a local cluster of N single-threaded workers: local[:N] (default 2)")
     parser.set_defaults(func=run)
     return parser
+
+
+def _dask_address(text: str) -> str:
+    """A usage error (exit 2) for an address that is neither local[:N] nor a scheduler's."""
+    from ontrack.resources import dask_local_workers
+
+    try:
+        dask_local_workers(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 class _WithoutTraceback(logging.Filter):
