@@ -110,6 +110,16 @@ def apply(con: duckdb.DuckDBPyConnection, config: Config,
     return con
 
 
+def spilling_under(out: Path | str) -> duckdb.DuckDBPyConnection:
+    """A new in-memory connection for a small read that spills, if ever, under ``OUT/.tmp``
+    (DuckDB's own default is ``.tmp`` in the working directory: student rows there)."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    spill = Path(out) / ".tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute("SET temp_directory = ?", [str(spill)])
+    return con
+
+
 def connect(config: Config, out: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection within the configured resources."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False})

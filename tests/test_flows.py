@@ -164,3 +164,13 @@ def test_a_bad_dask_address_says_what_it_must_be(address: str, capsys) -> None:
         main(["flow", "refresh", "data", "--out", "out", "--dask", address])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "--dask" in err and "Traceback" not in err
+
+
+def test_small_reads_spill_under_out_never_into_the_working_directory(tmp_path: Path) -> None:
+    """DuckDB's own spill folder is ``.tmp`` in the working directory; the profile and
+    report readers spill under OUT/.tmp."""
+    from ontrack.resources import spilling_under
+
+    con = spilling_under(tmp_path / "out")
+    assert Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0]) == \
+        tmp_path / "out" / ".tmp"

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
+from ontrack.resources import spilling_under
 from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
 from ontrack.scoring.history import history_path
 from ontrack.tables import SCHEMAS
@@ -228,7 +229,7 @@ def _history(path: Path, student_ids: Sequence[str]) -> pd.DataFrame:
                "ranked_by", "risk", "risk_tier", "rule_status"]
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    con = duckdb.connect()
+    con = spilling_under(path.parent.parent)  # OUT/history/scores.parquet
     try:
         con.register("_wanted", pd.DataFrame({"student_id": list(student_ids)}))
         frame = con.execute(

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from ontrack.paths import file_stem
+from ontrack.resources import spilling_under
 from ontrack.config import Config, default_models
 from ontrack.errors import OnTrackError
 from ontrack.reports.district.data import (
@@ -79,7 +80,7 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     columns = list(CRITERIA_COLUMNS)
     if not path.exists():
         return pd.DataFrame(columns=columns)
-    con = duckdb.connect()
+    con = spilling_under(Path(path).parent.parent)  # OUT/indicators/students.csv
     try:
         _load_students(con, path, years)
         frames = []
