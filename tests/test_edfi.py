@@ -335,3 +335,24 @@ def test_unreadable_csv_is_a_schema_error_without_the_row(tmp_path):
     with pytest.raises(SchemaError, match=expected) as caught:
         import_edfi(source, tmp_path / "data")
     assert "SECRET-NAME" not in str(caught.value)
+
+
+@needs_grand_bend
+def test_duckdb_spills_inside_the_destination_never_the_working_directory(tmp_path, monkeypatch):
+    """DuckDB's default spill folder is .tmp in the working directory: an import of
+    student records keeps it inside dest while it runs, and removes it after."""
+    import ontrack.edfi.importer as importer
+
+    seen = []
+
+    def recorded(ctx):
+        seen.append(ctx.con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+        raise importer.duckdb.Error("stop after the setting was read")
+
+    monkeypatch.setattr(importer, "_run_steps", recorded)
+    monkeypatch.chdir(tmp_path)
+    dest = tmp_path / "district"
+    with pytest.raises(Exception, match="stop after"):
+        import_edfi(GRAND_BEND / "csv", dest)
+    assert seen == [str(dest / importer.SPILL)]
+    assert not (dest / importer.SPILL).exists() and not (tmp_path / ".tmp").exists()

@@ -9,6 +9,7 @@ streams to disk.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,7 @@ OPTIONAL_STEPS = (
     ("assessments", "StudentAssessment", events.write_assessments),
 )
 REPORT_FILE = "edfi_import_report.json"
+SPILL = ".spill"  # DuckDB's spill folder inside dest while an import runs
 
 
 def import_edfi(
@@ -81,6 +83,8 @@ def import_edfi(
         _check_required(src)
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
+        # DuckDB would spill into .tmp of the working directory: keep student rows under dest.
+        con.execute("SET temp_directory = ?", [str(dest / SPILL)])
         ctx = ImportContext(con, src, mapping, dest, school_year, progress)
         try:
             _run_steps(ctx)
@@ -90,6 +94,7 @@ def import_edfi(
             raise SchemaError(_read_error(src, ctx.step, err)) from None
     finally:
         con.close()
+        shutil.rmtree(Path(dest) / SPILL, ignore_errors=True)
     report = EdfiImportReport(
         source=Path(source), dest=dest, school_year=school_year,
         mapping_files=mapping.sources, rows_written=ctx.log.rows_written,
