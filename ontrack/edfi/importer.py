@@ -59,16 +59,14 @@ def import_edfi(
     source : folder with one file per ODS table (``Table.csv``, ``Table.parquet`` or
         ``Table/*.parquet``). Student, School, StudentSchoolAssociation and Descriptor
         are required; every other table is optional.
-    dest : output folder (created if needed); gets ``<table>.csv`` per contract table
-        and ``edfi_import_report.json``.
+    dest : output folder (created if needed): ``<table>.csv``, ``edfi_import_report.json``.
     school_year : import only this Ed-Fi SchoolYear (2011 = 2010-11); default every year.
     mapping_file : a district's descriptor mapping, merged over ``descriptor_map.yaml``.
-    progress : called with a short message at each step; ``memory_limit`` (e.g.
-        ``"2GB"``; DuckDB spills beyond it) and ``threads`` (default: all cores) set DuckDB.
+    progress : called with a short message at each step; ``memory_limit`` (e.g. ``"2GB"``;
+        DuckDB spills beyond it, inside ``dest``) and ``threads`` (default: all cores).
 
-    Returns the :class:`EdfiImportReport` (rows written and read, unmapped descriptors,
-    rejections, notes). Raises SchemaError if a required table or column is missing
-    from the export, ConfigError if the mapping file is invalid.
+    Returns the :class:`EdfiImportReport` (rows, unmapped descriptors, rejections, notes).
+    Raises SchemaError for a missing required table or column, ConfigError for a bad mapping.
 
     >>> import_edfi(Path("no/such/export"), Path("out"))
     Traceback (most recent call last):
@@ -83,8 +81,7 @@ def import_edfi(
         _check_required(src)
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
-        # DuckDB would spill into .tmp of the working directory: keep student rows under dest.
-        con.execute("SET temp_directory = ?", [str(dest / SPILL)])
+        con.execute("SET temp_directory = ?", [str(dest / SPILL)])  # not .tmp of the cwd
         ctx = ImportContext(con, src, mapping, dest, school_year, progress)
         try:
             _run_steps(ctx)
