@@ -76,10 +76,7 @@ def staging_folder(final: Path) -> Path:
     Swap it in with :func:`swap_in`; a killed run leaves ``final`` untouched."""
     final = Path(final)
     _recover(final)
-    for left in final.parent.glob(f".{final.name}.*.staging"):  # of runs killed before their swap
-        pid = left.name.removeprefix(f".{final.name}.").removesuffix(".staging")
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(left, ignore_errors=True)
+    remove_left_by_dead_runs(final.parent, re.escape(f".{final.name}.") + r"(?P<pid>\d+)\.staging")
     staged = final.with_name(f".{final.name}.{os.getpid()}.staging")
     shutil.rmtree(staged, ignore_errors=True)
     if final.is_dir():
@@ -131,13 +128,23 @@ def _recover(final: Path) -> None:
         retired.rename(final)
 
 
+def remove_left_by_dead_runs(folder: Path, name: str) -> None:
+    """Delete what runs killed before they finished left in ``folder``: the files and
+    folders whose name matches the regular expression ``name`` in full, its group
+    ``pid`` naming a process that no longer runs (a live run's are kept, this one's too)."""
+    pattern = re.compile(name)
+    for left in Path(folder).iterdir() if Path(folder).is_dir() else ():
+        found = pattern.fullmatch(left.name)
+        if found is None or process_alive(int(found.group("pid"))):
+            continue
+        if left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
+        else:
+            left.unlink(missing_ok=True)
+
+
 def process_alive(pid: int) -> bool:
-    """Whether a process with this ID runs (files named after a dead one are left over)."""
-    return _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this ID runs (a folder named after a dead one is left over)."""
+    """Whether a process with this ID runs (what is named after a dead one is left over)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -32,7 +32,7 @@ from ontrack.errors import OnTrackError
 from ontrack.indicators.by_year import YearPart, indicator_years, year_part
 from ontrack.indicators.rates import finish_rates, lowest_groups
 from ontrack.indicators.rules import INDICATOR_GRADES
-from ontrack.paths import clear_marker, process_alive, write_marker
+from ontrack.paths import clear_marker, remove_left_by_dead_runs, write_marker
 from ontrack.resources import connect
 from ontrack.validation import ValidationReport, validate_directory
 from ontrack.validation.checks import defused_sql, literal
@@ -143,7 +143,7 @@ def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
     parts = sorted(parts, key=lambda p: -1 if p.school_year is None else p.school_year)
     folder = out_dir / "indicators"
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_dead_temporaries(folder)
+    remove_left_by_dead_runs(folder, r"\.[^.]+\.(?P<pid>\d+)\.tmp\.csv")  # a killed run's
     paths = {n: folder / f"{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")}
     with_rows = [p for p in parts if p.rows]
     latest = with_rows[-1].school_year if with_rows else None
@@ -183,14 +183,6 @@ def _publish(folder: Path, pending: dict[str, Path], paths: dict[str, Path], con
         if index == 0:
             _test_pause("between")
     write_marker(folder, "indicators", config.config_hash, [p.name for p in paths.values()])
-
-
-def _remove_dead_temporaries(folder: Path) -> None:
-    """Delete the temporary files a killed run left (``.<name>.<pid>.tmp.csv`` of a dead pid)."""
-    for left in folder.glob(".*.*.tmp.csv"):
-        pid = left.name.split(".")[-3]
-        if pid.isdigit() and not process_alive(int(pid)):
-            left.unlink(missing_ok=True)
 
 
 def _test_pause(step: str) -> None:

@@ -14,23 +14,15 @@ Staging under OUT (never /tmp) keeps the moves on one file system, so each is a 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
+
+from ontrack.paths import remove_left_by_dead_runs
 
 STAGING_PREFIX = ".staging-"
 # In this order: evaluation.json, what the report and readers trust, comes last.
 PUBLISHED = ("bundle", "plots", "datasheet.md", "model_card.md", "evaluation.json")
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this id exists (a staging folder's owner)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def fresh_stage(folder: Path) -> Path:
@@ -38,11 +30,9 @@ def fresh_stage(folder: Path) -> Path:
     of runs whose process is gone (killed) are removed first."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"{STAGING_PREFIX}*"):
-        owner = old.name[len(STAGING_PREFIX):]
-        if not owner.isdigit() or int(owner) == os.getpid() or not _alive(int(owner)):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_left_by_dead_runs(folder, re.escape(STAGING_PREFIX) + r"(?P<pid>\d+)")
     stage = folder / f"{STAGING_PREFIX}{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)  # this process's own, from an earlier call
     stage.mkdir()
     return stage
 

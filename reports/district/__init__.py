@@ -44,7 +44,7 @@ from ontrack.reports.district.words import school_page, year_name
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
 from ontrack.indicators.definitions import rule_definition
-from ontrack.paths import process_alive, swap_in
+from ontrack.paths import remove_left_by_dead_runs, swap_in
 
 __all__ = ["DEFAULT_PAIR", "PAIRS", "ScatterPair", "parse_pair", "render_report"]
 
@@ -204,7 +204,7 @@ def render_report(
     final_dir = out_dir / "report"
     # Pages are written to a staging folder and swapped in at the end: a killed run
     # leaves the previous report whole, never old pages deleted and new ones half written.
-    _forget_killed_runs(out_dir)
+    remove_left_by_dead_runs(out_dir, r"\.report\.(?P<pid>\d+)\.tmp")  # killed before their swap
     report_dir = out_dir / f".report.{os.getpid()}.tmp"
     shutil.rmtree(report_dir, ignore_errors=True)
     report_dir.mkdir(parents=True)
@@ -255,11 +255,3 @@ def _render_into(report_dir: Path, final_dir: Path, out_dir: Path, config: Confi
     swap_in(report_dir, final_dir)  # one exchange: a reader sees the old report or the new
     say(f"report written to {final_dir}")
     return final_dir / "index.html"
-
-
-def _forget_killed_runs(out_dir: Path) -> None:
-    """Remove the staging folders of report runs that were killed before their swap."""
-    for left in out_dir.glob(".report.*.tmp"):
-        pid = left.name.removeprefix(".report.").removesuffix(".tmp")
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(left, ignore_errors=True)
