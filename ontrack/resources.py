@@ -88,20 +88,23 @@ def memory_limit(config: Config) -> str:
     return f"{max(1, int(machine_memory() * float(share.group(1)) / 100) >> 20)}MiB"
 
 
-def temp_directory(config: Config, out: Path | str | None) -> Path:
-    """Where DuckDB spills: ``resources.temp_directory``, else ``OUT/.tmp``, else the
-    system's temporary folder (never the caller's working directory)."""
+def temp_directory(config: Config, out: Path | str | None, spill: Path | None = None) -> Path:
+    """Where DuckDB spills: ``resources.temp_directory``, else the caller's ``spill``
+    folder, else ``OUT/.tmp``, else the system's temporary folder (never the caller's
+    working directory)."""
     if config.resources.temp_directory:
         return Path(config.resources.temp_directory)
+    if spill is not None:
+        return Path(spill)
     if out is not None:
         return Path(out) / ".tmp"
     return Path(tempfile.gettempdir()) / f"ontrack-duckdb-{os.getpid()}"
 
 
-def apply(con: duckdb.DuckDBPyConnection, config: Config,
-          out: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+def apply(con: duckdb.DuckDBPyConnection, config: Config, out: Path | str | None = None,
+          *, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Give an open connection the configured memory limit, spill folder and threads."""
-    spill = temp_directory(config, out)
+    spill = temp_directory(config, out, spill)
     spill.mkdir(parents=True, exist_ok=True)
     con.execute("SET memory_limit = ?", [memory_limit(config)])
     con.execute("SET temp_directory = ?", [str(spill)])
@@ -120,10 +123,11 @@ def spilling_under(out: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect(config: Config, out: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(config: Config, out: Path | str | None = None, *,
+            spill: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB connection within the configured resources."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    return apply(con, config, out)
+    return apply(con, config, out, spill=spill)
 
 
 def parts_dir(out: Path | str, stage: str, *keys: str) -> Path:

@@ -33,7 +33,7 @@ from ontrack.dataset.featurize import (
 from ontrack.dataset.labels import LABELS, build_labels, can_build
 from ontrack.indicators import GROUP_FLAGS
 from ontrack.paths import clear_marker, write_atomically, write_marker
-from ontrack.resources import apply, parts_dir
+from ontrack.resources import parts_dir
 from ontrack.validation.store import open_validated, provided
 
 COHORT_FILE = "cohort.parquet"  # the cohort the parts share, under OUT/.parts/features/<model>/
@@ -76,7 +76,7 @@ def plan_features(out_dir: Path, config: Config, *, model: str,
     """Build the cohort (kept for the parts in ``OUT/.parts/features/<model>/``) and list
     the parts: one per checkpoint and bucket of students (``resources.student_buckets``)."""
     say = progress or (lambda _msg: None)
-    con = apply(open_validated(out_dir, config), config, out_dir)
+    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         end = data_end or data_end_date(con)
         say(f"cohort of {model} (data end {end})")
@@ -110,7 +110,7 @@ def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
     folder = parts_dir(out_dir, "features", model)
     cohort = pd.read_parquet(folder / COHORT_FILE)
     rows = _part_rows(cohort, part)
-    con = apply(open_validated(out_dir, config), config, out_dir)
+    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -145,7 +145,7 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     frames = [pd.read_parquet(p["file"]) for p in partials]
     matrix = pd.concat(frames).reindex(cohort.index)[[f.name for f in used]]
     have = provided(out_dir)
-    con = apply(open_validated(out_dir, config), config, out_dir)
+    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         end = data_end or data_end_date(con)
         say("labels")

@@ -27,7 +27,7 @@ from ontrack.indicators.rules import (
     drop_work_tables,
 )
 from ontrack.paths import write_atomically
-from ontrack.resources import apply, parts_dir
+from ontrack.resources import parts_dir, spilling_under
 from ontrack.validation.checks import defused_sql, literal
 from ontrack.validation.store import open_validated
 
@@ -52,7 +52,7 @@ def indicator_years(out_dir: Path | str) -> list[int | None]:
     path = Path(out_dir) / "validated" / "enrollments.parquet"
     if not path.exists():
         return [None]
-    con = duckdb.connect()
+    con = spilling_under(out_dir)
     try:
         years = con.execute(f"SELECT DISTINCT school_year FROM read_parquet({literal(str(path))}) "
                             "WHERE school_year IS NOT NULL ORDER BY 1").fetchall()
@@ -65,7 +65,7 @@ def year_part(out_dir: Path | str, config: Config, school_year: int | None,
               as_of: date | None = None) -> YearPart:
     """Compute one school year's indicators (see the module docstring)."""
     out_dir = Path(out_dir)
-    con = apply(open_validated(out_dir, config), config, out_dir)
+    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         years = None if school_year is None else [school_year]
         table = build_students(con, config, as_of=as_of, school_years=years)

@@ -8,33 +8,25 @@ downstream never needs to ask whether a table exists (use :func:`provided` for t
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import duckdb
 
+from ontrack import resources
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
-from ontrack.resources import memory_limit
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
 
 
-def connect(config: Config, workdir: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """THE DuckDB connection of validation and of every reader of validated tables: the
-    configured memory limit (``resources.memory_limit``, or the older ``engine`` one when
-    only it is set) and threads, spilling to ``workdir``. Every connection the
-    validation stage opens comes from here, so a setting is applied in one place."""
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    con.execute(f"SET memory_limit = {literal(memory_limit(config))}")  # resources.memory_limit
+def connect(config: Config, workdir: Path | None = None, *,
+            out: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """THE DuckDB connection of validation and of every reader of validated tables:
+    ontrack's resources (:func:`ontrack.resources.connect`: memory limit, threads, the
+    spill folder: ``workdir``, else ``OUT/.tmp``), rows in no promised order. Every
+    connection the validation stage opens comes from here."""
+    con = resources.connect(config, out, spill=workdir)
     con.execute("SET preserve_insertion_order = false")
-    if config.engine.threads:
-        con.execute(f"SET threads = {int(config.engine.threads)}")
-    if workdir is None:  # never spill into the caller's working directory
-        workdir = Path(tempfile.gettempdir()) / f"ontrack-duckdb-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {literal(str(workdir))}")
     return con
 
 
@@ -46,7 +38,7 @@ def open_validated(out_dir: Path | str, config: Config | None = None) -> duckdb.
             f"{validated} holds no validated tables. Run `ontrack validate DATA --out "
             f"{Path(out_dir)}` first."
         )
-    con = connect(config or load_config())
+    con = connect(config or load_config(), out=out_dir)  # spills under OUT/.tmp
     for name, schema in SCHEMAS.items():
         path = validated / f"{name}.parquet"
         if path.exists():
