@@ -21,20 +21,12 @@ import json
 from pathlib import Path
 
 from ontrack import __version__
-from ontrack.validation.reuse import directory_digest  # noqa: F401 (the one digest of a data directory)
 from ontrack.paths import write_atomically
+from ontrack.validation.reuse import directory_digest  # noqa: F401 (the one digest of a data directory)
 
 BLOCK = 1 << 20
 RECORDS = Path(".cache", "steps")  # under OUT
 RECORD_FORMAT = "ontrack-step-record/1"
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of one file, or "missing"."""
-    path = Path(path)
-    if not path.is_file():
-        return "missing"
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def content_key(task_name: str, parameters: dict) -> str:

@@ -235,14 +235,18 @@ def _inside(folder: Path, name: object) -> bool:
     return not Path(name).is_absolute() and ".." not in parts and "." not in parts
 
 
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _fingerprint(path: Path) -> dict | None:
     """Size and SHA-256 of a file (None when it is not there)."""
-    digest, size = hashlib.sha256(), 0
     try:
-        with Path(path).open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-                size += len(block)
+        return {"bytes": Path(path).stat().st_size, "sha256": sha256_of(path)}
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-    return {"bytes": size, "sha256": digest.hexdigest()}

@@ -19,7 +19,6 @@ and numbers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import pandas as pd
 
 from ontrack.errors import OnTrackError
 from ontrack.modeling.calibration import apply_calibration
+from ontrack.paths import sha256_of
 
 BOOSTER, CALIBRATOR, CONTRACT, MANIFEST = (
     "booster.txt", "calibrator.json", "model.json", "manifest.json"
@@ -40,15 +40,6 @@ FILES: tuple[str, ...] = (BOOSTER, CALIBRATOR, CONTRACT)
 
 class ModelIntegrityError(OnTrackError):
     """A model artifact is missing or differs from what was registered."""
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_bundle(folder: Path, booster: lgb.Booster, calibration: dict, contract: dict,
