@@ -66,6 +66,10 @@ class Parts:
     run: Callable[..., Any]
     run_params: tuple[str, ...] = ()  # the stage's parameters run() takes
 
+    def __call__(self, ctx: Context, model: str | None, **params: Any) -> Any:
+        """The stage run in this process: its drive, running the parts itself."""
+        return self.drive(ctx, model, None, **params)
+
 
 def single_wave(plan: Callable[..., list], run: Callable[..., Any], combine: Callable[..., Any], *,
                 plan_params: tuple[str, ...] = (), run_params: tuple[str, ...] = (),
@@ -85,7 +89,8 @@ class Stage:
     """One step of the pipeline, declared as data (see the module docstring)."""
 
     name: str
-    run: Callable[..., Any]  # run(context, model, **params) -> the core function's result
+    run: Callable[..., Any]  # run(context, model, **params) -> the core function's result; a
+    # stage that splits into parts is its Parts (called, it drives them in this process)
     doing: str  # what it does, in words ("{model}" filled in per model)
     needs: tuple[str, ...] = ()  # earlier stages (or DATA) that must have run
     uses: tuple[str, ...] = ()  # earlier stages it also reads when they ran
@@ -96,7 +101,11 @@ class Stage:
     cadence: tuple[str, ...] = ()  # the scheduled runs it belongs to ("weekly", "yearly")
     brief: Callable[[Any], dict] = field(default=lambda _result: {})  # counts only
     retries: int = 0  # retries when it runs as a task (it reads or writes the district's files)
-    parts: Parts | None = None  # how a stage splits into parts (its ``run`` drives them here)
+
+    @property
+    def parts(self) -> Parts | None:
+        """How the stage splits into parts, or None when it runs whole."""
+        return self.run if isinstance(self.run, Parts) else None
 
     def output_paths(self, out: Path, model: str | None = None) -> list[Path]:
         """The files this stage writes under ``out`` (for ``model``)."""
@@ -112,10 +121,6 @@ def _quiet(call: Callable[[], Any]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return call()
-
-
-def _validate(ctx: Context, _model: None) -> Any:
-    return run_parts(VALIDATION_PARTS, ctx, None)
 
 
 def _validation(ctx: Context, _model: None, run_wave: RunWave | None) -> Any:
@@ -137,9 +142,6 @@ def _validation_job(ctx: Context, _model: None, job: Any) -> Any:
 
 VALIDATION_PARTS = Parts(_validation, _validation_job)
 
-
-def _indicators(ctx: Context, _model: None, as_of: Any = None) -> Any:
-    return run_parts(INDICATOR_PARTS, ctx, None, as_of=as_of)
 
 def _indicator_years(ctx: Context, _model: None) -> list:
     from ontrack.indicators.run import indicator_years, must_reuse
@@ -189,9 +191,6 @@ FEATURE_PARTS = single_wave(_feature_parts, _feature_part, _features_combined,
                             run_params=("feature_set",), combine_params=("feature_set", "data_end"))
 
 
-def _features(ctx: Context, model: str, **params: Any) -> dict:
-    return run_parts(FEATURE_PARTS, ctx, model, **params)
-
 def _train(ctx: Context, model: str, target: str | None = None, split_kind: str | None = None) -> Any:
     from ontrack.modeling import train_model
 
@@ -199,10 +198,6 @@ def _train(ctx: Context, model: str, target: str | None = None, split_kind: str 
     with exclusive(lock, what=f"`ontrack train --model {model}`", wait=False):
         return _quiet(lambda: train_model(ctx.out, ctx.config, model=model, target=target,
                                           split_kind=split_kind, progress=ctx.progress))
-
-
-def _score(ctx: Context, model: str, as_of: Any = None) -> Any:
-    return run_parts(SCORE_PARTS, ctx, model, as_of=as_of)
 
 
 def _scoring(ctx: Context, model: str, run_wave: RunWave | None, as_of: Any = None) -> Any:
@@ -250,28 +245,28 @@ SCORE_COUNTS = ("model", "model_version", "as_of_date", "students", "schools", "
                 "ranked_by", "ranked_by_reason")
 
 STAGES: tuple[Stage, ...] = (
-    Stage("validate", _validate, "validating every table", needs=(DATA,),
+    Stage("validate", VALIDATION_PARTS, "validating every table", needs=(DATA,),
           outputs=("validated/students.parquet", "validation/report.json"),
-          cadence=("weekly", "yearly"), retries=2, parts=VALIDATION_PARTS,
+          cadence=("weekly", "yearly"), retries=2,
           brief=lambda r: {"report": r.to_json()}),
-    Stage("indicators", _indicators, "computing the rule-based indicators", needs=("validate",),
+    Stage("indicators", INDICATOR_PARTS, "computing the rule-based indicators", needs=("validate",),
           outputs=(*(f"indicators/{n}.csv" for n in ("students", "rates", "suppression", "lowest_group")),
                    "indicators/_complete.json"),  # written last: a flow reruns a killed run's step
-          params=("as_of",), cadence=("weekly",), parts=INDICATOR_PARTS,
+          params=("as_of",), cadence=("weekly",),
           brief=lambda r: {"rate_rows": r.n_rates, "folder": str(r.rates_path.parent)}),
-    Stage("features", _features, "building the {model} feature matrix and labels", needs=("validate",),
+    Stage("features", FEATURE_PARTS, "building the {model} feature matrix and labels", needs=("validate",),
           outputs=tuple(f"features/{{model}}/{n}" for n in
                         ("matrix.parquet", "cohort.parquet", "dictionary.csv", "meta.json",
                          "_complete.json")),
           per_model=True, params=("feature_set", "as_of_dates", "school_years", "data_end"),
-          cadence=("weekly", "yearly"), parts=FEATURE_PARTS,
+          cadence=("weekly", "yearly"),
           brief=lambda m: {"rows": m["rows"], "features": len(m["features"])}),
     Stage("train", _train, "training, calibrating and evaluating {model} against the rule",
           needs=("features",), outputs=("models/{model}/evaluation.json",), per_model=True,
           params=("target", "split_kind"), cadence=("yearly",), brief=_trained),
-    Stage("score", _score, "scoring the current {model} cohort with the champion", needs=("validate",),
+    Stage("score", SCORE_PARTS, "scoring the current {model} cohort with the champion", needs=("validate",),
           outputs=("rosters/summary_{model}.json",), per_model=True, params=("as_of",),
-          key_on=("champion",), cadence=("weekly",), parts=SCORE_PARTS,
+          key_on=("champion",), cadence=("weekly",),
           brief=lambda r: {k: r.summary[k] for k in SCORE_COUNTS}),
     Stage("impact", _impact, "estimating whether support helped", needs=("validate", "indicators"),
           uses=("score",), outputs=("impact/impact.json",), cadence=("weekly",),
