@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from typing import Any
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -136,17 +137,7 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
         part(roster)
         return
     halves = [roster[roster["school_id"].astype(str).isin(set(schools[i::2]))] for i in (0, 1)]
-    _FORKED[:] = [(part, half) for half in halves]
-    try:
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-            list(pool.map(_forked_call, range(2)))
-    finally:
-        _FORKED.clear()
-
-
-def _forked_call(index: int) -> None:
-    call, argument = _FORKED[index]
-    call(argument)
+    _forked_map(part, halves, workers=2)
 
 
 def publish_pause() -> None:
@@ -310,21 +301,30 @@ def run_jobs(jobs: list[tuple]) -> list[Path]:
         return [path for job in jobs for path in _publish_job(job)]
     chunk = max(1, len(jobs) // (8 * workers))
     if "fork" in multiprocessing.get_all_start_methods():
-        _FORKED[:] = jobs
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                return [path for paths in pool.map(_forked_job, range(len(jobs)), chunksize=chunk) for path in paths]
-        finally:
-            _FORKED.clear()
+        return [path for paths in _forked_map(_publish_job, jobs, workers=workers, chunksize=chunk)
+                for path in paths]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return [path for paths in pool.map(_publish_job, jobs, chunksize=chunk) for path in paths]
 
 
-_FORKED: list[tuple] = []  # the jobs a forked worker reads by their index
+_FORKED: list[tuple[Callable[[Any], Any], Any]] = []  # (function, argument) a forked worker reads by index
 
 
-def _forked_job(index: int) -> list[Path]:
-    return _publish_job(_FORKED[index])
+def _forked_map(function: Callable[[Any], Any], arguments: list, *, workers: int,
+                chunksize: int = 1) -> list:
+    """``function`` over ``arguments`` in forked worker processes, which read them from
+    this process's memory (nothing pickled on the way in, ontrack already imported)."""
+    _FORKED[:] = [(function, argument) for argument in arguments]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_forked_call, range(len(arguments)), chunksize=chunksize))
+    finally:
+        _FORKED.clear()
+
+
+def _forked_call(index: int) -> Any:
+    function, argument = _FORKED[index]
+    return function(argument)
 
 
 def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:
