@@ -4,8 +4,9 @@
 the flow's process (its plan, waves and combine: ``ontrack.pipeline.Parts.drive``) and
 ``PART_TASKS`` runs one of its parts, submitted to the flow's task runner (on a Dask
 cluster, a worker). A task's result is never stored by Prefect: Prefect's result
-records name their own serializer and a pickle record would be unpickled on a cache hit. Whether a step is done is kept by the flow in
-ontrack's own JSON records (``flows.caching``). A stage declares its retries (those that
+records name their own serializer and a pickle record would be unpickled on a cache
+hit. Whether a step is done is kept by the flow in ontrack's own JSON records
+(``flows.caching``). A stage declares its retries (those that
 read or write the district's files retry). A new stage is new tasks here with no code.
 """
 
