@@ -44,8 +44,14 @@ class ResourcesConfig(_Frozen):
         None, description="Where DuckDB spills when over the limit; default `OUT/.tmp`."
     )
     student_buckets: int = Field(
-        1, ge=1, le=4096, description="Features are built per checkpoint and per bucket of "
-        "students (by a hash of the ID): more buckets, smaller tasks on a Dask cluster."
+        1, ge=1, le=4096, description="Each part of the features (see `feature_part_rows`) "
+        "is split into this many buckets of students (by a hash of the ID): more buckets, "
+        "smaller tasks on a Dask cluster."
+    )
+    feature_part_rows: int = Field(
+        200_000, ge=1, le=100_000_000, description="Features are built in parts of "
+        "consecutive checkpoints holding at most this many cohort rows (one part for a "
+        "small district; a checkpoint above it is split into more buckets of students)."
     )
     validation_partitions: int = Field(
         1, ge=1, le=4096, description="Each table is validated in this many partitions "

@@ -74,7 +74,9 @@ def plan_features(out_dir: Path, config: Config, *, model: str,
                   data_end: date | None = None,
                   progress: Callable[[str], None] | None = None) -> list[dict]:
     """Build the cohort (kept for the parts in ``OUT/.parts/features/<model>/``) and list
-    the parts: one per checkpoint and bucket of students (``resources.student_buckets``)."""
+    the parts (:func:`group_checkpoints`): consecutive checkpoints of at most
+    ``resources.feature_part_rows`` cohort rows, each in ``resources.student_buckets``
+    buckets of students."""
     say = progress or (lambda _msg: None)
     con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
@@ -86,16 +88,48 @@ def plan_features(out_dir: Path, config: Config, *, model: str,
         con.close()
     folder = parts_dir(out_dir, "features", model)
     write_atomically(folder / COHORT_FILE, lambda path: cohort.to_parquet(path))
-    dates = sorted({stamp.date().isoformat() for stamp in cohort.index.get_level_values("as_of_date")})
-    buckets = config.resources.student_buckets
-    return [{"as_of": d, "bucket": b, "buckets": buckets} for d in dates or [None] for b in range(buckets)]
+    days = pd.Series(cohort.index.get_level_values("as_of_date").date).astype("str")
+    counts = sorted(days.value_counts().items())
+    return group_checkpoints(counts, config.resources.feature_part_rows,
+                             config.resources.student_buckets)
+
+
+def group_checkpoints(counts: list[tuple[str, int]], part_rows: int,
+                      buckets: int = 1) -> list[dict]:
+    """The feature parts for cohort rows per checkpoint (``counts``: ISO date and rows,
+    in date order).
+
+    Consecutive checkpoints share a part while its rows stay within ``part_rows``, so a
+    small district runs one part and pays the fixed cost of a part (a connection,
+    point-in-time views, every source) once. Each part is split into ``buckets`` buckets
+    of students; a checkpoint alone above ``part_rows`` into as many as bring each
+    bucket near ``part_rows``. A part is ``{"as_of": [dates], "bucket", "buckets"}``
+    (``as_of`` None for a cohort without checkpoints: every row).
+    """
+    groups: list[list[str]] = []
+    sizes: list[int] = []
+    for day, rows in counts:
+        if groups and sizes[-1] + rows <= part_rows:
+            groups[-1].append(day)
+            sizes[-1] += int(rows)
+        else:
+            groups.append([day])
+            sizes.append(int(rows))
+    if not groups:
+        return [{"as_of": None, "bucket": b, "buckets": buckets} for b in range(buckets)]
+    parts = []
+    for days, rows in zip(groups, sizes):
+        split = max(buckets, -(-rows // part_rows))  # ceiling: a large checkpoint splits
+        parts += [{"as_of": days, "bucket": b, "buckets": split} for b in range(split)]
+    return parts
 
 
 def _part_rows(cohort: pd.DataFrame, part: dict) -> pd.DataFrame:
-    """The cohort rows of one part: its checkpoint, its bucket of student IDs."""
+    """The cohort rows of one part: its checkpoints, its bucket of student IDs."""
     if part["as_of"] is None:
         return cohort
-    keep = cohort.index.get_level_values("as_of_date") == pd.Timestamp(part["as_of"])
+    days = pd.to_datetime(pd.Series(part["as_of"]))
+    keep = cohort.index.get_level_values("as_of_date").isin(days)
     if part["buckets"] > 1:
         ids = pd.Series(cohort.index.get_level_values("student_id"))
         keep &= (hash_pandas_object(ids, index=False).to_numpy() % part["buckets"]) == part["bucket"]
@@ -106,7 +140,8 @@ def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
                  feature_set: str | None = None,
                  progress: Callable[[str], None] | None = None) -> dict:
     """The feature matrix of one part's cohort rows, written to
-    ``OUT/.parts/features/<model>/<as_of>_<bucket>.parquet``; its file, rows and warnings."""
+    ``OUT/.parts/features/<model>/<first as_of>[_<last as_of>]_<bucket>.parquet``; its
+    file, rows and warnings."""
     folder = parts_dir(out_dir, "features", model)
     cohort = pd.read_parquet(folder / COHORT_FILE)
     rows = _part_rows(cohort, part)
@@ -119,7 +154,9 @@ def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
                                           progress=progress)
     finally:
         con.close()
-    target = folder / f"{part['as_of'] or 'all'}_{part['bucket']}.parquet"
+    days = part["as_of"] or ["all"]
+    name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
+    target = folder / f"{name}_{part['bucket']}.parquet"
     write_atomically(target, lambda path: matrix.to_parquet(path))
     return {"file": str(target), "rows": len(matrix), "warnings": [str(w.message) for w in caught]}
 
