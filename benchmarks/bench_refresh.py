@@ -2,11 +2,13 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_refresh.py [--students 20000] [--years 4] [--workers 2]
-        [--partitions N]
+    nice -n 10 .venv/bin/python benchmarks/bench_refresh.py [--students 20000] [--years 4]
+        [--workers 2] [--partitions N] [--root DIR] [--data DIR] [--config FILE]
+        [--runs single dask]
 
-Generates a synthetic district (reused if already there), then times, each in its own
-child process on a fresh OUT (so nothing comes from the flow's cache):
+Generates a synthetic district under ``--root`` (reused if already there; ``--data`` uses
+one generated beforehand instead, e.g. by ``ontrack synth``), then times, each in its own
+child process on a fresh OUT under ``--root`` (so nothing comes from the flow's cache):
 
 1. ``ontrack flow refresh DATA --out OUT1`` (Prefect's default task runner: the parts of
    validation, indicators, features and the roster files run in threads of the one
@@ -15,14 +17,19 @@ child process on a fresh OUT (so nothing comes from the flow's cache):
    processes, each table validated in ``--partitions`` partitions, default N; cluster
    start-up included).
 
-It checks that both wrote the same indicator, feature, quarantine and roster CSV files,
-byte for byte, and appends one line per run to ``benchmarks/results.md``. Peak RSS is that of the largest
-single process of the run (the driver or one local worker), not their sum.
+``--config`` is a district YAML both runs use (e.g. ``resources: {memory_limit: 4GB}``);
+the Dask run gets a copy with ``resources.validation_partitions`` set. ``--runs`` picks one
+or both. When both ran, it checks that they wrote the same indicator, feature, quarantine
+and roster CSV files, byte for byte. It appends one line per run to
+``benchmarks/results.md`` with the load average before and after, the machine and the
+commit. Peak RSS is that of the largest single process of the run (the driver or one
+local worker), not their sum.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -30,13 +37,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import measure, record  # noqa: E402
+import yaml
+from bench_million import machine
+from measure import measure, record
 
 SAME = ("indicators/students.csv", "indicators/rates.csv", "indicators/suppression.csv",
         "features/grade8/matrix.parquet", "features/grade9/matrix.parquet")
 
 
-def main() -> None:
+def configs(args: argparse.Namespace, partitions: int) -> tuple[list[str], Path]:
+    """The one-process run's ``--config`` arguments, and the Dask run's config file (the
+    given config, if any, with ``resources.validation_partitions`` set)."""
+    given: dict = {}
+    if args.config is not None:
+        given = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
+    given.setdefault("resources", {})["validation_partitions"] = partitions
+    args.root.mkdir(parents=True, exist_ok=True)
+    dask_config = args.root / f"partitions-{partitions}.yaml"
+    dask_config.write_text(yaml.safe_dump(given, sort_keys=False), encoding="utf-8")
+    single = ["--config", str(args.config.resolve())] if args.config is not None else []
+    return single, dask_config
+
+
+def parse() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=20_000)
     parser.add_argument("--years", type=int, default=4)
@@ -44,32 +68,53 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=None,
                         help="validation partitions of the Dask run (default: --workers)")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "ontrack-bench-refresh")
-    args = parser.parse_args()
-    data = args.root / f"data-{args.students}-{args.years}"
-    if not (data / "students.parquet").exists():
-        from ontrack.synth import generate_district
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a district generated beforehand (--students/--years then only label it)")
+    parser.add_argument("--config", type=Path, default=None, help="district YAML for both runs")
+    parser.add_argument("--runs", nargs="+", choices=("single", "dask"), default=["single", "dask"])
+    parser.add_argument("--note", default="", help="added to the params column of results.md")
+    return parser.parse_args()
 
-        generate_district(data, n_students=args.students, n_years=args.years, seed=0)
-    ontrack = [sys.executable, "-m", "ontrack"]
-    partitions = args.partitions or args.workers
-    config = args.root / f"partitions-{partitions}.yaml"
-    config.write_text(f"resources:\n  validation_partitions: {partitions}\n", encoding="utf-8")
-    runs = {"one process": ([], args.root / "out-single"),
-            f"--dask local:{args.workers}, {partitions} validation partitions":
-                (["--dask", f"local:{args.workers}", "--config", str(config)], args.root / "out-dask")}
-    params = f"students={args.students} years={args.years} seed=0, fresh OUT"
-    for name, (extra, out) in runs.items():
-        shutil.rmtree(out, ignore_errors=True)
-        seconds, peak = measure([*ontrack, "flow", "refresh", str(data), "--out", str(out), *extra])
-        print(f"{name}: {seconds:.1f} s, peak {peak:.0f} MB")
-        record(f"ontrack flow refresh, {name}", params, seconds, peak)
-    (_, one), (_, two) = runs.values()
+
+def compare(one: Path, two: Path) -> None:
+    """Fail unless both runs wrote the same indicator, feature, quarantine and roster CSVs."""
     csvs = sorted(str(p.relative_to(one)) for folder in ("validation/quarantine", "rosters")
                   for p in (one / folder).rglob("*.csv"))
     differ = [f for f in [*SAME, *csvs] if (one / f).read_bytes() != (two / f).read_bytes()]
     if differ:
         raise SystemExit(f"outputs differ between the runs: {differ}")
     print(f"indicator, feature and {len(csvs)} quarantine and roster CSV files byte-identical")
+
+
+def main() -> None:
+    """Generate (or reuse) the district, run the chosen refreshes, record and compare them."""
+    args = parse()
+    data = args.data or args.root / f"data-{args.students}-{args.years}"
+    if not (data / "students.parquet").exists():
+        from ontrack.synth import generate_district
+
+        generate_district(data, n_students=args.students, n_years=args.years, seed=0)
+    ontrack = [sys.executable, "-m", "ontrack"]
+    partitions = args.partitions or args.workers
+    single, dask_config = configs(args, partitions)
+    runs = {"single": ("one process", single, args.root / "out-single"),
+            "dask": (f"--dask local:{args.workers}, {partitions} validation partitions",
+                     ["--dask", f"local:{args.workers}", "--config", str(dask_config)],
+                     args.root / "out-dask")}
+    limit = f", config {args.config.name}" if args.config is not None else ""
+    params = (f"students={args.students} years={args.years} seed=0{limit}, fresh OUT"
+              f"{'; ' + args.note if args.note else ''}")
+    for key in args.runs:
+        name, extra, out = runs[key]
+        shutil.rmtree(out, ignore_errors=True)
+        before = os.getloadavg()[0]
+        seconds, peak = measure([*ontrack, "flow", "refresh", str(data), "--out", str(out), *extra])
+        after = os.getloadavg()[0]
+        print(f"{name}: {seconds:.1f} s, peak {peak:.0f} MB, load {before:.1f} -> {after:.1f}")
+        record(f"ontrack flow refresh, {name}",
+               f"{params}; load {before:.1f} -> {after:.1f}; {machine()}", seconds, peak)
+    if len(args.runs) == 2:
+        compare(runs["single"][2], runs["dask"][2])
 
 
 if __name__ == "__main__":
