@@ -74,22 +74,11 @@ def indicator_criteria(
     keys = _rule_columns(keys, config)
     have = provided_tables(con)
     parts = []
-    for as_of, group in keys.groupby("as_of_date", sort=True):
-        cohort_years = {int(y) for y in group["school_year"]}
-        years = sorted(cohort_years | {y - 1 for y in cohort_years})
-        day: date = pd.Timestamp(as_of).date()
-        with scoped(con, group["student_id"], years):  # same results, less work
-            rows = student_indicators(
-                con, config, as_of=day, school_years=years, provided=have
-            )
-        rows = rows[rows["indicator"].isin(RULES)]
-        merged = group.merge(
-            rows.drop(columns=["as_of_date", "district_id"]),
-            on="student_id",
-            suffixes=("", "_rule"),
-        )
-        merged["year_offset"] = merged["school_year"] - merged["school_year_rule"]
-        parts.append(merged[merged["year_offset"].isin([0, 1])])
+    # The cohort's students' rows of its years are read from the files once, into
+    # tables that every as-of date's indicators read (each clips to its own date).
+    with scoped(con, keys["student_id"], _years(keys), materialize=True):
+        for as_of, group in keys.groupby("as_of_date", sort=True):
+            parts.append(_criteria_as_of(con, config, group, as_of, have))
     if not parts:
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
         types = {"student_id": "str", "indicator": "str", "status": "str"}
@@ -99,6 +88,29 @@ def indicator_criteria(
         frame[col] = _as_float(frame[col])
     frame["student_id"] = frame["student_id"].astype("str")
     return frame
+
+
+def _years(keys: pd.DataFrame) -> list[int]:
+    """The cohort rows' school years and the year before each (``year_offset`` 0, 1)."""
+    own = {int(y) for y in keys["school_year"]}
+    return sorted(own | {y - 1 for y in own})
+
+
+def _criteria_as_of(con: duckdb.DuckDBPyConnection, config: Config, group: pd.DataFrame,
+                    as_of: pd.Timestamp, have: set[str]) -> pd.DataFrame:
+    """The rule rows of one as-of date's cohort rows, as ontrack.indicators computes
+    them with only the records known on that date."""
+    day: date = pd.Timestamp(as_of).date()
+    rows = student_indicators(con, config, as_of=day, school_years=_years(group),
+                              provided=have)
+    rows = rows[rows["indicator"].isin(RULES)]
+    merged = group.merge(
+        rows.drop(columns=["as_of_date", "district_id"]),
+        on="student_id",
+        suffixes=("", "_rule"),
+    )
+    merged["year_offset"] = merged["school_year"] - merged["school_year_rule"]
+    return merged[merged["year_offset"].isin([0, 1])]
 
 
 def status_is_met(rule: str, year_offset: int = 0) -> str:
