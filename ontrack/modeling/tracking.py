@@ -19,9 +19,12 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import sqlite3
+import stat
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,12 +97,71 @@ def connect(config: Config, out_dir: Path, *, create: bool = True) -> MlflowClie
                 "config: docs/models.md). Got no such file instead."
             )
         store.mkdir(parents=True, exist_ok=True)
+        if create:
+            _seed_store(store / "mlflow.db")
     mlflow.set_tracking_uri(uri)
     if _USER_TRACKING_URI is None:  # keep the environment as the user left it
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = _USER_TRACKING_URI
     return MlflowClient(tracking_uri=uri)
+
+
+def _template_folder() -> Path | None:
+    """This user's private folder for the migrated empty store (in the system's temp
+    folder, mode 0700), or None when it is not private: a store another user could
+    write would be trusted by every later training."""
+    folder = Path(tempfile.gettempdir()) / f"ontrack-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return folder if mine and stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o077 else None
+
+
+def _seed_store(database: Path) -> None:
+    """Start a new default store as a copy of an empty store MLflow created and migrated
+    once per MLflow version (creating one runs MLflow's ~100 schema migrations: seconds
+    for every new OUT). The copy is made with SQLite's online-backup API and linked in
+    place only if no store appeared meanwhile; MLflow checks the schema revision of every
+    store it opens. Any failure leaves the creation to MLflow, as without a template."""
+    if database.exists():
+        return
+    folder = _template_folder()
+    if folder is None:
+        return
+    template = folder / f"mlflow-{mlflow.__version__}.db"
+    try:
+        if not template.is_file():
+            _build_template(template)
+        partial = _copy_database(template, database)
+        try:
+            os.link(partial, database)  # never replaces a store made meanwhile
+        finally:
+            partial.unlink()
+    except (OSError, sqlite3.Error):
+        return
+
+
+def _build_template(template: Path) -> None:
+    """Let MLflow create and migrate an empty store in a folder of its own, then put a
+    copy at ``template`` (atomically: concurrent builders each put a complete one)."""
+    with tempfile.TemporaryDirectory(dir=template.parent) as work:
+        fresh = Path(work) / "mlflow.db"
+        MlflowClient(tracking_uri=f"sqlite:///{fresh}").search_experiments(max_results=1)
+        os.replace(_copy_database(fresh, template), template)
+
+
+def _copy_database(source: Path, beside: Path) -> Path:
+    """A copy of the SQLite database ``source`` (online-backup API: consistent even if
+    it is open) in a new temporary file next to ``beside``; returns the copy's path."""
+    partial = beside.with_name(f".{beside.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    with closing(sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)) as reader, \
+            closing(sqlite3.connect(partial)) as copy:
+        reader.backup(copy)
+    return partial
 
 
 def experiment_id(client: MlflowClient, config: Config, out_dir: Path, model: str) -> str:
