@@ -151,6 +151,16 @@ def latest_on_or_before(config: Config, district_id: str | None, day: date,
     return max(found) if found else None
 
 
+def checkpoints_before(config: Config, rows: pd.DataFrame, days: pd.Series,
+                       month_days: tuple[str, ...] | None = None) -> pd.Series:
+    """:func:`latest_on_or_before` for every row (its district, its day in ``days``),
+    worked out once per distinct (district, day): thousands of rows share a few dates."""
+    keys = [(d if isinstance(d, str) else None, s.date())
+            for d, s in zip(rows["district_id"], days, strict=True)]
+    found = {key: latest_on_or_before(config, *key, month_days) for key in set(keys)}
+    return pd.Series([found[key] for key in keys], index=rows.index, dtype="datetime64[ns]")
+
+
 def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
                 district_id: str | None, provided: set[str],
                 out_dir: Path | None = None) -> pd.DataFrame:
@@ -261,10 +271,7 @@ def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
     rows = study_rows(con, starts)
     if rows.empty:
         return rows
-    checkpoints = pd.Series([
-        latest_on_or_before(config, d if isinstance(d, str) else None, s.date())
-        for d, s in zip(rows["district_id"], rows["start_date"], strict=True)
-    ], index=rows.index, dtype="datetime64[ns]")
+    checkpoints = checkpoints_before(config, rows, rows["start_date"])
     rows = rows.join(values_as_of(con, config, rows, checkpoints, cache, out_dir))
     rows["checkpoint"] = checkpoints
     rows["risk"] = history_risk(out_dir, rows, rows["start_date"])

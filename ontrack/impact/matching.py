@@ -61,38 +61,58 @@ def design(rows: pd.DataFrame, use_risk: bool) -> np.ndarray:
     return pd.concat(parts, axis=1).to_numpy(dtype="float64")
 
 
-def propensity(x: np.ndarray, served: np.ndarray, *, l2: float = 1.0,
-               steps: int = 25) -> np.ndarray:
-    """Fitted chance of being served: ridge logistic regression by Newton's method.
-
-    The same model as scikit-learn's ``LogisticRegression(C=1/l2)`` (intercept not
-    penalized), fitted directly: the bootstrap refits it hundreds of times, and a
-    Newton step on a few dozen columns costs microseconds.
-    """
-    design_1 = np.column_stack([np.ones(len(x)), x])
-    y = served.astype("float64")
+def _newton(design_1: np.ndarray, y: np.ndarray, counts: np.ndarray, start: np.ndarray,
+            l2: float, steps: int) -> np.ndarray:
+    """Coefficients of the ridge logistic regression, by Newton's method from ``start``;
+    row ``i`` counts ``counts[i]`` times (a bootstrap sample drawn with replacement)."""
     penalty = np.full(design_1.shape[1], l2)
     penalty[0] = 0.0
-    beta = np.zeros(design_1.shape[1])
+    ridge = np.diag(penalty) + 1e-9 * np.eye(len(penalty))
+    beta = start.copy()
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-np.clip(design_1 @ beta, -30, 30)))
-        gradient = design_1.T @ (y - p) - penalty * beta
-        hessian = (design_1 * (p * (1 - p))[:, None]).T @ design_1 + np.diag(penalty)
-        step = np.linalg.solve(hessian + 1e-9 * np.eye(len(beta)), gradient)
+        gradient = design_1.T @ (counts * (y - p)) - penalty * beta
+        scaled = design_1 * np.sqrt(counts * p * (1 - p))[:, None]
+        hessian = scaled.T @ scaled  # X'WX as one symmetric product (half the work)
+        step = np.linalg.solve(hessian + ridge, gradient)
         beta += step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return 1.0 / (1.0 + np.exp(-np.clip(design_1 @ beta, -30, 30)))
+    return beta
 
 
-def att_weights(x: np.ndarray, served: np.ndarray) -> np.ndarray:
-    """Weight 1 for each served student, p/(1-p) for each not served (clipped p)."""
-    p = np.clip(propensity(x, served), *_CLIP)
-    return np.where(served, 1.0, p / (1.0 - p))
+def propensity(x: np.ndarray, served: np.ndarray, *, l2: float = 1.0, steps: int = 25,
+               counts: np.ndarray | None = None, start: np.ndarray | None = None,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted chance of being served, and the coefficients (intercept first).
+
+    Ridge logistic regression by Newton's method: the same model as scikit-learn's
+    ``LogisticRegression(C=1/l2)`` (intercept not penalized), fitted directly because
+    the bootstrap refits it hundreds of times. ``counts``: how often each row counts
+    (1 each by default), so a bootstrap sample is fitted on its distinct rows, not on
+    a copy holding the repeats; ``start``: the coefficients to start from (zero by
+    default; the full sample's fit is within a few steps of every bootstrap fit's).
+    The problem is strictly convex, so the start changes the steps taken, not the fit.
+    """
+    design_1 = np.column_stack([np.ones(len(x)), x])
+    counts = np.ones(len(x)) if counts is None else counts.astype("float64")
+    start = np.zeros(design_1.shape[1]) if start is None else start
+    beta = _newton(design_1, served.astype("float64"), counts, start, l2, steps)
+    return 1.0 / (1.0 + np.exp(-np.clip(design_1 @ beta, -30, 30))), beta
+
+
+def att_weights(x: np.ndarray, served: np.ndarray, counts: np.ndarray | None = None,
+                start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weight 1 for each served student, p/(1-p) for each not served (clipped p); and
+    the propensity model's coefficients (see :func:`propensity`)."""
+    p, beta = propensity(x, served, counts=counts, start=start)
+    p = np.clip(p, *_CLIP)
+    return np.where(served, 1.0, p / (1.0 - p)), beta
 
 
 def _rates(y: np.ndarray, served: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    treated = float(y[served].mean())
+    """Served rate and weighted not-served rate; ``w`` already holds any row counts."""
+    treated = float(np.average(y[served], weights=w[served]))
     control = float(np.average(y[~served], weights=w[~served]))
     return treated, control
 
@@ -124,7 +144,7 @@ def compare(rows: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 400,
     y = rows[OUTCOME].to_numpy(dtype="float64")
     use_risk = bool(rows["risk"].notna().mean() >= 0.5)
     x = design(rows, use_risk)
-    w = att_weights(x, served)
+    w, beta = att_weights(x, served)
     treated, control = _rates(y, served, w)
     rng = np.random.default_rng(seed)
     idx_t, idx_c = np.flatnonzero(served), np.flatnonzero(~served)
@@ -133,8 +153,10 @@ def compare(rows: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 400,
     with threadpool_limits(1):
         for _ in range(n_boot):
             pick = np.concatenate([rng.choice(idx_t, idx_t.size), rng.choice(idx_c, idx_c.size)])
-            wb = att_weights(x[pick], served[pick])
-            t, c = _rates(y[pick], served[pick], wb)
+            counts = np.bincount(pick, minlength=len(y))
+            drawn = np.flatnonzero(counts)  # each drawn student once, with how often drawn
+            wb, _ = att_weights(x[drawn], served[drawn], counts[drawn], start=beta)
+            t, c = _rates(y[drawn], served[drawn], wb * counts[drawn])
             effects.append(t - c)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(effects, [tail, 100 - tail])

@@ -24,8 +24,8 @@ from ontrack.config import Config
 from ontrack.impact.data import (
     VALUE_COLUMNS,
     build_study,
+    checkpoints_before,
     history_risk,
-    latest_on_or_before,
     values_as_of,
 )
 from ontrack.impact.discontinuity import estimate, preload
@@ -113,10 +113,7 @@ def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
 def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
                      cutoff: ImpactCutoff, cache: dict | None = None) -> pd.Series:
     """Each row's value of the cutoff's variable at the latest ``as_of`` on or before its start."""
-    dates = pd.Series([
-        latest_on_or_before(config, d if isinstance(d, str) else None, s.date(), (cutoff.as_of,))
-        for d, s in zip(rows["district_id"], rows["start_date"], strict=True)
-    ], index=rows.index, dtype="datetime64[ns]")
+    dates = checkpoints_before(config, rows, rows["start_date"], (cutoff.as_of,))
     if cutoff.variable.startswith("risk:"):
         return history_risk(out_dir, rows, dates, model=cutoff.variable.split(":", 1)[1])
     column = VALUE_COLUMNS[cutoff.variable.split(".", 1)[1]]
