@@ -74,11 +74,12 @@ def indicator_criteria(
     keys = _rule_columns(keys, config)
     have = provided_tables(con)
     parts = []
-    # The cohort's students' rows of its years are read from the files once, into
-    # tables that every as-of date's indicators read (each clips to its own date).
-    with scoped(con, keys["student_id"], _years(keys), materialize=True):
-        for as_of, group in keys.groupby("as_of_date", sort=True):
-            parts.append(_criteria_as_of(con, config, group, as_of, have))
+    # A school year's cohort rows are read from the files once, into tables that each
+    # of its as-of dates reads (each clipping to its own date).
+    for _year, rows in keys.groupby("school_year", sort=True):
+        with scoped(con, rows["student_id"], _years(rows), materialize=True):
+            for as_of, group in rows.groupby("as_of_date", sort=True):
+                parts.append(_criteria_as_of(con, config, group, as_of, have))
     if not parts:
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
         types = {"student_id": "str", "indicator": "str", "status": "str"}
