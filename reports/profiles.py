@@ -69,22 +69,23 @@ class ProfileRun:
 def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, run: dict, *,
                    ranked_by_reason: str | None = None,
                    contributions: pd.DataFrame | None = None,
-                   base_value: float | None = None) -> ProfileRun:
+                   base_value: float | None = None, through: date | None = None) -> ProfileRun:
     """Write a page for every student of ``roster`` (one scoring run's rows).
 
     ``contributions`` (one row per student, indexed or keyed by ``student_id``; a
     column per feature in log-odds before calibration, optionally ``base_value``) and
     ``base_value`` draw the SHAP waterfall; without them the page shows the reasons as
     text. Pages of this model's students that left the roster since its last run are
-    removed (each school folder lists the pages each model wrote).
+    removed (each school folder lists the pages each model wrote). ``through``: what
+    :func:`profiles_through` returns (read here when not given).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    as_of = date.fromisoformat(str(run["as_of"]))
-    through = max(as_of, data_end(out_dir, config) or as_of)
+    through = through or profiles_through(out_dir, config, run)
     school_names = _school_names(out_dir)
     shap_rows = _contribution_rows(contributions, base_value, roster)
     page = template("profile.html.j2")
+    config_hash = config.config_hash  # hashes the whole config: once, not per page
     pages = 0
     for schools in _batches(roster):
         ids = schools["student_id"].astype(str).tolist()
@@ -96,13 +97,20 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
             for row in rows.to_dict("records"):
                 student = str(row["student_id"])
                 context = student_context(row, records, run, config, school_names.get(str(school_id), ""),
-                                          ranked_by_reason=ranked_by_reason, shap=shap_rows.get(student))
+                                          ranked_by_reason=ranked_by_reason, shap=shap_rows.get(student),
+                                          config_hash=config_hash)
                 name = f"{file_stem(student)}.html"
                 _write_atomic(folder / name, page.render(context))
                 written.append(name)
             _forget_left(folder, str(run["model"]), written)
             pages += len(written)
     return ProfileRun(pages, int(roster["school_id"].nunique()), time.perf_counter() - started)
+
+
+def profiles_through(out_dir: Path | str, config: Config, run: dict) -> date:
+    """The last day the pages show records of: the data's end (never before the as-of date)."""
+    as_of = date.fromisoformat(str(run["as_of"]))
+    return max(as_of, data_end(Path(out_dir), config) or as_of)
 
 
 def _batches(roster: pd.DataFrame):
@@ -120,8 +128,11 @@ def _batches(roster: pd.DataFrame):
 
 
 def student_context(row: dict, records: SchoolRecords, run: dict, config: Config, school_name: str,
-                    *, ranked_by_reason: str | None = None, shap: dict | None = None) -> dict:
-    """Everything one page shows, as plain values (the template only lays them out)."""
+                    *, ranked_by_reason: str | None = None, shap: dict | None = None,
+                    config_hash: str | None = None) -> dict:
+    """Everything one page shows, as plain values (the template only lays them out).
+    ``config_hash``: ``config.config_hash`` when the caller has it (hashing the config
+    costs more than the rest of a page's values)."""
     student = str(row["student_id"])
     person = (records.of("students", student) or [{}])[0]
     risk = row.get("risk")
@@ -144,7 +155,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "as_of": _text(run.get("as_of")),
         "through": records.through.isoformat(),
         "reasons": [_text(row.get(f"reason_{i}")) for i in (1, 2, 3) if _text(row.get(f"reason_{i}"))],
-        "config_hash": config.config_hash,
+        "config_hash": config_hash or config.config_hash,
         "checkpoints": _checkpoint_rows(records.of("criteria", student)),
         "attendance": _attendance(records, student),
         "marks": _marks(marks),

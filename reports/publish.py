@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from ontrack.reports.profiles import write_profiles
+from ontrack.reports.profiles import profiles_through, write_profiles
 from ontrack.reports.roster_html import render_index, tier_order
 from ontrack.reports.roster_values import model_header, roster_order, rule_lines, tiers_text  # noqa: F401
 from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
@@ -37,6 +37,7 @@ from ontrack.modeling.baselines import roster_columns
 from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
+from ontrack.scoring.profile_data import warm_criteria
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 
 RUN_NOTE = (
@@ -126,16 +127,20 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
     written by two forked processes when there are many (a school's pages depend only on
     its own rows: the same pages either way)."""
     roster, reason = result.roster, result.summary.get("ranked_by_reason")
+    through = profiles_through(out_dir, config, result.run)
 
     def part(rows: pd.DataFrame) -> None:
         shap = None if result.contributions is None else result.contributions.loc[rows.index]
         write_profiles(out_dir, config, rows, result.run, ranked_by_reason=reason, contributions=shap,
-                       base_value=result.base_value)
+                       base_value=result.base_value, through=through)
 
     schools = sorted(roster["school_id"].astype(str).unique())
     if len(roster) < PROFILES_POOL_FROM or len(schools) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         part(roster)
         return
+    # The district's criteria at each checkpoint, computed here once: both forked
+    # writers inherit them (each computed them for the whole district before).
+    warm_criteria(out_dir, config, roster["student_id"].astype(str).tolist(), through=through)
     halves = [roster[roster["school_id"].astype(str).isin(set(schools[i::2]))] for i in (0, 1)]
     _forked_map(part, halves, workers=2)
 

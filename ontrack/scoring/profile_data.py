@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
@@ -57,12 +58,25 @@ class SchoolRecords:
 
 
 def _grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """Each row as a dict of plain Python values (missing ones None), grouped per student.
+
+    Built a column at a time (one ``tolist`` each, then one zip): a row-wise
+    ``to_dict("records")`` boxed every cell on its own and cost more than the pages."""
     out: dict[str, list[dict]] = {}
     if frame.empty:
         return out
-    frame = frame.astype(object).where(frame.notna(), None)
-    for row in frame.to_dict("records"):
-        out.setdefault(str(row["student_id"]), []).append(row)
+    names = [str(c) for c in frame.columns]
+    missing = frame.isna().to_numpy()
+    columns = []
+    for i in range(len(names)):
+        values = frame.iloc[:, i].astype(object).tolist()
+        for j in np.flatnonzero(missing[:, i]).tolist():
+            values[j] = None
+        columns.append([v.item() if isinstance(v, np.generic) else v for v in values]
+                       if any(isinstance(v, np.generic) for v in values[:1]) else values)
+    key = names.index("student_id")
+    for values in zip(*columns, strict=True):
+        out.setdefault(str(values[key]), []).append(dict(zip(names, values, strict=True)))
     return out
 
 
@@ -112,10 +126,30 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
     return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, through)
 
 
-def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str]) -> None:
-    """One read per table: the wanted students' rows; ``schools``
-    whole (the rules are per district); a table not provided is an empty typed table."""
+def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str], *, through: date) -> None:
+    """Compute (into :func:`shared_indicators`' shelf) the district's indicators at every
+    checkpoint the pages of ``student_ids`` show: a process that then forks its page
+    writers computes them once, not once per writer."""
+    out_dir = Path(out_dir)
+    have = frozenset(provided(out_dir))
+    con = connect(config)
+    try:
+        con.register("_wanted", pd.DataFrame({"student_id": pd.Series(list(student_ids), dtype="string")}))
+        _copy_tables(con, out_dir / "validated", have, only=("enrollments", "schools"))
+        points = [(day, tuple(sorted(years))) for day, years in sorted(_checkpoints(con, config, through).items())]
+    finally:
+        con.close()
+    shared_indicators(out_dir, config, points, provided=have)
+
+
+def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str],
+                 only: Collection[str] | None = None) -> None:
+    """One read per table (of ``only``, default every table): the wanted students' rows;
+    ``schools`` whole (the rules are per district); a table not provided is an empty
+    typed table."""
     for name, schema in SCHEMAS.items():
+        if only is not None and name not in only:
+            continue
         path = validated / f"{name}.parquet"
         if name in have and path.is_file():
             source = f"read_parquet({literal(str(path))})"
