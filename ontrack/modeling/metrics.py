@@ -64,22 +64,31 @@ def expected_flags(score: np.ndarray, k: float, ascending: np.ndarray | None = N
     return weights
 
 
-def list_flags(score: np.ndarray, places: np.ndarray, lists: np.ndarray) -> np.ndarray:
+def list_flags(score: np.ndarray, places: np.ndarray, lists: np.ndarray,
+               order: np.ndarray | None = None) -> np.ndarray:
     """Expected flag of each row when every list (one cohort at one checkpoint: the list
     a team gets that day) flags as many rows as ``places`` holds for it: ``places`` is
     a per-row count whose sum within the list is the list's number of places (e.g. the
-    rule's 0/1 flags, so each list flags as many as the rule does there)."""
+    rule's 0/1 flags, so each list flags as many as the rule does there). ``lists``:
+    any labels, or non-negative integer codes (used as they are); ``order``: a stable
+    ascending argsort of ``score`` when the caller has one."""
     score = np.asarray(score, dtype="float64")
     places = np.asarray(places, dtype="float64")
     weights = np.zeros(len(score), dtype="float64")
     if not len(score):
         return weights
     # Every list at once, as :func:`expected_flags` does one list: counts are exact in
-    # float64, so the weights are the same numbers.
-    codes, _ = pd.factorize(np.asarray(lists))
+    # float64, so the weights are the same numbers. How lists are numbered changes no
+    # weight: each list's sums run over its own rows in row order.
+    codes = np.asarray(lists)
+    if not (np.issubdtype(codes.dtype, np.integer) and codes.min() >= 0):
+        codes, _ = pd.factorize(codes)
     sizes = np.bincount(codes)
     k = np.minimum(np.maximum(np.bincount(codes, weights=places), 0.0), sizes)
-    order = np.lexsort((-score, codes))  # by list, highest score first
+    # By list, highest score first (ties in any order: only the cut's value is read).
+    descending = (np.argsort(score, kind="stable") if order is None else order)[::-1]
+    small = codes[descending].astype(np.uint16) if len(sizes) <= 1 << 16 else codes[descending]
+    order = descending[np.argsort(small, kind="stable")]  # radix sort for 16-bit codes
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     used = k > 0
     cut = np.full(len(sizes), np.inf)
@@ -254,7 +263,7 @@ def score_metrics(
     }
     if lists is not None and rule_flagged is not None:
         out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_of(
-            y, list_flags(score, rule_flagged, lists)
+            y, list_flags(score, rule_flagged, lists, None if ascending is None else order)
         )
     else:
         out["precision_at_rule_rate"], out["recall_at_rule_rate"] = precision_recall_at(
