@@ -155,6 +155,8 @@ def column_kind(name: str, series: pd.Series) -> str:
 
 def plain_text(value: object) -> str:
     """A value as plain text; an ID that arrived as 123.0 becomes "123"."""
+    if value.__class__ is str:  # most cells: as they are, before the slower checks
+        return value
     if missing(value):
         return ""
     if isinstance(value, float | np.floating) and float(value).is_integer():
