@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -57,7 +56,8 @@ class Outcome:
 
 
 def machine() -> str:
-    """``uname -m``, cores and RAM of this machine, and the commit the run measured."""
+    """Cores and RAM of this machine and the commit checked out now (``record`` adds
+    ``uname -m``). Taken when a stage starts: others commit to this checkout meanwhile."""
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
@@ -65,7 +65,7 @@ def machine() -> str:
                             "flows", "features", "reports"],
                            capture_output=True, text=True, check=False).stdout.strip()
     note = " (+ uncommitted product changes)" if dirty else ""
-    return f"{platform.machine()}, {os.cpu_count()} cores, {ram_gb:.0f} GB RAM, commit {commit}{note}"
+    return f"{os.cpu_count()} cores, {ram_gb:.0f} GB RAM, commit {commit}{note}"
 
 
 def load() -> str:
@@ -185,11 +185,10 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     config = logs / "config.yaml"
     config.write_text(f"resources:\n  memory_limit: {args.memory_limit}\n", encoding="utf-8")
-    where = machine()
     for stage, model in plan(args.stages, args.models):
         name = stage if model is None else f"{stage}-{model}"
         limit, why = deadline_seconds(args.stop_at, args.stage_timeout)
-        before = load()
+        before, where = load(), machine()
         outcome = run_stage(command(stage, model, args, config), logs / f"{name}.time", limit, why)
         line = (f"{name}: {outcome.seconds:.1f} s, peak {outcome.peak_mb:.0f} MB, "
                 f"load {before} -> {load()}: {outcome.status}")

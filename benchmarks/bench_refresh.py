@@ -107,12 +107,12 @@ def main() -> None:
     for key in args.runs:
         name, extra, out = runs[key]
         shutil.rmtree(out, ignore_errors=True)
-        before = os.getloadavg()[0]
+        before, where = os.getloadavg()[0], machine()
         seconds, peak = measure([*ontrack, "flow", "refresh", str(data), "--out", str(out), *extra])
         after = os.getloadavg()[0]
         print(f"{name}: {seconds:.1f} s, peak {peak:.0f} MB, load {before:.1f} -> {after:.1f}")
         record(f"ontrack flow refresh, {name}",
-               f"{params}; load {before:.1f} -> {after:.1f}; {machine()}", seconds, peak)
+               f"{params}; load {before:.1f} -> {after:.1f}; {where}", seconds, peak)
     if len(args.runs) == 2:
         compare(runs["single"][2], runs["dask"][2])
 
