@@ -1,6 +1,7 @@
-"""The MLproject train entry point's reuse_features switch: true passes
---reuse-features (training on OUT/features as they are, without validating and building
-them again), false passes nothing, anything else stops before ontrack runs."""
+"""The MLproject entry points' reuse switches (train and evaluate: reuse_features, score:
+reuse_validated): true passes the command's --reuse-* flag (work on what OUT holds,
+without validating and building it again), false passes nothing, anything else stops
+before ontrack runs."""
 
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FAKE = "#!{python}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
 
 
-def _train_command(parameters: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    """The train entry point's command as MLflow renders it, run with bash from a folder
-    named like the project's, with the stand-in ontrack first on PATH."""
-    command = load_project(str(ROOT / "mlproject")).get_entry_point("train").compute_command(
+SWITCHES = {"train": ("reuse_features", "--reuse-features"),
+            "evaluate": ("reuse_features", "--reuse-features"),
+            "score": ("reuse_validated", "--reuse-validated")}
+
+
+def _command(entry: str, parameters: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """The entry point's command as MLflow renders it, run with bash from a folder named
+    like the project's, with the stand-in ontrack first on PATH."""
+    command = load_project(str(ROOT / "mlproject")).get_entry_point(entry).compute_command(
         {"data": "district", "out": "out", **parameters}, storage_dir=None)
     (tmp_path / "bin").mkdir(exist_ok=True)
     fake = tmp_path / "bin" / "ontrack"
@@ -34,17 +40,21 @@ def _train_command(parameters: dict[str, str], tmp_path: Path) -> subprocess.Com
                           capture_output=True, text=True, timeout=30, check=False)
 
 
+@pytest.mark.parametrize("entry", sorted(SWITCHES))
 @pytest.mark.parametrize(("value", "flag"), [(None, False), ("false", False), ("true", True)])
-def test_reuse_features_true_passes_the_flag(value: str | None, flag: bool, tmp_path: Path) -> None:
-    done = _train_command({} if value is None else {"reuse_features": value}, tmp_path)
+def test_true_passes_the_flag(entry: str, value: str | None, flag: bool, tmp_path: Path) -> None:
+    name, option = SWITCHES[entry]
+    done = _command(entry, {} if value is None else {name: value}, tmp_path)
     assert done.returncode == 0, done.stderr
     argv = json.loads(done.stdout)
-    assert argv[:2] == ["train", "district"] and ("--reuse-features" in argv) is flag
+    assert argv[:2] == [entry, "district"] and (option in argv) is flag
 
 
+@pytest.mark.parametrize("entry", sorted(SWITCHES))
 @pytest.mark.parametrize("value", ["yes", "True", "$(touch {mark})", "true; touch {mark}"])
-def test_any_other_value_stops_before_ontrack(value: str, tmp_path: Path) -> None:
+def test_any_other_value_stops_before_ontrack(entry: str, value: str, tmp_path: Path) -> None:
     mark = tmp_path / "ran"
-    done = _train_command({"reuse_features": value.format(mark=mark)}, tmp_path)
+    name, _option = SWITCHES[entry]
+    done = _command(entry, {name: value.format(mark=mark)}, tmp_path)
     assert done.returncode == 2 and not done.stdout and not mark.exists()
-    assert "reuse_features must be true or false" in done.stderr
+    assert f"{name} must be true or false" in done.stderr
