@@ -141,8 +141,20 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
     # The district's criteria at each checkpoint, computed here once: both forked
     # writers inherit them (each computed them for the whole district before).
     warm_criteria(out_dir, config, roster["student_id"].astype(str).tolist(), through=through)
-    halves = [roster[roster["school_id"].astype(str).isin(set(schools[i::2]))] for i in (0, 1)]
-    _forked_map(part, halves, workers=2)
+    _forked_map(part, [roster[roster["school_id"].astype(str).isin(half)] for half in _halves(roster)], workers=2)
+
+
+def _halves(roster: pd.DataFrame) -> list[set[str]]:
+    """The schools in two sets of about as many students each (largest school first into
+    the smaller set): each forked writer gets half the pages, whatever the school sizes."""
+    sizes = roster["school_id"].astype(str).value_counts()
+    halves: list[set[str]] = [set(), set()]
+    totals = [0, 0]
+    for school, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        lighter = 0 if totals[0] <= totals[1] else 1
+        halves[lighter].add(school)
+        totals[lighter] += int(size)
+    return halves
 
 
 def publish_pause() -> None:
