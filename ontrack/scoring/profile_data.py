@@ -197,9 +197,16 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
     # A district whose checkpoint falls on another district's date: keep each row only
     # at the checkpoints of its own district's year.
     frame = pd.concat(frames, ignore_index=True)
-    own = [day.date() in checkpoint_dates(config.rules_for(d), int(y))
-           for day, d, y in zip(frame["as_of_date"], frame["district_id"], frame["school_year"], strict=True)]
-    return frame[own].reset_index(drop=True)
+    dates_of: dict[tuple, list[date]] = {}  # (district, year): its checkpoints, looked up once
+
+    def own(day: pd.Timestamp, district: str, year: int) -> bool:
+        if (district, year) not in dates_of:
+            dates_of[(district, year)] = checkpoint_dates(config.rules_for(district), year)
+        return day.date() in dates_of[(district, year)]
+
+    keep = [own(day, d, int(y))
+            for day, d, y in zip(frame["as_of_date"], frame["district_id"], frame["school_year"], strict=True)]
+    return frame[keep].reset_index(drop=True)
 
 
 # Data identity -> (as-of date, school years) -> every student's indicators then. One
