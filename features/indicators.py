@@ -74,10 +74,10 @@ def indicator_criteria(
     keys = _rule_columns(keys, config)
     have = provided_tables(con)
     parts = []
-    # A school year's cohort rows are read from the files once, into tables that each
-    # of its as-of dates reads (each clipping to its own date).
+    # One scope per school year of the cohort (its students, that year and the one
+    # before), shared by the year's as-of dates; each date clips to itself.
     for _year, rows in keys.groupby("school_year", sort=True):
-        with scoped(con, rows["student_id"], _years(rows), materialize=True):
+        with scoped(con, rows["student_id"], _years(rows)):  # same results, less work
             for as_of, group in rows.groupby("as_of_date", sort=True):
                 parts.append(_criteria_as_of(con, config, group, as_of, have))
     if not parts:

@@ -325,15 +325,13 @@ def _create_helpers(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def scoped(
-    con: duckdb.DuckDBPyConnection, students: pd.Series, school_years: list[int],
-    *, materialize: bool = False,
+    con: duckdb.DuckDBPyConnection, students: pd.Series, school_years: list[int]
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Make unqualified table names read only some students' rows of some years.
 
     For code that clips to an as-of date by itself (the rule indicators): scoping
     changes no student's result (each student's rules read only that student's rows,
-    per school year), it only spares the work on everyone else. ``materialize`` copies
-    those rows into tables once, for code that reads them many times (every as-of date).
+    per school year), it only spares the work on everyone else.
     """
     con.execute("DROP SCHEMA IF EXISTS scope CASCADE")
     con.execute("CREATE SCHEMA scope")
@@ -350,9 +348,8 @@ def scoped(
             if "school_year" in columns:
                 where.append(f"school_year IN ({years})")
             clause = f" WHERE {' AND '.join(where)}" if where else ""
-            kind = "TABLE" if materialize and clause else "VIEW"
             con.execute(
-                f"CREATE {kind} scope.{ident(name)} AS "
+                f"CREATE VIEW scope.{ident(name)} AS "
                 f"SELECT * FROM main.{ident(name)}{clause}"
             )
         con.execute("SET search_path = 'scope'")
