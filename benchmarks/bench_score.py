@@ -93,6 +93,22 @@ def save_matrix(work: Path, out: Path, students: int) -> None:
     model_inputs(cohort.matrix, loaded.contract).reset_index(drop=True).to_parquet(work / f"matrix-{students}.parquet")
 
 
+def _with_cpu(run):  # noqa: ANN001, ANN202
+    """``run()``'s result and the CPU seconds (user + system) of the processes it waited for:
+    on a shared machine wall time says as much about the neighbours as about ontrack."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return result, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=7000, help="about this many 8th graders scored")
@@ -112,9 +128,12 @@ def main() -> None:
     score = [*ONTRACK, "score", str(data), "--model", "grade8", "--out", str(out),
              "--config", str(work / "config.yaml"), "--quiet"]
     os.environ["ONTRACK_HOME"] = env["ONTRACK_HOME"]
-    cold, cold_peak = measure(score)
-    warm, warm_peak = measure(score)
-    print(f"ontrack score: cold {cold:.1f} s, warm {warm:.1f} s", flush=True)
+    load = os.getloadavg()[0]
+    (cold, cold_peak), cold_cpu = _with_cpu(lambda: measure(score))
+    (warm, warm_peak), warm_cpu = _with_cpu(lambda: measure(score))
+    load = max(load, os.getloadavg()[0])
+    print(f"ontrack score: cold {cold:.1f} s (cpu {cold_cpu:.1f} s), warm {warm:.1f} s (cpu {warm_cpu:.1f} s), "
+          f"load average up to {load:.1f} on {os.cpu_count()} cores", flush=True)
     summary = json.loads((out / "rosters" / "summary_grade8.json").read_text(encoding="utf-8"))
     save_matrix(work, out, args.students)
     done = subprocess.run([sys.executable, __file__, "--baseline", str(work), "--students", str(args.students)],
@@ -128,10 +147,12 @@ def main() -> None:
           f"{t['reasons_s']:.2f} s, files {t.get('render_s', 0):.1f} s; baseline predict(pred_contrib) "
           f"{twin['predict_s']:.2f} s ({n / twin['predict_s']:,.0f}/s), its process {twin['process_s']:.1f} s; "
           f"warm score / baseline process {warm / twin['process_s']:.1f}x")
-    shared = f"{n:,} students, {summary['schools']} schools, ranked by the {summary['ranked_by']}"
-    record("ontrack score end to end, cold (validates)", f"{shared}; {n / cold:,.0f} students/s", cold, cold_peak)
+    shared = (f"{n:,} students, {summary['schools']} schools, ranked by the {summary['ranked_by']}; "
+              f"load average up to {load:.1f} on {os.cpu_count()} cores; commit {_commit()}")
+    record("ontrack score end to end, cold (validates)",
+           f"{shared}; {n / cold:,.0f} students/s; cpu {cold_cpu:.1f} s", cold, cold_peak)
     record("ontrack score end to end, warm (validation reused)",
-           f"{shared}; {n / warm:,.0f} students/s; files {t.get('render_s', 0):.1f} s; "
+           f"{shared}; {n / warm:,.0f} students/s; cpu {warm_cpu:.1f} s; files {t.get('render_s', 0):.1f} s; "
            f"baseline booster.predict(pred_contrib=True) {twin['predict_s']:.2f} s "
            f"({n / twin['predict_s']:,.0f}/s), its whole process {twin['process_s']:.1f} s", warm, warm_peak)
 

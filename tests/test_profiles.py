@@ -207,3 +207,41 @@ def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_d
     rewritten.replace(students)  # as validation writes: a new file moved into place
     fresh = profile_data.shared_indicators(out, config, [point], provided=have)[point]
     assert calls == [point[0], point[0]] and fresh is not first and fresh.equals(first)
+
+
+def test_criteria_warmed_before_the_writers_fork_are_not_computed_again(
+        scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``warm_criteria`` (run by publish before it forks the two page writers) computes
+    every checkpoint the pages show, so gathering the pages' records computes none."""
+    from ontrack.scoring import profile_data
+
+    out = _copy_validated(scored["out"], tmp_path / "out")
+    config, roster = scored["config"], scored["result"].roster
+    ids = roster["student_id"].astype(str).tolist()
+    calls: list[date] = []
+    real = profile_data.student_indicators
+
+    def counted(con: object, config: object, **kwargs: object) -> object:
+        calls.append(kwargs["as_of"])
+        return real(con, config, **kwargs)
+
+    monkeypatch.setattr(profile_data, "student_indicators", counted)
+    from ontrack.reports.profiles import profiles_through
+
+    through = profiles_through(out, config, scored["result"].run)
+    profile_data.warm_criteria(out, config, ids, through=through)
+    assert calls, "warm_criteria must compute the checkpoints' indicators"
+    warmed = len(calls)
+    records = gather_records(out, config, ids, through=through)
+    assert len(calls) == warmed and any(records.rows["criteria"].values())
+
+
+def test_profile_halves_split_the_students_evenly() -> None:
+    """The two forked page writers get whole schools and about half the students each."""
+    from ontrack.reports.publish import _halves
+
+    roster = pd.DataFrame({"school_id": ["big"] * 50 + ["a"] * 20 + ["b"] * 20 + ["c"] * 10 + ["d"] * 5})
+    halves = _halves(roster)
+    assert set().union(*halves) == {"big", "a", "b", "c", "d"} and not halves[0] & halves[1]
+    sizes = sorted(int(roster["school_id"].isin(h).sum()) for h in halves)
+    assert sizes == [50, 55]

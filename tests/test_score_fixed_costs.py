@@ -130,7 +130,8 @@ def test_score_imports_no_training_no_mlflow_no_matplotlib(trained_grade8: dict,
     end = summary["end_to_end"]
     assert end["measured_from"] == "process start"
     assert end["seconds"] > sum(summary["timings_s"].values())
-    assert end["students_per_second"] == pytest.approx(summary["students"] / end["seconds"], rel=0.01)
+    # Rounded to 0.1 student/s: on a loaded machine the small test cohort runs at a few per second.
+    assert end["students_per_second"] == pytest.approx(summary["students"] / end["seconds"], rel=0.01, abs=0.05)
     assert "students_per_second" not in summary  # the core-only rate is labelled as such
     assert summary["scoring_core_students_per_second"] > end["students_per_second"]
 
