@@ -93,7 +93,7 @@ def save_matrix(work: Path, out: Path, students: int) -> None:
     model_inputs(cohort.matrix, loaded.contract).reset_index(drop=True).to_parquet(work / f"matrix-{students}.parquet")
 
 
-def _with_cpu(run):  # noqa: ANN001, ANN202
+def _with_cpu(run):
     """``run()``'s result and the CPU seconds (user + system) of the processes it waited for:
     on a shared machine wall time says as much about the neighbours as about ontrack."""
     import resource
@@ -105,7 +105,8 @@ def _with_cpu(run):  # noqa: ANN001, ANN202
 
 
 def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
     return done.stdout.strip() or "unknown"
 
 

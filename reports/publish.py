@@ -147,11 +147,10 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
 def _halves(roster: pd.DataFrame) -> list[set[str]]:
     """The schools in two sets of about as many students each (largest school first into
     the smaller set): each forked writer gets half the pages, whatever the school sizes."""
-    sizes = roster["school_id"].astype(str).value_counts()
     halves: list[set[str]] = [set(), set()]
     totals = [0, 0]
-    for school, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
-        lighter = 0 if totals[0] <= totals[1] else 1
+    for school, size in sorted(roster["school_id"].astype(str).value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
+        lighter = int(totals[1] < totals[0])
         halves[lighter].add(school)
         totals[lighter] += int(size)
     return halves
