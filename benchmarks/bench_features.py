@@ -2,6 +2,7 @@
 
     python benchmarks/bench_features.py                    # 20,000 students
     python benchmarks/bench_features.py --students 200000  # the issue's target size
+    python benchmarks/bench_features.py --part-rows 4000    # one part per checkpoint (20k)
 
 A synthetic district (grades 6-12, two school years, daily attendance) is generated and
 validated first (not measured here: see bench_validate.py); then, in a child process,
@@ -27,13 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LAST_YEAR = 2025
 
 
-def build(out: Path, memory_limit: str) -> None:
+def build(out: Path, memory_limit: str, part_rows: int | None = None) -> None:
     """The measured work (run in a child process): cohort, features, labels, files."""
     sys.path.insert(0, str(ROOT))
     from ontrack.dataset.build import write_features
     from ontrack.config import config_from_dict
 
-    config = config_from_dict({"engine": {"memory_limit": memory_limit}})
+    resources = {} if part_rows is None else {"feature_part_rows": part_rows}
+    config = config_from_dict({"engine": {"memory_limit": memory_limit}, "resources": resources})
     meta = write_features(
         out,
         config,
@@ -49,11 +51,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=20_000)
     parser.add_argument("--memory-limit", default="600MB", help="DuckDB memory limit")
+    parser.add_argument("--part-rows", type=int, default=None,
+                        help="resources.feature_part_rows (default: the config's default)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--build", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build is not None:
-        build(args.build, args.memory_limit)
+        build(args.build, args.memory_limit, args.part_rows)
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ontrack-bench-features-"))
     data, out = workdir / f"d{args.students}", workdir / f"o{args.students}"
@@ -68,10 +72,12 @@ def main() -> None:
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     secs, peak = measure(
         [sys.executable, str(Path(__file__).resolve()), "--build", str(out),
-         "--memory-limit", args.memory_limit]
+         "--memory-limit", args.memory_limit,
+         *(["--part-rows", str(args.part_rows)] if args.part_rows else [])]
     )
     params = (f"{args.students} students, grade 9 x 3 checkpoints, daily attendance, "
-              f"duckdb {args.memory_limit}")
+              f"duckdb {args.memory_limit}"
+              + (f", parts of <= {args.part_rows} rows" if args.part_rows else ""))
     print(f"features {params}: {secs:7.1f} s  peak {peak:7.0f} MB")
     record("features", params, secs, peak)
     if args.workdir is None:
