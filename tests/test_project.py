@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,16 +185,20 @@ def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-def test_mlproject_train_entry_point(tmp_path: Path, synthetic_district: Path, mlflow_template: Path,
+def test_mlproject_train_entry_point(tmp_path: Path, trained_grade8: dict, mlflow_template: Path,
                                      capfd, on_path) -> None:
-    """`mlflow run mlproject -e train` trains and registers in the project's own run."""
-    (tmp_path / "c.yaml").write_text(TRAIN_CONFIG, encoding="utf-8")
+    """`mlflow run mlproject -e train` trains and registers in the project's own run
+    (on a copy of the session's features: ``reuse_features=true``; building them is
+    the features stage's tests' business)."""
+    out_dir = clone_output(trained_grade8["out"], tmp_path / "out")
+    shutil.rmtree(out_dir / "models")  # so that evaluation.json below is this run's
     uri = fresh_mlflow_store(mlflow_template, tmp_path / "mlflow", "mlproject")
-    params = {"data": synthetic_district, "out": tmp_path / "out", "config": tmp_path / "c.yaml"}
+    params = {"data": trained_grade8["data"], "out": out_dir, "config": trained_grade8["config_file"],
+              "reuse_features": "true"}
     succeeded, out, err = _project_run("train", params, uri, capfd)
     assert succeeded, err[-2000:]
     assert "ROC AUC" in out and "registered ontrack-grade8 version 1" in out
-    assert (tmp_path / "out" / "models" / "grade8" / "evaluation.json").exists()
+    assert (out_dir / "models" / "grade8" / "evaluation.json").exists()
     assert list((tmp_path / "mlflow" / "artifacts").iterdir())  # the run logged here
 
 
@@ -209,7 +214,8 @@ def test_mlproject_evaluate_and_score_entry_points(tmp_path: Path, trained_grade
     MlflowClient(tracking_uri=uri).create_experiment(
         "mlproject", artifact_location=(tmp_path / "artifacts").as_uri())
     params = {"data": trained_grade8["data"], "out": out, "config": trained_grade8["config_file"]}
-    for entry, extra in (("evaluate", {"version": "1"}), ("score", {})):
+    for entry, extra in (("evaluate", {"version": "1", "reuse_features": "true"}),
+                         ("score", {"reuse_validated": "true"})):
         # version 1 by number: on a small district it may fail its gate and not be champion
         succeeded, _out, err = _project_run(entry, {**params, **extra}, uri, capfd)
         assert succeeded, (entry, err[-2000:])
