@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 STAGES = ("validate", "indicators", "features", "train", "score")
 PER_MODEL = ("features", "train", "score")
 _MAXRSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\): ([\d.]+)")
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Outcome:
     seconds: float
     peak_mb: float
     status: str  # "ok", "exit N: <error line>", or "stopped after N s (<why>)"
+    cpu: str = ""  # user + system seconds, and the share of a core they were of the wall
 
 
 def machine() -> str:
@@ -119,11 +121,13 @@ def run_stage(cmd: list[str], log: Path, limit: float, why: str) -> Outcome:
     text = log.read_text(encoding="utf-8", errors="replace")
     found = _MAXRSS.findall(text)
     peak = int(found[-1]) / 1024 if found else float("nan")
+    times = [float(x) for x in _CPU.findall(text)[-2:]]
+    cpu = f"cpu {sum(times):.0f} s ({sum(times) / seconds:.0%} of a core)" if times else "cpu n/a"
     if stopped:
-        return Outcome(seconds, peak, f"stopped after {seconds:.0f} s ({why})")
+        return Outcome(seconds, peak, f"stopped after {seconds:.0f} s ({why})", cpu)
     if code != 0:
-        return Outcome(seconds, peak, f"exit {code}: {error_line(text)}")
-    return Outcome(seconds, peak, "ok")
+        return Outcome(seconds, peak, f"exit {code}: {error_line(text)}", cpu)
+    return Outcome(seconds, peak, "ok", cpu)
 
 
 def champion_if_needed(model: str, train_out: Path, base: list[str], config: Path,
@@ -191,11 +195,11 @@ def main() -> None:
         before, where = load(), machine()
         outcome = run_stage(command(stage, model, args, config), logs / f"{name}.time", limit, why)
         line = (f"{name}: {outcome.seconds:.1f} s, peak {outcome.peak_mb:.0f} MB, "
-                f"load {before} -> {load()}: {outcome.status}")
+                f"{outcome.cpu}, load {before} -> {load()}: {outcome.status}")
         print(line, flush=True)
         if not args.no_record:
-            params = (f"{args.label}; resources.memory_limit {args.memory_limit}; load {before} -> "
-                      f"{load()}; {outcome.status}; {where}")
+            params = (f"{args.label}; resources.memory_limit {args.memory_limit}; {outcome.cpu}; "
+                      f"load {before} -> {load()}; {outcome.status}; {where}")
             record(f"bench_million {name} (/usr/bin/time -v)", params, outcome.seconds, outcome.peak_mb)
         if outcome.status != "ok":
             raise SystemExit(f"stopped the chain at {name}: {outcome.status}")
