@@ -57,9 +57,10 @@ class Outcome:
     cpu: str = ""  # user + system seconds, and the share of a core they were of the wall
 
 
-def machine() -> str:
+def machine(pinned: str | None = None) -> str:
     """Cores and RAM of this machine and the commit checked out now (``record`` adds
-    ``uname -m``). Taken when a stage starts: others commit to this checkout meanwhile."""
+    ``uname -m``). Taken when a stage starts: others commit to this checkout meanwhile.
+    ``pinned``: the commit whose exported code ran instead of the checkout's."""
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
@@ -67,6 +68,8 @@ def machine() -> str:
                             "flows", "features", "reports"],
                            capture_output=True, text=True, check=False).stdout.strip()
     note = " (+ uncommitted product changes)" if dirty else ""
+    if pinned is not None:
+        commit, note = pinned, " (pinned: its exported code, not the checkout's)"
     return f"{os.cpu_count()} cores, {ram_gb:.0f} GB RAM, commit {commit}{note}"
 
 

@@ -17,6 +17,11 @@ child process on a fresh OUT under ``--root`` (so nothing comes from the flow's 
    processes, each table validated in ``--partitions`` partitions, default N; cluster
    start-up included).
 
+``--pin COMMIT`` runs that commit's code instead of the checkout's (others commit to
+the checkout during a long run): its packages are exported with ``git archive`` into
+``--root``/src-COMMIT, laid out as installed (``features/`` as ``ontrack/features`` ...), and
+put first on the children's ``PYTHONPATH``.
+
 ``--config`` is a district YAML both runs use (e.g. ``resources: {memory_limit: 4GB}``);
 the Dask run gets a copy with ``resources.validation_partitions`` set. ``--runs`` picks one
 or both. When both ran, it checks that they wrote the same indicator, feature, quarantine
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,6 +47,7 @@ import yaml
 from bench_million import machine
 from measure import measure, record
 
+PACKAGES = ("ontrack", "features", "flows", "reports", "models")
 SAME = ("indicators/students.csv", "indicators/rates.csv", "indicators/suppression.csv",
         "features/grade8/matrix.parquet", "features/grade9/matrix.parquet")
 
@@ -59,6 +66,26 @@ def configs(args: argparse.Namespace, partitions: int) -> tuple[list[str], Path]
     return single, dask_config
 
 
+def pinned(commit: str, root: Path) -> tuple[Path, str]:
+    """The source tree of ``commit`` laid out as the installed package, and its short hash."""
+    repo = Path(__file__).resolve().parent.parent
+    short = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", commit],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    tree = root / f"src-{short}"
+    if not (tree / "ontrack" / "__init__.py").exists():
+        export = root / f"src-{short}.export"
+        shutil.rmtree(export, ignore_errors=True)
+        export.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(repo), "archive", short, *PACKAGES],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(export)], input=archive, check=True)
+        for folder in PACKAGES[1:]:
+            (export / folder).rename(export / "ontrack" / folder)
+        shutil.rmtree(tree, ignore_errors=True)
+        export.rename(tree)
+    return tree, short
+
+
 def parse() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,6 +100,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=None, help="district YAML for both runs")
     parser.add_argument("--runs", nargs="+", choices=("single", "dask"), default=["single", "dask"])
     parser.add_argument("--note", default="", help="added to the params column of results.md")
+    parser.add_argument("--pin", default=None, help="run this commit's code (see above)")
     return parser.parse_args()
 
 
@@ -89,7 +117,9 @@ def compare(one: Path, two: Path) -> None:
 def main() -> None:
     """Generate (or reuse) the district, run the chosen refreshes, record and compare them."""
     args = parse()
-    data = args.data or args.root / f"data-{args.students}-{args.years}"
+    args.root = args.root.resolve()
+    args.config = args.config.resolve() if args.config is not None else None
+    data = (args.data or args.root / f"data-{args.students}-{args.years}").resolve()
     if not (data / "students.parquet").exists():
         from ontrack.synth import generate_district
 
@@ -97,6 +127,11 @@ def main() -> None:
     ontrack = [sys.executable, "-m", "ontrack"]
     partitions = args.partitions or args.workers
     single, dask_config = configs(args, partitions)
+    commit = None
+    if args.pin is not None:
+        tree, commit = pinned(args.pin, args.root)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+        os.chdir(tree)  # `python -m` puts the working directory first: not the checkout
     runs = {"single": ("one process", single, args.root / "out-single"),
             "dask": (f"--dask local:{args.workers}, {partitions} validation partitions",
                      ["--dask", f"local:{args.workers}", "--config", str(dask_config)],
@@ -107,7 +142,7 @@ def main() -> None:
     for key in args.runs:
         name, extra, out = runs[key]
         shutil.rmtree(out, ignore_errors=True)
-        before, where = os.getloadavg()[0], machine()
+        before, where = os.getloadavg()[0], machine(commit)
         seconds, peak = measure([*ontrack, "flow", "refresh", str(data), "--out", str(out), *extra])
         after = os.getloadavg()[0]
         print(f"{name}: {seconds:.1f} s, peak {peak:.0f} MB, load {before:.1f} -> {after:.1f}")
