@@ -11,7 +11,7 @@ import pytest
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss
 
-import ontrack.modeling.calibration as calibration
+from ontrack.modeling import calibration
 from ontrack.modeling.bundle import load_bundle, save_bundle
 from ontrack.modeling.calibration import (
     METHODS,
@@ -170,3 +170,22 @@ def test_a_booster_that_does_not_rank_gets_a_flat_calibrator_not_an_inverted_one
     assert np.allclose(risk, y.mean(), atol=1e-9)
     assert calibrator.to_dict()["flat"] is True
     assert all(not np.isfinite(v) for v in scores.values())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_platt_and_beta_fits_are_scikit_learns_logistic_regression(seed: int) -> None:
+    """The calibrators' own Newton solver reaches the optimum of the model scikit-learn's
+    ``LogisticRegression(C=1e6)`` fits (solved tightly), for Platt's one term and beta's two."""
+    from sklearn.linear_model import LogisticRegression
+
+    from ontrack.modeling.calibration import _beta_terms, _logistic
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(80, 2000))
+    margin = rng.normal(size=n) * rng.uniform(0.5, 3.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(rng.uniform(0.3, 2.5) * margin - 0.7)))).astype(float)
+    for features in (margin.reshape(-1, 1), _beta_terms(margin)):
+        reference = LogisticRegression(C=1e6, max_iter=5000, tol=1e-12).fit(features, y)
+        weights, intercept = _logistic(features, y)
+        assert np.allclose(weights, reference.coef_[0], atol=1e-5)
+        assert abs(intercept - reference.intercept_[0]) < 1e-5

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GroupKFold
 
@@ -85,17 +84,55 @@ def _not_rising(method: str, slope: float) -> ValueError:
     )
 
 
-def _logistic(features: np.ndarray, y: np.ndarray) -> LogisticRegression:
-    # Nearly unpenalised: the calibration cohort has hundreds of students per parameter.
-    return LogisticRegression(C=1e6, max_iter=1000).fit(features, y)
+# Nearly unpenalised: the calibration cohort has hundreds of students per parameter.
+# The weights' penalty is 1 / (2 C) of their squared sum, scikit-learn's C = 1e6.
+_PENALTY = 1e-6
+
+
+def _objective(design_1: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    z = design_1 @ beta
+    return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * _PENALTY * beta[1:] @ beta[1:])
+
+
+def _logistic(features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and intercept of the (nearly unpenalised) logistic regression of ``y`` on
+    ``features``: the model of scikit-learn's ``LogisticRegression(C=1e6)``, solved by
+    Newton's method with step halving to the optimum rather than to L-BFGS's tolerance.
+    Why by hand: a calibrator is fitted ~15 times per training fold (three methods, five
+    folds), and scikit-learn's input checks cost more than the two-to-three-parameter
+    fit itself (~10 ms against ~0.2 ms)."""
+    design_1 = np.column_stack([np.ones(len(y)), features])
+    penalty = np.full(design_1.shape[1], _PENALTY)
+    penalty[0] = 0.0
+    beta = np.zeros(design_1.shape[1])
+    value = _objective(design_1, y, beta)
+    for _ in range(100):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (design_1 @ beta)))  # the logistic, without overflow
+        gradient = design_1.T @ (p - y) + penalty * beta
+        scaled = design_1 * np.sqrt(p * (1.0 - p))[:, None]
+        hessian = scaled.T @ scaled + np.diag(penalty) + 1e-12 * np.eye(len(beta))
+        step = np.linalg.solve(hessian, gradient)
+        size = 1.0
+        while size > 1e-10:  # halve until the objective falls (separable data needs it)
+            trial = beta - size * step
+            trial_value = _objective(design_1, y, trial)
+            if trial_value <= value:
+                break
+            size /= 2
+        else:
+            break
+        beta, improvement, value = trial, value - trial_value, trial_value
+        if np.max(np.abs(size * step)) < 1e-10 or improvement < 1e-14 * max(1.0, abs(value)):
+            break
+    return beta[1:], float(beta[0])
 
 
 def _fit_sigmoid(margin: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    fit = _logistic(margin.reshape(-1, 1), y)
-    a = float(fit.coef_[0, 0])
+    weights, intercept = _logistic(margin.reshape(-1, 1), y)
+    a = float(weights[0])
     if a <= 0:
         raise _not_rising("sigmoid", a)
-    return {"a": a, "b": float(fit.intercept_[0])}
+    return {"a": a, "b": intercept}
 
 
 def _beta_terms(margin: np.ndarray) -> np.ndarray:
@@ -107,13 +144,12 @@ def _fit_beta(margin: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Logistic regression on the two beta terms; a term whose weight comes out
     negative is dropped and the other refitted alone, which keeps the map increasing."""
     terms = _beta_terms(margin)
-    fit = _logistic(terms, y)
-    a, b = (float(v) for v in fit.coef_[0])
-    c = float(fit.intercept_[0])
+    weights, c = _logistic(terms, y)
+    a, b = (float(v) for v in weights)
     if a < 0 or b < 0:
         keep = 1 if a < b else 0
-        fit = _logistic(terms[:, [keep]], y)
-        weight, c = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+        weights, c = _logistic(terms[:, [keep]], y)
+        weight = float(weights[0])
         if weight <= 0:
             raise _not_rising("beta", weight)
         a, b = (0.0, weight) if keep else (weight, 0.0)
