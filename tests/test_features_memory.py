@@ -13,7 +13,12 @@ import pytest
 
 from ontrack.config import config_from_dict
 from ontrack.dataset import build
-from ontrack.dataset.build import combine_features, feature_part, plan_features, write_matrix
+from ontrack.dataset.build import (
+    combine_features,
+    feature_part,
+    plan_features,
+    write_matrix,
+)
 from ontrack.dataset.featurize import feature_dictionary, load_feature_set
 
 NAMES = ["b_rate", "a_count"]

@@ -202,9 +202,10 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     names = [f.name for f in used]
     missing = write_matrix(folder / "matrix.parquet", [p["file"] for p in partials],
                            cohort.index, names)
-    write_atomically(folder / "cohort.parquet",
-                     lambda path: cohort.join(attributes).to_parquet(path))
+    with_attributes = cohort.join(attributes)
     del attributes
+    write_atomically(folder / "cohort.parquet", with_attributes.to_parquet)
+    del with_attributes
     (folder / "labels").mkdir(exist_ok=True)
     for name, frame in labels.items():
         frame.to_parquet(folder / "labels" / f"{name}.parquet")
