@@ -181,14 +181,10 @@ def test_pages_of_students_who_left_the_roster_are_removed(scored: dict, tmp_pat
     assert listed == [f"{file_stem(roster['student_id'].iloc[0])}.html"]
 
 
-def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_data(
-        scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every model's profiles and the impact study share the district's as-of indicators;
-    validated files written again (a new run) are never answered from the old ones."""
+def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
+    """The as-of date of every indicator computation profile_data makes from now on."""
     from ontrack.scoring import profile_data
 
-    out = _copy_validated(scored["out"], tmp_path / "out")
-    config, have = scored["config"], profile_data.provided(out)
     calls: list[date] = []
     real = profile_data.student_indicators
 
@@ -197,6 +193,18 @@ def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_d
         return real(con, config, **kwargs)
 
     monkeypatch.setattr(profile_data, "student_indicators", counted)
+    return calls
+
+
+def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_data(
+        scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every model's profiles and the impact study share the district's as-of indicators;
+    validated files written again (a new run) are never answered from the old ones."""
+    from ontrack.scoring import profile_data
+
+    out = _copy_validated(scored["out"], tmp_path / "out")
+    config, have = scored["config"], profile_data.provided(out)
+    calls = _count_indicator_runs(monkeypatch)
     point = (date.fromisoformat(scored["result"].run["as_of"]), (2025,))
     first = profile_data.shared_indicators(out, config, [point], provided=have)[point]
     again = profile_data.shared_indicators(out, config, [point, point], provided=have)[point]
@@ -218,14 +226,7 @@ def test_criteria_warmed_before_the_writers_fork_are_not_computed_again(
     out = _copy_validated(scored["out"], tmp_path / "out")
     config, roster = scored["config"], scored["result"].roster
     ids = roster["student_id"].astype(str).tolist()
-    calls: list[date] = []
-    real = profile_data.student_indicators
-
-    def counted(con: object, config: object, **kwargs: object) -> object:
-        calls.append(kwargs["as_of"])
-        return real(con, config, **kwargs)
-
-    monkeypatch.setattr(profile_data, "student_indicators", counted)
+    calls = _count_indicator_runs(monkeypatch)
     from ontrack.reports.profiles import profiles_through
 
     through = profiles_through(out, config, scored["result"].run)
