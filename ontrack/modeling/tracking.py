@@ -22,6 +22,7 @@ import os
 import sqlite3
 import stat
 import tempfile
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import closing
@@ -36,7 +37,13 @@ from mlflow.types.schema import ColSpec, Schema
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
-from ontrack.modeling.bundle import LoadedModel, ModelIntegrityError, load_bundle, verify_code
+from ontrack.modeling.bundle import (
+    LoadedModel,
+    ModelIntegrityError,
+    load_bundle,
+    verify_code,
+)
+from ontrack.paths import write_atomically
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 MODEL_NAME_IN_RUN = "model"
@@ -133,16 +140,16 @@ def _seed_store(database: Path) -> None:
     if folder is None:
         return
     template = folder / f"mlflow-{mlflow.__version__}.db"
+    partial = database.with_name(f".{database.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         if not template.is_file():
             _build_template(template)
-        partial = _copy_database(template, database)
-        try:
-            os.link(partial, database)  # never replaces a store made meanwhile
-        finally:
-            partial.unlink()
+        _backup(template, partial)
+        os.link(partial, database)  # never replaces a store made meanwhile
     except (OSError, sqlite3.Error):
         return
+    finally:
+        partial.unlink(missing_ok=True)  # also what a failed backup left
 
 
 def _build_template(template: Path) -> None:
@@ -151,17 +158,15 @@ def _build_template(template: Path) -> None:
     with tempfile.TemporaryDirectory(dir=template.parent) as work:
         fresh = Path(work) / "mlflow.db"
         MlflowClient(tracking_uri=f"sqlite:///{fresh}").search_experiments(max_results=1)
-        os.replace(_copy_database(fresh, template), template)
+        write_atomically(template, lambda path: _backup(fresh, path))
 
 
-def _copy_database(source: Path, beside: Path) -> Path:
-    """A copy of the SQLite database ``source`` (online-backup API: consistent even if
-    it is open) in a new temporary file next to ``beside``; returns the copy's path."""
-    partial = beside.with_name(f".{beside.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+def _backup(source: Path, target: Path) -> None:
+    """Copy the SQLite database ``source`` to ``target`` with the online-backup API
+    (consistent even while the source is open)."""
     with closing(sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)) as reader, \
-            closing(sqlite3.connect(partial)) as copy:
+            closing(sqlite3.connect(target)) as copy:
         reader.backup(copy)
-    return partial
 
 
 def experiment_id(client: MlflowClient, config: Config, out_dir: Path, model: str) -> str:
