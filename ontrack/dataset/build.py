@@ -214,7 +214,7 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
         dictionary["missing_rate"] = [missing[n] / len(cohort) for n in dictionary["name"]]
     write_dictionary(dictionary, folder, title=f"Feature dictionary ({model})")
     caught = sorted({w for p in partials for w in p["warnings"]})
-    meta = _meta(model, len(cohort), names, cohort, labels, end, config, caught, folder)
+    meta = _meta(model, names, cohort, labels, end, config, caught, folder)
     (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     # Last: the set is whole. meta.json (written just before, after the data) is left out
     # of the digests: it holds the run's time, so two identical runs would differ.
@@ -241,9 +241,10 @@ def write_matrix(target: Path, files: list[str], index: pd.MultiIndex,
     missing = dict.fromkeys(names, 0)
 
     def write(path: Path) -> None:
+        parts = [pq.ParquetFile(f) for f in files]
         with pq.ParquetWriter(path, schema) as writer:
             for start in range(0, max(len(index), 1), ROW_GROUP_ROWS):
-                chunk = _row_group(files, index, source, start, schema, names)
+                chunk = _row_group(parts, index, source, start, schema, names)
                 for name in names:
                     column = chunk.column(name)
                     missing[name] += column.null_count + _nan_count(column)
@@ -286,14 +287,13 @@ def _matrix_schema(first: str | None, index: pd.MultiIndex, names: list[str]) ->
     return pa.Table.from_pandas(sample).schema
 
 
-def _row_group(files: list[str], index: pd.MultiIndex, source: np.ndarray, start: int,
+def _row_group(parts: list[pq.ParquetFile], index: pd.MultiIndex, source: np.ndarray, start: int,
                schema: pa.Schema, names: list[str]) -> pa.Table:
     """The matrix's rows ``start`` to ``start + ROW_GROUP_ROWS`` in cohort order: each
     feature read one column at a time from every part, then taken into place."""
     rows = source[start:start + ROW_GROUP_ROWS]
     take = pa.array(rows, mask=rows < 0)
     columns = []
-    parts = [pq.ParquetFile(f) for f in files]
     for name in names:
         pieces = [part.read(columns=[name]).column(name) for part in parts]
         whole = pa.chunked_array([c for p in pieces for c in p.chunks], type=schema.field(name).type)
@@ -314,7 +314,6 @@ def _nan_count(column: pa.ChunkedArray) -> int:
 
 def _meta(
     model: str,
-    rows: int,
     features: list[str],
     cohort: pd.DataFrame,
     labels: dict[str, pd.DataFrame],
@@ -326,7 +325,7 @@ def _meta(
     """The ``meta.json`` stamp of a built data set: its shape, dates, labels and origin."""
     return {
         "model": model,
-        "rows": rows,
+        "rows": len(cohort),  # the matrix has a row per cohort row
         "students": int(cohort.index.get_level_values("student_id").nunique()),
         "as_of_dates": sorted({str(d.date()) for d in cohort.index.levels[1]}),
         "features": features,
