@@ -72,8 +72,11 @@ def _grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
         values = frame.iloc[:, i].astype(object).tolist()
         for j in np.flatnonzero(missing[:, i]).tolist():
             values[j] = None
-        columns.append([v.item() if isinstance(v, np.generic) else v for v in values]
-                       if any(isinstance(v, np.generic) for v in values[:1]) else values)
+        # An object column may hold numpy scalars in any row; a typed column's tolist
+        # already gave Python values.
+        if frame.dtypes.iloc[i] == object:
+            values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        columns.append(values)
     key = names.index("student_id")
     for values in zip(*columns, strict=True):
         out.setdefault(str(values[key]), []).append(dict(zip(names, values, strict=True)))
