@@ -17,6 +17,12 @@ import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.shared_outputs import SYNTH, TRAIN_CONFIG, snapshot, xdist_group_of
+from tests.xdist_groups import (
+    SuiteGroupScheduling,
+    remove_groups_folder,
+    tell_worker_where,
+    write_worker_groups,
+)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -116,6 +122,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    write_worker_groups(config, groups)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Tell each xdist worker where to write the groups it collected."""
+    tell_worker_where(node, node.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Schedule by the suite's groups (tests/xdist_groups.py says why not xdist's own)."""
+    if config.getvalue("dist") == "loadgroup":
+        return SuiteGroupScheduling(config, log)
+    return None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    remove_groups_folder(config)
 
 
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict]) -> dict:
