@@ -94,6 +94,19 @@ def memory_limit(config: Config) -> str:
     return f"{max(1, int(machine_memory() * float(share.group(1)) / 100) >> 20)}MiB"
 
 
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_limit_bytes(config: Config) -> int:
+    """The configured memory limit in bytes: what a stage sizes its in-memory batches
+    (pandas frames, Arrow tables) from, so that the whole process stays within it."""
+    size = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", memory_limit(config).lower())
+    if size is None or size.group(2) not in _UNITS:  # pragma: no cover - validated above
+        raise ValueError(f"resources.memory_limit must be a size. Got {memory_limit(config)!r} instead.")
+    return int(float(size.group(1)) * _UNITS[size.group(2)])
+
+
 def temp_directory(config: Config, out: Path | str | None, spill: Path | None = None) -> Path:
     """Where DuckDB spills: ``resources.temp_directory``, else the caller's ``spill``
     folder, else ``OUT/.tmp``, else the system's temporary folder (never the caller's
