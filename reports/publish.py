@@ -16,21 +16,24 @@ reach only the roster files and the follow-up lists (``OUT/followup/<school>.csv
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Callable
-from typing import Any
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 from ontrack.reports.profiles import profiles_through, write_profiles
 from ontrack.reports.roster_html import render_index, tier_order
-from ontrack.reports.roster_values import model_header, roster_order, rule_lines, tiers_text  # noqa: F401
-from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
+from ontrack.reports.roster_values import (  # noqa: F401
+    model_header,
+    roster_order,
+    rule_lines,
+    tiers_text,
+)
+from ontrack.reports.rosters import RosterMeta, write_table_csv
+from ontrack.reports.workers import can_fork, forked_map, publish_school, run_jobs  # noqa: F401
 
 from ontrack.config import Config
 from ontrack.modeling.baselines import roster_columns
@@ -49,7 +52,7 @@ FIRST = ["student_id", "student_name", "school_id", "school_name", "grade_level"
          "model", "ranked_by", "risk", "risk_tier", "rank", "change", "current_support", "alerts", "reason_1",
          "reason_2", "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
-# From this many files on, rosters are written by two processes (starting them costs ~2 s).
+# From this many files on, rosters are written by two processes (workers.run_jobs).
 POOL_FROM = 24
 PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
 
@@ -135,13 +138,13 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
                        base_value=result.base_value, through=through)
 
     schools = sorted(roster["school_id"].astype(str).unique())
-    if len(roster) < PROFILES_POOL_FROM or len(schools) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if len(roster) < PROFILES_POOL_FROM or len(schools) < 2 or not can_fork():
         part(roster)
         return
     # The district's criteria at each checkpoint, computed here once: both forked
     # writers inherit them (each computed them for the whole district before).
     warm_criteria(out_dir, config, roster["student_id"].astype(str).tolist(), through=through)
-    _forked_map(part, [roster[roster["school_id"].astype(str).isin(half)] for half in _halves(roster)], workers=2)
+    forked_map(part, [roster[roster["school_id"].astype(str).isin(half)] for half in _halves(roster)], workers=2)
 
 
 def _halves(roster: pd.DataFrame) -> list[set[str]]:
@@ -196,7 +199,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
             jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id),
                          None, None))
-    (run_wave or run_jobs)(jobs)  # each job's files land in ``folder``: swapped in by the caller
+    (run_wave or _run_jobs)(jobs)  # each job's files land in ``folder``: swapped in by the caller
     write_index(folder, [job[:4] for job in jobs])
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
@@ -290,57 +293,9 @@ def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
     write_table_csv(combined, path)
 
 
-def publish_school(rows: pd.DataFrame, meta: RosterMeta, folder: Path, stem: str,
-                   followup: pd.DataFrame | None = None, followup_path: Path | None = None) -> list[Path]:
-    """One school's (or counselor's) published files: ``folder/<stem>.csv``, ``.xlsx``,
-    ``.html`` and, for a school, its follow-up list at ``followup_path``. A pure function
-    of its arguments that writes only its own files (each atomically): the unit that runs
-    in a worker process here and that a Dask task can run as it is."""
-    paths = list(write_roster(rows, meta, folder, stem).values())
-    if followup is not None and followup_path is not None:
-        paths.append(write_table_csv(followup, followup_path))
-    return paths
-
-
-def _publish_job(job: tuple) -> list[Path]:
-    return publish_school(*job)
-
-
-def run_jobs(jobs: list[tuple]) -> list[Path]:
-    """Every school's and counselor's files (:func:`publish_school`); from
-    :data:`POOL_FROM` jobs on, in two worker processes. Forked where the system can: a
-    forked worker has ontrack imported and reads its jobs from the parent's memory, where
-    a spawned one pays ~1.5 s of imports and a pickled copy of every frame. Threads gain
-    nothing: rendering is pure Python and holds the GIL (benchmarks/results.md)."""
-    workers = min(2, os.cpu_count() or 1)
-    if len(jobs) < POOL_FROM or workers < 2:
-        return [path for job in jobs for path in _publish_job(job)]
-    chunk = max(1, len(jobs) // (8 * workers))
-    if "fork" in multiprocessing.get_all_start_methods():
-        return [path for paths in _forked_map(_publish_job, jobs, workers=workers, chunksize=chunk)
-                for path in paths]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return [path for paths in pool.map(_publish_job, jobs, chunksize=chunk) for path in paths]
-
-
-_FORKED: list[tuple[Callable[[Any], Any], Any]] = []  # (function, argument) a forked worker reads by index
-
-
-def _forked_map(function: Callable[[Any], Any], arguments: list, *, workers: int,
-                chunksize: int = 1) -> list:
-    """``function`` over ``arguments`` in forked worker processes, which read them from
-    this process's memory (nothing pickled on the way in, ontrack already imported)."""
-    _FORKED[:] = [(function, argument) for argument in arguments]
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_forked_call, range(len(arguments)), chunksize=chunksize))
-    finally:
-        _FORKED.clear()
-
-
-def _forked_call(index: int) -> Any:
-    function, argument = _FORKED[index]
-    return function(argument)
+def _run_jobs(jobs: list[tuple]) -> list[Path]:
+    """The default ``run_wave``: :func:`ontrack.reports.workers.run_jobs` from :data:`POOL_FROM` jobs on."""
+    return run_jobs(jobs, pool_from=POOL_FROM)
 
 
 def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:

@@ -1,0 +1,81 @@
+"""The file writers of a scoring run: one school's (or counselor's) files as a pure
+function of its arguments, and the forked process pool that writes many of them.
+
+Split from :mod:`ontrack.reports.publish`, which decides what each file holds; this
+module only writes and fans out. Forked workers read their arguments from the parent's
+memory (nothing pickled on the way in, ontrack already imported), so the parent's peak
+memory is what a run costs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ontrack.reports.rosters import RosterMeta, write_roster, write_table_csv
+
+# From this many files on, rosters are written by two processes (starting them costs ~2 s).
+POOL_FROM = 24
+
+
+def publish_school(rows: pd.DataFrame, meta: RosterMeta, folder: Path, stem: str,
+                   followup: pd.DataFrame | None = None, followup_path: Path | None = None) -> list[Path]:
+    """One school's (or counselor's) published files: ``folder/<stem>.csv``, ``.xlsx``,
+    ``.html`` and, for a school, its follow-up list at ``followup_path``. A pure function
+    of its arguments that writes only its own files (each atomically): the unit that runs
+    in a worker process here and that a Dask task can run as it is."""
+    paths = list(write_roster(rows, meta, folder, stem).values())
+    if followup is not None and followup_path is not None:
+        paths.append(write_table_csv(followup, followup_path))
+    return paths
+
+
+def _publish_job(job: tuple) -> list[Path]:
+    return publish_school(*job)
+
+
+def run_jobs(jobs: list[tuple], *, pool_from: int = POOL_FROM) -> list[Path]:
+    """Every school's and counselor's files (:func:`publish_school`); from ``pool_from``
+    jobs on, in two worker processes. Forked where the system can: a forked worker has
+    ontrack imported and reads its jobs from the parent's memory, where a spawned one
+    pays ~1.5 s of imports and a pickled copy of every frame. Threads gain nothing:
+    rendering is pure Python and holds the GIL (benchmarks/results.md)."""
+    workers = min(2, os.cpu_count() or 1)
+    if len(jobs) < pool_from or workers < 2:
+        return [path for job in jobs for path in _publish_job(job)]
+    chunk = max(1, len(jobs) // (8 * workers))
+    if can_fork():
+        return [path for paths in forked_map(_publish_job, jobs, workers=workers, chunksize=chunk)
+                for path in paths]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [path for paths in pool.map(_publish_job, jobs, chunksize=chunk) for path in paths]
+
+
+def can_fork() -> bool:
+    """Whether this system starts worker processes by forking (not on Windows or macOS's default)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+_FORKED: list[tuple[Callable[[Any], Any], Any]] = []  # (function, argument) a forked worker reads by index
+
+
+def forked_map(function: Callable[[Any], Any], arguments: list, *, workers: int,
+               chunksize: int = 1) -> list:
+    """``function`` over ``arguments`` in forked worker processes, which read them from
+    this process's memory (nothing pickled on the way in, ontrack already imported)."""
+    _FORKED[:] = [(function, argument) for argument in arguments]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_forked_call, range(len(arguments)), chunksize=chunksize))
+    finally:
+        _FORKED.clear()
+
+
+def _forked_call(index: int) -> Any:
+    function, argument = _FORKED[index]
+    return function(argument)
