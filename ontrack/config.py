@@ -8,9 +8,10 @@ One data directory may hold several districts (CONTRACT §1): ``rules`` holds th
 district rules and ``districts`` overrides any of them per ``district_id``.
 
 This module holds the root :class:`Config` and its loading. The district rules are in
-:mod:`ontrack.district_rules`, the settings of the pipeline's stages in
-:mod:`ontrack.pipeline_settings` and :mod:`ontrack.support_settings`; all are re-exported
-here, so ``from ontrack.config import ScoringConfig`` keeps working.
+:mod:`ontrack.district_rules`, the model declarations in :mod:`ontrack.model_settings`,
+the settings of the pipeline's stages in :mod:`ontrack.pipeline_settings` and
+:mod:`ontrack.support_settings`; all are re-exported here, so
+``from ontrack.config import ScoringConfig`` keeps working.
 """
 
 from __future__ import annotations
