@@ -30,7 +30,7 @@ from ontrack.synth.events import (
 )
 from ontrack.synth.marks import marks_table, simulate_marks
 from ontrack.synth.mess import Mess, MessItem
-from ontrack.synth.roster import YearRoster, close_year, initial_population, plan_year
+from ontrack.synth.roster import YearRoster, initial_population, plan_year
 from ontrack.synth.sink import FORMATS, TABLES, TRUTH, TableSink
 from ontrack.synth.support import Support, interventions_table, support_spec
 from ontrack.synth.tables import (
@@ -47,6 +47,7 @@ from ontrack.synth.world import (
     grade_targets,
     student_id_strings,
 )
+from ontrack.synth.year_end import close_year
 
 MARKER = "_synth.json"
 BURN_IN_YEARS = 3
