@@ -1,10 +1,14 @@
 """How much of the machine a run may use: the ``resources:`` section and DuckDB connections.
 
-Every DuckDB connection ontrack opens goes through :func:`connect` (or gets the same
-settings with :func:`apply`): its memory limit is ``resources.memory_limit`` (default:
-half of the machine's memory, or of the container's limit when it is lower), beyond
-which DuckDB spills to ``resources.temp_directory`` (default: ``OUT/.tmp``). A run then
-stays within the limit on one machine however large the district (CONTRACT §5).
+``resources.memory_limit`` (default: half of the machine's memory, or of the container's
+limit when it is lower) is the limit of the whole PROCESS. DuckDB gets a fixed share of
+it (:data:`DUCKDB_SHARE`, :func:`duckdb_memory_limit`): every DuckDB connection ontrack
+opens goes through :func:`connect` (or gets the same settings with :func:`apply`) and
+spills to ``resources.temp_directory`` (default: ``OUT/.tmp``) beyond that share. The
+rest is left for what else the process holds: Python and its libraries, pandas and
+Arrow frames (sized from :func:`outside_duckdb_bytes`), and DuckDB's own allocations
+outside its buffer pool. A run then stays within the limit on one machine however large
+the district (CONTRACT §5).
 
 The section changes how a run uses the machine, never what it writes: it is left out of
 the config hash, like ``engine``.
@@ -35,10 +39,11 @@ class ResourcesConfig(_Frozen):
     """The ``resources:`` section: memory and spill space for every DuckDB connection."""
 
     memory_limit: str = Field(
-        "50%", description="DuckDB's memory limit for every connection: a share of the "
-        "machine's memory (`50%`) or a size (`4GB`, `512MiB`). Beyond it DuckDB spills to "
-        "`temp_directory`. When left at its default, an `engine.memory_limit` the config "
-        "sets is used instead."
+        "50%", description="The memory a run's process may use: a share of the machine's "
+        "memory (`50%`) or a size (`4GB`, `512MiB`). DuckDB gets 60% of it and spills to "
+        "`temp_directory` beyond that; the rest is for Python, pandas and Arrow frames and "
+        "DuckDB's allocations outside its buffer pool. When left at its default, an "
+        "`engine.memory_limit` the config sets is used instead."
     )
     temp_directory: str | None = Field(
         None, description="Where DuckDB spills when over the limit; default `OUT/.tmp`."
@@ -83,7 +88,8 @@ def machine_memory() -> int:
 
 
 def memory_limit(config: Config) -> str:
-    """The limit DuckDB is given, in DuckDB's words (``"12288MiB"``, ``"4GB"``)."""
+    """The configured process limit, in DuckDB's words (``"12288MiB"``, ``"4GB"``): a
+    share of memory is resolved against :func:`machine_memory`."""
     chosen = config.resources.memory_limit
     if "memory_limit" not in config.resources.model_fields_set and \
             "memory_limit" in config.engine.model_fields_set:
@@ -96,15 +102,37 @@ def memory_limit(config: Config) -> str:
 
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+# DuckDB's share of the process limit: DuckDB's RSS runs beyond its own limit (memory its
+# buffer pool does not count), and the interpreter with pandas, Arrow and DuckDB loaded
+# holds ~0.1 GB before any frame (measurements: docs/validation.md, "Within the limit").
+DUCKDB_SHARE = 0.6
+DUCKDB_FLOOR = 64 << 20  # DuckDB cannot run a query in much less
 
 
 def memory_limit_bytes(config: Config) -> int:
-    """The configured memory limit in bytes: what a stage sizes its in-memory batches
-    (pandas frames, Arrow tables) from, so that the whole process stays within it."""
+    """The configured limit of the whole process, in bytes."""
     size = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", memory_limit(config).lower())
     if size is None or size.group(2) not in _UNITS:  # pragma: no cover - validated above
         raise ValueError(f"resources.memory_limit must be a size. Got {memory_limit(config)!r} instead.")
     return int(float(size.group(1)) * _UNITS[size.group(2)])
+
+
+def duckdb_limit_bytes(config: Config) -> int:
+    """DuckDB's share of the process limit, in bytes (:data:`DUCKDB_SHARE`, at least
+    :data:`DUCKDB_FLOOR`, never more than the limit itself)."""
+    total = memory_limit_bytes(config)
+    return min(total, max(DUCKDB_FLOOR, int(total * DUCKDB_SHARE)))
+
+
+def duckdb_memory_limit(config: Config) -> str:
+    """The ``memory_limit`` every DuckDB connection is given, in DuckDB's words."""
+    return f"{duckdb_limit_bytes(config) >> 20}MiB"
+
+
+def outside_duckdb_bytes(config: Config) -> int:
+    """What the process may hold besides DuckDB's share: the budget for a stage's
+    in-memory batches (pandas frames, Arrow tables) and the interpreter itself."""
+    return memory_limit_bytes(config) - duckdb_limit_bytes(config)
 
 
 def temp_directory(config: Config, out: Path | str | None, spill: Path | None = None) -> Path:
@@ -122,10 +150,11 @@ def temp_directory(config: Config, out: Path | str | None, spill: Path | None = 
 
 def apply(con: duckdb.DuckDBPyConnection, config: Config, out: Path | str | None = None,
           *, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Give an open connection the configured memory limit, spill folder and threads."""
+    """Give an open connection DuckDB's share of the memory limit, the spill folder
+    and the threads."""
     spill = temp_directory(config, out, spill)
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute("SET memory_limit = ?", [memory_limit(config)])
+    con.execute("SET memory_limit = ?", [duckdb_memory_limit(config)])
     con.execute("SET temp_directory = ?", [str(spill)])
     if config.engine.threads:
         con.execute(f"SET threads = {int(config.engine.threads)}")

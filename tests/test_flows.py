@@ -119,15 +119,15 @@ def test_a_pickle_record_under_a_steps_key_is_never_unpickled(prefect_harness, t
 
 def test_the_memory_limit_reaches_every_duckdb_connection(tmp_path: Path) -> None:
     from ontrack.config import config_from_dict
-    from ontrack.resources import connect, machine_memory, memory_limit
+    from ontrack.resources import connect, duckdb_memory_limit, machine_memory, memory_limit
 
     def setting(con, name: str) -> str:
         return con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
 
     sized = config_from_dict({"resources": {"memory_limit": "1GB"}})
     con = connect(sized, tmp_path)
-    reference = __import__("duckdb").connect()
-    reference.execute("SET memory_limit = '1GB'")
+    reference = __import__("duckdb").connect()  # DuckDB gets its share of the process limit
+    reference.execute(f"SET memory_limit = '{duckdb_memory_limit(sized)}'")
     assert setting(con, "memory_limit") == setting(reference, "memory_limit")
     assert Path(setting(con, "temp_directory")) == tmp_path / ".tmp"
     from ontrack.validation.store import connect as validation_connect  # validation's own

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +77,25 @@ class Job:
     max_columns: int = MAX_COLUMNS  # prepare
 
 
+# One validation job at a time in a process. A job run as a task opens a DuckDB database
+# of its own, with DuckDB's whole share of resources.memory_limit and all its threads: a
+# flow's thread-pool task runner (or a Dask worker with several threads) running a wave's
+# jobs at once would multiply both (9 tables of a level: 9 shares, 18 threads on 2 cores).
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def run_job(data_dir: Path | str, out_dir: Path | str, config: Config, job: Job,
             con: duckdb.DuckDBPyConnection | None = None) -> PreparedTable | PartResult | TableReport | None:
-    """Run one :class:`Job` (on ``con``, or on a connection of its own as a task)."""
+    """Run one :class:`Job` (on ``con``, or on a connection of its own as a task; such
+    tasks run one at a time per process, each DuckDB's share of the memory limit)."""
+    if con is not None:
+        return _run(data_dir, out_dir, config, job, con)
+    with _ONE_AT_A_TIME:
+        return _run(data_dir, out_dir, config, job, None)
+
+
+def _run(data_dir: Path | str, out_dir: Path | str, config: Config, job: Job,
+         con: duckdb.DuckDBPyConnection | None) -> PreparedTable | PartResult | TableReport | None:
     if job.step == "prepare":
         return prepare_table(data_dir, out_dir, job.table, config, job.max_columns, con)
     if job.step == "check":
