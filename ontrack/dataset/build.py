@@ -26,6 +26,7 @@ from pandas.util import hash_pandas_object
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
+from ontrack.dataset.budget import chunk_rows, part_rows
 from ontrack.dataset.cohorts import build_cohort
 from ontrack.dataset.featureset import FeatureSet
 from ontrack.dataset.featurize import (
@@ -80,8 +81,9 @@ def plan_features(out_dir: Path, config: Config, *, model: str,
                   progress: Callable[[str], None] | None = None) -> list[dict]:
     """Build the cohort (kept for the parts in ``OUT/.parts/features/<model>/``) and list
     the parts (:func:`group_checkpoints`): consecutive checkpoints of at most
-    ``resources.feature_part_rows`` cohort rows, each in ``resources.student_buckets``
-    buckets of students."""
+    ``resources.feature_part_rows`` cohort rows (fewer when ``resources.memory_limit``
+    cannot hold that many: :func:`ontrack.dataset.budget.part_rows`), each in
+    ``resources.student_buckets`` buckets of students."""
     say = progress or (lambda _msg: None)
     con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
@@ -95,8 +97,7 @@ def plan_features(out_dir: Path, config: Config, *, model: str,
     write_atomically(folder / COHORT_FILE, lambda path: cohort.to_parquet(path))
     days = pd.Series(cohort.index.get_level_values("as_of_date").date).astype("str")
     counts = sorted(days.value_counts().items())
-    return group_checkpoints(counts, config.resources.feature_part_rows,
-                             config.resources.student_buckets)
+    return group_checkpoints(counts, part_rows(config), config.resources.student_buckets)
 
 
 def group_checkpoints(counts: list[tuple[str, int]], part_rows: int,
@@ -129,11 +130,13 @@ def group_checkpoints(counts: list[tuple[str, int]], part_rows: int,
     return parts
 
 
-def _part_rows(cohort: pd.DataFrame, part: dict) -> pd.DataFrame:
-    """The cohort rows of one part: its checkpoints, its bucket of student IDs."""
+def _part_rows(file: Path, part: dict) -> pd.DataFrame:
+    """The cohort rows of one part, read from the cohort ``file``: its checkpoints (only
+    those rows are read), its bucket of student IDs."""
     if part["as_of"] is None:
-        return cohort
-    days = pd.to_datetime(pd.Series(part["as_of"]))
+        return pd.read_parquet(file)
+    days = list(pd.to_datetime(pd.Series(part["as_of"])))
+    cohort = pd.read_parquet(file, filters=[("as_of_date", "in", days)])
     keep = cohort.index.get_level_values("as_of_date").isin(days)
     if part["buckets"] > 1:
         ids = pd.Series(cohort.index.get_level_values("student_id"))
@@ -148,13 +151,12 @@ def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
     ``OUT/.parts/features/<model>/<first as_of>[_<last as_of>]_<bucket>.parquet``; its
     file, rows and warnings."""
     folder = parts_dir(out_dir, "features", model)
-    cohort = pd.read_parquet(folder / COHORT_FILE)
-    rows = _part_rows(cohort, part)
+    rows = _part_rows(folder / COHORT_FILE, part)
     con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            used = _used(config, model, feature_set, cohort)
+            used = _used(config, model, feature_set, _grades(folder / COHORT_FILE))
             matrix = build_feature_matrix(con, rows, used, config, provided=provided(out_dir),
                                           progress=progress)
     finally:
@@ -166,10 +168,16 @@ def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
     return {"file": str(target), "rows": len(matrix), "warnings": [str(w.message) for w in caught]}
 
 
-def _used(config: Config, model: str, feature_set: str | None, cohort: pd.DataFrame) -> FeatureSet:
+def _grades(file: Path) -> list[int]:
+    """The grades of the whole cohort in ``file`` (one column read)."""
+    column = pq.read_table(file, columns=["grade_level"]).column("grade_level")
+    return [int(g) for g in pc.unique(column).to_pylist()]
+
+
+def _used(config: Config, model: str, feature_set: str | None, grades: list[int]) -> FeatureSet:
     """The features the model's matrix holds, for the grades of its whole cohort."""
     features = load_feature_set(feature_set or config.model_spec(model).feature_set)
-    return features.for_config(config).for_grades(cohort["grade_level"].unique())
+    return features.for_config(config).for_grades(grades)
 
 
 def combine_features(out_dir: Path, config: Config, partials: list[dict], *, model: str,
@@ -186,14 +194,15 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     cohort = pd.read_parquet(staged / COHORT_FILE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the parts recorded these warnings already
-        used = _used(config, model, feature_set, cohort)
+        used = _used(config, model, feature_set, _grades(staged / COHORT_FILE))
     have = provided(out_dir)
     con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         end = data_end or data_end_date(con)
         say("labels")
         labels = _labels(con, cohort, config, have, end, spec.grade)
-        attributes = _attributes(con, cohort)
+        say("equity attributes")
+        with_attributes = _with_attributes(con, cohort, chunk_rows(config))
     finally:
         con.close()
     folder = Path(out_dir) / "features" / model
@@ -202,8 +211,6 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     names = [f.name for f in used]
     missing = write_matrix(folder / "matrix.parquet", [p["file"] for p in partials],
                            cohort.index, names)
-    with_attributes = cohort.join(attributes)
-    del attributes
     write_atomically(folder / "cohort.parquet", with_attributes.to_parquet)
     del with_attributes
     (folder / "labels").mkdir(exist_ok=True)
@@ -350,7 +357,19 @@ def _labels(
     """Every label honest for the grade that the data allows (graduation only with
     outcomes), by name."""
     names = [n for n in LABELS if can_build(n, grade, have)]
-    return {n: build_labels(con, cohort, config, label=n, data_end=end) for n in names}
+    size = chunk_rows(config)
+    return {n: build_labels(con, cohort, config, label=n, data_end=end, chunk_rows=size)
+            for n in names}
+
+
+def _with_attributes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame,
+                     size: int) -> pd.DataFrame:
+    """The cohort with each row's equity attributes, looked up ``size`` rows at a time
+    (one row's attributes never depend on another's)."""
+    chunks = [cohort.iloc[start:start + size] for start in range(0, max(len(cohort), 1), size)]
+    joined = [chunk.join(_attributes(con, chunk)) for chunk in chunks]
+    del chunks
+    return joined[0] if len(joined) == 1 else pd.concat(joined)
 
 
 def _attributes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame) -> pd.DataFrame:

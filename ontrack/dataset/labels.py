@@ -31,7 +31,8 @@ the as-of date 2023-10-31 (school year 2024; Jul 1 calendar; data ending 2029-06
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import duckdb
@@ -94,6 +95,7 @@ def build_labels(
     label: str = "off_track_9",
     policy: LabelPolicy | None = None,
     data_end: date | None = None,
+    chunk_rows: int | None = None,
 ) -> pd.DataFrame:
     """The label of every cohort row, with the reason and the window's closing date.
 
@@ -105,6 +107,10 @@ def build_labels(
     label : ``off_track_9`` or ``not_graduated_4yr``.
     policy : treatment of still-enrolled / unknown outcomes and retentions.
     data_end : the date the data runs to (default: the latest date in the data).
+    chunk_rows : build the labels this many cohort rows at a time (default: all at
+        once). Each row's label reads only its own student's records, so the result is
+        the same for any size; a smaller one holds less in memory (and asks DuckDB for
+        fewer students at a time).
 
     Returns
     -------
@@ -119,6 +125,18 @@ def build_labels(
         )
     policy = policy or config.label
     end = data_end if data_end is not None else data_end_date(con)
+    size = max(1, chunk_rows or len(cohort))
+    chunks = [_label_chunk(con, cohort.iloc[start:start + size], config, label, policy, end)
+              for start in range(0, max(len(cohort), 1), size)]
+    out = chunks[0] if len(chunks) == 1 else pd.concat(chunks)
+    del chunks
+    out.index = cohort.index
+    return out
+
+
+def _label_chunk(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame, config: Config,
+                 label: str, policy: LabelPolicy, end: date | None) -> pd.DataFrame:
+    """``build_labels`` of some cohort rows: the queries read only their students."""
     rows = cohort.reset_index()
     if label == "off_track_9":
         out = _off_track_9(con, rows, config, policy)
@@ -130,26 +148,41 @@ def build_labels(
         still_open = out["window_end"] > pd.Timestamp(end)
     out.loc[still_open, "outcome"] = "window_open"
     out.loc[still_open, "label"] = np.nan
-    out.index = cohort.index
     return out[list(LABEL_COLUMNS)]
 
 
+@contextmanager
+def _students(con: duckdb.DuckDBPyConnection, ids: pd.Series) -> Iterator[str]:
+    """The distinct ``ids`` as a relation queries can filter on (its SQL name)."""
+    name = "__ontrack_label_students"
+    con.register(name, pd.DataFrame({"student_id": pd.Series(ids, dtype="str").unique()}))
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
 def _year_end(rows: pd.DataFrame, years: pd.Series, config: Config) -> pd.Series:
-    """End of school year ``years`` per row, on the row's district calendar."""
-    ends = [
-        pd.Timestamp(config.rules_for(d).year_end(int(y))) if pd.notna(y) else pd.NaT
-        for d, y in zip(rows["district_id"], years, strict=True)
-    ]
+    """End of school year ``years`` per row, on the row's district calendar (computed
+    once per district and year, not per row)."""
+    keys = pd.DataFrame({"district": rows["district_id"].to_numpy(),
+                         "year": pd.Series(years).to_numpy(dtype="float64")})
+    ends = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for (district, year), at in keys.groupby(["district", "year"], dropna=True).indices.items():
+        ends[at] = np.datetime64(config.rules_for(district).year_end(int(year)), "ns")
     return pd.Series(ends, index=rows.index, dtype="datetime64[ns]")
 
 
-def _grades_by_year(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Each student-year's grade: that of its latest enrollment spell (two spells that
-    start the same day: the higher grade, so the answer never depends on row order)."""
-    frame = con.execute(
-        "SELECT student_id, school_year, arg_max(grade_level, (entry_date, grade_level)) AS grade "
-        "FROM main.enrollments GROUP BY ALL"
-    ).df()
+def _grades_by_year(con: duckdb.DuckDBPyConnection, ids: pd.Series) -> pd.DataFrame:
+    """Each student-year's grade of the students ``ids``: that of its latest enrollment
+    spell (two spells that start the same day: the higher grade, so the answer never
+    depends on row order)."""
+    with _students(con, ids) as students:
+        frame = con.execute(
+            "SELECT student_id, school_year, "
+            "arg_max(grade_level, (entry_date, grade_level)) AS grade FROM main.enrollments "
+            f"WHERE student_id IN (SELECT student_id FROM {students}) GROUP BY ALL"
+        ).df()
     return frame.astype({"student_id": "str", "school_year": "int64", "grade": "int64"})
 
 
@@ -159,7 +192,7 @@ def _off_track_9(
     config: Config,
     policy: LabelPolicy,
 ) -> pd.DataFrame:
-    grades = _grades_by_year(con)
+    grades = _grades_by_year(con, rows["student_id"])
     nxt = rows[["student_id"]].assign(school_year=rows["school_year"] + 1)
     keys = ["student_id", "school_year"]
     next_grade = nxt.merge(grades, on=keys, how="left")["grade"]
@@ -221,7 +254,7 @@ def _not_graduated(
     config: Config,
     policy: LabelPolicy,
 ) -> pd.DataFrame:
-    grades = _grades_by_year(con)
+    grades = _grades_by_year(con, rows["student_id"])
     ninth = grades[grades["grade"] == 9]
     first9 = ninth.groupby("student_id", as_index=False)["school_year"].min()
     start = rows[["student_id"]].merge(first9, on="student_id", how="left")
@@ -236,9 +269,11 @@ def _not_graduated(
     start[grade == 8] = rows["school_year"] + 1
     start[~grade.between(8, 12)] = np.nan
     deadline = _year_end(rows, start + YEARS_TO_GRADUATE - 1, config)
-    outcomes = con.execute(
-        "SELECT student_id, outcome, outcome_date FROM main.outcomes"
-    ).df()
+    with _students(con, rows["student_id"]) as students:
+        outcomes = con.execute(
+            "SELECT student_id, outcome, outcome_date FROM main.outcomes "
+            f"WHERE student_id IN (SELECT student_id FROM {students})"
+        ).df()
     outcomes = outcomes.astype({"student_id": "str"})
     found = rows[["student_id"]].merge(outcomes, on="student_id", how="left")
     what = pd.Series(found["outcome"].to_numpy(dtype="object"), index=rows.index)
