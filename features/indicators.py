@@ -2,23 +2,23 @@
 
 Computed by ``ontrack.indicators`` (never re-implemented here) as of each as-of date:
 the indicators count only records known by then (their own clipping, held to the same
-time-travel test as every feature). Readiness applies to 8th-grade student-years and
-on-track to 9th-grade ones, so each feature is declared for the grade it describes; a
-flag is 1 (criterion met), 0 (not met) or missing (unknown: its data is missing).
+time-travel test as every feature). Every as-of date of the cohort is computed in one
+pass (``indicators_as_of``: each student-year's records counted once per as-of date
+they do not pass), not one run of the rules per date. Readiness applies to 8th-grade
+student-years and on-track to 9th-grade ones, so each feature is declared for the grade
+it describes; a flag is 1 (criterion met), 0 (not met) or missing (unknown: its data
+is missing).
 """
 
 from __future__ import annotations
-
-from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from ontrack.dataset.asof import scoped
 from ontrack.config import Config
 from ontrack.dataset.featurize import feature, source
-from ontrack.indicators import FLAG_COLUMNS, student_indicators
+from ontrack.indicators import FLAG_COLUMNS, indicators_as_of
 from ontrack.validation.store import provided_tables
 
 RULES = ("hs_readiness_8", "on_track_9")
@@ -42,6 +42,8 @@ TABLES = (
     "discipline",
     "student_years",
 )
+# School years whose rule rows each cohort row reads: its own (0) and the one before (1).
+YEAR_OFFSETS = (0, 1)
 
 
 def _as_float(values: pd.Series) -> pd.Series:
@@ -51,16 +53,19 @@ def _as_float(values: pd.Series) -> pd.Series:
 
 
 def _rule_columns(keys: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Per cohort row: credit unit, required courses and share of the year elapsed."""
+    """Per cohort row: credit unit, required courses and share of the year elapsed
+    (worked out once per district, school year and as-of date)."""
+    points = keys[["district_id", "school_year", "as_of_date"]].drop_duplicates()
     units, required, shares = [], [], []
-    for row in keys.itertuples(index=False):
+    for row in points.itertuples(index=False):
         rules = config.rules_for(row.district_id)
         start, end = rules.year_start(row.school_year), rules.year_end(row.school_year)
         elapsed = (row.as_of_date.date() - start).days + 1
         shares.append(min(1.0, elapsed / ((end - start).days + 1)))
         units.append(rules.credit_unit)
         required.append(rules.on_track.full_year_courses_required)
-    return keys.assign(credit_unit=units, courses_required=required, year_share=shares)
+    points = points.assign(credit_unit=units, courses_required=required, year_share=shares)
+    return keys.merge(points, on=["district_id", "school_year", "as_of_date"], how="left")
 
 
 @source(tables=TABLES, frame=True)
@@ -71,47 +76,30 @@ def indicator_criteria(
     and last school year, from ontrack.indicators as of that date."""
     keys = cohort.reset_index()
     keys = keys[["student_id", "as_of_date", "school_year", "district_id"]]
-    keys = _rule_columns(keys, config)
-    have = provided_tables(con)
-    parts = []
-    # One scope per school year of the cohort (its students, that year and the one
-    # before), shared by the year's as-of dates; each date clips to itself.
-    for _year, rows in keys.groupby("school_year", sort=True):
-        with scoped(con, rows["student_id"], _years(rows)):  # same results, less work
-            for as_of, group in rows.groupby("as_of_date", sort=True):
-                parts.append(_criteria_as_of(con, config, group, as_of, have))
-    if not parts:
+    keys = keys.astype({"student_id": "str", "school_year": "int64"})
+    if keys.empty:
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
         types = {"student_id": "str", "indicator": "str", "status": "str"}
         return empty.astype({**types, "as_of_date": "datetime64[ns]"})
-    frame = pd.concat(parts, ignore_index=True)[list(COLUMNS)]
+    keys = _rule_columns(keys, config)
+    # Each cohort row asks for its own school year and the one before, as of its date.
+    asked = pd.concat([keys.assign(school_year=keys["school_year"] - offset)
+                       for offset in YEAR_OFFSETS], ignore_index=True)
+    rows = indicators_as_of(con, config, asked[["student_id", "school_year", "as_of_date"]],
+                            provided=provided_tables(con))
+    rows = rows[rows["indicator"].isin(RULES)].drop(columns=["district_id"])
+    rows["as_of_date"] = rows["as_of_date"].astype(keys["as_of_date"].dtype)
+    # Cohort rows by school year and date (as the per-date computation gave them), each
+    # with its rule rows in the order computed: last year's, then this year's.
+    keys = keys.sort_values(["school_year", "as_of_date"], kind="stable")
+    merged = keys.merge(rows, on=["student_id", "as_of_date"], suffixes=("", "_rule"))
+    merged["year_offset"] = merged["school_year"] - merged["school_year_rule"]
+    frame = merged[merged["year_offset"].isin(YEAR_OFFSETS)].reset_index(drop=True)
+    frame = frame[list(COLUMNS)].copy()
     for col in (*FLAG_COLUMNS, "credits_earned", "core_semester_fs", "year_offset"):
         frame[col] = _as_float(frame[col])
     frame["student_id"] = frame["student_id"].astype("str")
     return frame
-
-
-def _years(keys: pd.DataFrame) -> list[int]:
-    """The cohort rows' school years and the year before each (``year_offset`` 0, 1)."""
-    own = {int(y) for y in keys["school_year"]}
-    return sorted(own | {y - 1 for y in own})
-
-
-def _criteria_as_of(con: duckdb.DuckDBPyConnection, config: Config, group: pd.DataFrame,
-                    as_of: pd.Timestamp, have: set[str]) -> pd.DataFrame:
-    """The rule rows of one as-of date's cohort rows, as ontrack.indicators computes
-    them with only the records known on that date."""
-    day: date = pd.Timestamp(as_of).date()
-    rows = student_indicators(con, config, as_of=day, school_years=_years(group),
-                              provided=have)
-    rows = rows[rows["indicator"].isin(RULES)]
-    merged = group.merge(
-        rows.drop(columns=["as_of_date", "district_id"]),
-        on="student_id",
-        suffixes=("", "_rule"),
-    )
-    merged["year_offset"] = merged["school_year"] - merged["school_year_rule"]
-    return merged[merged["year_offset"].isin([0, 1])]
 
 
 def status_is_met(rule: str, year_offset: int = 0) -> str:

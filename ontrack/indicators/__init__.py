@@ -34,6 +34,7 @@ from ontrack.indicators.rules import (
     INDICATORS,
     MET_IS_GOOD,
     OUTPUT_COLUMNS,
+    indicators_as_of,
     student_indicators,
 )
 from ontrack.indicators.run import IndicatorsResult, run_indicators
@@ -55,6 +56,7 @@ __all__ = [
     "daily_flags_sql",
     "discipline_counts",
     "indicator_rates",
+    "indicators_as_of",
     "lowest_groups",
     "rule_definition",
     "rule_summary",

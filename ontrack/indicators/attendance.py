@@ -31,6 +31,8 @@ import duckdb
 from ontrack.validation.checks import literal
 from ontrack.indicators.checkpoints import (
     SCHOOL_RULES_TABLE,
+    AS_OF_TABLE,
+    Clip,
     in_years,
     known_by,
     year_end_expr,
@@ -66,40 +68,49 @@ def daily_flags_sql(source: str = "attendance", as_of: date | None = None) -> st
 
 def create_attendance(
     con: duckdb.DuckDBPyConnection,
-    as_of: date | None,
+    as_of: date | Clip | None,
     school_years: Sequence[int] | None = None,
 ) -> None:
-    """Materialise ``_ind_att``: days enrolled, days absent and source per student-year."""
-    _count_by_school(con, as_of, school_years)
-    _find_overlaps(con, school_years)
-    _combine_sources(con, as_of, school_years)
+    """Materialise ``_ind_att``: days enrolled, days absent and source per student-year
+    (and as-of date, when clipped per row)."""
+    clip = Clip.of(as_of)
+    _count_by_school(con, clip, school_years)
+    _find_overlaps(con, clip, school_years)
+    _combine_sources(con, clip, school_years)
 
 
 def _count_by_school(
-    con: duckdb.DuckDBPyConnection, as_of: date | None, school_years: Sequence[int] | None
+    con: duckdb.DuckDBPyConnection, clip: Clip, school_years: Sequence[int] | None
 ) -> None:
     """``_ind_att_school``: daily records counted per student, school and year."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {BY_SCHOOL} AS
-        SELECT student_id, school_id, school_year,
+        SELECT t.student_id, t.school_id, t.school_year, {clip.key()}
                count(*) AS days,
                count(*) FILTER (WHERE NOT ({ATTENDED_SQL})) AS absent
-        FROM attendance
-        WHERE {known_by('date', as_of)} AND {in_years('school_year', school_years)}
+        FROM attendance t{clip.scope('t')}
+        WHERE {clip.known('t.date')} AND {in_years('t.school_year', school_years)}
         GROUP BY ALL
         """
     )
 
 
-def _find_overlaps(con: duckdb.DuckDBPyConnection, school_years: Sequence[int] | None) -> None:
+def _find_overlaps(
+    con: duckdb.DuckDBPyConnection, clip: Clip, school_years: Sequence[int] | None
+) -> None:
     """``_ind_att_overlap``: student-years enrolled at two schools at once.
 
     Only such a student-year can hold the same date twice (validation keeps every
     attendance day inside an enrollment at its school), so only those are recounted
-    date by date.
+    date by date. Enrollments are not clipped here: an overlap only sends a student-year
+    to the exact recount, which gives the same numbers where there is none.
     """
     open_end = "DATE '9999-12-31'"
+    wanted = in_years('a.school_year', school_years)
+    if clip.per_row:  # only the student-years asked for
+        wanted += (f" AND EXISTS (SELECT 1 FROM {AS_OF_TABLE} w WHERE w.student_id = "
+                   "a.student_id AND w.school_year = a.school_year)")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ind_att_overlap AS
@@ -109,54 +120,56 @@ def _find_overlaps(con: duckdb.DuckDBPyConnection, school_years: Sequence[int] |
          AND a.school_id < b.school_id
          AND a.entry_date <= COALESCE(b.exit_date, {open_end})
          AND b.entry_date <= COALESCE(a.exit_date, {open_end})
-        WHERE {in_years('a.school_year', school_years)}
+        WHERE {wanted}
         """
     )
 
 
 def _combine_sources(
-    con: duckdb.DuckDBPyConnection, as_of: date | None, school_years: Sequence[int] | None
+    con: duckdb.DuckDBPyConnection, clip: Clip, school_years: Sequence[int] | None
 ) -> None:
     """``_ind_att``: daily counts (recounted by date where enrollments overlap) and the
     summaries no daily record covers, summed exactly per student-year."""
     # An undated summary is the total of its whole school year.
     summary_day = f"COALESCE(s.period_end_date, {year_end_expr('s.school_year')})"
+    key = clip.key("")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {ATTENDANCE_TABLE} AS
         WITH daily AS (
-            SELECT student_id, school_year, sum(days) AS days, sum(absent) AS absent
+            SELECT student_id, school_year, {key}sum(days) AS days, sum(absent) AS absent
             FROM {BY_SCHOOL} a
             WHERE NOT EXISTS (SELECT 1 FROM _ind_att_overlap o
                               WHERE o.student_id = a.student_id
                                 AND o.school_year = a.school_year)
             GROUP BY ALL
             UNION ALL
-            SELECT student_id, school_year, count(*) AS days,
+            SELECT student_id, school_year, {key}count(*) AS days,
                    count(*) FILTER (WHERE NOT attended) AS absent
             FROM (
-                SELECT t.student_id, t.school_year, t.date, bool_or({ATTENDED_SQL}) AS attended
-                FROM attendance t
+                SELECT t.student_id, t.school_year, {clip.key()}t.date,
+                       bool_or({ATTENDED_SQL}) AS attended
+                FROM attendance t{clip.scope('t')}
                 SEMI JOIN _ind_att_overlap o
                   ON o.student_id = t.student_id AND o.school_year = t.school_year
-                WHERE {known_by('t.date', as_of)}
+                WHERE {clip.known('t.date')}
                 GROUP BY ALL
             )
             GROUP BY ALL
         ),
         summary_days AS (
-            SELECT s.student_id, s.school_id, s.school_year,
+            SELECT s.student_id, s.school_id, s.school_year, {clip.key()}
                    s.days_enrolled AS days, s.days_absent AS absent
-            FROM attendance_summary s
+            FROM attendance_summary s{clip.scope('s')}
             JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = s.school_id
-            WHERE {known_by(summary_day, as_of)}
+            WHERE {clip.known(summary_day)}
               AND {in_years('s.school_year', school_years)}
               AND NOT EXISTS (SELECT 1 FROM {BY_SCHOOL} d
                               WHERE d.student_id = s.student_id
                                 AND d.school_id = s.school_id
-                                AND d.school_year = s.school_year)
+                                AND d.school_year = s.school_year{clip.same('d', 'q')})
         )
-        SELECT student_id, school_year,
+        SELECT student_id, school_year, {key}
                -- exact sums (integers of millionths of a day): the same in any order
                {micro_sum('days')} AS days_enrolled_u, {micro_sum('absent')} AS days_absent_u,
                {micro_sum('days')} / {MICRO} AS days_enrolled,
@@ -166,7 +179,7 @@ def _combine_sources(
         FROM (
             SELECT *, 'daily' AS src FROM daily
             UNION ALL
-            SELECT student_id, school_year, days, absent, 'summary' AS src
+            SELECT student_id, school_year, {key}days, absent, 'summary' AS src
             FROM summary_days
         )
         GROUP BY ALL

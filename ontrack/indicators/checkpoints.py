@@ -15,11 +15,17 @@ checkpoint date. As of a date, a record counts only if it was *known* on that da
 
 The school year of a record and its end date come from the calendar of the district the
 record's school belongs to (``DistrictRules.school_year_start``).
+
+Every rule is written once, over a :class:`Clip`: no date (whole years), one date for every
+student-year, or each row's own date in the as-of table (``AS_OF_TABLE``: student_id,
+school_year, as_of_date), which computes many checkpoints in one pass: each record then
+counts for every as-of row of its student-year whose date it does not pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -32,12 +38,15 @@ SCHOOL_RULES_TABLE = "_ind_school_rules"
 MARK_CLASS_TABLE = "_ind_mark_class"
 CORE_TABLE = "_ind_core"
 POPULATION_TABLE = "_ind_pop"
+# One row per student-year and as-of date to compute (the one-pass checkpoints).
+AS_OF_TABLE = "_ind_as_of"
 WORK_TABLES = (
     RULES_TABLE,
     SCHOOL_RULES_TABLE,
     MARK_CLASS_TABLE,
     CORE_TABLE,
     POPULATION_TABLE,
+    AS_OF_TABLE,
 )
 
 _RULE_COLUMNS = (
@@ -60,9 +69,59 @@ def date_sql(value: date) -> str:
     return f"DATE {literal(value.isoformat())}"
 
 
+@dataclass(frozen=True)
+class Clip:
+    """Which records count: all of each school year (neither field), those known on
+    ``day``, or, with ``per_row``, those known on each row's own date of ``AS_OF_TABLE``
+    (joined as ``q`` on student and school year; its ``as_of_date`` becomes a key of
+    every table the rules build)."""
+
+    day: date | None = None
+    per_row: bool = False
+
+    @classmethod
+    def of(cls, as_of: date | Clip | None) -> Clip:
+        """``as_of`` as a clip (a date, or None for whole years)."""
+        return as_of if isinstance(as_of, Clip) else cls(day=as_of)
+
+    @property
+    def dated(self) -> bool:
+        """Whether records are clipped to a date at all."""
+        return self.per_row or self.day is not None
+
+    def known(self, column: str) -> str:
+        """Predicate: the record dated by ``column`` was known on the as-of date."""
+        if self.per_row:
+            return f"{column} <= q.as_of_date"
+        return "TRUE" if self.day is None else f"{column} <= {date_sql(self.day)}"
+
+    def value(self, alias: str = "q") -> str:
+        """SQL: the as-of date (``alias`` holds the column when per row)."""
+        if self.per_row:
+            return f"{alias}.as_of_date"
+        return "CAST(NULL AS DATE)" if self.day is None else date_sql(self.day)
+
+    def scope(self, alias: str) -> str:
+        """SQL: the join of a table aliased ``alias`` to its student-year's as-of rows."""
+        if not self.per_row:
+            return ""
+        return (f" JOIN {AS_OF_TABLE} q ON q.student_id = {alias}.student_id "
+                f"AND q.school_year = {alias}.school_year")
+
+    def key(self, alias: str = "q") -> str:
+        """SQL: the as-of date as a leading select/group key (``alias.as_of_date, ``)."""
+        if not self.per_row:
+            return ""
+        return f"{alias}.as_of_date, " if alias else "as_of_date, "
+
+    def same(self, left: str, right: str) -> str:
+        """SQL: a join condition matching the as-of dates of two per-row tables."""
+        return f" AND {left}.as_of_date = {right}.as_of_date" if self.per_row else ""
+
+
 def known_by(column: str, as_of: date | None) -> str:
     """Predicate: the record dated by ``column`` was known on ``as_of`` (TRUE if none)."""
-    return "TRUE" if as_of is None else f"{column} <= {date_sql(as_of)}"
+    return Clip.of(as_of).known(column)
 
 
 def in_years(column: str, school_years: Sequence[int] | None) -> str:
@@ -190,7 +249,7 @@ def _mark_classes(district_id: str, rules: DistrictRules) -> list[tuple]:
 
 def create_population(
     con: duckdb.DuckDBPyConnection,
-    as_of: date | None,
+    as_of: date | Clip | None,
     school_years: Sequence[int] | None,
 ) -> None:
     """Every student-year with an enrollment, placed at one school and grade.
@@ -202,28 +261,27 @@ def create_population(
     can still act. ``n_schools`` counts the distinct schools the student attended in
     the year. As of a date, only enrollments entered by then count.
     """
+    clip = Clip.of(as_of)
     # On the same entry day the spell that ends later is the longer one (an open spell
     # the longest); "last" = the smallest (-entry, -end, school_id), in one pass.
     span_end = "COALESCE(e.exit_date, DATE '9999-12-31')"
-    if as_of is not None:
-        span_end = f"least({span_end}, {date_sql(as_of)})"
+    if clip.dated:
+        span_end = f"least({span_end}, {clip.value()})"
     last = f"(-epoch(e.entry_date), -epoch({span_end}), e.school_id)"
-    where = (
-        f"{known_by('e.entry_date', as_of)} AND {in_years('e.school_year', school_years)}"
-    )
+    where = f"{clip.known('e.entry_date')} AND {in_years('e.school_year', school_years)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {POPULATION_TABLE} AS
-        SELECT student_id, school_year, last.school_id, r.district_id, last.grade_level,
-               n_schools
+        SELECT student_id, school_year, {clip.key('')}last.school_id, r.district_id,
+               last.grade_level, n_schools
         FROM (
-            SELECT e.student_id, e.school_year,
+            SELECT e.student_id, e.school_year, {clip.key()}
                    arg_min({{'school_id': e.school_id, 'grade_level': e.grade_level}},
                            {last}) AS last,
                    CASE WHEN min(e.school_id) = max(e.school_id) THEN 1 END AS n_schools
-            FROM enrollments e
+            FROM enrollments e{clip.scope('e')}
             WHERE {where}
-            GROUP BY e.student_id, e.school_year
+            GROUP BY ALL
         ) p
         JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = p.last.school_id
         """
@@ -234,14 +292,15 @@ def create_population(
         f"""
         UPDATE {POPULATION_TABLE} AS p SET n_schools = m.n
         FROM (
-            SELECT e.student_id, e.school_year, count(DISTINCT e.school_id) AS n
-            FROM enrollments e
-            SEMI JOIN (SELECT student_id, school_year FROM {POPULATION_TABLE}
-                       WHERE n_schools IS NULL) moved
+            SELECT e.student_id, e.school_year, {clip.key()}count(DISTINCT e.school_id) AS n
+            FROM enrollments e{clip.scope('e')}
+            SEMI JOIN (SELECT {clip.key('')}student_id, school_year
+                       FROM {POPULATION_TABLE} WHERE n_schools IS NULL) moved
               ON moved.student_id = e.student_id AND moved.school_year = e.school_year
+                 {clip.same('moved', 'q')}
             WHERE {where}
             GROUP BY ALL
         ) m
-        WHERE p.student_id = m.student_id AND p.school_year = m.school_year
+        WHERE p.student_id = m.student_id AND p.school_year = m.school_year{clip.same('p', 'm')}
         """
     )

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from ontrack.validation.checks import literal
-from ontrack.indicators.checkpoints import in_years, known_by
+from ontrack.indicators.checkpoints import Clip, in_years
 
 SUSPENSION_ACTIONS: tuple[str, ...] = (
     "in_school_suspension",
@@ -33,25 +33,29 @@ _IS_SUSPENSION = f"action IN ({', '.join(literal(a) for a in SUSPENSION_ACTIONS)
 
 def discipline_counts_sql(
     by: Literal["year", "day"] = "year",
-    as_of: date | None = None,
+    as_of: date | Clip | None = None,
     source: str = "discipline",
     school_years: Sequence[int] | None = None,
 ) -> str:
     """Counts of discipline actions and suspensions per student and year (or day).
 
     ``by="day"`` groups per student, school, incident date and incident type; that is
-    the grain of Ed-Fi's daily early-warning facts, against which it is tested.
+    the grain of Ed-Fi's daily early-warning facts, against which it is tested. Clipped
+    per row (:class:`~ontrack.indicators.checkpoints.Clip`), per student, year and
+    as-of date.
     """
-    keys = (
-        "student_id, school_year"
+    clip = Clip.of(as_of)
+    names = (
+        ("student_id", "school_year")
         if by == "year"
-        else "student_id, school_id, incident_date, incident_type"
+        else ("student_id", "school_id", "incident_date", "incident_type")
     )
+    keys = clip.key() + ", ".join(f"x.{name}" for name in names)
     return (
         f"SELECT {keys}, count(*) AS actions, "
         f"count(*) FILTER (WHERE {_IS_SUSPENSION}) AS suspensions "
-        f"FROM {source} WHERE {known_by('incident_date', as_of)} "
-        f"AND {in_years('school_year', school_years)} GROUP BY {keys}"
+        f"FROM {source} x{clip.scope('x')} WHERE {clip.known('x.incident_date')} "
+        f"AND {in_years('x.school_year', school_years)} GROUP BY ALL"
     )
 
 
@@ -66,7 +70,7 @@ def discipline_counts(
 
 def create_discipline(
     con: duckdb.DuckDBPyConnection,
-    as_of: date | None,
+    as_of: date | Clip | None,
     school_years: Sequence[int] | None = None,
 ) -> None:
     """Materialise ``_ind_disc``: actions and suspensions per student-year."""

@@ -49,8 +49,8 @@ from ontrack.indicators.checkpoints import (
     CORE_TABLE,
     MARK_CLASS_TABLE,
     SCHOOL_RULES_TABLE,
+    Clip,
     in_years,
-    known_by,
     year_end_expr,
 )
 
@@ -65,15 +65,17 @@ _TERM_TWELFTHS = (
 
 def create_marks(
     con: duckdb.DuckDBPyConnection,
-    as_of: date | None,
+    as_of: date | Clip | None,
     school_years: Sequence[int] | None = None,
 ) -> None:
-    """Materialise ``_ind_marks``: the mark-based criterion values per student-year.
+    """Materialise ``_ind_marks``: the mark-based criterion values per student-year
+    (and as-of date, when clipped per row).
 
     Each mark's letter is classified by a join on the district's mark classes
     (``checkpoints.MARK_CLASS_TABLE``): a letter not on the scale counts as a graded,
     passing, non-failing mark.
     """
+    clip = Clip.of(as_of)
     weight = micro(
         f"CASE WHEN credits_attempted > 0 THEN credits_attempted * 12 "
         f"ELSE credit_unit * ({_TERM_TWELFTHS}) END"
@@ -81,10 +83,10 @@ def create_marks(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {MARKS_TABLE} AS
-        WITH known AS ({_known_marks_sql(as_of, school_years)}),
+        WITH known AS ({_known_marks_sql(clip, school_years)}),
         counted AS (
             SELECT * FROM known WHERE is_final
-            {_stand_in_sql(as_of)}
+            {_stand_in_sql(clip)}
         ),
         valued AS (
             SELECT *,
@@ -96,20 +98,20 @@ def create_marks(
                    END AS earned
             FROM counted
         )
-        {_criteria_sql()}
+        {_criteria_sql(clip)}
         """
     )
 
 
-def _known_marks_sql(as_of: date | None, school_years: Sequence[int] | None) -> str:
-    """Every mark known at ``as_of`` (whole years: finals only), with its letter's
+def _known_marks_sql(clip: Clip, school_years: Sequence[int] | None) -> str:
+    """Every mark known at the as-of date (whole years: finals only), with its letter's
     classes, its subject's kind and the school's credit unit."""
     known_on = f"COALESCE(m.term_end_date, {year_end_expr('m.school_year', 'sc')})"
     finals_only = ""
-    if as_of is None:  # whole years: finals only, and no need to date the marks
+    if not clip.dated:  # whole years: finals only, and no need to date the marks
         known_on, finals_only = "CAST(NULL AS DATE)", "AND m.is_final"
     return f"""
-            SELECT m.student_id, m.school_year, m.school_id, m.course_id,
+            SELECT m.student_id, m.school_year, {clip.key()}m.school_id, m.course_id,
                    upper(trim(m.term)) AS term, m.is_final, m.mark_points AS points,
                    m.credits_attempted, m.credits_earned, {known_on} AS known_on,
                    lower(m.subject) IN ('ela', 'math') AS ela_math,
@@ -120,37 +122,38 @@ def _known_marks_sql(as_of: date | None, school_years: Sequence[int] | None) -> 
                    COALESCE(c.is_graded, TRUE) AS is_graded,
                    COALESCE(c.is_passing, TRUE) AS is_passing,
                    sc.credit_unit
-            FROM course_marks m
+            FROM course_marks m{clip.scope('m')}
             JOIN {SCHOOL_RULES_TABLE} sc ON sc.school_id = m.school_id
             LEFT JOIN {MARK_CLASS_TABLE} c
               ON c.district_id = sc.district_id AND c.letter = upper(m.mark_letter)
             LEFT JOIN {CORE_TABLE} k
               ON k.district_id = sc.district_id AND k.subject = lower(m.subject)
-            WHERE {known_by(known_on, as_of) if as_of else 'TRUE'} {finals_only}
+            WHERE {clip.known(known_on) if clip.dated else 'TRUE'} {finals_only}
               AND {in_years('m.school_year', school_years)}
         """
 
 
-def _stand_in_sql(as_of: date | None) -> str:
+def _stand_in_sql(clip: Clip) -> str:
     """As of a checkpoint, a course with no final yet is represented by its latest
     progress mark (its mark so far): rows to add to the finals of ``known``."""
-    if as_of is None:
+    if not clip.dated:
         return ""
-    return """
+    return f"""
             UNION ALL
             SELECT * FROM known p
             WHERE NOT p.is_final AND NOT EXISTS (
                 SELECT 1 FROM known f
                 WHERE f.is_final AND f.student_id = p.student_id
                   AND f.school_year = p.school_year AND f.school_id = p.school_id
-                  AND f.course_id = p.course_id)
+                  AND f.course_id = p.course_id{clip.same('f', 'p')})
             QUALIFY row_number() OVER (
-                PARTITION BY p.student_id, p.school_year, p.school_id, p.course_id
+                PARTITION BY {clip.key('p')}p.student_id, p.school_year, p.school_id,
+                             p.course_id
                 ORDER BY p.known_on DESC, p.term DESC) = 1
         """
 
 
-def _criteria_sql() -> str:
+def _criteria_sql(clip: Clip) -> str:
     """The per student-year criterion values from the ``valued`` marks."""
     gpa = rounded_ratio(
         "sum(CAST(points_u AS HUGEINT) * weight)",
@@ -160,7 +163,7 @@ def _criteria_sql() -> str:
     return f"""
         -- count_if and CASE inside sum, not FILTER clauses: the same numbers, and
         -- about 0.4 CPU-s less per 10M marks (measured at 200k students).
-        SELECT student_id, school_year,
+        SELECT student_id, school_year, {clip.key('')}
                -- exact integer sums (any order, any thread count: the same GPA),
                -- rounded once, half away from zero, to 6 decimals
                {gpa} AS gpa_marks,

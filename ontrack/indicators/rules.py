@@ -36,11 +36,12 @@ from ontrack.config import Config
 from ontrack.indicators.attendance import ATTENDANCE_TABLE, create_attendance
 from ontrack.indicators.attendance import WORK_TABLES as ATTENDANCE_TABLES
 from ontrack.indicators.checkpoints import (
+    AS_OF_TABLE,
     POPULATION_TABLE,
     RULES_TABLE,
+    Clip,
     create_population,
     create_rules_table,
-    date_sql,
     year_end_expr,
 )
 from ontrack.indicators.checkpoints import WORK_TABLES as CHECKPOINT_TABLES
@@ -132,7 +133,7 @@ def build_students(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     *,
-    as_of: date | None = None,
+    as_of: date | Clip | None = None,
     school_years: Sequence[int] | None = None,
     provided: Collection[str] | None = None,
 ) -> str:
@@ -142,8 +143,11 @@ def build_students(
     criterion and a ``status_<indicator>`` column each) and a view over it with a row
     per student-year and indicator (``STUDENTS_TABLE``, CONTRACT §4). Used by
     :func:`student_indicators` (which fetches the view) and by the command, which
-    writes and aggregates them without pulling every row into pandas.
+    writes and aggregates them without pulling every row into pandas. With
+    ``Clip(per_row=True)`` the rows are those of ``AS_OF_TABLE`` (student, school year,
+    as-of date), each computed as of its own date (:func:`indicators_as_of`).
     """
+    as_of = Clip.of(as_of)
     provided = set(provided) if provided is not None else provided_tables(con)
     create_rules_table(con, config)
     create_population(con, as_of, school_years)
@@ -158,7 +162,7 @@ def build_students(
     return STUDENTS_TABLE
 
 
-def _create_flags(con: duckdb.DuckDBPyConnection, as_of: date | None, provided: set[str]) -> None:
+def _create_flags(con: duckdb.DuckDBPyConnection, as_of: Clip, provided: set[str]) -> None:
     """``FLAGS_TABLE``: every criterion of every student-year, checked against its
     district's thresholds, and a ``status_<indicator>`` column each."""
     con.execute(
@@ -198,19 +202,23 @@ def _create_flags(con: duckdb.DuckDBPyConnection, as_of: date | None, provided: 
     )
 
 
-def _criteria_sql(as_of: date | None, provided: set[str]) -> str:
+def _criteria_sql(as_of: Clip, provided: set[str]) -> str:
     """Each student-year of the population with its criterion values (official GPA
     once the year is over, else from marks) and its district's thresholds."""
-    official_known = "TRUE" if as_of is None else (
-        f"{year_end_expr('p.school_year')} <= {date_sql(as_of)}"
+    official_known = "TRUE" if not as_of.dated else (
+        f"{year_end_expr('p.school_year')} <= {as_of.value('p')}"
     )
     # No discipline table: suspensions are unknown. A table without rows for the
     # student-year: zero suspensions (known).
     suspensions = "COALESCE(d.suspensions, 0)" if "discipline" in provided else "NULL"
     attendance_rate = rounded_ratio("a.days_enrolled_u - a.days_absent_u", "a.days_enrolled_u", 9)
+
+    def same(alias: str) -> str:  # per row: the part's row of the same as-of date
+        return as_of.same(alias, "p")
+
     return f"""
             SELECT p.student_id, p.district_id, p.school_id, p.school_year,
-                   p.grade_level, p.n_schools,
+                   {as_of.key('p')}p.grade_level, p.n_schools,
                    a.days_enrolled, a.days_absent, a.attendance_source,
                    CASE WHEN a.days_enrolled_u > 0 THEN {attendance_rate} END
                      AS attendance_rate,
@@ -229,19 +237,19 @@ def _criteria_sql(as_of: date | None, provided: set[str]) -> str:
             FROM {POPULATION_TABLE} p
             JOIN {RULES_TABLE} r ON r.district_id = p.district_id
             LEFT JOIN {ATTENDANCE_TABLE} a
-              ON a.student_id = p.student_id AND a.school_year = p.school_year
+              ON a.student_id = p.student_id AND a.school_year = p.school_year{same('a')}
             LEFT JOIN {MARKS_TABLE} m
-              ON m.student_id = p.student_id AND m.school_year = p.school_year
+              ON m.student_id = p.student_id AND m.school_year = p.school_year{same('m')}
             LEFT JOIN student_years sy
               ON sy.student_id = p.student_id AND sy.school_year = p.school_year
             LEFT JOIN {DISCIPLINE_TABLE} d
-              ON d.student_id = p.student_id AND d.school_year = p.school_year
+              ON d.student_id = p.student_id AND d.school_year = p.school_year{same('d')}
         """
 
 
-def _create_long_view(con: duckdb.DuckDBPyConnection, as_of: date | None) -> None:
+def _create_long_view(con: duckdb.DuckDBPyConnection, as_of: Clip) -> None:
     """``STUDENTS_TABLE``: the long rows of CONTRACT §4 over the flags table."""
-    as_of_sql = "CAST(NULL AS DATE)" if as_of is None else date_sql(as_of)
+    as_of_sql = as_of.value(FLAGS_TABLE)
     common = (
         "student_id, district_id, school_id, school_year, grade_level, n_schools, "
         f"{as_of_sql} AS as_of_date"
@@ -334,5 +342,44 @@ def student_indicators(
             f"SELECT * FROM {table} ORDER BY school_year, student_id, indicator"
         ).df()
     finally:
+        drop_work_tables(con)
+    return tidy_students(frame)
+
+
+def indicators_as_of(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    as_of_rows: pd.DataFrame,
+    *,
+    provided: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Every indicator of each (student_id, school_year, as_of_date) row of
+    ``as_of_rows``, with only the records known on that row's date: the rows of
+    :func:`student_indicators` ``(as_of=row's date)`` for that student and year, for all
+    the dates in one query per part (each record counted once per as-of date it does
+    not pass) instead of one run of every query per date.
+
+    A row whose student has no enrollment of that year known by its date has none.
+    The result has the columns of ``OUTPUT_COLUMNS``, sorted by school year, student,
+    as-of date and indicator.
+    """
+    keys = pd.DataFrame({
+        "student_id": as_of_rows["student_id"].astype("str"),
+        "school_year": as_of_rows["school_year"].astype("int64"),
+        "as_of_date": pd.to_datetime(as_of_rows["as_of_date"]),
+    })
+    con.register("__ontrack_as_of", keys)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {AS_OF_TABLE} AS SELECT DISTINCT student_id, "
+            "CAST(school_year AS INTEGER) AS school_year, "
+            "CAST(as_of_date AS DATE) AS as_of_date FROM __ontrack_as_of"
+        )
+        table = build_students(con, config, as_of=Clip(per_row=True), provided=provided)
+        frame = con.execute(
+            f"SELECT * FROM {table} ORDER BY school_year, student_id, as_of_date, indicator"
+        ).df()
+    finally:
+        con.unregister("__ontrack_as_of")
         drop_work_tables(con)
     return tidy_students(frame)
