@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ontrack.config import config_from_dict
-from ontrack.dataset import build
+from ontrack.dataset import budget, build, labels
 from ontrack.dataset.build import (
     combine_features,
     feature_part,
@@ -118,3 +118,38 @@ def test_shuffled_bucketed_parts_combine_to_the_reindexed_frame(
     want = feature_dictionary(used, expected)["missing_rate"]
     assert np.allclose(dictionary["missing_rate"], want, rtol=0, atol=1e-12, equal_nan=True)
     assert meta["rows"] == len(expected) and meta["features"] == list(expected.columns)
+
+
+def test_a_small_memory_limit_cuts_parts_and_chunks_and_writes_the_same_files(
+    trained_grade8: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a small resources.memory_limit the features stage builds the matrix in
+    several parts and the labels and attributes in several chunks of cohort rows, and
+    every file it writes is byte for byte the one the shared output wrote in one go.
+    The bytes per row are raised so that a limit DuckDB still runs in gives parts of
+    a few hundred rows on this small district."""
+    monkeypatch.setattr(budget, "PART_ROW_BYTES", 32_000)
+    monkeypatch.setattr(budget, "CHUNK_ROW_BYTES", 32_000)
+    source = trained_grade8["out"] / "features" / "grade8"
+    out = tmp_path / "out"
+    shutil.copytree(trained_grade8["out"] / "validated", out / "validated")
+    config = trained_grade8["config"]
+    config = config.model_copy(update={"resources": config.resources.model_copy(
+        update={"memory_limit": "64MB"})})
+    rows = len(pd.read_parquet(source / "matrix.parquet"))
+    assert budget.part_rows(config) == budget.chunk_rows(config) == 300 < rows / 3
+    seen: list[int] = []
+    label_chunk = labels._label_chunk
+    monkeypatch.setattr(labels, "_label_chunk",
+                        lambda con, cohort, *a: seen.append(len(cohort)) or label_chunk(con, cohort, *a))
+    parts = plan_features(out, config, model="grade8")
+    partials = [feature_part(out, config, model="grade8", part=p) for p in parts]
+    assert len(partials) >= 4 and all(p["rows"] <= 300 for p in partials)
+    combine_features(out, config, partials, model="grade8")
+    assert len(seen) >= 2 * 4 and max(seen) == 300  # both labels, in chunks
+    folder = out / "features" / "grade8"
+    written = sorted(p.relative_to(source) for p in source.rglob("*")
+                     if p.is_file() and p.name not in ("meta.json", "_complete.json"))
+    assert {"matrix.parquet", "cohort.parquet", "dictionary.csv"} <= {str(p) for p in written}
+    for name in written:
+        assert (folder / name).read_bytes() == (source / name).read_bytes(), name

@@ -24,7 +24,7 @@ PART_ROW_BYTES = 4_000
 # The same for a chunk of labels or equity attributes (enrollments, rule indicators and
 # outcomes of its students, the label columns).
 CHUNK_ROW_BYTES = 2_000
-MIN_ROWS = 1_000  # below this a part's fixed cost (views, sources) dominates its work
+MIN_ROWS = 100  # below this a part's fixed cost (views, sources) dominates its work
 
 
 def frames_bytes(config: Config) -> int:
