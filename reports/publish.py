@@ -38,9 +38,10 @@ from ontrack.reports.workers import can_fork, forked_map, publish_school, run_jo
 from ontrack.config import Config
 from ontrack.modeling.baselines import roster_columns
 from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
+from ontrack.resources import memory_limit_bytes
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
-from ontrack.scoring.profile_data import warm_criteria
+from ontrack.scoring.profile_data import forget_criteria, warm_criteria
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 
 RUN_NOTE = (
@@ -55,6 +56,11 @@ LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 # From this many files on, rosters are written by two processes (workers.run_jobs).
 POOL_FROM = 24
 PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
+# What writing a group's profiles holds per student (its rows copied into DuckDB, its
+# criteria at every checkpoint): a group is as many students as 1/PROFILE_SHARE of
+# resources.memory_limit holds (benchmarks/results.md, score at 1M under 4GB).
+PROFILE_BYTES_PER_STUDENT = 50_000
+PROFILE_SHARE = 4
 
 
 def staff_of(out_dir: Path, student_years: pd.DataFrame) -> pd.DataFrame:
@@ -126,9 +132,11 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
 
 
 def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) -> None:
-    """Every student's profile page (``write_profiles``), the schools split in two halves
-    written by two forked processes when there are many (a school's pages depend only on
-    its own rows: the same pages either way)."""
+    """Every student's profile page (``write_profiles``), a group of whole schools at a
+    time (:func:`profile_groups`, sized from ``resources.memory_limit``): the group's
+    criteria at every checkpoint are computed once (``warm_criteria``), then its schools
+    are split in two halves written by two forked processes when there are many (a
+    school's pages depend only on its own rows: the same pages either way)."""
     roster, reason = result.roster, result.summary.get("ranked_by_reason")
     through = profiles_through(out_dir, config, result.run)
 
@@ -137,14 +145,32 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
         write_profiles(out_dir, config, rows, result.run, ranked_by_reason=reason, contributions=shap,
                        base_value=result.base_value, through=through)
 
-    schools = sorted(roster["school_id"].astype(str).unique())
-    if len(roster) < PROFILES_POOL_FROM or len(schools) < 2 or not can_fork():
-        part(roster)
-        return
-    # The district's criteria at each checkpoint, computed here once: both forked
-    # writers inherit them (each computed them for the whole district before).
-    warm_criteria(out_dir, config, roster["student_id"].astype(str).tolist(), through=through)
-    forked_map(part, [roster[roster["school_id"].astype(str).isin(half)] for half in _halves(roster)], workers=2)
+    try:
+        for group in profile_groups(roster, config):
+            warm_criteria(out_dir, config, group["student_id"].astype(str).tolist(), through=through)
+            if len(group) < PROFILES_POOL_FROM or group["school_id"].nunique() < 2 or not can_fork():
+                part(group)
+            else:  # both forked writers inherit the group's criteria
+                forked_map(part, [group[group["school_id"].astype(str).isin(half)] for half in _halves(group)],
+                           workers=2)
+    finally:
+        forget_criteria()
+
+
+def profile_groups(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
+    """The roster's rows in groups of whole schools (in school order) of at most as many
+    students as a share (1 / :data:`PROFILE_SHARE`) of ``resources.memory_limit`` holds at
+    :data:`PROFILE_BYTES_PER_STUDENT` each; a larger school is a group of its own."""
+    most = max(1, memory_limit_bytes(config) // PROFILE_SHARE // PROFILE_BYTES_PER_STUDENT)
+    groups: list[list[pd.DataFrame]] = [[]]
+    size = 0
+    for _school, rows in roster.groupby(roster["school_id"].astype(str), sort=True):
+        if groups[-1] and size + len(rows) > most:
+            groups.append([])
+            size = 0
+        groups[-1].append(rows)
+        size += len(rows)
+    return [pd.concat(parts) for parts in groups if parts]
 
 
 def _halves(roster: pd.DataFrame) -> list[set[str]]:

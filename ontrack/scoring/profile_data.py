@@ -25,8 +25,8 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
-from ontrack.resources import spilling_under
 from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
+from ontrack.resources import spilling_under
 from ontrack.scoring.history import history_path
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
@@ -121,7 +121,9 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         # page lists rows that tie on its own sort key (a W and a mark of one course) as read.
         tables = {name: con.execute(f"SELECT * FROM {ident(name)} ORDER BY ALL").df()
                   for name in PROFILE_TABLES}
-        tables["criteria"] = _criteria(con, config, have, through, out_dir)
+        ids = [str(s) for s in student_ids]
+        warm = _warmed(out_dir, config, have, through, ids)
+        tables["criteria"] = _criteria(con, config, have, through) if warm is None else warm
         tables["attendance_months"] = _attendance_months(con)
     finally:
         con.close()
@@ -130,19 +132,51 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
 
 
 def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str], *, through: date) -> None:
-    """Compute (into :func:`shared_indicators`' shelf) the district's indicators at every
-    checkpoint the pages of ``student_ids`` show: a process that then forks its page
-    writers computes them once, not once per writer."""
+    """Compute the criteria at every checkpoint the pages of ``student_ids`` show, for
+    exactly these students, and keep them (in place of any kept before): gathering the
+    records of any of them then computes none, also in the page writers this process
+    forks next. Held per group of schools, never for the district (memory grows with the
+    students kept, :data:`CRITERIA_BYTES_PER_STUDENT` each)."""
     out_dir = Path(out_dir)
     have = frozenset(provided(out_dir))
+    forget_criteria()
+    ids = list(dict.fromkeys(str(s) for s in student_ids))
     con = connect(config)
     try:
-        con.register("_wanted", pd.DataFrame({"student_id": pd.Series(list(student_ids), dtype="string")}))
-        _copy_tables(con, out_dir / "validated", have, only=("enrollments", "schools"))
-        points = [(day, tuple(sorted(years))) for day, years in sorted(_checkpoints(con, config, through).items())]
+        con.register("_wanted", pd.DataFrame({"student_id": pd.Series(ids, dtype="string")}))
+        _copy_tables(con, out_dir / "validated", have)
+        frame = _criteria(con, config, have, through)
     finally:
         con.close()
-    shared_indicators(out_dir, config, points, provided=have)
+    _WARM[_warm_key(out_dir, config, have, through)] = (frozenset(ids), frame)
+
+
+def forget_criteria() -> None:
+    """Drop the criteria :func:`warm_criteria` kept."""
+    _WARM.clear()
+
+
+# What warm_criteria kept: (data identity, through) -> (the students, their criteria rows).
+_WARM: dict[tuple, tuple[frozenset[str], pd.DataFrame]] = {}
+# About what a kept student's criteria rows cost (a row per checkpoint and indicator).
+CRITERIA_BYTES_PER_STUDENT = 4_000
+
+
+def _warm_key(out_dir: Path, config: Config, have: frozenset[str], through: date) -> tuple:
+    return _identity(out_dir, config, have), through
+
+
+def _warmed(out_dir: Path, config: Config, have: frozenset[str], through: date,
+            wanted: Sequence[str]) -> pd.DataFrame | None:
+    """The kept criteria rows of ``wanted`` (in the order computed), or None when
+    :func:`warm_criteria` kept none for this data, date and all these students."""
+    if not _WARM:
+        return None
+    kept = _WARM.get(_warm_key(out_dir, config, have, through))
+    if kept is None or not kept[0].issuperset(wanted):
+        return None
+    frame = kept[1]
+    return frame[frame["student_id"].astype(str).isin(set(wanted))].reset_index(drop=True)
 
 
 def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str],
@@ -182,24 +216,22 @@ def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, through: date) 
 
 
 def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[str],
-              through: date, out_dir: Path) -> pd.DataFrame:
-    """The indicators as of each checkpoint, only for the year(s) it belongs to (the
-    district's as-of computation, shared by every batch and model, kept to ``_wanted``)."""
+              through: date) -> pd.DataFrame:
+    """The indicators of the students ``con`` holds (its tables are their rows, copied
+    by :func:`_copy_tables`) as of each checkpoint, only for the year(s) it belongs to."""
     points = [(day, tuple(sorted(years)))
               for day, years in sorted(_checkpoints(con, config, through).items())]
-    district = shared_indicators(out_dir, config, points, provided=have)
-    wanted = set(con.execute("SELECT student_id FROM _wanted").df()["student_id"].astype(str))
     frames = []
-    for point in points:
-        rows = district[point]
-        rows = rows[rows["student_id"].astype(str).isin(wanted)]
+    for day, years in points:
+        rows = student_indicators(con, config, as_of=day, school_years=list(years), provided=have)
         if len(rows):
-            frames.append(rows.assign(as_of_date=pd.Timestamp(point[0])).reset_index(drop=True))
+            frames.append(rows.assign(as_of_date=pd.Timestamp(day)).reset_index(drop=True))
     if not frames:
         return student_indicators(con, config, as_of=through, school_years=[], provided=have)
     # A district whose checkpoint falls on another district's date: keep each row only
     # at the checkpoints of its own district's year.
     frame = pd.concat(frames, ignore_index=True)
+    del frames
     dates_of: dict[tuple, list[date]] = {}  # (district, year): its checkpoints, looked up once
 
     def own(day: pd.Timestamp, district: str, year: int) -> bool:
