@@ -99,7 +99,8 @@ def prefect_harness():
 
 
 # Modules without a slow test that still take 15-40 s (measured with --durations).
-HEAVY = frozenset({"tests/test_scoring.py", "tests/test_report.py", "tests/test_output_determinism.py",
+HEAVY = frozenset({"tests/test_scoring.py", "tests/test_report.py", "tests/test_report_models.py",
+                   "tests/test_report_command.py", "tests/test_output_determinism.py",
                    "tests/test_followup.py", "tests/test_modeling_train.py"})
 
 
