@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 from ontrack.reports.profiles import profiles_through, write_profiles
 from ontrack.reports.roster_html import render_index, tier_order
+from ontrack.reports.roster_people import rostered_students, staff_of, student_names
 from ontrack.reports.roster_values import (  # noqa: F401
     model_header,
     roster_order,
@@ -61,33 +62,6 @@ PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile p
 # resources.memory_limit holds (benchmarks/results.md, score at 1M under 4GB).
 PROFILE_BYTES_PER_STUDENT = 50_000
 PROFILE_SHARE = 4
-
-
-def staff_of(out_dir: Path, student_years: pd.DataFrame) -> pd.DataFrame:
-    """(student_id, staff_id, staff_name) of the caseloads of each student's own school
-    year (``student_years``: student_id, school_year; districts' calendars may put the
-    same day in different years). Students not in ``student_years`` (another model's
-    roster) keep the caseloads of any of those years; undated caseload rows hold every
-    year. Empty without caseloads."""
-    path = Path(out_dir) / "validated" / "caseloads.parquet"
-    if not path.is_file():
-        return pd.DataFrame(columns=["student_id", "staff_id", "staff_name"])
-    loads = pd.read_parquet(path)
-    if "school_year" in loads.columns:
-        year_of = dict(zip(student_years["student_id"].astype(str),
-                           student_years["school_year"].astype(int), strict=False))
-        wanted = loads["student_id"].astype(str).map(year_of)
-        own_year = loads["school_year"] == wanted
-        other = wanted.isna() & loads["school_year"].isin(set(year_of.values()))
-        loads = loads[loads["school_year"].isna() | own_year | other]
-    names = loads["staff_name"] if "staff_name" in loads.columns else pd.Series("", index=loads.index)
-    return pd.DataFrame(
-        {
-            "student_id": loads["student_id"].astype(str),
-            "staff_id": loads["staff_id"].astype(str),
-            "staff_name": names.fillna("").astype(str),
-        }
-    ).drop_duplicates()
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -202,7 +176,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     schools = pd.read_parquet(out_dir / "validated" / "schools.parquet")
     names = dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
     district_of = dict(zip(schools["school_id"].astype(str), schools["district_id"].astype(str), strict=False))
-    staff = staff_of(out_dir, roster[["student_id", "school_year"]])
+    staff = staff_of(out_dir, roster[["student_id", "school_year"]], rostered_students(roster, folder, run["model"]))
     combined, runs = _combined(roster, run, folder, staff, names)
     combined = _with_people(combined, out_dir)
     todo = _followup(combined, runs, out_dir, config)
@@ -262,15 +236,10 @@ def _combined(roster: pd.DataFrame, run: dict, folder: Path, staff: pd.DataFrame
 def _with_people(combined: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     """Add ``student_name`` ("Last, First"; only when ``students`` has names) and
     ``current_support`` (only when the district provided interventions)."""
-    path = out_dir / "validated" / "students.parquet"
-    students = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["student_id"])
-    parts = [c for c in ("last_name", "first_name") if c in students.columns]
     frame = combined.copy()
-    if parts and students[parts].notna().any().any():
-        clean = students[parts].apply(lambda s: s.fillna("").astype(str).str.strip())
-        full = [", ".join(p for p in row if p) for row in clean.itertuples(index=False)]
-        name_of = dict(zip(students["student_id"].astype(str), full, strict=False))
-        frame["student_name"] = frame["student_id"].astype(str).map(name_of).fillna("")
+    names = student_names(out_dir, set(frame["student_id"].astype(str)))
+    if names is not None:
+        frame["student_name"] = frame["student_id"].astype(str).map(names).fillna("")
     interventions = read_interventions(out_dir)
     if interventions is not None:
         frame["current_support"] = current_support(interventions, frame["student_id"], frame["as_of_date"]).to_numpy()

@@ -91,10 +91,10 @@ def read_history(out_dir: Path, model: str | None = None) -> pd.DataFrame:
     path = history_path(out_dir)
     if not path.is_file():
         return _normalised(pd.DataFrame(columns=list(HISTORY_COLUMNS)))
-    frame = pd.read_parquet(path)
-    if model is not None:
-        frame = frame[frame["model"] == model]
-    return frame.reset_index(drop=True)
+    if model is None:
+        return pd.read_parquet(path)
+    # Only this model's rows are read (a district's history holds every model's runs).
+    return pd.read_parquet(path, filters=[("model", "==", model)]).reset_index(drop=True)
 
 
 def runs_of(history: pd.DataFrame, model: str) -> pd.DataFrame:
