@@ -13,12 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from feature_district import (
+    JAN31,
+    JUN30,
+    OCT31,
+    TABLES,
+    attendance_rows,
+    write_feature_district,
+)
+from ontrack.features.indicators import COLUMNS, FLAG_COLUMNS, RULES, indicator_criteria
 
-from feature_district import JAN31, JUN30, OCT31, TABLES, attendance_rows, write_feature_district
 from ontrack.config import Config, load_config
 from ontrack.dataset.asof import scoped
 from ontrack.dataset.cohorts import build_cohort
-from ontrack.features.indicators import COLUMNS, FLAG_COLUMNS, RULES, indicator_criteria
 from ontrack.indicators import indicators_as_of, student_indicators
 from ontrack.indicators import rules as rules_module
 from ontrack.validation import validate_directory

@@ -41,8 +41,8 @@ from ontrack.indicators.run import IndicatorsResult, run_indicators
 
 __all__ = [
     "ABSENT_STATUSES",
-    "FLAG_COLUMNS",
     "ATTENDED_STATUSES",
+    "FLAG_COLUMNS",
     "GROUP_FLAGS",
     "INDICATORS",
     "INDICATOR_GRADES",

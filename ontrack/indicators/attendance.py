@@ -28,16 +28,16 @@ from datetime import date
 
 import duckdb
 
-from ontrack.validation.checks import literal
 from ontrack.indicators.checkpoints import (
-    SCHOOL_RULES_TABLE,
     AS_OF_TABLE,
+    SCHOOL_RULES_TABLE,
     Clip,
     in_years,
     known_by,
     year_end_expr,
 )
 from ontrack.indicators.exact import MICRO, micro_sum
+from ontrack.validation.checks import literal
 
 ATTENDED_STATUSES: tuple[str, ...] = ("present", "tardy")
 ABSENT_STATUSES: tuple[str, ...] = ("absent_excused", "absent_unexcused", "suspended")

@@ -30,8 +30,8 @@ from datetime import date
 
 import duckdb
 
-from ontrack.validation.checks import literal, year_end_sql
 from ontrack.config import Config, DistrictRules, parse_month_day
+from ontrack.validation.checks import literal, year_end_sql
 
 RULES_TABLE = "_ind_rules"
 SCHOOL_RULES_TABLE = "_ind_school_rules"
@@ -233,7 +233,7 @@ def _mark_classes(district_id: str, rules: DistrictRules) -> list[tuple]:
     W are not grades: they neither fail nor show that a subject was taken.
     """
     scale = rules.mark_scale
-    upper = lambda marks: {m.upper() for m in marks}  # noqa: E731
+    upper = lambda marks: {m.upper() for m in marks}
     no_pass, non_grade = upper(scale.no_pass_marks), upper(scale.non_grade_marks)
     df = upper(scale.d_or_f_letters) | no_pass
     failing = upper(scale.failing_letters) | no_pass

@@ -18,8 +18,8 @@ from typing import Literal
 import duckdb
 import pandas as pd
 
-from ontrack.validation.checks import literal
 from ontrack.indicators.checkpoints import Clip, in_years
+from ontrack.validation.checks import literal
 
 SUSPENSION_ACTIONS: tuple[str, ...] = (
     "in_school_suspension",

@@ -44,7 +44,6 @@ from datetime import date
 
 import duckdb
 
-from ontrack.indicators.exact import MICRO, micro, micro_sum, rounded_ratio
 from ontrack.indicators.checkpoints import (
     CORE_TABLE,
     MARK_CLASS_TABLE,
@@ -53,6 +52,7 @@ from ontrack.indicators.checkpoints import (
     in_years,
     year_end_expr,
 )
+from ontrack.indicators.exact import MICRO, micro, micro_sum, rounded_ratio
 
 MARKS_TABLE = "_ind_marks"
 
