@@ -39,7 +39,7 @@ from ontrack.reports.workers import can_fork, forked_map, publish_school, run_jo
 from ontrack.config import Config
 from ontrack.modeling.baselines import roster_columns
 from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
-from ontrack.resources import memory_limit_bytes
+from ontrack.resources import duckdb_limit_bytes
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
 from ontrack.scoring.profile_data import forget_criteria, warm_criteria
@@ -57,11 +57,11 @@ LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 # From this many files on, rosters are written by two processes (workers.run_jobs).
 POOL_FROM = 24
 PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
-# What writing a group's profiles holds per student (its rows copied into DuckDB, its
-# criteria at every checkpoint): a group is as many students as 1/PROFILE_SHARE of
-# resources.memory_limit holds (benchmarks/results.md, score at 1M under 4GB).
-PROFILE_BYTES_PER_STUDENT = 50_000
-PROFILE_SHARE = 4
+# What a group's profiles hold per student while its criteria are computed (the
+# student's rows of every table copied into DuckDB): a group is as many students as
+# 1/PROFILE_SHARE of DuckDB's share of resources.memory_limit holds.
+PROFILE_BYTES_PER_STUDENT = 40_000
+PROFILE_SHARE = 2
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -133,9 +133,9 @@ def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) ->
 
 def profile_groups(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
     """The roster's rows in groups of whole schools (in school order) of at most as many
-    students as a share (1 / :data:`PROFILE_SHARE`) of ``resources.memory_limit`` holds at
-    :data:`PROFILE_BYTES_PER_STUDENT` each; a larger school is a group of its own."""
-    most = max(1, memory_limit_bytes(config) // PROFILE_SHARE // PROFILE_BYTES_PER_STUDENT)
+    students as 1 / :data:`PROFILE_SHARE` of DuckDB's share of ``resources.memory_limit``
+    holds at :data:`PROFILE_BYTES_PER_STUDENT` each; a larger school is a group of its own."""
+    most = max(1, duckdb_limit_bytes(config) // PROFILE_SHARE // PROFILE_BYTES_PER_STUDENT)
     groups: list[list[pd.DataFrame]] = [[]]
     size = 0
     for _school, rows in roster.groupby(roster["school_id"].astype(str), sort=True):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ontrack.reports import publish
 from shared_outputs import clone_output
 
-import ontrack.reports.publish as publish
-from ontrack.resources import memory_limit_bytes
+from ontrack.resources import duckdb_limit_bytes
 from ontrack.scoring import profile_data
 
 
@@ -44,7 +44,7 @@ def _score(trained: dict, out: Path, monkeypatch: pytest.MonkeyPatch, *, per_stu
     kept: list[int] = []
     warm = profile_data.warm_criteria
 
-    def counted(out_dir, config, ids, *, through):  # noqa: ANN001
+    def counted(out_dir, config, ids, *, through):
         kept.append(len(ids))
         return warm(out_dir, config, ids, through=through)
 
@@ -63,7 +63,7 @@ def test_profiles_in_groups_of_schools_write_the_same_files_as_one_group(
     assert kept_one == [len(roster)]
     # About a third of the roster per group: several groups, each of several schools,
     # written by the two forked writers.
-    per_student = memory_limit_bytes(config) // publish.PROFILE_SHARE // max(1, len(roster) // 3)
+    per_student = duckdb_limit_bytes(config) // publish.PROFILE_SHARE // max(1, len(roster) // 3)
     many = clone_output(trained_grade8["out"], tmp_path / "many")
     kept_many = _score(trained_grade8, many, monkeypatch, per_student=per_student, pool_from=1)
     assert len(kept_many) >= 3 and sum(kept_many) == len(roster)
@@ -80,9 +80,9 @@ def test_groups_hold_whole_schools_sized_from_the_memory_limit(monkeypatch: pyte
 
     roster = pd.DataFrame({"student_id": [f"s{i}" for i in range(100)],
                            "school_id": ["b"] * 40 + ["a"] * 30 + ["c"] * 20 + ["d"] * 10})
-    config = config_from_dict({"resources": {"memory_limit": "4MB"}})
+    config = config_from_dict({"resources": {"memory_limit": "4GB"}})
     monkeypatch.setattr(publish, "PROFILE_SHARE", 1)
-    monkeypatch.setattr(publish, "PROFILE_BYTES_PER_STUDENT", 4_000_000 // 50)  # 50 students a group
+    monkeypatch.setattr(publish, "PROFILE_BYTES_PER_STUDENT", duckdb_limit_bytes(config) // 50)  # 50 a group
     groups = publish.profile_groups(roster, config)
     assert [sorted(set(g["school_id"])) for g in groups] == [["a"], ["b"], ["c", "d"]]
     assert sorted(pd.concat(groups)["student_id"]) == sorted(roster["student_id"])
