@@ -3,7 +3,7 @@
 Grand Bend ISD (Ed-Fi's synthetic sample; Data Standard 3.x; school year 2010-11;
 3 schools, 960 students) lives in ``../shared/data/edfi-grand-bend-ods`` next to the
 repository; its tests skip, saying so, when it is absent. The export-layout, error and
-mapping-file tests at the end use the tiny exports of ``test_edfi_mappings``.
+mapping-file tests at the end use the tiny exports of ``tests/edfi_export.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from ontrack.edfi import import_edfi, load_mapping
 from ontrack.edfi.reader import discover_tables
 from ontrack.errors import ConfigError, SchemaError
-from test_edfi_mappings import ED, base_tables, mapping_file, run, write_export
+from tests.edfi_export import ED, base_tables, mapping_file, run, write_export
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GRAND_BEND = DATA / "edfi-grand-bend-ods"
