@@ -12,12 +12,13 @@ memory, never what it writes: a matrix built in many small parts is the same fil
 from __future__ import annotations
 
 from ontrack.config import Config
-from ontrack.resources import memory_limit_bytes
+from ontrack.resources import outside_duckdb_bytes
 
-# The share of the process limit the frames of one feature part or one chunk may take:
-# the rest is DuckDB's share (spilling beyond it), what DuckDB holds beyond its count
-# (allocator caches, Parquet buffers) and the interpreter with its libraries.
-FRAMES_SHARE = 0.15
+# The share of what the process may hold besides DuckDB's share of the limit that the
+# frames of one feature part or one chunk may take: the rest is what DuckDB holds beyond
+# its own count (allocator caches, Parquet buffers) and the interpreter with its
+# libraries and the whole cohort's index.
+FRAMES_SHARE = 0.4
 # Peak bytes a feature part holds per cohort row beyond the interpreter (its cohort rows,
 # the rule indicators' rows for them, each source's result, the matrix), measured.
 PART_ROW_BYTES = 4_000
@@ -29,7 +30,7 @@ MIN_ROWS = 100  # below this a part's fixed cost (views, sources) dominates its 
 
 def frames_bytes(config: Config) -> int:
     """Bytes the frames of one part or chunk may hold under ``resources.memory_limit``."""
-    return int(memory_limit_bytes(config) * FRAMES_SHARE)
+    return int(outside_duckdb_bytes(config) * FRAMES_SHARE)
 
 
 def part_rows(config: Config) -> int:
@@ -38,7 +39,7 @@ def part_rows(config: Config) -> int:
 
     >>> from ontrack.config import config_from_dict
     >>> part_rows(config_from_dict({"resources": {"memory_limit": "4GB"}}))
-    150000
+    160000
     >>> part_rows(config_from_dict({"resources": {"memory_limit": "64GB"}}))
     200000
     """
@@ -51,6 +52,6 @@ def chunk_rows(config: Config) -> int:
 
     >>> from ontrack.config import config_from_dict
     >>> chunk_rows(config_from_dict({"resources": {"memory_limit": "4GB"}}))
-    300000
+    320000
     """
     return int(max(MIN_ROWS, frames_bytes(config) // CHUNK_ROW_BYTES))
