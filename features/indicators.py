@@ -86,8 +86,8 @@ def indicator_criteria(
     asked = pd.concat([keys.assign(school_year=keys["school_year"] - offset)
                        for offset in YEAR_OFFSETS], ignore_index=True)
     rows = indicators_as_of(con, config, asked[["student_id", "school_year", "as_of_date"]],
-                            provided=provided_tables(con))
-    rows = rows[rows["indicator"].isin(RULES)].drop(columns=["district_id"])
+                            provided=provided_tables(con), indicators=RULES)
+    rows = rows.drop(columns=["district_id"])
     rows["as_of_date"] = rows["as_of_date"].astype(keys["as_of_date"].dtype)
     # Cohort rows by school year and date (as the per-date computation gave them), each
     # with its rule rows in the order computed: last year's, then this year's.

@@ -163,3 +163,16 @@ def test_the_rules_run_once_for_all_the_dates(feature_district, monkeypatch: pyt
                         lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
     assert len(CRITERIA(con, cohort, config)) > 0
     assert len(calls) == 1
+
+
+def test_only_the_indicators_asked_for_are_fetched(feature_district) -> None:
+    con, config = feature_district
+    asked = pd.DataFrame({"student_id": ["S1", "S6"], "school_year": [2024, 2024],
+                          "as_of_date": pd.to_datetime([JAN31, JAN31])})
+    every = indicators_as_of(con, config, asked)
+    rules = indicators_as_of(con, config, asked, indicators=RULES)
+    assert set(rules["indicator"]) == set(RULES)
+    kept = every[every["indicator"].isin(RULES)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rules.reset_index(drop=True), kept)
+    with pytest.raises(ValueError, match="indicators must be among .* Got \\['on_track'\\] instead"):
+        indicators_as_of(con, config, asked, indicators=["on_track"])

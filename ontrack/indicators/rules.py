@@ -352,6 +352,7 @@ def indicators_as_of(
     as_of_rows: pd.DataFrame,
     *,
     provided: Collection[str] | None = None,
+    indicators: Collection[str] = INDICATORS,
 ) -> pd.DataFrame:
     """Every indicator of each (student_id, school_year, as_of_date) row of
     ``as_of_rows``, with only the records known on that row's date: the rows of
@@ -360,9 +361,13 @@ def indicators_as_of(
     not pass) instead of one run of every query per date.
 
     A row whose student has no enrollment of that year known by its date has none.
-    The result has the columns of ``OUTPUT_COLUMNS``, sorted by school year, student,
-    as-of date and indicator.
+    The result has the columns of ``OUTPUT_COLUMNS``, rows of ``indicators`` only (the
+    others are never fetched), sorted by school year, student, as-of date and indicator.
     """
+    unknown = sorted(set(indicators) - set(INDICATORS))
+    if unknown:
+        raise ValueError(f"indicators must be among {', '.join(INDICATORS)}. Got {unknown} instead.")
+    wanted = ", ".join(f"'{name}'" for name in indicators) or "NULL"
     keys = pd.DataFrame({
         "student_id": as_of_rows["student_id"].astype("str"),
         "school_year": as_of_rows["school_year"].astype("int64"),
@@ -377,7 +382,8 @@ def indicators_as_of(
         )
         table = build_students(con, config, as_of=Clip(per_row=True), provided=provided)
         frame = con.execute(
-            f"SELECT * FROM {table} ORDER BY school_year, student_id, as_of_date, indicator"
+            f"SELECT * FROM {table} WHERE indicator IN ({wanted}) "
+            "ORDER BY school_year, student_id, as_of_date, indicator"
         ).df()
     finally:
         con.unregister("__ontrack_as_of")
