@@ -90,21 +90,24 @@ def test_groups_hold_whole_schools_sized_from_the_memory_limit(monkeypatch: pyte
     assert len(publish.profile_groups(roster, config)) == 1
 
 
-def test_criteria_are_kept_only_for_the_students_asked(trained_grade8: dict) -> None:
-    """``warm_criteria`` computes the criteria of its students only (never the district's)
-    and gathering a subset of them reads those rows; others are computed anew, the same."""
+def test_a_group_s_records_come_from_its_own_copy_and_equal_the_district_s(trained_grade8: dict) -> None:
+    """``warm_criteria`` copies its students' rows once (a DuckDB file under the spill
+    folder) and computes their criteria only (never the district's); gathering a subset
+    of them reads that copy and equals gathering them from the validated tables."""
     out, config = trained_grade8["out"], trained_grade8["config"]
     students = pd.read_parquet(out / "validated" / "enrollments.parquet")["student_id"].astype(str)
     ids = sorted(set(students))[:40]
     through = profile_data.data_end(out, config)
     try:
         profile_data.warm_criteria(out, config, ids[:20], through=through)
-        (kept_ids, kept), = profile_data._WARM.values()
-        assert kept_ids == frozenset(ids[:20]) and set(kept["student_id"].astype(str)) <= set(ids[:20])
+        (group,) = profile_data._WARM.values()
+        assert group.students == frozenset(ids[:20]) and group.database.is_file()
+        assert set(group.criteria["student_id"].astype(str)) <= set(ids[:20])
         warmed = profile_data.gather_records(out, config, ids[:10], through=through)
         profile_data.forget_criteria()
+        assert not group.database.exists(), "the group's copy must be removed with it"
         fresh = profile_data.gather_records(out, config, ids[:10], through=through)
     finally:
         profile_data.forget_criteria()
-    assert any(warmed.rows["criteria"].values())
-    assert warmed.rows["criteria"] == fresh.rows["criteria"]
+    assert any(warmed.rows["criteria"].values()) and any(warmed.rows["course_marks"].values())
+    assert warmed.rows == fresh.rows

@@ -14,6 +14,9 @@ shown, also those dated after the run's as-of date: the team reads the page to a
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +29,7 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
 from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
-from ontrack.resources import spilling_under
+from ontrack.resources import apply, spilling_under, temp_directory
 from ontrack.scoring.history import history_path
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
@@ -112,18 +115,19 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
             "Got no students.parquet instead."
         )
     have = frozenset(provided(out_dir))
+    warm = _warmed(out_dir, config, have, through, [str(s) for s in student_ids])
     con = connect(config)
     try:
         wanted = pd.DataFrame({"student_id": pd.Series(list(student_ids), dtype="string")})
         con.register("_wanted", wanted)
-        _copy_tables(con, validated, have)
+        if warm is not None:  # the group's rows, copied once by warm_criteria
+            con.execute(f"ATTACH {literal(str(warm.database))} AS _group (READ_ONLY)")
+        _copy_tables(con, validated, have, group=None if warm is None else "_group")
         # In a total order: validated files keep no row order (docs/validation.md), and a
         # page lists rows that tie on its own sort key (a W and a mark of one course) as read.
         tables = {name: con.execute(f"SELECT * FROM {ident(name)} ORDER BY ALL").df()
                   for name in PROFILE_TABLES}
-        ids = [str(s) for s in student_ids]
-        warm = _warmed(out_dir, config, have, through, ids)
-        tables["criteria"] = _criteria(con, config, have, through) if warm is None else warm
+        tables["criteria"] = _criteria(con, config, have, through) if warm is None else warm.criteria
         tables["attendance_months"] = _attendance_months(con)
     finally:
         con.close()
@@ -132,34 +136,55 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
 
 
 def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str], *, through: date) -> None:
-    """Compute the criteria at every checkpoint the pages of ``student_ids`` show, for
-    exactly these students, and keep them (in place of any kept before): gathering the
-    records of any of them then computes none, also in the page writers this process
-    forks next. Held per group of schools, never for the district (memory grows with the
-    students kept, :data:`CRITERIA_BYTES_PER_STUDENT` each)."""
+    """Copy the rows of ``student_ids`` (a group of schools' roster) out of the validated
+    tables once, into a DuckDB file under the spill folder, and compute their criteria at
+    every checkpoint their pages show; keep both (in place of any kept before). Gathering
+    the records of any of them then reads that file, not the district's tables, and
+    computes no criteria, also in the page writers this process forks next. Never the
+    district's: memory and the file grow with the students of the group only."""
     out_dir = Path(out_dir)
     have = frozenset(provided(out_dir))
     forget_criteria()
     ids = list(dict.fromkeys(str(s) for s in student_ids))
-    con = connect(config)
+    spill = temp_directory(config, out_dir)
+    spill.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="profiles-", dir=spill))
     try:
-        con.register("_wanted", pd.DataFrame({"student_id": pd.Series(ids, dtype="string")}))
-        _copy_tables(con, out_dir / "validated", have)
-        frame = _criteria(con, config, have, through)
-    finally:
-        con.close()
-    _WARM[_warm_key(out_dir, config, have, through)] = (frozenset(ids), frame)
+        con = apply(duckdb.connect(str(folder / "group.duckdb")), config, out_dir)
+        try:
+            con.register("_wanted", pd.DataFrame({"student_id": pd.Series(ids, dtype="string")}))
+            _copy_tables(con, out_dir / "validated", have)
+            frame = _criteria(con, config, have, through)
+        finally:
+            con.close()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _WARM[_warm_key(out_dir, config, have, through)] = _Group(frozenset(ids), frame, folder / "group.duckdb",
+                                                              os.getpid())
 
 
 def forget_criteria() -> None:
-    """Drop the criteria :func:`warm_criteria` kept."""
+    """Drop what :func:`warm_criteria` kept and remove its file (only in the process that
+    made it: forked page writers share it until their parent is done)."""
+    for group in _WARM.values():
+        if group.owner == os.getpid():
+            shutil.rmtree(group.database.parent, ignore_errors=True)
     _WARM.clear()
 
 
-# What warm_criteria kept: (data identity, through) -> (the students, their criteria rows).
-_WARM: dict[tuple, tuple[frozenset[str], pd.DataFrame]] = {}
-# About what a kept student's criteria rows cost (a row per checkpoint and indicator).
-CRITERIA_BYTES_PER_STUDENT = 4_000
+@dataclass(frozen=True)
+class _Group:
+    """What warm_criteria kept: the students, their criteria rows, the file of their rows."""
+
+    students: frozenset[str]
+    criteria: pd.DataFrame
+    database: Path
+    owner: int  # the process that made the file
+
+
+# (data identity, through) -> the group warm_criteria kept.
+_WARM: dict[tuple, _Group] = {}
 
 
 def _warm_key(out_dir: Path, config: Config, have: frozenset[str], through: date) -> tuple:
@@ -167,29 +192,28 @@ def _warm_key(out_dir: Path, config: Config, have: frozenset[str], through: date
 
 
 def _warmed(out_dir: Path, config: Config, have: frozenset[str], through: date,
-            wanted: Sequence[str]) -> pd.DataFrame | None:
-    """The kept criteria rows of ``wanted`` (in the order computed), or None when
-    :func:`warm_criteria` kept none for this data, date and all these students."""
+            wanted: Sequence[str]) -> _Group | None:
+    """The kept group, its criteria cut to ``wanted`` (in the order computed), or None
+    when :func:`warm_criteria` kept none for this data, date and all these students."""
     if not _WARM:
         return None
     kept = _WARM.get(_warm_key(out_dir, config, have, through))
-    if kept is None or not kept[0].issuperset(wanted):
+    if kept is None or not kept.students.issuperset(wanted) or not kept.database.is_file():
         return None
-    frame = kept[1]
-    return frame[frame["student_id"].astype(str).isin(set(wanted))].reset_index(drop=True)
+    frame = kept.criteria
+    rows = frame[frame["student_id"].astype(str).isin(set(wanted))].reset_index(drop=True)
+    return _Group(kept.students, rows, kept.database, kept.owner)
 
 
-def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str],
-                 only: Collection[str] | None = None) -> None:
-    """One read per table (of ``only``, default every table): the wanted students' rows;
-    ``schools`` whole (the rules are per district); a table not provided is an empty
-    typed table."""
+def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str], *,
+                 group: str | None = None) -> None:
+    """One read per table: the wanted students' rows (from the attached database
+    ``group`` when given: a group's copy, every table in it); ``schools`` whole (the rules
+    are per district); a table not provided is an empty typed table."""
     for name, schema in SCHEMAS.items():
-        if only is not None and name not in only:
-            continue
         path = validated / f"{name}.parquet"
-        if name in have and path.is_file():
-            source = f"read_parquet({literal(str(path))})"
+        if group is not None or (name in have and path.is_file()):
+            source = f"{ident(group)}.{ident(name)}" if group else f"read_parquet({literal(str(path))})"
             where = "TRUE"
             if "student_id" in (c.name for c in schema.columns):
                 where = "student_id IN (SELECT student_id FROM _wanted)"
