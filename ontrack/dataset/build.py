@@ -187,7 +187,9 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
     write the data set's files (``write_features``).
 
     The matrix goes from the part files to ``matrix.parquet`` a row group at a time
-    (:func:`write_matrix`): memory holds one row group, never the whole matrix twice."""
+    (:func:`write_matrix`): memory holds one row group, never the whole matrix twice.
+    Labels and equity attributes are looked up :func:`ontrack.dataset.budget.chunk_rows`
+    cohort rows at a time, each chunk's queries reading only its students."""
     say = progress or (lambda _msg: None)
     spec = config.model_spec(model)
     staged = parts_dir(out_dir, "features", model)
