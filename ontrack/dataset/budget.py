@@ -19,11 +19,13 @@ from ontrack.resources import outside_duckdb_bytes
 # its own count (allocator caches, Parquet buffers) and the interpreter with its
 # libraries and the whole cohort's index.
 FRAMES_SHARE = 0.4
-# Peak bytes a feature part holds per cohort row beyond the interpreter (its cohort rows,
-# the rule indicators' rows for them, each source's result, the matrix), measured.
+# Bytes a feature part holds per cohort row beyond the interpreter (its cohort rows, the
+# rule indicators' rows for them, each source's result, the matrix): about 2 KB measured
+# at 200k students (V2 rows of benchmarks/results.md: a 110k-row part's frames took
+# ~0.22 GB above the 0.43 GB before it), doubled for headroom.
 PART_ROW_BYTES = 4_000
-# The same for a chunk of labels or equity attributes (enrollments, rule indicators and
-# outcomes of its students, the label columns).
+# The same for a chunk of labels or equity attributes (the enrollments, rule indicators
+# and outcomes of its students, the label columns): fewer, narrower frames.
 CHUNK_ROW_BYTES = 2_000
 MIN_ROWS = 100  # below this a part's fixed cost (views, sources) dominates its work
 
