@@ -1,9 +1,12 @@
 """One school's rostered students' records, gathered in bulk for their profile pages.
 
-Read only. Each validated table is read once per school: the rows of the school's
-rostered students (every year, every school they attended) are copied into a small
-in-memory DuckDB database, and everything else (the rule's criteria at each checkpoint,
-attendance by month) is computed there, so a page costs no query of its own.
+Read only. The rows of a batch of rostered students (every year, every school they
+attended) are copied into a small in-memory DuckDB database, and everything else (the
+rule's criteria at each checkpoint, attendance by month) is computed there, so a page
+costs no query of its own. Scoring writes pages a group of schools at a time:
+:func:`warm_criteria` copies the group's rows out of the validated tables once (a DuckDB
+file) and computes their criteria once; the batches then read that copy. Nothing here
+holds the district's rows or indicators, so memory grows with a group, not the district.
 
 The criteria over time come from the indicators' own as-of computation
 (:func:`ontrack.indicators.student_indicators` at every checkpoint of every school year
@@ -286,9 +289,10 @@ def shared_indicators(out_dir: Path | str, config: Config, points: Sequence[tupl
                       *, provided: Collection[str],
                       con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, pd.DataFrame]:
     """Every student's indicators as of each ``(date, school_years)`` point, computed
-    once per run for the whole district (profiles of every model and the impact study
-    ask for the same checkpoints). ``con`` reads the validated tables (opened here when
-    None). The frames are shared: read them, never modify them in place.
+    once per run for the whole district and kept (the impact study asks for the same
+    checkpoints more than once; profiles compute their own students' only, see
+    :func:`warm_criteria`). ``con`` reads the validated tables (opened here when None).
+    The frames are shared: read them, never modify them in place.
     """
     identity = _identity(Path(out_dir), config, provided)
     if identity not in _SHARED:
