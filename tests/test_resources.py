@@ -25,7 +25,12 @@ def test_duckdb_gets_its_share_and_the_rest_is_left_to_the_process(tmp_path) -> 
     what is left (for pandas, Arrow and the interpreter) is the remainder."""
     import duckdb
 
-    from ontrack.resources import DUCKDB_SHARE, connect, duckdb_limit_bytes, outside_duckdb_bytes
+    from ontrack.resources import (
+        DUCKDB_SHARE,
+        connect,
+        duckdb_limit_bytes,
+        outside_duckdb_bytes,
+    )
     from ontrack.validation.store import connect as validation_connect
 
     config = Config.model_validate({"resources": {"memory_limit": "4GB"}})
