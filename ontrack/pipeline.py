@@ -213,7 +213,7 @@ def _scoring(ctx: Context, model: str, run_wave: RunWave | None, as_of: Any = No
 
 
 def _school_files(_ctx: Context, _model: str, job: tuple) -> list:
-    from ontrack.reports.publish import publish_school
+    from ontrack.reports.workers import publish_school
 
     return publish_school(*job)
 

@@ -109,7 +109,7 @@ def test_in_process_and_a_task_runner_run_the_same_part_functions(
     import json
 
     from conftest import write_district
-    from ontrack.reports import publish
+    from ontrack.reports import workers
 
     import ontrack.validation.run as validation
     from ontrack.config import load_config
@@ -117,10 +117,10 @@ def test_in_process_and_a_task_runner_run_the_same_part_functions(
 
     jobs: list[tuple] = []
     files: list[str] = []
-    run_job, publish_school = validation.run_job, publish.publish_school
+    run_job, publish_school = validation.run_job, workers.publish_school
     monkeypatch.setattr(validation, "run_job", lambda *a, **k: (
         jobs.append((a[3].step, a[3].table, a[3].partition)), run_job(*a, **k))[1])
-    monkeypatch.setattr(publish, "publish_school", lambda *a: (files.append(a[3]), publish_school(*a))[1])
+    monkeypatch.setattr(workers, "publish_school", lambda *a: (files.append(a[3]), publish_school(*a))[1])
     data, config = write_district(tmp_path / "data"), load_config(None)
     pipeline.run_stages(["validate", "score"], data, tmp_path / "here", config, models=["grade8"])
     here = (list(jobs), list(files))
