@@ -182,17 +182,23 @@ def test_pages_of_students_who_left_the_roster_are_removed(scored: dict, tmp_pat
 
 
 def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
-    """The as-of date of every indicator computation profile_data makes from now on."""
+    """The as-of dates of every indicator computation profile_data makes from now on
+    (one pass over the checkpoints: all its dates at once)."""
     from ontrack.scoring import profile_data
 
     calls: list[date] = []
-    real = profile_data.student_indicators
+    single, one_pass = profile_data.student_indicators, profile_data.indicators_as_of
 
     def counted(con: object, config: object, **kwargs: object) -> object:
         calls.append(kwargs["as_of"])
-        return real(con, config, **kwargs)
+        return single(con, config, **kwargs)
+
+    def counted_pass(con: object, config: object, rows, **kwargs: object) -> object:  # noqa: ANN001
+        calls.extend(sorted({day.date() for day in rows["as_of_date"]}))
+        return one_pass(con, config, rows, **kwargs)
 
     monkeypatch.setattr(profile_data, "student_indicators", counted)
+    monkeypatch.setattr(profile_data, "indicators_as_of", counted_pass)
     return calls
 
 
