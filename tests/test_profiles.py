@@ -193,7 +193,7 @@ def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
         calls.append(kwargs["as_of"])
         return single(con, config, **kwargs)
 
-    def counted_pass(con: object, config: object, rows, **kwargs: object) -> object:  # noqa: ANN001
+    def counted_pass(con: object, config: object, rows, **kwargs: object) -> object:
         calls.extend(sorted({day.date() for day in rows["as_of_date"]}))
         return one_pass(con, config, rows, **kwargs)
 

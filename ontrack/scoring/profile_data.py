@@ -31,7 +31,12 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
-from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, indicators_as_of, student_indicators
+from ontrack.indicators import (
+    ATTENDED_STATUSES,
+    checkpoint_dates,
+    indicators_as_of,
+    student_indicators,
+)
 from ontrack.resources import apply, spilling_under, temp_directory
 from ontrack.scoring.history import history_path
 from ontrack.tables import SCHEMAS
