@@ -28,10 +28,10 @@ import pytest
 
 pytestmark = pytest.mark.slow  # a Dask cluster and the session's Prefect server
 
-# grade8 at one checkpoint a year (about 40 cohort rows each): parts of at most
+# grade8 at one checkpoint a year (about 25 cohort rows each): parts of at most
 # PART_ROWS rows group neighbouring checkpoints, each part split in two buckets of
 # students, on fewer parts than the three default checkpoints make.
-PART_ROWS = 100
+PART_ROWS = 60
 CONFIG = (f"resources:\n  student_buckets: 2\n  feature_part_rows: {PART_ROWS}\n"
           "{partitions}"
           "models:\n  grade9: null\n  grade8:\n    checkpoints: [\"01-31\"]\n"
@@ -80,11 +80,11 @@ def _part_tasks(dask_scheduler) -> list[tuple[str, str]]:  # runs on the schedul
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A 300-student district: as small as shows every stage's parts."""
+    """A 200-student district: as small as shows every stage's parts."""
     from ontrack.synth import generate_district
 
     root = tmp_path_factory.mktemp("scale_out")
-    generate_district(root / "data", n_students=300, n_years=3, seed=21)
+    generate_district(root / "data", n_students=200, n_years=3, seed=21)
     (root / "config.yaml").write_text(CONFIG.format(partitions=""), encoding="utf-8")
     (root / "dask.yaml").write_text(
         CONFIG.format(partitions=f"  validation_partitions: {PARTITIONS}\n"), encoding="utf-8")
