@@ -200,6 +200,14 @@ def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFr
     """
     parts, have = [], provided_tables(con)
     cache = {} if cache is None else cache
+    if out_dir is not None:  # every date's indicators in one pass, kept for wide_values
+        wanted = {(pd.Timestamp(day).date(), district or None)
+                  for day, district in zip(dates, rows["district_id"].fillna(""), strict=True)
+                  if not pd.isna(day)}
+        points = sorted({(day, (school_year_of(config.rules_for(district), day),))
+                         for day, district in wanted if (day, district) not in cache})
+        if points:
+            shared_indicators(out_dir, config, points, provided=have, con=con)
     for (day, district), group in rows.groupby([dates, rows["district_id"].fillna("")],
                                                sort=True, dropna=True):
         key = (pd.Timestamp(day).date(), district or None)

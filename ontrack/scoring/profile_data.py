@@ -312,13 +312,41 @@ def shared_indicators(out_dir: Path | str, config: Config, points: Sequence[tupl
         own = con is None
         con = open_validated(out_dir, config) if own else con
         try:
-            for day, years in missing:
-                shelf[(day, years)] = student_indicators(con, config, as_of=day, school_years=list(years),
-                                                         provided=set(provided))
+            shelf.update(_points_in_one_pass(con, config, missing, set(provided)))
         finally:
             if own:
                 con.close()
     return {(day, tuple(years)): shelf[(day, tuple(years))] for day, years in points}
+
+
+def _points_in_one_pass(con: duckdb.DuckDBPyConnection, config: Config,
+                        points: Sequence[tuple[date, tuple[int, ...]]],
+                        provided: set[str]) -> dict[tuple, pd.DataFrame]:
+    """Each point's frame as :func:`student_indicators` (as of its date, its school
+    years) gives it, all points computed in one pass (:func:`indicators_as_of`)."""
+    if len(points) == 1:
+        (day, years), = points
+        return {(day, years): student_indicators(con, config, as_of=day, school_years=list(years),
+                                                 provided=provided)}
+    pairs = con.execute("SELECT DISTINCT student_id, CAST(school_year AS INTEGER) AS school_year "
+                        "FROM enrollments").df()
+    asked = pd.concat([pairs[pairs["school_year"].isin(years)].assign(as_of_date=pd.Timestamp(day))
+                       for day, years in points], ignore_index=True)
+    frame = indicators_as_of(con, config, asked, provided=provided)
+    found = {}
+    for day, years in points:
+        rows = frame[(frame["as_of_date"] == pd.Timestamp(day)) & frame["school_year"].isin(years)]
+        found[(day, years)] = _as_read_alone(rows.reset_index(drop=True))
+    return found
+
+
+def _as_read_alone(rows: pd.DataFrame) -> pd.DataFrame:
+    """Text columns typed as a query of these rows alone types them: a column with no
+    value at all comes back from DuckDB as objects (None), not as strings."""
+    for col in rows.columns:
+        if pd.api.types.is_string_dtype(rows[col]) and rows[col].isna().all():
+            rows[col] = pd.Series([None] * len(rows), index=rows.index, dtype=object)
+    return rows
 
 
 def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
