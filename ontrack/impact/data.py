@@ -171,12 +171,11 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     grade's rule and every value column. With ``out_dir`` (the folder ``con`` reads)
     the run's shared computation is used: the profiles asked for the same checkpoints.
     """
-    year = school_year_of(config.rules_for(district_id), as_of)
+    point = _point(config, as_of, district_id)
     if out_dir is None:
-        long = student_indicators(con, config, as_of=as_of, school_years=[year],
+        long = student_indicators(con, config, as_of=as_of, school_years=list(point[1]),
                                   provided=provided)
     else:
-        point = (as_of, (year,))
         long = shared_indicators(out_dir, config, [point], provided=provided, con=con)[point]
     keys = ["student_id", "grade_level"]
     values = long.groupby(keys)[list(VALUE_COLUMNS.values())].first()
@@ -187,6 +186,12 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
         wide["grade_level"].isin(list(GRADE_RULE)), NO_RULE)
     wide["as_of_grade"] = wide.pop("grade_level").astype("Int64")
     return wide.astype({"student_id": "str"})
+
+
+def _point(config: Config, as_of: date, district_id: str | None) -> tuple[date, tuple[int]]:
+    """The ``(date, school_years)`` point :func:`wide_values` reads: ``as_of`` and the
+    school year it falls in under the district's calendar."""
+    return as_of, (school_year_of(config.rules_for(district_id), as_of),)
 
 
 def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
@@ -204,8 +209,8 @@ def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFr
         wanted = {(pd.Timestamp(day).date(), district or None)
                   for day, district in zip(dates, rows["district_id"].fillna(""), strict=True)
                   if not pd.isna(day)}
-        points = sorted({(day, (school_year_of(config.rules_for(district), day),))
-                         for day, district in wanted if (day, district) not in cache})
+        points = sorted({_point(config, day, district) for day, district in wanted
+                         if (day, district) not in cache})
         if points:
             shared_indicators(out_dir, config, points, provided=have, con=con)
     for (day, district), group in rows.groupby([dates, rows["district_id"].fillna("")],

@@ -251,21 +251,14 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
               through: date) -> pd.DataFrame:
     """The indicators of the students ``con`` holds (its tables are their rows, copied
     by :func:`_copy_tables`) as of each checkpoint, only for the year(s) it belongs to."""
-    points = sorted(_checkpoints(con, config, through).items())
-    if not points:
+    points = [(day, tuple(sorted(years)))
+              for day, years in sorted(_checkpoints(con, config, through).items())]
+    found = _points_in_one_pass(con, config, points, set(have)) if points else {}
+    frames = [rows.assign(as_of_date=pd.Timestamp(day)) for (day, _years), rows in found.items() if len(rows)]
+    if not frames:
         return student_indicators(con, config, as_of=through, school_years=[], provided=have)
-    # Every (student, year) at each checkpoint of that year, computed in one pass; rows in
-    # the order a run per checkpoint gives (date, then year, student, indicator).
-    pairs = con.execute("SELECT DISTINCT student_id, CAST(school_year AS INTEGER) AS school_year "
-                        "FROM enrollments").df()
-    asked = pd.concat([pairs[pairs["school_year"].isin(years)].assign(as_of_date=pd.Timestamp(day))
-                       for day, years in points], ignore_index=True)
-    frame = indicators_as_of(con, config, asked, provided=have)
-    if frame.empty:
-        return frame
-    frame["as_of_date"] = frame["as_of_date"].astype(pd.Series([pd.Timestamp(points[0][0])]).dtype)
-    frame["unknown_criteria"] = frame["unknown_criteria"].astype(object)
-    frame = frame.sort_values("as_of_date", kind="stable", ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True)
+    del frames, found
     # A district whose checkpoint falls on another district's date: keep each row only
     # at the checkpoints of its own district's year.
     dates_of: dict[tuple, list[date]] = {}  # (district, year): its checkpoints, looked up once
