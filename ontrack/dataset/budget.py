@@ -11,6 +11,10 @@ memory, never what it writes: a matrix built in many small parts is the same fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pandas as pd
+
 from ontrack.config import Config
 from ontrack.resources import outside_duckdb_bytes
 
@@ -57,3 +61,12 @@ def chunk_rows(config: Config) -> int:
     320000
     """
     return int(max(MIN_ROWS, frames_bytes(config) // CHUNK_ROW_BYTES))
+
+
+def in_chunks(cohort: pd.DataFrame, size: int,
+              build: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """``build`` of ``size`` cohort rows at a time (for row-wise lookups, whose result for
+    a row never depends on the others), the results concatenated in cohort order; one
+    chunk's result is returned as it is."""
+    parts = [build(cohort.iloc[start:start + size]) for start in range(0, max(len(cohort), 1), size)]
+    return parts[0] if len(parts) == 1 else pd.concat(parts)

@@ -26,7 +26,7 @@ from pandas.util import hash_pandas_object
 from ontrack import __version__
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
-from ontrack.dataset.budget import chunk_rows, part_rows
+from ontrack.dataset.budget import chunk_rows, in_chunks, part_rows
 from ontrack.dataset.cohorts import build_cohort
 from ontrack.dataset.featureset import FeatureSet
 from ontrack.dataset.featurize import (
@@ -368,10 +368,7 @@ def _with_attributes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame,
                      size: int) -> pd.DataFrame:
     """The cohort with each row's equity attributes, looked up ``size`` rows at a time
     (one row's attributes never depend on another's)."""
-    chunks = [cohort.iloc[start:start + size] for start in range(0, max(len(cohort), 1), size)]
-    joined = [chunk.join(_attributes(con, chunk)) for chunk in chunks]
-    del chunks
-    return joined[0] if len(joined) == 1 else pd.concat(joined)
+    return in_chunks(cohort, size, lambda chunk: chunk.join(_attributes(con, chunk)))
 
 
 def _attributes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame) -> pd.DataFrame:

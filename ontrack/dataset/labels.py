@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.dataset.asof import data_end_date, scoped
+from ontrack.dataset.budget import in_chunks
 from ontrack.config import Config, LabelPolicy
 from ontrack.pipeline_settings import LABEL_GRADES
 from ontrack.errors import ConfigError
@@ -126,10 +127,7 @@ def build_labels(
     policy = policy or config.label
     end = data_end if data_end is not None else data_end_date(con)
     size = max(1, chunk_rows or len(cohort))
-    chunks = [_label_chunk(con, cohort.iloc[start:start + size], config, label, policy, end)
-              for start in range(0, max(len(cohort), 1), size)]
-    out = chunks[0] if len(chunks) == 1 else pd.concat(chunks)
-    del chunks
+    out = in_chunks(cohort, size, lambda chunk: _label_chunk(con, chunk, config, label, policy, end))
     out.index = cohort.index
     return out
 
