@@ -54,8 +54,6 @@ FIRST = ["student_id", "student_name", "school_id", "school_name", "grade_level"
          "model", "ranked_by", "risk", "risk_tier", "rank", "change", "current_support", "alerts", "reason_1",
          "reason_2", "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
-# From this many files on, rosters are written by two processes (workers.run_jobs).
-POOL_FROM = 24
 PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
 # What a group's profiles hold per student while its criteria are computed (the
 # student's rows of every table copied into DuckDB): a group is as many students as
@@ -199,7 +197,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
             jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id),
                          None, None))
-    (run_wave or _run_jobs)(jobs)  # each job's files land in ``folder``: swapped in by the caller
+    (run_wave or run_jobs)(jobs)  # each job's files land in ``folder``: swapped in by the caller
     write_index(folder, [job[:4] for job in jobs])
     scored_here = set(roster["school_id"])
     return [s for s in written if s in scored_here]
@@ -286,11 +284,6 @@ def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
     combined["_rank"] = combined["rank"].astype(int)
     combined = combined.sort_values(["model", "student_id", "_rank"], kind="stable").drop(columns="_rank")
     write_table_csv(combined, path)
-
-
-def _run_jobs(jobs: list[tuple]) -> list[Path]:
-    """The default ``run_wave``: :func:`ontrack.reports.workers.run_jobs` from :data:`POOL_FROM` jobs on."""
-    return run_jobs(jobs, pool_from=POOL_FROM)
 
 
 def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:

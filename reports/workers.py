@@ -39,14 +39,14 @@ def _publish_job(job: tuple) -> list[Path]:
     return publish_school(*job)
 
 
-def run_jobs(jobs: list[tuple], *, pool_from: int = POOL_FROM) -> list[Path]:
-    """Every school's and counselor's files (:func:`publish_school`); from ``pool_from``
-    jobs on, in two worker processes. Forked where the system can: a forked worker has
-    ontrack imported and reads its jobs from the parent's memory, where a spawned one
-    pays ~1.5 s of imports and a pickled copy of every frame. Threads gain nothing:
-    rendering is pure Python and holds the GIL (benchmarks/results.md)."""
+def run_jobs(jobs: list[tuple]) -> list[Path]:
+    """Every school's and counselor's files (:func:`publish_school`); from
+    :data:`POOL_FROM` jobs on, in two worker processes. Forked where the system can: a
+    forked worker has ontrack imported and reads its jobs from the parent's memory, where
+    a spawned one pays ~1.5 s of imports and a pickled copy of every frame. Threads gain
+    nothing: rendering is pure Python and holds the GIL (benchmarks/results.md)."""
     workers = min(2, os.cpu_count() or 1)
-    if len(jobs) < pool_from or workers < 2:
+    if len(jobs) < POOL_FROM or workers < 2:
         return [path for job in jobs for path in _publish_job(job)]
     chunk = max(1, len(jobs) // (8 * workers))
     if can_fork():

@@ -170,6 +170,7 @@ def test_current_support_equals_its_definition_row_by_row() -> None:
 def test_forked_workers_write_the_same_profiles_and_rosters(trained_grade8: dict, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import ontrack.reports.publish as publish
+    import ontrack.reports.workers as workers
     from ontrack.scoring.run import score_model
 
     out = clone_output(trained_grade8["out"], tmp_path / "out")
@@ -180,7 +181,7 @@ def test_forked_workers_write_the_same_profiles_and_rosters(trained_grade8: dict
     written = {}
     for mode, threshold in (("serial", 10**9), ("forked", 1)):
         monkeypatch.setattr(publish, "PROFILES_POOL_FROM", threshold)
-        monkeypatch.setattr(publish, "POOL_FROM", threshold)
+        monkeypatch.setattr(workers, "POOL_FROM", threshold)
         publish._profiles_in_parallel(out, config, result)
         publish.publish_rosters(result.roster, run, tmp_path / mode, out, config, followup_dir=tmp_path / f"f-{mode}")
         pages = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "profiles").rglob("*.html")}
