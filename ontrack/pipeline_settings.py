@@ -79,8 +79,10 @@ class EngineConfig(_Frozen):
     """DuckDB resources for event-table aggregation."""
 
     memory_limit: str = Field(
-        "2GB", description="DuckDB memory limit; spills beyond. 700MB kept a whole "
-        "200,000-student `ontrack indicators` run under 1 GB (docs/validation.md)."
+        "2GB", description="The older name of `resources.memory_limit`, used only when that "
+        "is not set: the process's limit, of which DuckDB gets its share and spills beyond. "
+        "700MB kept a whole 200,000-student `ontrack indicators` run under 1 GB "
+        "(docs/validation.md)."
     )
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: all).")
     max_columns: int = Field(

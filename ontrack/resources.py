@@ -30,7 +30,7 @@ from ontrack.pipeline_settings import _Frozen
 if TYPE_CHECKING:
     from ontrack.config import Config
 
-_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 _SHARE = re.compile(r"(\d+(\.\d+)?)\s*%")
 CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")
 
@@ -113,10 +113,10 @@ DUCKDB_FLOOR = 64 << 20  # DuckDB cannot run a query in much less
 
 def memory_limit_bytes(config: Config) -> int:
     """The configured limit of the whole process, in bytes."""
-    size = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", memory_limit(config).lower())
-    if size is None or size.group(2) not in _UNITS:  # pragma: no cover - validated above
+    size = _SIZE.fullmatch(memory_limit(config))
+    if size is None:  # pragma: no cover - validated by ResourcesConfig
         raise ValueError(f"resources.memory_limit must be a size. Got {memory_limit(config)!r} instead.")
-    return int(float(size.group(1)) * _UNITS[size.group(2)])
+    return int(float(size.group(1)) * _UNITS[size.group(2).lower()])
 
 
 def duckdb_limit_bytes(config: Config) -> int:
