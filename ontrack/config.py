@@ -26,25 +26,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from ontrack.errors import ConfigError
-from ontrack.pipeline_settings import (
-    MIN_GROUP_SIZE_FLOOR,
-    EngineConfig,
-    FairnessBounds,
-    FeatureConfig,
-    GateConfig,
-    LabelPolicy,
-    ModelingConfig,
-    ModelSpec,
-    ReportingConfig,
-    ScheduleConfig,
-    ScoringConfig,
-    SplitSpec,
-    TrackingConfig,
-    Treatment,
-    _Frozen,
-    default_models,
-)
 from ontrack.district_rules import (
     DistrictRules,
     MarkScale,
@@ -52,9 +33,30 @@ from ontrack.district_rules import (
     ReadinessRule,
     parse_month_day,
 )
-from ontrack.support_settings import FollowupConfig, ImpactConfig, ImpactCutoff
+from ontrack.errors import ConfigError
+from ontrack.model_settings import (
+    GateConfig,
+    LabelPolicy,
+    ModelSpec,
+    SplitSpec,
+    Treatment,
+    default_models,
+)
+from ontrack.pipeline_settings import (
+    MIN_GROUP_SIZE_FLOOR,
+    EngineConfig,
+    FairnessBounds,
+    FeatureConfig,
+    ModelingConfig,
+    ReportingConfig,
+    ScheduleConfig,
+    ScoringConfig,
+    TrackingConfig,
+)
 from ontrack.resources import ResourcesConfig
+from ontrack.settings_base import _Frozen
 from ontrack.storage import is_url, read_text, shown
+from ontrack.support_settings import FollowupConfig, ImpactConfig, ImpactCutoff
 
 __all__ = [
     "CONFIG_VERSION",

@@ -12,7 +12,7 @@ from datetime import date
 
 from pydantic import Field, field_validator, model_validator
 
-from ontrack.pipeline_settings import _Frozen
+from ontrack.settings_base import _Frozen
 
 
 def _default_letter_points() -> dict[str, float]:

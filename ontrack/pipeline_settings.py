@@ -17,40 +17,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ontrack.model_settings import (
-    LABEL_GRADES,
-    Baseline,
-    GateConfig,
-    LabelPolicy,
-    ModelSpec,
-    SplitSpec,
-    Treatment,
-    default_models,
-    school_year_place,
-)
 from ontrack.settings_base import _Frozen
-
-# The model declarations lived here first: importing them from this module still works.
-__all__ = [
-    "LABEL_GRADES",
-    "MIN_GROUP_SIZE_FLOOR",
-    "Baseline",
-    "EngineConfig",
-    "FairnessBounds",
-    "FeatureConfig",
-    "GateConfig",
-    "LabelPolicy",
-    "ModelSpec",
-    "ModelingConfig",
-    "ReportingConfig",
-    "ScheduleConfig",
-    "ScoringConfig",
-    "SplitSpec",
-    "TrackingConfig",
-    "Treatment",
-    "default_models",
-    "school_year_place",
-]
 
 MIN_GROUP_SIZE_FLOOR = 10
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import duckdb
 from pydantic import Field, field_validator
 
-from ontrack.pipeline_settings import _Frozen
+from ontrack.settings_base import _Frozen
 
 if TYPE_CHECKING:
     from ontrack.config import Config

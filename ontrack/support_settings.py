@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ontrack.pipeline_settings import _Frozen
+from ontrack.settings_base import _Frozen
 
 # The rule criteria a district may name as the variable it assigns support by.
 CUTOFF_CRITERIA: dict[str, tuple[str, ...]] = {

@@ -42,7 +42,7 @@ import pandas as pd
 from ontrack.dataset.asof import data_end_date, scoped
 from ontrack.dataset.budget import in_chunks
 from ontrack.config import Config, LabelPolicy
-from ontrack.pipeline_settings import LABEL_GRADES
+from ontrack.model_settings import LABEL_GRADES
 from ontrack.errors import ConfigError
 from ontrack.indicators import student_indicators
 from ontrack.validation.store import provided_tables

@@ -18,11 +18,15 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config, GateConfig, ModelingConfig
+from ontrack.model_settings import school_year_place
 from ontrack.modeling.dataset import EQUITY_GROUPS, TrainingData
-from ontrack.modeling.fairness import complement_withheld, fairness_audit, fairness_summary
+from ontrack.modeling.fairness import (
+    complement_withheld,
+    fairness_audit,
+    fairness_summary,
+)
 from ontrack.modeling.gate import gate_verdict
 from ontrack.modeling.metrics import evaluate_score, reliability_table
-from ontrack.pipeline_settings import school_year_place
 
 SCORES: tuple[str, ...] = ("model", "rule", "logistic")
 
