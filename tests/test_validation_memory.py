@@ -54,3 +54,48 @@ def test_jobs_run_as_tasks_in_one_process_take_turns(tiny_district: Path, tmp_pa
         validate_directory(tiny_district, out, config, run_wave=wave)
     assert most[0] == 1  # a wave of 9 tables' checks never held two DuckDB databases
     assert _outputs(out) == _outputs(tmp_path / "here")
+
+
+
+def _validated_rows(out: Path) -> dict:
+    """Each validated table's rows in a fixed order (a partition's row order is the
+    threads' business: docs/validation.md)."""
+    import pandas as pd
+
+    tables = {}
+    for path in sorted((out / "validated").glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        tables[path.name] = frame.sort_values(list(frame.columns), ignore_index=True)
+    return tables
+
+
+def test_small_tables_are_checked_in_memory_with_the_same_outputs_as_on_file(
+        tiny_district: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table well within DuckDB's share is typed and checked in memory (the work
+    file's writes and checkpoints were most of a small district's validation); the
+    outputs are those of the work file, which large tables still use."""
+    from pandas.testing import assert_frame_equal
+
+    from ontrack.validation import partition, row_checks
+
+    config = load_config()
+    kinds: list[bool] = []
+    real_build = row_checks.build_checked
+
+    def noted(*args, in_memory: bool = False, **kwargs):
+        kinds.append(in_memory)
+        return real_build(*args, in_memory=in_memory, **kwargs)
+
+    monkeypatch.setattr(partition, "build_checked", noted)
+    validate_directory(tiny_district, tmp_path / "memory", config)
+    assert kinds and all(kinds)
+    assert not row_checks.small_enough_for_memory(10**9, 10, config)
+    kinds.clear()
+    monkeypatch.setattr(partition, "small_enough_for_memory", lambda *_args: False)
+    validate_directory(tiny_district, tmp_path / "file", config)
+    assert kinds and not any(kinds)
+    assert _outputs(tmp_path / "memory") == _outputs(tmp_path / "file")
+    memory, file = _validated_rows(tmp_path / "memory"), _validated_rows(tmp_path / "file")
+    assert sorted(memory) == sorted(file)
+    for name in memory:
+        assert_frame_equal(memory[name], file[name])

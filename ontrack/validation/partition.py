@@ -55,6 +55,7 @@ from ontrack.validation.row_checks import (
     build_checked,
     drop_checked,
     find_row_problems,
+    small_enough_for_memory,
 )
 from ontrack.validation.store import connect
 
@@ -90,7 +91,7 @@ class PartResult:
     rows: int
     accepted: int
     accepted_path: str
-    rejected_path: str
+    rejected_path: str  # "" when the partition rejected no row (no file written)
 
 
 def parts_dir(out_dir: Path | str, table: str) -> Path:
@@ -271,13 +272,16 @@ def validate_partition(
     with _connection(con, config, out_dir, f"{prepared.table}-{index}") as db:
         districts = load_parents(db, Path(out_dir), config, prepared.table)
         _raw_view(db, prepared)
-        rows = build_checked(db, schema, list(prepared.columns), config, districts, partition)
+        small = small_enough_for_memory(prepared.rows_in // count, len(schema.columns), config)
+        rows = build_checked(db, schema, list(prepared.columns), config, districts, partition,
+                             in_memory=small)
         find_row_problems(db, schema)
         accepted_path = str(folder / f"accepted-{index}-of-{count}.parquet")
         rejected_path = str(folder / f"rejected-{index}-of-{count}.parquet")
         accepted = _write_accepted(db, schema, accepted_path)
-        _write_rejected(db, list(prepared.columns), rejected_path)
-        drop_checked(db)
+        if not _write_rejected(db, list(prepared.columns), rejected_path):
+            rejected_path = ""
+        drop_checked(db, small)
     return PartResult(prepared.table, index, count, rows, accepted, accepted_path, rejected_path)
 
 
@@ -293,10 +297,11 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, schema: TableSchema, target:
         f"COPY ({query}) TO {literal(target)} (FORMAT parquet)").fetchall()[0][0])
 
 
-def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: str) -> None:
+def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: str) -> int:
     """Rejected rows as read (students' names only as filled or not), the reason and the
     row's number (``__order``). Their text is read again from the file by row number:
-    the scan skips every row group without a rejected row."""
+    the scan skips every row group without a rejected row. Returns how many; with none,
+    no file is written."""
     cols = ", ".join(
         f"CASE WHEN r.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
         if c in NAME_COLUMNS else f"r.{ident(c)}" for c in columns)
@@ -305,11 +310,16 @@ def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: 
         f"COALESCE(c.__row_reason, b.reason) AS reason FROM {CHECKED} c "
         f"LEFT JOIN bad_t b ON c.{ROW_ID} = b.rid "
         "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL")
+    rejected = int(con.execute("SELECT count(*) FROM rejected_ids").fetchall()[0][0])
+    if not rejected:
+        con.execute("DROP TABLE rejected_ids")
+        return 0
     query = (f"SELECT {cols}, x.reason AS __reason, x.rid AS __order "
              f"FROM (SELECT * FROM raw_t WHERE {ROW_ID} IN (SELECT rid FROM rejected_ids)) r "
              f"JOIN rejected_ids x ON r.{ROW_ID} = x.rid")
     con.execute(f"COPY ({query}) TO {literal(target)} (FORMAT parquet)")
     con.execute("DROP TABLE rejected_ids")
+    return rejected
 
 
 def finish_table(
@@ -329,10 +339,13 @@ def finish_table(
     with _connection(con, config, out_dir, prepared.table) as db:
         _gather_accepted(db, [p.accepted_path for p in parts], target)
         withheld = tuple(c for c in prepared.columns if c in NAME_COLUMNS)
-        n_bad, errors = write_quarantine(
-            db, prepared.source, list(prepared.columns), [p.rejected_path for p in parts],
-            list(prepared.malformed), out / "validation" / "quarantine" / f"{prepared.table}.csv",
-            config, withheld, overlong=list(prepared.overlong))
+        rejected = [p.rejected_path for p in parts if p.rejected_path]
+        n_bad, errors = 0, {}
+        if rejected or prepared.malformed or prepared.overlong:  # else: nothing to write
+            n_bad, errors = write_quarantine(
+                db, prepared.source, list(prepared.columns), rejected, list(prepared.malformed),
+                out / "validation" / "quarantine" / f"{prepared.table}.csv",
+                config, withheld, overlong=list(prepared.overlong))
     shutil.rmtree(prepared.parts_dir, ignore_errors=True)
     accepted = sum(p.accepted for p in parts)
     if prepared.rows_in != accepted + n_bad:  # pragma: no cover - a bug, never a data problem

@@ -33,12 +33,18 @@ def write_quarantine(
     withheld: tuple[str, ...] = (),
     overlong: list[tuple[int, str, str]] | None = None,
 ) -> tuple[int, dict[str, int]]:
-    """Write ``target`` from the partitions' ``rejected`` Parquet files, the
+    """Write ``target`` from the partitions' ``rejected`` Parquet files (none when only
+    lines were malformed), the
     ``malformed`` lines and the ``overlong`` ones (already by physical line, text
     withheld); return ``(rows quarantined, errors by kind)``."""
-    files = ", ".join(literal(p) for p in rejected)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS "
-                f"SELECT * FROM read_parquet([{files}])")
+    if rejected:
+        files = ", ".join(literal(p) for p in rejected)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS "
+                    f"SELECT * FROM read_parquet([{files}])")
+    else:  # only malformed or overlong lines: no partition rejected a row
+        empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {ident(c)}" for c in columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS SELECT {empty}, "
+                    "CAST(NULL AS VARCHAR) AS __reason, CAST(NULL AS BIGINT) AS __order LIMIT 0")
     rids = [r[0] for r in con.execute(
         "SELECT __order FROM rejected_rows_t ORDER BY 1").fetchall()]
     lines, malformed = quarantine_lines(source, rids, malformed, WITHHELD if withheld else None)

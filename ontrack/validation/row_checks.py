@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from ontrack.config import Config
+from ontrack.resources import duckdb_limit_bytes
 from ontrack.tables import TableSchema
 from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
 from ontrack.validation.reading import ROW_ID
@@ -40,16 +41,31 @@ WORK = "validation_work"
 CHECKED = f"{WORK}.checked_t"
 
 
-def attach_work(con: duckdb.DuckDBPyConnection) -> None:
-    """Attach the database ``checked_t`` lives in (once per connection), a new file in
-    the connection's spill folder."""
+def attach_work(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> None:
+    """Attach the database ``checked_t`` lives in: a new file in the connection's spill
+    folder, or (``in_memory``, for a small table) memory. Kept while the next table
+    wants the same kind; switched otherwise."""
     attached = con.execute(
-        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [WORK]).fetchall()
-    if not attached[0][0]:
-        folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-        path = str(Path(folder) / f"{WORK}.duckdb")
-        Path(path).unlink(missing_ok=True)
-        con.execute(f"ATTACH {literal(path)} AS {WORK}")
+        "SELECT path FROM duckdb_databases() WHERE database_name = ?", [WORK]).fetchall()
+    if attached and (attached[0][0] is None) == in_memory:
+        return
+    if attached:
+        con.execute(f"DETACH {WORK}")
+    if in_memory:
+        con.execute(f"ATTACH ':memory:' AS {WORK}")
+        return
+    folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    path = str(Path(folder) / f"{WORK}.duckdb")
+    Path(path).unlink(missing_ok=True)
+    con.execute(f"ATTACH {literal(path)} AS {WORK}")
+
+
+def small_enough_for_memory(rows: int, columns: int, config: Config) -> bool:
+    """Whether a table's typed rows fit well within DuckDB's share of the memory limit
+    (an eighth of it, at 16 bytes a cell): such a table is checked in memory. The work
+    file's writes and checkpoints cost about 15 ms a table, most of the time a small
+    district's validation takes; a large table still goes to the compressed file."""
+    return rows * max(columns, 1) * 16 <= duckdb_limit_bytes(config) // 8
 
 
 def partition_key(schema: TableSchema) -> tuple[str, ...]:
@@ -66,11 +82,13 @@ def build_checked(
     config: Config,
     district_ids: list[str],
     partition: tuple[int, int] = (0, 1),
+    in_memory: bool = False,
 ) -> int:
     """Create table ``CHECKED`` from view ``raw_t`` (one scan); return its rows.
 
     ``partition`` ``(index, count)``: only the rows whose typed key hashes to ``index``
-    of ``count`` (``(0, 1)``: every row)."""
+    of ``count`` (``(0, 1)``: every row). ``in_memory``: the work database is memory,
+    not a file (:func:`small_enough_for_memory`)."""
     filled = ", ".join(
         f"CAST(NULL AS VARCHAR) AS {ident(c)}"
         for c in schema.column_names
@@ -94,15 +112,19 @@ def build_checked(
         f"SELECT p.{ROW_ID}, {', '.join(kept)}{derived}, {reason_sql} AS __row_reason "
         f"FROM p {rules.joins}"
     )
-    attach_work(con)
+    attach_work(con, in_memory)
     rows = con.execute(f"CREATE OR REPLACE TABLE {CHECKED} AS {query}").fetchall()[0][0]
-    con.execute(f"CHECKPOINT {WORK}")  # compresses the table
+    if not in_memory:
+        con.execute(f"CHECKPOINT {WORK}")  # compresses the table
     return int(rows)
 
 
-def drop_checked(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove what :func:`build_checked` and :func:`find_row_problems` created."""
-    con.execute(f"DROP TABLE IF EXISTS {CHECKED}; DROP TABLE IF EXISTS bad_t; CHECKPOINT {WORK}")
+def drop_checked(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> None:
+    """Remove what :func:`build_checked` and :func:`find_row_problems` created (and
+    give a work file its space back)."""
+    con.execute(f"DROP TABLE IF EXISTS {CHECKED}; DROP TABLE IF EXISTS bad_t")
+    if not in_memory:
+        con.execute(f"CHECKPOINT {WORK}")
 
 
 def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
