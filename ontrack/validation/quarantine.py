@@ -37,14 +37,7 @@ def write_quarantine(
     lines were malformed), the
     ``malformed`` lines and the ``overlong`` ones (already by physical line, text
     withheld); return ``(rows quarantined, errors by kind)``."""
-    if rejected:
-        files = ", ".join(literal(p) for p in rejected)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS "
-                    f"SELECT * FROM read_parquet([{files}])")
-    else:  # only malformed or overlong lines: no partition rejected a row
-        empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {ident(c)}" for c in columns)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS SELECT {empty}, "
-                    "CAST(NULL AS VARCHAR) AS __reason, CAST(NULL AS BIGINT) AS __order LIMIT 0")
+    _load_rejected_rows(con, rejected, columns)
     rids = [r[0] for r in con.execute(
         "SELECT __order FROM rejected_rows_t ORDER BY 1").fetchall()]
     lines, malformed = quarantine_lines(source, rids, malformed, WITHHELD if withheld else None)
@@ -83,6 +76,20 @@ def write_quarantine(
     con.execute("DROP TABLE rejected_rows_t; DROP TABLE lines_t; DROP TABLE rejected_t; "
                 "DROP TABLE malformed_t")
     return int(n_bad), errors
+
+
+def _load_rejected_rows(con: duckdb.DuckDBPyConnection, rejected: list[str],
+                        columns: list[str]) -> None:
+    """Table ``rejected_rows_t``: the partitions' rejected rows (none when only lines
+    were malformed or overlong: then no partition wrote a file)."""
+    if rejected:
+        files = ", ".join(literal(p) for p in rejected)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS "
+                    f"SELECT * FROM read_parquet([{files}])")
+        return
+    empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {ident(c)}" for c in columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rejected_rows_t AS SELECT {empty}, "
+                "CAST(NULL AS VARCHAR) AS __reason, CAST(NULL AS BIGINT) AS __order LIMIT 0")
 
 
 def _error_kinds(con: duckdb.DuckDBPyConnection, n_malformed: int) -> dict[str, int]:
