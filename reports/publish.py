@@ -317,7 +317,8 @@ def _drop_empty(rows: pd.DataFrame) -> pd.DataFrame:
 def _meta(rows: pd.DataFrame, title: str, runs: list[dict], config: Config,
           district_of: dict[str, str] | None = None, *, followup: pd.DataFrame | None = None,
           profiles: str | None = None) -> RosterMeta:
-    alerts = [(r.student_id, r.alerts) for r in rows.itertuples(index=False) if r.alerts]
+    # Two columns only: itertuples over a roster's ~100 columns built a tuple class a call.
+    alerts = [(s, a) for s, a in zip(rows["student_id"], rows["alerts"], strict=True) if a]
     counts = {name: int((rows["risk_tier"] == name).sum()) for name in config.scoring.tier_names}
     banners = [f"{r['model']}: {r['banner']}" for r in runs if r.get("banner")]
 
