@@ -147,7 +147,7 @@ def _indicator_years(ctx: Context, _model: None) -> list:
     from ontrack.indicators.run import indicator_years, must_reuse
 
     must_reuse(ctx.out, ctx.config)  # the validate stage wrote OUT/validated with these rules
-    return indicator_years(ctx.out)
+    return indicator_years(ctx.out, ctx.config)
 
 
 def _indicator_year(ctx: Context, _model: None, year: int | None, as_of: Any = None) -> Any:

@@ -163,14 +163,15 @@ def apply(con: duckdb.DuckDBPyConnection, config: Config, out: Path | str | None
     return con
 
 
-def spilling_under(out: Path | str) -> duckdb.DuckDBPyConnection:
+def spilling_under(out: Path | str, config: Config | None = None) -> duckdb.DuckDBPyConnection:
     """A new in-memory connection for a small read that spills, if ever, under ``OUT/.tmp``
-    (DuckDB's own default is ``.tmp`` in the working directory: student rows there)."""
+    (DuckDB's own default is ``.tmp`` in the working directory: student rows there),
+    within DuckDB's share of ``config``'s memory limit (of the defaults' without one:
+    DuckDB's own default, 80% of RAM, would ignore resources.memory_limit)."""
+    from ontrack.config import load_config  # ground layer; imported here to keep this module light
+
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    spill = Path(out) / ".tmp"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute("SET temp_directory = ?", [str(spill)])
-    return con
+    return apply(con, config or load_config(None), spill=Path(out) / ".tmp")
 
 
 def connect(config: Config, out: Path | str | None = None, *,

@@ -208,6 +208,24 @@ def test_cli_import_edfi(tmp_path, capsys):
     assert "subfolder 2011/" in capsys.readouterr().err
 
 
+def test_cli_import_keeps_duckdb_to_its_share_of_the_memory_limit(tmp_path, monkeypatch) -> None:
+    """The import's DuckDB gets the same share of resources.memory_limit as every other
+    stage's (not DuckDB's own default of 80% of RAM)."""
+    from ontrack.config import load_config
+    from ontrack.edfi import importer
+    from ontrack.resources import duckdb_memory_limit
+
+    cli = _cli_or_skip("ontrack.commands.import_edfi")
+    seen: list[str | None] = []
+    real = importer._connect
+    monkeypatch.setattr(importer, "_connect", lambda limit, threads: seen.append(limit) or real(limit, threads))
+    (tmp_path / "c.yaml").write_text("resources:\n  memory_limit: 1GB\n", encoding="utf-8")
+    write_export(tmp_path / "export", base_tables())
+    cli.main(["import-edfi", str(tmp_path / "export"), str(tmp_path / "d"), "--quiet",
+              "--config", str(tmp_path / "c.yaml")])
+    assert seen == [duckdb_memory_limit(load_config(tmp_path / "c.yaml"))]
+
+
 @needs_grand_bend
 def test_validate_accepts_the_import(grand_bend, tmp_path):
     cli = _cli_or_skip("ontrack.validation")

@@ -53,3 +53,25 @@ def test_a_tiny_limit_still_leaves_duckdb_enough_to_run() -> None:
     assert duckdb_limit_bytes(small) == DUCKDB_FLOOR  # 60% would be 48 MB
     tiny = Config.model_validate({"resources": {"memory_limit": "10MB"}})
     assert duckdb_limit_bytes(tiny) == 10_000_000  # never more than the whole limit
+
+
+def test_small_reads_keep_to_the_memory_limit_and_spill_under_out(tmp_path) -> None:
+    """The connections for small reads (school years, a student's history, the report's
+    criteria) get DuckDB's share of resources.memory_limit like every other one, not
+    DuckDB's own default of 80% of RAM, and spill under OUT/.tmp."""
+    from ontrack.config import config_from_dict, load_config
+    from ontrack.resources import connect, spilling_under
+
+    def settings(con) -> tuple[str, str]:
+        try:
+            return tuple(con.execute("SELECT current_setting('memory_limit'), "
+                                     "current_setting('temp_directory')").fetchall()[0])
+        finally:
+            con.close()
+
+    small = config_from_dict({"resources": {"memory_limit": "1GB"}})
+    limit, spill = settings(spilling_under(tmp_path / "out", small))
+    assert limit == settings(connect(small, tmp_path / "elsewhere"))[0]
+    assert spill == str(tmp_path / "out" / ".tmp")
+    assert settings(spilling_under(tmp_path / "out"))[0] == settings(connect(load_config(None)))[0]
+    assert limit != settings(connect(load_config(None)))[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 from ontrack.config import load_config
 from ontrack.console import Progress, finish
 from ontrack.edfi import import_edfi
+from ontrack.resources import duckdb_memory_limit
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         school_year=args.school_year,
         mapping_file=args.mapping,
         progress=Progress("import-edfi", getattr(args, "quiet", False)),
-        memory_limit=config.engine.memory_limit,
+        memory_limit=duckdb_memory_limit(config),  # DuckDB's share of resources.memory_limit
         threads=config.engine.threads,
     )
     finish()

@@ -46,13 +46,14 @@ class YearPart:
     unknowns: pd.DataFrame
 
 
-def indicator_years(out_dir: Path | str) -> list[int | None]:
+def indicator_years(out_dir: Path | str, config: Config | None = None) -> list[int | None]:
     """The parts: every school year with an enrollment (``[None]``, one empty part, when
-    there is none, so the files are still written with their headers)."""
+    there is none, so the files are still written with their headers). ``config``: whose
+    memory limit the read keeps to."""
     path = Path(out_dir) / "validated" / "enrollments.parquet"
     if not path.exists():
         return [None]
-    con = spilling_under(out_dir)
+    con = spilling_under(out_dir, config)
     try:
         years = con.execute(f"SELECT DISTINCT school_year FROM read_parquet({literal(str(path))}) "
                             "WHERE school_year IS NOT NULL ORDER BY 1").fetchall()

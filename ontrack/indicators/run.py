@@ -122,7 +122,7 @@ def run_indicators(
     say = progress or (lambda _msg: None)
     report = _validated(data_dir, out_dir, config, say, reuse_validated)
     parts = []
-    for year in indicator_years(out_dir):
+    for year in indicator_years(out_dir, config):
         say(f"computing student indicators of {year}" + (f" as of {as_of}" if as_of else ""))
         parts.append(year_part(out_dir, config, year, as_of))
     return combine_years(out_dir, config, parts, as_of=as_of, validation=report, progress=say)

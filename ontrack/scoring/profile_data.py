@@ -139,7 +139,7 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         tables["attendance_months"] = _attendance_months(con)
     finally:
         con.close()
-    tables["history"] = _history(history_path(out_dir), student_ids)
+    tables["history"] = _history(history_path(out_dir), student_ids, config)
     return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, through)
 
 
@@ -357,13 +357,13 @@ def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def _history(path: Path, student_ids: Sequence[str]) -> pd.DataFrame:
+def _history(path: Path, student_ids: Sequence[str], config: Config | None = None) -> pd.DataFrame:
     """The risk history of these students (empty when there is none)."""
     columns = ["student_id", "school_id", "model", "model_version", "as_of_date", "scored_at",
                "ranked_by", "risk", "risk_tier", "rule_status"]
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    con = spilling_under(path.parent.parent)  # OUT/history/scores.parquet
+    con = spilling_under(path.parent.parent, config)  # OUT/history/scores.parquet
     try:
         con.register("_wanted", pd.DataFrame({"student_id": list(student_ids)}))
         frame = con.execute(

@@ -68,7 +68,8 @@ CRITERIA_COLUMNS: tuple[str, ...] = (
 )
 
 
-def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.DataFrame:
+def criteria_counts(path: Path, years: tuple[int, ...], min_size: int,
+                    config: Config | None = None) -> pd.DataFrame:
     """Per unit, year and indicator: students not meeting each criterion, suppressed.
 
     Columns: unit, school_year, indicator, criterion, n_students, not_met, only, missing.
@@ -80,7 +81,7 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int) -> pd.Dat
     columns = list(CRITERIA_COLUMNS)
     if not path.exists():
         return pd.DataFrame(columns=columns)
-    con = spilling_under(Path(path).parent.parent)  # OUT/indicators/students.csv
+    con = spilling_under(Path(path).parent.parent, config)  # OUT/indicators/students.csv
     try:
         _load_students(con, path, years)
         frames = []
@@ -319,7 +320,7 @@ def load_report_data(
         years=years,
         schools=schools,
         criteria=criteria_counts(
-            out_dir / "indicators" / "students.csv", years, min_size
+            out_dir / "indicators" / "students.csv", years, min_size, config
         ),
         rosters=roster_counts(out_dir, schools["school_id"].tolist(), min_size, tiers),
         models=read_models(out_dir, names=config.models),
