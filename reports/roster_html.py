@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import pandas as pd
 from ontrack.reports.roster_values import (
+    CRITERIA,
     NO_STUDENTS,
     NOTHING_NEW,
     NOTHING_TO_FOLLOW,
     RULE_NOT_MET,
+    Columns,
     RosterMeta,
-    column_kind,
+    by_value,
     is_number,
     label,
     missing,
     plain_text,
-    shown_text,
-    unmet,
 )
 from ontrack.reports.templating import render
 
@@ -65,88 +65,126 @@ def _chip(order: list[str], tier: str) -> str:
     return "t0" if i == 0 else "tlast" if i == len(order) - 1 else "tmid"
 
 
-def _flagged_low(row: dict, order: list[str]) -> bool:
+def _flagged_low(status: object, tier: str, order: list[str]) -> bool:
     """Whether the student fails the rule yet sits in the lowest tier."""
-    return (bool(order) and plain_text(row.get("rule_status")) == "not_met"
-            and plain_text(row.get("risk_tier")) == order[-1])
+    return bool(order) and plain_text(status) == "not_met" and tier == order[-1]
 
 
-def _cell(name: str, kind: str, row: dict, order: list[str], href: str | None) -> dict:
+def _cell(name: str, text: str, **fields: object) -> dict:
     """What one first-screen cell shows: text, class, sort key, chip, mark, link, note."""
-    value = row.get(name)
-    cell = {"name": name, "text": shown_text(kind, value), "cls": None, "sort": None,
-            "chip": None, "mark": None, "href": None, "note": None, "status": None}
+    return {"name": name, "text": text, "cls": None, "sort": None, "chip": None, "mark": None,
+            "href": None, "note": None, "status": None, **fields}
+
+
+def _column_cells(name: str, columns: Columns, order: list[str], links: list) -> list[dict]:
+    """The first-screen cells of one column, one per row; rows that read the same share
+    one cell (the template only reads them)."""
+    kind, values, shown = columns.kinds[name], columns.values[name], columns.shown(name)
     if kind in NUMERIC:
-        return {**cell, "cls": "num", "sort": repr(float(value)) if is_number(value) and not missing(value) else ""}
+        sorts = by_value(lambda v: repr(float(v)) if is_number(v) and not missing(v) else "", values)
+        return [_cell(name, text, cls="num", sort=sort) for text, sort in zip(shown, sorts, strict=True)]
     if name == "risk_tier":
-        tier = plain_text(value)
-        mark = RULE_NOT_MET if _flagged_low(row, order) else None
-        return {**cell, "sort": str(order.index(tier)) if tier in order else "", "chip": _chip(order, tier) or None,
-                "mark": mark, "cls": "nowrap"}
+        status = columns.values.get("rule_status", [None] * columns.rows)
+        return _shared([(name, text, _flagged_low(s, plain_text(v), order), plain_text(v))
+                        for text, s, v in zip(shown, status, values, strict=True)], _tier_cell, order)
     if name == "rule_status":
-        words, css = STATUS.get(plain_text(value), (plain_text(value).replace("_", " "), None))
-        failed, unknown = unmet(row)
-        note = ", ".join(failed) + ("; " if failed and unknown else "") + (
-            f"unknown: {', '.join(unknown)}" if unknown else "")
-        return {**cell, "text": words, "status": css, "note": note or None, "cls": "rule"}
-    if name == "change" and cell["text"].startswith("new to the list"):
-        return {**cell, "cls": "chg-new"}
+        criteria = [(short, columns.values[c]) for c, short in CRITERIA.items() if c in columns.values]
+        keys = [(name, plain_text(v), *(_met(flags[i]) for _short, flags in criteria))
+                for i, v in enumerate(values)]
+        return _shared(keys, _status_cell, [short for short, _flags in criteria])
     if name == "student_id":
-        return {**cell, "href": href, "cls": "nowrap" if href else None}
-    return {**cell, "cls": {"student_name": "name", "reason_1": "reason"}.get(name)}
+        return [_cell(name, text, href=href, cls="nowrap" if href else None)
+                for text, href in zip(shown, links, strict=True)]
+    if name == "change":
+        return _shared([(name, text) for text in shown], _change_cell, None)
+    cls = {"student_name": "name", "reason_1": "reason"}.get(name)
+    return _shared([(name, text) for text in shown], lambda key, _extra: _cell(*key, cls=cls), None)
 
 
-def _more(row: dict, names: list[str], kinds: dict[str, str]) -> list[tuple[str, str]]:
-    """(label, text) of every other non-empty value of a row, for its "more" cell."""
-    return [(label(n), shown_text(kinds[n], row.get(n))) for n in names
-            if n not in VISIBLE and n not in HEADER_ONLY and shown_text(kinds[n], row.get(n))]
+def _shared(keys: list[tuple], make, extra) -> list[dict]:
+    """``make(key, extra)`` per row, built once per distinct key."""
+    made: dict[tuple, dict] = {}
+    return [made[key] if key in made else made.setdefault(key, make(key, extra)) for key in keys]
 
 
-def _profile_link(row: dict, meta: RosterMeta) -> str | None:
-    """The row's profile page, relative to the roster (None without ``meta.profiles``)."""
-    if meta.profiles is None or missing(row.get("school_id")):
-        return None
-    return f"{meta.profiles}{file_stem(plain_text(row['school_id']))}/{file_stem(plain_text(row['student_id']))}.html"
+def _tier_cell(key: tuple, order: list[str]) -> dict:
+    name, text, flagged, tier = key
+    return _cell(name, text, sort=str(order.index(tier)) if tier in order else "",
+                 chip=_chip(order, tier) or None, mark=RULE_NOT_MET if flagged else None, cls="nowrap")
 
 
-def _sections(frame: pd.DataFrame, meta: RosterMeta, kinds: dict[str, str], order: list[str]) -> list[dict]:
+def _met(value: object) -> str:
+    """A criterion flag: "unknown", "failed" or "met" (see :func:`unmet`)."""
+    return "unknown" if missing(value) else "met" if bool(value) else "failed"
+
+
+def _status_cell(key: tuple, shorts: list[str]) -> dict:
+    name, status, *flags = key
+    words, css = STATUS.get(status, (status.replace("_", " "), None))
+    failed = [short for short, flag in zip(shorts, flags, strict=True) if flag == "failed"]
+    unknown = [short for short, flag in zip(shorts, flags, strict=True) if flag == "unknown"]
+    note = ", ".join(failed) + ("; " if failed and unknown else "") + (
+        f"unknown: {', '.join(unknown)}" if unknown else "")
+    return _cell(name, words, status=css, note=note or None, cls="rule")
+
+
+def _change_cell(key: tuple, _extra: None) -> dict:
+    name, text = key
+    return _cell(name, text, cls="chg-new" if text.startswith("new to the list") else None)
+
+
+def _more(columns: Columns) -> list[list[tuple[str, str]]]:
+    """Per row, (label, text) of every other non-empty value, for its "more" cell."""
+    rest = [(label(n), columns.shown(n)) for n in columns.names if n not in VISIBLE and n not in HEADER_ONLY]
+    return [[(title, shown[i]) for title, shown in rest if shown[i]] for i in range(columns.rows)]
+
+
+def _profile_links(columns: Columns, meta: RosterMeta) -> list:
+    """Each row's profile page, relative to the roster (None without ``meta.profiles``)."""
+    if meta.profiles is None or "school_id" not in columns.values:
+        return [None] * columns.rows
+    schools = by_value(lambda v: None if missing(v) else file_stem(plain_text(v)), columns.values["school_id"])
+    students = columns.values["student_id"]
+    return [None if school is None else f"{meta.profiles}{school}/{file_stem(plain_text(student))}.html"
+            for school, student in zip(schools, students, strict=True)]
+
+
+def _sections(frame: pd.DataFrame, meta: RosterMeta, columns: Columns, order: list[str]) -> list[dict]:
     """One section per model, in the frame's order, each with its header and rows."""
-    names = [str(c) for c in frame.columns]
+    names, kinds = columns.names, columns.kinds
     shown = [n for n in VISIBLE if n in names]
     if "school_name" in names and frame["school_name"].nunique() > 1:
         shown.insert(shown.index("grade_level") if "grade_level" in shown else 2, "school_name")
     heads = [{"name": n, "label": label(n),
               "type": "num" if kinds[n] in NUMERIC or n == "risk_tier" else "text"} for n in shown]
-    models = frame["model"].map(plain_text) if "model" in frame.columns else pd.Series("", index=frame.index)
+    models = by_value(plain_text, columns.values["model"]) if "model" in names else [""] * columns.rows
     headers = {h.model: h for h in meta.models}
-    records = frame.to_dict("records")
+    links = _profile_links(columns, meta)
+    cells = list(zip(*(_column_cells(n, columns, order, links) for n in shown), strict=True)) or [()] * columns.rows
+    more = _more(columns)
     sections = []
-    for model in dict.fromkeys(models.tolist()) or [""]:
-        rows = []
-        for i, row in enumerate(records):
-            if models.iloc[i] != model:
-                continue
-            cells = [_cell(n, kinds[n], row, order, _profile_link(row, meta)) for n in shown]
-            rows.append({"index": i, "cells": cells, "more": _more(row, names, kinds)})
+    for model in dict.fromkeys(models) or [""]:
+        rows = [{"index": i, "cells": cells[i], "more": more[i]} for i, m in enumerate(models) if m == model]
         table = "roster" if not sections else f"roster-{len(sections) + 1}"
         sections.append({"model": model, "header": headers.get(model), "rows": rows, "table": table,
                          "heads": heads, "low": sum(c["mark"] is not None for r in rows for c in r["cells"])})
     return sections
 
 
-def render_html(frame: pd.DataFrame, meta: RosterMeta, *, kinds: dict[str, str] | None = None) -> str:
-    """The roster as one self-contained HTML page (inline style and script only)."""
-    names = [str(c) for c in frame.columns]
-    kinds = kinds or {n: column_kind(n, frame[c]) for n, c in zip(names, frame.columns, strict=True)}
+def render_html(frame: pd.DataFrame, meta: RosterMeta, *, kinds: dict[str, str] | None = None,
+                columns: Columns | None = None) -> str:
+    """The roster as one self-contained HTML page (inline style and script only);
+    ``columns``: the frame already read (:class:`Columns`), as :func:`write_roster` does."""
+    columns = columns or Columns(frame, kinds)
     order = tier_order(meta, frame)
     first_row: dict[str, int] = {}
-    for i, sid in enumerate(frame["student_id"].tolist()):
+    for i, sid in enumerate(columns.values["student_id"]):
         first_row.setdefault(plain_text(sid), i)
     todo = [{"sid": sid, "row": first_row.get(sid), "name": name, "item": item, "since": since,
              "detail": detail} for sid, name, item, since, detail in meta.followup]
     alerts = [{"sid": str(sid), "row": first_row.get(str(sid)), "text": str(text)} for sid, text in meta.alerts]
     chips = [{"tier": str(t), "n": int(n), "css": _chip(order, t)} for t, n in meta.tier_counts.items()]
-    sections = _sections(frame, meta, kinds, order)
+    sections = _sections(frame, meta, columns, order)
     return render(
         "roster.html.j2", meta=meta, n=len(frame), todo=todo[:FOLLOWUP_SHOWN], todo_more=todo[FOLLOWUP_SHOWN:],
         alerts=alerts, chips=chips, sections=sections, low=sum(s["low"] for s in sections),

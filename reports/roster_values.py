@@ -189,6 +189,54 @@ def shown_text(kind: str, value: object) -> str:
     return plain_text(value)
 
 
+def by_value(convert, values: list) -> list:
+    """``convert`` of every value of a column, computed once per distinct value (a
+    roster repeats its grades, tiers, rates and reasons). Only strings, ints, bools and
+    non-zero floats are remembered, keyed by type and value (1, 1.0 and True stay apart;
+    0.0 and -0.0 would not, so zeros and every other type are converted each time)."""
+    done: dict = {}
+    out = []
+    for value in values:
+        kind = value.__class__
+        if kind in _REMEMBERED and (value or kind is not float):
+            key = (kind, value)
+            text = done.get(key, done)
+            if text is done:
+                text = done[key] = convert(value)
+        else:
+            text = convert(value)
+        out.append(text)
+    return out
+
+
+_REMEMBERED = frozenset((str, int, bool, float))
+
+
+def shown_column(kind: str, values: list) -> list[str]:
+    """:func:`shown_text` of every value of one column, as a list."""
+    if kind in ("id", "text") and all(v.__class__ is str for v in values):
+        return list(values)  # plain text of a string is the string
+    return by_value(lambda value: shown_text(kind, value), values)
+
+
+class Columns:
+    """A roster frame read once for the three writers: each column's values (as Python
+    objects), its kind, and (on first use) its shown text."""
+
+    def __init__(self, frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> None:
+        self.names = [str(c) for c in frame.columns]
+        self.values = {n: frame.iloc[:, i].tolist() for i, n in enumerate(self.names)}
+        self.kinds = kinds or {n: column_kind(n, frame.iloc[:, i]) for i, n in enumerate(self.names)}
+        self.rows = len(frame)
+        self._shown: dict[str, list[str]] = {}
+
+    def shown(self, name: str) -> list[str]:
+        """The column's values as a person reads them (:func:`shown_text`)."""
+        if name not in self._shown:
+            self._shown[name] = shown_column(self.kinds[name], self.values[name])
+        return self._shown[name]
+
+
 def _is_day(value: object) -> bool:
     if isinstance(value, datetime | pd.Timestamp):
         return value == pd.Timestamp(value).normalize()

@@ -25,14 +25,14 @@ from ontrack.reports.roster_values import (
     NOTES,
     NOTHING_NEW,
     NOTHING_TO_FOLLOW,
+    Columns,
     RosterMeta,
     as_day,
-    column_kind,
+    by_value,
     is_number,
     label,
     missing,
     plain_text,
-    shown_text,
 )
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -78,13 +78,12 @@ def write_roster(frame: pd.DataFrame, meta: RosterMeta, folder: Path,
     _check_risk(frame)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    kinds = {str(c): column_kind(str(c), frame[c]) for c in frame.columns}
-    columns = {str(c): frame[c].tolist() for c in frame.columns}
+    columns = Columns(frame)  # read once, shared by the three files
     paths = {ext: folder / f"{stem}.{ext}" for ext in ("csv", "xlsx", "html")}
-    write_atomically(paths["csv"], lambda p: _write_csv(frame, kinds, p))
-    write_atomically(paths["xlsx"], lambda p: _write_xlsx(columns, kinds, meta, p))
+    write_atomically(paths["csv"], lambda p: _write_csv(columns, p))
+    write_atomically(paths["xlsx"], lambda p: _write_xlsx(columns, meta, p))
     write_atomically(paths["html"], lambda p: p.write_text(
-        render_html(frame, meta, kinds=kinds), encoding="utf-8", newline="\n"))
+        render_html(frame, meta, columns=columns), encoding="utf-8", newline="\n"))
     return paths
 
 
@@ -151,11 +150,18 @@ def csv_text(kind: str, name: str, value: object) -> str:
     return _defuse(plain_text(value))
 
 
-def _write_csv(frame: pd.DataFrame, kinds: dict[str, str], path: Path) -> None:
+def csv_column(kind: str, name: str, values: list) -> list[str]:
+    """:func:`csv_text` of every value of one column."""
+    if kind in ("id", "text") and all(v.__class__ is str for v in values):
+        return by_value(_defuse, values)  # csv_text of a string: the string, defused
+    return by_value(lambda value: csv_text(kind, name, value), values)
+
+
+def _write_csv(columns: Columns, path: Path) -> None:
     """The frame's columns, in order, as text: see :func:`csv_text`."""
     out = pd.DataFrame(  # built at once: a column at a time copies ~100 columns each time
-        {name: [csv_text(kinds[name], name, v) for v in frame.iloc[:, position].tolist()]
-         for position, name in enumerate(kinds)}, index=range(len(frame)), dtype=object)
+        {name: csv_column(columns.kinds[name], name, columns.values[name]) for name in columns.names},
+        index=range(columns.rows), dtype=object)
     out.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
 
 
@@ -181,38 +187,40 @@ def _clean(value: object) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", plain_text(value))
 
 
-def _widths(columns: dict[str, list], kinds: dict[str, str]) -> list[int]:
+def _widths(columns: Columns) -> list[int]:
     """Column widths in characters: the longest header or value, within bounds."""
     widths = []
-    for name, values in columns.items():
-        longest = max([len(label(name)) + 1] + [len(shown_text(kinds[name], v)) for v in values])
+    for name in columns.names:
+        longest = max([len(label(name)) + 1] + [len(text) for text in columns.shown(name)])
         widths.append(max(MIN_WIDTH, min(MAX_WIDTH, longest + 2)))  # +1: filter arrow
     return widths
 
 
-def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMeta,
-                path: Path) -> None:
+def xlsx_column(kind: str, values: list) -> list:
+    """The cells of one column as the XLSX holds them (:func:`_xlsx_value`)."""
+    if kind in ("id", "text") and all(v.__class__ is str for v in values):
+        return by_value(_clean, values)
+    return by_value(lambda value: _xlsx_value(kind, value), values)
+
+
+def _write_xlsx(columns: Columns, meta: RosterMeta, path: Path) -> None:
     """The roster sheets, built by xlsxwriter in memory (a school's roster is small; its
     streaming mode would leave temporary files holding student IDs in /tmp when a run is
     killed); text is always written as text, never as a formula or a link."""
     book = xlsxwriter.Workbook(str(path), {"in_memory": True, "strings_to_formulas": False,
                                            "strings_to_urls": False, "strings_to_numbers": False})
     sheet = book.add_worksheet("roster")
-    names = list(columns)
-    n_rows = len(next(iter(columns.values()), []))
+    names, kinds, n_rows = columns.names, columns.kinds, columns.rows
     header = book.add_format({"bold": True, "bg_color": "#E8EEF4"})
     formats = {kind: book.add_format({"num_format": fmt}) for kind, fmt in NUMBER_FORMATS.items()}
-    for position, width in enumerate(_widths(columns, kinds)):
+    for position, width in enumerate(_widths(columns)):
         sheet.set_column(position, position, width)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, n_rows, max(len(names) - 1, 0))
     for position, name in enumerate(names):
         sheet.write_string(0, position, _clean(label(name)), header)
-    writers = [_cell_writer(sheet, kinds[name], formats) for name in names]
-    values = [columns[name] for name in names]
-    for i in range(n_rows):
-        for position, write in enumerate(writers):
-            write(i + 1, position, values[position][i])
+    for position, name in enumerate(names):  # a column at a time: its kind and format once
+        _write_cells(sheet, position, xlsx_column(kinds[name], columns.values[name]), formats.get(kinds[name]))
     if not n_rows:
         sheet.write_string(1, 0, NO_STUDENTS)
     _write_columns(book, names, kinds)
@@ -220,22 +228,19 @@ def _write_xlsx(columns: dict[str, list], kinds: dict[str, str], meta: RosterMet
     book.close()
 
 
-def _cell_writer(sheet, kind: str, formats: dict):
-    """A function writing one value of a column of this kind."""
-    number_format = formats.get(kind)
-
-    def write(row: int, col: int, value: object) -> None:
-        value = _xlsx_value(kind, value)
+def _write_cells(sheet, col: int, cells: list, number_format) -> None:
+    """One column's cells from row 1 down: text as text, numbers and days in the
+    column's format, nothing for an empty cell."""
+    write_string, write_number, write_datetime = sheet.write_string, sheet.write_number, sheet.write_datetime
+    for row, value in enumerate(cells, start=1):
         if value is None:
-            return
-        if isinstance(value, datetime):
-            sheet.write_datetime(row, col, value, number_format)
-        elif isinstance(value, (int, float)):
-            sheet.write_number(row, col, value, number_format)
+            continue
+        if value.__class__ is str:
+            write_string(row, col, value)
+        elif isinstance(value, datetime):
+            write_datetime(row, col, value, number_format)
         else:
-            sheet.write_string(row, col, value)
-
-    return write
+            write_number(row, col, value, number_format)
 
 
 def _write_columns(book, names: list[str], kinds: dict[str, str]) -> None:
