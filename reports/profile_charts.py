@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from functools import lru_cache
 
 import pandas as pd
 
@@ -25,6 +26,13 @@ MAX_FEATURES = 9  # shap's default max_display is 10: 9 features and "N other fe
 
 def _r(value: float) -> float:
     return round(float(value), 1)
+
+
+@lru_cache(maxsize=512)
+def month_label(year: int, month: int) -> str:
+    """A calendar month as "Jan 2025" (a page labels each month twice; a batch repeats
+    the same few dozen months for every student)."""
+    return f"{date(int(year), int(month), 1):%b %Y}"
 
 
 def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150) -> dict | None:
@@ -41,7 +49,7 @@ def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150)
         h = share * scale
         x = left + i * step
         bars.append({"x": _r(x + 1), "y": _r(height - bottom - h), "w": _r(max(step - 2, 1)), "h": _r(h),
-                     "title": f"{date(int(row['year']), int(row['month']), 1):%b %Y}: {int(row['absent'])} "
+                     "title": f"{month_label(row['year'], row['month'])}: {int(row['absent'])} "
                               f"of {int(row['days'])} days absent ({share:.0%})"})
         if i == 0 or row["school_year"] != months[i - 1]["school_year"]:
             year = int(row["school_year"])

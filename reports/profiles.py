@@ -24,6 +24,7 @@ import pandas as pd
 from ontrack.reports.profile_charts import (
     attendance_chart,
     interventions_chart,
+    month_label,
     risk_chart,
     waterfall_chart,
 )
@@ -218,7 +219,7 @@ def _flag_status(flag: object) -> str:
 
 def _attendance(records: SchoolRecords, student: str) -> dict:
     months = records.of("attendance_months", student)
-    rows = [{"label": f"{date(int(m['year']), int(m['month']), 1):%b %Y}", "school_year": int(m["school_year"]),
+    rows = [{"label": month_label(m["year"], m["month"]), "school_year": int(m["school_year"]),
              "days": int(m["days"]), "absent": int(m["absent"]),
              "rate": f"{1 - m['absent'] / m['days']:.1%}" if m["days"] else ""}
             for m in months]
@@ -357,6 +358,8 @@ def _day(value: object) -> str:
 
 def _text(value: object) -> str:
     """A value as text; dates without a time of day."""
+    if type(value) is str:  # most cells: no other test needed
+        return value
     if _missing(value):
         return ""
     if isinstance(value, datetime):
