@@ -19,6 +19,7 @@ read through :mod:`reports.roster_values`, as in the CSV and XLSX files.
 from __future__ import annotations
 
 import pandas as pd
+from markupsafe import Markup
 from ontrack.reports.roster_values import (
     CRITERIA,
     NO_STUDENTS,
@@ -33,7 +34,7 @@ from ontrack.reports.roster_values import (
     missing,
     plain_text,
 )
-from ontrack.reports.templating import render
+from ontrack.reports.templating import render, template
 
 from ontrack.paths import file_stem
 
@@ -149,6 +150,28 @@ def _profile_links(columns: Columns, meta: RosterMeta) -> list:
             for school, student in zip(schools, students, strict=True)]
 
 
+def _rendered(cells: list[tuple[dict, ...]], more: list[list[tuple[str, str]]]) -> tuple[list[Markup], list[Markup]]:
+    """Each row's first-screen cells and "more" pairs as page markup: every distinct cell
+    and pair is rendered (and escaped) once by ``roster_cells.html.j2``, then the rows
+    join theirs. The macros' output is cut back into cells at each ``</td>`` (pairs at
+    ``</dd>``): escaped data never holds a ``<``, so only the template's own tags match."""
+    macros = template("roster_cells.html.j2").module
+    distinct_cells = list({id(c): c for row in cells for c in row}.values())
+    cell_html = dict(zip(map(id, distinct_cells), _cut(macros.cells(distinct_cells), "</td>"), strict=True))
+    distinct_pairs = list(dict.fromkeys(pair for row in more for pair in row))
+    pair_html = dict(zip(distinct_pairs, _cut(macros.pairs(distinct_pairs), "</dd>"), strict=True))
+    return ([Markup("".join([cell_html[id(c)] for c in row])) for row in cells],
+            [Markup("".join([pair_html[p] for p in row])) for row in more])
+
+
+def _cut(html: Markup, end: str) -> list[str]:
+    """Rendered markup cut after each ``end`` tag into its pieces."""
+    pieces = str(html).split(end)
+    if pieces[-1]:
+        raise ValueError(f"rendered cells must end in {end}. Got {pieces[-1][:40]!r} after the last one instead.")
+    return [piece + end for piece in pieces[:-1]]
+
+
 def _sections(frame: pd.DataFrame, meta: RosterMeta, columns: Columns, order: list[str]) -> list[dict]:
     """One section per model, in the frame's order, each with its header and rows."""
     names, kinds = columns.names, columns.kinds
@@ -162,9 +185,11 @@ def _sections(frame: pd.DataFrame, meta: RosterMeta, columns: Columns, order: li
     links = _profile_links(columns, meta)
     cells = list(zip(*(_column_cells(n, columns, order, links) for n in shown), strict=True)) or [()] * columns.rows
     more = _more(columns)
+    cells_html, more_html = _rendered(cells, more)
     sections = []
     for model in dict.fromkeys(models) or [""]:
-        rows = [{"index": i, "cells": cells[i], "more": more[i]} for i, m in enumerate(models) if m == model]
+        rows = [{"index": i, "cells": cells[i], "more": more[i], "cells_html": cells_html[i],
+                 "more_html": more_html[i]} for i, m in enumerate(models) if m == model]
         table = "roster" if not sections else f"roster-{len(sections) + 1}"
         sections.append({"model": model, "header": headers.get(model), "rows": rows, "table": table,
                          "heads": heads, "low": sum(c["mark"] is not None for r in rows for c in r["cells"])})
