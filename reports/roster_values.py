@@ -132,9 +132,17 @@ def label(name: str) -> str:
 
 def column_kind(name: str, series: pd.Series) -> str:
     """How a column is shown: id, risk, rate, float, int, bool, date or text."""
+    return kind_of(name, series.tolist())
+
+
+def kind_of(name: str, values: list) -> str:
+    """:func:`column_kind` of a column's values as a list."""
     if name == "student_id" or name.endswith("_id"):
         return "id"
-    present = [v for v in series.tolist() if not missing(v)]
+    if not (name in ("as_of_date", "expires") or name.endswith("_date")) and all(
+            v.__class__ is str for v in values):
+        return "risk" if name == "risk" else "text"  # what the checks below find for plain strings
+    present = [v for v in values if not missing(v)]
     if name in CRITERIA and present and all(v in (0, 1) for v in present):
         return "bool"  # a criterion flag read back as 0/1
     if present and all(_is_day(v) for v in present) and (
@@ -226,7 +234,7 @@ class Columns:
     def __init__(self, frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> None:
         self.names = [str(c) for c in frame.columns]
         self.values = {n: frame.iloc[:, i].tolist() for i, n in enumerate(self.names)}
-        self.kinds = kinds or {n: column_kind(n, frame.iloc[:, i]) for i, n in enumerate(self.names)}
+        self.kinds = kinds or {n: kind_of(n, self.values[n]) for n in self.names}
         self.rows = len(frame)
         self._shown: dict[str, list[str]] = {}
 
