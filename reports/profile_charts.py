@@ -45,10 +45,11 @@ def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150)
     step = (width - left - right) / len(months)
     scale = (height - top - bottom) / peak
     bars, years = [], []
+    bar_w = _r(max(step - 2, 1))  # every bar's width
     for i, (row, share) in enumerate(zip(months, shares, strict=True)):
         h = share * scale
         x = left + i * step
-        bars.append({"x": _r(x + 1), "y": _r(height - bottom - h), "w": _r(max(step - 2, 1)), "h": _r(h),
+        bars.append({"x": _r(x + 1), "y": _r(height - bottom - h), "w": bar_w, "h": _r(h),
                      "title": f"{month_label(row['year'], row['month'])}: {int(row['absent'])} "
                               f"of {int(row['days'])} days absent ({share:.0%})"})
         if i == 0 or row["school_year"] != months[i - 1]["school_year"]:
@@ -119,21 +120,29 @@ def waterfall_chart(shap: dict, *, width: int = 720, row_h: int = 26) -> dict:
 
     rows = []
     for i, ((name, value), start, end) in enumerate(zip(shown, starts, ends, strict=True)):
-        y0, y1 = top + i * row_h + 4, top + (i + 1) * row_h - 4
+        y0, y1, mid, text_y, below = _row_ys(top, row_h, i)
         a, b = x_of(start), x_of(end)
         head = min(8.0, abs(b - a))
-        tip = b - head if b >= a else b + head
-        mid = (y0 + y1) / 2
-        poly = f"{_r(a)},{_r(y0)} {_r(tip)},{_r(y0)} {_r(b)},{_r(mid)} {_r(tip)},{_r(y1)} {_r(a)},{_r(y1)}"
+        ra, rb, rt = _r(a), _r(b), _r(b - head if b >= a else b + head)
+        poly = f"{ra},{y0} {rt},{y0} {rb},{mid} {rt},{y1} {ra},{y1}"
         rows.append({"label": name, "points": poly, "color": RAISES if value > 0 else LOWERS,
-                     "text": f"{value:+.2f}", "text_x": _r(max(a, b) + 4), "text_y": _r(mid + 4),
-                     "label_y": _r(mid + 4), "connector_x": _r(b), "y0": _r(y0), "y1": _r(y1 + 8)})
+                     "text": f"{value:+.2f}", "text_x": _r(max(a, b) + 4), "text_y": text_y,
+                     "label_y": text_y, "connector_x": rb, "y0": y0, "y1": below})
     axis_y = top + row_h * len(shown) + 4
     ticks = [{"x": _r(x_of(v)), "label": f"{v:.1f}"} for v in _nice_ticks(low, high)]
     return {"width": width, "height": height, "left": left, "right": width - right, "top": top,
             "axis_y": axis_y, "rows": rows, "ticks": ticks,
             "base": f"{base:.2f}", "base_x": _r(x_of(base)), "output": f"{output:.2f}",
             "output_x": _r(x_of(output))}
+
+
+@lru_cache(maxsize=64)
+def _row_ys(top: int, row_h: int, i: int) -> tuple[float, float, float, float, float]:
+    """A waterfall row's heights, rounded: its arrow's top, bottom and middle, its text's
+    baseline and its connector's lower end (the same on every page: worked out once)."""
+    y0, y1 = top + i * row_h + 4, top + (i + 1) * row_h - 4
+    mid = (y0 + y1) / 2
+    return _r(y0), _r(y1), _r(mid), _r(mid + 4), _r(y1 + 8)
 
 
 def _nice_ticks(low: float, high: float) -> list[float]:

@@ -1,0 +1,88 @@
+"""The faster paths behind the profile pages give exactly what the plain ones gave.
+
+Grouping a batch's rows per student boxes each distinct date once and makes the dicts in
+one pass; a waterfall row's heights and a month's label are worked out once. Each is
+checked here against the straightforward computation it replaced, on the awkward cases
+(missing values of every kind, time zones, numpy scalars in object columns, row order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from ontrack.reports.profile_charts import attendance_chart, waterfall_chart
+
+from ontrack.scoring.profile_data import _grouped
+
+
+def _row_by_row(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """The plain grouping: every cell boxed on its own, missing ones None."""
+    out: dict[str, list[dict]] = {}
+    for i in range(len(frame)):
+        row = {}
+        for name in frame.columns:
+            value = frame[name].astype(object).iloc[i]
+            value = None if pd.isna(value) else value
+            row[str(name)] = value.item() if isinstance(value, np.generic) else value
+        out.setdefault(str(row["student_id"]), []).append(row)
+    return out
+
+
+def _awkward_frame() -> pd.DataFrame:
+    day = pd.Timestamp("2024-06-30")
+    return pd.DataFrame({
+        "student_id": pd.Series(["b", "a", "b", "a", "c"], dtype="string"),
+        "when": pd.Series([day, pd.NaT, day, pd.Timestamp("2025-01-31 13:45"), day]).astype("datetime64[us]"),
+        "scored_at": pd.Series([pd.Timestamp("2025-02-01 08:00", tz="UTC"), pd.NaT,
+                                pd.Timestamp("2025-02-01 08:00", tz="UTC"), pd.NaT,
+                                pd.Timestamp("2025-03-01 09:30", tz="UTC")]),
+        "count": pd.array([1, None, 3, 4, None], dtype="Int64"),
+        "flag": pd.array([True, None, False, True, None], dtype="boolean"),
+        "score": [1.5, np.nan, 2.0, np.nan, 0.25],
+        "term": pd.Series(["S1", None, "S2", "S1", None], dtype="string"),
+        "mixed": pd.Series([np.int64(7), "x", None, np.float64(2.5), np.nan], dtype=object),
+        "year": np.array([2024, 2024, 2025, 2025, 2025], dtype="int32"),
+    })
+
+
+def test_grouped_rows_equal_the_row_by_row_values_types_and_order() -> None:
+    frame = _awkward_frame()
+    fast, plain = _grouped(frame), _row_by_row(frame)
+    assert list(fast) == ["b", "a", "c"] and fast == plain
+    for student, rows in plain.items():
+        for mine, theirs in zip(fast[student], rows, strict=True):
+            assert list(mine) == list(theirs)
+            for name, value in theirs.items():
+                got = mine[name]
+                assert type(got) is type(value), f"{name} must be {type(value).__name__}. Got {type(got).__name__} instead."
+                if isinstance(value, pd.Timestamp):
+                    assert (got.unit, str(got.tz), got.isoformat()) == (value.unit, str(value.tz), value.isoformat())
+    assert fast["a"][0]["when"] is None and fast["a"][0]["scored_at"] is None and fast["a"][0]["count"] is None
+    assert fast["b"][0]["when"] == pd.Timestamp("2024-06-30") and fast["a"][1]["when"].hour == 13
+    assert _grouped(frame.iloc[:0]) == {}
+
+
+def test_waterfall_rows_keep_their_heights_and_arrows() -> None:
+    features = {f"f{i}": (-1) ** i * (i + 1) / 10 for i in range(12)}
+    chart = waterfall_chart({"base": -1.0, "features": features})
+    rows = chart["rows"]
+    assert len(rows) == 10 and rows[-1]["label"] == "3 other features"
+    for i, row in enumerate(rows):
+        y0, y1 = 30 + i * 26 + 4, 30 + (i + 1) * 26 - 4
+        mid = (y0 + y1) / 2
+        assert (row["y0"], row["y1"], row["label_y"], row["text_y"]) == \
+            (round(float(y0), 1), round(float(y1 + 8), 1), round(mid + 4, 1), round(mid + 4, 1))
+        corners = [tuple(map(float, p.split(","))) for p in row["points"].split()]
+        assert [c[1] for c in corners] == [y0, y0, mid, y1, y1]
+        assert corners[0][0] == corners[4][0] and corners[1][0] == corners[3][0]
+        assert corners[2][0] == row["connector_x"]
+    assert rows[0]["label"] == "f11" and rows[0]["text"] == "-1.20" and rows[0]["color"] == "#008bfb"
+
+
+def test_attendance_bars_are_labelled_by_month_and_share_one_width() -> None:
+    months = [{"school_year": 2025, "year": 2024, "month": 12, "days": 15, "absent": 3},
+              {"school_year": 2025, "year": 2025, "month": 1, "days": 20, "absent": 0}]
+    chart = attendance_chart(months)
+    assert [b["title"] for b in chart["bars"]] == ["Dec 2024: 3 of 15 days absent (20%)",
+                                                    "Jan 2025: 0 of 20 days absent (0%)"]
+    assert chart["bars"][0]["w"] == chart["bars"][1]["w"] == round((720 - 48) / 2 - 2, 1)
