@@ -94,3 +94,17 @@ def test_a_big_roster_reads_each_distinct_value_once(tmp_path, monkeypatch) -> N
     write_roster(frame, roster_meta(), tmp_path, "big")
     distinct = sum(frame[c].nunique(dropna=False) for c in frame.columns)
     assert len(calls) <= distinct  # not 1,200 rows x 24 columns, read again per file
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"student_id": ["1", "", 'a "quoted", id'], "note": ["x\ny", "", "=1+2"], "risk": [0.5, np.nan, 1.0]}),
+    pd.DataFrame({"student_id": [""]}),
+    pd.DataFrame({"student_id": pd.Series([], dtype=object), "note": pd.Series([], dtype=object)}),
+])
+def test_the_csv_is_what_pandas_to_csv_wrote(frame: pd.DataFrame, tmp_path) -> None:
+    path = write_roster(frame, roster_meta(), tmp_path, "school")["csv"]
+    columns = Columns(frame)
+    text = pd.DataFrame({n: csv_column(columns.kinds[n], n, columns.values[n]) for n in columns.names},
+                        index=range(len(frame)), dtype=object)
+    text.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8", lineterminator="\n")
+    assert path.read_bytes() == (tmp_path / "pandas.csv").read_bytes()
