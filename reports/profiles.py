@@ -17,10 +17,13 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 from ontrack.reports.profile_charts import (
     attendance_chart,
     interventions_chart,
@@ -89,6 +92,7 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
     config_hash = config.config_hash  # hashes the whole config: once, not per page
     pages = 0
     for schools in _batches(roster):
+        rendered: dict[tuple, str] = {}  # a table row shared by pages of this batch -> its markup
         ids = schools["student_id"].astype(str).tolist()
         records = gather_records(out_dir, config, ids, through=through)
         for school_id, rows in schools.groupby("school_id", sort=True):
@@ -99,7 +103,7 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
                 student = str(row["student_id"])
                 context = student_context(row, records, run, config, school_names.get(str(school_id), ""),
                                           ranked_by_reason=ranked_by_reason, shap=shap_rows.get(student),
-                                          config_hash=config_hash)
+                                          config_hash=config_hash, rendered=rendered)
                 name = f"{file_stem(student)}.html"
                 _write_atomic(folder / name, page.render(context))
                 written.append(name)
@@ -130,16 +134,18 @@ def _batches(roster: pd.DataFrame):
 
 def student_context(row: dict, records: SchoolRecords, run: dict, config: Config, school_name: str,
                     *, ranked_by_reason: str | None = None, shap: dict | None = None,
-                    config_hash: str | None = None) -> dict:
+                    config_hash: str | None = None, rendered: dict[tuple, str] | None = None) -> dict:
     """Everything one page shows, as plain values (the template only lays them out).
     ``config_hash``: ``config.config_hash`` when the caller has it (hashing the config
-    costs more than the rest of a page's values)."""
+    costs more than the rest of a page's values). ``rendered``: the markup of table rows
+    already rendered for other pages (see :func:`_marks_html`), filled as rows are met."""
     student = str(row["student_id"])
     person = (records.of("students", student) or [{}])[0]
     risk = row.get("risk")
     marks = records.of("course_marks", student)
     history = records.of("history", student)
     interventions = records.of("interventions", student)
+    mark_rows = _marks(marks)
     return {
         "student_id": student,
         "name": " ".join(p for p in (_text(person.get("first_name")), _text(person.get("last_name"))) if p),
@@ -159,7 +165,8 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "config_hash": config_hash or config.config_hash,
         "checkpoints": _checkpoint_rows(records.of("criteria", student)),
         "attendance": _attendance(records, student),
-        "marks": _marks(marks),
+        "marks": mark_rows,
+        "marks_html": _marks_html(mark_rows, {} if rendered is None else rendered),
         "credits": _credits(marks),
         "tests": _tests(records.of("assessments", student)),
         "discipline": _discipline(records.of("discipline", student)),
@@ -239,6 +246,27 @@ def _marks(marks: list[dict]) -> list[dict]:
              "final": "final" if m["is_final"] else "progress",
              "attempted": _format(m["credits_attempted"], "{:g}"), "earned": _format(m["credits_earned"], "{:g}")}
             for m in ordered]
+
+
+def _marks_html(rows: list[dict], rendered: dict[tuple, str]) -> Markup:
+    """The marks table's rows as page markup. Students of a school share most rows (a
+    course, a term, a mark), so each distinct row is rendered and escaped once, by the
+    ``mark_row`` macro of ``profile_rows.html.j2``, and kept in ``rendered`` for the
+    next pages; escaping every cell of every page was most of a page's rendering."""
+    parts = []
+    for row in rows:
+        key = tuple(row.values())
+        html = rendered.get(key)
+        if html is None:
+            html = rendered[key] = str(_row_macros().mark_row(row))
+        parts.append(html)
+    return Markup("".join(parts))
+
+
+@cache
+def _row_macros() -> Any:
+    """The macros of ``profile_rows.html.j2`` (the template's module, built once)."""
+    return template("profile_rows.html.j2").module
 
 
 def _credits(marks: list[dict]) -> list[dict]:

@@ -86,3 +86,27 @@ def test_attendance_bars_are_labelled_by_month_and_share_one_width() -> None:
     assert [b["title"] for b in chart["bars"]] == ["Dec 2024: 3 of 15 days absent (20%)",
                                                     "Jan 2025: 0 of 20 days absent (0%)"]
     assert chart["bars"][0]["w"] == chart["bars"][1]["w"] == round((720 - 48) / 2 - 2, 1)
+
+
+def test_mark_rows_rendered_once_are_the_rows_the_page_loop_renders_and_stay_escaped() -> None:
+    from ontrack.reports.profiles import _marks, _marks_html
+    from ontrack.reports.templating import environment
+
+    hostile = "<img src=x onerror=alert(2)>"
+    marks = _marks([
+        {"school_year": 2025, "term": "S1", "subject": "math", "course_id": "M8", "course_name": hostile,
+         "mark": "B", "is_final": True, "credits_attempted": 1.0, "credits_earned": 1.0},
+        {"school_year": 2025, "term": "S1", "subject": "ela", "course_id": "E8", "course_name": None,
+         "mark": "F&", "is_final": False, "credits_attempted": None, "credits_earned": 0.0},
+    ])
+    loop = environment().from_string(
+        "{% for m in marks %}<tr><td>{{ m['school_year'] }}</td><td>{{ m['term'] }}</td><td>{{ m['course'] }}</td>"
+        "<td>{{ m['subject'] }}</td><td>{{ m['mark'] }}</td><td>{{ m['final'] }}</td><td class=\"num\">"
+        "{{ m['attempted'] }}</td><td class=\"num\">{{ m['earned'] }}</td></tr>{% endfor %}")
+    rendered: dict[tuple, str] = {}
+    first = _marks_html(marks, rendered)
+    assert str(first) == loop.render(marks=marks)
+    assert hostile not in first and "&lt;img src=x onerror=alert(2)&gt;" in first and "F&amp;" in first
+    assert len(rendered) == 2
+    again = _marks_html(list(reversed(marks)), rendered)  # another page: the same rows, from the cache
+    assert len(rendered) == 2 and str(again) == loop.render(marks=list(reversed(marks)))
