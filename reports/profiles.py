@@ -17,10 +17,10 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
@@ -253,19 +253,14 @@ def _marks_html(rows: list[dict], rendered: dict[tuple, str]) -> Markup:
     course, a term, a mark), so each distinct row is rendered and escaped once, by the
     ``mark_row`` macro of ``profile_rows.html.j2``, and kept in ``rendered`` for the
     next pages; escaping every cell of every page was most of a page's rendering."""
-    parts = []
-    for row in rows:
-        key = tuple(row.values())
-        html = rendered.get(key)
-        if html is None:
-            html = rendered[key] = str(_row_macros().mark_row(row))
-        parts.append(html)
-    return Markup("".join(parts))
+    for key, row in {tuple(row.values()): row for row in rows}.items():
+        if key not in rendered:
+            rendered[key] = str(_row_macros().mark_row(row))
+    return Markup("".join([rendered[tuple(row.values())] for row in rows]))
 
 
 @cache
-def _row_macros() -> Any:
-    """The macros of ``profile_rows.html.j2`` (the template's module, built once)."""
+def _row_macros() -> Any:  # the template's module: its macros, built once
     return template("profile_rows.html.j2").module
 
 

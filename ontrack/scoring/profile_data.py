@@ -22,8 +22,8 @@ import shutil
 import tempfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from datetime import date
+from itertools import repeat
 from pathlib import Path
 
 import duckdb
