@@ -12,7 +12,9 @@ school) has one section per model, each with its own header line.
 
 Rows are shown in the frame's order (:mod:`reports.publish` orders them by tier, then
 risk or the rule's rank). The page is ``templates/roster.html.j2`` rendered through
-:mod:`reports.templating`: student data reaches it only as escaped text. Values are
+:mod:`reports.templating`: student data reaches it only as escaped text. The table's
+cells are rendered by ``templates/roster_cells.html.j2``, each distinct cell once per
+file, and joined into rows (:func:`_rendered`). Values are
 read through :mod:`reports.roster_values`, as in the CSV and XLSX files.
 """
 

@@ -4,7 +4,9 @@
 kind (id, risk, rate, float, int, bool or text) is decided once from its name and
 values, and every format reads a value through the same two functions:
 :func:`plain_text` (what a tool sees; IDs stay IDs) and :func:`shown_text` (what a person
-reads; risk as a percentage). The CSV and XLSX writers live in :mod:`reports.rosters`,
+reads; risk as a percentage). :class:`Columns` reads a frame once for all three files,
+a column at a time (each distinct value converted once, :func:`by_value`), so a roster's
+cost per row stays small. The CSV and XLSX writers live in :mod:`reports.rosters`,
 the HTML page in :mod:`reports.roster_html`; both import from here, never from each other.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -197,7 +200,7 @@ def shown_text(kind: str, value: object) -> str:
     return plain_text(value)
 
 
-def by_value(convert, values: list) -> list:
+def by_value(convert: Callable[[object], object], values: list) -> list:
     """``convert`` of every value of a column, computed once per distinct value (a
     roster repeats its grades, tiers, rates and reasons). Only strings, ints, bools and
     non-zero floats are remembered, keyed by type and value (1, 1.0 and True stay apart;
