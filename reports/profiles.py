@@ -137,15 +137,18 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
                     config_hash: str | None = None, rendered: dict[tuple, str] | None = None) -> dict:
     """Everything one page shows, as plain values (the template only lays them out).
     ``config_hash``: ``config.config_hash`` when the caller has it (hashing the config
-    costs more than the rest of a page's values). ``rendered``: the markup of table rows
-    already rendered for other pages (see :func:`_marks_html`), filled as rows are met."""
+    costs more than the rest of a page's values). ``rendered``: see :func:`_rows_html`."""
     student = str(row["student_id"])
     person = (records.of("students", student) or [{}])[0]
     risk = row.get("risk")
     marks = records.of("course_marks", student)
     history = records.of("history", student)
     interventions = records.of("interventions", student)
-    mark_rows = _marks(marks)
+    mark_rows, rendered = _marks(marks), {} if rendered is None else rendered
+    checkpoints, attendance = _checkpoint_rows(records.of("criteria", student)), _attendance(records, student)
+    for point in checkpoints:
+        point["cells_html"] = _rows_html("criterion_cell", point["cells"], rendered)
+    attendance["months_html"] = _rows_html("month_row", attendance["months"], rendered)
     return {
         "student_id": student,
         "name": " ".join(p for p in (_text(person.get("first_name")), _text(person.get("last_name"))) if p),
@@ -163,10 +166,10 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "through": records.through.isoformat(),
         "reasons": [_text(row.get(f"reason_{i}")) for i in (1, 2, 3) if _text(row.get(f"reason_{i}"))],
         "config_hash": config_hash or config.config_hash,
-        "checkpoints": _checkpoint_rows(records.of("criteria", student)),
-        "attendance": _attendance(records, student),
+        "checkpoints": checkpoints,
+        "attendance": attendance,
         "marks": mark_rows,
-        "marks_html": _marks_html(mark_rows, {} if rendered is None else rendered),
+        "marks_html": _rows_html("mark_row", mark_rows, rendered),
         "credits": _credits(marks),
         "tests": _tests(records.of("assessments", student)),
         "discipline": _discipline(records.of("discipline", student)),
@@ -248,15 +251,15 @@ def _marks(marks: list[dict]) -> list[dict]:
             for m in ordered]
 
 
-def _marks_html(rows: list[dict], rendered: dict[tuple, str]) -> Markup:
-    """The marks table's rows as page markup. Students of a school share most rows (a
-    course, a term, a mark), so each distinct row is rendered and escaped once, by the
-    ``mark_row`` macro of ``profile_rows.html.j2``, and kept in ``rendered`` for the
-    next pages; escaping every cell of every page was most of a page's rendering."""
-    for key, row in {tuple(row.values()): row for row in rows}.items():
+def _rows_html(macro: str, rows: list[dict], rendered: dict[tuple, str]) -> Markup:
+    """Table rows (or cells) as markup, each distinct one rendered and escaped once by
+    ``macro`` of ``profile_rows.html.j2`` and kept in ``rendered`` for the next pages
+    (students share most: escaping every cell of every page was most of rendering).
+    Their values are text and ints, never floats (1.0 == 1 as a key)."""
+    for key, row in {(macro, *row.values()): row for row in rows}.items():
         if key not in rendered:
-            rendered[key] = str(_row_macros().mark_row(row))
-    return Markup("".join([rendered[tuple(row.values())] for row in rows]))
+            rendered[key] = str(getattr(_row_macros(), macro)(row))
+    return Markup("".join([rendered[(macro, *row.values())] for row in rows]))
 
 
 @cache

@@ -89,7 +89,7 @@ def test_attendance_bars_are_labelled_by_month_and_share_one_width() -> None:
 
 
 def test_mark_rows_rendered_once_are_the_rows_the_page_loop_renders_and_stay_escaped() -> None:
-    from ontrack.reports.profiles import _marks, _marks_html
+    from ontrack.reports.profiles import _marks, _rows_html
     from ontrack.reports.templating import environment
 
     hostile = "<img src=x onerror=alert(2)>"
@@ -104,9 +104,30 @@ def test_mark_rows_rendered_once_are_the_rows_the_page_loop_renders_and_stay_esc
         "<td>{{ m['subject'] }}</td><td>{{ m['mark'] }}</td><td>{{ m['final'] }}</td><td class=\"num\">"
         "{{ m['attempted'] }}</td><td class=\"num\">{{ m['earned'] }}</td></tr>{% endfor %}")
     rendered: dict[tuple, str] = {}
-    first = _marks_html(marks, rendered)
+    first = _rows_html("mark_row", marks, rendered)
     assert str(first) == loop.render(marks=marks)
     assert hostile not in first and "&lt;img src=x onerror=alert(2)&gt;" in first and "F&amp;" in first
     assert len(rendered) == 2
-    again = _marks_html(list(reversed(marks)), rendered)  # another page: the same rows, from the cache
+    again = _rows_html("mark_row", list(reversed(marks)), rendered)  # another page: the same rows, from the cache
     assert len(rendered) == 2 and str(again) == loop.render(marks=list(reversed(marks)))
+
+
+def test_criterion_cells_and_month_rows_rendered_once_equal_the_page_loops() -> None:
+    from ontrack.reports.profiles import _rows_html
+    from ontrack.reports.templating import environment
+
+    cells = [{"label": "GPA", "value": "2.50", "status": "not met"}, {"label": "D/F", "value": "<1&", "status": ""}]
+    cell_loop = environment().from_string(
+        "{% for c in cells %}<td>{{ c['value'] }}{% if c['status'] %} <span class=\"{{ c['status'] | "
+        "replace(' ', '-') }}\">{{ c['status'] }}</span>{% endif %}</td>{% endfor %}")
+    months = [{"label": "Jan 2025", "school_year": 2025, "days": 20, "absent": 2, "rate": "90.0%"},
+              {"label": "Feb 2025", "school_year": 2025, "days": 0, "absent": 0, "rate": ""}]
+    month_loop = environment().from_string(
+        "{% for m in months %}<tr><td>{{ m['label'] }}</td><td>{{ m['school_year'] }}</td><td class=\"num\">"
+        "{{ m['days'] }}</td><td class=\"num\">{{ m['absent'] }}</td><td class=\"num\">{{ m['rate'] }}</td></tr>"
+        "{% endfor %}")
+    rendered: dict[tuple, str] = {}
+    for _page in range(2):
+        assert str(_rows_html("criterion_cell", cells, rendered)) == cell_loop.render(cells=cells)
+        assert str(_rows_html("month_row", months, rendered)) == month_loop.render(months=months)
+    assert len(rendered) == 4 and "&lt;1&amp;" in rendered[("criterion_cell", "D/F", "<1&", "")]
