@@ -255,11 +255,12 @@ def _rows_html(macro: str, rows: list[dict], rendered: dict[tuple, str]) -> Mark
     """Table rows (or cells) as markup, each distinct one rendered and escaped once by
     ``macro`` of ``profile_rows.html.j2`` and kept in ``rendered`` for the next pages
     (students share most: escaping every cell of every page was most of rendering).
-    Their values are text and ints, never floats (1.0 == 1 as a key)."""
-    for key, row in {(macro, *row.values()): row for row in rows}.items():
+    A key holds each value's type too: 1, 1.0 and True are equal keys but read apart."""
+    keys = [(macro, *[(type(v), v) for v in row.values()]) for row in rows]
+    for key, row in zip(keys, rows):
         if key not in rendered:
             rendered[key] = str(getattr(_row_macros(), macro)(row))
-    return Markup("".join([rendered[(macro, *row.values())] for row in rows]))
+    return Markup("".join([rendered[key] for key in keys]))
 
 
 @cache

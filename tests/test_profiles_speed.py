@@ -130,4 +130,23 @@ def test_criterion_cells_and_month_rows_rendered_once_equal_the_page_loops() -> 
     for _page in range(2):
         assert str(_rows_html("criterion_cell", cells, rendered)) == cell_loop.render(cells=cells)
         assert str(_rows_html("month_row", months, rendered)) == month_loop.render(months=months)
-    assert len(rendered) == 4 and "&lt;1&amp;" in rendered[("criterion_cell", "D/F", "<1&", "")]
+    assert len(rendered) == 4 and "&lt;1&amp;" in rendered[("criterion_cell", (str, "D/F"), (str, "<1&"), (str, ""))]
+
+
+def test_rows_that_read_apart_are_never_taken_for_each_other() -> None:
+    """1, 1.0 and True are equal as dict keys but print as 1, 1.0 and True: the cache
+    of rendered rows must keep them apart."""
+    from ontrack.reports.profiles import _rows_html
+    from ontrack.reports.templating import environment
+
+    base = {"school_year": 2025, "term": "S1", "course": "Math 8", "subject": "math", "mark": "B",
+            "final": "yes", "attempted": "0.5", "earned": "0.5"}
+    rows = [dict(base, school_year=value) for value in (1, 1.0, True)]
+    rendered: dict[tuple, str] = {}
+    html = str(_rows_html("mark_row", rows, rendered))
+    loop = environment().from_string(
+        "{% for m in marks %}<tr><td>{{ m['school_year'] }}</td><td>{{ m['term'] }}</td><td>{{ m['course'] }}</td>"
+        "<td>{{ m['subject'] }}</td><td>{{ m['mark'] }}</td><td>{{ m['final'] }}</td><td class=\"num\">"
+        "{{ m['attempted'] }}</td><td class=\"num\">{{ m['earned'] }}</td></tr>{% endfor %}")
+    assert html == loop.render(marks=rows)
+    assert len(rendered) == 3 and "<td>1.0</td>" in html and "<td>True</td>" in html
