@@ -70,3 +70,62 @@ def in_chunks(cohort: pd.DataFrame, size: int,
     chunk's result is returned as it is."""
     parts = [build(cohort.iloc[start:start + size]) for start in range(0, max(len(cohort), 1), size)]
     return parts[0] if len(parts) == 1 else pd.concat(parts)
+
+
+def sized_groups(items: list, sizes: list[int], max_size: int) -> list[list]:
+    """``items`` in consecutive groups whose ``sizes`` add up to at most ``max_size``
+    (an item larger than that makes a group of its own; no items: one empty group).
+
+    >>> sized_groups(["a", "b", "c", "d"], [2, 2, 5, 1], 4)
+    [['a', 'b'], ['c'], ['d']]
+    """
+    groups: list[list] = [[]]
+    total = 0
+    for item, size in zip(items, sizes, strict=True):
+        if groups[-1] and total + size > max_size:
+            groups.append([])
+            total = 0
+        groups[-1].append(item)
+        total += size
+    return groups
+
+
+def shelf_bytes(config: Config) -> int:
+    """Bytes a run's kept frames (every student's indicators as of a date, reused by the
+    impact study and the profiles) may hold: the same share one part's frames get."""
+    return frames_bytes(config)
+
+
+class BoundedFrames:
+    """Frames kept by key within ``max_bytes`` of their memory, the least recently used
+    dropped first (the newest is always kept): a cache that a stage refills on a miss,
+    never a store it relies on. At 1M students each as-of date's frame is a district's
+    worth of rows; keeping every date the impact study reads was unbounded."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if not (isinstance(max_bytes, int) and max_bytes >= 0):
+            raise ValueError(f"max_bytes must be a whole number >= 0. Got {max_bytes!r} instead.")
+        self.max_bytes = max_bytes
+        self._frames: dict[object, tuple[pd.DataFrame, int]] = {}
+        self.held_bytes = 0
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._frames
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, key: object) -> pd.DataFrame:
+        frame, size = self._frames.pop(key)  # KeyError when absent, as a dict
+        self._frames[key] = (frame, size)  # now the most recently used
+        return frame
+
+    def __setitem__(self, key: object, frame: pd.DataFrame) -> None:
+        if key in self._frames:
+            self.held_bytes -= self._frames.pop(key)[1]
+        size = int(frame.memory_usage(index=True, deep=True).sum())
+        self._frames[key] = (frame, size)
+        self.held_bytes += size
+        while self.held_bytes > self.max_bytes and len(self._frames) > 1:
+            oldest = next(iter(self._frames))
+            self.held_bytes -= self._frames.pop(oldest)[1]

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
+from ontrack.dataset.budget import BoundedFrames
 from ontrack.dataset.labels import build_labels
 from ontrack.indicators import checkpoint_dates, school_year_of, student_indicators
 from ontrack.scoring.profile_data import shared_indicators
@@ -195,7 +196,7 @@ def _point(config: Config, as_of: date, district_id: str | None) -> tuple[date, 
 
 
 def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
-                 dates: pd.Series, cache: dict | None = None,
+                 dates: pd.Series, cache: dict | BoundedFrames | None = None,
                  out_dir: Path | None = None) -> pd.DataFrame:
     """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown).
 
@@ -268,7 +269,7 @@ def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame)
 
 def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
                 types: Collection[str] | None = None,
-                cache: dict | None = None) -> pd.DataFrame | None:
+                cache: dict | BoundedFrames | None = None) -> pd.DataFrame | None:
     """Every served and not-served row with its pre-start values, risk and outcome.
 
     None when there is no ``interventions`` table; ``types`` keeps only those

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
+from ontrack.dataset.budget import BoundedFrames, shelf_bytes
 from ontrack.impact.data import (
     VALUE_COLUMNS,
     build_study,
@@ -111,7 +112,7 @@ def matched_entry(rows: pd.DataFrame, config: Config) -> dict[str, Any]:
 
 
 def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
-                     cutoff: ImpactCutoff, cache: dict | None = None) -> pd.Series:
+                     cutoff: ImpactCutoff, cache: dict | BoundedFrames | None = None) -> pd.Series:
     """Each row's value of the cutoff's variable at the latest ``as_of`` on or before its start."""
     dates = checkpoints_before(config, rows, rows["start_date"], (cutoff.as_of,))
     if cutoff.variable.startswith("risk:"):
@@ -122,14 +123,14 @@ def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame
 
 
 def discontinuity_rows(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
-                       cutoff: ImpactCutoff, cache: dict | None = None) -> pd.DataFrame:
+                       cutoff: ImpactCutoff, cache: dict | BoundedFrames | None = None) -> pd.DataFrame:
     """``rows`` with ``x``: the running variable centred at the threshold (NaN: unknown)."""
     value = running_variable(con, config, out_dir, rows, cutoff, cache)
     return rows.assign(x=value - cutoff.threshold)
 
 
 def cutoff_entry(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame,
-                 cutoff: ImpactCutoff, cache: dict | None = None) -> dict[str, Any]:
+                 cutoff: ImpactCutoff, cache: dict | BoundedFrames | None = None) -> dict[str, Any]:
     """The regression-discontinuity estimate for one ``impact.cutoffs`` entry."""
     floor = config.reporting.min_group_size
     entry: dict[str, Any] = {
@@ -181,7 +182,8 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
     con = open_validated(out_dir, config)
     try:
         say("reading interventions, pre-start criteria, risk and outcomes")
-        cache: dict = {}  # values as of each date, shared by the comparison and the cutoffs
+        # Values as of each date, shared by the comparison and the cutoffs, within the limit.
+        cache = BoundedFrames(shelf_bytes(config))
         if config.impact.cutoffs:
             preload()  # the cutoffs' estimates need rdrobust: imported while the study builds
         study = build_study(con, config, out_dir, cache=cache)

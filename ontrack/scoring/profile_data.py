@@ -32,6 +32,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
+from ontrack.dataset.budget import BoundedFrames, chunk_rows, shelf_bytes, sized_groups
 from ontrack.indicators import (
     ATTENDED_STATUSES,
     checkpoint_dates,
@@ -283,9 +284,10 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
     return frame[keep].reset_index(drop=True)
 
 
-# Data identity -> (as-of date, school years) -> every student's indicators then. One
-# identity is kept: new validated files (or another config) start afresh.
-_SHARED: dict[tuple, dict[tuple, pd.DataFrame]] = {}
+# Data identity -> (as-of date, school years) -> every student's indicators then, within
+# the memory limit (budget.BoundedFrames). One identity is kept: new validated files (or
+# another config) start afresh.
+_SHARED: dict[tuple, BoundedFrames] = {}
 
 
 def _identity(out_dir: Path, config: Config, provided: Collection[str]) -> tuple:
@@ -309,17 +311,21 @@ def shared_indicators(out_dir: Path | str, config: Config, points: Sequence[tupl
     identity = _identity(Path(out_dir), config, provided)
     if identity not in _SHARED:
         _SHARED.clear()
-    shelf = _SHARED.setdefault(identity, {})
-    missing = [(day, tuple(years)) for day, years in points if (day, tuple(years)) not in shelf]
-    if missing:
+    shelf = _SHARED.setdefault(identity, BoundedFrames(shelf_bytes(config)))
+    keys = list(dict.fromkeys((day, tuple(years)) for day, years in points))
+    kept = {key: shelf[key] for key in keys if key in shelf}  # before new frames push them out
+    fresh: dict[tuple, pd.DataFrame] = {}
+    if len(kept) < len(keys):
         own = con is None
         con = open_validated(out_dir, config) if own else con
         try:
-            shelf.update(_points_in_one_pass(con, config, missing, set(provided)))
+            fresh = _points_in_one_pass(con, config, [k for k in keys if k not in kept], set(provided))
         finally:
             if own:
                 con.close()
-    return {(day, tuple(years)): shelf[(day, tuple(years))] for day, years in points}
+    for key, frame in fresh.items():
+        shelf[key] = frame
+    return {key: kept[key] if key in kept else fresh[key] for key in keys}
 
 
 def _points_in_one_pass(con: duckdb.DuckDBPyConnection, config: Config,
@@ -333,14 +339,24 @@ def _points_in_one_pass(con: duckdb.DuckDBPyConnection, config: Config,
                                                  provided=provided)}
     pairs = con.execute("SELECT DISTINCT student_id, CAST(school_year AS INTEGER) AS school_year "
                         "FROM enrollments").df()
-    asked = pd.concat([pairs[pairs["school_year"].isin(years)].assign(as_of_date=pd.Timestamp(day))
-                       for day, years in points], ignore_index=True)
-    frame = indicators_as_of(con, config, asked, provided=provided)
     found = {}
-    for day, years in points:
-        rows = frame[(frame["as_of_date"] == pd.Timestamp(day)) & frame["school_year"].isin(years)]
-        found[(day, years)] = _as_read_alone(rows.reset_index(drop=True))
+    for group in _passes(points, pairs, chunk_rows(config)):
+        asked = pd.concat([pairs[pairs["school_year"].isin(years)].assign(as_of_date=pd.Timestamp(day))
+                           for day, years in group], ignore_index=True)
+        frame = indicators_as_of(con, config, asked, provided=provided)
+        for day, years in group:
+            rows = frame[(frame["as_of_date"] == pd.Timestamp(day)) & frame["school_year"].isin(years)]
+            found[(day, years)] = _as_read_alone(rows.reset_index(drop=True))
     return found
+
+
+def _passes(points: Sequence[tuple[date, tuple[int, ...]]], pairs: pd.DataFrame,
+            max_rows: int) -> list[list[tuple[date, tuple[int, ...]]]]:
+    """``points`` in passes of at most ``max_rows`` asked (student, school year) rows:
+    a district with many as-of dates stays within the memory limit."""
+    per_year = pairs["school_year"].value_counts().to_dict()
+    sizes = [sum(int(per_year.get(year, 0)) for year in set(years)) for _day, years in points]
+    return sized_groups(list(points), sizes, max_rows)
 
 
 def _as_read_alone(rows: pd.DataFrame) -> pd.DataFrame:
