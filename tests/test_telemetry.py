@@ -4,27 +4,22 @@ ontrack.modeling.tracking.connect, checked by the tracking tests)."""
 
 from __future__ import annotations
 
+import importlib
 import os
-import subprocess
-import sys
 
-PROBE = """
-import json, os
-import ontrack.flows.pipeline  # the flows, as a Python user imports them
-from prefect.settings import get_current_settings
-print(json.dumps({"prefect": get_current_settings().server.analytics_enabled,
-                  "dnt": os.environ.get("DO_NOT_TRACK")}))
-"""
+import pytest
 
 
-def test_a_python_caller_of_the_flows_gets_prefect_analytics_off(tmp_path) -> None:
-    import json
+def test_importing_the_flows_turns_prefect_analytics_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ontrack.flows
+    from prefect.settings import Settings
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK")}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect")
-    done = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen == {"prefect": False, "dnt": "1"}
+    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    assert Settings().server.analytics_enabled  # Prefect's own default: on
+    importlib.reload(ontrack.flows)  # what importing the flows does first
+    assert os.environ["DO_NOT_TRACK"] == "1"
+    assert not Settings().server.analytics_enabled  # as Prefect (and its server) reads it
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")  # a user's own choice stays
+    importlib.reload(ontrack.flows)
+    assert Settings().server.analytics_enabled
