@@ -110,8 +110,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the group ``xdist_group_of`` names; the groups holding a slow test are handed out
     first, then the ``HEAVY`` modules, then the rest in collection order, so that no
     worker is left alone with a long group at the end while the other idles."""
-    groups = {item.nodeid: xdist_group_of(item.nodeid, set(item.fixturenames),
-                                          item.get_closest_marker("slow") is not None) for item in items}
+    groups = {item.nodeid: _declared_group(item) or xdist_group_of(
+        item.nodeid, set(item.fixturenames), item.get_closest_marker("slow") is not None)
+        for item in items}
     first: dict[str, int] = {}
     rank: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -124,6 +125,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
     write_worker_groups(config, groups)
+
+
+def _declared_group(item: pytest.Item) -> str | None:
+    """The group a test module names itself (``pytest.mark.xdist_group("...")``), if any."""
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-pytestmark = pytest.mark.slow  # a Dask cluster of two worker processes
+# A Dask cluster of two worker processes, shared by the module's tests: one xdist group
+# (a slow test is otherwise a group of its own, and tests of this module spread over
+# both workers started the cluster, and fitted both boosters, on each: ~18 s of CPU).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tests/test_lightgbm_dask.py")]
 
 NETWORK_KEYS = {"machines", "local_listen_port", "num_machines", "tree_learner", "time_out", "num_threads"}
 
