@@ -91,9 +91,11 @@ def sized_groups(items: list, sizes: list[int], max_size: int) -> list[list]:
 
 
 def shelf_bytes(config: Config) -> int:
-    """Bytes a run's kept frames (every student's indicators as of a date, reused by the
-    impact study and the profiles) may hold: the same share one part's frames get."""
-    return frames_bytes(config)
+    """Bytes one shelf of kept frames may hold (every student's indicators as of a date,
+    kept for the impact study and the profiles; the study's own values as of each date):
+    half the share one part's frames get, so the two shelves a run keeps together stay
+    within it."""
+    return frames_bytes(config) // 2
 
 
 class BoundedFrames:
