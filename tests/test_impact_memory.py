@@ -35,7 +35,7 @@ def test_the_least_recently_used_frame_goes_first_and_the_newest_always_stays() 
 def test_dates_in_small_passes_and_a_small_shelf_give_the_same_frames(
         trained_grade8: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     from ontrack.indicators import school_year_of
-    from ontrack.scoring import profile_data
+    from ontrack.scoring import indicator_points
     from ontrack.validation.store import open_validated, provided_tables
 
     out, config = trained_grade8["out"], trained_grade8["config"]
@@ -44,22 +44,22 @@ def test_dates_in_small_passes_and_a_small_shelf_give_the_same_frames(
     con = open_validated(out, config)
     try:
         have = provided_tables(con)
-        profile_data._SHARED.clear()
-        whole = profile_data.shared_indicators(out, config, points, provided=have, con=con)
-        profile_data._SHARED.clear()
-        monkeypatch.setattr(profile_data, "chunk_rows", lambda _config: 1)  # a pass per date
-        monkeypatch.setattr(profile_data, "shelf_bytes", lambda _config: 1)  # one frame kept
-        passes = profile_data._passes(points, con.execute(
+        indicator_points._SHARED.clear()
+        whole = indicator_points.shared_indicators(out, config, points, provided=have, con=con)
+        indicator_points._SHARED.clear()
+        monkeypatch.setattr(indicator_points, "chunk_rows", lambda _config: 1)  # a pass per date
+        monkeypatch.setattr(indicator_points, "shelf_bytes", lambda _config: 1)  # one frame kept
+        passes = indicator_points._passes(points, con.execute(
             "SELECT DISTINCT student_id, CAST(school_year AS INTEGER) AS school_year FROM enrollments").df(), 1)
-        small = profile_data.shared_indicators(out, config, points, provided=have, con=con)
-        again = profile_data.shared_indicators(out, config, points[:1], provided=have, con=con)
+        small = indicator_points.shared_indicators(out, config, points, provided=have, con=con)
+        again = indicator_points.shared_indicators(out, config, points[:1], provided=have, con=con)
     finally:
         con.close()
-        profile_data._SHARED.clear()
+        indicator_points._SHARED.clear()
     assert [len(group) for group in passes] == [1, 1, 1, 1]
     assert all(len(whole[p]) > 0 for p in points)
     for point in points:
         pd.testing.assert_frame_equal(small[point], whole[point])
     pd.testing.assert_frame_equal(again[points[0]], whole[points[0]])  # evicted, computed again
-    shelf = next(iter(profile_data._SHARED.values()), None)
+    shelf = next(iter(indicator_points._SHARED.values()), None)
     assert shelf is None or len(shelf) <= 1

@@ -182,12 +182,12 @@ def test_pages_of_students_who_left_the_roster_are_removed(scored: dict, tmp_pat
 
 
 def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
-    """The as-of dates of every indicator computation profile_data makes from now on
-    (one pass over the checkpoints: all its dates at once)."""
-    from ontrack.scoring import profile_data
+    """The as-of dates of every indicator computation the profiles and the shared
+    indicators make from now on (one pass over the checkpoints: all its dates at once)."""
+    from ontrack.scoring import indicator_points, profile_data
 
     calls: list[date] = []
-    single, one_pass = profile_data.student_indicators, profile_data.indicators_as_of
+    single, one_pass = indicator_points.student_indicators, indicator_points.indicators_as_of
 
     def counted(con: object, config: object, **kwargs: object) -> object:
         calls.append(kwargs["as_of"])
@@ -197,8 +197,9 @@ def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
         calls.extend(sorted({day.date() for day in rows["as_of_date"]}))
         return one_pass(con, config, rows, **kwargs)
 
-    monkeypatch.setattr(profile_data, "student_indicators", counted)
-    monkeypatch.setattr(profile_data, "indicators_as_of", counted_pass)
+    for module in (profile_data, indicator_points):
+        monkeypatch.setattr(module, "student_indicators", counted)
+    monkeypatch.setattr(indicator_points, "indicators_as_of", counted_pass)
     return calls
 
 
@@ -206,20 +207,20 @@ def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_d
         scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every model's profiles and the impact study share the district's as-of indicators;
     validated files written again (a new run) are never answered from the old ones."""
-    from ontrack.scoring import profile_data
+    from ontrack.scoring import indicator_points, profile_data
 
     out = _copy_validated(scored["out"], tmp_path / "out")
     config, have = scored["config"], profile_data.provided(out)
     calls = _count_indicator_runs(monkeypatch)
     point = (date.fromisoformat(scored["result"].run["as_of"]), (2025,))
-    first = profile_data.shared_indicators(out, config, [point], provided=have)[point]
-    again = profile_data.shared_indicators(out, config, [point, point], provided=have)[point]
+    first = indicator_points.shared_indicators(out, config, [point], provided=have)[point]
+    again = indicator_points.shared_indicators(out, config, [point, point], provided=have)[point]
     assert calls == [point[0]] and again is first and len(first) > 50
     students = out / "validated" / "students.parquet"
     rewritten = students.with_name("students.tmp")
     shutil.copyfile(students, rewritten)
     rewritten.replace(students)  # as validation writes: a new file moved into place
-    fresh = profile_data.shared_indicators(out, config, [point], provided=have)[point]
+    fresh = indicator_points.shared_indicators(out, config, [point], provided=have)[point]
     assert calls == [point[0], point[0]] and fresh is not first and fresh.equals(first)
 
 
@@ -227,7 +228,7 @@ def test_criteria_warmed_before_the_writers_fork_are_not_computed_again(
         scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``warm_criteria`` (run by publish before it forks the two page writers) computes
     every checkpoint the pages show, so gathering the pages' records computes none."""
-    from ontrack.scoring import profile_data
+    from ontrack.scoring import indicator_points, profile_data
 
     out = _copy_validated(scored["out"], tmp_path / "out")
     config, roster = scored["config"], scored["result"].roster

@@ -32,7 +32,7 @@ from ontrack.config import Config
 from ontrack.dataset.budget import BoundedFrames
 from ontrack.dataset.labels import build_labels
 from ontrack.indicators import checkpoint_dates, school_year_of, student_indicators
-from ontrack.scoring.profile_data import shared_indicators
+from ontrack.scoring.indicator_points import shared_indicators
 from ontrack.validation.store import provided_tables
 
 # criterion -> its value column in the indicators' student table

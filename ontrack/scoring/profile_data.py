@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
@@ -32,15 +32,10 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
-from ontrack.dataset.budget import BoundedFrames, chunk_rows, shelf_bytes, sized_groups
-from ontrack.indicators import (
-    ATTENDED_STATUSES,
-    checkpoint_dates,
-    indicators_as_of,
-    student_indicators,
-)
+from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
 from ontrack.resources import apply, spilling_under, temp_directory
 from ontrack.scoring.history import history_path
+from ontrack.scoring.indicator_points import data_identity, points_in_one_pass
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
 from ontrack.validation.run import connect
@@ -207,7 +202,7 @@ _WARM: dict[tuple, _Group] = {}
 
 
 def _warm_key(out_dir: Path, config: Config, have: frozenset[str], through: date) -> tuple:
-    return _identity(out_dir, config, have), through
+    return data_identity(out_dir, config, have), through
 
 
 def _warmed(out_dir: Path, config: Config, have: frozenset[str], through: date,
@@ -264,7 +259,7 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
     by :func:`_copy_tables`) as of each checkpoint, only for the year(s) it belongs to."""
     points = [(day, tuple(sorted(years)))
               for day, years in sorted(_checkpoints(con, config, through).items())]
-    found = _points_in_one_pass(con, config, points, set(have)) if points else {}
+    found = points_in_one_pass(con, config, points, set(have)) if points else {}
     frames = [rows.assign(as_of_date=pd.Timestamp(day)) for (day, _years), rows in found.items() if len(rows)]
     if not frames:
         return student_indicators(con, config, as_of=through, school_years=[], provided=have)
@@ -282,90 +277,6 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
     keep = [own(day, d, int(y))
             for day, d, y in zip(frame["as_of_date"], frame["district_id"], frame["school_year"], strict=True)]
     return frame[keep].reset_index(drop=True)
-
-
-# Data identity -> (as-of date, school years) -> every student's indicators then, within
-# the memory limit (budget.BoundedFrames). One identity is kept: new validated files (or
-# another config) start afresh.
-_SHARED: dict[tuple, BoundedFrames] = {}
-
-
-def _identity(out_dir: Path, config: Config, provided: Collection[str]) -> tuple:
-    """What the indicators depend on: the validated files (by path, inode, size and
-    modification time: a rewrite replaces the file), the config and the tables provided."""
-    validated = (Path(out_dir) / "validated").resolve()
-    files = tuple(sorted((p.name, st.st_ino, st.st_size, st.st_mtime_ns)
-                         for p in validated.glob("*.parquet") for st in [p.stat()]))
-    return str(validated), config.config_hash, frozenset(provided), files
-
-
-def shared_indicators(out_dir: Path | str, config: Config, points: Sequence[tuple[date, tuple[int, ...]]],
-                      *, provided: Collection[str],
-                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, pd.DataFrame]:
-    """Every student's indicators as of each ``(date, school_years)`` point, computed
-    once per run for the whole district and kept (the impact study asks for the same
-    checkpoints more than once; profiles compute their own students' only, see
-    :func:`warm_criteria`). ``con`` reads the validated tables (opened here when None).
-    The frames are shared: read them, never modify them in place.
-    """
-    identity = _identity(Path(out_dir), config, provided)
-    if identity not in _SHARED:
-        _SHARED.clear()
-    shelf = _SHARED.setdefault(identity, BoundedFrames(shelf_bytes(config)))
-    keys = list(dict.fromkeys((day, tuple(years)) for day, years in points))
-    kept = {key: shelf[key] for key in keys if key in shelf}  # before new frames push them out
-    fresh: dict[tuple, pd.DataFrame] = {}
-    if len(kept) < len(keys):
-        own = con is None
-        con = open_validated(out_dir, config) if own else con
-        try:
-            fresh = _points_in_one_pass(con, config, [k for k in keys if k not in kept], set(provided))
-        finally:
-            if own:
-                con.close()
-    for key, frame in fresh.items():
-        shelf[key] = frame
-    return {key: kept[key] if key in kept else fresh[key] for key in keys}
-
-
-def _points_in_one_pass(con: duckdb.DuckDBPyConnection, config: Config,
-                        points: Sequence[tuple[date, tuple[int, ...]]],
-                        provided: set[str]) -> dict[tuple, pd.DataFrame]:
-    """Each point's frame as :func:`student_indicators` (as of its date, its school
-    years) gives it, all points computed in one pass (:func:`indicators_as_of`)."""
-    if len(points) == 1:
-        (day, years), = points
-        return {(day, years): student_indicators(con, config, as_of=day, school_years=list(years),
-                                                 provided=provided)}
-    pairs = con.execute("SELECT DISTINCT student_id, CAST(school_year AS INTEGER) AS school_year "
-                        "FROM enrollments").df()
-    found = {}
-    for group in _passes(points, pairs, chunk_rows(config)):
-        asked = pd.concat([pairs[pairs["school_year"].isin(years)].assign(as_of_date=pd.Timestamp(day))
-                           for day, years in group], ignore_index=True)
-        frame = indicators_as_of(con, config, asked, provided=provided)
-        for day, years in group:
-            rows = frame[(frame["as_of_date"] == pd.Timestamp(day)) & frame["school_year"].isin(years)]
-            found[(day, years)] = _as_read_alone(rows.reset_index(drop=True))
-    return found
-
-
-def _passes(points: Sequence[tuple[date, tuple[int, ...]]], pairs: pd.DataFrame,
-            max_rows: int) -> list[list[tuple[date, tuple[int, ...]]]]:
-    """``points`` in passes of at most ``max_rows`` asked (student, school year) rows:
-    a district with many as-of dates stays within the memory limit."""
-    per_year = pairs["school_year"].value_counts().to_dict()
-    sizes = [sum(int(per_year.get(year, 0)) for year in set(years)) for _day, years in points]
-    return sized_groups(list(points), sizes, max_rows)
-
-
-def _as_read_alone(rows: pd.DataFrame) -> pd.DataFrame:
-    """Text columns typed as a query of these rows alone types them: a column with no
-    value at all comes back from DuckDB as objects (None), not as strings."""
-    for col in rows.columns:
-        if pd.api.types.is_string_dtype(rows[col]) and rows[col].isna().all():
-            rows[col] = pd.Series([None] * len(rows), index=rows.index, dtype=object)
-    return rows
 
 
 def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
