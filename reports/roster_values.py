@@ -223,9 +223,15 @@ def by_value(convert: Callable[[object], object], values: list) -> list:
 _REMEMBERED = frozenset((str, int, bool, float))
 
 
+def plain_strings(kind: str, values: list) -> bool:
+    """Whether a column is text (or IDs) holding only plain strings: every format then
+    shows each value as the string itself (the writers' fast path)."""
+    return kind in ("id", "text") and all(v.__class__ is str for v in values)
+
+
 def shown_column(kind: str, values: list) -> list[str]:
     """:func:`shown_text` of every value of one column, as a list."""
-    if kind in ("id", "text") and all(v.__class__ is str for v in values):
+    if plain_strings(kind, values):
         return list(values)  # plain text of a string is the string
     return by_value(lambda value: shown_text(kind, value), values)
 

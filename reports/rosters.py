@@ -33,6 +33,7 @@ from ontrack.reports.roster_values import (
     is_number,
     label,
     missing,
+    plain_strings,
     plain_text,
 )
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -153,7 +154,7 @@ def csv_text(kind: str, name: str, value: object) -> str:
 
 def csv_column(kind: str, name: str, values: list) -> list[str]:
     """:func:`csv_text` of every value of one column."""
-    if kind in ("id", "text") and all(v.__class__ is str for v in values):
+    if plain_strings(kind, values):
         return by_value(_defuse, values)  # csv_text of a string: the string, defused
     return by_value(lambda value: csv_text(kind, name, value), values)
 
@@ -202,7 +203,7 @@ def _widths(columns: Columns) -> list[int]:
 
 def xlsx_column(kind: str, values: list) -> list:
     """The cells of one column as the XLSX holds them (:func:`_xlsx_value`)."""
-    if kind in ("id", "text") and all(v.__class__ is str for v in values):
+    if plain_strings(kind, values):
         return by_value(_clean, values)
     return by_value(lambda value: _xlsx_value(kind, value), values)
 

@@ -34,9 +34,8 @@ def write_quarantine(
     overlong: list[tuple[int, str, str]] | None = None,
 ) -> tuple[int, dict[str, int]]:
     """Write ``target`` from the partitions' ``rejected`` Parquet files (none when only
-    lines were malformed), the
-    ``malformed`` lines and the ``overlong`` ones (already by physical line, text
-    withheld); return ``(rows quarantined, errors by kind)``."""
+    lines were malformed), the ``malformed`` lines and the ``overlong`` ones (already by
+    physical line, text withheld); return ``(rows quarantined, errors by kind)``."""
     _load_rejected_rows(con, rejected, columns)
     rids = [r[0] for r in con.execute(
         "SELECT __order FROM rejected_rows_t ORDER BY 1").fetchall()]
