@@ -46,7 +46,7 @@ class YearPart:
     unknowns: pd.DataFrame
 
 
-def indicator_years(out_dir: Path | str, config: Config | None = None) -> list[int | None]:
+def indicator_years(out_dir: Path | str, config: Config) -> list[int | None]:
     """The parts: every school year with an enrollment (``[None]``, one empty part, when
     there is none, so the files are still written with their headers). ``config``: whose
     memory limit the read keeps to."""

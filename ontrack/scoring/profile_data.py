@@ -294,7 +294,7 @@ def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def _history(path: Path, student_ids: Sequence[str], config: Config | None = None) -> pd.DataFrame:
+def _history(path: Path, student_ids: Sequence[str], config: Config) -> pd.DataFrame:
     """The risk history of these students (empty when there is none)."""
     columns = ["student_id", "school_id", "model", "model_version", "as_of_date", "scored_at",
                "ranked_by", "risk", "risk_tier", "rule_status"]

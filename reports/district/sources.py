@@ -69,7 +69,7 @@ CRITERIA_COLUMNS: tuple[str, ...] = (
 
 
 def criteria_counts(path: Path, years: tuple[int, ...], min_size: int,
-                    config: Config | None = None) -> pd.DataFrame:
+                    config: Config) -> pd.DataFrame:
     """Per unit, year and indicator: students not meeting each criterion, suppressed.
 
     Columns: unit, school_year, indicator, criterion, n_students, not_met, only, missing.
