@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from ontrack.cli import main
+from tests.forwarded_command import forwarded_ontrack
 from tests.shared_outputs import TRAIN_CONFIG, clone_output, fresh_mlflow_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,9 +97,9 @@ def test_demo_runs_every_stage(tmp_path: Path, capsys, monkeypatch: pytest.Monke
     assert "report:" in out and "mlflow ui --backend-store-uri" in out
     # The comparisons are tables (plain text when stdout is no terminal): one row a model.
     assert "models (out of time, against the district's rule):" in out
-    assert re.search(r"^grade8 +off_track_9 +(passed|FAILED)", out, re.M)
-    assert re.search(r"^rosters +as of +students", out, re.M)
-    assert re.search(r"^grade9 +\d{4}-\d\d-\d\d +\d+", out, re.M)
+    assert re.search(r"^grade8 +off_track_9 +(passed|FAILED)", out, re.MULTILINE)
+    assert re.search(r"^rosters +as of +students", out, re.MULTILINE)
+    assert re.search(r"^grade9 +\d{4}-\d\d-\d\d +\d+", out, re.MULTILINE)
     assert (tmp_path / "demo" / "out" / "indicators" / "rates.csv").exists()
     assert (tmp_path / "demo" / "out" / "features" / "grade9" / "matrix.parquet").exists()
     assert (tmp_path / "demo" / "out" / "models" / "grade8" / "evaluation.json").exists()
@@ -153,40 +154,46 @@ def test_mlproject_validate_entry_point(tiny_district: Path, tmp_path: Path, mlf
     assert (tmp_path / "out" / "validation" / "report.json").exists()
 
 
-def _project_run(entry: str, params: dict[str, Path | str], uri: str, capfd) -> tuple[bool, str, str]:
+def _project_run(entry: str, params: dict[str, Path | str], uri: str, capfd,
+                 monkeypatch: pytest.MonkeyPatch) -> tuple[bool, str, str]:
     """What `mlflow run mlproject --env-manager local -e ENTRY --experiment-name mlproject`
     does, through the function that command calls (``mlflow.projects.run``: the entry
-    point's command runs in a subprocess in the project's own run) without starting
-    another MLflow command-line process. Returns (succeeded, stdout, stderr)."""
+    point's command runs in bash in the project's own run), with the ``ontrack`` it
+    calls forwarded to this process (tests/forwarded_command.py: ontrack's ``main``
+    runs here, warm, on the command's arguments, directory and MLflow variables).
+    Returns (succeeded, ontrack's stdout, its stderr)."""
+    import threading
+
     import mlflow
     from mlflow.exceptions import ExecutionException
+
+    failed: list[BaseException] = []
+
+    def project_run() -> None:  # waits for the command, so it runs beside the answer below
+        try:
+            mlflow.projects.run(str(ROOT / "mlproject"), entry_point=entry, env_manager="local",
+                                experiment_name="mlproject", synchronous=True,
+                                parameters={k: str(v) for k, v in params.items()})
+        except ExecutionException as err:
+            failed.append(err)
 
     capfd.readouterr()
     mlflow.set_tracking_uri(uri)  # the run, and the entry point's MLFLOW_TRACKING_URI
     try:
-        mlflow.projects.run(str(ROOT / "mlproject"), entry_point=entry, env_manager="local",
-                            experiment_name="mlproject", synchronous=True,
-                            parameters={k: str(v) for k, v in params.items()})
-        succeeded = True
-    except ExecutionException:
-        succeeded = False
+        with forwarded_ontrack(monkeypatch) as serve:
+            running = threading.Thread(target=project_run)
+            running.start()
+            called = serve(running.is_alive, capfd)
+            running.join()
     finally:
         mlflow.set_tracking_uri(None)
-    out, err = capfd.readouterr()
-    return succeeded, out, err
-
-
-@pytest.fixture
-def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The venv's ``ontrack`` first on PATH: the entry points' commands call it by name."""
-    import os
-
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert called is not None, f"the {entry} entry point never called ontrack: {failed}"
+    return not failed and called["code"] == 0, called["out"], called["err"]
 
 
 @pytest.mark.slow
 def test_mlproject_train_entry_point(tmp_path: Path, trained_grade8: dict, mlflow_template: Path,
-                                     capfd, on_path) -> None:
+                                     capfd, monkeypatch: pytest.MonkeyPatch) -> None:
     """`mlflow run mlproject -e train` trains and registers in the project's own run
     (on a copy of the session's features: ``reuse_features=true``; building them is
     the features stage's tests' business)."""
@@ -195,7 +202,7 @@ def test_mlproject_train_entry_point(tmp_path: Path, trained_grade8: dict, mlflo
     uri = fresh_mlflow_store(mlflow_template, tmp_path / "mlflow", "mlproject")
     params = {"data": trained_grade8["data"], "out": out_dir, "config": trained_grade8["config_file"],
               "reuse_features": "true"}
-    succeeded, out, err = _project_run("train", params, uri, capfd)
+    succeeded, out, err = _project_run("train", params, uri, capfd, monkeypatch)
     assert succeeded, err[-2000:]
     assert "ROC AUC" in out and "registered ontrack-grade8 version 1" in out
     assert (out_dir / "models" / "grade8" / "evaluation.json").exists()
@@ -204,7 +211,7 @@ def test_mlproject_train_entry_point(tmp_path: Path, trained_grade8: dict, mlflo
 
 @pytest.mark.slow
 def test_mlproject_evaluate_and_score_entry_points(tmp_path: Path, trained_grade8: dict, capfd,
-                                                   on_path) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """`-e evaluate` and `-e score` on a copy of the session's trained output: what
     `-e train` registers there (version 1, in the store the project's runs log to)."""
     from mlflow.tracking import MlflowClient
@@ -217,7 +224,7 @@ def test_mlproject_evaluate_and_score_entry_points(tmp_path: Path, trained_grade
     for entry, extra in (("evaluate", {"version": "1", "reuse_features": "true"}),
                          ("score", {"reuse_validated": "true"})):
         # version 1 by number: on a small district it may fail its gate and not be champion
-        succeeded, _out, err = _project_run(entry, {**params, **extra}, uri, capfd)
+        succeeded, _out, err = _project_run(entry, {**params, **extra}, uri, capfd, monkeypatch)
         assert succeeded, (entry, err[-2000:])
     assert list((out / "rosters").glob("*.html"))
     client = MlflowClient(tracking_uri=uri)
