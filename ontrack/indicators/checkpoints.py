@@ -62,6 +62,14 @@ _RULE_COLUMNS = (
     ("chronic_max", "DOUBLE"),
     ("credit_unit", "DOUBLE"),
 )
+_MARK_CLASS_COLUMNS = (
+    ("district_id", "VARCHAR"),
+    ("letter", "VARCHAR"),
+    ("is_df", "BOOLEAN"),
+    ("is_failing", "BOOLEAN"),
+    ("is_graded", "BOOLEAN"),
+    ("is_passing", "BOOLEAN"),
+)
 
 
 def date_sql(value: date) -> str:
@@ -188,42 +196,45 @@ def create_rules_table(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
     The SQL of every rule joins these on the district of the school a record belongs
     to (its overrides, else the default rules), so one query serves a directory holding
-    several districts.
+    several districts. The schools are read once and every table is filled from Python
+    values in one statement each (a join or an ``executemany`` costs several times more
+    on the small tables these are).
     """
-    districts = [
-        row[0]
-        for row in con.execute(
-            "SELECT DISTINCT district_id FROM schools WHERE district_id IS NOT NULL"
-        ).fetchall()
-    ]
-    cols = ", ".join(f"{name} {kind}" for name, kind in _RULE_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {RULES_TABLE} ({cols})")
-    rows = [_rules_row(d, config.rules_for(d)) for d in districts]
-    if rows:
-        marks = ", ".join("?" for _ in _RULE_COLUMNS)
-        con.executemany(f"INSERT INTO {RULES_TABLE} VALUES ({marks})", rows)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SCHOOL_RULES_TABLE} AS SELECT s.school_id, r.* "
-        f"FROM schools s JOIN {RULES_TABLE} r ON r.district_id = s.district_id"
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {MARK_CLASS_TABLE} (district_id VARCHAR, "
-        "letter VARCHAR, is_df BOOLEAN, is_failing BOOLEAN, is_graded BOOLEAN, "
-        "is_passing BOOLEAN)"
-    )
-    classes = [row for d in districts for row in _mark_classes(d, config.rules_for(d))]
-    if classes:
-        con.executemany(f"INSERT INTO {MARK_CLASS_TABLE} VALUES (?, ?, ?, ?, ?, ?)", classes)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CORE_TABLE} (district_id VARCHAR, subject VARCHAR)"
-    )
+    schools = con.execute(
+        "SELECT school_id, district_id FROM schools WHERE district_id IS NOT NULL"
+    ).fetchall()
+    districts = sorted({district for _, district in schools})
+    rules = {d: _rules_row(d, config.rules_for(d)) for d in districts}
+    school_columns = (("school_id", "VARCHAR"), *_RULE_COLUMNS)
+    _fill(con, RULES_TABLE, _RULE_COLUMNS, list(rules.values()))
+    _fill(con, SCHOOL_RULES_TABLE, school_columns,
+          [(school, *rules[district]) for school, district in schools])
+    _fill(con, MARK_CLASS_TABLE, _MARK_CLASS_COLUMNS,
+          [row for d in districts for row in _mark_classes(d, config.rules_for(d))])
     core = [
         (d, subject.lower())
         for d in districts
         for subject in config.rules_for(d).on_track.core_subjects
     ]
-    if core:
-        con.executemany(f"INSERT INTO {CORE_TABLE} VALUES (?, ?)", core)
+    _fill(con, CORE_TABLE, (("district_id", "VARCHAR"), ("subject", "VARCHAR")), core)
+
+
+def _fill(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[str, str]],
+          rows: list[tuple]) -> None:
+    """(Re)create temp table ``table`` with ``columns`` holding ``rows``, in one statement:
+    the values are bound as parameters, so each keeps its Python value exactly."""
+    cols = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in columns)
+    names = ", ".join(name for name, _ in columns)
+    if not rows:
+        nulls = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {nulls} WHERE FALSE")
+        return
+    row = "(" + ", ".join("?" for _ in columns) + ")"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cols} "
+        f"FROM (VALUES {', '.join(row for _ in rows)}) AS v({names})",
+        [value for values in rows for value in values],
+    )
 
 
 def _mark_classes(district_id: str, rules: DistrictRules) -> list[tuple]:
@@ -267,40 +278,41 @@ def create_population(
     span_end = "COALESCE(e.exit_date, DATE '9999-12-31')"
     if clip.dated:
         span_end = f"least({span_end}, {clip.value()})"
-    last = f"(-epoch(e.entry_date), -epoch({span_end}), e.school_id)"
     where = f"{clip.known('e.entry_date')} AND {in_years('e.school_year', school_years)}"
+    # Distinct schools are counted only for the few who moved (cheaper than counting
+    # distinct values for everyone); one statement (planning one costs more than its rows
+    # on a small district).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {POPULATION_TABLE} AS
-        SELECT student_id, school_year, {clip.key('')}last.school_id, r.district_id,
-               last.grade_level, n_schools
-        FROM (
-            SELECT e.student_id, e.school_year, {clip.key()}
-                   arg_min({{'school_id': e.school_id, 'grade_level': e.grade_level}},
-                           {last}) AS last,
-                   CASE WHEN min(e.school_id) = max(e.school_id) THEN 1 END AS n_schools
+        WITH known AS NOT MATERIALIZED (
+            SELECT e.student_id, e.school_year, {clip.key()}e.school_id, e.grade_level,
+                   e.entry_date, {span_end} AS span_end
             FROM enrollments e{clip.scope('e')}
             WHERE {where}
+        ),
+        p AS (
+            SELECT student_id, school_year, {clip.key('')}
+                   arg_min({{'school_id': school_id, 'grade_level': grade_level}},
+                           (-epoch(entry_date), -epoch(span_end), school_id)) AS last,
+                   CASE WHEN min(school_id) = max(school_id) THEN 1 END AS n_schools
+            FROM known
             GROUP BY ALL
-        ) p
+        ),
+        moved AS (
+            SELECT k.student_id, k.school_year, {clip.key('k')}
+                   count(DISTINCT k.school_id) AS n
+            FROM known k
+            SEMI JOIN p ON p.student_id = k.student_id AND p.school_year = k.school_year
+                 {clip.same('p', 'k')} AND p.n_schools IS NULL
+            GROUP BY ALL
+        )
+        SELECT p.student_id, p.school_year, {clip.key('p')}p.last.school_id, r.district_id,
+               p.last.grade_level,
+               CAST(COALESCE(p.n_schools, m.n) AS INTEGER) AS n_schools
+        FROM p
         JOIN {SCHOOL_RULES_TABLE} r ON r.school_id = p.last.school_id
-        """
-    )
-    # Distinct schools are counted only for the few who moved (cheaper than counting
-    # distinct values for everyone).
-    con.execute(
-        f"""
-        UPDATE {POPULATION_TABLE} AS p SET n_schools = m.n
-        FROM (
-            SELECT e.student_id, e.school_year, {clip.key()}count(DISTINCT e.school_id) AS n
-            FROM enrollments e{clip.scope('e')}
-            SEMI JOIN (SELECT {clip.key('')}student_id, school_year
-                       FROM {POPULATION_TABLE} WHERE n_schools IS NULL) moved
-              ON moved.student_id = e.student_id AND moved.school_year = e.school_year
-                 {clip.same('moved', 'q')}
-            WHERE {where}
-            GROUP BY ALL
-        ) m
-        WHERE p.student_id = m.student_id AND p.school_year = m.school_year{clip.same('p', 'm')}
+        LEFT JOIN moved m ON m.student_id = p.student_id AND m.school_year = p.school_year
+             {clip.same('m', 'p')}
         """
     )

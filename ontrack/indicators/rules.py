@@ -156,8 +156,7 @@ def build_students(
     create_discipline(con, as_of, school_years)
     _create_flags(con, as_of, provided)
     # The parts are folded into the flags table; free them before the output is written.
-    for name in _PART_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+    _drop(con, _PART_TABLES)
     _create_long_view(con, as_of)
     return STUDENTS_TABLE
 
@@ -288,9 +287,14 @@ def _create_long_view(con: duckdb.DuckDBPyConnection, as_of: Clip) -> None:
 
 def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Remove the temporary tables and view the indicators created on ``con``."""
-    con.execute(f"DROP VIEW IF EXISTS {STUDENTS_TABLE}")
-    for name in _TEMP_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+    _drop(con, _TEMP_TABLES, view=STUDENTS_TABLE)
+
+
+def _drop(con: duckdb.DuckDBPyConnection, tables: Sequence[str], view: str | None = None) -> None:
+    """Drop ``tables`` (and ``view``), those that exist, in one call, not one each."""
+    drops = [f"DROP VIEW IF EXISTS {view}"] if view else []
+    drops += [f"DROP TABLE IF EXISTS {name}" for name in tables]
+    con.execute("; ".join(drops))
 
 
 def tidy_students(frame: pd.DataFrame) -> pd.DataFrame:
