@@ -6,11 +6,8 @@ edited file or files from another config are refused, never rendered."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from ontrack.paths import (
     write_marker,
 )
 from tests.conftest import write_district
+from tests.forked_command import ForkedCommand
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("students.csv", "rates.csv", "suppression.csv", "lowest_group.csv")
@@ -131,17 +129,16 @@ def test_a_marker_is_checked_in_every_field(tmp_path: Path) -> None:
         write_marker(tmp_path, "indicators", "abc", ["a.csv", "never.csv"])
 
 
-def _indicators(case: dict, pause: str) -> subprocess.Popen:
-    env = {**os.environ, "ONTRACK_TEST_INDICATORS_PAUSE": pause}
-    args = [sys.executable, "-m", "ontrack", "indicators", str(case["data"]), "--out", str(case["out"]),
-            "--reuse-validated", "--as-of", "2024-01-31", "--quiet"]
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _indicators(case: dict, pause: str) -> ForkedCommand:
+    args = ["indicators", str(case["data"]), "--out", str(case["out"]), "--reuse-validated",
+            "--as-of", "2024-01-31", "--quiet"]
+    return ForkedCommand(args, env={"ONTRACK_TEST_INDICATORS_PAUSE": pause})
 
 
-def _kill_when(process: subprocess.Popen, reached) -> None:
+def _kill_when(process: ForkedCommand, reached) -> None:
     deadline = time.monotonic() + 60
     while not reached():
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert process.poll() is None, process.stderr_text()[-2000:]
         assert time.monotonic() < deadline, "the run never reached its pause"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)

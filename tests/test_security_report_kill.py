@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from ontrack.cli import main
+from tests.forked_command import ForkedCommand
 
-pytestmark = pytest.mark.slow  # report subprocesses
+pytestmark = pytest.mark.slow  # killed report processes
 
 
 def _pages(out: Path) -> dict[str, bytes]:
@@ -51,10 +50,9 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_a_killed_report_leaves_the_previous_report_whole(reported: dict) -> None:
     out = reported["out"]
-    command = [sys.executable, "-m", "ontrack", "report", str(reported["data"]), "--out", str(out),
-               "--reuse-indicators", "--quiet"]
+    command = ["report", str(reported["data"]), "--out", str(out), "--reuse-indicators", "--quiet"]
     for when in (_staging_exists, _pages_written):
-        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run = ForkedCommand(command)
         deadline = time.monotonic() + 60
         while not when(out) and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
