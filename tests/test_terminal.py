@@ -32,20 +32,20 @@ def test_every_help_cites_the_projects_own_docs() -> None:
 
 
 def test_plain_progress_lines_and_a_heartbeat_in_silence(monkeypatch, capsys) -> None:
-    monkeypatch.setattr(console, "HEARTBEAT", 0.3)
+    monkeypatch.setattr(console, "HEARTBEAT", 0.1)
     say = console.Progress("stage")
     assert not say.rich  # the tests' stderr is no terminal
     say("Training the model")
-    time.sleep(1.0)
+    time.sleep(0.6)  # six heartbeats: a loaded machine still wakes the thread in time
     say.close()
     err = capsys.readouterr().err
     assert re.search(r"^\[stage +\d+\.\ds\] Training the model$", err, re.M)
     assert re.search(r"\] still training the model \(\d+ s so far\)$", err, re.M)
-    time.sleep(0.5)  # closed: silent afterwards
+    time.sleep(0.25)  # closed: silent afterwards (two and a half heartbeats)
     assert capsys.readouterr().err == ""
     quiet = console.Progress("stage", quiet=True)
     quiet("anything")
-    time.sleep(0.6)
+    time.sleep(0.25)
     assert capsys.readouterr().err == ""
 
 
