@@ -102,7 +102,6 @@ def build_feature_matrix(
     features = features.for_config(config).for_grades(cohort["grade_level"].unique())
     have = set(provided) if provided is not None else provided_tables(con)
     index = _checked_index(cohort)
-    columns: dict[str, pd.Series] = {}
     by_source: dict[str, list[FeatureSpec]] = {}
     for spec in features:
         by_source.setdefault(spec.source, []).append(spec)
@@ -111,20 +110,89 @@ def build_feature_matrix(
         for name in by_source
         if name in features.sources and features.sources[name].frame
     }
+    columns: dict[str, pd.Series] = {}
     with point_in_time(con, cohort, config):
         for name, frame in frames.items():
             _store_frame(con, name, frame)
-        for spec in features.sources.values():
-            if not spec.frame:
-                _create_source_view(con, spec)
         for name, specs in by_source.items():
             say(f"features from {name}: {', '.join(s.name for s in specs)}")
-            result = _run_source(con, features, name, specs)
+        found = _run_together(con, features, by_source, index)
+        if found is None:  # one of them fails: run them one by one to name it
+            found = _run_apart(con, features, by_source, index)
+        for name, specs in by_source.items():
+            values, present = found[name]
             for spec in specs:
                 tables = features.tables_of(spec)
-                columns[spec.name] = _finish(spec, result, index, tables, have)
+                columns[spec.name] = _finish(spec, values[spec.name], present, tables, have)
     matrix = pd.DataFrame(columns, index=index)
     return matrix[[f.name for f in features]]
+
+
+Found = dict[str, tuple[pd.DataFrame, np.ndarray]]
+
+
+def _run_together(
+    con: duckdb.DuckDBPyConnection,
+    features: FeatureSet,
+    by_source: dict[str, list[FeatureSpec]],
+    index: pd.MultiIndex,
+) -> Found | None:
+    """Every source's features in one statement (None if DuckDB refuses it).
+
+    Each SQL source is a common table expression, so a source read by others (the
+    daily attendance, the report card) is computed once, and the part pays for one
+    plan and one result instead of one per source. Each source's features are grouped
+    per (student_id, as_of_date) as alone, then joined to the cohort's rows.
+    """
+    if not by_source:
+        return {}
+    parts = [
+        f"{ident(spec.name)} AS ({spec.sql()})"
+        for spec in features.sources.values()
+        if not spec.frame
+    ]
+    picks, joins = [], []
+    for number, (name, specs) in enumerate(by_source.items()):
+        grouped = _query(f"SELECT * FROM {ident(name)}", specs, present=f"__present_{number}")
+        parts.append(f"__ontrack_by_source_{number} AS ({grouped})")
+        alias = f"__s{number}"
+        picks += [f"{alias}.__present_{number}"]
+        picks += [f"{alias}.{ident(s.name)}" for s in specs]
+        joins.append(
+            f"LEFT JOIN __ontrack_by_source_{number} {alias} ON "
+            f"{alias}.student_id = k.student_id AND {alias}.as_of_date = k.as_of_date"
+        )
+    sql = (
+        f"WITH {', '.join(parts)} SELECT k.student_id, k.as_of_date, {', '.join(picks)} "
+        f"FROM cohort k {' '.join(joins)}"
+    )
+    try:
+        frame = con.execute(sql).df()
+    except duckdb.Error:
+        return None
+    frame = _keyed(frame).reindex(index)
+    return {
+        name: (frame, frame[f"__present_{number}"].notna().to_numpy())
+        for number, name in enumerate(by_source)
+    }
+
+
+def _run_apart(
+    con: duckdb.DuckDBPyConnection,
+    features: FeatureSet,
+    by_source: dict[str, list[FeatureSpec]],
+    index: pd.MultiIndex,
+) -> Found:
+    """Each source as a view and its features in a statement of their own: slower,
+    but a failing source or feature is named in the error."""
+    for spec in features.sources.values():
+        if not spec.frame:
+            _create_source_view(con, spec)
+    found: Found = {}
+    for name, specs in by_source.items():
+        result = _run_source(con, features, name, specs)
+        found[name] = (result.reindex(index), index.isin(result.index))
+    return found
 
 
 def _checked_index(cohort: pd.DataFrame) -> pd.Index:
@@ -166,10 +234,11 @@ def _create_source_view(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> Non
         ) from None
 
 
-def _query(source_sql: str, specs: Sequence[FeatureSpec]) -> str:
+def _query(source_sql: str, specs: Sequence[FeatureSpec], present: str | None = None) -> str:
     exprs = ", ".join(f"CAST(({s.sql()}) AS DOUBLE) AS {ident(s.name)}" for s in specs)
+    flag = f"TRUE AS {present}, " if present else ""
     return (
-        f"SELECT student_id, as_of_date, {exprs} FROM ({source_sql}) AS src "
+        f"SELECT student_id, as_of_date, {flag}{exprs} FROM ({source_sql}) AS src "
         "GROUP BY student_id, as_of_date"
     )
 
@@ -196,6 +265,11 @@ def _run_source(
             f"source {name!r} must give rows per student_id and as_of_date. Got this "
             f"DuckDB error instead: {err}"
         ) from None
+    return _keyed(frame)
+
+
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A query's result indexed like a cohort (student_id as text, as_of_date in ns)."""
     frame["student_id"] = frame["student_id"].astype("str")
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).astype("datetime64[ns]")
     return frame.set_index(list(COHORT_INDEX))
@@ -203,17 +277,17 @@ def _run_source(
 
 def _finish(
     spec: FeatureSpec,
-    result: pd.DataFrame,
-    index: pd.MultiIndex,
+    aligned: pd.Series,
+    present: np.ndarray,
     tables: Sequence[str],
     provided: set[str],
 ) -> pd.Series:
-    """Align to the cohort, fill students without records, check the range."""
+    """Fill students without records, check the range (``aligned``: the source's value
+    per cohort row; ``present``: whether the source has rows for it)."""
     if not set(tables) & provided:
-        return pd.Series(np.nan, index=index, dtype="float64", name=spec.name)
-    values = result[spec.name].astype("float64").reindex(index)
+        return pd.Series(np.nan, index=aligned.index, dtype="float64", name=spec.name)
+    values = aligned.astype("float64")
     if spec.when_no_records is not None:
-        present = index.isin(result.index)
         values = values.where(present, spec.when_no_records)
     if spec.valid_range is not None:
         low, high = spec.valid_range
