@@ -23,11 +23,13 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
 
 from ontrack.paths import write_atomically
 from ontrack.config import Config
@@ -89,7 +91,7 @@ def training_plots(
 def reliability_plot(table: pd.DataFrame, path: Path, title: str) -> Path:
     """Calibration curve from a reliability table; withheld (small) bins are not drawn.
     Each dot is labelled with its rows (student-checkpoints)."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _figure((5, 5))
     if len(table) and "n" in table:
         table = table[table["n"].notna()]
     _calibration_axes(ax, table, title, counts=True)
@@ -97,7 +99,7 @@ def reliability_plot(table: pd.DataFrame, path: Path, title: str) -> Path:
     return _save(fig, path)
 
 
-def _calibration_axes(ax: plt.Axes, table: pd.DataFrame, title: str, *, counts: bool) -> None:
+def _calibration_axes(ax: Axes, table: pd.DataFrame, title: str, *, counts: bool) -> None:
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     if len(table):
         ax.plot(table["mean_predicted"], table["observed_rate"], marker="o", label="model")
@@ -126,7 +128,7 @@ def group_reliability_plot(
     counts = len(drawn) == len(sizes)
     cols = min(4, len(drawn))
     rows = math.ceil(len(drawn) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows + 0.6), squeeze=False)
+    fig, axes = _figure((3.2 * cols, 3.2 * rows + 0.6), rows, cols, squeeze=False)
     for ax, group in zip(axes.flat, drawn, strict=False):
         inside = labels == group
         table = _student_bins(y[inside], risk[inside], students[inside], min_group_size)
@@ -151,7 +153,7 @@ def precision_recall_at_k_plot(
 ) -> Path:
     """Precision and recall as the flagged share grows, with the rule's own point."""
     shares = np.linspace(0.02, 0.6, 30)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
+    fig, (left, right) = _figure((9, 4), 1, 2)
     for name in ("model", "logistic"):
         pairs = [precision_recall_at(y, scores[name], s) for s in shares]
         left.plot(shares, [p for p, _ in pairs], label=name)
@@ -187,7 +189,7 @@ def shap_importance_plot(importance: pd.Series, path: Path, title: str, top: int
     """Horizontal bars of mean |SHAP| per feature (the global importance)."""
     shown = importance.sort_values(ascending=True).tail(top)
     labels = [(names or {}).get(f, f) for f in shown.index]
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(shown) + 1.2))
+    fig, ax = _figure((7.5, 0.45 * len(shown) + 1.2))
     ax.barh(range(len(shown)), shown.to_numpy(), color="#3b6ea5")
     ax.set_yticks(range(len(shown)), labels, fontsize=8)
     ax.set(xlabel="mean |SHAP contribution| (log-odds)", title=title)
@@ -199,7 +201,7 @@ def shap_beeswarm_plot(contributions: pd.DataFrame, X: pd.DataFrame, path: Path,
     """The SHAP beeswarm: per feature (most important on top) one dot per row at its
     contribution, coloured by the feature's value (low blue, high red, missing grey)."""
     order = contributions.abs().mean().sort_values(ascending=False).head(top).index[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(order) + 1.5))
+    fig, ax = _figure((8, 0.45 * len(order) + 1.5))
     cmap = matplotlib.colors.LinearSegmentedColormap.from_list("low_high", ["#1f6fd1", "#8a3fb0", "#e0243f"])
     for place, feature in enumerate(order):
         shap_values = contributions[feature].to_numpy(dtype="float64")
@@ -212,7 +214,7 @@ def shap_beeswarm_plot(contributions: pd.DataFrame, X: pd.DataFrame, path: Path,
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(order)), [(names or {}).get(f, f) for f in order], fontsize=8)
     ax.set(xlabel="SHAP contribution to the risk (log-odds); right = higher risk", title=title)
-    bar = fig.colorbar(plt.cm.ScalarMappable(cmap=cmap), ax=ax, ticks=[0, 1], aspect=40)
+    bar = fig.colorbar(ScalarMappable(cmap=cmap), ax=ax, ticks=[0, 1], aspect=40)
     bar.ax.set_yticklabels(["low", "high"])
     bar.set_label("feature value (grey: missing)")
     return _save(fig, path)
@@ -243,14 +245,57 @@ def _swarm_offsets(values: np.ndarray, n_bins: int = 100, width: float = 0.4) ->
     return offsets
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically, without date or software stamp."""
+def _figure(size: tuple[float, float], rows: int = 1, cols: int = 1, **options) -> tuple[Figure, object]:
+    """A figure with its grid of axes, drawn by Agg and kept out of pyplot (no figure
+    manager to create and close: pyplot's bookkeeping costs time on every plot)."""
+    fig = Figure(figsize=size)
+    _Canvas(fig)
+    return fig, fig.subplots(rows, cols, **options)
+
+
+_TEXT_SIZES: dict[tuple, tuple[float, float, float]] = {}
+_TEXT_SETTINGS = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "font.family",
+                  "font.sans-serif", "font.serif", "font.monospace", "mathtext.fontset")
+
+
+class _Renderer(RendererAgg):
+    """Agg renderer that remembers each string's measured size across figures: shaping
+    text with FreeType is a large share of a plot's cost, and the same tick labels,
+    titles and feature names recur in every figure of every training run. The key holds
+    what the size depends on (string, font, dpi, the font settings when it was made)."""
+
+    def __init__(self, width: float, height: float, dpi: float) -> None:
+        super().__init__(width, height, dpi)
+        self._settings = tuple(str(matplotlib.rcParams[k]) for k in _TEXT_SETTINGS)
+
+    def get_text_width_height_descent(self, s: str, prop, ismath) -> tuple[float, float, float]:
+        key = (s, prop.copy(), ismath, self.dpi, self._settings)
+        size = _TEXT_SIZES.get(key)
+        if size is None:
+            if len(_TEXT_SIZES) >= 20_000:
+                _TEXT_SIZES.clear()
+            size = _TEXT_SIZES[key] = super().get_text_width_height_descent(s, prop, ismath)
+        return size
+
+
+class _Canvas(FigureCanvasAgg):
+    """Agg canvas drawing with ``_Renderer`` (one per figure size and dpi, as Agg's)."""
+
+    def get_renderer(self) -> RendererAgg:
+        width, height = self.get_width_height(physical=True)
+        key = (width, height, self.figure.dpi)
+        if self._lastKey != key:
+            self.renderer, self._lastKey = _Renderer(width, height, self.figure.dpi), key
+        return self.renderer
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    """Lay ``fig`` out (tight) and save it as PNG at ``path`` atomically, without date or
+    software stamp. The layout is computed once here, not kept as the figure's engine:
+    a figure with an engine is drawn an extra time by ``savefig`` before the real draw."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    try:
-        write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=100,
-                                                             metadata=PNG_METADATA))
-    finally:
-        plt.close(fig)
+    TightLayoutEngine(rect=None).execute(fig)
+    write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=100,
+                                                         metadata=PNG_METADATA))
     return path
