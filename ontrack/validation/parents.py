@@ -8,6 +8,7 @@ day of each enrollment's school year, for attendance coverage).
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -21,29 +22,62 @@ from ontrack.validation.checks import (
 )
 
 
+# What each connection already holds, by parent: ``(file state, config)`` it was
+# loaded from. A single-process run checks every table on one connection: the parents
+# are read once per run, not once per table (each read costs a few DuckDB statements).
+_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def load_parents(con: duckdb.DuckDBPyConnection, out_dir: Path, config: Config,
                  table: str) -> list[str]:
     """Create ``ok_schools``, ``ok_students``, ``ok_enrollments`` (views over the
     validated files that exist), ``school_calendar`` and ``mark_map``; return the
-    accepted district IDs (none while the schools themselves are validated)."""
+    accepted district IDs (none while the schools themselves are validated). What the
+    connection already loaded from the same files and config is kept."""
     validated = out_dir / "validated"
     if table == "schools":
         return []
-    _view(con, "ok_schools", validated / "schools.parquet")
-    districts = [r[0] for r in con.execute(
-        "SELECT DISTINCT district_id FROM ok_schools ORDER BY 1").fetchall()]
-    _calendars(con, config, districts)
-    _view(con, "ok_students", validated / "students.parquet")
+    loaded = _LOADED.setdefault(con, {})
+    schools = validated / "schools.parquet"
+    state = (_file_state(schools), config)
+    if loaded.get("schools", (None,))[0] != state:
+        loaded.clear()  # the calendars, hence ok_enrollments, follow the schools
+        _view(con, "ok_schools", schools)
+        districts = [r[0] for r in con.execute(
+            "SELECT DISTINCT district_id FROM ok_schools ORDER BY 1").fetchall()]
+        _calendars(con, config, districts)
+        loaded["schools"] = (state, districts)
+    districts = list(loaded["schools"][1])
+    _once(con, loaded, "ok_students", validated / "students.parquet")
     enrollments = validated / "enrollments.parquet"
     if table == "attendance" and enrollments.exists():
         end = year_end_sql("e.school_year", "c.start_month", "c.start_day")
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW ok_enrollments AS SELECT e.student_id, "
-            f"e.school_id, e.entry_date, e.exit_date, {end} AS __year_end "
-            f"FROM read_parquet({literal(str(enrollments))}) e "
-            "LEFT JOIN school_calendar c USING (school_id)"
-        )
+        _once(con, loaded, "ok_enrollments", enrollments,
+              "SELECT e.student_id, e.school_id, e.entry_date, e.exit_date, "
+              f"{end} AS __year_end FROM read_parquet({literal(str(enrollments))}) e "
+              "LEFT JOIN school_calendar c USING (school_id)")
     return districts
+
+
+def _file_state(path: Path) -> tuple[str, int, int, int, int] | None:
+    """Which file is at ``path`` now (None when none): rewritten files differ."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _once(con: duckdb.DuckDBPyConnection, loaded: dict, name: str, path: Path,
+          query: str | None = None) -> None:
+    """View ``name`` over ``path`` (``query``, else every column), unless the connection
+    made it from the same file already; nothing when the file does not exist."""
+    state = _file_state(path)
+    if state is None or loaded.get(name) == state:
+        return
+    query = query or f"SELECT * FROM read_parquet({literal(str(path))})"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+    loaded[name] = state
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:

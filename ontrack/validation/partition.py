@@ -42,11 +42,13 @@ from ontrack.validation.reading import (
     ROW_ID,
     TOO_LONG,
     SourceFile,
+    clean_column_name,
     collect_rejects,
     find_table_file,
     header_columns,
-    load_raw,
     overlong_lines,
+    parquet_columns,
+    raw_select,
     sniff_csv,
 )
 from ontrack.validation.report import TableReport
@@ -147,13 +149,13 @@ def prepare_table(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     with _connection(con, config, out_dir, table) as db:
-        columns = header_columns(db, source)
+        originals = parquet_columns(db, source) if source.format == "parquet" else None
+        columns = ([clean_column_name(n) for n in originals] if originals is not None
+                   else header_columns(db, source))
         _check_width(table, path, len(columns), max_columns)
         _check_header(schema, source, columns)
-        source, rows_path, read_columns, copied, malformed = _numbered_rows(
-            db, source, columns, folder)
-        rows_in = db.execute(
-            f"SELECT count(*) FROM read_parquet({literal(rows_path)})").fetchall()[0][0]
+        source, rows_path, read_columns, copied, malformed, rows_in = _numbered_rows(
+            db, source, columns, folder, originals)
     overlong: list[tuple[int, str, str]] = []
     if source.format == "csv":
         reported = [m for m in malformed if m[2].startswith(TOO_LONG)]
@@ -201,42 +203,46 @@ def _check_header(schema: TableSchema, source: SourceFile, columns: list[str]) -
 
 def _numbered_rows(
     con: duckdb.DuckDBPyConnection, source: SourceFile, columns: list[str], folder: Path,
-) -> tuple[SourceFile, str, list[str], bool, list[tuple[int, str, str]]]:
-    """``(source as read, rows_path, read_columns, copied, malformed)``.
+    originals: list[str] | None,
+) -> tuple[SourceFile, str, list[str], bool, list[tuple[int, str, str]], int]:
+    """``(source as read, rows_path, read_columns, copied, malformed, rows)``.
 
-    A Parquet file numbers its rows itself (``file_row_number``). A CSV (or a Parquet
-    file with a column of that name) is scanned once, in file order, into a Parquet copy
-    of its trimmed text with positional columns; a CSV that is not UTF-8 is read again
-    as Latin-1."""
-    if load_raw(con, source, columns, "raw_t"):
-        originals = [r[0] for r in con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({literal(str(source.path))})").fetchall()]
-        return source, str(source.path), originals, False, []
+    A Parquet file (``originals``: its column names as written) numbers its rows itself
+    (``file_row_number``). A CSV (or a Parquet file with a column of that name) is
+    scanned once, in file order, into a Parquet copy of its trimmed text with positional
+    columns; a CSV that is not UTF-8 is read again as Latin-1."""
+    select, numbered = raw_select(source, columns, originals)
+    if numbered:
+        rows = con.execute(
+            f"SELECT count(*) FROM read_parquet({literal(str(source.path))})").fetchall()[0][0]
+        return source, str(source.path), list(originals or []), False, [], int(rows)
     copy = str(folder / "text.parquet")
-    malformed = _copy_text(con, source, columns, copy)
+    rows, malformed = _copy_text(con, source, columns, select, copy)
     if source.format == "csv" and source.encoding == "utf-8" and any(
         "INVALID ENCODING" in m[2] for m in malformed
     ):
         note = f"{source.table}: {source.path.name} is not UTF-8; read as Latin-1."
         source = replace(source, encoding="latin-1", warnings=(*source.warnings, note))
-        load_raw(con, source, columns, "raw_t")
-        malformed = _copy_text(con, source, columns, copy)
-    return source, copy, [f"c{i}" for i in range(len(columns))], True, malformed
+        rows, malformed = _copy_text(con, source, columns, raw_select(source, columns)[0], copy)
+    return source, copy, [f"c{i}" for i in range(len(columns))], True, malformed, rows
 
 
 def _copy_text(con: duckdb.DuckDBPyConnection, source: SourceFile, columns: list[str],
-               copy: str) -> list[tuple[int, str, str]]:
+               select: str, copy: str) -> tuple[int, list[tuple[int, str, str]]]:
+    """Rows of ``select`` (the file as text) copied to ``copy`` in file order: how many,
+    and the CSV's malformed lines."""
     positional = ", ".join(f"{ident(c)} AS c{i}" for i, c in enumerate(columns))
     con.execute("SET preserve_insertion_order = true")  # row number = record ordinal
     try:
-        con.execute(f"COPY (SELECT {positional} FROM raw_t) TO {literal(copy)} (FORMAT parquet)")
+        rows = con.execute(f"COPY (SELECT {positional} FROM ({select})) TO {literal(copy)} "
+                           "(FORMAT parquet)").fetchall()[0][0]
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SchemaError(
             f"table {source.table} ({source.path}): cannot be read: {first}") from None
     finally:
         con.execute("SET preserve_insertion_order = false")
-    return collect_rejects(con, source)
+    return int(rows), collect_rejects(con, source)
 
 
 def _raw_view(con: duckdb.DuckDBPyConnection, prepared: PreparedTable) -> None:
@@ -279,8 +285,10 @@ def validate_partition(
         accepted_path = str(folder / f"accepted-{index}-of-{count}.parquet")
         rejected_path = str(folder / f"rejected-{index}-of-{count}.parquet")
         accepted = _write_accepted(db, schema, accepted_path)
-        if not _write_rejected(db, list(prepared.columns), rejected_path):
+        if accepted == rows:  # every row is either accepted or rejected
             rejected_path = ""
+        else:
+            _write_rejected(db, list(prepared.columns), rejected_path)
         drop_checked(db, small)
     return PartResult(prepared.table, index, count, rows, accepted, accepted_path, rejected_path)
 
@@ -297,11 +305,11 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, schema: TableSchema, target:
         f"COPY ({query}) TO {literal(target)} (FORMAT parquet)").fetchall()[0][0])
 
 
-def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: str) -> int:
+def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: str) -> None:
     """Rejected rows as read (students' names only as filled or not), the reason and the
     row's number (``__order``). Their text is read again from the file by row number:
-    the scan skips every row group without a rejected row. Returns how many; with none,
-    no file is written."""
+    the scan skips every row group without a rejected row. Called when there are some
+    (the rows the partition did not accept)."""
     cols = ", ".join(
         f"CASE WHEN r.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
         if c in NAME_COLUMNS else f"r.{ident(c)}" for c in columns)
@@ -310,16 +318,10 @@ def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: 
         f"COALESCE(c.__row_reason, b.reason) AS reason FROM {CHECKED} c "
         f"LEFT JOIN bad_t b ON c.{ROW_ID} = b.rid "
         "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL")
-    rejected = int(con.execute("SELECT count(*) FROM rejected_ids").fetchall()[0][0])
-    if not rejected:
-        con.execute("DROP TABLE rejected_ids")
-        return 0
     query = (f"SELECT {cols}, x.reason AS __reason, x.rid AS __order "
              f"FROM (SELECT * FROM raw_t WHERE {ROW_ID} IN (SELECT rid FROM rejected_ids)) r "
              f"JOIN rejected_ids x ON r.{ROW_ID} = x.rid")
-    con.execute(f"COPY ({query}) TO {literal(target)} (FORMAT parquet)")
-    con.execute("DROP TABLE rejected_ids")
-    return rejected
+    con.execute(f"COPY ({query}) TO {literal(target)} (FORMAT parquet); DROP TABLE rejected_ids")
 
 
 def finish_table(

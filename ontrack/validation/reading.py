@@ -99,15 +99,19 @@ def header_columns(con: duckdb.DuckDBPyConnection, source: SourceFile) -> list[s
     """Column names as found in the file (BOM and surrounding spaces removed)."""
     if source.format == "csv":
         return [clean_column_name(n) for n in source.header]
+    return [clean_column_name(n) for n in parquet_columns(con, source)]
+
+
+def parquet_columns(con: duckdb.DuckDBPyConnection, source: SourceFile) -> list[str]:
+    """A Parquet file's column names as written (one DESCRIBE; ask once per file)."""
     sql = f"DESCRIBE SELECT * FROM read_parquet({_quote(source.path)})"
     try:
-        names = [row[0] for row in con.execute(sql).fetchall()]
+        return [row[0] for row in con.execute(sql).fetchall()]
     except duckdb.Error as err:
         raise SchemaError(
             f"table {source.table} ({source.path}): cannot be read as "
             f"{source.format.upper()}: {_first_line(err)}"
         ) from None
-    return [clean_column_name(n) for n in names]
 
 
 def clean_column_name(name: str) -> str:
@@ -119,52 +123,35 @@ def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
-def load_raw(
-    con: duckdb.DuckDBPyConnection,
-    source: SourceFile,
-    file_columns: list[str],
-    target: str,
-) -> bool:
-    """Create view ``target`` with every file column as trimmed text; return whether
-    its rows carry a stable row number (``ROW_ID``).
+def raw_select(source: SourceFile, file_columns: list[str],
+               originals: list[str] | None = None) -> tuple[str, bool]:
+    """A query of every file column as trimmed text, and whether its rows carry a
+    stable row number (``ROW_ID``). ``originals``: a Parquet file's column names as
+    written (:func:`parquet_columns`).
 
-    A view, not a table: the file is scanned by whatever reads the view. A Parquet
-    file numbers its rows (``file_row_number``), so the view can be read several times
-    and still name the same rows. A CSV has no such number (nor has a Parquet file with
-    a column of that name): ``row_checks.build_typed`` then scans it once into a
-    numbered Parquet copy, and for a CSV the lines that cannot be split into the
-    header's columns are collected by that scan (fetch them with
-    :func:`collect_rejects`).
-    """
+    A Parquet file numbers its rows (``file_row_number``), so the query can be read
+    several times and still name the same rows. A CSV has no such number (nor has a
+    Parquet file with a column of that name): ``partition.prepare_table`` then scans
+    it once into a numbered Parquet copy, and for a CSV the lines that cannot be split
+    into the header's columns are collected by that scan (fetch them with
+    :func:`collect_rejects`)."""
     numbered = False
     if source.format == "parquet":
         reader = f"read_parquet({_quote(source.path)})"
-        originals = [
-            r[0]
-            for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-        ]
+        originals = list(originals or [])
         if "file_row_number" not in originals and ROW_ID not in file_columns:
             reader = f"read_parquet({_quote(source.path)}, file_row_number = true)"
             numbered = True
     else:
         originals = [f"c{i}" for i in range(len(source.header))]
+        reader = _csv_reader_with_columns(source, originals)
     select = ", ".join(
         f"NULLIF(trim(CAST({_ident(orig)} AS VARCHAR)), '') AS {_ident(clean)}"
         for orig, clean in zip(originals, file_columns, strict=True)
     )
     if numbered:
         select += f", file_row_number AS {ROW_ID}"
-    if source.format == "csv":
-        reader = _csv_reader_with_columns(source, originals)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT {select} FROM {reader}"
-        )
-    except duckdb.Error as err:
-        raise SchemaError(
-            f"table {source.table} ({source.path}): cannot be read: {_first_line(err)}"
-        ) from None
-    return numbered
+    return f"SELECT {select} FROM {reader}", numbered
 
 
 def collect_rejects(
@@ -177,8 +164,8 @@ def collect_rejects(
         f"SELECT line, csv_line, error_type || ': ' || error_message "
         f"FROM rejects_{source.table} ORDER BY line"
     ).fetchall()
-    con.execute(f"DROP TABLE IF EXISTS rejects_{source.table}")
-    con.execute(f"DROP TABLE IF EXISTS rejects_scan_{source.table}")
+    con.execute(f"DROP TABLE IF EXISTS rejects_{source.table}; "
+                f"DROP TABLE IF EXISTS rejects_scan_{source.table}")
     # Several problems on one line are one rejected row.
     seen: dict[int, tuple[int, str, str]] = {}
     for line, text, problem in rows:

@@ -22,6 +22,7 @@ Accepted rows, rejected rows and error counts are then read from ``checked_t`` a
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -41,23 +42,32 @@ WORK = "validation_work"
 CHECKED = f"{WORK}.checked_t"
 
 
+# Which kind of work database each connection has attached (True: memory): asking
+# DuckDB costs a statement per table.
+_ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def attach_work(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> None:
     """Attach the database ``checked_t`` lives in: a new file in the connection's spill
     folder, or (``in_memory``, for a small table) memory. Kept while the next table
     wants the same kind; switched otherwise."""
+    if _ATTACHED.get(con) == in_memory:
+        return  # this connection attached it (nothing else detaches it)
     attached = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = ?", [WORK]).fetchall()
     if attached and (attached[0][0] is None) == in_memory:
+        _ATTACHED[con] = in_memory
         return
     if attached:
         con.execute(f"DETACH {WORK}")
     if in_memory:
         con.execute(f"ATTACH ':memory:' AS {WORK}")
-        return
-    folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-    path = str(Path(folder) / f"{WORK}.duckdb")
-    Path(path).unlink(missing_ok=True)
-    con.execute(f"ATTACH {literal(path)} AS {WORK}")
+    else:
+        folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+        path = str(Path(folder) / f"{WORK}.duckdb")
+        Path(path).unlink(missing_ok=True)
+        con.execute(f"ATTACH {literal(path)} AS {WORK}")
+    _ATTACHED[con] = in_memory
 
 
 def small_enough_for_memory(rows: int, columns: int, config: Config) -> bool:
@@ -128,88 +138,92 @@ def drop_checked(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> Non
 
 
 def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
-    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of checked_t."""
-    con.execute("CREATE OR REPLACE TEMP TABLE bad_raw (rid BIGINT, reason VARCHAR)")
-    _duplicates(con, schema)
-    _references(con, schema)
+    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of checked_t.
+
+    Keys seen more than once are found with one hash aggregate over every row (only the
+    key is hashed, not the reasons); only those rows are then compared in full, in the
+    one statement that also finds the references to unknown rows (none: no such work)."""
+    names = _dup_names(schema)
+    repeated = con.execute(
+        "CREATE OR REPLACE TEMP TABLE repeated AS SELECT hash({key_typed}) AS kh "
+        "FROM {checked} GROUP BY 1 HAVING count(*) > 1".format(**names)).fetchall()[0][0]
+    found = _references(schema)
+    dup_rows = ""
+    if repeated:
+        found.insert(0, _duplicates(schema))
+        dup_rows = (
+            "dup_rows AS MATERIALIZED (SELECT {rid} AS rid, {key_typed}, "
+            "hash({all_typed}) AS __h FROM {checked} WHERE __row_reason IS NULL AND "
+            "hash({key_typed}) IN (SELECT kh FROM repeated)), ").format(**names)
+    if not found:
+        con.execute("CREATE OR REPLACE TEMP TABLE bad_t (rid BIGINT, reason VARCHAR); "
+                    "DROP TABLE repeated")
+        return
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE bad_t AS SELECT rid, "
-        "string_agg(reason, '; ' ORDER BY reason) AS reason FROM bad_raw GROUP BY rid"
+        f"CREATE OR REPLACE TEMP TABLE bad_t AS WITH {dup_rows}"
+        f"bad_raw(rid, reason) AS ({' UNION ALL '.join(found)}) "
+        "SELECT rid, string_agg(reason, '; ' ORDER BY reason) AS reason FROM bad_raw "
+        "GROUP BY rid; DROP TABLE repeated"
     )
-    con.execute("DROP TABLE bad_raw")
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
-    """Exact copies beyond the first, and every version of a key with conflicting rows.
-
-    Keys seen more than once are found with one hash aggregate; only those rows are
-    then compared in full.
-    """
+def _dup_names(schema: TableSchema) -> dict[str, str]:
     key = schema.key or schema.column_names
-    key_typed = ", ".join(typed(k) for k in key)
-    all_typed = ", ".join(typed(c) for c in schema.column_names)
-    key_names = ", ".join(key)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE dup_rows AS
-        WITH repeated AS (  -- over every row: only the key is parsed, not the reasons
-            SELECT hash({key_typed}) AS kh FROM {CHECKED} GROUP BY 1 HAVING count(*) > 1
-        )
-        SELECT {ROW_ID} AS rid, {key_typed}, hash({all_typed}) AS __h FROM {CHECKED}
-        WHERE __row_reason IS NULL AND hash({key_typed}) IN (SELECT kh FROM repeated)
-        """
-    )
-    con.execute(
-        f"""
-        INSERT INTO bad_raw
-        WITH ranked AS (
-            SELECT rid, __h,
-                   row_number() OVER (PARTITION BY {key_typed}, __h ORDER BY rid) AS rn
-            FROM dup_rows
-        ), versions AS (
-            SELECT rid, rn, min(__h) OVER (PARTITION BY {key_typed}) AS lo,
-                   max(__h) OVER (PARTITION BY {key_typed}) AS hi
-            FROM dup_rows JOIN ranked USING (rid, __h)
-        )
+    return {"key_typed": ", ".join(typed(k) for k in key), "checked": CHECKED, "rid": ROW_ID,
+            "all_typed": ", ".join(typed(c) for c in schema.column_names)}
+
+
+def _duplicates(schema: TableSchema) -> str:
+    """Exact copies beyond the first, and every version of a key with conflicting rows
+    (a query over ``dup_rows``: the rows whose key is repeated)."""
+    key_typed = _dup_names(schema)["key_typed"]
+    key_names = ", ".join(schema.key or schema.column_names)
+    return f"""
         SELECT rid, CASE WHEN rn > 1
             THEN 'duplicate_row: an identical row appears earlier in the file'
             ELSE 'duplicate_key: other rows have the same {key_names} with different values'
-            END
-        FROM versions WHERE rn > 1 OR lo <> hi
-        """
-    )
-    con.execute("DROP TABLE dup_rows")
+            END AS reason
+        FROM (
+            SELECT rid, rn, min(__h) OVER (PARTITION BY {key_typed}) AS lo,
+                   max(__h) OVER (PARTITION BY {key_typed}) AS hi
+            FROM dup_rows JOIN (
+                SELECT rid, __h,
+                       row_number() OVER (PARTITION BY {key_typed}, __h ORDER BY rid) AS rn
+                FROM dup_rows
+            ) ranked USING (rid, __h)
+        ) versions
+        WHERE rn > 1 OR lo <> hi"""
 
 
-def _references(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
+def _references(schema: TableSchema) -> list[str]:
+    """Queries of the rows naming a student or school that was not accepted."""
     names = schema.column_names
     if schema.name == "attendance":
-        _attendance_coverage(con)
-        return
+        return [_attendance_coverage()]
+    found = []
     if "student_id" in names and schema.name != "students":
-        con.execute(
-            f"INSERT INTO bad_raw SELECT {ROW_ID}, 'unknown_reference[student_id]: ' || "
+        found.append(
+            f"SELECT {ROW_ID}, 'unknown_reference[student_id]: ' || "
             f"__student_id || ' is not in students' FROM {CHECKED} WHERE __row_reason IS "
             "NULL AND __student_id NOT IN (SELECT student_id FROM ok_students)"
         )
     if "school_id" in names and schema.name != "schools":
-        con.execute(
-            f"INSERT INTO bad_raw SELECT {ROW_ID}, 'unknown_reference[school_id]: ' || "
+        found.append(
+            f"SELECT {ROW_ID}, 'unknown_reference[school_id]: ' || "
             f"__school_id || ' is not in schools' FROM {CHECKED} WHERE __row_reason IS "
             "NULL AND __school_id IS NOT NULL AND __school_id NOT IN "
             "(SELECT school_id FROM ok_schools)"
         )
+    return found
 
 
-def _attendance_coverage(con: duckdb.DuckDBPyConnection) -> None:
+def _attendance_coverage() -> str:
     """An attendance day needs an enrollment of that student at that school covering it.
 
     A spell with no exit date runs to the end of its school year. An anti-join on
     (student, school) with the date range as a join condition keeps this one hash join.
     """
-    con.execute(
-        f"""
-        INSERT INTO bad_raw
+    return f"""
         SELECT a.{ROW_ID}, 'no_enrollment[date]: no enrollment of this student at this '
                         || 'school covers ' || CAST(a.__date AS VARCHAR)
         FROM {CHECKED} a
@@ -220,6 +234,4 @@ def _attendance_coverage(con: duckdb.DuckDBPyConnection) -> None:
         ) e
           ON e.student_id = a.__student_id AND e.school_id = a.__school_id
          AND a.__date >= e.entry_date AND a.__date <= e.last_day
-        WHERE a.__row_reason IS NULL
-        """
-    )
+        WHERE a.__row_reason IS NULL"""
