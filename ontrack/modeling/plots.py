@@ -41,6 +41,7 @@ BEESWARM_ROWS = 2000  # sampled test rows in the beeswarm: enough for the shape,
 TOP_FEATURES = 15
 N_BINS = 10
 PNG_METADATA = {"Date": None, "Software": None}
+PNG_ENCODER = {"compress_level": 3}  # zlib level: files as small as the default 6, ~30% faster
 
 
 def training_plots(
@@ -203,14 +204,20 @@ def shap_beeswarm_plot(contributions: pd.DataFrame, X: pd.DataFrame, path: Path,
     order = contributions.abs().mean().sort_values(ascending=False).head(top).index[::-1]
     fig, ax = _figure((8, 0.45 * len(order) + 1.5))
     cmap = matplotlib.colors.LinearSegmentedColormap.from_list("low_high", ["#1f6fd1", "#8a3fb0", "#e0243f"])
+    missing, coloured = [], []  # (contributions, heights[, colour scale]) per feature
     for place, feature in enumerate(order):
         shap_values = contributions[feature].to_numpy(dtype="float64")
         values = pd.to_numeric(X[feature], errors="coerce").to_numpy(dtype="float64")
         offsets = place + _swarm_offsets(shap_values)
         known = np.isfinite(values)
-        ax.scatter(shap_values[~known], offsets[~known], s=6, color="#bbbbbb", linewidths=0)
-        ax.scatter(shap_values[known], offsets[known], s=6, c=_scaled(values[known]), cmap=cmap,
-                   vmin=0, vmax=1, linewidths=0, rasterized=True)
+        missing.append((shap_values[~known], offsets[~known]))
+        coloured.append((shap_values[known], offsets[known], _scaled(values[known])))
+    # Two collections for all features (a feature's dots stay within its row, so the
+    # grey ones still lie under the coloured ones): far fewer artists to build and draw.
+    if len(order):
+        ax.scatter(*(np.concatenate(part) for part in zip(*missing)), s=6, color="#bbbbbb", linewidths=0)
+        x, heights, scale = (np.concatenate(part) for part in zip(*coloured))
+        ax.scatter(x, heights, s=6, c=scale, cmap=cmap, vmin=0, vmax=1, linewidths=0, rasterized=True)
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(order)), [(names or {}).get(f, f) for f in order], fontsize=8)
     ax.set(xlabel="SHAP contribution to the risk (log-odds); right = higher risk", title=title)
@@ -297,5 +304,5 @@ def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     TightLayoutEngine(rect=None).execute(fig)
     write_atomically(path, lambda temporary: fig.savefig(temporary, format="png", dpi=100,
-                                                         metadata=PNG_METADATA))
+                                                         metadata=PNG_METADATA, pil_kwargs=PNG_ENCODER))
     return path
