@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -64,35 +65,54 @@ def write_features(
     data allows is written (``--target`` may pick any of them).
 
     The matrix is built one part at a time (:func:`plan_features`, :func:`feature_part`,
-    :func:`combine_features`): the same parts a flow sends to a Dask cluster.
-    Returns the run's metadata (also written to ``meta.json``).
+    :func:`combine_features`): the same parts a flow sends to a Dask cluster, here on one
+    connection to the validated tables (opening one costs as much as a small part's
+    source). Returns the run's metadata (also written to ``meta.json``).
     """
-    parts = plan_features(out_dir, config, model=model, as_of_dates=as_of_dates,
-                          school_years=school_years, data_end=data_end, progress=progress)
-    partials = [feature_part(out_dir, config, model=model, part=part, feature_set=feature_set,
-                             progress=progress) for part in parts]
-    return combine_features(out_dir, config, partials, model=model, feature_set=feature_set,
-                            data_end=data_end, progress=progress)
+    with _validated(out_dir, config) as con:
+        parts = plan_features(out_dir, config, model=model, as_of_dates=as_of_dates,
+                              school_years=school_years, data_end=data_end,
+                              progress=progress, con=con)
+        partials = [feature_part(out_dir, config, model=model, part=part,
+                                 feature_set=feature_set, progress=progress, con=con)
+                    for part in parts]
+        return combine_features(out_dir, config, partials, model=model,
+                                feature_set=feature_set, data_end=data_end,
+                                progress=progress, con=con)
+
+
+@contextmanager
+def _validated(out_dir: Path, config: Config,
+               con: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` if given (left open), else a new connection to the validated tables, within
+    the resources and spilling under OUT/.tmp, closed on exit."""
+    if con is not None:
+        yield con
+        return
+    own = open_validated(out_dir, config)
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def plan_features(out_dir: Path, config: Config, *, model: str,
                   as_of_dates: list[date] | None = None, school_years: list[int] | None = None,
                   data_end: date | None = None,
-                  progress: Callable[[str], None] | None = None) -> list[dict]:
+                  progress: Callable[[str], None] | None = None,
+                  con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
     """Build the cohort (kept for the parts in ``OUT/.parts/features/<model>/``) and list
     the parts (:func:`group_checkpoints`): consecutive checkpoints of at most
     ``resources.feature_part_rows`` cohort rows (fewer when ``resources.memory_limit``
     cannot hold that many: :func:`ontrack.dataset.budget.part_rows`), each in
-    ``resources.student_buckets`` buckets of students."""
+    ``resources.student_buckets`` buckets of students. ``con``: a connection to the
+    validated tables to use (default: a new one)."""
     say = progress or (lambda _msg: None)
-    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
-    try:
+    with _validated(out_dir, config, con) as con:
         end = data_end or data_end_date(con)
         say(f"cohort of {model} (data end {end})")
         cohort = build_cohort(con, config, model=model, school_years=school_years,
                               as_of_dates=as_of_dates, data_end=end)
-    finally:
-        con.close()
     folder = parts_dir(out_dir, "features", model)
     write_atomically(folder / COHORT_FILE, lambda path: cohort.to_parquet(path))
     days = pd.Series(cohort.index.get_level_values("as_of_date").date).astype("str")
@@ -146,21 +166,19 @@ def _part_rows(file: Path, part: dict) -> pd.DataFrame:
 
 def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
                  feature_set: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict:
+                 progress: Callable[[str], None] | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None) -> dict:
     """The feature matrix of one part's cohort rows, written to
     ``OUT/.parts/features/<model>/<first as_of>[_<last as_of>]_<bucket>.parquet``; its
-    file, rows and warnings."""
+    file, rows and warnings. ``con``: as for :func:`plan_features`."""
     folder = parts_dir(out_dir, "features", model)
     rows = _part_rows(folder / COHORT_FILE, part)
-    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
-    try:
+    with _validated(out_dir, config, con) as con:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             used = _used(config, model, feature_set, _grades(folder / COHORT_FILE))
             matrix = build_feature_matrix(con, rows, used, config, provided=provided(out_dir),
                                           progress=progress)
-    finally:
-        con.close()
     days = part["as_of"] or ["all"]
     name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
     target = folder / f"{name}_{part['bucket']}.parquet"
@@ -182,9 +200,10 @@ def _used(config: Config, model: str, feature_set: str | None, grades: list[int]
 
 def combine_features(out_dir: Path, config: Config, partials: list[dict], *, model: str,
                      feature_set: str | None = None, data_end: date | None = None,
-                     progress: Callable[[str], None] | None = None) -> dict:
+                     progress: Callable[[str], None] | None = None,
+                     con: duckdb.DuckDBPyConnection | None = None) -> dict:
     """Gather the parts' rows in cohort order, add labels and equity attributes, and
-    write the data set's files (``write_features``).
+    write the data set's files (``write_features``; ``con`` as for :func:`plan_features`).
 
     The matrix goes from the part files to ``matrix.parquet`` a row group at a time
     (:func:`write_matrix`): memory holds one row group, never the whole matrix twice.
@@ -198,15 +217,12 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
         warnings.simplefilter("ignore")  # the parts recorded these warnings already
         used = _used(config, model, feature_set, _grades(staged / COHORT_FILE))
     have = provided(out_dir)
-    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
-    try:
+    with _validated(out_dir, config, con) as con:
         end = data_end or data_end_date(con)
         say("labels")
         labels = _labels(con, cohort, config, have, end, spec.grade)
         say("equity attributes")
         with_attributes = _with_attributes(con, cohort, chunk_rows(config))
-    finally:
-        con.close()
     folder = Path(out_dir) / "features" / model
     folder.mkdir(parents=True, exist_ok=True)
     clear_marker(folder)  # from here on the folder is being rewritten: not reusable

@@ -110,7 +110,7 @@ def build_feature_matrix(
         for name in by_source
         if name in features.sources and features.sources[name].frame
     }
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, np.ndarray] = {}
     with point_in_time(con, cohort, config):
         for name, frame in frames.items():
             _store_frame(con, name, frame)
@@ -124,8 +124,7 @@ def build_feature_matrix(
             for spec in specs:
                 tables = features.tables_of(spec)
                 columns[spec.name] = _finish(spec, values[spec.name], present, tables, have)
-    matrix = pd.DataFrame(columns, index=index)
-    return matrix[[f.name for f in features]]
+    return pd.DataFrame({f.name: columns[f.name] for f in features}, index=index)
 
 
 Found = dict[str, tuple[pd.DataFrame, np.ndarray]]
@@ -281,23 +280,24 @@ def _finish(
     present: np.ndarray,
     tables: Sequence[str],
     provided: set[str],
-) -> pd.Series:
+) -> np.ndarray:
     """Fill students without records, check the range (``aligned``: the source's value
-    per cohort row; ``present``: whether the source has rows for it)."""
+    per cohort row; ``present``: whether the source has rows for it). Plain arrays: a
+    part has some fifty features, and a Series' overhead per step adds up."""
     if not set(tables) & provided:
-        return pd.Series(np.nan, index=aligned.index, dtype="float64", name=spec.name)
-    values = aligned.astype("float64")
+        return np.full(len(aligned), np.nan)
+    values = aligned.to_numpy(dtype="float64", na_value=np.nan)
     if spec.when_no_records is not None:
-        values = values.where(present, spec.when_no_records)
+        values = np.where(present, values, spec.when_no_records)
     if spec.valid_range is not None:
         low, high = spec.valid_range
-        seen = values.dropna()
+        seen = values[~np.isnan(values)]
         if len(seen) and (seen.min() < low - 1e-9 or seen.max() > high + 1e-9):
             raise SchemaError(
                 f"feature {spec.name!r} must be within [{low}, {high}]. Got values "
                 f"from {seen.min():.4g} to {seen.max():.4g} instead."
             )
-    return values.rename(spec.name)
+    return values
 
 
 def feature_dictionary(
