@@ -188,3 +188,30 @@ def test_ids_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None
     students = pd.read_csv(folder / "students.csv", dtype=str)
     assert "'-1+1" in set(students["student_id"]) and "'=HYPERLINK(x)" in set(students["school_id"])
     assert not list(folder.glob(".*")), "no temporary file is left behind"
+
+
+@pytest.mark.parametrize("as_of", [None, date(2024, 1, 31)])
+def test_one_pass_over_the_years_writes_what_the_parts_per_year_write(tmp_path, monkeypatch, as_of):
+    """A small district's years are computed together; a large one's one part per year
+    (the memory a part holds stays bounded). Both write the same bytes and return the
+    same summary, also when the as-of date leaves the later years without rows."""
+    import hashlib
+
+    import ontrack.indicators.run as run
+
+    synth = pytest.importorskip("ontrack.synth", reason="synthetic generator not available")
+    synth.generate_district(tmp_path / "data", n_students=60, n_years=3, seed=4, last_school_year=2025)
+    results, files = {}, {}
+    for way, limit in (("together", run.ONE_PASS_BYTES), ("per_year", -1)):
+        monkeypatch.setattr(run, "ONE_PASS_BYTES", limit)
+        out = tmp_path / way
+        results[way] = run_indicators(tmp_path / "data", out, CONFIG, as_of=as_of)
+        files[way] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in sorted((out / "indicators").glob("*.csv"))}
+        assert not list((out / ".parts" / "indicators").glob("*.csv")), "parts are removed"
+    assert files["together"] == files["per_year"] and len(files["together"]) == 4
+    together, per_year = results["together"], results["per_year"]
+    assert together.latest_year == per_year.latest_year == (2024 if as_of else 2025)
+    assert (together.n_rows, together.n_rates) == (per_year.n_rows, per_year.n_rates)
+    pd.testing.assert_frame_equal(together.unknowns, per_year.unknowns)
+    pd.testing.assert_frame_equal(together.district_rates, per_year.district_rates)

@@ -81,6 +81,36 @@ def year_part(out_dir: Path | str, config: Config, school_year: int | None,
     return YearPart(school_year, int(rows), str(target), cells, unknowns)
 
 
+def years_part(out_dir: Path | str, config: Config, years: list[int],
+               as_of: date | None = None) -> YearPart:
+    """All of ``years`` computed in one pass on one connection: the rows of students.csv
+    (sorted by year, student and indicator: the years' files one after the other), the
+    rate cells of every year, and the unknown reasons of the latest year with rows; what
+    ``combine_years`` needs of the years' parts, for a district small enough to hold
+    (the statements and a connection per year cost more than its rows)."""
+    out_dir = Path(out_dir)
+    con = open_validated(out_dir, config)
+    try:
+        table = build_students(con, config, as_of=as_of, school_years=years)
+        rows, latest, filled = con.execute(
+            f"SELECT count(*), max(school_year), count(DISTINCT school_year) FROM {table}"
+        ).fetchone()
+        unknowns = unknown_reasons(con, table, years[0] if latest is None else latest)
+        cells_sql = rate_cells_sql(FLAGS_TABLE)
+        cells = con.execute(cells_sql).df()
+        if filled < len(years):  # a year without rows gives its part an empty frame,
+            # whose text columns are plain objects; combined, so are the cells'
+            empty = con.execute(f"SELECT * FROM ({cells_sql}) WHERE FALSE").df()
+            cells = pd.concat([cells, empty], ignore_index=True)
+        target = parts_dir(out_dir, "indicators") / "all.csv"
+        write_atomically(target, lambda path: _write_rows(con, table, path, config, as_of,
+                                                          by_year=True))
+    finally:
+        drop_work_tables(con)
+        con.close()
+    return YearPart(latest, int(rows), str(target), cells, unknowns)
+
+
 def unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, year: int | None) -> pd.DataFrame:
     """How often each criterion was unknown, per indicator, in ``year``."""
     return con.execute(
@@ -93,8 +123,9 @@ def unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, year: int | None
 
 
 def _write_rows(con: duckdb.DuckDBPyConnection, table: str, path: Path, config: Config,
-                as_of: date | None) -> None:
-    """The year's rows of students.csv, with the header, sorted by student and indicator."""
+                as_of: date | None, *, by_year: bool = False) -> None:
+    """The year's rows of students.csv, with the header, sorted by student and indicator
+    (``by_year``: several years' rows, sorted by year first)."""
     cols = ", ".join(
         f"{defused_sql(c)} AS {c}" if c in DATA_TEXT_COLUMNS else c
         for c in OUTPUT_COLUMNS if c != "as_of_date"
@@ -105,6 +136,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, table: str, path: Path, config: 
         f"{int(config.config_version)} AS config_version"
     )
     con.execute(
-        f"COPY (SELECT {cols}, {stamps} FROM {table} ORDER BY student_id, indicator) "
+        f"COPY (SELECT {cols}, {stamps} FROM {table} "
+        f"ORDER BY {'school_year, ' if by_year else ''}student_id, indicator) "
         f"TO {literal(str(path))} (FORMAT CSV, HEADER true, DELIMITER ',')"
     )

@@ -25,11 +25,12 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+import duckdb
 import pandas as pd
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
-from ontrack.indicators.by_year import YearPart, indicator_years, year_part
+from ontrack.indicators.by_year import YearPart, indicator_years, year_part, years_part
 from ontrack.indicators.rates import finish_rates, lowest_groups
 from ontrack.indicators.rules import INDICATOR_GRADES
 from ontrack.paths import clear_marker, remove_left_by_dead_runs, write_marker
@@ -41,6 +42,10 @@ Progress = Callable[[str], None]
 SUMMARY_GRADES: tuple[int, ...] = (8, 9)
 # Written next to report.json by run_indicators: the rules the tables were validated with.
 FINGERPRINT_FILE = "rules_fingerprint.txt"
+# Validated tables up to this size are computed in one pass over all their years (one
+# connection, one set of statements) instead of one part per year; larger ones per year,
+# which bounds the memory a part holds. The files written are the same either way.
+ONE_PASS_BYTES = 64 * 2**20
 _SUMMARY_COLUMNS = ("district_id", "indicator", "grade_level", "n", "rate", "suppressed")
 
 
@@ -121,11 +126,19 @@ def run_indicators(
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)
     report = _validated(data_dir, out_dir, config, say, reuse_validated)
-    parts = []
-    for year in indicator_years(out_dir, config):
+    years = indicator_years(out_dir, config)
+    for year in years:
         say(f"computing student indicators of {year}" + (f" as of {as_of}" if as_of else ""))
-        parts.append(year_part(out_dir, config, year, as_of))
+    if None not in years and _validated_bytes(out_dir) <= ONE_PASS_BYTES:
+        parts = [years_part(out_dir, config, [y for y in years if y is not None], as_of)]
+    else:
+        parts = [year_part(out_dir, config, year, as_of) for year in years]
     return combine_years(out_dir, config, parts, as_of=as_of, validation=report, progress=say)
+
+
+def _validated_bytes(out_dir: Path) -> int:
+    """Size of the validated tables on disk: whether the years can be computed together."""
+    return sum(p.stat().st_size for p in (out_dir / "validated").glob("*.parquet"))
 
 
 def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
@@ -153,9 +166,13 @@ def combine_years(out_dir: Path | str, config: Config, parts: list[YearPart], *,
     pending = {n: p.with_name(f".{p.stem}.{os.getpid()}.tmp.csv") for n, p in paths.items()}
     try:
         _concatenate([Path(p.rows_file) for p in parts], pending["students"])
-        for name, frame in (("rates", rates), ("suppression", log),
-                            ("lowest_group", lowest_groups(rates, config))):
-            write_csv(_stamp(frame, config, as_of), pending[name], config, out_dir)
+        con = connect(config, out_dir)  # one connection for the three files
+        try:
+            for name, frame in (("rates", rates), ("suppression", log),
+                                ("lowest_group", lowest_groups(rates, config))):
+                write_csv(_stamp(frame, config, as_of), pending[name], con=con)
+        finally:
+            con.close()
         _publish(folder, pending, paths, config)
     finally:
         for temporary in pending.values():
@@ -253,13 +270,17 @@ def _as_text(name: str, dtype: object) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, config: Config | None = None,
-              out_dir: Path | None = None) -> None:
+              out_dir: Path | None = None, *, con: duckdb.DuckDBPyConnection | None = None) -> None:
     """Write ``frame`` byte for byte as ``frame.to_csv(path, index=False)``, via DuckDB.
 
     DuckDB's writer is several times faster than pandas' on the rate tables, and its
-    quoting (fields holding a comma, quote or line break) is the same.
+    quoting (fields holding a comma, quote or line break) is the same. ``con``: an open
+    connection to write with (a new one costs about as much as a small file), else one
+    is opened and closed here.
     """
-    con = connect(config or Config(), out_dir)  # spills under OUT/.tmp when given
+    own = con is None
+    if con is None:
+        con = connect(config or Config(), out_dir)  # spills under OUT/.tmp when given
     try:
         con.register("frame_in", frame)
         cols = ", ".join(_as_text(str(n), d) for n, d in frame.dtypes.items())
@@ -268,7 +289,9 @@ def write_csv(frame: pd.DataFrame, path: Path, config: Config | None = None,
             "(FORMAT CSV, HEADER, DELIMITER ',')"
         )
     finally:
-        con.close()
+        con.unregister("frame_in")
+        if own:
+            con.close()
 
 
 def _district_rates(rates: pd.DataFrame, latest: int | None) -> pd.DataFrame:
