@@ -21,7 +21,6 @@ from ontrack.validation.checks import (
     year_end_sql,
 )
 
-
 # What each connection already holds, by parent: ``(file state, config)`` it was
 # loaded from. A single-process run checks every table on one connection: the parents
 # are read once per run, not once per table (each read costs a few DuckDB statements).
@@ -57,6 +56,11 @@ def load_parents(con: duckdb.DuckDBPyConnection, out_dir: Path, config: Config,
               f"{end} AS __year_end FROM read_parquet({literal(str(enrollments))}) e "
               "LEFT JOIN school_calendar c USING (school_id)")
     return districts
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the parents again on ``con`` next time (it is handed to another run)."""
+    _LOADED.pop(con, None)
 
 
 def _file_state(path: Path) -> tuple[str, int, int, int, int] | None:
@@ -95,7 +99,13 @@ def _calendars(con: duckdb.DuckDBPyConnection, config: Config, districts: list[s
     _insert(con, "district_start", calendar_rows(config, districts))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE school_calendar AS SELECT s.school_id, s.district_id, "
-        "d.start_month, d.start_day FROM ok_schools s JOIN district_start d USING (district_id)"
+        "d.start_month, d.start_day, "
+        # Years to step back to a school year's first day and on past its last (1 and 0;
+        # a calendar year, starting 1 January: 0 and 1), so that the checks' bounds
+        # (``table_rules``) are small expressions: each costs DuckDB planning time.
+        "CASE WHEN d.start_month = 1 AND d.start_day = 1 THEN 0 ELSE 1 END AS start_back, "
+        "CASE WHEN d.start_month = 1 AND d.start_day = 1 THEN 1 ELSE 0 END AS end_on "
+        "FROM ok_schools s JOIN district_start d USING (district_id)"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE mark_map "

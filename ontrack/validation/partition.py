@@ -59,7 +59,7 @@ from ontrack.validation.row_checks import (
     find_row_problems,
     small_enough_for_memory,
 )
-from ontrack.validation.store import connect
+from ontrack.validation.store import pooled
 
 # Wider than any district extract (the contract has at most 12 columns per table): a
 # header beyond it is refused before DuckDB is asked to read it.
@@ -109,16 +109,16 @@ def _workdir(out_dir: Path | str, name: str) -> Path:
 def _connection(con: duckdb.DuckDBPyConnection | None, config: Config, out_dir: Path | str,
                 name: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """The caller's connection (a single-process run shares one: opening one costs
-    ~20 ms), or a new one of this step's own, closed with its spill folder after."""
+    ~11 ms), or one of this step's own (an idle one of this process when there is one),
+    given back and its spill folder removed after."""
     if con is not None:
         yield con
         return
     workdir = _workdir(out_dir, name)
-    own = connect(config, workdir)
     try:
-        yield own
+        with pooled(config, workdir) as own:
+            yield own
     finally:
-        own.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

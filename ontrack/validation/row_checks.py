@@ -70,6 +70,11 @@ def attach_work(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> None
     _ATTACHED[con] = in_memory
 
 
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Ask DuckDB again which work database ``con`` has (it is detached for another run)."""
+    _ATTACHED.pop(con, None)
+
+
 def small_enough_for_memory(rows: int, columns: int, config: Config) -> bool:
     """Whether a table's typed rows fit well within DuckDB's share of the memory limit
     (an eighth of it, at 16 bytes a cell): such a table is checked in memory. The work

@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from ontrack.validation.partition import (
     validate_partition,
 )
 from ontrack.validation.report import TableReport, ValidationReport
-from ontrack.validation.store import connect
+from ontrack.validation.store import connect, pooled
 
 Progress = Callable[[str], None]
 # Runs every partition of a prepared table and returns their results in any order:
@@ -164,18 +165,13 @@ def validate_directory(
     for folder in (validated, quarantine):
         folder.mkdir(parents=True)
     workdir = out_dir / ".tmp" / f"validation-{os.getpid()}"
-    con = connect(config, workdir)  # one for the jobs run here: opening one costs ~20 ms
-    here = run_wave or (lambda jobs: [run_job(data_dir, out_dir, config, job, con) for job in jobs])
     try:
-        prepared = here([Job("prepare", t, max_columns=max_columns) for t in TABLE_ORDER])
-        found = {p.table: p for p in prepared if p is not None}
-        reports: dict[str, TableReport] = {}
-        for level in waves(list(found)):
-            for table in level:
-                say(f"validating {table} ({found[table].source.path.name})")
-            reports.update(_level(level, found, partitions, here, run_partitions, out_dir, config))
+        with ExitStack() as stack:
+            run = run_wave or _here(data_dir, out_dir, config,
+                                    stack.enter_context(pooled(config, workdir)))
+            found = found_tables(run, max_columns)
+            reports = _validate(found, partitions, run, run_partitions, out_dir, config, say)
     finally:
-        con.close()
         shutil.rmtree(workdir, ignore_errors=True)
         shutil.rmtree(out_dir / "validation" / ".parts", ignore_errors=True)
         _remove_if_empty(out_dir / ".tmp")
@@ -183,6 +179,29 @@ def validate_directory(
     warnings = [w for p in found.values() for w in p.file_warnings]
     in_order = {t: reports[t] for t in found}  # the report lists tables in table order
     return write_report(data_dir, out_dir, config, in_order, missing, warnings)
+
+
+def _here(data_dir: Path, out_dir: Path, config: Config, con: duckdb.DuckDBPyConnection) -> RunWave:
+    """Runs a wave's jobs here, one after the other, on ``con``."""
+    return lambda jobs: [run_job(data_dir, out_dir, config, job, con) for job in jobs]
+
+
+def found_tables(run: RunWave, max_columns: int) -> dict[str, PreparedTable]:
+    """Every table the district provides, prepared (a wave of prepare jobs)."""
+    prepared = run([Job("prepare", t, max_columns=max_columns) for t in TABLE_ORDER])
+    return {p.table: p for p in prepared if p is not None}
+
+
+def _validate(found: dict[str, PreparedTable], partitions: int, run: RunWave,
+              run_partitions: RunPartitions, out_dir: Path, config: Config,
+              say: Progress) -> dict[str, TableReport]:
+    """The prepared tables checked and finished, level by level."""
+    reports: dict[str, TableReport] = {}
+    for level in waves(list(found)):
+        for table in level:
+            say(f"validating {table} ({found[table].source.path.name})")
+        reports.update(_level(level, found, partitions, run, run_partitions, out_dir, config))
+    return reports
 
 
 def _level(level: list[str], found: dict[str, PreparedTable], count: int, run: RunWave,

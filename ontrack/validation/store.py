@@ -8,6 +8,10 @@ downstream never needs to ask whether a table exists (use :func:`provided` for t
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -16,6 +20,7 @@ from ontrack import resources
 from ontrack.config import Config, load_config
 from ontrack.errors import SchemaError
 from ontrack.tables import SCHEMAS
+from ontrack.validation import parents, row_checks
 from ontrack.validation.checks import ident, literal
 
 
@@ -28,6 +33,77 @@ def connect(config: Config, workdir: Path | None = None, *,
     con = resources.connect(config, out, spill=workdir)
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+# Connections of finished validation runs and jobs, kept for the next one in this
+# process: a new in-memory DuckDB database costs ~11 ms to open, and the test suite
+# validates a small district hundreds of times.
+_IDLE: list[duckdb.DuckDBPyConnection] = []
+_IDLE_LOCK = threading.Lock()
+KEEP_IDLE = 2
+# A forked child never uses (nor closes: its DuckDB threads did not come along) the
+# connections it inherited; it keeps them unreferenced by the pool.
+_INHERITED: list[duckdb.DuckDBPyConnection] = []
+
+
+def _after_fork() -> None:
+    global _IDLE_LOCK
+    _IDLE_LOCK = threading.Lock()
+    _INHERITED.extend(_IDLE)
+    _IDLE.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+# What a run leaves on its connection besides temporary tables it replaces every time:
+# the views over a run's validated files are dropped, so a later run never reads them.
+_RUN_VIEWS = ("raw_t", "ok_schools", "ok_students", "ok_enrollments")
+
+
+@contextmanager
+def pooled(config: Config, workdir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection as :func:`connect` makes (``config``'s resources, spilling into
+    ``workdir``) for one validation run or job: an idle one of this process set up
+    afresh, else a new one. Kept for the next run after, unless this one failed or
+    spilled (DuckDB keeps its first spill folder)."""
+    con = _take(config, workdir)
+    try:
+        yield con
+    except BaseException:
+        con.close()
+        raise
+    _give_back(con)
+
+
+def _take(config: Config, workdir: Path) -> duckdb.DuckDBPyConnection:
+    with _IDLE_LOCK:
+        con = _IDLE.pop() if _IDLE else None
+    if con is not None:
+        try:
+            resources.apply(con, config, spill=workdir)
+            if not config.engine.threads:
+                con.execute("RESET threads")
+            con.execute("SET preserve_insertion_order = false")
+            return con
+        except duckdb.Error:  # it spilled: its spill folder is fixed
+            con.close()
+    return connect(config, workdir)
+
+
+def _give_back(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget what the run loaded, detach its work database; keep the connection."""
+    parents.forget(con)
+    row_checks.forget(con)
+    try:
+        con.execute("; ".join(f"DROP VIEW IF EXISTS {v}" for v in _RUN_VIEWS)
+                    + f"; DETACH DATABASE IF EXISTS {row_checks.WORK}")
+    except duckdb.Error:
+        con.close()
+        return
+    with _IDLE_LOCK:
+        if len(_IDLE) < KEEP_IDLE:
+            _IDLE.append(con)
+            return
+    con.close()
 
 
 def open_validated(out_dir: Path | str, config: Config | None = None) -> duckdb.DuckDBPyConnection:

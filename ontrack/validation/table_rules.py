@@ -38,8 +38,12 @@ CALENDAR_JOIN = f"LEFT JOIN school_calendar {CAL} ON {CAL}.school_id = p.{typed(
 
 
 def _cal_year_bounds(year_col: str) -> tuple[str, str]:
+    """First and last day of school year ``year_col`` by the school's calendar: what
+    ``year_start_sql`` and ``year_end_sql`` give, with the calendar's year offsets read
+    from ``school_calendar`` (``parents``) instead of computed in every expression."""
     month, day = f"{CAL}.start_month", f"{CAL}.start_day"
-    return year_start_sql(year_col, month, day), year_end_sql(year_col, month, day)
+    return (f"make_date({year_col} - {CAL}.start_back, {month}, {day})",
+            f"CAST(make_date({year_col} + {CAL}.end_on, {month}, {day}) - INTERVAL 1 DAY AS DATE)")
 
 
 def _outside_year(column: str, year_col: str, start: str, end: str) -> str:
