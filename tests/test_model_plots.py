@@ -3,10 +3,18 @@ reliability plots (pooled and by group, only groups large enough), deterministic
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.font_manager import FontProperties
 
-from ontrack.modeling.plots import group_reliability_plot, plain_names
+from ontrack.modeling import plots
+from ontrack.modeling.plots import (
+    group_reliability_plot,
+    plain_names,
+    shap_importance_plot,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,3 +66,33 @@ def test_plain_names_from_the_dictionary(tmp_path) -> None:
         "Missing without records.\"\n", encoding="utf-8")
     names = plain_names(tmp_path / "d.csv", ["attendance_rate_ytd", "other"])
     assert names == {"attendance_rate_ytd": "Share of days attended this year", "other": "other"}
+
+
+def test_remembered_text_draws_the_same_bytes(tmp_path, monkeypatch) -> None:
+    """Text sizes and shaped glyphs are remembered across figures: a figure drawn with
+    them remembered, from scratch, or with matplotlib's own text drawing is the same."""
+    importance = pd.Series({f"feature_{i}": 0.1 * (i + 1) for i in range(6)})
+    names = {f: f"Share of days {f} attended this school year" for f in importance.index}
+    plots._TEXT_CACHE.clear()
+    cold = shap_importance_plot(importance, tmp_path / "cold.png", "grade8: importance", names=names)
+    assert plots._TEXT_CACHE  # something was remembered
+    warm = shap_importance_plot(importance, tmp_path / "warm.png", "grade8: importance", names=names)
+    monkeypatch.setattr(plots, "_GLYPHS_REUSABLE", False)
+    plain = shap_importance_plot(importance, tmp_path / "plain.png", "grade8: importance", names=names)
+    assert cold.read_bytes() == warm.read_bytes() == plain.read_bytes()
+
+
+def test_remembered_text_sizes_follow_font_size_and_settings() -> None:
+    """A remembered size is never reused for another font size, nor after the settings
+    change which font a family name means."""
+    text = "Share of days attended this year"
+    small, large = FontProperties(size=8), FontProperties(size=12)
+    sizes = {}
+    for family in ("DejaVu Sans", "DejaVu Sans Mono"):
+        with matplotlib.rc_context({"font.sans-serif": [family]}):
+            ours, agg = plots._Renderer(100, 100, 100), RendererAgg(100, 100, 100)
+            for prop in (small, large, small):
+                expected = agg.get_text_width_height_descent(text, prop, False)
+                assert ours.get_text_width_height_descent(text, prop, False) == expected
+            sizes[family] = ours.get_text_width_height_descent(text, small, False)
+    assert sizes["DejaVu Sans"] != sizes["DejaVu Sans Mono"]
