@@ -24,7 +24,18 @@ def report_card_marks() -> str:
     """This and last school year's marks known at the as-of date: every final mark,
     plus each course's latest progress mark when newer than its last final, with
     D/F, failing and core-subject flags under the district's mark scale."""
+    # A course's latest mark: the latest known, a final before a progress mark of the
+    # same day, then the later term. The table's key (student, school, year, term,
+    # course) makes it one row, found by a grouped maximum (a window over every course
+    # costs several times more).
     return """
+        WITH marks AS (
+            SELECT * FROM course_marks
+        ), latest AS (
+            SELECT student_id, as_of_date, school_year, school_id, course_id,
+                   max((known_date, is_final, term)) AS latest
+            FROM marks GROUP BY ALL
+        )
         SELECT m.student_id, m.as_of_date, m.year_offset, m.subject, m.mark_letter,
                m.mark_points, m.is_final, m.known_date,
                list_contains(c.df_letters, m.mark_letter)
@@ -32,11 +43,12 @@ def report_card_marks() -> str:
                list_contains(c.failing_letters, m.mark_letter)
                  OR list_contains(c.no_pass_marks, m.mark_letter) AS failing,
                list_contains(c.core_subjects, m.subject) AS core
-        FROM course_marks m JOIN cohort c USING (student_id, as_of_date)
-        QUALIFY m.is_final OR row_number() OVER (
-            PARTITION BY m.student_id, m.as_of_date, m.school_year, m.school_id,
-                         m.course_id
-            ORDER BY m.known_date DESC, m.is_final DESC, m.term DESC) = 1
+        FROM marks m JOIN cohort c USING (student_id, as_of_date)
+        JOIN latest l
+          ON l.student_id = m.student_id AND l.as_of_date = m.as_of_date
+         AND l.school_year = m.school_year AND l.school_id = m.school_id
+         AND l.course_id = m.course_id
+        WHERE m.is_final OR (m.known_date, m.is_final, m.term) = l.latest
     """
 
 

@@ -48,14 +48,14 @@ YEAR_OFFSETS = (0, 1)
 
 def _as_float(values: pd.Series) -> pd.Series:
     """Nullable booleans and integers as float64 (NA -> NaN)."""
-    plain = values.astype("object").where(values.notna(), np.nan)
-    return pd.to_numeric(plain).astype("float64")
+    return pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
 
 
 def _rule_columns(keys: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Per cohort row: credit unit, required courses and share of the year elapsed
     (worked out once per district, school year and as-of date)."""
-    points = keys[["district_id", "school_year", "as_of_date"]].drop_duplicates()
+    on = ["district_id", "school_year", "as_of_date"]
+    points = keys[on].drop_duplicates()
     units, required, shares = [], [], []
     for row in points.itertuples(index=False):
         rules = config.rules_for(row.district_id)
@@ -64,8 +64,11 @@ def _rule_columns(keys: pd.DataFrame, config: Config) -> pd.DataFrame:
         shares.append(min(1.0, elapsed / ((end - start).days + 1)))
         units.append(rules.credit_unit)
         required.append(rules.on_track.full_year_courses_required)
-    points = points.assign(credit_unit=units, courses_required=required, year_share=shares)
-    return keys.merge(points, on=["district_id", "school_year", "as_of_date"], how="left")
+    # Each row's point, looked up by position (a merge costs more than the rest here).
+    at = pd.MultiIndex.from_frame(points).get_indexer(pd.MultiIndex.from_frame(keys[on]))
+    columns = {"credit_unit": units, "courses_required": required, "year_share": shares}
+    return keys.assign(**{name: pd.Series(values).to_numpy()[at]
+                          for name, values in columns.items()})
 
 
 @source(tables=TABLES, frame=True)
