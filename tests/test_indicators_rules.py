@@ -328,3 +328,28 @@ def test_without_a_discipline_table_suspensions_are_unknown(tmp_path):
     assert rows.loc["suspension", "status"] == "unknown"
     readiness = rows.loc["hs_readiness_8"]
     assert readiness.status == "unknown" and readiness.unknown_criteria == "suspensions"
+
+
+def test_rule_tables_kept_on_a_connection_follow_the_rules_and_schools(validated):
+    """A connection keeps the rule tables between calls; a call with other rules, with
+    schools moved to another district, or after the tables were dropped computes what
+    a fresh connection computes."""
+    strict = config_from_dict({"rules": {"readiness": {"gpa_min": 3.5}}})
+    con = open_validated(validated, CONFIG)
+    first = student_indicators(con, CONFIG)
+    with_strict = student_indicators(con, strict)
+    pd.testing.assert_frame_equal(with_strict, student_indicators(open_validated(validated, strict), strict))
+    assert not with_strict.equals(first)
+    pd.testing.assert_frame_equal(student_indicators(con, CONFIG), first)
+    con.execute("DROP TABLE _ind_school_rules")
+    pd.testing.assert_frame_equal(student_indicators(con, CONFIG), first)
+
+    path = str(validated / "validated" / "schools.parquet").replace("'", "''")
+    move = ("CREATE OR REPLACE VIEW schools AS SELECT * REPLACE (CASE WHEN school_id = 'M1' "
+            f"THEN 'D2' ELSE district_id END AS district_id) FROM read_parquet('{path}')")
+    con.execute(move)
+    moved = student_indicators(con, CONFIG)
+    other = open_validated(validated, CONFIG)
+    other.execute(move)
+    pd.testing.assert_frame_equal(moved, student_indicators(other, CONFIG))
+    assert not moved.equals(first)

@@ -25,6 +25,7 @@ counts for every as-of row of its student-year whose date it does not pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import weakref
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,13 +41,14 @@ CORE_TABLE = "_ind_core"
 POPULATION_TABLE = "_ind_pop"
 # One row per student-year and as-of date to compute (the one-pass checkpoints).
 AS_OF_TABLE = "_ind_as_of"
-WORK_TABLES = (
-    RULES_TABLE,
-    SCHOOL_RULES_TABLE,
-    MARK_CLASS_TABLE,
-    CORE_TABLE,
-    POPULATION_TABLE,
-    AS_OF_TABLE,
+# Kept on the connection between calls (they do not depend on the date): see
+# ``create_rules_table``.
+RULE_TABLES = (RULES_TABLE, SCHOOL_RULES_TABLE, MARK_CLASS_TABLE, CORE_TABLE)
+# Dropped after each computation.
+WORK_TABLES = (POPULATION_TABLE, AS_OF_TABLE)
+# The values each open connection's rule tables were last filled with.
+_FILLED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple] = (
+    weakref.WeakKeyDictionary()
 )
 
 _RULE_COLUMNS = (
@@ -198,25 +200,46 @@ def create_rules_table(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     to (its overrides, else the default rules), so one query serves a directory holding
     several districts. The schools are read once and every table is filled from Python
     values in one statement each (a join or an ``executemany`` costs several times more
-    on the small tables these are).
+    on the small tables these are). They do not depend on the as-of date: a connection
+    keeps them (``RULE_TABLES``), and a later call whose schools and rules give the same
+    values, checked value by value, reuses them.
     """
     schools = con.execute(
         "SELECT school_id, district_id FROM schools WHERE district_id IS NOT NULL"
     ).fetchall()
     districts = sorted({district for _, district in schools})
     rules = {d: _rules_row(d, config.rules_for(d)) for d in districts}
-    school_columns = (("school_id", "VARCHAR"), *_RULE_COLUMNS)
-    _fill(con, RULES_TABLE, _RULE_COLUMNS, list(rules.values()))
-    _fill(con, SCHOOL_RULES_TABLE, school_columns,
-          [(school, *rules[district]) for school, district in schools])
-    _fill(con, MARK_CLASS_TABLE, _MARK_CLASS_COLUMNS,
-          [row for d in districts for row in _mark_classes(d, config.rules_for(d))])
     core = [
         (d, subject.lower())
         for d in districts
         for subject in config.rules_for(d).on_track.core_subjects
     ]
-    _fill(con, CORE_TABLE, (("district_id", "VARCHAR"), ("subject", "VARCHAR")), core)
+    tables = (
+        (RULES_TABLE, _RULE_COLUMNS, list(rules.values())),
+        (SCHOOL_RULES_TABLE, (("school_id", "VARCHAR"), *_RULE_COLUMNS),
+         [(school, *rules[district]) for school, district in schools]),
+        (MARK_CLASS_TABLE, _MARK_CLASS_COLUMNS,
+         [row for d in districts for row in _mark_classes(d, config.rules_for(d))]),
+        (CORE_TABLE, (("district_id", "VARCHAR"), ("subject", "VARCHAR")), core),
+    )
+    content = tuple(tuple(rows) for _, _, rows in tables)
+    if _FILLED.get(con) == content and _rule_tables_exist(con):
+        return
+    _FILLED.pop(con, None)
+    for name, columns, rows in tables:
+        _fill(con, name, columns, rows)
+    _FILLED[con] = content
+
+
+def _rule_tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection still holds every rule table (a caller may have dropped
+    them, or rolled back the transaction that made them); a query naming them all is
+    the cheapest check (the catalog functions cost several times more)."""
+    try:
+        con.execute(f"SELECT NULL FROM {', '.join(RULE_TABLES)} LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return True
 
 
 def _fill(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[tuple[str, str]],

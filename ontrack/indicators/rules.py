@@ -286,7 +286,10 @@ def _create_long_view(con: duckdb.DuckDBPyConnection, as_of: Clip) -> None:
 
 
 def drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove the temporary tables and view the indicators created on ``con``."""
+    """Remove the temporary tables and view the indicators created on ``con``, but the
+    rule tables (a row per district, school and mark letter), which the next call on
+    ``con`` reuses when the schools and rules are the same
+    (``checkpoints.create_rules_table``)."""
     _drop(con, _TEMP_TABLES, view=STUDENTS_TABLE)
 
 
