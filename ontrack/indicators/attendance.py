@@ -42,8 +42,10 @@ from ontrack.validation.checks import literal
 ATTENDED_STATUSES: tuple[str, ...] = ("present", "tardy")
 ABSENT_STATUSES: tuple[str, ...] = ("absent_excused", "absent_unexcused", "suspended")
 ATTENDANCE_TABLE = "_ind_att"
-BY_SCHOOL = "_ind_att_school"  # daily records per student, school and year
-WORK_TABLES = (ATTENDANCE_TABLE, "_ind_att_school", "_ind_att_overlap")
+# The statement's intermediate results (materialised CTEs, not tables).
+BY_SCHOOL = "att_by_school"  # daily records per student, school and year
+OVERLAPS = "att_overlaps"  # student-years enrolled at two schools at once
+WORK_TABLES = (ATTENDANCE_TABLE,)
 
 # "The day was attended", as SQL. An OR of equalities, not ``status IN (...)``: DuckDB
 # evaluates it about 0.4 CPU-s faster per 100M daily rows (measured at 200k students).
@@ -72,20 +74,23 @@ def create_attendance(
     school_years: Sequence[int] | None = None,
 ) -> None:
     """Materialise ``_ind_att``: days enrolled, days absent and source per student-year
-    (and as-of date, when clipped per row)."""
+    (and as-of date, when clipped per row), in one statement whose two intermediate
+    results (``_by_school_sql``, ``_overlaps_sql``) are materialised CTEs: each is
+    computed once, as the work tables they were, without a statement of its own."""
     clip = Clip.of(as_of)
-    _count_by_school(con, clip, school_years)
-    _find_overlaps(con, clip, school_years)
-    _combine_sources(con, clip, school_years)
-
-
-def _count_by_school(
-    con: duckdb.DuckDBPyConnection, clip: Clip, school_years: Sequence[int] | None
-) -> None:
-    """``_ind_att_school``: daily records counted per student, school and year."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {BY_SCHOOL} AS
+        CREATE OR REPLACE TEMP TABLE {ATTENDANCE_TABLE} AS
+        WITH {BY_SCHOOL} AS MATERIALIZED ({_by_school_sql(clip, school_years)}),
+        {OVERLAPS} AS MATERIALIZED ({_overlaps_sql(clip, school_years)}),
+        {_combine_sql(clip, school_years)}
+        """
+    )
+
+
+def _by_school_sql(clip: Clip, school_years: Sequence[int] | None) -> str:
+    """``BY_SCHOOL``: daily records counted per student, school and year."""
+    return f"""
         SELECT t.student_id, t.school_id, t.school_year, {clip.key()}
                count(*) AS days,
                count(*) FILTER (WHERE NOT ({ATTENDED_SQL})) AS absent
@@ -93,13 +98,10 @@ def _count_by_school(
         WHERE {clip.known('t.date')} AND {in_years('t.school_year', school_years)}
         GROUP BY ALL
         """
-    )
 
 
-def _find_overlaps(
-    con: duckdb.DuckDBPyConnection, clip: Clip, school_years: Sequence[int] | None
-) -> None:
-    """``_ind_att_overlap``: student-years enrolled at two schools at once.
+def _overlaps_sql(clip: Clip, school_years: Sequence[int] | None) -> str:
+    """``OVERLAPS``: student-years enrolled at two schools at once.
 
     Only such a student-year can hold the same date twice (validation keeps every
     attendance day inside an enrollment at its school), so only those are recounted
@@ -111,9 +113,7 @@ def _find_overlaps(
     if clip.per_row:  # only the student-years asked for
         wanted += (f" AND EXISTS (SELECT 1 FROM {AS_OF_TABLE} w WHERE w.student_id = "
                    "a.student_id AND w.school_year = a.school_year)")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _ind_att_overlap AS
+    return f"""
         SELECT DISTINCT a.student_id, a.school_year
         FROM enrollments a JOIN enrollments b
           ON a.student_id = b.student_id AND a.school_year = b.school_year
@@ -122,24 +122,19 @@ def _find_overlaps(
          AND b.entry_date <= COALESCE(a.exit_date, {open_end})
         WHERE {wanted}
         """
-    )
 
 
-def _combine_sources(
-    con: duckdb.DuckDBPyConnection, clip: Clip, school_years: Sequence[int] | None
-) -> None:
-    """``_ind_att``: daily counts (recounted by date where enrollments overlap) and the
-    summaries no daily record covers, summed exactly per student-year."""
+def _combine_sql(clip: Clip, school_years: Sequence[int] | None) -> str:
+    """The rest of the statement: daily counts (recounted by date where enrollments
+    overlap) and the summaries no daily record covers, summed exactly per student-year."""
     # An undated summary is the total of its whole school year.
     summary_day = f"COALESCE(s.period_end_date, {year_end_expr('s.school_year')})"
     key = clip.key("")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {ATTENDANCE_TABLE} AS
-        WITH daily AS (
+    return f"""
+        daily AS (
             SELECT student_id, school_year, {key}sum(days) AS days, sum(absent) AS absent
             FROM {BY_SCHOOL} a
-            WHERE NOT EXISTS (SELECT 1 FROM _ind_att_overlap o
+            WHERE NOT EXISTS (SELECT 1 FROM {OVERLAPS} o
                               WHERE o.student_id = a.student_id
                                 AND o.school_year = a.school_year)
             GROUP BY ALL
@@ -150,7 +145,7 @@ def _combine_sources(
                 SELECT t.student_id, t.school_year, {clip.key()}t.date,
                        bool_or({ATTENDED_SQL}) AS attended
                 FROM attendance t{clip.scope('t')}
-                SEMI JOIN _ind_att_overlap o
+                SEMI JOIN {OVERLAPS} o
                   ON o.student_id = t.student_id AND o.school_year = t.school_year
                 WHERE {clip.known('t.date')}
                 GROUP BY ALL
@@ -184,4 +179,3 @@ def _combine_sources(
         )
         GROUP BY ALL
         """
-    )
