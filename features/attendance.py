@@ -200,13 +200,14 @@ def attendance_trend_ytd() -> str:
     the date, in attendance-rate points per 30 days (negative = worsening). Daily
     records only; missing with fewer than two days."""
     # The least-squares slope from exact integer sums (not regr_slope, whose parallel
-    # float sums differ in the last bits between runs): the same value every run.
+    # float sums differ in the last bits between runs): the same value every run. A sum
+    # of BIGINT is already a HUGEINT, exact, and cheaper than adding HUGEINTs.
     x = "date_diff('day', DATE '2000-01-01', date)"
     y = "CASE WHEN attended THEN 1 ELSE 0 END"
     n = "count(*) FILTER (WHERE year_offset = 0)"
 
     def total(expr: str) -> str:
-        return f"sum(CAST({expr} AS HUGEINT)) FILTER (WHERE year_offset = 0)"
+        return f"sum(CAST({expr} AS BIGINT)) FILTER (WHERE year_offset = 0)"
 
     return (
         f"({n} * {total(f'{x} * {y}')} - {total(x)} * {total(y)}) "

@@ -193,15 +193,16 @@ def _off_track_9(
     grades = _grades_by_year(con, rows["student_id"])
     nxt = rows[["student_id"]].assign(school_year=rows["school_year"] + 1)
     keys = ["student_id", "school_year"]
-    next_grade = nxt.merge(grades, on=keys, how="left")["grade"]
-    next_grade.index = rows.index
-    nine = rows["grade_level"] == 9
-    eight = rows["grade_level"] == 8
+    # Plain arrays below: a dozen masked assignments to Series cost more than the rest.
+    next_grade = nxt.merge(grades, on=keys, how="left")["grade"].to_numpy(dtype="float64")
+    year = rows["school_year"].to_numpy(dtype="float64")
+    nine = rows["grade_level"].to_numpy() == 9
+    eight = rows["grade_level"].to_numpy() == 8
     moves_on = eight & (next_grade == 9)
-    target = pd.Series(np.nan, index=rows.index)
-    target[nine] = rows.loc[nine, "school_year"]
-    target[moves_on] = rows.loc[moves_on, "school_year"] + 1
-    years = sorted({int(y) for y in target.dropna()})
+    target = np.full(len(rows), np.nan)
+    target[nine] = year[nine]
+    target[moves_on] = year[moves_on] + 1
+    years = sorted({int(y) for y in target[~np.isnan(target)]})
     status = pd.DataFrame(
         {"student_id": pd.Series(dtype="str"), "target": pd.Series(dtype="float64"),
          "status": pd.Series(dtype="str")}
@@ -220,17 +221,18 @@ def _off_track_9(
         )
     keyed = pd.DataFrame({"student_id": rows["student_id"], "target": target})
     looked = keyed.merge(status, on=["student_id", "target"], how="left")["status"]
-    looked.index = rows.index
-    label = looked.map({"met": 0.0, "not_met": 1.0}).astype("float64")
-    outcome = looked.map({"met": "on_track", "not_met": "off_track"})
-    outcome = outcome.fillna("on_track_unknown").astype("object")
+    looked = looked.to_numpy(dtype="object")
+    met, not_met = looked == "met", looked == "not_met"
+    label = np.where(met, 0.0, np.where(not_met, 1.0, np.nan))
+    outcome = np.full(len(rows), "on_track_unknown", dtype="object")
+    outcome[met], outcome[not_met] = "on_track", "off_track"
     retained = eight & (next_grade <= 8)
     label[retained] = _VALUE[policy.retained_in_grade_8]
     outcome[retained] = "retained_in_grade_8"
-    target[retained] = rows.loc[retained, "school_year"] + 1
-    gone = eight & next_grade.isna()
+    target[retained] = year[retained] + 1
+    gone = eight & np.isnan(next_grade)
     outcome[gone] = "not_enrolled_next_year"
-    target[gone] = rows.loc[gone, "school_year"] + 1
+    target[gone] = year[gone] + 1
     skipped = eight & (next_grade >= 10)
     outcome[skipped] = "skipped_grade_9"
     other = ~(nine | eight)
@@ -239,8 +241,8 @@ def _off_track_9(
     return pd.DataFrame(
         {
             "school_year": rows["school_year"],
-            "label": label,
-            "outcome": outcome,
+            "label": pd.Series(label, index=rows.index),
+            "outcome": pd.Series(outcome, index=rows.index, dtype="object"),
             "window_end": _year_end(rows, target, config),
         }
     )
@@ -274,11 +276,11 @@ def _not_graduated(
         ).df()
     outcomes = outcomes.astype({"student_id": "str"})
     found = rows[["student_id"]].merge(outcomes, on="student_id", how="left")
-    what = pd.Series(found["outcome"].to_numpy(dtype="object"), index=rows.index)
-    when = pd.Series(pd.to_datetime(found["outcome_date"]).to_numpy(), index=rows.index)
-    on_time = when <= deadline
-    label = pd.Series(_VALUE[policy.unknown], index=rows.index, dtype="float64")
-    reason = pd.Series("unknown_outcome", index=rows.index, dtype="object")
+    what = found["outcome"].to_numpy(dtype="object")
+    when = pd.to_datetime(found["outcome_date"]).to_numpy(dtype="datetime64[ns]")
+    on_time = when <= deadline.to_numpy()  # False for an unknown date, as in pandas
+    label = np.full(len(rows), _VALUE[policy.unknown], dtype="float64")
+    reason = np.full(len(rows), "unknown_outcome", dtype="object")
     late = _VALUE[policy.still_enrolled]
     cases = (
         ((what == "graduated") & on_time, 0.0, "graduated_on_time"),
@@ -291,14 +293,14 @@ def _not_graduated(
     for mask, value, text in cases:
         label[mask] = value
         reason[mask] = text
-    no_start = start.isna()
+    no_start = start.isna().to_numpy()
     label[no_start] = np.nan
     reason[no_start] = "not_applicable"
     return pd.DataFrame(
         {
             "school_year": rows["school_year"],
-            "label": label,
-            "outcome": reason,
+            "label": pd.Series(label, index=rows.index),
+            "outcome": pd.Series(reason, index=rows.index, dtype="object"),
             "window_end": deadline,
         }
     )
