@@ -96,3 +96,18 @@ def test_remembered_text_sizes_follow_font_size_and_settings() -> None:
                 assert ours.get_text_width_height_descent(text, prop, False) == expected
             sizes[family] = ours.get_text_width_height_descent(text, small, False)
     assert sizes["DejaVu Sans"] != sizes["DejaVu Sans Mono"]
+
+
+def test_groups_are_counted_in_distinct_students(tmp_path) -> None:
+    """A group is drawn by its distinct students (and those with the outcome), not rows:
+    group "a" has 40 rows but 20 students, 10 of them with the outcome."""
+    students = np.array([f"s{i % 20}" for i in range(40)] + [f"t{i}" for i in range(30)])
+    groups = pd.Series(["a"] * 40 + ["b"] * 30)
+    y = np.array([1.0 if i % 20 < 10 else 0.0 for i in range(40)] + [1.0] * 30)
+    risk = np.linspace(0, 1, 70)
+    args = {"min_positives": 10, "title": "t"}
+    assert group_reliability_plot(y, risk, students, groups, tmp_path / "20.png", min_group_size=20, **args)
+    assert group_reliability_plot(y[:40], risk[:40], students[:40], groups[:40], tmp_path / "21.png",
+                                  min_group_size=21, **args) is None
+    assert group_reliability_plot(y[:40], risk[:40], students[:40], groups[:40], tmp_path / "pos.png",
+                                  min_group_size=20, min_positives=11, title="t") is None

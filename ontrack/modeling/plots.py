@@ -127,14 +127,11 @@ def group_reliability_plot(
     large enough; None (no file) when no group is."""
     y, risk = np.asarray(y, dtype="float64"), np.clip(np.asarray(risk, dtype="float64"), 0, 1)
     labels = np.array([group_label(v) for v in groups.to_numpy()], dtype=object)
-    frame = pd.DataFrame({"student": students, "group": labels, "y": y})
-    sizes = frame.groupby("group")["student"].nunique()
-    positives = frame[frame["y"] == 1].groupby("group")["student"].nunique()
-    drawn = [g for g in sorted(sizes.index) if sizes[g] >= min_group_size
-             and positives.get(g, 0) >= min_positives]
+    names, sizes, positives = _students_by_group(labels, students, y == 1)
+    drawn = [g for g, n, p in zip(names, sizes, positives, strict=True) if n >= min_group_size and p >= min_positives]
     if not drawn:
         return None
-    counts = len(drawn) == len(sizes)
+    counts = len(drawn) == len(names)
     cols = min(4, len(drawn))
     rows = math.ceil(len(drawn) / cols)
     fig, axes = _figure((3.2 * cols, 3.2 * rows + 0.6), rows, cols, squeeze=False)
@@ -147,6 +144,21 @@ def group_reliability_plot(
     note = "students per bin shown" if counts else "bin sizes withheld: a group of this kind is too small to show"
     fig.suptitle(f"{title}\n({note}; bins under {min_group_size} students left out)", fontsize=9)
     return _save(fig, path)
+
+
+def _students_by_group(labels: np.ndarray, students: np.ndarray, outcome: np.ndarray,
+                       ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The groups (sorted) with, for each, its distinct students and its distinct
+    students with the outcome (on some row)."""
+    names, group = np.unique(labels, return_inverse=True)
+    student = pd.factorize(students)[0]
+    width = int(student.max()) + 1 if len(student) else 1
+    pairs = group.astype("int64") * width + student
+
+    def distinct(rows: np.ndarray) -> np.ndarray:
+        return np.bincount(np.unique(pairs[rows]) // width, minlength=len(names))
+
+    return [str(n) for n in names], distinct(np.ones(len(pairs), dtype=bool)), distinct(outcome)
 
 
 def _student_bins(y: np.ndarray, risk: np.ndarray, students: np.ndarray, least: int) -> pd.DataFrame:
