@@ -4,6 +4,7 @@ Each function takes numbers that are already published (rates.csv cells that wer
 withheld, evaluation.json values) and returns an ``<svg>`` string ready to paste into a
 page: no XML header, no DOCTYPE, no metadata, text kept as text, and every id prefixed
 so that several charts can share one page. Pages always put a table beside each chart.
+A chart is drawn once per process for the same input (``chart_memo``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import matplotlib
 from markupsafe import escape
+from ontrack.reports.district.chart_memo import remembered
 
 matplotlib.use("svg", force=False)
 from matplotlib.figure import Figure
@@ -179,6 +181,7 @@ def _trend_template(panels: Sequence[TrendPanel]) -> tuple[Figure, list]:
     return fig, slots
 
 
+@remembered
 def trend_chart(panels: Sequence[TrendPanel], title: str) -> str:
     """Small multiples: one panel per indicator, lines over school years (gaps where a
     value is withheld)."""
@@ -217,6 +220,7 @@ def _bar_template(n: int) -> tuple[Figure, object, list, object]:
     return _BAR_TEMPLATES[n]
 
 
+@remembered
 def group_bars(
     title: str,
     labels: Sequence[str],
@@ -248,6 +252,7 @@ def _zoom(values: Sequence[float], cuts: Sequence[float]) -> tuple[float, float]
     return max(0.0, low - pad), min(1.0, high + pad)
 
 
+@remembered
 def scatter_chart(
     title: str,
     points: Sequence[tuple[str, float, float, bool]],
@@ -315,6 +320,7 @@ def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None
         )
 
 
+@remembered
 def calibration_chart(
     title: str,
     predicted: Sequence[float],
@@ -353,6 +359,7 @@ def calibration_chart(
     return to_svg(fig, title)
 
 
+@remembered
 def paired_bars(
     title: str,
     metrics: Sequence[str],

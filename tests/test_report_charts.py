@@ -1,0 +1,86 @@
+"""The district report's charts are drawn once per input (reports/district/chart_memo.py):
+the same input gives the SVG drawn before, and any change to an input (a value, a
+word, the type or sign of a number) draws again, exactly as a fresh process would."""
+
+from __future__ import annotations
+
+import pytest
+from ontrack.reports.district import chart_memo, charts
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo():
+    chart_memo.forget()
+    yield
+    chart_memo.forget()
+
+
+def _panels(values: tuple, years: tuple = (2023, 2024, 2025)) -> list[charts.TrendPanel]:
+    school = charts.Series("school", values)
+    district = charts.Series("district", (0.2, 0.25, 0.3), charts.DISTRICT, True)
+    return [charts.TrendPanel("Chronic absence", years, (school, district))]
+
+
+def _fresh(draw, *args, **kwargs) -> str:
+    """What a process that never drew anything gets."""
+    chart_memo.forget()
+    return draw(*args, **kwargs)
+
+
+def test_the_same_input_is_drawn_once_and_gives_the_same_svg(monkeypatch):
+    first = charts.trend_chart(_panels((0.1, None, 0.3)), "Trend")
+    assert chart_memo.kept() == 1
+
+    def no_drawing(*_args, **_kwargs):
+        raise AssertionError("drawn again")
+
+    monkeypatch.setattr(charts, "to_svg", no_drawing)
+    assert charts.trend_chart(_panels((0.1, None, 0.3)), "Trend") == first
+    assert charts.trend_chart(list(_panels((0.1, None, 0.3))), "Trend") == first
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        lambda: charts.trend_chart(_panels((0.1, None, 0.35)), "Trend"),  # a value
+        lambda: charts.trend_chart(_panels((0.1, 0.2, 0.3)), "Trend"),  # withheld -> shown
+        lambda: charts.trend_chart(_panels((0.1, None, 0.3)), "Trend <b>"),  # the title
+        lambda: charts.trend_chart(_panels((0.1, None, 0.3), (2022, 2023, 2024)), "Trend"),
+    ],
+)
+def test_any_changed_input_is_drawn_again(changed):
+    before = charts.trend_chart(_panels((0.1, None, 0.3)), "Trend")
+    after = changed()
+    assert after != before
+    assert chart_memo.kept() == 2
+    assert after == _fresh(changed)
+
+
+def test_numbers_that_compare_equal_but_print_differently_are_not_confused():
+    labels = ["recall", "precision"]
+    zero = charts.paired_bars("Model and rule", labels, [0.0, 0.5], [0.4, 0.5])
+    minus = charts.paired_bars("Model and rule", labels, [-0.0, 0.5], [0.4, 0.5])
+    assert chart_memo.kept() == 2
+    assert minus == _fresh(charts.paired_bars, "Model and rule", labels, [-0.0, 0.5], [0.4, 0.5])
+    assert zero == _fresh(charts.paired_bars, "Model and rule", labels, [0.0, 0.5], [0.4, 0.5])
+    chart_memo.forget()
+    charts.group_bars("Groups", ["a", "b"], [1, 0.5], 0.5)
+    charts.group_bars("Groups", ["a", "b"], [1.0, 0.5], 0.5)
+    assert chart_memo.kept() == 2  # 1 and 1.0 are kept apart too
+
+
+def test_arguments_it_cannot_key_exactly_are_simply_drawn():
+    import numpy as np
+
+    values = np.array([0.2, 0.4])
+    svg = charts.group_bars("Groups", ["a", "b"], values, None)
+    assert chart_memo.kept() == 0
+    assert svg == charts.group_bars("Groups", ["a", "b"], [0.2, 0.4], None)
+
+
+def test_what_is_kept_stays_under_the_limit(monkeypatch):
+    monkeypatch.setattr(chart_memo, "LIMIT", 3 * len(charts.group_bars("G", ["a"], [0.1], None)))
+    chart_memo.forget()
+    for k in range(10):
+        charts.group_bars("G", ["a"], [k / 10], None)
+    assert 1 <= chart_memo.kept() <= 3
