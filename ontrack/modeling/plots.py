@@ -12,9 +12,7 @@
   ``BEESWARM_ROWS`` sampled test rows (each dot one student-checkpoint, no identifier).
 
 Every file is deterministic (fixed seeds, no date or software stamp) and written
-atomically (temporary file in the same folder, then ``os.replace``). Figures are drawn
-by Agg without pyplot, laid out once each, and their text's sizes and shaped glyphs are
-remembered across figures (``_Renderer``): training runs on every ``train``.
+atomically (temporary file in the same folder, then ``os.replace``).
 """
 
 from __future__ import annotations
@@ -22,21 +20,15 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import (
-    FigureCanvasAgg,
-    RendererAgg,
-    get_hinting_flag,
-)
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
-from matplotlib.ft2font import FT2Font
 from matplotlib.layout_engine import TightLayoutEngine
 
 from ontrack.config import Config
@@ -280,58 +272,29 @@ def _figure(size: tuple[float, float], rows: int = 1, cols: int = 1, **options) 
     return fig, fig.subplots(rows, cols, **options)
 
 
-_TEXT_CACHE: dict[tuple, object] = {}  # text sizes and shaped glyphs, for every figure of the process
-_TEXT_CACHE_LIMIT = 20_000
+_TEXT_SIZES: dict[tuple, tuple[float, float, float]] = {}
 _TEXT_SETTINGS = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "font.family",
                   "font.sans-serif", "font.serif", "font.monospace", "mathtext.fontset")
-# Agg's text drawing in two steps (shape the string, then render its glyphs) as in
-# matplotlib 3.11; with an older matplotlib the shaped glyphs are not remembered.
-_GLYPHS_REUSABLE = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes") and hasattr(FT2Font, "_layout")
-
-
-def _remembered(key: tuple, compute: Callable[[], object]) -> object:
-    """``compute()``'s value, computed once per ``key`` (the cache is emptied when full)."""
-    value = _TEXT_CACHE.get(key)
-    if value is None:
-        if len(_TEXT_CACHE) >= _TEXT_CACHE_LIMIT:
-            _TEXT_CACHE.clear()
-        value = _TEXT_CACHE[key] = compute()
-    return value
 
 
 class _Renderer(RendererAgg):
-    """Agg renderer that remembers, across figures, each string's measured size and its
-    shaped glyphs: shaping text with FreeType is a large share of a plot's cost, and the
-    same tick labels, titles and feature names recur in every figure of every training
-    run. Keys hold all the result depends on: string, font, dpi, and the font settings
-    when the renderer was made. Glyphs are still rendered at each text's own place."""
+    """Agg renderer that remembers each string's measured size across figures: shaping
+    text with FreeType is a large share of a plot's cost, and the same tick labels,
+    titles and feature names recur in every figure of every training run. The key holds
+    what the size depends on (string, font, dpi, the font settings when it was made)."""
 
     def __init__(self, width: float, height: float, dpi: float) -> None:
         super().__init__(width, height, dpi)
         self._settings = tuple(str(matplotlib.rcParams[k]) for k in _TEXT_SETTINGS)
 
     def get_text_width_height_descent(self, s: str, prop, ismath) -> tuple[float, float, float]:
-        measure = super().get_text_width_height_descent
-        return _remembered(("size", s, prop.copy(), ismath, self.dpi, self._settings),
-                           lambda: measure(s, prop, ismath))
-
-    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None) -> None:
-        if ismath or not _GLYPHS_REUSABLE:
-            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
-            return
-        features = mtext.get_fontfeatures() if mtext is not None else None
-        language = mtext.get_language() if mtext is not None else None
-        glyphs = _remembered(("glyphs", s, prop.copy(), self.dpi, tuple(features or ()), language, self._settings),
-                             lambda: self._shaped(s, prop, features, language))
-        self._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, [])
-
-    def _shaped(self, s: str, prop, features, language) -> list[tuple]:
-        """The glyphs of ``s`` laid out in ``prop``'s font: (font, size, glyph, slant,
-        stretch, x, y), what Agg's glyph renderer takes."""
-        font = self._prepare_font(prop)
-        size = prop.get_size_in_points()
-        return [(g.ft_object, size, g.glyph_index, 0, 1, g.x, g.y)
-                for g in font._layout(s, flags=get_hinting_flag(), features=features, language=language)]
+        key = (s, prop.copy(), ismath, self.dpi, self._settings)
+        size = _TEXT_SIZES.get(key)
+        if size is None:
+            if len(_TEXT_SIZES) >= 20_000:
+                _TEXT_SIZES.clear()
+            size = _TEXT_SIZES[key] = super().get_text_width_height_descent(s, prop, ismath)
+        return size
 
 
 class _Canvas(FigureCanvasAgg):
@@ -340,16 +303,15 @@ class _Canvas(FigureCanvasAgg):
     def get_renderer(self) -> RendererAgg:
         width, height = self.get_width_height(physical=True)
         key = (width, height, self.figure.dpi)
-        if getattr(self, "_renderer_key", None) != key:
-            self.renderer, self._renderer_key = _Renderer(width, height, self.figure.dpi), key
+        if self._lastKey != key:
+            self.renderer, self._lastKey = _Renderer(width, height, self.figure.dpi), key
         return self.renderer
 
 
 def _save(fig: Figure, path: Path) -> Path:
     """Lay ``fig`` out (tight) and save it as PNG at ``path`` atomically, without date or
-    software stamp. The layout is computed here in one pass (``tight_layout``'s second
-    pass, with the whole figure as its rect, gives the same numbers) and is not kept as
-    the figure's engine: ``savefig`` draws a figure with an engine twice."""
+    software stamp. The layout is computed once here, not kept as the figure's engine:
+    a figure with an engine is drawn an extra time by ``savefig`` before the real draw."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     TightLayoutEngine(rect=None).execute(fig)
