@@ -130,9 +130,16 @@ def test_one_pass_equals_per_date_on_the_tiny_district(tmp_path: Path) -> None:
     assert empty.empty and list(empty.columns) == list(COLUMNS)
 
 
-def test_every_indicator_as_of_each_row_equals_student_indicators_as_of_that_date(feature_district) -> None:
+@pytest.mark.parametrize("buckets", ["by date", "by row"])
+def test_every_indicator_as_of_each_row_equals_student_indicators_as_of_that_date(
+        feature_district, monkeypatch: pytest.MonkeyPatch, buckets: str) -> None:
     """All four indicators and every column, students asked at different dates and years
-    in one call, equal ``student_indicators`` at each date (the same rules, clipped per row)."""
+    in one call, equal ``student_indicators`` at each date (the same rules, clipped per row);
+    attendance days counted once per date (the rows share three) or once per row."""
+    from ontrack.indicators import attendance
+
+    if buckets == "by row":
+        monkeypatch.setattr(attendance, "_MAX_BUCKETS", 0)
     con, config = feature_district
     asked = pd.DataFrame({
         "student_id": ["S1", "S1", "S1", "S1", "S2", "S2", "S4", "S4", "S5", "S7", "S7"],
