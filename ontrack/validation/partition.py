@@ -313,11 +313,10 @@ def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: 
     cols = ", ".join(
         f"CASE WHEN r.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
         if c in NAME_COLUMNS else f"r.{ident(c)}" for c in columns)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT c.{ROW_ID} AS rid, "
-        f"COALESCE(c.__row_reason, b.reason) AS reason FROM {CHECKED} c "
-        f"LEFT JOIN bad_t b ON c.{ROW_ID} = b.rid "
-        "WHERE c.__row_reason IS NOT NULL OR b.rid IS NOT NULL")
+    con.execute(  # bad_t holds rows without a reason of their own (row_checks): no join
+        f"CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT {ROW_ID} AS rid, "
+        f"__row_reason AS reason FROM {CHECKED} WHERE __row_reason IS NOT NULL "
+        "UNION ALL SELECT rid, reason FROM bad_t")
     query = (f"SELECT {cols}, x.reason AS __reason, x.rid AS __order "
              f"FROM (SELECT * FROM raw_t WHERE {ROW_ID} IN (SELECT rid FROM rejected_ids)) r "
              f"JOIN rejected_ids x ON r.{ROW_ID} = x.rid")

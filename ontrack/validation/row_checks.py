@@ -143,7 +143,8 @@ def drop_checked(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> Non
 
 
 def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
-    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of checked_t.
+    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of checked_t
+    (only rows without a reason of their own: ``partition`` relies on it).
 
     Keys seen more than once are found with one hash aggregate over every row (only the
     key is hashed, not the reasons); only those rows are then compared in full, in the
