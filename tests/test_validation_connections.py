@@ -53,7 +53,7 @@ def _outputs(out: Path) -> dict:
 
 def _empty_pool() -> None:
     while store._IDLE:
-        store._IDLE.pop().close()
+        store._IDLE.pop()[0].close()
 
 
 def test_a_kept_connection_writes_what_a_new_one_writes(tmp_path: Path) -> None:
@@ -89,3 +89,21 @@ def test_a_kept_connection_holds_no_view_or_work_database_of_its_run(tmp_path: P
                      .fetchall()}
         assert not views & {"raw_t", "ok_schools", "ok_students", "ok_enrollments"}
         assert WORK not in databases
+
+
+def test_a_kept_connection_takes_the_settings_of_the_config_at_hand(tmp_path: Path) -> None:
+    config = load_config()
+    engine = config.engine.model_copy(update={"threads": 1})
+    resources = config.resources.model_copy(update={"memory_limit": "1GB"})
+    other = config.model_copy(update={"engine": engine, "resources": resources})
+    _empty_pool()
+    fresh = store.connect(config, tmp_path / "fresh")
+    expected = fresh.execute("SELECT current_setting('threads'), current_setting('memory_limit'), "
+                             "current_setting('temp_directory')").fetchall()[0]
+    fresh.close()
+    with store.pooled(other, tmp_path / "other") as con:
+        assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 1
+    with store.pooled(config, tmp_path / "fresh") as con:
+        found = con.execute("SELECT current_setting('threads'), current_setting('memory_limit'), "
+                            "current_setting('temp_directory')").fetchall()[0]
+    assert found == expected

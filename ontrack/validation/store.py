@@ -38,12 +38,14 @@ def connect(config: Config, workdir: Path | None = None, *,
 # Connections of finished validation runs and jobs, kept for the next one in this
 # process: a new in-memory DuckDB database costs ~11 ms to open, and the test suite
 # validates a small district hundreds of times.
-_IDLE: list[duckdb.DuckDBPyConnection] = []
+# DuckDB's settings a connection was given: (memory limit, spill folder, threads).
+Settings = tuple[str, str, int | None]
+_IDLE: list[tuple[duckdb.DuckDBPyConnection, Settings]] = []
 _IDLE_LOCK = threading.Lock()
 KEEP_IDLE = 2
 # A forked child never uses (nor closes: its DuckDB threads did not come along) the
 # connections it inherited; it keeps them unreferenced by the pool.
-_INHERITED: list[duckdb.DuckDBPyConnection] = []
+_INHERITED: list[tuple[duckdb.DuckDBPyConnection, Settings]] = []
 
 
 def _after_fork() -> None:
@@ -65,43 +67,49 @@ def pooled(config: Config, workdir: Path) -> Iterator[duckdb.DuckDBPyConnection]
     ``workdir``) for one validation run or job: an idle one of this process set up
     afresh, else a new one. Kept for the next run after, unless this one failed or
     spilled (DuckDB keeps its first spill folder)."""
-    con = _take(config, workdir)
+    want = (resources.duckdb_memory_limit(config),
+            str(resources.temp_directory(config, None, workdir)), config.engine.threads)
+    con = _take(config, workdir, want)
     try:
         yield con
     except BaseException:
         con.close()
         raise
-    _give_back(con)
+    _give_back(con, want)
 
 
-def _take(config: Config, workdir: Path) -> duckdb.DuckDBPyConnection:
+def _take(config: Config, workdir: Path, want: Settings) -> duckdb.DuckDBPyConnection:
     with _IDLE_LOCK:
-        con = _IDLE.pop() if _IDLE else None
+        con, had = _IDLE.pop() if _IDLE else (None, want)
     if con is not None:
         try:
-            resources.apply(con, config, spill=workdir)
-            if not config.engine.threads:
-                con.execute("RESET threads")
-            con.execute("SET preserve_insertion_order = false")
+            Path(want[1]).mkdir(parents=True, exist_ok=True)
+            if want[1] != had[1]:
+                con.execute("SET temp_directory = ?", [want[1]])
+            if want[0] != had[0]:  # setting it costs ~7 ms even when unchanged
+                con.execute("SET memory_limit = ?", [want[0]])
+            if want[2] != had[2]:
+                con.execute(f"SET threads = {int(want[2])}" if want[2] else "RESET threads")
             return con
         except duckdb.Error:  # it spilled: its spill folder is fixed
             con.close()
     return connect(config, workdir)
 
 
-def _give_back(con: duckdb.DuckDBPyConnection) -> None:
+def _give_back(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Forget what the run loaded, detach its work database; keep the connection."""
     parents.forget(con)
     row_checks.forget(con)
     try:
-        con.execute("; ".join(f"DROP VIEW IF EXISTS {v}" for v in _RUN_VIEWS)
+        con.execute("SET preserve_insertion_order = false; "
+                    + "; ".join(f"DROP VIEW IF EXISTS {v}" for v in _RUN_VIEWS)
                     + f"; DETACH DATABASE IF EXISTS {row_checks.WORK}")
     except duckdb.Error:
         con.close()
         return
     with _IDLE_LOCK:
         if len(_IDLE) < KEEP_IDLE:
-            _IDLE.append(con)
+            _IDLE.append((con, settings))
             return
     con.close()
 
