@@ -5,7 +5,7 @@ word, the type or sign of a number) draws again, exactly as a fresh process woul
 from __future__ import annotations
 
 import pytest
-from ontrack.reports.district import chart_memo, charts
+from ontrack.reports.district import chart_memo, charts, model_charts
 
 
 @pytest.fixture(autouse=True)
@@ -58,11 +58,11 @@ def test_any_changed_input_is_drawn_again(changed):
 
 def test_numbers_that_compare_equal_but_print_differently_are_not_confused():
     labels = ["recall", "precision"]
-    zero = charts.paired_bars("Model and rule", labels, [0.0, 0.5], [0.4, 0.5])
-    minus = charts.paired_bars("Model and rule", labels, [-0.0, 0.5], [0.4, 0.5])
+    zero = model_charts.paired_bars("Model and rule", labels, [0.0, 0.5], [0.4, 0.5])
+    minus = model_charts.paired_bars("Model and rule", labels, [-0.0, 0.5], [0.4, 0.5])
     assert chart_memo.kept() == 2
-    assert minus == _fresh(charts.paired_bars, "Model and rule", labels, [-0.0, 0.5], [0.4, 0.5])
-    assert zero == _fresh(charts.paired_bars, "Model and rule", labels, [0.0, 0.5], [0.4, 0.5])
+    assert minus == _fresh(model_charts.paired_bars, "Model and rule", labels, [-0.0, 0.5], [0.4, 0.5])
+    assert zero == _fresh(model_charts.paired_bars, "Model and rule", labels, [0.0, 0.5], [0.4, 0.5])
     chart_memo.forget()
     charts.group_bars("Groups", ["a", "b"], [1, 0.5], 0.5)
     charts.group_bars("Groups", ["a", "b"], [1.0, 0.5], 0.5)
@@ -84,3 +84,21 @@ def test_what_is_kept_stays_under_the_limit(monkeypatch):
     for k in range(10):
         charts.group_bars("G", ["a"], [k / 10], None)
     assert 1 <= chart_memo.kept() <= 3
+
+
+def test_the_model_charts_reused_figures_keep_nothing_of_the_chart_before():
+    """Each model chart is drawn on one figure per process: a chart drawn after others
+    (more bars, fewer, withheld ones, other dots) is the one a new figure gives."""
+    four = ("Model", ["a", "b", "c", "d"], [0.5, None, 0.25, 0.75], [0.4, 0.3, None, 0.6])
+    two = ("Model", ["a", "b"], [0.9, 0.8], [0.1, None], ("champion", "rule"))
+    calibration = ("Calibration", [0.1, 0.5, 0.9], [0.12, 0.45, 0.95], [400, 80, 12])
+    other = ("Calibration", [0.2, 0.6], [0.3, 0.5], [40, 900])
+    for draw, first, then in ((model_charts.paired_bars, four, two),
+                              (model_charts.calibration_chart, calibration, other)):
+        before = draw(*first)
+        after = draw(*then)  # on the figure the first chart was drawn on
+        assert after != before
+        model_charts._FRAMES.clear()  # as in a new process
+        assert after == _fresh(draw, *then)
+        assert before == _fresh(draw, *first)
+    assert "75%" in model_charts.paired_bars(*four)  # a value label (ticks are 0, 20, ... %)

@@ -99,15 +99,6 @@ def _title(ax, text: str, size: float) -> None:
     ax.set_title(text, fontsize=size, loc="left", y=1.0)
 
 
-def _percent_axis(ax, which: str = "y", top: float = 1.0) -> None:
-    axis = ax.yaxis if which == "y" else ax.xaxis
-    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    if which == "y":
-        ax.set_ylim(0, top)
-    else:
-        ax.set_xlim(0, top)
-
-
 def _top(values: Sequence[float | None]) -> float:
     """A tidy axis maximum above every value (rates are between 0 and 1)."""
     known = [v for v in values if v is not None]
@@ -318,74 +309,3 @@ def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None
             fontsize=fontsize,
             color="#333333",
         )
-
-
-@remembered
-def calibration_chart(
-    title: str,
-    predicted: Sequence[float],
-    observed: Sequence[float],
-    counts: Sequence[int],
-) -> str:
-    """Predicted risk against the share observed, per bin, with the diagonal."""
-    fig = Figure(figsize=(4.2, 3.6))
-    fig.subplots_adjust(left=0.16, right=0.96, bottom=0.14, top=0.91)
-    ax = fig.subplots()
-    _clean(ax)
-    ax.plot(
-        [0, 1],
-        [0, 1],
-        color=DISTRICT,
-        linestyle="--",
-        linewidth=1,
-        label="perfect calibration",
-    )
-    sizes = [max(12.0, min(120.0, c / 4)) for c in counts]
-    ax.plot(predicted, observed, color=SCHOOL, linewidth=1.4)
-    ax.scatter(
-        predicted,
-        observed,
-        s=sizes,
-        color=SCHOOL,
-        label="model (dot size = students)",
-        zorder=3,
-    )
-    _percent_axis(ax, "x", 1.0)
-    _percent_axis(ax, "y", 1.0)
-    ax.set_xlabel("predicted chance")
-    ax.set_ylabel("share who ended off track")
-    ax.legend(loc="upper left", fontsize=7, frameon=False)
-    _title(ax, title, 9)
-    return to_svg(fig, title)
-
-
-@remembered
-def paired_bars(
-    title: str,
-    metrics: Sequence[str],
-    model: Sequence[float | None],
-    rule: Sequence[float | None],
-    names: tuple[str, str] = ("model", "rule"),
-) -> str:
-    """Model and rule side by side for a few metrics between 0 and 1."""
-    fig = Figure(figsize=(5.2, 2.8))
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.88)
-    ax = fig.subplots()
-    _clean(ax)
-    _unlabelled(ax)
-    pos = list(range(len(metrics)))
-    width = 0.38
-    for offset, values, color, name in (
-        (-width / 2, model, SCHOOL, names[0]),
-        (width / 2, rule, DISTRICT, names[1]),
-    ):
-        xs = [p + offset for p, v in zip(pos, values, strict=True) if v is not None]
-        vs = [v for v in values if v is not None]
-        ax.bar(xs, vs, width=width, color=color, label=name)
-        for x, v in zip(xs, vs, strict=True):
-            ax.text(x, v + 0.01, f"{v:.0%}", ha="center", fontsize=7)
-    ax.set_xticks(pos, metrics, fontsize=7)
-    _percent_axis(ax, "y", 1.0)
-    ax.legend(loc="upper right", fontsize=7, frameon=False)
-    _title(ax, title, 9)
-    return to_svg(fig, title)

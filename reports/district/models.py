@@ -12,7 +12,7 @@ import base64
 from pathlib import Path
 
 from markupsafe import Markup
-from ontrack.reports.district import charts, model_status
+from ontrack.reports.district import model_charts, model_status
 from ontrack.reports.district.html import DASH, pct
 from ontrack.reports.district.model_status import cell, heads
 from ontrack.reports.district.words import group_name, group_type_name
@@ -175,7 +175,7 @@ def calibration_figure(name: str, ev: dict, min_size: int = 20) -> str:
     shown = [b for b in bins if (_num(b.get("n")) or 0) >= min_size]
     if not shown:
         return ""
-    svg = charts.calibration_chart(
+    svg = model_charts.calibration_chart(
         f"{name}: predicted chance against what happened",
         [float(b["mean_predicted"]) for b in shown], [float(b["observed_rate"]) for b in shown],
         [int(_num(b.get("n")) or 0) for b in shown],
@@ -215,7 +215,7 @@ def comparison_figure(name: str, ev: dict) -> str:
         return ""
     model = [_num(ev.get(k)) for k, _ in keys]
     base = [_num(rule.get(k)) for k, _ in keys]
-    svg = charts.paired_bars(f"{name}: model and rule", [t for _, t in keys], model, base)
+    svg = model_charts.paired_bars(f"{name}: model and rule", [t for _, t in keys], model, base)
     rows = [[cell(t, tag="th"), cell(pct(m), "num"), cell(pct(b), "num")]
             for (_, t), m, b in zip(keys, model, base, strict=True)]
     return render(
