@@ -82,18 +82,16 @@ def write_features(
 
 
 @contextmanager
-def _validated(out_dir: Path, config: Config,
-               con: duckdb.DuckDBPyConnection | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """``con`` if given (left open), else a new connection to the validated tables, within
-    the resources and spilling under OUT/.tmp, closed on exit."""
-    if con is not None:
-        yield con
-        return
-    own = open_validated(out_dir, config)
+def _validated(out_dir: Path, config: Config, con: duckdb.DuckDBPyConnection | None = None,
+               ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``con`` if given (left open), else a new connection to the validated tables (within
+    the resources, spilling under OUT/.tmp), closed on exit."""
+    own = open_validated(out_dir, config) if con is None else None
     try:
-        yield own
+        yield con if own is None else own
     finally:
-        own.close()
+        if own is not None:
+            own.close()
 
 
 def plan_features(out_dir: Path, config: Config, *, model: str,
@@ -108,10 +106,10 @@ def plan_features(out_dir: Path, config: Config, *, model: str,
     ``resources.student_buckets`` buckets of students. ``con``: a connection to the
     validated tables to use (default: a new one)."""
     say = progress or (lambda _msg: None)
-    with _validated(out_dir, config, con) as con:
-        end = data_end or data_end_date(con)
+    with _validated(out_dir, config, con) as db:
+        end = data_end or data_end_date(db)
         say(f"cohort of {model} (data end {end})")
-        cohort = build_cohort(con, config, model=model, school_years=school_years,
+        cohort = build_cohort(db, config, model=model, school_years=school_years,
                               as_of_dates=as_of_dates, data_end=end)
     folder = parts_dir(out_dir, "features", model)
     write_atomically(folder / COHORT_FILE, lambda path: cohort.to_parquet(path))
@@ -173,12 +171,11 @@ def feature_part(out_dir: Path, config: Config, *, model: str, part: dict,
     file, rows and warnings. ``con``: as for :func:`plan_features`."""
     folder = parts_dir(out_dir, "features", model)
     rows = _part_rows(folder / COHORT_FILE, part)
-    with _validated(out_dir, config, con) as con:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            used = _used(config, model, feature_set, _grades(folder / COHORT_FILE))
-            matrix = build_feature_matrix(con, rows, used, config, provided=provided(out_dir),
-                                          progress=progress)
+    with _validated(out_dir, config, con) as db, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        used = _used(config, model, feature_set, _grades(folder / COHORT_FILE))
+        matrix = build_feature_matrix(db, rows, used, config, provided=provided(out_dir),
+                                      progress=progress)
     days = part["as_of"] or ["all"]
     name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
     target = folder / f"{name}_{part['bucket']}.parquet"
@@ -217,12 +214,12 @@ def combine_features(out_dir: Path, config: Config, partials: list[dict], *, mod
         warnings.simplefilter("ignore")  # the parts recorded these warnings already
         used = _used(config, model, feature_set, _grades(staged / COHORT_FILE))
     have = provided(out_dir)
-    with _validated(out_dir, config, con) as con:
-        end = data_end or data_end_date(con)
+    with _validated(out_dir, config, con) as db:
+        end = data_end or data_end_date(db)
         say("labels")
-        labels = _labels(con, cohort, config, have, end, spec.grade)
+        labels = _labels(db, cohort, config, have, end, spec.grade)
         say("equity attributes")
-        with_attributes = _with_attributes(con, cohort, chunk_rows(config))
+        with_attributes = _with_attributes(db, cohort, chunk_rows(config))
     folder = Path(out_dir) / "features" / model
     folder.mkdir(parents=True, exist_ok=True)
     clear_marker(folder)  # from here on the folder is being rewritten: not reusable

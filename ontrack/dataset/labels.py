@@ -196,17 +196,14 @@ def _off_track_9(
     # Plain arrays below: a dozen masked assignments to Series cost more than the rest.
     next_grade = nxt.merge(grades, on=keys, how="left")["grade"].to_numpy(dtype="float64")
     year = rows["school_year"].to_numpy(dtype="float64")
-    nine = rows["grade_level"].to_numpy() == 9
-    eight = rows["grade_level"].to_numpy() == 8
+    nine, eight = (rows["grade_level"].to_numpy() == g for g in (9, 8))
     moves_on = eight & (next_grade == 9)
     target = np.full(len(rows), np.nan)
     target[nine] = year[nine]
     target[moves_on] = year[moves_on] + 1
     years = sorted({int(y) for y in target[~np.isnan(target)]})
-    status = pd.DataFrame(
-        {"student_id": pd.Series(dtype="str"), "target": pd.Series(dtype="float64"),
-         "status": pd.Series(dtype="str")}
-    )
+    status = pd.DataFrame({"student_id": pd.Series(dtype="str"), "target": pd.Series(
+        dtype="float64"), "status": pd.Series(dtype="str")})
     if years:
         have = provided_tables(con)
         with scoped(con, rows["student_id"], years):  # same results, less work
@@ -221,8 +218,7 @@ def _off_track_9(
         )
     keyed = pd.DataFrame({"student_id": rows["student_id"], "target": target})
     looked = keyed.merge(status, on=["student_id", "target"], how="left")["status"]
-    looked = looked.to_numpy(dtype="object")
-    met, not_met = looked == "met", looked == "not_met"
+    met, not_met = (looked.to_numpy("object") == s for s in ("met", "not_met"))
     label = np.where(met, 0.0, np.where(not_met, 1.0, np.nan))
     outcome = np.full(len(rows), "on_track_unknown", dtype="object")
     outcome[met], outcome[not_met] = "on_track", "off_track"
