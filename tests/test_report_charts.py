@@ -86,19 +86,27 @@ def test_what_is_kept_stays_under_the_limit(monkeypatch):
     assert 1 <= chart_memo.kept() <= 3
 
 
-def test_the_model_charts_reused_figures_keep_nothing_of_the_chart_before():
-    """Each model chart is drawn on one figure per process: a chart drawn after others
-    (more bars, fewer, withheld ones, other dots) is the one a new figure gives."""
+def test_reused_figures_keep_nothing_of_the_chart_before():
+    """Scatters and model charts are drawn on one figure per process: a chart drawn
+    after another (more bars or schools, fewer, withheld ones, no bright spot) is the
+    one a new figure gives."""
     four = ("Model", ["a", "b", "c", "d"], [0.5, None, 0.25, 0.75], [0.4, 0.3, None, 0.6])
     two = ("Model", ["a", "b"], [0.9, 0.8], [0.1, None], ("champion", "rule"))
     calibration = ("Calibration", [0.1, 0.5, 0.9], [0.12, 0.45, 0.95], [400, 80, 12])
     other = ("Calibration", [0.2, 0.6], [0.3, 0.5], [40, 900])
+    five = ("Schools", [("A", 0.1, 0.2, True), ("B", 0.5, 0.6, False), ("C", 0.3, 0.9, False),
+                        ("D", 0.7, 0.1, True), ("E <i>", 0.2, 0.4, False)],
+            "x", "y", (0.2, 0.3, 0.5), (0.2, 0.4, 0.6))
+    three = ("Schools", [("F", 0.4, 0.5, False), ("G", 0.45, 0.55, False), ("H", 0.5, 0.7, False)],
+             "x2", "y2", (0.42, 0.45, 0.48), (0.52, 0.55, 0.62))
     for draw, first, then in ((model_charts.paired_bars, four, two),
-                              (model_charts.calibration_chart, calibration, other)):
+                              (model_charts.calibration_chart, calibration, other),
+                              (charts.scatter_chart, five, three)):
         before = draw(*first)
         after = draw(*then)  # on the figure the first chart was drawn on
         assert after != before
         model_charts._FRAMES.clear()  # as in a new process
+        charts._SCATTER_FRAMES.clear()
         assert after == _fresh(draw, *then)
         assert before == _fresh(draw, *first)
     assert "75%" in model_charts.paired_bars(*four)  # a value label (ticks are 0, 20, ... %)

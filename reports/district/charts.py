@@ -236,6 +236,25 @@ def group_bars(
     return to_svg(fig, title)
 
 
+# Figures reused for every scatter (one per canvas size), as the trend and bar
+# figures are; what a chart puts on them is removed once it is drawn.
+_SCATTER_FRAMES: dict[bool, tuple[Figure, object]] = {}
+
+
+def drawn_then_cleared(fig: Figure, ax, title: str, added: list) -> str:
+    """``fig`` as SVG; then the artists this chart ``added`` and its legend are taken
+    off the reused axes, whose data limits are recomputed from what is left, so the
+    next chart starts from the frame a new figure would have."""
+    try:
+        return to_svg(fig, title)
+    finally:
+        for artist in added:
+            artist.remove()
+        if ax.legend_ is not None:
+            ax.legend_.remove()
+        ax.relim()
+
+
 def _zoom(values: Sequence[float], cuts: Sequence[float]) -> tuple[float, float]:
     """Axis limits around the data (and quartile lines), inside 0-100%."""
     low, high = min([*values, *cuts]), max([*values, *cuts])
@@ -253,42 +272,54 @@ def scatter_chart(
     y_quartiles: Sequence[float],
 ) -> str:
     """Schools as named points; quartile lines; bright spots as stars."""
-    # Every school is named: a big district gets a bigger canvas (it is vector, so
-    # readers zoom in) and smaller labels.
-    fig = Figure(figsize=(7.2, 5.0) if len(points) <= 40 else (11.0, 7.6))
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
-    ax = fig.subplots()
-    _clean(ax)
-    for cut, style in zip(x_quartiles, (":", "--", ":"), strict=False):
+    fig, ax = _scatter_frame(len(points) > 40)
+    added = [
         ax.axvline(cut, color=DISTRICT, linestyle=style, linewidth=0.9)
-    for cut, style in zip(y_quartiles, (":", "--", ":"), strict=False):
+        for cut, style in zip(x_quartiles, (":", "--", ":"), strict=False)
+    ]
+    added += [
         ax.axhline(cut, color=DISTRICT, linestyle=style, linewidth=0.9)
-    _school_points(ax, points)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        for cut, style in zip(y_quartiles, (":", "--", ":"), strict=False)
+    ]
+    added += _school_points(ax, points)
     ax.set_xlim(*_zoom([p[1] for p in points], x_quartiles))
     ax.set_ylim(*_zoom([p[2] for p in points], y_quartiles))
     ax.set_xlabel(plain(x_label))
     ax.set_ylabel(plain(y_label))
     ax.legend(loc="best", fontsize=7, frameon=False)
     _title(ax, plain(title), 9)
-    return to_svg(fig, title)
+    return drawn_then_cleared(fig, ax, title, added)
 
 
-def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None:
-    """Plain schools as dots, bright spots as stars, every school labelled by name."""
+def _scatter_frame(big: bool) -> tuple[Figure, object]:
+    """The reused scatter figure and axes. Every school is named: a big district gets
+    a bigger canvas (it is vector, so readers zoom in) and smaller labels."""
+    if big not in _SCATTER_FRAMES:
+        fig = Figure(figsize=(11.0, 7.6) if big else (7.2, 5.0))
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
+        ax = fig.subplots()
+        _clean(ax)
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        _SCATTER_FRAMES[big] = (fig, ax)
+    return _SCATTER_FRAMES[big]
+
+
+def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> list:
+    """Plain schools as dots, bright spots as stars, every school labelled by name;
+    returns what it drew."""
     dots = [p for p in points if not p[3]]
     bright = [p for p in points if p[3]]
-    ax.scatter(
+    added = [ax.scatter(
         [p[1] for p in dots],
         [p[2] for p in dots],
         s=22,
         color=SCHOOL,
         label="school",
         zorder=3,
-    )
+    )]
     if bright:
-        ax.scatter(
+        added.append(ax.scatter(
             [p[1] for p in bright],
             [p[2] for p in bright],
             s=90,
@@ -298,14 +329,15 @@ def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> None
             linewidth=0.5,
             label="bright spot",
             zorder=4,
-        )
+        ))
     fontsize = 7 if len(points) <= 40 else 5
     for name, x, y, _ in points:
-        ax.annotate(
+        added.append(ax.annotate(
             plain(name),
             (x, y),
             xytext=(3, 3),
             textcoords="offset points",
             fontsize=fontsize,
             color="#333333",
-        )
+        ))
+    return added

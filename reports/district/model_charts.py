@@ -20,7 +20,7 @@ from ontrack.reports.district.charts import (
     _clean,
     _title,
     _unlabelled,
-    to_svg,
+    drawn_then_cleared,
 )
 
 
@@ -58,18 +58,6 @@ def _frame(kind: str) -> tuple[Figure, object]:
     return fig, ax
 
 
-def _drawn(fig: Figure, ax, title: str, added: list) -> str:
-    """The figure as SVG; then this call's artists and legend are taken off again."""
-    try:
-        return to_svg(fig, title)
-    finally:
-        for artist in added:
-            artist.remove()
-        if ax.legend_ is not None:
-            ax.legend_.remove()
-        ax.relim()  # the data limits of what is left (autoscaled axes start clean)
-
-
 @remembered
 def calibration_chart(
     title: str,
@@ -89,7 +77,7 @@ def calibration_chart(
     ax.set_ylabel("share who ended off track")
     ax.legend(loc="upper left", fontsize=7, frameon=False)
     _title(ax, title, 9)
-    return _drawn(fig, ax, title, added)
+    return drawn_then_cleared(fig, ax, title, added)
 
 
 @remembered
@@ -119,4 +107,4 @@ def paired_bars(
     _percent_axis(ax, "y", 1.0)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
     _title(ax, title, 9)
-    return _drawn(fig, ax, title, added)
+    return drawn_then_cleared(fig, ax, title, added)
