@@ -106,3 +106,24 @@ def test_each_side_of_a_flag_is_named_for_what_it_is(built):
     assert ">318<" in row and ">38%<" in row and ">6%<" in row
     # The test size counts students; the student-checkpoints are said beside.
     assert "Tested on 406 " in models and "(812 student-checkpoints)" in models
+
+
+def test_a_changed_card_or_plot_gives_a_new_card_page(tmp_path):
+    """Card pages are kept per process by their Markdown, plots and title: an edit to
+    any of them shows, as it would in a new process."""
+    from ontrack.reports.district.models import card_page
+
+    card = tmp_path / "model_card.md"
+    card.write_text("# Card\n\nFirst words.\n", encoding="utf-8")
+    first = card_page(card, "grade8")
+    assert "First words." in first and card_page(card, "grade8") == first
+    card.write_text("# Card\n\nOther words.\n", encoding="utf-8")
+    assert "Other words." in card_page(card, "grade8")
+    assert "<title>" in card_page(card, "grade9 &") and "grade9 &amp;" in card_page(card, "grade9 &")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "roc.png").write_bytes(b"\x89PNG one")
+    card.write_text("![roc](plots/roc.png)\n", encoding="utf-8")
+    one = card_page(card, "grade8")
+    (tmp_path / "plots" / "roc.png").write_bytes(b"\x89PNG two")
+    two = card_page(card, "grade8")
+    assert one != two and "data:image/png;base64," in two

@@ -9,6 +9,7 @@ link works offline. Every part is rendered by an autoescaping template
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 
 from markupsafe import Markup
@@ -257,7 +258,14 @@ def card_page(source: Path, title: str) -> str:
         f"plots/{png.name}": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
         for png in sorted((source.parent / "plots").glob("*.png"))
     }
-    body = markdown_html(source.read_text(encoding="utf-8"), images)
+    return _card_html(source.read_text(encoding="utf-8"), tuple(images.items()), title)
+
+
+@functools.lru_cache(maxsize=8)
+def _card_html(text: str, images: tuple[tuple[str, str], ...], title: str) -> str:
+    """The card page from its Markdown, plots and title; kept, because a process that
+    renders the same district again (the test suite, a refresh) renders the same card."""
+    body = markdown_html(text, dict(images))
     return render("model_card.html.j2", title=title, body=Markup(body))
 
 
