@@ -5,8 +5,9 @@ before it leaves this module."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -68,6 +69,14 @@ CRITERIA_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Counts kept per process by students.csv's content (and years, minimum size): the
+# suite and a refresh render the same file, or copies of it, again and again. Only for
+# files small enough that hashing them is cheap next to reading them with DuckDB.
+_KEPT: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_KEEP_UP_TO = 64 * 2**20  # bytes of students.csv
+_KEEP = 4  # files
+
+
 def criteria_counts(path: Path, years: tuple[int, ...], min_size: int,
                     config: Config) -> pd.DataFrame:
     """Per unit, year and indicator: students not meeting each criterion, suppressed.
@@ -78,6 +87,21 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int,
     1 and ``min_size - 1`` is withheld (None); every count of a unit with fewer than
     ``min_size`` students is withheld.
     """
+    if not path.exists() or path.stat().st_size > _KEEP_UP_TO:
+        return _criteria_counts(path, years, min_size, config)
+    with open(path, "rb") as handle:
+        key = (hashlib.file_digest(handle, "sha256").hexdigest(), tuple(years), min_size)
+    if key not in _KEPT:
+        _KEPT[key] = _criteria_counts(path, years, min_size, config)
+        while len(_KEPT) > _KEEP:
+            _KEPT.popitem(last=False)
+    _KEPT.move_to_end(key)
+    return _KEPT[key].copy()
+
+
+def _criteria_counts(path: Path, years: tuple[int, ...], min_size: int,
+                     config: Config) -> pd.DataFrame:
+    """:func:`criteria_counts`, counted from the file."""
     columns = list(CRITERIA_COLUMNS)
     if not path.exists():
         return pd.DataFrame(columns=columns)
