@@ -70,6 +70,7 @@ def write_features(
     source). Returns the run's metadata (also written to ``meta.json``).
     """
     with _validated(out_dir, config) as con:
+        data_end = data_end or data_end_date(con)  # once for the plan and the combine
         parts = plan_features(out_dir, config, model=model, as_of_dates=as_of_dates,
                               school_years=school_years, data_end=data_end,
                               progress=progress, con=con)
