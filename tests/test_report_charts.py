@@ -110,3 +110,12 @@ def test_reused_figures_keep_nothing_of_the_chart_before():
         assert after == _fresh(draw, *then)
         assert before == _fresh(draw, *first)
     assert "75%" in model_charts.paired_bars(*four)  # a value label (ticks are 0, 20, ... %)
+
+
+def test_a_chart_that_fails_half_way_leaves_nothing_on_the_reused_figure():
+    good = ("Model", ["a", "b"], [0.5, 0.25], [0.4, 0.3])
+    before = model_charts.paired_bars(*good)
+    chart_memo.forget()
+    with pytest.raises(ValueError):  # the rule's values do not match the metrics
+        model_charts.paired_bars("Model", ["a", "b"], [0.9, 0.8], [0.1, 0.2, 0.3])
+    assert model_charts.paired_bars(*good) == before

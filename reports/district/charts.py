@@ -237,22 +237,26 @@ def group_bars(
 
 
 # Figures reused for every scatter (one per canvas size), as the trend and bar
-# figures are; what a chart puts on them is removed once it is drawn.
+# figures are; what a chart puts on them is removed once it is drawn. A chart takes
+# its frame out while it draws and puts it back when done: one that fails half way
+# leaves nothing behind (the next chart builds a new frame).
 _SCATTER_FRAMES: dict[bool, tuple[Figure, object]] = {}
 
 
-def drawn_then_cleared(fig: Figure, ax, title: str, added: list) -> str:
+def drawn_then_cleared(fig: Figure, ax, title: str, added: list, frames: dict,
+                       key: object) -> str:
     """``fig`` as SVG; then the artists this chart ``added`` and its legend are taken
-    off the reused axes, whose data limits are recomputed from what is left, so the
-    next chart starts from the frame a new figure would have."""
-    try:
-        return to_svg(fig, title)
-    finally:
-        for artist in added:
-            artist.remove()
-        if ax.legend_ is not None:
-            ax.legend_.remove()
-        ax.relim()
+    off the reused axes, whose data limits are recomputed from what is left, and the
+    frame goes back to ``frames[key]``: the next chart starts from the frame a new
+    figure would have."""
+    svg = to_svg(fig, title)
+    for artist in added:
+        artist.remove()
+    if ax.legend_ is not None:
+        ax.legend_.remove()
+    ax.relim()
+    frames[key] = (fig, ax)
+    return svg
 
 
 def _zoom(values: Sequence[float], cuts: Sequence[float]) -> tuple[float, float]:
@@ -272,7 +276,8 @@ def scatter_chart(
     y_quartiles: Sequence[float],
 ) -> str:
     """Schools as named points; quartile lines; bright spots as stars."""
-    fig, ax = _scatter_frame(len(points) > 40)
+    big = len(points) > 40
+    fig, ax = _scatter_frame(big)
     added = [
         ax.axvline(cut, color=DISTRICT, linestyle=style, linewidth=0.9)
         for cut, style in zip(x_quartiles, (":", "--", ":"), strict=False)
@@ -288,21 +293,22 @@ def scatter_chart(
     ax.set_ylabel(plain(y_label))
     ax.legend(loc="best", fontsize=7, frameon=False)
     _title(ax, plain(title), 9)
-    return drawn_then_cleared(fig, ax, title, added)
+    return drawn_then_cleared(fig, ax, title, added, _SCATTER_FRAMES, big)
 
 
 def _scatter_frame(big: bool) -> tuple[Figure, object]:
-    """The reused scatter figure and axes. Every school is named: a big district gets
-    a bigger canvas (it is vector, so readers zoom in) and smaller labels."""
-    if big not in _SCATTER_FRAMES:
-        fig = Figure(figsize=(11.0, 7.6) if big else (7.2, 5.0))
-        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
-        ax = fig.subplots()
-        _clean(ax)
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        _SCATTER_FRAMES[big] = (fig, ax)
-    return _SCATTER_FRAMES[big]
+    """The reused scatter figure and axes, taken out of ``_SCATTER_FRAMES`` (or new).
+    Every school is named: a big district gets a bigger canvas (it is vector, so
+    readers zoom in) and smaller labels."""
+    if big in _SCATTER_FRAMES:
+        return _SCATTER_FRAMES.pop(big)
+    fig = Figure(figsize=(11.0, 7.6) if big else (7.2, 5.0))
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
+    ax = fig.subplots()
+    _clean(ax)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    return fig, ax
 
 
 def _school_points(ax, points: Sequence[tuple[str, float, float, bool]]) -> list:

@@ -38,9 +38,10 @@ _FRAMES: dict[str, tuple[Figure, object]] = {}
 
 
 def _frame(kind: str) -> tuple[Figure, object]:
-    """The reused figure and axes of ``kind`` ("calibration" or "bars")."""
+    """The reused figure and axes of ``kind`` ("calibration" or "bars"), taken out of
+    ``_FRAMES`` while a chart draws on them (or new); see ``drawn_then_cleared``."""
     if kind in _FRAMES:
-        return _FRAMES[kind]
+        return _FRAMES.pop(kind)
     if kind == "calibration":
         fig = Figure(figsize=(4.2, 3.6))
         fig.subplots_adjust(left=0.16, right=0.96, bottom=0.14, top=0.91)
@@ -54,7 +55,6 @@ def _frame(kind: str) -> tuple[Figure, object]:
         ax = fig.subplots()
         _clean(ax)
         _unlabelled(ax)
-    _FRAMES[kind] = (fig, ax)
     return fig, ax
 
 
@@ -77,7 +77,7 @@ def calibration_chart(
     ax.set_ylabel("share who ended off track")
     ax.legend(loc="upper left", fontsize=7, frameon=False)
     _title(ax, title, 9)
-    return drawn_then_cleared(fig, ax, title, added)
+    return drawn_then_cleared(fig, ax, title, added, _FRAMES, "calibration")
 
 
 @remembered
@@ -107,4 +107,4 @@ def paired_bars(
     _percent_axis(ax, "y", 1.0)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
     _title(ax, title, 9)
-    return drawn_then_cleared(fig, ax, title, added)
+    return drawn_then_cleared(fig, ax, title, added, _FRAMES, "bars")
