@@ -48,7 +48,8 @@ YEAR_OFFSETS = (0, 1)
 
 def _as_float(values: pd.Series) -> pd.Series:
     """Nullable booleans and integers as float64 (NA -> NaN)."""
-    return pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+    plain = values.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(plain, index=values.index)
 
 
 def _rule_columns(keys: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -65,7 +66,9 @@ def _rule_columns(keys: pd.DataFrame, config: Config) -> pd.DataFrame:
         units.append(rules.credit_unit)
         required.append(rules.on_track.full_year_courses_required)
     # Each row's point, looked up by position (a merge costs more than the rest here).
-    at = pd.MultiIndex.from_frame(points).get_indexer(pd.MultiIndex.from_frame(keys[on]))
+    at = pd.MultiIndex.from_frame(points).get_indexer(
+        pd.MultiIndex.from_frame(keys[on])
+    )
     columns = {"credit_unit": units, "courses_required": required, "year_share": shares}
     return keys.assign(**{name: pd.Series(values).to_numpy()[at]
                           for name, values in columns.items()})

@@ -116,6 +116,18 @@ def test_bad_sql_names_the_feature(con, cohort) -> None:
         build_feature_matrix(con, cohort, FeatureSet((days_recorded, broken)), CONFIG)
 
 
+def test_a_broken_source_no_feature_reads_is_still_an_error(con, cohort) -> None:
+    # Features run in one statement, where DuckDB would skip a source nothing reads.
+    @source(tables=("attendance",))
+    def unread() -> str:
+        """Reads a table that does not exist."""
+        return "SELECT * FROM no_such_table"
+
+    features = FeatureSet((days_recorded,), {"unread": unread})
+    with pytest.raises(ConfigError, match="source 'unread' must be valid SQL"):
+        build_feature_matrix(con, cohort, features, CONFIG)
+
+
 def test_values_outside_the_declared_range_are_an_error(con, cohort) -> None:
     @feature(group="attendance", source="attendance", reason="", malleable=True,
              valid_range=(0.0, 1.0))

@@ -116,14 +116,21 @@ def build_feature_matrix(
             _store_frame(con, name, frame)
         for name, specs in by_source.items():
             say(f"features from {name}: {', '.join(s.name for s in specs)}")
+        # A source no feature reads is still checked (DuckDB skips an unread one).
+        unread = [s for s in features.sources.values() if s.name not in by_source]
+        views = any(not s.frame for s in unread)
+        if views:
+            _create_source_views(con, features)
         found = _run_together(con, features, by_source, index)
         if found is None:  # one of them fails: run them one by one to name it
-            found = _run_apart(con, features, by_source, index)
+            found = _run_apart(con, features, by_source, index, views=views)
         for name, specs in by_source.items():
             values, present = found[name]
             for spec in specs:
                 tables = features.tables_of(spec)
-                columns[spec.name] = _finish(spec, values[spec.name], present, tables, have)
+                columns[spec.name] = _finish(
+                    spec, values[spec.name], present, tables, have
+                )
     return pd.DataFrame({f.name: columns[f.name] for f in features}, index=index)
 
 
@@ -152,17 +159,19 @@ def _run_together(
     ]
     picks, joins = [], []
     for number, (name, specs) in enumerate(by_source.items()):
-        grouped = _query(f"SELECT * FROM {ident(name)}", specs, present=f"__present_{number}")
+        flag = f"__present_{number}"
+        grouped = _query(f"SELECT * FROM {ident(name)}", specs, present=flag)
         parts.append(f"__ontrack_by_source_{number} AS ({grouped})")
         alias = f"__s{number}"
-        picks += [f"{alias}.__present_{number}"]
+        picks += [f"{alias}.{flag}"]
         picks += [f"{alias}.{ident(s.name)}" for s in specs]
         joins.append(
             f"LEFT JOIN __ontrack_by_source_{number} {alias} ON "
             f"{alias}.student_id = k.student_id AND {alias}.as_of_date = k.as_of_date"
         )
     sql = (
-        f"WITH {', '.join(parts)} SELECT k.student_id, k.as_of_date, {', '.join(picks)} "
+        f"WITH {', '.join(parts)} "
+        f"SELECT k.student_id, k.as_of_date, {', '.join(picks)} "
         f"FROM cohort k {' '.join(joins)}"
     )
     try:
@@ -181,12 +190,13 @@ def _run_apart(
     features: FeatureSet,
     by_source: dict[str, list[FeatureSpec]],
     index: pd.MultiIndex,
+    *,
+    views: bool = False,
 ) -> Found:
-    """Each source as a view and its features in a statement of their own: slower,
-    but a failing source or feature is named in the error."""
-    for spec in features.sources.values():
-        if not spec.frame:
-            _create_source_view(con, spec)
+    """Each source as a view (unless ``views`` says they exist) and its features in a
+    statement of their own: slower, but a failing source or feature is named."""
+    if not views:
+        _create_source_views(con, features)
     found: Found = {}
     for name, specs in by_source.items():
         result = _run_source(con, features, name, specs)
@@ -223,6 +233,13 @@ def _store_frame(
         con.unregister("__ontrack_frame")
 
 
+def _create_source_views(con: duckdb.DuckDBPyConnection, features: FeatureSet) -> None:
+    """Every SQL source as a view of the point-in-time schema, in declaration order."""
+    for spec in features.sources.values():
+        if not spec.frame:
+            _create_source_view(con, spec)
+
+
 def _create_source_view(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     try:
         con.execute(f"CREATE VIEW known.{ident(spec.name)} AS {spec.sql()}")
@@ -233,7 +250,9 @@ def _create_source_view(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> Non
         ) from None
 
 
-def _query(source_sql: str, specs: Sequence[FeatureSpec], present: str | None = None) -> str:
+def _query(
+    source_sql: str, specs: Sequence[FeatureSpec], present: str | None = None
+) -> str:
     exprs = ", ".join(f"CAST(({s.sql()}) AS DOUBLE) AS {ident(s.name)}" for s in specs)
     flag = f"TRUE AS {present}, " if present else ""
     return (

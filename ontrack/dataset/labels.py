@@ -194,7 +194,7 @@ def _off_track_9(
     nxt = rows[["student_id"]].assign(school_year=rows["school_year"] + 1)
     keys = ["student_id", "school_year"]
     # Plain arrays below: a dozen masked assignments to Series cost more than the rest.
-    next_grade = nxt.merge(grades, on=keys, how="left")["grade"].to_numpy(dtype="float64")
+    next_grade = nxt.merge(grades, on=keys, how="left")["grade"].to_numpy("float64")
     year = rows["school_year"].to_numpy(dtype="float64")
     nine, eight = (rows["grade_level"].to_numpy() == g for g in (9, 8))
     moves_on = eight & (next_grade == 9)
