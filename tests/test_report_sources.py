@@ -7,8 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ontrack.config import load_config
 from ontrack.reports.district import sources
+
+from ontrack.config import load_config
 
 HEADER = "student_id,district_id,school_id,school_year,indicator,gpa_ok,attendance_ok,df_ok,suspension_ok,credits_ok,fs_ok\n"
 

@@ -40,12 +40,12 @@ from ontrack.reports.district.school import render_school
 from ontrack.reports.district.schools import schools_section
 from ontrack.reports.district.sources import load_report_data
 from ontrack.reports.district.words import school_page, year_name
+from ontrack.reports.workers import can_fork, forked_map
 
 from ontrack.config import Config
 from ontrack.errors import OnTrackError
 from ontrack.indicators.definitions import rule_definition
 from ontrack.paths import remove_left_by_dead_runs, swap_in
-from ontrack.reports.workers import can_fork, forked_map
 
 __all__ = ["DEFAULT_PAIR", "PAIRS", "ScatterPair", "parse_pair", "render_report"]
 
