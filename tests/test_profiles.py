@@ -228,7 +228,7 @@ def test_criteria_warmed_before_the_writers_fork_are_not_computed_again(
         scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``warm_criteria`` (run by publish before it forks the two page writers) computes
     every checkpoint the pages show, so gathering the pages' records computes none."""
-    from ontrack.scoring import indicator_points, profile_data
+    from ontrack.scoring import profile_data
 
     out = _copy_validated(scored["out"], tmp_path / "out")
     config, roster = scored["config"], scored["result"].roster

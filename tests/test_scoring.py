@@ -14,7 +14,7 @@ import pytest
 import shap
 
 from ontrack.cli import main
-from ontrack.config import Config, ScoringConfig, load_config
+from ontrack.config import Config, ScoringConfig
 from ontrack.errors import ModelContractError
 from ontrack.modeling import tracking
 from ontrack.reports.publish import score_and_publish

@@ -8,7 +8,6 @@ import re
 import time
 from pathlib import Path
 
-import pytest
 
 from ontrack import console
 from ontrack.cli import build_parser, main
