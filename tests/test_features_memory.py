@@ -12,13 +12,9 @@ import pandas as pd
 import pytest
 
 from ontrack.config import config_from_dict
-from ontrack.dataset import budget, build, labels
-from ontrack.dataset.build import (
-    combine_features,
-    feature_part,
-    plan_features,
-    write_matrix,
-)
+from ontrack.dataset import budget, build, labels, matrix_file
+from ontrack.dataset.build import combine_features, feature_part, plan_features
+from ontrack.dataset.matrix_file import write_matrix
 from ontrack.dataset.featurize import feature_dictionary, load_feature_set
 
 NAMES = ["b_rate", "a_count"]
@@ -49,13 +45,13 @@ def _parts(index: pd.MultiIndex, folder: Path) -> tuple[list[str], list[pd.DataF
     return files, frames
 
 
-@pytest.mark.parametrize("row_group", [build.ROW_GROUP_ROWS, 4])
+@pytest.mark.parametrize("row_group", [matrix_file.ROW_GROUP_ROWS, 4])
 def test_the_matrix_is_the_parts_reindexed_on_the_cohort(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row_group: int
 ) -> None:
     """Parts out of order and interleaved by student give the bytes pandas wrote, with
     one row group or several."""
-    monkeypatch.setattr(build, "ROW_GROUP_ROWS", row_group)
+    monkeypatch.setattr(matrix_file, "ROW_GROUP_ROWS", row_group)
     index = _cohort()
     files, frames = _parts(index, tmp_path)
     expected = pd.concat(frames).reindex(index)[NAMES]
