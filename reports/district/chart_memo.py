@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,6 +25,7 @@ LIMIT = 8_000_000
 
 _KEPT: OrderedDict[tuple, str] = OrderedDict()
 _SIZE = [0]
+_LOCK = threading.Lock()  # flows may render in worker threads
 Draw = TypeVar("Draw", bound=Callable[..., str])
 
 
@@ -54,18 +56,21 @@ def remembered(draw: Draw) -> Draw:
             key = (draw.__qualname__, _frozen(args), _frozen(sorted(kwargs.items())))
         except _NotKeyed:
             return draw(*args, **kwargs)
-        if key in _KEPT:
-            _KEPT.move_to_end(key)
-            return _KEPT[key]
+        with _LOCK:
+            if key in _KEPT:
+                _KEPT.move_to_end(key)
+                return _KEPT[key]
         svg = draw(*args, **kwargs)
-        _keep(key, svg)
+        with _LOCK:
+            _keep(key, svg)
         return svg
 
     return drawn_once  # type: ignore[return-value]
 
 
 def _keep(key: tuple, svg: str) -> None:
-    """Keep ``svg`` under ``key``, dropping the oldest entries beyond ``LIMIT``."""
+    """Keep ``svg`` under ``key``, dropping the oldest entries beyond ``LIMIT`` (under ``_LOCK``)."""
+    _SIZE[0] -= len(_KEPT.pop(key, ""))  # another thread drew the same chart meanwhile
     _KEPT[key] = svg
     _SIZE[0] += len(svg)
     while _SIZE[0] > LIMIT and len(_KEPT) > 1:
@@ -75,8 +80,9 @@ def _keep(key: tuple, svg: str) -> None:
 
 def forget() -> None:
     """Drop every kept chart (tests and benchmarks measure the drawing itself)."""
-    _KEPT.clear()
-    _SIZE[0] = 0
+    with _LOCK:
+        _KEPT.clear()
+        _SIZE[0] = 0
 
 
 def kept() -> int:

@@ -300,8 +300,9 @@ def _scatter_frame(big: bool) -> tuple[Figure, object]:
     """The reused scatter figure and axes, taken out of ``_SCATTER_FRAMES`` (or new).
     Every school is named: a big district gets a bigger canvas (it is vector, so
     readers zoom in) and smaller labels."""
-    if big in _SCATTER_FRAMES:
-        return _SCATTER_FRAMES.pop(big)
+    reused = _SCATTER_FRAMES.pop(big, None)  # one step: two threads never get the same one
+    if reused is not None:
+        return reused
     fig = Figure(figsize=(11.0, 7.6) if big else (7.2, 5.0))
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.94)
     ax = fig.subplots()

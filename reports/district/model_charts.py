@@ -40,8 +40,9 @@ _FRAMES: dict[str, tuple[Figure, object]] = {}
 def _frame(kind: str) -> tuple[Figure, object]:
     """The reused figure and axes of ``kind`` ("calibration" or "bars"), taken out of
     ``_FRAMES`` while a chart draws on them (or new); see ``drawn_then_cleared``."""
-    if kind in _FRAMES:
-        return _FRAMES.pop(kind)
+    reused = _FRAMES.pop(kind, None)  # one step: two threads never get the same one
+    if reused is not None:
+        return reused
     if kind == "calibration":
         fig = Figure(figsize=(4.2, 3.6))
         fig.subplots_adjust(left=0.16, right=0.96, bottom=0.14, top=0.91)
