@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
     config_hash = config.config_hash  # hashes the whole config: once, not per page
     pages = 0
     for schools in _batches(roster):
-        rendered: dict[tuple, str] = {}  # a table row shared by pages of this batch -> its markup
+        rendered: dict[tuple, Any] = {}  # a table row shared by pages of this batch -> its markup
         ids = schools["student_id"].astype(str).tolist()
         records = gather_records(out_dir, config, ids, through=through)
         for school_id, rows in schools.groupby("school_id", sort=True):
@@ -134,7 +135,7 @@ def _batches(roster: pd.DataFrame):
 
 def student_context(row: dict, records: SchoolRecords, run: dict, config: Config, school_name: str,
                     *, ranked_by_reason: str | None = None, shap: dict | None = None,
-                    config_hash: str | None = None, rendered: dict[tuple, str] | None = None) -> dict:
+                    config_hash: str | None = None, rendered: dict[tuple, Any] | None = None) -> dict:
     """Everything one page shows, as plain values (the template only lays them out).
     ``config_hash``: ``config.config_hash`` when the caller has it (hashing the config
     costs more than the rest of a page's values). ``rendered``: see :func:`_rows_html`."""
@@ -144,7 +145,8 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
     marks = records.of("course_marks", student)
     history = records.of("history", student)
     interventions = records.of("interventions", student)
-    mark_rows, rendered = _marks(marks), {} if rendered is None else rendered
+    rendered = {} if rendered is None else rendered
+    mark_rows, marks_html = _marks_html(marks, rendered)
     checkpoints, attendance = _checkpoint_rows(records.of("criteria", student)), _attendance(records, student)
     for point in checkpoints:
         point["cells_html"] = _rows_html("criterion_cell", point["cells"], rendered)
@@ -169,7 +171,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "checkpoints": checkpoints,
         "attendance": attendance,
         "marks": mark_rows,
-        "marks_html": _rows_html("mark_row", mark_rows, rendered),
+        "marks_html": marks_html,
         "credits": _credits(marks),
         "tests": _tests(records.of("assessments", student)),
         "discipline": _discipline(records.of("discipline", student)),
@@ -242,7 +244,7 @@ def _attendance(records: SchoolRecords, student: str) -> dict:
 
 
 def _marks(marks: list[dict]) -> list[dict]:
-    ordered = sorted(marks, key=lambda m: (m["school_year"], str(m["term"]), str(m["subject"]), str(m["course_id"])))
+    ordered = sorted(marks, key=_mark_order)
     return [{"school_year": int(m["school_year"]), "term": _text(m["term"]),
              "course": _text(m["course_name"]) or _text(m["course_id"]),
              "subject": _text(m["subject"]), "mark": _text(m["mark"]),
@@ -251,7 +253,34 @@ def _marks(marks: list[dict]) -> list[dict]:
             for m in ordered]
 
 
-def _rows_html(macro: str, rows: list[dict], rendered: dict[tuple, str]) -> Markup:
+# The fields of a course mark that its table row shows (and so the key of its markup).
+_mark_fields = itemgetter("school_year", "term", "course_name", "course_id", "subject", "mark", "is_final",
+                          "credits_attempted", "credits_earned")
+
+
+def _marks_html(marks: list[dict], rendered: dict[tuple, Any]) -> tuple[list[dict], Markup]:
+    """The marks table's rows (:func:`_marks`) and their markup, each distinct mark
+    record formatted and rendered once for a batch and kept in ``rendered`` (a student
+    has ~70 marks and a batch shares most: formatting every cell of every page cost more
+    than rendering the page). Keys hold each value's type, as in :func:`_rows_html`."""
+    rows, parts = [], []
+    for m in sorted(marks, key=_mark_order):
+        values = _mark_fields(m)
+        key = ("mark_record", values, tuple(map(type, values)))
+        done = rendered.get(key)
+        if done is None:
+            row = _marks([m])[0]
+            done = rendered[key] = (row, str(_row_macros().mark_row(row)))
+        rows.append(done[0])
+        parts.append(done[1])
+    return rows, Markup("".join(parts))
+
+
+def _mark_order(m: dict) -> tuple:
+    return m["school_year"], str(m["term"]), str(m["subject"]), str(m["course_id"])
+
+
+def _rows_html(macro: str, rows: list[dict], rendered: dict[tuple, Any]) -> Markup:
     """Table rows (or cells) as markup, each distinct one rendered and escaped once by
     ``macro`` of ``profile_rows.html.j2`` and kept in ``rendered`` for the next pages
     (students share most: escaping every cell of every page was most of rendering).
