@@ -33,7 +33,7 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
 from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
-from ontrack.resources import apply, spilling_under, temp_directory
+from ontrack.resources import apply, temp_directory
 from ontrack.scoring.history import history_path
 from ontrack.scoring.indicator_points import data_identity, points_in_one_pass
 from ontrack.tables import SCHEMAS
@@ -154,9 +154,9 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         tables = {name: con.execute(_in_total_order(con, name)).df() for name in PROFILE_TABLES}
         tables["criteria"] = _criteria(con, config, have, through) if warm is None else warm.criteria
         tables["attendance_months"] = _attendance_months(con)
+        tables["history"] = _history(con, history_path(out_dir))
     finally:
         con.close()
-    tables["history"] = _history(history_path(out_dir), student_ids, config)
     return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, through)
 
 
@@ -317,21 +317,16 @@ def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def _history(path: Path, student_ids: Sequence[str], config: Config) -> pd.DataFrame:
-    """The risk history of these students (empty when there is none)."""
+def _history(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
+    """The risk history of the students in ``con``'s ``_wanted`` (empty when there is
+    none), read on the batch's own connection (a connection of its own cost more than the
+    query)."""
     columns = ["student_id", "school_id", "model", "model_version", "as_of_date", "scored_at",
                "ranked_by", "risk", "risk_tier", "rule_status"]
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    con = spilling_under(path.parent.parent, config)  # OUT/history/scores.parquet
-    try:
-        con.register("_wanted", pd.DataFrame({"student_id": list(student_ids)}))
-        frame = con.execute(
-            f"SELECT * FROM read_parquet({literal(str(path))}) "
-            "WHERE CAST(student_id AS VARCHAR) IN (SELECT student_id FROM _wanted) "
-            "ORDER BY as_of_date, model, scored_at"
-        ).df()
-    finally:
-        con.close()
-    return frame
-
+    return con.execute(
+        f"SELECT * FROM read_parquet({literal(str(path))}) "
+        "WHERE CAST(student_id AS VARCHAR) IN (SELECT student_id FROM _wanted) "
+        "ORDER BY as_of_date, model, scored_at"
+    ).df()
