@@ -399,7 +399,17 @@ def _forget_left(folder: Path, model: str, written: list[str]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    """Write ``text`` (UTF-8) to ``path`` in one step, unless ``path`` already holds
+    exactly these bytes: a page re-rendered from unchanged records is left as it is (on
+    ext4, renaming over an existing file also starts writing the new one out; skipping
+    it roughly halves writing such a page)."""
+    data = text.encode("utf-8")
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    write_atomically(path, lambda temporary: temporary.write_bytes(data))
 
 
 def _missing(value: object) -> bool:

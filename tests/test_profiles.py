@@ -253,3 +253,26 @@ def test_profile_halves_split_the_students_evenly() -> None:
     assert set().union(*halves) == {"big", "a", "b", "c", "d"} and not halves[0] & halves[1]
     sizes = sorted(int(roster["school_id"].isin(h).sum()) for h in halves)
     assert sizes == [50, 55]
+
+
+def test_pages_written_again_from_the_same_records_are_left_as_they_are(scored: dict, tmp_path: Path) -> None:
+    """A page (or manifest) whose bytes would not change is not rewritten; one whose
+    records changed is replaced, and a new page is created."""
+    out = clone_output(scored["out"], tmp_path / "out")
+    result, config = scored["result"], scored["config"]
+    roster = result.roster.head(6)
+
+    def again(**run: str) -> None:
+        write_profiles(out, config, roster, {**result.run, **run}, contributions=result.contributions.loc[roster.index],
+                       base_value=result.base_value)
+
+    again()
+    stamps = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "profiles").rglob("*") if p.is_file()}
+    again()
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in stamps} == stamps
+    again(version="99")  # every page of a model-ranked student now says version 99
+    page = next(p for p in stamps if p.suffix == ".html" and p.stem == file_stem(str(roster["student_id"].iloc[0])))
+    assert page.stat().st_ino != stamps[page][0] and "version 99" in page.read_text("utf-8")
+    page.unlink()
+    again(version="99")
+    assert page.is_file() and "version 99" in page.read_text("utf-8")
