@@ -148,12 +148,15 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         con.register("_wanted", wanted)
         if warm is not None:  # the group's rows, copied once by warm_criteria
             con.execute(f"ATTACH {literal(str(warm.database))} AS _group (READ_ONLY)")
-        _copy_tables(con, validated, have, group=None if warm is None else "_group")
+        # Warmed: the criteria and attendance months are kept, so daily attendance (most
+        # of a batch's rows) is never copied in.
+        _copy_tables(con, validated, have, group=None if warm is None else "_group",
+                     skip=() if warm is None else ("attendance",))
         # In a total order: validated files keep no row order (docs/validation.md), and a
         # page lists rows that tie on its own sort key (a W and a mark of one course) as read.
         tables = {name: con.execute(_in_total_order(con, name)).df() for name in PROFILE_TABLES}
         tables["criteria"] = _criteria(con, config, have, through) if warm is None else warm.criteria
-        tables["attendance_months"] = _attendance_months(con)
+        tables["attendance_months"] = _attendance_months(con) if warm is None else warm.months
         tables["history"] = _history(con, history_path(out_dir))
     finally:
         con.close()
@@ -192,13 +195,14 @@ def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str
             con.register("_wanted", pd.DataFrame({"student_id": pd.Series(ids, dtype="string")}))
             _copy_tables(con, out_dir / "validated", have)
             frame = _criteria(con, config, have, through)
+            months = _attendance_months(con)
         finally:
             con.close()
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     _WARM[_warm_key(out_dir, config, have, through)] = _Group(frozenset(ids), frame, folder / "group.duckdb",
-                                                              os.getpid())
+                                                              os.getpid(), months)
 
 
 def forget_criteria() -> None:
@@ -212,12 +216,14 @@ def forget_criteria() -> None:
 
 @dataclass(frozen=True)
 class _Group:
-    """What warm_criteria kept: the students, their criteria rows, the file of their rows."""
+    """What warm_criteria kept: the students, their criteria rows, the file of their rows,
+    their attendance by month."""
 
     students: frozenset[str]
     criteria: pd.DataFrame
     database: Path
     owner: int  # the process that made the file
+    months: pd.DataFrame
 
 
 # (data identity, through) -> the group warm_criteria kept.
@@ -230,24 +236,31 @@ def _warm_key(out_dir: Path, config: Config, have: frozenset[str], through: date
 
 def _warmed(out_dir: Path, config: Config, have: frozenset[str], through: date,
             wanted: Sequence[str]) -> _Group | None:
-    """The kept group, its criteria cut to ``wanted`` (in the order computed), or None
-    when :func:`warm_criteria` kept none for this data, date and all these students."""
+    """The kept group, its criteria and attendance months cut to ``wanted`` (in the order
+    computed), or None when :func:`warm_criteria` kept none for this data, date and all
+    these students."""
     if not _WARM:
         return None
     kept = _WARM.get(_warm_key(out_dir, config, have, through))
     if kept is None or not kept.students.issuperset(wanted) or not kept.database.is_file():
         return None
-    frame = kept.criteria
-    rows = frame[frame["student_id"].astype(str).isin(set(wanted))].reset_index(drop=True)
-    return _Group(kept.students, rows, kept.database, kept.owner)
+    ids = set(wanted)
+
+    def cut(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["student_id"].astype(str).isin(ids)].reset_index(drop=True)
+
+    return _Group(kept.students, cut(kept.criteria), kept.database, kept.owner, cut(kept.months))
 
 
 def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str], *,
-                 group: str | None = None) -> None:
+                 group: str | None = None, skip: tuple[str, ...] = ()) -> None:
     """One read per table: the wanted students' rows (from the attached database
     ``group`` when given: a group's copy, every table in it); ``schools`` whole (the rules
-    are per district); a table not provided is an empty typed table."""
+    are per district); a table not provided is an empty typed table; ``skip``: tables
+    not copied at all."""
     for name, schema in SCHEMAS.items():
+        if name in skip:
+            continue
         path = validated / f"{name}.parquet"
         if group is not None or (name in have and path.is_file()):
             source = f"{ident(group)}.{ident(name)}" if group else f"read_parquet({literal(str(path))})"
