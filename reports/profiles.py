@@ -37,7 +37,13 @@ from ontrack.reports.templating import template
 from ontrack.config import Config
 from ontrack.indicators.definitions import CRITERIA, NAMES
 from ontrack.paths import file_stem, write_atomically
-from ontrack.scoring.profile_data import SchoolRecords, data_end, gather_records
+from ontrack.scoring.profile_data import (
+    SchoolRecords,
+    contribution_rows,
+    data_end,
+    gather_records,
+    school_names_of,
+)
 
 NO_RECORDS = "No records."
 MANIFEST = "_pages_{model}.json"
@@ -87,8 +93,8 @@ def write_profiles(out_dir: Path | str, config: Config, roster: pd.DataFrame, ru
     started = time.perf_counter()
     out_dir = Path(out_dir)
     through = through or profiles_through(out_dir, config, run)
-    school_names = _school_names(out_dir)
-    shap_rows = _contribution_rows(contributions, base_value, roster)
+    school_names = school_names_of(out_dir)
+    shap_rows = contribution_rows(contributions, base_value, roster)
     page = template("profile.html.j2")
     config_hash = config.config_hash  # hashes the whole config: once, not per page
     pages = 0
@@ -259,10 +265,8 @@ _mark_fields = itemgetter("school_year", "term", "course_name", "course_id", "su
 
 
 def _marks_html(marks: list[dict], rendered: dict[tuple, Any]) -> tuple[list[dict], Markup]:
-    """The marks table's rows (:func:`_marks`) and their markup, each distinct mark
-    record formatted and rendered once for a batch and kept in ``rendered`` (a student
-    has ~70 marks and a batch shares most: formatting every cell of every page cost more
-    than rendering the page). Keys hold each value's type, as in :func:`_rows_html`."""
+    """The marks table's rows (:func:`_marks`) and markup: each distinct mark record of a
+    batch formatted and rendered once, kept in ``rendered`` (keyed as in :func:`_rows_html`)."""
     rows, parts = [], []
     for m in sorted(marks, key=_mark_order):
         values = _mark_fields(m)
@@ -350,40 +354,6 @@ def _counselors(loads: list[dict]) -> list[str]:
     return sorted(n for n in names if n)
 
 
-def _contribution_rows(contributions: pd.DataFrame | None, base_value: float | None,
-                       roster: pd.DataFrame) -> dict[str, dict]:
-    """Per student: the base value and each feature's contribution (log-odds).
-
-    ``contributions`` has a ``student_id`` column or index level, or is indexed like
-    ``roster`` (as :class:`ontrack.scoring.run.ScoreResult` hands it over)."""
-    if contributions is None or contributions.empty:
-        return {}
-    frame = contributions.copy()
-    if "student_id" in frame.columns:
-        ids = frame.pop("student_id").astype(str).to_numpy()
-    elif "student_id" in (frame.index.names or []):
-        ids = frame.index.get_level_values("student_id").astype(str).to_numpy()
-    else:
-        ids = roster.loc[frame.index, "student_id"].astype(str).to_numpy()
-    base = frame.pop("base_value").to_numpy(dtype=float) if "base_value" in frame.columns else None
-    if base is None and base_value is None:
-        raise ValueError("contributions must come with a base value (a base_value column or "
-                         "argument). Got neither instead.")
-    values = frame.to_numpy(dtype=float)
-    names = [str(c) for c in frame.columns]
-    return {student: {"base": float(base[i]) if base is not None else float(base_value),
-                      "features": dict(zip(names, values[i], strict=True))}
-            for i, student in enumerate(ids)}
-
-
-def _school_names(out_dir: Path) -> dict[str, str]:
-    path = out_dir / "validated" / "schools.parquet"
-    if not path.is_file():
-        return {}
-    schools = pd.read_parquet(path, columns=["school_id", "school_name"])
-    return dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
-
-
 def _forget_left(folder: Path, model: str, written: list[str]) -> None:
     """Remove this model's pages of students no longer on its roster (unless another
     model's last run wrote them too); then record what this run wrote."""
@@ -399,10 +369,8 @@ def _forget_left(folder: Path, model: str, written: list[str]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` in one step, unless ``path`` already holds
-    exactly these bytes: a page re-rendered from unchanged records is left as it is (on
-    ext4, renaming over an existing file also starts writing the new one out; skipping
-    it roughly halves writing such a page)."""
+    """Write ``text`` (UTF-8) to ``path`` in one step, unless it holds these bytes already
+    (renaming over a file on ext4 also starts writing it out: most of writing a page)."""
     data = text.encode("utf-8")
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:

@@ -121,6 +121,41 @@ def data_end(out_dir: Path | str, config: Config) -> date | None:
         con.close()
 
 
+def contribution_rows(contributions: pd.DataFrame | None, base_value: float | None,
+                       roster: pd.DataFrame) -> dict[str, dict]:
+    """Per student: the base value and each feature's contribution (log-odds).
+
+    ``contributions`` has a ``student_id`` column or index level, or is indexed like
+    ``roster`` (as :class:`ontrack.scoring.run.ScoreResult` hands it over)."""
+    if contributions is None or contributions.empty:
+        return {}
+    frame = contributions.copy()
+    if "student_id" in frame.columns:
+        ids = frame.pop("student_id").astype(str).to_numpy()
+    elif "student_id" in (frame.index.names or []):
+        ids = frame.index.get_level_values("student_id").astype(str).to_numpy()
+    else:
+        ids = roster.loc[frame.index, "student_id"].astype(str).to_numpy()
+    base = frame.pop("base_value").to_numpy(dtype=float) if "base_value" in frame.columns else None
+    if base is None and base_value is None:
+        raise ValueError("contributions must come with a base value (a base_value column or "
+                         "argument). Got neither instead.")
+    values = frame.to_numpy(dtype=float)
+    names = [str(c) for c in frame.columns]
+    return {student: {"base": float(base[i]) if base is not None else float(base_value),
+                      "features": dict(zip(names, values[i], strict=True))}
+            for i, student in enumerate(ids)}
+
+
+def school_names_of(out_dir: Path) -> dict[str, str]:
+    """School id -> name, from the validated schools (empty without them)."""
+    path = out_dir / "validated" / "schools.parquet"
+    if not path.is_file():
+        return {}
+    schools = pd.read_parquet(path, columns=["school_id", "school_name"])
+    return dict(zip(schools["school_id"].astype(str), schools["school_name"].astype(str), strict=False))
+
+
 def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[str], *,
                    through: date) -> SchoolRecords:
     """The records of ``student_ids`` (one school's roster, or several schools') and the
