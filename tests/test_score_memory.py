@@ -110,4 +110,5 @@ def test_a_group_s_records_come_from_its_own_copy_and_equal_the_district_s(train
     finally:
         profile_data.forget_criteria()
     assert any(warmed.rows["criteria"].values()) and any(warmed.rows["course_marks"].values())
+    assert any(warmed.rows["attendance_months"].values())  # the months the warm group keeps
     assert warmed.rows == fresh.rows
