@@ -14,10 +14,9 @@ names reach the page only as escaped text.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
@@ -32,6 +31,7 @@ from ontrack.reports.profile_charts import (
     risk_chart,
     waterfall_chart,
 )
+from ontrack.reports.profile_values import cell_text, day_text, formatted, missing
 from ontrack.reports.templating import template
 
 from ontrack.config import Config
@@ -159,20 +159,20 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
     attendance["months_html"] = _rows_html("month_row", attendance["months"], rendered)
     return {
         "student_id": student,
-        "name": " ".join(p for p in (_text(person.get("first_name")), _text(person.get("last_name"))) if p),
+        "name": " ".join(p for p in (cell_text(person.get("first_name")), cell_text(person.get("last_name"))) if p),
         "grade": row.get("grade_level"),
         "school_id": str(row.get("school_id", "")),
         "school_name": school_name,
         "counselors": _counselors(records.of("caseloads", student)),
-        "tier": _text(row.get("risk_tier")),
-        "risk": None if _missing(risk) else f"{float(risk):.0%}",
-        "ranked_by": _text(row.get("ranked_by")),
-        "model": _text(run.get("model")),
-        "model_version": _text(run.get("version")),
+        "tier": cell_text(row.get("risk_tier")),
+        "risk": None if missing(risk) else f"{float(risk):.0%}",
+        "ranked_by": cell_text(row.get("ranked_by")),
+        "model": cell_text(run.get("model")),
+        "model_version": cell_text(run.get("version")),
         "ranked_by_reason": ranked_by_reason or "",
-        "as_of": _text(run.get("as_of")),
+        "as_of": cell_text(run.get("as_of")),
         "through": records.through.isoformat(),
-        "reasons": [_text(row.get(f"reason_{i}")) for i in (1, 2, 3) if _text(row.get(f"reason_{i}"))],
+        "reasons": [cell_text(row.get(f"reason_{i}")) for i in (1, 2, 3) if cell_text(row.get(f"reason_{i}"))],
         "config_hash": config_hash or config.config_hash,
         "checkpoints": checkpoints,
         "attendance": attendance,
@@ -197,7 +197,7 @@ def _checkpoint_rows(criteria: list[dict]) -> list[dict]:
     chronic absence and suspension."""
     by_point: dict[tuple, dict[str, dict]] = {}
     for r in criteria:
-        by_point.setdefault((_day(r["as_of_date"]), int(r["school_year"])), {})[r["indicator"]] = r
+        by_point.setdefault((day_text(r["as_of_date"]), int(r["school_year"])), {})[r["indicator"]] = r
     rows = []
     for (day, year), by_indicator in sorted(by_point.items()):
         rule = by_indicator.get("hs_readiness_8") or by_indicator.get("on_track_9")
@@ -205,15 +205,15 @@ def _checkpoint_rows(criteria: list[dict]) -> list[dict]:
         for label, value_col, flag_col, fmt in CRITERION_COLUMNS:
             applies = rule is not None and _applies(rule, flag_col)
             sources = [rule] if applies else list(by_indicator.values())
-            value = next((r[value_col] for r in sources if not _missing(r.get(value_col))), None)
+            value = next((r[value_col] for r in sources if not missing(r.get(value_col))), None)
             status = _flag_status(rule[flag_col]) if applies else ""
-            cells.append({"label": label, "value": _format(value, fmt), "status": status})
+            cells.append({"label": label, "value": formatted(value, fmt), "status": status})
         first = next(iter(by_indicator.values()))
         rows.append({
-            "date": day, "school_year": year, "grade": _format(first["grade_level"], "{:d}"),
+            "date": day, "school_year": year, "grade": formatted(first["grade_level"], "{:d}"),
             "rule": NAMES[rule["indicator"]] if rule is not None else "",
             "rule_status": STATUS_WORDS.get(rule["status"], "") if rule is not None else "",
-            "unknown": _text(rule.get("unknown_criteria")) if rule is not None else "",
+            "unknown": cell_text(rule.get("unknown_criteria")) if rule is not None else "",
             "cells": cells,
             "chronic": CONDITION_WORDS.get(by_indicator.get("chronic_absence", {}).get("status"), ""),
             "suspended": CONDITION_WORDS.get(by_indicator.get("suspension", {}).get("status"), ""),
@@ -230,7 +230,7 @@ def _applies(rule: dict, flag_col: str) -> bool:
 
 
 def _flag_status(flag: object) -> str:
-    if _missing(flag):
+    if missing(flag):
         return "unknown"
     return "met" if bool(flag) else "not met"
 
@@ -242,20 +242,20 @@ def _attendance(records: SchoolRecords, student: str) -> dict:
              "rate": f"{1 - m['absent'] / m['days']:.1%}" if m["days"] else ""}
             for m in months]
     summary = sorted(records.of("attendance_summary", student),
-                     key=lambda s: (s["school_year"], str(s["school_id"]), _text(s["period_end_date"])))
+                     key=lambda s: (s["school_year"], str(s["school_id"]), cell_text(s["period_end_date"])))
     totals = [{"school_year": int(s["school_year"]), "school_id": str(s["school_id"]),
-               "days": _format(s["days_enrolled"], "{:g}"), "absent": _format(s["days_absent"], "{:g}"),
-               "period_end": _text(s["period_end_date"])} for s in summary]
+               "days": formatted(s["days_enrolled"], "{:g}"), "absent": formatted(s["days_absent"], "{:g}"),
+               "period_end": cell_text(s["period_end_date"])} for s in summary]
     return {"months": rows, "chart": attendance_chart(months), "totals": totals}
 
 
 def _marks(marks: list[dict]) -> list[dict]:
     ordered = sorted(marks, key=_mark_order)
-    return [{"school_year": int(m["school_year"]), "term": _text(m["term"]),
-             "course": _text(m["course_name"]) or _text(m["course_id"]),
-             "subject": _text(m["subject"]), "mark": _text(m["mark"]),
+    return [{"school_year": int(m["school_year"]), "term": cell_text(m["term"]),
+             "course": cell_text(m["course_name"]) or cell_text(m["course_id"]),
+             "subject": cell_text(m["subject"]), "mark": cell_text(m["mark"]),
              "final": "final" if m["is_final"] else "progress",
-             "attempted": _format(m["credits_attempted"], "{:g}"), "earned": _format(m["credits_earned"], "{:g}")}
+             "attempted": formatted(m["credits_attempted"], "{:g}"), "earned": formatted(m["credits_earned"], "{:g}")}
             for m in ordered]
 
 
@@ -306,51 +306,51 @@ def _credits(marks: list[dict]) -> list[dict]:
     sums: dict[tuple, list] = {}
     for m in marks:
         if m["is_final"]:
-            total = sums.setdefault((int(m["school_year"]), _text(m["term"])), [None, None])
+            total = sums.setdefault((int(m["school_year"]), cell_text(m["term"])), [None, None])
             for i, column in enumerate(("credits_attempted", "credits_earned")):
-                if not _missing(m[column]):
+                if not missing(m[column]):
                     total[i] = (total[i] or 0.0) + float(m[column])
-    return [{"school_year": y, "term": t, "attempted": _format(a, "{:g}"), "earned": _format(e, "{:g}")}
+    return [{"school_year": y, "term": t, "attempted": formatted(a, "{:g}"), "earned": formatted(e, "{:g}")}
             for (y, t), (a, e) in sorted(sums.items())]
 
 
 def _tests(tests: list[dict]) -> list[dict]:
-    ordered = sorted(tests, key=lambda t: (t["school_year"], str(t["subject"]), _text(t["test_date"])))
-    return [{"school_year": int(t["school_year"]), "test": _text(t["test_name"]), "subject": _text(t["subject"]),
-             "score": _format(t["scale_score"], "{:g}"), "level": _format(t["performance_level"], "{:d}"),
-             "grade": _format(t["grade_level"], "{:d}"), "date": _text(t["test_date"])}
+    ordered = sorted(tests, key=lambda t: (t["school_year"], str(t["subject"]), cell_text(t["test_date"])))
+    return [{"school_year": int(t["school_year"]), "test": cell_text(t["test_name"]), "subject": cell_text(t["subject"]),
+             "score": formatted(t["scale_score"], "{:g}"), "level": formatted(t["performance_level"], "{:d}"),
+             "grade": formatted(t["grade_level"], "{:d}"), "date": cell_text(t["test_date"])}
             for t in ordered]
 
 
 def _discipline(incidents: list[dict]) -> list[dict]:
-    ordered = sorted(incidents, key=lambda d: _text(d["incident_date"]))
-    return [{"date": _text(d["incident_date"]), "action": _text(d["action"]).replace("_", " "),
-             "type": _text(d["incident_type"]), "days": _format(d["days"], "{:g}")}
+    ordered = sorted(incidents, key=lambda d: cell_text(d["incident_date"]))
+    return [{"date": cell_text(d["incident_date"]), "action": cell_text(d["action"]).replace("_", " "),
+             "type": cell_text(d["incident_type"]), "days": formatted(d["days"], "{:g}")}
             for d in ordered]
 
 
 def _history(history: list[dict]) -> list[dict]:
-    return [{"as_of": _day(h["as_of_date"]), "model": _text(h["model"]),
-             "version": _text(h["model_version"]), "ranked_by": _text(h["ranked_by"]),
-             "risk": "" if _missing(h["risk"]) else f"{float(h['risk']):.0%}", "tier": _text(h["risk_tier"]),
-             "rule_status": STATUS_WORDS.get(_text(h["rule_status"]), _text(h["rule_status"]))}
+    return [{"as_of": day_text(h["as_of_date"]), "model": cell_text(h["model"]),
+             "version": cell_text(h["model_version"]), "ranked_by": cell_text(h["ranked_by"]),
+             "risk": "" if missing(h["risk"]) else f"{float(h['risk']):.0%}", "tier": cell_text(h["risk_tier"]),
+             "rule_status": STATUS_WORDS.get(cell_text(h["rule_status"]), cell_text(h["rule_status"]))}
             for h in history]
 
 
 def _interventions(rows: list[dict]) -> list[dict]:
-    ordered = sorted(rows, key=lambda i: _text(i["start_date"]))
-    return [{"type": _text(i["intervention_type"]), "start": _text(i["start_date"]),
-             "end": _text(i["end_date"]) or "ongoing", "tier": _format(i["tier"], "{:d}"),
-             "domain": _text(i["domain"]), "staff": _text(i["staff_id"])}
+    ordered = sorted(rows, key=lambda i: cell_text(i["start_date"]))
+    return [{"type": cell_text(i["intervention_type"]), "start": cell_text(i["start_date"]),
+             "end": cell_text(i["end_date"]) or "ongoing", "tier": formatted(i["tier"], "{:d}"),
+             "domain": cell_text(i["domain"]), "staff": cell_text(i["staff_id"])}
             for i in ordered]
 
 
 def _counselors(loads: list[dict]) -> list[str]:
     """The staff of the student's latest caseload year (undated rows count as current)."""
-    years = [int(r["school_year"]) for r in loads if not _missing(r["school_year"])]
+    years = [int(r["school_year"]) for r in loads if not missing(r["school_year"])]
     latest = max(years) if years else None
-    names = {_text(r["staff_name"]) or _text(r["staff_id"]) for r in loads
-             if _missing(r["school_year"]) or int(r["school_year"]) == latest}
+    names = {cell_text(r["staff_name"]) or cell_text(r["staff_id"]) for r in loads
+             if missing(r["school_year"]) or int(r["school_year"]) == latest}
     return sorted(n for n in names if n)
 
 
@@ -378,34 +378,3 @@ def _write_atomic(path: Path, text: str) -> None:
     except FileNotFoundError:
         pass
     write_atomically(path, lambda temporary: temporary.write_bytes(data))
-
-
-def _missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _day(value: object) -> str:
-    return pd.Timestamp(value).date().isoformat()
-
-
-def _text(value: object) -> str:
-    """A value as text; dates without a time of day."""
-    if type(value) is str:  # most cells: no other test needed
-        return value
-    if _missing(value):
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    return str(value)
-
-
-def _format(value: object, fmt: str) -> str:
-    if _missing(value):
-        return ""
-    if fmt == "pct":
-        return f"{float(value):.1%}"
-    if fmt == "{:d}":
-        return str(int(value))
-    return fmt.format(float(value))
