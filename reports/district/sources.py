@@ -5,7 +5,6 @@ before it leaves this module."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
@@ -14,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ontrack.paths import file_stem
+from ontrack.paths import file_stem, sha256_of
 from ontrack.resources import spilling_under
 from ontrack.config import Config, default_models
 from ontrack.errors import OnTrackError
@@ -89,8 +88,7 @@ def criteria_counts(path: Path, years: tuple[int, ...], min_size: int,
     """
     if not path.exists() or path.stat().st_size > _KEEP_UP_TO:
         return _criteria_counts(path, years, min_size, config)
-    with open(path, "rb") as handle:
-        key = (hashlib.file_digest(handle, "sha256").hexdigest(), tuple(years), min_size)
+    key = (sha256_of(path), tuple(years), min_size)
     if key not in _KEPT:
         _KEPT[key] = _criteria_counts(path, years, min_size, config)
         while len(_KEPT) > _KEEP:
