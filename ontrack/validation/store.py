@@ -38,14 +38,12 @@ def connect(config: Config, workdir: Path | None = None, *,
 # Connections of finished validation runs and jobs, kept for the next one in this
 # process: a new in-memory DuckDB database costs ~11 ms to open, and the test suite
 # validates a small district hundreds of times.
-# DuckDB's settings a connection was given: (memory limit, spill folder, threads).
-Settings = tuple[str, str, int | None]
-_IDLE: list[tuple[duckdb.DuckDBPyConnection, Settings]] = []
+_IDLE: list[tuple[duckdb.DuckDBPyConnection, resources.Settings]] = []
 _IDLE_LOCK = threading.Lock()
 KEEP_IDLE = 2
 # A forked child never uses (nor closes: its DuckDB threads did not come along) the
 # connections it inherited; it keeps them unreferenced by the pool.
-_INHERITED: list[tuple[duckdb.DuckDBPyConnection, Settings]] = []
+_INHERITED: list[tuple[duckdb.DuckDBPyConnection, resources.Settings]] = []
 
 
 def _after_fork() -> None:
@@ -67,8 +65,7 @@ def pooled(config: Config, workdir: Path) -> Iterator[duckdb.DuckDBPyConnection]
     ``workdir``) for one validation run or job: an idle one of this process set up
     afresh, else a new one. Kept for the next run after, unless this one failed or
     spilled (DuckDB keeps its first spill folder)."""
-    want = (resources.duckdb_memory_limit(config),
-            str(resources.temp_directory(config, None, workdir)), config.engine.threads)
+    want = resources.settings(config, spill=workdir)
     con = _take(config, workdir, want)
     try:
         yield con
@@ -78,25 +75,18 @@ def pooled(config: Config, workdir: Path) -> Iterator[duckdb.DuckDBPyConnection]
     _give_back(con, want)
 
 
-def _take(config: Config, workdir: Path, want: Settings) -> duckdb.DuckDBPyConnection:
+def _take(config: Config, workdir: Path, want: resources.Settings) -> duckdb.DuckDBPyConnection:
     with _IDLE_LOCK:
         con, had = _IDLE.pop() if _IDLE else (None, want)
     if con is not None:
         try:
-            Path(want[1]).mkdir(parents=True, exist_ok=True)
-            if want[1] != had[1]:
-                con.execute("SET temp_directory = ?", [want[1]])
-            if want[0] != had[0]:  # setting it costs ~7 ms even when unchanged
-                con.execute("SET memory_limit = ?", [want[0]])
-            if want[2] != had[2]:
-                con.execute(f"SET threads = {int(want[2])}" if want[2] else "RESET threads")
-            return con
+            return resources.apply(con, config, spill=workdir, previous=had)
         except duckdb.Error:  # it spilled: its spill folder is fixed
             con.close()
     return connect(config, workdir)
 
 
-def _give_back(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def _give_back(con: duckdb.DuckDBPyConnection, settings: resources.Settings) -> None:
     """Forget what the run loaded, detach its work database; keep the connection."""
     parents.forget(con)
     row_checks.forget(con)
