@@ -65,20 +65,8 @@ def indicator_years(out_dir: Path | str, config: Config) -> list[int | None]:
 def year_part(out_dir: Path | str, config: Config, school_year: int | None,
               as_of: date | None = None) -> YearPart:
     """Compute one school year's indicators (see the module docstring)."""
-    out_dir = Path(out_dir)
-    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
-    try:
-        years = None if school_year is None else [school_year]
-        table = build_students(con, config, as_of=as_of, school_years=years)
-        (rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
-        unknowns = unknown_reasons(con, table, school_year)
-        cells = con.execute(rate_cells_sql(FLAGS_TABLE)).df()
-        target = parts_dir(out_dir, "indicators") / f"{school_year or 'none'}.csv"
-        write_atomically(target, lambda path: _write_rows(con, table, path, config, as_of))
-    finally:
-        drop_work_tables(con)
-        con.close()
-    return YearPart(school_year, int(rows), str(target), cells, unknowns)
+    years = None if school_year is None else [school_year]
+    return _part(out_dir, config, years, as_of, f"{school_year or 'none'}.csv", school_year)
 
 
 def years_part(out_dir: Path | str, config: Config, years: list[int],
@@ -88,27 +76,35 @@ def years_part(out_dir: Path | str, config: Config, years: list[int],
     rate cells of every year, and the unknown reasons of the latest year with rows; what
     ``combine_years`` needs of the years' parts, for a district small enough to hold
     (the statements and a connection per year cost more than its rows)."""
+    return _part(out_dir, config, years, as_of, "all.csv", None)
+
+
+def _part(out_dir: Path | str, config: Config, years: list[int] | None, as_of: date | None,
+          name: str, school_year: int | None) -> YearPart:
+    """The indicators of ``years`` (None: every year) in ``OUT/.parts/indicators/NAME``;
+    the part is labelled ``school_year``, else the latest year with rows."""
     out_dir = Path(out_dir)
-    con = open_validated(out_dir, config)
+    con = open_validated(out_dir, config)  # within the resources, spilling under OUT/.tmp
     try:
         table = build_students(con, config, as_of=as_of, school_years=years)
         rows, latest, filled = con.execute(
             f"SELECT count(*), max(school_year), count(DISTINCT school_year) FROM {table}"
         ).fetchone()
-        unknowns = unknown_reasons(con, table, years[0] if latest is None else latest)
+        label = school_year if school_year is not None or years is None else latest
+        unknowns = unknown_reasons(con, table, latest if latest is not None else (years or [None])[0])
         cells_sql = rate_cells_sql(FLAGS_TABLE)
         cells = con.execute(cells_sql).df()
-        if filled < len(years):  # a year without rows gives its part an empty frame,
-            # whose text columns are plain objects; combined, so are the cells'
+        if school_year is None and years and filled < len(years):  # several years, one
+            # without rows: alone, its part's frame would be empty, its text columns plain
+            # objects; combined with the others', so are the cells'
             empty = con.execute(f"SELECT * FROM ({cells_sql}) WHERE FALSE").df()
             cells = pd.concat([cells, empty], ignore_index=True)
-        target = parts_dir(out_dir, "indicators") / "all.csv"
-        write_atomically(target, lambda path: _write_rows(con, table, path, config, as_of,
-                                                          by_year=True))
+        target = parts_dir(out_dir, "indicators") / name
+        write_atomically(target, lambda path: _write_rows(con, table, path, config, as_of))
     finally:
         drop_work_tables(con)
         con.close()
-    return YearPart(latest, int(rows), str(target), cells, unknowns)
+    return YearPart(label, int(rows), str(target), cells, unknowns)
 
 
 def unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, year: int | None) -> pd.DataFrame:
@@ -123,9 +119,9 @@ def unknown_reasons(con: duckdb.DuckDBPyConnection, table: str, year: int | None
 
 
 def _write_rows(con: duckdb.DuckDBPyConnection, table: str, path: Path, config: Config,
-                as_of: date | None, *, by_year: bool = False) -> None:
-    """The year's rows of students.csv, with the header, sorted by student and indicator
-    (``by_year``: several years' rows, sorted by year first)."""
+                as_of: date | None) -> None:
+    """The part's rows of students.csv, with the header, sorted by year, student and
+    indicator (a one-year part: by student and indicator)."""
     cols = ", ".join(
         f"{defused_sql(c)} AS {c}" if c in DATA_TEXT_COLUMNS else c
         for c in OUTPUT_COLUMNS if c != "as_of_date"
@@ -137,6 +133,6 @@ def _write_rows(con: duckdb.DuckDBPyConnection, table: str, path: Path, config: 
     )
     con.execute(
         f"COPY (SELECT {cols}, {stamps} FROM {table} "
-        f"ORDER BY {'school_year, ' if by_year else ''}student_id, indicator) "
+        "ORDER BY school_year, student_id, indicator) "
         f"TO {literal(str(path))} (FORMAT CSV, HEADER true, DELIMITER ',')"
     )
