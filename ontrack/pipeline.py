@@ -163,8 +163,20 @@ def _indicators_combined(ctx: Context, _model: None, parts: list, as_of: Any = N
     return combine_years(ctx.out, ctx.config, parts, as_of=as_of, progress=ctx.progress)
 
 
-INDICATOR_PARTS = single_wave(_indicator_years, _indicator_year, _indicators_combined,
-                              run_params=("as_of",), combine_params=("as_of",))
+def _indicators(ctx: Context, model: None, run_wave: RunWave | None, as_of: Any = None) -> Any:
+    """The indicators stage. In this process a small district's years are one pass
+    (``compute_years``); a task runner gets one part per school year."""
+    from ontrack.indicators.run import compute_years
+
+    years = _indicator_years(ctx, model)
+    if run_wave is not None:
+        return _indicators_combined(ctx, model, run_wave(years), as_of=as_of)
+    for year in years:
+        ctx.progress(f"computing student indicators of {year}")
+    return _indicators_combined(ctx, model, compute_years(ctx.out, ctx.config, years, as_of), as_of=as_of)
+
+
+INDICATOR_PARTS = Parts(_indicators, _indicator_year, run_params=("as_of",))
 
 
 def _feature_parts(ctx: Context, model: str, **params: Any) -> list:

@@ -129,11 +129,19 @@ def run_indicators(
     years = indicator_years(out_dir, config)
     for year in years:
         say(f"computing student indicators of {year}" + (f" as of {as_of}" if as_of else ""))
-    if None not in years and _validated_bytes(out_dir) <= ONE_PASS_BYTES:
-        parts = [years_part(out_dir, config, [y for y in years if y is not None], as_of)]
-    else:
-        parts = [year_part(out_dir, config, year, as_of) for year in years]
+    parts = compute_years(out_dir, config, years, as_of)
     return combine_years(out_dir, config, parts, as_of=as_of, validation=report, progress=say)
+
+
+def compute_years(out_dir: Path, config: Config, years: list[int | None],
+                  as_of: date | None = None) -> list[YearPart]:
+    """The years' parts computed in this process: a district whose validated tables fit
+    in :data:`ONE_PASS_BYTES` in one pass on one connection (``years_part``), else one
+    part per school year (``year_part``, what a flow's task runner gets one by one).
+    The same files and summaries either way."""
+    if None not in years and _validated_bytes(Path(out_dir)) <= ONE_PASS_BYTES:
+        return [years_part(out_dir, config, [y for y in years if y is not None], as_of)]
+    return [year_part(out_dir, config, year, as_of) for year in years]
 
 
 def _validated_bytes(out_dir: Path) -> int:
