@@ -34,7 +34,14 @@ from ontrack.reports.roster_values import (  # noqa: F401
     tiers_text,
 )
 from ontrack.reports.rosters import RosterMeta, write_table_csv
-from ontrack.reports.workers import can_fork, forked_map, publish_school, run_jobs  # noqa: F401
+from ontrack.reports.workers import (  # noqa: F401
+    beside,
+    can_fork,
+    forked_map,
+    in_process,
+    publish_school,
+    run_jobs,
+)
 
 from ontrack.config import Config
 from ontrack.modeling.baselines import roster_columns
@@ -55,6 +62,8 @@ FIRST = ["student_id", "student_name", "school_id", "school_name", "grade_level"
          "reason_2", "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
 PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
+# From this many students on, a forked process writes the roster set while the profiles are written.
+ROSTERS_BESIDE_FROM = 1000
 # What a group's profiles hold per student while its criteria are computed (the
 # student's rows of every table copied into DuckDB): a group is as many students as
 # 1/PROFILE_SHARE of DuckDB's share of resources.memory_limit holds.
@@ -79,8 +88,6 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
     started = time.perf_counter()
     run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
-    # Profiles first: the rosters swapped in below link to them.
-    _profiles_in_parallel(out_dir, config, result)
     # The roster set (every school and counselor file, the index, reasons.csv, each
     # model's saved roster and summary) and the follow-up lists are written into staging
     # folders and swapped in at the end: a killed run leaves the previous set whole.
@@ -88,9 +95,22 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     try:
         rosters = staged[result.folder]
         (rosters / "_history" / f"{model}.parquet").unlink(missing_ok=True)  # an older ontrack's state file
-        publish_rosters(result.roster, run, rosters, out_dir, config, followup_dir=staged[out_dir / "followup"],
-                        run_wave=run_wave)
-        publish_reasons(rosters / "reasons.csv", result.reasons, model)
+
+        def roster_set() -> list[str]:
+            written = publish_rosters(result.roster, run, rosters, out_dir, config,
+                                      followup_dir=staged[out_dir / "followup"], run_wave=run_wave or wave)
+            publish_reasons(rosters / "reasons.csv", result.reasons, model)
+            return written
+
+        # Profiles and the staged roster set are both written before the swap (the rosters
+        # link to the profiles): beside each other in two processes when they fit the memory
+        # limit together (one profile group), one after the other otherwise.
+        together = run_wave is None and len(result.roster) >= ROSTERS_BESIDE_FROM and \
+            len(profile_groups(result.roster, config)) == 1
+        wave = in_process if together else None  # the forked process writes its files itself
+        with beside(roster_set, fork=together) as roster_files:
+            _profiles_in_parallel(out_dir, config, result)
+            roster_files()
         result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
         text = json.dumps(result.summary, indent=2)
         write_atomically(rosters / f"summary_{model}.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,11 @@ def _publish_job(job: tuple) -> list[Path]:
     return publish_school(*job)
 
 
+def in_process(jobs: list[tuple]) -> list[Path]:
+    """Every job's files (:func:`publish_school`) one after the other, in this process."""
+    return [path for job in jobs for path in _publish_job(job)]
+
+
 def run_jobs(jobs: list[tuple]) -> list[Path]:
     """Every school's and counselor's files (:func:`publish_school`); from
     :data:`POOL_FROM` jobs on, in two worker processes. Forked where the system can: a
@@ -47,7 +53,7 @@ def run_jobs(jobs: list[tuple]) -> list[Path]:
     nothing: rendering is pure Python and holds the GIL (benchmarks/results.md)."""
     workers = min(2, os.cpu_count() or 1)
     if len(jobs) < POOL_FROM or workers < 2:
-        return [path for job in jobs for path in _publish_job(job)]
+        return in_process(jobs)
     chunk = max(1, len(jobs) // (8 * workers))
     if can_fork():
         return [path for paths in forked_map(_publish_job, jobs, workers=workers, chunksize=chunk)
@@ -79,3 +85,29 @@ def forked_map(function: Callable[[Any], Any], arguments: list, *, workers: int,
 def _forked_call(index: int) -> Any:
     function, argument = _FORKED[index]
     return function(argument)
+
+
+_BESIDE: list[Callable[[], Any]] = []  # the function a process forked by ``beside`` runs, by index
+
+
+@contextmanager
+def beside(function: Callable[[], Any], *, fork: bool) -> Iterator[Callable[[], Any]]:
+    """Start ``function()`` in one forked process, to run while the ``with`` body runs
+    in this one; the body calls the yielded ``wait()`` for its result (its error is
+    raised there). Without ``fork`` (or where the system cannot fork) ``wait()`` runs
+    it here and then. Leaving the body early (an error) still waits for the forked
+    process to end, so nothing is left writing into folders the caller removes."""
+    if not (fork and can_fork()):
+        yield function
+        return
+    _BESIDE.append(function)  # read by the forked process, which has its own copy
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield pool.submit(_beside_call, len(_BESIDE) - 1).result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _BESIDE.pop()
+
+
+def _beside_call(index: int) -> Any:
+    return _BESIDE[index]()

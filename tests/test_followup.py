@@ -200,3 +200,47 @@ def test_a_week_of_scoring_end_to_end(week: dict, capsys: pytest.CaptureFixture)
     assert not no_support & set(flagged[:2]) and no_support <= set(flagged)
     summary = json.loads((out / "rosters" / "summary_grade8.json").read_text(encoding="utf-8"))
     assert summary["timings_s"]["history_s"] >= 0
+
+
+def _supported_one_by_one(interventions: pd.DataFrame, since: dict[str, str], as_of: str) -> set[str]:
+    """The rule of "flagged, no support", one student at a time: an intervention started
+    from the flag date to the as-of date (both included), or one active on the as-of date."""
+    day = pd.Timestamp(as_of)
+    found = set()
+    for sid, flagged in since.items():
+        for row in interventions[interventions["student_id"] == sid].itertuples(index=False):
+            started = pd.Timestamp(flagged) <= row.start_date <= day
+            active = row.start_date <= day and (pd.isna(row.end_date) or row.end_date >= day)
+            if started or active:
+                found.add(sid)
+    return found
+
+
+def test_supported_students_in_one_merge_are_those_found_one_by_one() -> None:
+    """The edges: a start on the flag date or on the as-of date, an end on the as-of date,
+    no end, an end before the as-of date, a start after it; students with none."""
+    import numpy as np
+
+    from ontrack.scoring.followup import _supported
+
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2025-09-01", "2025-12-31", freq="D")
+    as_of = "2025-12-01"
+    n = 400
+    starts = days[rng.integers(0, len(days), n)]
+    ends = starts + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+    interventions = pd.DataFrame({
+        "student_id": [f"s{i}" for i in rng.integers(0, 150, n)],
+        "intervention_type": rng.choice(["tutoring", "mentoring"], n),
+        "start_date": starts, "end_date": ends.where(rng.random(n) > 0.3, pd.NaT)})
+    flag_days = ["2025-10-01", "2025-11-01", "2025-12-01"]
+    since = {f"s{i}": flag_days[i % 3] for i in range(0, 200, 2)}
+    expected = _supported_one_by_one(interventions, since, as_of)
+    assert _supported(interventions, since, as_of) == expected
+    assert 0 < len(expected) < len(since), "the sample must hold students with and without support"
+    edges = support(("a", "x", "2025-11-01", None), ("b", "x", "2025-12-01", "2025-12-05"),
+                    ("c", "x", "2025-09-01", "2025-12-01"), ("d", "x", "2025-09-01", "2025-11-30"),
+                    ("e", "x", "2025-12-02", None), ("f", "x", "2025-10-31", "2025-10-31"))
+    flags = {k: "2025-11-01" for k in "abcdefg"}
+    assert _supported(edges, flags, as_of) == {"a", "b", "c"} == _supported_one_by_one(edges, flags, as_of)
+    assert _supported(None, flags, as_of) == set() == _supported(edges, {}, as_of)

@@ -117,12 +117,12 @@ def followup_items(history: pd.DataFrame, model: str, as_of: str, version: str,
     items: list[tuple[str, str, str, str, str]] = []
     flagged = now[now["tier_level"] == 0]
     started = flag_dates(history, model, as_of, version)
-    support = {} if interventions is None else dict(
-        list(interventions[interventions["student_id"].isin(set(flagged["student_id"]))].groupby("student_id")))
-    for row in flagged.itertuples(index=False):
-        since = started.get(row.student_id, as_of)
-        if not _supported(support.get(row.student_id), since, as_of):
-            items.append((row.student_id, row.school_id, ITEMS[0], since, f"no support recorded since {since}"))
+    flag_since = {sid: started.get(sid, as_of) for sid in flagged["student_id"]}
+    supported = _supported(interventions, flag_since, as_of)
+    for sid, school in zip(flagged["student_id"], flagged["school_id"], strict=True):
+        if sid not in supported:
+            since = flag_since[sid]
+            items.append((sid, school, ITEMS[0], since, f"no support recorded since {since}"))
     if before is not None:
         then = before.reindex(now["student_id"])
         tier_then = dict(zip(now["student_id"], then["risk_tier"].tolist(), strict=True))
@@ -148,10 +148,15 @@ def followup_items(history: pd.DataFrame, model: str, as_of: str, version: str,
     return frame[list(FOLLOWUP_COLUMNS)].reset_index(drop=True)
 
 
-def _supported(rows: pd.DataFrame | None, since: str, as_of: str) -> bool:
-    """Whether one of the student's interventions (``rows``) started between the flag and
-    the as-of date, or is active on the as-of date."""
-    if rows is None or rows.empty:
-        return False
-    started = rows["start_date"].between(pd.Timestamp(since), pd.Timestamp(as_of))
-    return bool(started.any()) or not active_on(rows, as_of).empty
+def _supported(interventions: pd.DataFrame | None, since: dict[str, str], as_of: str) -> set[str]:
+    """The students of ``since`` (student -> flag date) with an intervention started
+    between their flag and the as-of date, or active on the as-of date: one merge of
+    students and interventions, no filter per student."""
+    if interventions is None or interventions.empty or not since:
+        return set()
+    flags = pd.DataFrame({"student_id": list(since), "_since": pd.to_datetime(list(since.values()))})
+    pairs = flags.merge(interventions, on="student_id", how="inner")
+    day = pd.Timestamp(as_of).normalize()
+    started = (pairs["start_date"] >= pairs["_since"]) & (pairs["start_date"] <= pd.Timestamp(as_of))
+    active = (pairs["start_date"] <= day) & (pairs["end_date"].isna() | (pairs["end_date"] >= day))
+    return set(pairs.loc[started | active, "student_id"])
