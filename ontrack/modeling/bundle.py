@@ -23,14 +23,18 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from ontrack.errors import OnTrackError
-from ontrack.modeling.calibration import apply_calibration
+from ontrack.modeling.calibration_math import apply_calibration
+from ontrack.modeling.native_booster import NativeBooster, open_booster
 from ontrack.paths import sha256_of
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 BOOSTER, CALIBRATOR, CONTRACT, MANIFEST = (
     "booster.txt", "calibrator.json", "model.json", "manifest.json"
@@ -63,7 +67,7 @@ def save_bundle(folder: Path, booster: lgb.Booster, calibration: dict, contract:
 class LoadedModel:
     """A verified bundle, ready to score: margins, calibrated risk, contributions."""
 
-    booster: lgb.Booster
+    booster: lgb.Booster | NativeBooster  # NativeBooster: load_bundle(..., native=True)
     calibration: dict
     contract: dict
 
@@ -86,8 +90,13 @@ class LoadedModel:
         return pd.DataFrame(values, index=X.index, columns=[*self.feature_names, "base_value"])
 
 
-def load_bundle(folder: Path, expected_manifest_sha256: str | None = None) -> LoadedModel:
-    """Verify every digest, then read the booster, calibrator and contract."""
+def load_bundle(folder: Path, expected_manifest_sha256: str | None = None, *, native: bool = False) -> LoadedModel:
+    """Verify every digest, then read the booster, calibrator and contract.
+
+    ``native``: the booster is a :class:`~ontrack.modeling.native_booster.NativeBooster`
+    (LightGBM's C library, same predictions) where it can be, so that scoring never
+    imports the ``lightgbm`` package, which imports scikit-learn and SciPy (~0.7 s);
+    else, and by default, the package's ``Booster``, imported here, not with this module."""
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -112,7 +121,12 @@ def load_bundle(folder: Path, expected_manifest_sha256: str | None = None) -> Lo
                 f"Got {actual} instead: the artifact was modified after training; "
                 "refusing to load it."
             )
-    booster = lgb.Booster(model_file=str(folder / BOOSTER))
+    if native:
+        booster = open_booster(folder / BOOSTER)
+    else:
+        import lightgbm as lgb
+
+        booster = lgb.Booster(model_file=str(folder / BOOSTER))
     calibration = json.loads((folder / CALIBRATOR).read_text(encoding="utf-8"))
     contract = json.loads((folder / CONTRACT).read_text(encoding="utf-8"))
     return LoadedModel(booster, calibration, contract)

@@ -82,7 +82,7 @@ def read_champion(config: Config, out_dir: Path, name: str) -> tuple[LoadedModel
             f"model {name} version {version} must carry a manifest_sha256 tag. "
             "Got none instead: it was not registered by ontrack; refusing to load it."
         )
-    model = load_bundle(bundle, expected)
+    model = load_bundle(bundle, expected, native=True)  # LightGBM's library, not its package
     return model, {"version": version, "run_id": run_id, **tags}
 
 
