@@ -259,25 +259,21 @@ def _marks(marks: list[dict]) -> list[dict]:
             for m in ordered]
 
 
-# The fields of a course mark that its table row shows (and so the key of its markup).
-_mark_fields = itemgetter("school_year", "term", "course_name", "course_id", "subject", "mark", "is_final",
-                          "credits_attempted", "credits_earned")
-
-
 def _marks_html(marks: list[dict], rendered: dict[tuple, Any]) -> tuple[list[dict], Markup]:
-    """The marks table's rows (:func:`_marks`) and markup: each distinct mark record of a
-    batch formatted and rendered once, kept in ``rendered`` (keyed as in :func:`_rows_html`)."""
-    rows, parts = [], []
-    for m in sorted(marks, key=_mark_order):
-        values = _mark_fields(m)
-        key = ("mark_record", values, tuple(map(type, values)))
-        done = rendered.get(key)
-        if done is None:
+    """The marks table's rows (:func:`_marks`) and markup, in the table's order. A mark
+    record is one dict shared by every student who has it (gathered so), so its row, its
+    markup and its place in the order are worked out once a batch and kept in ``rendered``
+    by the record's identity; the entry holds the record too, so that identity is never
+    reused while ``rendered`` lives."""
+    entries = []
+    for m in marks:
+        entry = rendered.get(("mark_record", id(m)))
+        if entry is None or entry[3] is not m:
             row = _marks([m])[0]
-            done = rendered[key] = (row, str(_row_macros().mark_row(row)))
-        rows.append(done[0])
-        parts.append(done[1])
-    return rows, Markup("".join(parts))
+            entry = rendered[("mark_record", id(m))] = (_mark_order(m), row, str(_row_macros().mark_row(row)), m)
+        entries.append(entry)
+    entries.sort(key=itemgetter(0))  # stable: ties keep the records' order
+    return [e[1] for e in entries], Markup("".join([e[2] for e in entries]))
 
 
 def _mark_order(m: dict) -> tuple:

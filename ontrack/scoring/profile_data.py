@@ -41,16 +41,31 @@ from ontrack.validation.checks import ident, literal
 from ontrack.validation.run import connect
 from ontrack.validation.store import open_validated, provided
 
-# The tables a profile shows (daily attendance only as months, see _attendance_months).
+# The tables a profile shows (daily attendance only as months, see _attendance_months;
+# enrollments and student years only through the criteria).
 PROFILE_TABLES: tuple[str, ...] = (
-    "students", "enrollments", "student_years", "attendance_summary", "course_marks",
-    "discipline", "assessments", "caseloads", "interventions",
+    "students", "attendance_summary", "course_marks", "discipline", "assessments", "caseloads", "interventions",
 )
-# The columns a page reads of a table, where it reads few of many (with student_id).
+# The columns a page reads of each table (with student_id): building the others' values
+# for every row of a batch cost a fifth of gathering.
 SHOWN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "students": ("first_name", "last_name"),
+    "attendance_summary": ("school_id", "school_year", "days_enrolled", "days_absent", "period_end_date"),
     "course_marks": ("school_year", "term", "course_id", "course_name", "subject", "mark", "is_final",
                      "credits_attempted", "credits_earned"),
+    "discipline": ("incident_date", "action", "incident_type", "days"),
+    "assessments": ("school_year", "subject", "test_name", "scale_score", "performance_level", "grade_level",
+                    "test_date"),
+    "caseloads": ("staff_id", "staff_name", "school_year"),
+    "interventions": ("intervention_type", "start_date", "end_date", "tier", "domain", "staff_id"),
+    # The rule's criteria at each checkpoint (see reports/profiles.py CRITERION_COLUMNS).
+    "criteria": ("as_of_date", "school_year", "indicator", "grade_level", "status",
+                 "unknown_criteria", "gpa", "gpa_ok", "attendance_rate", "attendance_ok", "df_ela_math", "df_ok",
+                 "suspensions", "suspension_ok", "credits_earned", "credits_ok", "core_semester_fs", "fs_ok"),
+    "history": ("as_of_date", "model", "model_version", "ranked_by", "risk", "risk_tier", "rule_status"),
 }
+# The tables whose equal rows are one shared dict (:func:`_shared_rows`).
+SHARED_ROWS = frozenset({"course_marks"})
 _ATTENDED = " OR ".join(f"status = {literal(s)}" for s in ATTENDED_STATUSES)
 
 
@@ -88,6 +103,30 @@ def _grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
     names = [str(c) for c in frame.columns]
     columns = [_plain_column(frame.iloc[:, i]) for i in range(len(names))]
     rows = list(map(dict, map(zip, repeat(names), zip(*columns, strict=True))))
+    ends = np.cumsum(np.bincount(codes, minlength=len(students))).tolist()
+    for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True):
+        out[student] = rows[start:end]
+    return out
+
+
+def _shared_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
+    """As :func:`_grouped`, but rows equal in every column but ``student_id`` are one dict
+    (without ``student_id``) in every list that holds them: a batch's course marks repeat
+    a few thousand distinct records on 500,000 rows, and a page's markup for a record is
+    then worked out once (see reports/profiles.py). The dicts are shared: read only."""
+    out: dict[str, list[dict]] = {}
+    if frame.empty:
+        return out
+    codes, students = pd.factorize(frame["student_id"].astype(str), use_na_sentinel=False)
+    rest = frame.drop(columns="student_id")
+    # Records numbered in order of first appearance; missing values (any kind) equal.
+    numbers = rest.groupby(list(rest.columns), dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(numbers, return_index=True)
+    distinct = _grouped(rest.iloc[first].assign(student_id="")).get("", [])
+    for record in distinct:
+        del record["student_id"]
+    order = np.argsort(codes, kind="stable")
+    rows = list(map(distinct.__getitem__, numbers[order].tolist()))
     ends = np.cumsum(np.bincount(codes, minlength=len(students))).tolist()
     for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True):
         out[student] = rows[start:end]
@@ -190,12 +229,20 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         # In a total order: validated files keep no row order (docs/validation.md), and a
         # page lists rows that tie on its own sort key (a W and a mark of one course) as read.
         tables = {name: con.execute(_in_total_order(con, name)).df() for name in PROFILE_TABLES}
-        tables["criteria"] = _criteria(con, config, have, through) if warm is None else warm.criteria
+        tables["criteria"] = _shown(_criteria(con, config, have, through) if warm is None else warm.criteria,
+                                    "criteria")
         tables["attendance_months"] = _attendance_months(con) if warm is None else warm.months
-        tables["history"] = _history(con, history_path(out_dir))
+        tables["history"] = _shown(_history(con, history_path(out_dir)), "history")
     finally:
         con.close()
-    return SchoolRecords({name: _grouped(frame) for name, frame in tables.items()}, have, through)
+    return SchoolRecords({name: (_shared_rows if name in SHARED_ROWS else _grouped)(frame)
+                          for name, frame in tables.items()}, have, through)
+
+
+def _shown(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``frame`` with only student_id and the columns :data:`SHOWN_COLUMNS` names for
+    ``name`` (those it has), rows as they were."""
+    return frame[["student_id", *(c for c in SHOWN_COLUMNS[name] if c in frame.columns)]]
 
 
 def _in_total_order(con: duckdb.DuckDBPyConnection, name: str) -> str:
