@@ -134,7 +134,12 @@ def _reads_healthy(values: np.ndarray, template: str, bound: float) -> np.ndarra
     near = np.flatnonzero(np.abs(values - bound) <= step)  # rounding can tie only here
     if len(near):
         at_bound = _format(template, bound)
-        same[near] = [_format(template, v) == at_bound for v in values[near]]
+        # Each distinct value formatted once (counts repeat a lot); distinct by its bits,
+        # so 0.0 and -0.0, which may print differently, are not merged.
+        near_values = np.ascontiguousarray(values[near], dtype="float64")
+        _bits, first, where = np.unique(near_values.view(np.int64), return_index=True, return_inverse=True)
+        reads = np.array([_format(template, v) == at_bound for v in near_values[first]], dtype=bool)
+        same[near] = reads[where.reshape(-1)]
     return same
 
 
@@ -321,15 +326,17 @@ def _reasons(
     labels = sorted(set(domains))
     member = np.array([[d == label for d in domains] for label in labels])
     totals = phi @ member.T  # rows x domains
-    best_in = np.where(member[None, :, :], phi[:, None, :], -1.0).argmax(axis=2)
+    best_in = np.empty(totals.shape, dtype=np.intp)  # each domain's first largest feature
+    for d, in_domain in enumerate(member):
+        positions = np.flatnonzero(in_domain)
+        best_in[:, d] = positions[phi[:, positions].argmax(axis=1)]
     order = np.argsort(-totals, axis=1, kind="stable")[:, :n]
-    out = []
-    for row in np.flatnonzero(totals.max(axis=1) > 0):
-        for slot, d in enumerate(order[row]):
-            if totals[row, d] <= 0:
-                break
-            out.append((int(row), slot + 1, int(best_in[row, d]), "reason"))
-    return out
+    # A row's domains in order while their sum is positive (the first one that is not
+    # ends the row's reasons); np.nonzero walks rows, then slots: (row, rank) order.
+    shown = np.cumprod(np.take_along_axis(totals, order, axis=1) > 0, axis=1).astype(bool)
+    rows, slots = np.nonzero(shown)
+    features = best_in[rows, order[rows, slots]]
+    return [(r, s, f, "reason") for r, s, f in zip(rows.tolist(), (slots + 1).tolist(), features.tolist(), strict=True)]
 
 
 def top_reasons(
