@@ -36,30 +36,47 @@ def month_label(year: int, month: int) -> str:
 
 
 def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150) -> dict | None:
-    """Share of days absent per calendar month, across school years (bars)."""
+    """Share of days absent per calendar month, across school years (bars): the axes of
+    :func:`attendance_axes` and a bar per month (:func:`attendance_bar`)."""
     if not months:
         return None
+    chart = attendance_axes(months, width=width, height=height)
+    chart["bars"] = [attendance_bar(i, len(months), chart["peak"], row["year"], row["month"], row["days"],
+                                    row["absent"], width=width, height=height) for i, row in enumerate(months)]
+    return chart
+
+
+def attendance_axes(months: list[dict], *, width: int = 720, height: int = 150) -> dict:
+    """The attendance chart but its bars: size, the share at its top (``peak``: 20% at
+    least, else the largest share rounded up to a tenth), ticks and school-year labels."""
     left, right, top, bottom = 40, 8, 8, 30
     shares = [m["absent"] / m["days"] if m["days"] else 0.0 for m in months]
     peak = max(0.2, math.ceil(max(shares) * 10) / 10)
     step = (width - left - right) / len(months)
     scale = (height - top - bottom) / peak
-    bars, years = [], []
-    bar_w = _r(max(step - 2, 1))  # every bar's width
-    for i, (row, share) in enumerate(zip(months, shares, strict=True)):
-        h = share * scale
-        x = left + i * step
-        bars.append({"x": _r(x + 1), "y": _r(height - bottom - h), "w": bar_w, "h": _r(h),
-                     "title": f"{month_label(row['year'], row['month'])}: {int(row['absent'])} "
-                              f"of {int(row['days'])} days absent ({share:.0%})"})
+    years = []
+    for i, row in enumerate(months):
         if i == 0 or row["school_year"] != months[i - 1]["school_year"]:
             year = int(row["school_year"])
-            years.append({"x": _r(x), "label": f"{year - 1}-{year % 100:02d}"})
+            years.append({"x": _r(left + i * step), "label": f"{year - 1}-{year % 100:02d}"})
     ticks = [{"y": _r(height - bottom - v * scale), "label": f"{v:.0%}"}
              for v in (0.0, peak / 2, peak)]
     return {"width": width, "height": height, "left": left, "right": width - right,
-            "base_y": height - bottom, "bars": bars, "years": years, "ticks": ticks,
-            "label_y": height - bottom + 16}
+            "base_y": height - bottom, "years": years, "ticks": ticks, "label_y": height - bottom + 16,
+            "peak": peak}
+
+
+def attendance_bar(i: int, count: int, peak: float, year: int, month: int, days: int, absent: int, *,
+                   width: int = 720, height: int = 150) -> dict:
+    """Bar ``i`` of ``count`` (one calendar month's days recorded and absent) on a chart
+    topped at ``peak``: the same for every student with these numbers."""
+    left, right, top, bottom = 40, 8, 8, 30
+    share = absent / days if days else 0.0
+    step = (width - left - right) / count
+    h = share * ((height - top - bottom) / peak)
+    x = left + i * step
+    return {"x": _r(x + 1), "y": _r(height - bottom - h), "w": _r(max(step - 2, 1)), "h": _r(h),
+            "title": f"{month_label(year, month)}: {int(absent)} of {int(days)} days absent ({share:.0%})"}
 
 
 def risk_chart(history: list[dict], *, width: int = 560, height: int = 170) -> dict | None:

@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 from ontrack.reports.profile_charts import (
-    attendance_chart,
+    attendance_axes,
+    attendance_bar,
     interventions_chart,
     month_label,
     risk_chart,
@@ -153,10 +154,9 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
     interventions = records.of("interventions", student)
     rendered = {} if rendered is None else rendered
     mark_rows, marks_html = _marks_html(marks, rendered)
-    checkpoints, attendance = _checkpoint_rows(records.of("criteria", student)), _attendance(records, student)
+    checkpoints, attendance = _checkpoint_rows(records.of("criteria", student)), _attendance(records, student, rendered)
     for point in checkpoints:
         point["cells_html"] = _rows_html("criterion_cell", point["cells"], rendered)
-    attendance["months_html"] = _rows_html("month_row", attendance["months"], rendered)
     return {
         "student_id": student,
         "name": " ".join(p for p in (cell_text(person.get("first_name")), cell_text(person.get("last_name"))) if p),
@@ -235,18 +235,43 @@ def _flag_status(flag: object) -> str:
     return "met" if bool(flag) else "not met"
 
 
-def _attendance(records: SchoolRecords, student: str) -> dict:
+def _attendance(records: SchoolRecords, student: str, rendered: dict[tuple, Any]) -> dict:
+    """The attendance section: the chart's axes, and its bars and the months table as
+    markup. A month's row and its bar depend only on a few numbers many students share
+    (the bar also on its place and the chart's top): each is worked out and rendered once
+    a batch and kept in ``rendered`` by those numbers. Equal numbers read alike here
+    (every use goes through int() or a division), so they need no types in the key."""
     months = records.of("attendance_months", student)
-    rows = [{"label": month_label(m["year"], m["month"]), "school_year": int(m["school_year"]),
-             "days": int(m["days"]), "absent": int(m["absent"]),
-             "rate": f"{1 - m['absent'] / m['days']:.1%}" if m["days"] else ""}
-            for m in months]
+    chart = attendance_axes(months) if months else None
+    rows, bars = [], []
+    macros = _row_macros()
+    for i, m in enumerate(months):
+        numbers = (m["year"], m["month"], m["days"], m["absent"])
+        key = ("month", m["school_year"], *numbers)
+        row = rendered.get(key)
+        if row is None:
+            row = rendered[key] = str(macros.month_row(_month_row(m)))
+        rows.append(row)
+        key = ("bar", i, len(months), chart["peak"], *numbers)
+        bar = rendered.get(key)
+        if bar is None:
+            bar = rendered[key] = str(macros.attendance_bar(attendance_bar(i, len(months), chart["peak"], *numbers)))
+        bars.append(bar)
     summary = sorted(records.of("attendance_summary", student),
                      key=lambda s: (s["school_year"], str(s["school_id"]), cell_text(s["period_end_date"])))
     totals = [{"school_year": int(s["school_year"]), "school_id": str(s["school_id"]),
                "days": formatted(s["days_enrolled"], "{:g}"), "absent": formatted(s["days_absent"], "{:g}"),
                "period_end": cell_text(s["period_end_date"])} for s in summary]
-    return {"months": rows, "chart": attendance_chart(months), "totals": totals}
+    return {"chart": chart, "totals": totals, "months_html": Markup("".join(rows)),
+            "bars_html": Markup("".join(bars))}
+
+
+def _month_row(m: dict) -> dict:
+    """A row of the months table: the month, its school year, days recorded and absent,
+    the share attended."""
+    return {"label": month_label(m["year"], m["month"]), "school_year": int(m["school_year"]),
+            "days": int(m["days"]), "absent": int(m["absent"]),
+            "rate": f"{1 - m['absent'] / m['days']:.1%}" if m["days"] else ""}
 
 
 def _marks(marks: list[dict]) -> list[dict]:
