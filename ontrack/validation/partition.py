@@ -53,8 +53,8 @@ from ontrack.validation.reading import (
 )
 from ontrack.validation.report import TableReport
 from ontrack.validation.row_checks import (
-    CHECKED,
     build_checked,
+    checked_relation,
     drop_checked,
     find_row_problems,
     small_enough_for_memory,
@@ -281,46 +281,47 @@ def validate_partition(
         small = small_enough_for_memory(prepared.rows_in // count, len(schema.columns), config)
         rows = build_checked(db, schema, list(prepared.columns), config, districts, partition,
                              in_memory=small)
-        find_row_problems(db, schema)
+        find_row_problems(db, schema, small)
         accepted_path = str(folder / f"accepted-{index}-of-{count}.parquet")
         rejected_path = str(folder / f"rejected-{index}-of-{count}.parquet")
-        accepted = _write_accepted(db, schema, accepted_path)
+        db.execute(  # bad_t holds rows without a reason of their own (row_checks)
+            "CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT rid, own AS reason "
+            "FROM flags WHERE own IS NOT NULL UNION ALL SELECT rid, reason FROM bad_t")
+        accepted = _write_accepted(db, schema, accepted_path, checked_relation(small))
         if accepted == rows:  # every row is either accepted or rejected
             rejected_path = ""
         else:
             _write_rejected(db, list(prepared.columns), rejected_path)
+        db.execute("DROP TABLE rejected_ids")
         drop_checked(db, small)
     return PartResult(prepared.table, index, count, rows, accepted, accepted_path, rejected_path)
 
 
-def _write_accepted(con: duckdb.DuckDBPyConnection, schema: TableSchema, target: str) -> int:
-    """Rows without a reason of their own or in context: typed, the contract's columns
-    and the derived ones. Row order is left to the threads: every output built from
-    these files is ordered on its own key (docs/validation.md)."""
+def _write_accepted(con: duckdb.DuckDBPyConnection, schema: TableSchema, target: str,
+                    checked: str) -> int:
+    """The typed rows (relation ``checked``) not in ``rejected_ids`` (no reason of
+    their own nor in context): the contract's columns and the derived ones. Row order
+    is left to the threads: every output built from these files is ordered on its own
+    key (docs/validation.md)."""
     select = ", ".join([f"c.{typed(c.name)} AS {ident(c.name)}" for c in schema.columns]
                        + [f"c.{ident(d.name)}" for d in schema.derived])
-    query = (f"SELECT {select} FROM {CHECKED} c ANTI JOIN bad_t b ON c.{ROW_ID} = b.rid "
-             "WHERE c.__row_reason IS NULL")
+    query = f"SELECT {select} FROM {checked} c ANTI JOIN rejected_ids b ON c.{ROW_ID} = b.rid"
     return int(con.execute(
         f"COPY ({query}) TO {literal(target)} (FORMAT parquet)").fetchall()[0][0])
 
 
 def _write_rejected(con: duckdb.DuckDBPyConnection, columns: list[str], target: str) -> None:
     """Rejected rows as read (students' names only as filled or not), the reason and the
-    row's number (``__order``). Their text is read again from the file by row number:
-    the scan skips every row group without a rejected row. Called when there are some
-    (the rows the partition did not accept)."""
+    row's number (``__order``), for the rows of ``rejected_ids``. Their text is read
+    again from the file by row number: the scan skips every row group without a
+    rejected row. Called when there are some (the rows the partition did not accept)."""
     cols = ", ".join(
         f"CASE WHEN r.{ident(c)} IS NULL THEN NULL ELSE {literal(WITHHELD)} END AS {ident(c)}"
         if c in NAME_COLUMNS else f"r.{ident(c)}" for c in columns)
-    con.execute(  # bad_t holds rows without a reason of their own (row_checks): no join
-        f"CREATE OR REPLACE TEMP TABLE rejected_ids AS SELECT {ROW_ID} AS rid, "
-        f"__row_reason AS reason FROM {CHECKED} WHERE __row_reason IS NOT NULL "
-        "UNION ALL SELECT rid, reason FROM bad_t")
     query = (f"SELECT {cols}, x.reason AS __reason, x.rid AS __order "
              f"FROM (SELECT * FROM raw_t WHERE {ROW_ID} IN (SELECT rid FROM rejected_ids)) r "
              f"JOIN rejected_ids x ON r.{ROW_ID} = x.rid")
-    con.execute(f"COPY ({query}) TO {literal(target)} (FORMAT parquet); DROP TABLE rejected_ids")
+    con.execute(f"COPY ({query}) TO {literal(target)} (FORMAT parquet)")
 
 
 def finish_table(

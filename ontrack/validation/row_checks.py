@@ -1,36 +1,38 @@
-"""Type and check one input's rows in DuckDB: one pass over the file, then small work.
+"""Type and check one input's rows in DuckDB: a few passes over the file, no copy of it.
 
 Written for tables of hundreds of millions of rows:
 
-1. ``build_checked`` reads the numbered rows (view ``raw_t``) ONCE into the table
-   ``checked_t`` (in a compressed work database in the spill folder): each column
-   typed (TRY_CAST), derived columns, ``__row_reason`` (everything wrong with the row
-   on its own: missing, wrong type, not allowed, out of range, multi-column rules) and
-   ``ROW_ID``, the row's number in the file. The raw
-   text is not kept: the few rejected rows are fetched again by number for the
-   quarantine file. A partition of the table (the rows whose typed key hashes to it)
-   is read the same way.
-2. ``find_row_problems`` fills ``bad_t(rid, reason)`` for rows that are fine on their
-   own but not in context: exact duplicates, conflicting rows for one key, references
-   to unknown students or schools, attendance outside any enrollment. Keys are counted
-   with one hash aggregate over ``checked_t``; only the few repeated rows are sorted;
-   references are anti-joins against the parents already validated.
+1. ``build_checked`` defines the typed rows of the numbered rows (view ``raw_t``):
+   each column typed (TRY_CAST), derived columns, ``__row_reason`` (everything wrong
+   with the row on its own: missing, wrong type, not allowed, out of range,
+   multi-column rules) and ``ROW_ID``, the row's number in the file. A small table is
+   copied into memory (``checked_t``, scanned again for free); a large one stays a
+   view over the file (:data:`STREAMED`), read again by each of the two passes below
+   (typing a dictionary-encoded Parquet column costs far less than writing a typed
+   copy of 100 M rows and reading it back). A partition of the table (the rows whose
+   typed key hashes to it) is read the same way.
+2. ``find_row_problems`` fills ``flags(rid, own, r0, ...)`` in one pass: the rows with
+   a reason of their own and the references to unknown students or schools or
+   attendance outside any enrollment (``r0``...); and ``bad_t(rid, reason)``: the rows
+   fine on their own but not in context (those references, exact duplicates,
+   conflicting rows for one key). Keys are first tested cheaply (a bitmap of days per
+   student and year, when the key has a student and a date; else one hash aggregate of
+   the key); only the rows of repeated keys (or students) are then compared in full.
 
-Accepted rows, rejected rows and error counts are then read from ``checked_t`` and
-``bad_t`` (``ontrack.validation.partition``): the file is never parsed twice.
+Accepted rows (every row not flagged), rejected rows and error counts are then read
+from these (``ontrack.validation.partition``).
 """
 
 from __future__ import annotations
 
 import weakref
-from pathlib import Path
 
 import duckdb
 
 from ontrack.config import Config
 from ontrack.resources import duckdb_limit_bytes
 from ontrack.tables import TableSchema
-from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
+from ontrack.validation.checks import column_reasons, ident, parse_expr, typed
 from ontrack.validation.reading import ROW_ID
 from ontrack.validation.table_rules import rules_for_table
 
@@ -40,34 +42,35 @@ from ontrack.validation.table_rules import rules_for_table
 # blocks, and later scans read less (docs/validation.md).
 WORK = "validation_work"
 CHECKED = f"{WORK}.checked_t"
+# A large table's typed rows: a view over the file, read by each pass.
+STREAMED = "checked_v"
+# The typed key columns of a large table's rows (the duplicate test reads only these).
+STREAMED_KEYS = "checked_keys"
 
 
-# Which kind of work database each connection has attached (True: memory): asking
-# DuckDB costs a statement per table.
+def checked_relation(in_memory: bool) -> str:
+    """Where :func:`build_checked` put the typed rows: ``checked_t`` in memory, or the
+    view over the file (a large table)."""
+    return CHECKED if in_memory else STREAMED
+
+
+# The connections that attached the in-memory work database: asking DuckDB costs a
+# statement per table.
 _ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def attach_work(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> None:
-    """Attach the database ``checked_t`` lives in: a new file in the connection's spill
-    folder, or (``in_memory``, for a small table) memory. Kept while the next table
-    wants the same kind; switched otherwise."""
-    if _ATTACHED.get(con) == in_memory:
+def attach_work(con: duckdb.DuckDBPyConnection) -> None:
+    """Attach the in-memory database a small table's ``checked_t`` lives in (kept for
+    the next table; a work file another run left attached is detached first)."""
+    if _ATTACHED.get(con):
         return  # this connection attached it (nothing else detaches it)
     attached = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = ?", [WORK]).fetchall()
-    if attached and (attached[0][0] is None) == in_memory:
-        _ATTACHED[con] = in_memory
-        return
-    if attached:
+    if attached and attached[0][0] is not None:
         con.execute(f"DETACH {WORK}")
-    if in_memory:
+    if not attached or attached[0][0] is not None:
         con.execute(f"ATTACH ':memory:' AS {WORK}")
-    else:
-        folder = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-        path = str(Path(folder) / f"{WORK}.duckdb")
-        Path(path).unlink(missing_ok=True)
-        con.execute(f"ATTACH {literal(path)} AS {WORK}")
-    _ATTACHED[con] = in_memory
+    _ATTACHED[con] = True
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
@@ -77,9 +80,8 @@ def forget(con: duckdb.DuckDBPyConnection) -> None:
 
 def small_enough_for_memory(rows: int, columns: int, config: Config) -> bool:
     """Whether a table's typed rows fit well within DuckDB's share of the memory limit
-    (an eighth of it, at 16 bytes a cell): such a table is checked in memory. The work
-    file's writes and checkpoints cost about 15 ms a table, most of the time a small
-    district's validation takes; a large table still goes to the compressed file."""
+    (an eighth of it, at 16 bytes a cell): such a table is copied into memory once and
+    checked there. A larger one is read from its file by each pass (``build_checked``)."""
     return rows * max(columns, 1) * 16 <= duckdb_limit_bytes(config) // 8
 
 
@@ -99,11 +101,13 @@ def build_checked(
     partition: tuple[int, int] = (0, 1),
     in_memory: bool = False,
 ) -> int:
-    """Create table ``CHECKED`` from view ``raw_t`` (one scan); return its rows.
+    """Define the typed rows of view ``raw_t`` (:func:`checked_relation`); return how
+    many there are.
 
     ``partition`` ``(index, count)``: only the rows whose typed key hashes to ``index``
-    of ``count`` (``(0, 1)``: every row). ``in_memory``: the work database is memory,
-    not a file (:func:`small_enough_for_memory`)."""
+    of ``count`` (``(0, 1)``: every row). ``in_memory``: copy them into memory (one
+    scan; :func:`small_enough_for_memory`); else they stay a view over the file, with
+    a second view of their typed key alone."""
     filled = ", ".join(
         f"CAST(NULL AS VARCHAR) AS {ident(c)}"
         for c in schema.column_names
@@ -127,50 +131,78 @@ def build_checked(
         f"SELECT p.{ROW_ID}, {', '.join(kept)}{derived}, {reason_sql} AS __row_reason "
         f"FROM p {rules.joins}"
     )
-    attach_work(con, in_memory)
-    rows = con.execute(f"CREATE OR REPLACE TABLE {CHECKED} AS {query}").fetchall()[0][0]
-    if not in_memory:
-        con.execute(f"CHECKPOINT {WORK}")  # compresses the table
-    return int(rows)
+    if in_memory:
+        attach_work(con)
+        return int(con.execute(f"CREATE OR REPLACE TABLE {CHECKED} AS {query}").fetchall()[0][0])
+    keys = ", ".join(f"{parse_expr(schema.column(k))} AS {typed(k)}" for k in partition_key(schema))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {STREAMED} AS {query}; "
+                f"CREATE OR REPLACE TEMP VIEW {STREAMED_KEYS} AS SELECT {keys} FROM ({base}) b{only}")
+    return int(con.execute(f"SELECT count(*) FROM ({base}) b{only}").fetchall()[0][0])
 
 
 def drop_checked(con: duckdb.DuckDBPyConnection, in_memory: bool = False) -> None:
-    """Remove what :func:`build_checked` and :func:`find_row_problems` created (and
-    give a work file its space back)."""
-    con.execute(f"DROP TABLE IF EXISTS {CHECKED}; DROP TABLE IF EXISTS bad_t")
-    if not in_memory:
-        con.execute(f"CHECKPOINT {WORK}")
+    """Remove what :func:`build_checked` and :func:`find_row_problems` created."""
+    made = (f"DROP TABLE IF EXISTS {CHECKED}" if in_memory else
+            f"DROP VIEW IF EXISTS {STREAMED}; DROP VIEW IF EXISTS {STREAMED_KEYS}")
+    con.execute(f"{made}; DROP TABLE IF EXISTS bad_t; DROP TABLE IF EXISTS flags")
 
 
-def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema) -> None:
-    """Create ``bad_t(rid, reason)``: one row per rejected-in-context row of checked_t
-    (only rows without a reason of their own: ``partition`` relies on it).
+def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema,
+                      in_memory: bool = True) -> None:
+    """Create ``flags`` and ``bad_t`` (module docstring) over the typed rows
+    :func:`build_checked` made (a row with a reason of its own is never in ``bad_t``:
+    ``partition`` relies on it).
 
-    Keys seen more than once are found with one hash aggregate over every row (only the
-    key is hashed, not the reasons); only those rows are then compared in full, in the
-    one statement that also finds the references to unknown rows (none: no such work)."""
-    names = _dup_names(schema)
-    repeated = con.execute(
-        "CREATE OR REPLACE TEMP TABLE repeated AS SELECT hash({key_typed}) AS kh "
-        "FROM {checked} GROUP BY 1 HAVING count(*) > 1".format(**names)).fetchall()[0][0]
-    found = _references(schema)
+    One pass finds the rows with reasons of their own and the references to unknown
+    rows; the keys are tested on their own columns first, and only the rows of keys
+    that may repeat are then compared in full."""
+    rel = checked_relation(in_memory)
+    names = {**_dup_names(schema), "checked": rel}
+    repeats = _may_repeat(con, schema, CHECKED if in_memory else STREAMED_KEYS)
+    refs = _flag_pass(con, schema, rel)
+    found = [f"SELECT rid, r{i} FROM flags WHERE r{i} IS NOT NULL" for i in range(refs)]
     dup_rows = ""
-    if repeated:
+    if repeats:
         found.insert(0, _duplicates(schema))
         dup_rows = (
             "dup_rows AS MATERIALIZED (SELECT {rid} AS rid, {key_typed}, "
             "hash({all_typed}) AS __h FROM {checked} WHERE __row_reason IS NULL AND "
-            "hash({key_typed}) IN (SELECT kh FROM repeated)), ").format(**names)
+            "{repeats}), ").format(**names, repeats=repeats)
     if not found:
-        con.execute("CREATE OR REPLACE TEMP TABLE bad_t (rid BIGINT, reason VARCHAR); "
-                    "DROP TABLE repeated")
-        return
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE bad_t AS WITH {dup_rows}"
-        f"bad_raw(rid, reason) AS ({' UNION ALL '.join(found)}) "
-        "SELECT rid, string_agg(reason, '; ' ORDER BY reason) AS reason FROM bad_raw "
-        "GROUP BY rid; DROP TABLE repeated"
-    )
+        con.execute("CREATE OR REPLACE TEMP TABLE bad_t (rid BIGINT, reason VARCHAR)")
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE bad_t AS WITH {dup_rows}"
+            f"bad_raw(rid, reason) AS ({' UNION ALL '.join(found)}) "
+            "SELECT rid, string_agg(reason, '; ' ORDER BY reason) AS reason FROM bad_raw "
+            "GROUP BY rid")
+    con.execute("DROP TABLE IF EXISTS repeated")
+
+
+def _may_repeat(con: duckdb.DuckDBPyConnection, schema: TableSchema, keys: str) -> str:
+    """A condition on a typed row that holds for every row whose key is repeated in
+    relation ``keys`` (and for few others); "" when no key is repeated.
+
+    A key with a student and a date: a bitmap of days per student and year (a small
+    aggregate, one group per student and year) shows which students have some day
+    twice; only their rows are compared in full. Any other key: one hash aggregate of
+    the key."""
+    key = schema.key or schema.column_names
+    dates = [k for k in key if schema.column(k).type == "date"]
+    if "student_id" in key and dates:
+        student, day = typed("student_id"), typed(dates[0])
+        found = con.execute(
+            f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT DISTINCT {student} AS sid FROM ("
+            f"SELECT {student}, count(*) AS n, "
+            f"bit_count(bitstring_agg(dayofyear({day}), 1, 366)) AS days FROM {keys} "
+            f"WHERE {day} IS NOT NULL GROUP BY {student}, year({day})) WHERE n > days"
+        ).fetchall()[0][0]
+        return f"{student} IN (SELECT sid FROM repeated)" if found else ""
+    key_typed = _dup_names(schema)["key_typed"]
+    found = con.execute(
+        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT hash({key_typed}) AS kh "
+        f"FROM {keys} GROUP BY 1 HAVING count(*) > 1").fetchall()[0][0]
+    return f"hash({key_typed}) IN (SELECT kh FROM repeated)" if found else ""
 
 
 def _dup_names(schema: TableSchema) -> dict[str, str]:
@@ -201,38 +233,54 @@ def _duplicates(schema: TableSchema) -> str:
         WHERE rn > 1 OR lo <> hi"""
 
 
-def _references(schema: TableSchema) -> list[str]:
-    """Queries of the rows naming a student or school that was not accepted."""
-    names = schema.column_names
+def _flag_pass(con: duckdb.DuckDBPyConnection, schema: TableSchema, rel: str) -> int:
+    """Table ``flags(rid, own, r0, ...)`` in one pass over ``rel``: every row with a
+    reason of its own (``own``) or naming a student or school that was not accepted, or
+    (attendance) outside every enrollment (``r0``...; only for rows without ``own``).
+    Returns how many ``r`` columns there are."""
     if schema.name == "attendance":
-        return [_attendance_coverage()]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE flags AS {_attendance_coverage(rel)}")
+        return 1
+    refs = _references(schema)
+    columns = "".join(f", CASE WHEN __row_reason IS NULL AND {cond} THEN {reason} END AS r{i}"
+                      for i, (cond, reason) in enumerate(refs))
+    flagged = " OR ".join(["own IS NOT NULL", *(f"r{i} IS NOT NULL" for i in range(len(refs)))])
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE flags AS SELECT * FROM (SELECT {ROW_ID} AS rid, "
+        f"__row_reason AS own{columns} FROM {rel}) WHERE {flagged}")
+    return len(refs)
+
+
+def _references(schema: TableSchema) -> list[tuple[str, str]]:
+    """``(condition, reason)`` of a row naming a student or school that was not accepted."""
+    names = schema.column_names
     found = []
     if "student_id" in names and schema.name != "students":
-        found.append(
-            f"SELECT {ROW_ID}, 'unknown_reference[student_id]: ' || "
-            f"__student_id || ' is not in students' FROM {CHECKED} WHERE __row_reason IS "
-            "NULL AND __student_id NOT IN (SELECT student_id FROM ok_students)"
-        )
+        found.append((
+            "__student_id NOT IN (SELECT student_id FROM ok_students)",
+            "'unknown_reference[student_id]: ' || __student_id || ' is not in students'",
+        ))
     if "school_id" in names and schema.name != "schools":
-        found.append(
-            f"SELECT {ROW_ID}, 'unknown_reference[school_id]: ' || "
-            f"__school_id || ' is not in schools' FROM {CHECKED} WHERE __row_reason IS "
-            "NULL AND __school_id IS NOT NULL AND __school_id NOT IN "
-            "(SELECT school_id FROM ok_schools)"
-        )
+        found.append((
+            "__school_id IS NOT NULL AND __school_id NOT IN (SELECT school_id FROM ok_schools)",
+            "'unknown_reference[school_id]: ' || __school_id || ' is not in schools'",
+        ))
     return found
 
 
-def _attendance_coverage() -> str:
-    """An attendance day needs an enrollment of that student at that school covering it.
+def _attendance_coverage(rel: str) -> str:
+    """The rows of ``rel`` with a reason of their own or outside every enrollment: an
+    attendance day needs an enrollment of that student at that school covering it.
 
     A spell with no exit date runs to the end of its school year. An anti-join on
-    (student, school) with the date range as a join condition keeps this one hash join.
-    """
+    (student, school) with the date range as a join condition keeps this one hash join;
+    a row with a reason of its own matches no enrollment, so the same join keeps it."""
     return f"""
-        SELECT a.{ROW_ID}, 'no_enrollment[date]: no enrollment of this student at this '
-                        || 'school covers ' || CAST(a.__date AS VARCHAR)
-        FROM {CHECKED} a
+        SELECT a.{ROW_ID} AS rid, a.__row_reason AS own,
+               CASE WHEN a.__row_reason IS NULL THEN
+                   'no_enrollment[date]: no enrollment of this student at this '
+                   || 'school covers ' || CAST(a.__date AS VARCHAR) END AS r0
+        FROM {rel} a
         ANTI JOIN (
             SELECT student_id, school_id, entry_date,
                    COALESCE(exit_date, __year_end) AS last_day
@@ -240,4 +288,4 @@ def _attendance_coverage() -> str:
         ) e
           ON e.student_id = a.__student_id AND e.school_id = a.__school_id
          AND a.__date >= e.entry_date AND a.__date <= e.last_day
-        WHERE a.__row_reason IS NULL"""
+         AND a.__row_reason IS NULL"""
