@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import lru_cache
 
 import pandas as pd
 
@@ -16,8 +17,10 @@ def missing(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+@lru_cache(maxsize=4096)
 def day_text(value: object) -> str:
-    """A date (or timestamp) as YYYY-MM-DD."""
+    """A date (or timestamp) as YYYY-MM-DD (a batch's pages repeat a few dozen
+    checkpoint dates: each is read once; equal values read alike)."""
     return pd.Timestamp(value).date().isoformat()
 
 

@@ -153,7 +153,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
     history = records.of("history", student)
     interventions = records.of("interventions", student)
     rendered = {} if rendered is None else rendered
-    mark_rows, marks_html = _marks_html(marks, rendered)
+    mark_rows, marks_html, credits = _marks_html(marks, rendered)
     checkpoints, attendance = _checkpoint_rows(records.of("criteria", student)), _attendance(records, student, rendered)
     for point in checkpoints:
         point["cells_html"] = _rows_html("criterion_cell", point["cells"], rendered)
@@ -178,7 +178,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "attendance": attendance,
         "marks": mark_rows,
         "marks_html": marks_html,
-        "credits": _credits(marks),
+        "credits": credits,
         "tests": _tests(records.of("assessments", student)),
         "discipline": _discipline(records.of("discipline", student)),
         "history": _history(history),
@@ -202,8 +202,8 @@ def _checkpoint_rows(criteria: list[dict]) -> list[dict]:
     for (day, year), by_indicator in sorted(by_point.items()):
         rule = by_indicator.get("hs_readiness_8") or by_indicator.get("on_track_9")
         cells = []
-        for label, value_col, flag_col, fmt in CRITERION_COLUMNS:
-            applies = rule is not None and _applies(rule, flag_col)
+        applying = _applying(rule["indicator"]) if rule is not None else _NONE_APPLY
+        for (label, value_col, flag_col, fmt), applies in zip(CRITERION_COLUMNS, applying):
             sources = [rule] if applies else list(by_indicator.values())
             value = next((r[value_col] for r in sources if not missing(r.get(value_col))), None)
             status = _flag_status(rule[flag_col]) if applies else ""
@@ -225,8 +225,13 @@ _CRITERION_OF_FLAG = {"gpa_ok": "gpa", "attendance_ok": "attendance", "df_ok": "
                       "suspension_ok": "suspensions", "credits_ok": "credits", "fs_ok": "core_semester_fs"}
 
 
-def _applies(rule: dict, flag_col: str) -> bool:
-    return _CRITERION_OF_FLAG[flag_col] in CRITERIA[rule["indicator"]]
+@cache
+def _applying(indicator: str) -> tuple[bool, ...]:
+    """Whether each of :data:`CRITERION_COLUMNS` is a criterion of rule ``indicator``."""
+    return tuple(_CRITERION_OF_FLAG[flag_col] in CRITERIA[indicator] for _l, _v, flag_col, _f in CRITERION_COLUMNS)
+
+
+_NONE_APPLY = (False,) * len(CRITERION_COLUMNS)  # no rule at the checkpoint
 
 
 def _flag_status(flag: object) -> str:
@@ -284,21 +289,52 @@ def _marks(marks: list[dict]) -> list[dict]:
             for m in ordered]
 
 
-def _marks_html(marks: list[dict], rendered: dict[tuple, Any]) -> tuple[list[dict], Markup]:
-    """The marks table's rows (:func:`_marks`) and markup, in the table's order. A mark
-    record is one dict shared by every student who has it (gathered so), so its row, its
-    markup and its place in the order are worked out once a batch and kept in ``rendered``
-    by the record's identity; the entry holds the record too, so that identity is never
-    reused while ``rendered`` lives."""
-    entries = []
-    for m in marks:
-        entry = rendered.get(("mark_record", id(m)))
-        if entry is None or entry[3] is not m:
-            row = _marks([m])[0]
-            entry = rendered[("mark_record", id(m))] = (_mark_order(m), row, str(_row_macros().mark_row(row)), m)
-        entries.append(entry)
+def _marks_html(marks: list[dict], rendered: dict[tuple, Any]) -> tuple[list[dict], Markup, list[dict]]:
+    """The marks table's rows (:func:`_marks`) and markup in the table's order, and the
+    credits by term (:func:`_credit_sums`). A mark record is one dict shared by every student
+    who has it (gathered so), so its row, markup, place in the order and credits are
+    worked out once a batch and kept in ``rendered`` by the record's identity; the entry
+    holds the record, so no other record can take that identity while ``rendered`` lives."""
+    memo = rendered.get(_MARK_ENTRIES)
+    if memo is None:
+        memo = rendered[_MARK_ENTRIES] = {}
+    entries = list(map(memo.get, map(id, marks)))
+    if None in entries:
+        for i, m in enumerate(marks):
+            if entries[i] is None:
+                entries[i] = memo[id(m)] = _mark_entry(m)
+    credits = _credit_sums(entries)  # in the records' order, as the plain sums ran
     entries.sort(key=itemgetter(0))  # stable: ties keep the records' order
-    return [e[1] for e in entries], Markup("".join([e[2] for e in entries]))
+    return list(map(itemgetter(1), entries)), Markup("".join(map(itemgetter(2), entries))), credits
+
+
+_MARK_ENTRIES = ("mark_entries",)  # the key of the per-record entries in ``rendered``
+
+
+def _mark_entry(m: dict) -> tuple:
+    """A mark record's place in the table's order, row, markup, the record itself and,
+    for a final mark, its term and credits attempted and earned (None when missing)."""
+    row = _marks([m])[0]
+    credit = None
+    if m["is_final"]:
+        credit = ((int(m["school_year"]), cell_text(m["term"])),
+                  *(None if missing(m[c]) else float(m[c]) for c in ("credits_attempted", "credits_earned")))
+    return _mark_order(m), row, str(_row_macros().mark_row(row)), m, credit
+
+
+def _credit_sums(entries: list[tuple]) -> list[dict]:
+    """Credits attempted and earned by school year and term, from final marks (their
+    entries, :func:`_mark_entry`), summed in the records' order."""
+    sums: dict[tuple, list] = {}
+    for entry in entries:
+        credit = entry[4]
+        if credit is not None:
+            total = sums.setdefault(credit[0], [None, None])
+            for i in (0, 1):
+                if credit[i + 1] is not None:
+                    total[i] = (total[i] or 0.0) + credit[i + 1]
+    return [{"school_year": y, "term": t, "attempted": formatted(a, "{:g}"), "earned": formatted(e, "{:g}")}
+            for (y, t), (a, e) in sorted(sums.items())]
 
 
 def _mark_order(m: dict) -> tuple:
@@ -320,19 +356,6 @@ def _rows_html(macro: str, rows: list[dict], rendered: dict[tuple, Any]) -> Mark
 @cache
 def _row_macros() -> Any:  # the template's module: its macros, built once
     return template("profile_rows.html.j2").module
-
-
-def _credits(marks: list[dict]) -> list[dict]:
-    """Credits attempted and earned by school year and term, from final marks."""
-    sums: dict[tuple, list] = {}
-    for m in marks:
-        if m["is_final"]:
-            total = sums.setdefault((int(m["school_year"]), cell_text(m["term"])), [None, None])
-            for i, column in enumerate(("credits_attempted", "credits_earned")):
-                if not missing(m[column]):
-                    total[i] = (total[i] or 0.0) + float(m[column])
-    return [{"school_year": y, "term": t, "attempted": formatted(a, "{:g}"), "earned": formatted(e, "{:g}")}
-            for (y, t), (a, e) in sorted(sums.items())]
 
 
 def _tests(tests: list[dict]) -> list[dict]:
