@@ -70,6 +70,15 @@ def test_what_it_does_not_handle_goes_to_the_package(model_file: Path) -> None:
         native.predict(frame.iloc[:0])
 
 
+def test_another_major_version_is_left_to_the_package(tmp_path: Path) -> None:
+    from ontrack.modeling.native_booster import KNOWN_MAJOR, _major_version
+
+    assert KNOWN_MAJOR == int(lgb.__version__.split(".")[0])
+    (tmp_path / "VERSION.txt").write_text("5.0.0\n", encoding="utf-8")
+    assert _major_version(tmp_path) == 5
+    assert _major_version(tmp_path / "nowhere") is None
+
+
 def test_a_model_with_pandas_categories_is_left_to_the_package(model_file: Path, tmp_path: Path) -> None:
     text = model_file.read_text(encoding="utf-8").rstrip()
     assert text.endswith(("pandas_categorical:null", "pandas_categorical:[]"))

@@ -10,10 +10,11 @@ package) and makes the same calls with the same arguments as ``Booster.predict``
 numeric frame: the same library code gives the same numbers, bit for bit.
 
 Whatever this module does not handle exactly as the package would is handed to the
-package's own ``Booster``, imported then: no library file where the package keeps it,
-a model that recorded pandas categories, a frame with categorical or nullable columns,
-an empty frame (the package's error), more rows than a 32-bit count. Loading reads the
-model text only; nothing is unpickled.
+package's own ``Booster``, imported then: no library file where the package keeps it, a
+major version other than the one these calls were written for (4), a model that
+recorded pandas categories, a frame with categorical or nullable columns, an empty frame
+(the package's error), more rows than a 32-bit count. Loading reads the model text
+only; nothing is unpickled.
 
 Thread and fork safety: a booster handle is freed when its object is collected; the
 library is loaded once per process (a second load by another thread returns the same
@@ -39,6 +40,9 @@ _FLOAT32, _FLOAT64 = 0, 1
 _COLUMN_MAJOR, _ROW_MAJOR = 0, 1
 _NORMAL, _RAW_SCORE, _CONTRIB = 0, 1, 3
 _MAX_ROWS = 2**31 - 1
+# The C API these calls were written against (LightGBM 4.x); another major version may
+# change a signature, so its package is used instead until this is checked against it.
+KNOWN_MAJOR = 4
 
 
 class LightGBMCallError(RuntimeError):
@@ -51,13 +55,22 @@ def library() -> ctypes.CDLL | None:
     spec = importlib.util.find_spec("lightgbm")  # finds the package; does not run it
     if spec is None or not spec.submodule_search_locations:
         return None
+    package = Path(next(iter(spec.submodule_search_locations)))
     name = {"win32": "lib_lightgbm.dll", "darwin": "lib_lightgbm.dylib"}.get(sys.platform, "lib_lightgbm.so")
-    path = Path(next(iter(spec.submodule_search_locations))) / "lib" / name
-    if not path.is_file():
+    path = package / "lib" / name
+    if not path.is_file() or _major_version(package) != KNOWN_MAJOR:
         return None
     lib = ctypes.CDLL(str(path))
     lib.LGBM_GetLastError.restype = ctypes.c_char_p
     return lib
+
+
+def _major_version(package: Path) -> int | None:
+    """The installed package's major version, from the VERSION.txt it ships."""
+    try:
+        return int((package / "VERSION.txt").read_text(encoding="utf-8").strip().split(".")[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _call(lib: ctypes.CDLL, result: int) -> None:
