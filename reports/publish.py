@@ -23,12 +23,14 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from ontrack.reports.profiles import profiles_through, write_profiles
 from ontrack.reports.roster_html import render_index, tier_order
 from ontrack.reports.roster_people import rostered_students, staff_of, student_names
 from ontrack.reports.roster_values import (  # noqa: F401
     model_header,
+    plain_text,
     roster_order,
     rule_lines,
     tiers_text,
@@ -200,13 +202,14 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
     todo = _followup(combined, runs, out_dir, config)
     jobs, written = [], []
     with_names = "student_name" in combined.columns
+    in_order = _in_order_of(combined, config)
     for school_id, rows in combined.groupby("school_id", sort=True):
         here = [r for r in runs if r["model"] in set(rows["model"])]
         title = f"{names.get(school_id, school_id)}: support roster"
         items = todo[todo["school_id"] == school_id]
         meta = _meta(rows, title, here, config, district_of, followup=items, profiles="../profiles/")
         stem = file_stem(school_id)
-        jobs.append((_in_order(_drop_empty(rows), meta), meta, folder, stem,
+        jobs.append((in_order(rows, meta), meta, folder, stem,
                      _followup_frame(items, with_names), followup_dir / f"{stem}.csv"))
         written.append(school_id)
     for (staff_id, staff_name), ids in staff.groupby(["staff_id", "staff_name"]):
@@ -215,7 +218,7 @@ def publish_rosters(roster: pd.DataFrame, run: dict, folder: Path, out_dir: Path
             title = f"{staff_name or staff_id}: caseload support roster"
             items = todo[todo["student_id"].isin(set(rows["student_id"]))]
             meta = _meta(rows, title, runs, config, district_of, followup=items, profiles="../../profiles/")
-            jobs.append((_in_order(_drop_empty(rows), meta), meta, folder / "counselors", file_stem(staff_id),
+            jobs.append((in_order(rows, meta), meta, folder / "counselors", file_stem(staff_id),
                          None, None))
     (run_wave or run_jobs)(jobs)  # each job's files land in ``folder``: swapped in by the caller
     write_index(folder, [job[:4] for job in jobs])
@@ -227,14 +230,18 @@ def _combined(roster: pd.DataFrame, run: dict, folder: Path, staff: pd.DataFrame
               names: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
     """Save this model's roster (no names) and return every model's latest rows, ordered,
     with each model's run facts."""
-    joined = staff.groupby("student_id").agg(
-        staff_id=("staff_id", lambda s: "; ".join(sorted(s))),
-        staff_name=("staff_name", lambda s: "; ".join(sorted(n for n in s if n))),
-    )
+    ids: dict[str, list[str]] = {}
+    people: dict[str, list[str]] = {}
+    for student, staff_id, name in zip(staff["student_id"], staff["staff_id"], staff["staff_name"], strict=True):
+        ids.setdefault(student, []).append(staff_id)
+        if name:
+            people.setdefault(student, []).append(name)
     frame = roster.drop(columns=["district_id", "school_year", "rule_score"], errors="ignore").copy()
     frame["school_name"] = frame["school_id"].map(names).fillna("")
-    for column in ("staff_id", "staff_name"):
-        frame[column] = joined[column].reindex(frame["student_id"], fill_value="").to_numpy()
+    # Each student's counselors, IDs and names each sorted and joined by "; " ("" when none).
+    for column, of in (("staff_id", ids), ("staff_name", people)):
+        joined = {student: "; ".join(sorted(values)) for student, values in of.items()}
+        frame[column] = [joined.get(student, "") for student in frame["student_id"]]
     history = folder / "_history"
     history.mkdir(parents=True, exist_ok=True)
     # Atomic writes: in a staging folder (ontrack.paths.staging_folder) these names are
@@ -309,6 +316,27 @@ def publish_reasons(path: Path, reasons: pd.DataFrame, model: str) -> None:
 def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:
     """A file's rows by model, then tier, then risk (or the rule's rank): never by school."""
     return roster_order(rows, tier_order(meta, rows))
+
+
+def _in_order_of(combined: pd.DataFrame, config: Config) -> Callable[[pd.DataFrame, RosterMeta], pd.DataFrame]:
+    """A file's rows of ``combined`` without its empty rule columns, in order
+    (:func:`_in_order`). When every tier is a configured one, every file's tiers come in
+    the same order: ``combined`` is then sorted once and each file's rows are taken from
+    it (a stable sort of a subset keeps the whole's order), not sorted file by file."""
+    tiers = list(config.scoring.tier_names)
+    if "risk_tier" in combined.columns and set(map(plain_text, combined["risk_tier"].tolist())) - set(tiers) - {""}:
+        return lambda rows, meta: _in_order(_drop_empty(rows), meta)
+    ordered = roster_order(combined.assign(_at=combined.index), tiers)
+    at = ordered["_at"].to_numpy()
+    columns = [(i, c) for i, c in enumerate(ordered.columns) if c != "_at"]
+    empty = {c: ordered[c].isna().to_numpy() for _i, c in columns if c.startswith("rule_") and c != "rule_status"}
+
+    def in_order(rows: pd.DataFrame, _meta: RosterMeta) -> pd.DataFrame:
+        take = np.flatnonzero(np.isin(at, rows.index.to_numpy()))
+        keep = [i for i, c in columns if c not in empty or not empty[c][take].all()]  # as _drop_empty
+        return ordered.iloc[take, keep].reset_index(drop=True)
+
+    return in_order
 
 
 def write_index(folder: Path, jobs: list[tuple]) -> Path:

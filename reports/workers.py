@@ -9,6 +9,7 @@ memory is what a run costs.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -73,10 +74,14 @@ _FORKED: list[tuple[Callable[[Any], Any], Any]] = []  # (function, argument) a f
 def forked_map(function: Callable[[Any], Any], arguments: list, *, workers: int,
                chunksize: int = 1) -> list:
     """``function`` over ``arguments`` in forked worker processes, which read them from
-    this process's memory (nothing pickled on the way in, ontrack already imported)."""
+    this process's memory (nothing pickled on the way in, ontrack already imported).
+    Each worker first freezes what it inherited out of the garbage collector's sight
+    (``gc.freeze``): the parent's millions of objects are never garbage of the worker's,
+    yet every full collection there scanned them all (roster files ~25% slower)."""
     _FORKED[:] = [(function, argument) for argument in arguments]
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=gc.freeze) as pool:
             return list(pool.map(_forked_call, range(len(arguments)), chunksize=chunksize))
     finally:
         _FORKED.clear()
@@ -96,12 +101,14 @@ def beside(function: Callable[[], Any], *, fork: bool) -> Iterator[Callable[[], 
     in this one; the body calls the yielded ``wait()`` for its result (its error is
     raised there). Without ``fork`` (or where the system cannot fork) ``wait()`` runs
     it here and then. Leaving the body early (an error) still waits for the forked
-    process to end, so nothing is left writing into folders the caller removes."""
+    process to end, so nothing is left writing into folders the caller removes. The
+    forked process freezes what it inherited out of the garbage collector's sight, as
+    :func:`forked_map`'s workers do."""
     if not (fork and can_fork()):
         yield function
         return
     _BESIDE.append(function)  # read by the forked process, which has its own copy
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze)
     try:
         yield pool.submit(_beside_call, len(_BESIDE) - 1).result
     finally:
