@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import repeat
@@ -222,10 +222,10 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         con.register("_wanted", wanted)
         if warm is not None:  # the group's rows, copied once by warm_criteria
             con.execute(f"ATTACH {literal(str(warm.database))} AS _group (READ_ONLY)")
-        # Warmed: the criteria and attendance months are kept, so daily attendance (most
-        # of a batch's rows) is never copied in.
+        # Warmed: the criteria and attendance months are kept, so only the tables a page
+        # shows are copied in (never daily attendance: most of a batch's rows).
         _copy_tables(con, validated, have, group=None if warm is None else "_group",
-                     skip=() if warm is None else ("attendance",))
+                     skip=() if warm is None else set(SCHEMAS) - set(PROFILE_TABLES))
         # In a total order: validated files keep no row order (docs/validation.md), and a
         # page lists rows that tie on its own sort key (a W and a mark of one course) as read.
         tables = {name: con.execute(_in_total_order(con, name)).df() for name in PROFILE_TABLES}
@@ -275,7 +275,9 @@ def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str
         con = apply(duckdb.connect(str(folder / "group.duckdb")), config, out_dir)
         try:
             con.register("_wanted", pd.DataFrame({"student_id": pd.Series(ids, dtype="string")}))
-            _copy_tables(con, out_dir / "validated", have)
+            # Daily attendance (most of the rows) only feeds the criteria and months
+            # computed here: never written to the file the page writers read.
+            _copy_tables(con, out_dir / "validated", have, temporary=("attendance",))
             frame = _criteria(con, config, have, through)
             months = _attendance_months(con)
         finally:
@@ -335,25 +337,26 @@ def _warmed(out_dir: Path, config: Config, have: frozenset[str], through: date,
 
 
 def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str], *,
-                 group: str | None = None, skip: tuple[str, ...] = ()) -> None:
+                 group: str | None = None, skip: Collection[str] = (), temporary: Collection[str] = ()) -> None:
     """One read per table: the wanted students' rows (from the attached database
     ``group`` when given: a group's copy, every table in it); ``schools`` whole (the rules
     are per district); a table not provided is an empty typed table; ``skip``: tables
-    not copied at all."""
+    not copied at all; ``temporary``: tables made TEMP (never written to ``con``'s file)."""
     for name, schema in SCHEMAS.items():
         if name in skip:
             continue
+        table = f"TEMP TABLE {ident(name)}" if name in temporary else f"TABLE {ident(name)}"
         path = validated / f"{name}.parquet"
         if group is not None or (name in have and path.is_file()):
             source = f"{ident(group)}.{ident(name)}" if group else f"read_parquet({literal(str(path))})"
             where = "TRUE"
             if "student_id" in (c.name for c in schema.columns):
                 where = "student_id IN (SELECT student_id FROM _wanted)"
-            con.execute(f"CREATE TABLE {ident(name)} AS SELECT * FROM {source} WHERE {where}")
+            con.execute(f"CREATE {table} AS SELECT * FROM {source} WHERE {where}")
         else:
             cols = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
                              for c in (*schema.columns, *schema.derived))
-            con.execute(f"CREATE TABLE {ident(name)} AS SELECT {cols} WHERE FALSE")
+            con.execute(f"CREATE {table} AS SELECT {cols} WHERE FALSE")
 
 
 def _checkpoints(con: duckdb.DuckDBPyConnection, config: Config, through: date) -> dict[date, set[int]]:
