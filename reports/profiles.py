@@ -183,12 +183,26 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "discipline": _discipline(records.of("discipline", student)),
         "history": _history(history),
         "risk_chart": risk_chart(history),
-        "waterfall": waterfall_chart(shap) if shap else None,
+        "waterfall": _waterfall(shap, rendered) if shap else None,
         "interventions": _interventions(interventions),
         "interventions_chart": interventions_chart(interventions, records.through),
         "has_interventions_table": "interventions" in records.provided,
         "no_records": NO_RECORDS,
     }
+
+
+def _waterfall(shap: dict, rendered: dict[tuple, Any]) -> dict:
+    """:func:`waterfall_chart`, each row with its grid line and feature name as markup
+    (``label_html``): they depend only on the row's place and name, so each is rendered
+    once a batch and kept in ``rendered``."""
+    chart = waterfall_chart(shap)
+    for row in chart["rows"]:
+        key = ("waterfall_label", chart["left"], chart["right"], row["label_y"], row["label"])
+        done = rendered.get(key)
+        if done is None:
+            done = rendered[key] = Markup(str(_row_macros().waterfall_label(chart, row)))
+        row["label_html"] = done
+    return chart
 
 
 def _checkpoint_rows(criteria: list[dict]) -> list[dict]:

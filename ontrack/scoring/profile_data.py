@@ -179,7 +179,7 @@ def contribution_rows(contributions: pd.DataFrame | None, base_value: float | No
     if base is None and base_value is None:
         raise ValueError("contributions must come with a base value (a base_value column or "
                          "argument). Got neither instead.")
-    values = frame.to_numpy(dtype=float)
+    values = frame.to_numpy(dtype=float).tolist()  # Python floats: a page reads each several times
     names = [str(c) for c in frame.columns]
     return {student: {"base": float(base[i]) if base is not None else float(base_value),
                       "features": dict(zip(names, values[i], strict=True))}
