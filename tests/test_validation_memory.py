@@ -99,3 +99,64 @@ def test_small_tables_are_checked_in_memory_with_the_same_outputs_as_on_file(
     assert sorted(memory) == sorted(file)
     for name in memory:
         assert_frame_equal(memory[name], file[name])
+
+
+
+@pytest.fixture(scope="module")
+def repeated_keys_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synth district whose attendance also holds an exact copy of a row, a second
+    version of a row's key (another status) and a student's day at a second school
+    (another key: not a duplicate, though the student has that day twice)."""
+    import duckdb
+
+    from ontrack.cli import main
+
+    data = tmp_path_factory.mktemp("repeats") / "d"
+    assert main(["synth", str(data), "--students", "300", "--quiet"]) == 0
+    path, staged = data / "attendance.parquet", data / "attendance.staged.parquet"
+    con = duckdb.connect()
+    con.execute(  # one row of each of three students
+        "CREATE TABLE picked AS SELECT *, row_number() OVER (ORDER BY student_id) AS n "
+        f"FROM (FROM '{path}' QUALIFY row_number() OVER (PARTITION BY student_id "
+        "ORDER BY date) = 1); "
+        f"COPY (SELECT * FROM '{path}' "
+        "UNION ALL SELECT * EXCLUDE (n) FROM picked WHERE n = 1 "
+        "UNION ALL SELECT * EXCLUDE (n) REPLACE (CASE WHEN status = 'tardy' THEN 'present' "
+        "ELSE 'tardy' END AS status) FROM picked WHERE n = 2 "
+        "UNION ALL SELECT * EXCLUDE (n) REPLACE ('x' || school_id AS school_id) FROM picked "
+        f"WHERE n = 3) TO '{staged}' (FORMAT parquet)")
+    con.close()
+    staged.replace(path)
+    return data
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_large_tables_read_from_their_file_give_the_same_outputs(
+        repeated_keys_district: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        inline: bool) -> None:
+    """A table too large for memory is typed by each pass from its file (no typed
+    copy), its keys tested cheaply first (students with a day twice; a hash of other
+    keys): the same report, quarantine files and validated rows as in memory with every
+    key hashed, whether the repeated students are written into the SQL or read from a
+    table."""
+    from pandas.testing import assert_frame_equal
+
+    from ontrack.validation import partition, row_checks
+
+    config = load_config()
+    monkeypatch.setattr(row_checks, "DAY_BITMAPS", False)  # every key hashed, in memory
+    validate_directory(repeated_keys_district, tmp_path / "memory", config)
+    monkeypatch.setattr(row_checks, "DAY_BITMAPS", True)
+    monkeypatch.setattr(partition, "small_enough_for_memory", lambda *_args: False)
+    if not inline:
+        monkeypatch.setattr(row_checks, "INLINE_REPEATS", 0)
+    validate_directory(repeated_keys_district, tmp_path / "file", config)
+    memory, file = _outputs(tmp_path / "memory"), _outputs(tmp_path / "file")
+    assert memory == file
+    errors = memory["counts"]["attendance"][3]
+    assert errors.get("duplicate_row", 0) >= 1 and errors.get("duplicate_key", 0) >= 2
+    assert memory["counts"]["students"][3].get("duplicate_key", 0) >= 1  # a hashed key
+    rows_m, rows_f = _validated_rows(tmp_path / "memory"), _validated_rows(tmp_path / "file")
+    assert sorted(rows_m) == sorted(rows_f)
+    for name in rows_m:
+        assert_frame_equal(rows_m[name], rows_f[name])

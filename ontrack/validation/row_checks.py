@@ -32,7 +32,7 @@ import duckdb
 from ontrack.config import Config
 from ontrack.resources import duckdb_limit_bytes
 from ontrack.tables import TableSchema
-from ontrack.validation.checks import column_reasons, ident, parse_expr, typed
+from ontrack.validation.checks import column_reasons, ident, literal, parse_expr, typed
 from ontrack.validation.reading import ROW_ID
 from ontrack.validation.table_rules import rules_for_table
 
@@ -179,6 +179,14 @@ def find_row_problems(con: duckdb.DuckDBPyConnection, schema: TableSchema,
     con.execute("DROP TABLE IF EXISTS repeated")
 
 
+# At most this many repeated keys (or students) are written into the comparison's SQL
+# as constants: DuckDB then filters the rows as it reads them, before typing them all.
+INLINE_REPEATS = 4096
+# Whether a key with a student and a date is tested with bitmaps of days (else, as any
+# other key, with a hash aggregate: the tests compare the two).
+DAY_BITMAPS = True
+
+
 def _may_repeat(con: duckdb.DuckDBPyConnection, schema: TableSchema, keys: str) -> str:
     """A condition on a typed row that holds for every row whose key is repeated in
     relation ``keys`` (and for few others); "" when no key is repeated.
@@ -189,20 +197,23 @@ def _may_repeat(con: duckdb.DuckDBPyConnection, schema: TableSchema, keys: str) 
     the key."""
     key = schema.key or schema.column_names
     dates = [k for k in key if schema.column(k).type == "date"]
-    if "student_id" in key and dates:
+    if DAY_BITMAPS and "student_id" in key and dates:
         student, day = typed("student_id"), typed(dates[0])
-        found = con.execute(
-            f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT DISTINCT {student} AS sid FROM ("
-            f"SELECT {student}, count(*) AS n, "
+        column, query = student, (
+            f"SELECT DISTINCT {student} FROM (SELECT {student}, count(*) AS n, "
             f"bit_count(bitstring_agg(dayofyear({day}), 1, 366)) AS days FROM {keys} "
-            f"WHERE {day} IS NOT NULL GROUP BY {student}, year({day})) WHERE n > days"
-        ).fetchall()[0][0]
-        return f"{student} IN (SELECT sid FROM repeated)" if found else ""
-    key_typed = _dup_names(schema)["key_typed"]
-    found = con.execute(
-        f"CREATE OR REPLACE TEMP TABLE repeated AS SELECT hash({key_typed}) AS kh "
-        f"FROM {keys} GROUP BY 1 HAVING count(*) > 1").fetchall()[0][0]
-    return f"hash({key_typed}) IN (SELECT kh FROM repeated)" if found else ""
+            f"WHERE {day} IS NOT NULL GROUP BY {student}, year({day})) WHERE n > days")
+    else:
+        column = f"hash({_dup_names(schema)['key_typed']})"
+        query = f"SELECT {column} FROM {keys} GROUP BY 1 HAVING count(*) > 1"
+    found = con.execute(f"CREATE OR REPLACE TEMP TABLE repeated AS {query}").fetchall()[0][0]
+    if not found:
+        return ""
+    if found > INLINE_REPEATS:
+        return f"{column} IN (SELECT * FROM repeated)"
+    values = [r[0] for r in con.execute("SELECT * FROM repeated").fetchall()]
+    shown = (literal(v) if isinstance(v, str) else str(int(v)) for v in values)
+    return f"{column} IN ({', '.join(shown)})"
 
 
 def _dup_names(schema: TableSchema) -> dict[str, str]:
