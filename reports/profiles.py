@@ -154,6 +154,7 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
     interventions = records.of("interventions", student)
     rendered = {} if rendered is None else rendered
     mark_rows, marks_html, credits = _marks_html(marks, rendered)
+    history_rows = _history(history)
     checkpoints, attendance = _checkpoint_rows(records.of("criteria", student)), _attendance(records, student, rendered)
     for point in checkpoints:
         point["cells_html"] = _rows_html("criterion_cell", point["cells"], rendered)
@@ -179,10 +180,12 @@ def student_context(row: dict, records: SchoolRecords, run: dict, config: Config
         "marks": mark_rows,
         "marks_html": marks_html,
         "credits": credits,
+        "credits_html": _rows_html("credit_row", credits, rendered),
         "tests": _tests(records.of("assessments", student)),
         "discipline": _discipline(records.of("discipline", student)),
-        "history": _history(history),
-        "risk_chart": risk_chart(history),
+        "history": history_rows,
+        "history_html": _rows_html("history_row", history_rows, rendered),
+        "risk_chart": _with_ticks(risk_chart(history), rendered),
         "waterfall": _waterfall(shap, rendered) if shap else None,
         "interventions": _interventions(interventions),
         "interventions_chart": interventions_chart(interventions, records.through),
@@ -281,8 +284,21 @@ def _attendance(records: SchoolRecords, student: str, rendered: dict[tuple, Any]
     totals = [{"school_year": int(s["school_year"]), "school_id": str(s["school_id"]),
                "days": formatted(s["days_enrolled"], "{:g}"), "absent": formatted(s["days_absent"], "{:g}"),
                "period_end": cell_text(s["period_end_date"])} for s in summary]
-    return {"chart": chart, "totals": totals, "months_html": Markup("".join(rows)),
-            "bars_html": Markup("".join(bars))}
+    return {"chart": _with_ticks(chart, rendered), "totals": totals, "totals_html": _rows_html("total_row", totals, rendered),
+            "months_html": Markup("".join(rows)), "bars_html": Markup("".join(bars))}
+
+
+def _with_ticks(chart: dict | None, rendered: dict[tuple, Any]) -> dict | None:
+    """``chart`` with its grid lines and their labels as markup (``ticks_html``),
+    rendered once a batch per distinct set (kept in ``rendered``)."""
+    if chart is None:
+        return None
+    key = ("chart_ticks", chart["left"], chart["right"], *[(t["y"], t["label"]) for t in chart["ticks"]])
+    done = rendered.get(key)
+    if done is None:
+        done = rendered[key] = Markup(str(_row_macros().chart_ticks(chart)))
+    chart["ticks_html"] = done
+    return chart
 
 
 def _month_row(m: dict) -> dict:

@@ -395,9 +395,12 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
             dates_of[(district, year)] = checkpoint_dates(config.rules_for(district), year)
         return day.date() in dates_of[(district, year)]
 
-    keep = [own(day, d, int(y))
-            for day, d, y in zip(frame["as_of_date"], frame["district_id"], frame["school_year"], strict=True)]
-    return frame[keep].reset_index(drop=True)
+    # Decided once per distinct (checkpoint, district, year), not per row.
+    keys = frame[["as_of_date", "district_id", "school_year"]]
+    numbers = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(numbers, return_index=True)
+    decided = np.array([own(day, d, int(y)) for day, d, y in keys.iloc[first].itertuples(index=False)], dtype=bool)
+    return frame[decided[numbers]].reset_index(drop=True)
 
 
 def _attendance_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
