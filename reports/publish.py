@@ -98,17 +98,15 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
         rosters = staged[result.folder]
         (rosters / "_history" / f"{model}.parquet").unlink(missing_ok=True)  # an older ontrack's state file
 
-        def roster_set() -> list[str]:
-            written = publish_rosters(result.roster, run, rosters, out_dir, config,
-                                      followup_dir=staged[out_dir / "followup"], run_wave=run_wave or wave)
+        def roster_set() -> None:
+            publish_rosters(result.roster, run, rosters, out_dir, config,
+                            followup_dir=staged[out_dir / "followup"], run_wave=run_wave or wave)
             publish_reasons(rosters / "reasons.csv", result.reasons, model)
-            return written
 
-        # Profiles and the staged roster set are both written before the swap (the rosters
-        # link to the profiles): beside each other in two processes when they fit the memory
-        # limit together (one profile group), one after the other otherwise.
-        together = run_wave is None and len(result.roster) >= ROSTERS_BESIDE_FROM and \
-            len(profile_groups(result.roster, config)) == 1
+        # Profiles and the staged roster set (which links to them) are both written before the
+        # swap: in two processes when they fit the memory limit together (one profile group).
+        together = run_wave is None and ROSTERS_BESIDE_FROM <= len(result.roster) and (
+            len(result.roster) <= _group_size(config) or result.roster["school_id"].nunique() < 2)
         wave = in_process if together else None  # the forked process writes its files itself
         with beside(roster_set, fork=together) as roster_files:
             _profiles_in_parallel(out_dir, config, result)
@@ -155,7 +153,7 @@ def profile_groups(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
     """The roster's rows in groups of whole schools (in school order) of at most as many
     students as 1 / :data:`PROFILE_SHARE` of DuckDB's share of ``resources.memory_limit``
     holds at :data:`PROFILE_BYTES_PER_STUDENT` each; a larger school is a group of its own."""
-    most = max(1, duckdb_limit_bytes(config) // PROFILE_SHARE // PROFILE_BYTES_PER_STUDENT)
+    most = _group_size(config)
     groups: list[list[pd.DataFrame]] = [[]]
     size = 0
     for _school, rows in roster.groupby(roster["school_id"].astype(str), sort=True):
@@ -165,6 +163,11 @@ def profile_groups(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
         groups[-1].append(rows)
         size += len(rows)
     return [pd.concat(parts) for parts in groups if parts]
+
+
+def _group_size(config: Config) -> int:
+    """The most students of a profile group (:func:`profile_groups`): one group when the roster holds no more."""
+    return max(1, duckdb_limit_bytes(config) // PROFILE_SHARE // PROFILE_BYTES_PER_STUDENT)
 
 
 def _halves(roster: pd.DataFrame) -> list[set[str]]:
@@ -319,10 +322,9 @@ def _in_order(rows: pd.DataFrame, meta: RosterMeta) -> pd.DataFrame:
 
 
 def _in_order_of(combined: pd.DataFrame, config: Config) -> Callable[[pd.DataFrame, RosterMeta], pd.DataFrame]:
-    """A file's rows of ``combined`` without its empty rule columns, in order
-    (:func:`_in_order`). When every tier is a configured one, every file's tiers come in
-    the same order: ``combined`` is then sorted once and each file's rows are taken from
-    it (a stable sort of a subset keeps the whole's order), not sorted file by file."""
+    """A file's rows of ``combined`` as ``_in_order(_drop_empty(rows))``; with configured tiers
+    only (then one tier order for all), taken from ``combined`` sorted once (a stable sort of
+    a subset keeps the whole's order) instead of sorting file by file."""
     tiers = list(config.scoring.tier_names)
     if "risk_tier" in combined.columns and set(map(plain_text, combined["risk_tier"].tolist())) - set(tiers) - {""}:
         return lambda rows, meta: _in_order(_drop_empty(rows), meta)

@@ -77,7 +77,8 @@ def forked_map(function: Callable[[Any], Any], arguments: list, *, workers: int,
     this process's memory (nothing pickled on the way in, ontrack already imported).
     Each worker first freezes what it inherited out of the garbage collector's sight
     (``gc.freeze``): the parent's millions of objects are never garbage of the worker's,
-    yet every full collection there scanned them all (roster files ~25% slower)."""
+    yet every full collection there scanned them all (the XLSX and HTML rosters of the
+    6,917-student bench: 2.27 -> 1.78 s and 0.84 -> 0.67 s CPU once frozen)."""
     _FORKED[:] = [(function, argument) for argument in arguments]
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),

@@ -10,9 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ontrack.reports import publish
-from shared_outputs import clone_output
-
 from ontrack.reports.workers import can_fork
+from shared_outputs import clone_output
 
 
 def _files(out: Path) -> dict[str, object]:
