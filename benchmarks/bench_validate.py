@@ -5,9 +5,11 @@
     python benchmarks/bench_validate.py --data DIR              # an existing district
     python benchmarks/bench_validate.py --data DIR --src OLD --label "before (abc123)"
         # the same, with the ontrack package found in OLD (e.g. `git archive` of a commit)
+    python benchmarks/bench_validate.py --data DIR --config mem4gb.yaml
+        # both under that config's resources (memory limit, threads)
 
 Both run as child processes, start-up included, best of ``--repeat``, with the same
-DuckDB memory limit and threads. The twin reads every table once per query, types each
+DuckDB memory limit and threads (``--config``'s resources; default: the defaults'). The twin reads every table once per query, types each
 column with TRY_CAST, and counts per table: wrong types, missing required values, values
 outside the allowed list or range, repeated keys (GROUP BY), unknown students and
 schools (anti-joins against the accepted parents) and attendance outside every
@@ -96,20 +98,16 @@ def _twin_references(table: str, cols: list[str]) -> str:
     return " UNION ".join(refs)
 
 
-def twin(data: Path, out: Path) -> None:
-    """Every table of ``data`` through :func:`twin_table`, in the contract's order."""
-    import duckdb
-
+def twin(data: Path, out: Path, config_path: Path | None = None) -> None:
+    """Every table of ``data`` through :func:`twin_table`, in the contract's order, on
+    a connection with the resources ontrack gives its own (``config_path``'s)."""
+    from ontrack import resources
     from ontrack.config import load_config
     from ontrack.tables import SCHEMAS, TABLE_ORDER
 
-    config = load_config()
+    config = load_config(config_path)
     out.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{config.engine.memory_limit}'")
-    con.execute(f"SET temp_directory = '{out / '.tmp'}'")
-    if config.engine.threads:
-        con.execute(f"SET threads = {int(config.engine.threads)}")
+    con = resources.connect(config, out)  # DuckDB's share of the memory limit, threads
     con.execute("SET preserve_insertion_order = false")
     summary = {}
     for table in TABLE_ORDER:
@@ -146,10 +144,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--src", type=Path, help="folder holding the ontrack package to time")
     parser.add_argument("--label", default="ontrack validate")
+    parser.add_argument("--config", type=Path, help="a district YAML whose resources both run under")
     parser.add_argument("--twin", nargs=2, type=Path, metavar=("DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.twin:
-        return twin(*args.twin)
+        return twin(*args.twin, args.config)
+    configured = ["--config", str(args.config.resolve())] if args.config else []
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ontrack-bench-"))
     data = args.data or workdir / "data"
     what = f"students={args.students} years={args.years} seed=0" if args.data is None else f"data={data.name}"
@@ -161,12 +161,12 @@ def main() -> None:
     env = {"PYTHONPATH": str(args.src.resolve())} if args.src else None
     out = workdir / "out"
     secs, peak = best([sys.executable, "-m", "ontrack", "validate", str(data), "--out", str(out),
-                       "--quiet"], out, args.repeat, env)
+                       "--quiet", *configured], out, args.repeat, env)
     print(f"{args.label}: {secs:.1f} s  peak {peak:.0f} MB")
     record(args.label, f"{what} parquet, best of {args.repeat}", secs, peak)
     twin_out = workdir / "twin"
-    tsecs, tpeak = best([sys.executable, __file__, "--twin", str(data), str(twin_out)], twin_out,
-                        args.repeat)
+    tsecs, tpeak = best([sys.executable, __file__, "--twin", str(data), str(twin_out), *configured],
+                        twin_out, args.repeat)
     print(f"hand-written DuckDB twin: {tsecs:.1f} s  peak {tpeak:.0f} MB  (ratio {secs / tsecs:.2f})")
     record("hand-written DuckDB validation twin (types, missing, allowed, ranges, keys, "
            "references; accepted rows to Parquet)", f"{what} parquet, best of {args.repeat}",
