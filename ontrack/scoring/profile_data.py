@@ -23,7 +23,6 @@ import tempfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import repeat
 from pathlib import Path
 
 import duckdb
@@ -36,6 +35,8 @@ from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indi
 from ontrack.resources import apply, temp_directory
 from ontrack.scoring.history import history_path
 from ontrack.scoring.indicator_points import data_identity, points_in_one_pass
+from ontrack.scoring.profile_rows import grouped, shared_rows
+from ontrack.scoring.profile_rows import grouped as _grouped  # noqa: F401  (the tests' name)
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
 from ontrack.validation.run import connect
@@ -64,7 +65,7 @@ SHOWN_COLUMNS: dict[str, tuple[str, ...]] = {
                  "suspensions", "suspension_ok", "credits_earned", "credits_ok", "core_semester_fs", "fs_ok"),
     "history": ("as_of_date", "model", "model_version", "ranked_by", "risk", "risk_tier", "rule_status"),
 }
-# The tables whose equal rows are one shared dict (:func:`_shared_rows`).
+# The tables whose equal rows are one shared dict (:func:`ontrack.scoring.profile_rows.shared_rows`).
 SHARED_ROWS = frozenset({"course_marks"})
 _ATTENDED = " OR ".join(f"status = {literal(s)}" for s in ATTENDED_STATUSES)
 
@@ -83,72 +84,6 @@ class SchoolRecords:
         """The rows of ``name`` (a table, or ``criteria``: the indicators at each
         checkpoint, ``attendance_months``, ``history``) for one student."""
         return self.rows[name].get(student_id, [])
-
-
-def _grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
-    """Each row as a dict of plain Python values (missing ones None), grouped per student
-    (students in order of first appearance, each one's rows in the frame's order).
-
-    The rows are first put in student order by a stable sort of the students' codes (C
-    level), then built a column at a time (:func:`_plain_column`) and the dicts made in
-    one C-level pass; each student's rows are then one slice. A row-wise
-    ``to_dict("records")`` boxed every cell on its own, and a Python step per row (to
-    file it under its student) was still most of gathering a batch."""
-    out: dict[str, list[dict]] = {}
-    if frame.empty:
-        return out
-    codes, students = pd.factorize(frame["student_id"].astype(str), use_na_sentinel=False)
-    order = np.argsort(codes, kind="stable")
-    frame = frame.take(order)
-    names = [str(c) for c in frame.columns]
-    columns = [_plain_column(frame.iloc[:, i]) for i in range(len(names))]
-    rows = list(map(dict, map(zip, repeat(names), zip(*columns, strict=True))))
-    ends = np.cumsum(np.bincount(codes, minlength=len(students))).tolist()
-    for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True):
-        out[student] = rows[start:end]
-    return out
-
-
-def _shared_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
-    """As :func:`_grouped`, but rows equal in every column but ``student_id`` are one dict
-    (without ``student_id``) in every list that holds them: a batch's course marks repeat
-    a few thousand distinct records on 500,000 rows, and a page's markup for a record is
-    then worked out once (see reports/profiles.py). The dicts are shared: read only."""
-    out: dict[str, list[dict]] = {}
-    if frame.empty:
-        return out
-    codes, students = pd.factorize(frame["student_id"].astype(str), use_na_sentinel=False)
-    rest = frame.drop(columns="student_id")
-    # Records numbered in order of first appearance; missing values (any kind) equal.
-    numbers = rest.groupby(list(rest.columns), dropna=False, sort=False).ngroup().to_numpy()
-    _, first = np.unique(numbers, return_index=True)
-    distinct = _grouped(rest.iloc[first].assign(student_id="")).get("", [])
-    for record in distinct:
-        del record["student_id"]
-    order = np.argsort(codes, kind="stable")
-    rows = list(map(distinct.__getitem__, numbers[order].tolist()))
-    ends = np.cumsum(np.bincount(codes, minlength=len(students))).tolist()
-    for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True):
-        out[student] = rows[start:end]
-    return out
-
-
-def _plain_column(column: pd.Series) -> list:
-    """A column's values as Python objects (missing ones None). Dates are boxed once per
-    distinct value (a batch's course marks repeat a few term ends on 200,000 rows, and
-    boxing each cell as a Timestamp cost more than the rest of the column)."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        codes, distinct = pd.factorize(column, use_na_sentinel=True)
-        boxed = [*distinct.astype(object).tolist(), None]  # code -1 (missing) reads the None
-        return [boxed[c] for c in codes.tolist()]
-    values = column.astype(object).tolist()
-    for j in np.flatnonzero(column.isna().to_numpy()).tolist():
-        values[j] = None
-    # An object column may hold numpy scalars in any row; a typed column's tolist
-    # already gave Python values.
-    if column.dtype == object:
-        values = [v.item() if isinstance(v, np.generic) else v for v in values]
-    return values
 
 
 def data_end(out_dir: Path | str, config: Config) -> date | None:
@@ -235,7 +170,7 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
         tables["history"] = _shown(_history(con, history_path(out_dir)), "history")
     finally:
         con.close()
-    return SchoolRecords({name: (_shared_rows if name in SHARED_ROWS else _grouped)(frame)
+    return SchoolRecords({name: (shared_rows if name in SHARED_ROWS else grouped)(frame)
                           for name, frame in tables.items()}, have, through)
 
 
