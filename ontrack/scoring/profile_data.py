@@ -155,15 +155,14 @@ def gather_records(out_dir: Path | str, config: Config, student_ids: Sequence[st
     try:
         wanted = pd.DataFrame({"student_id": pd.Series(list(student_ids), dtype="string")})
         con.register("_wanted", wanted)
-        if warm is not None:  # the group's rows, copied once by warm_criteria
+        if warm is not None:  # the group's rows, copied once by warm_criteria: read in place
             con.execute(f"ATTACH {literal(str(warm.database))} AS _group (READ_ONLY)")
-        # Warmed: the criteria and attendance months are kept, so only the tables a page
-        # shows are copied in (never daily attendance: most of a batch's rows).
-        _copy_tables(con, validated, have, group=None if warm is None else "_group",
-                     skip=() if warm is None else set(SCHEMAS) - set(PROFILE_TABLES))
+        else:  # the criteria are computed here: every table's rows of these students
+            _copy_tables(con, validated, have)
         # In a total order: validated files keep no row order (docs/validation.md), and a
         # page lists rows that tie on its own sort key (a W and a mark of one course) as read.
-        tables = {name: con.execute(_in_total_order(con, name)).df() for name in PROFILE_TABLES}
+        tables = {name: con.execute(_in_total_order(con, name, group=None if warm is None else "_group")).df()
+                  for name in PROFILE_TABLES}
         tables["criteria"] = _shown(_criteria(con, config, have, through) if warm is None else warm.criteria,
                                     "criteria")
         tables["attendance_months"] = _attendance_months(con) if warm is None else warm.months
@@ -180,16 +179,19 @@ def _shown(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame[["student_id", *(c for c in SHOWN_COLUMNS[name] if c in frame.columns)]]
 
 
-def _in_total_order(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    """The query of table ``name``'s rows in the order of all its columns (ORDER BY ALL),
-    only the columns a page shows when :data:`SHOWN_COLUMNS` names them (course marks:
-    most of a batch's rows; building their other columns cost a fifth of gathering)."""
+def _in_total_order(con: duckdb.DuckDBPyConnection, name: str, *, group: str | None = None) -> str:
+    """The query of table ``name``'s rows in the order of all its columns (as ORDER BY
+    ALL), only the columns a page shows (:data:`SHOWN_COLUMNS`; building the others'
+    values for every row cost a fifth of gathering). ``group``: read the wanted students'
+    rows of the attached database of that name (a warm group's copy) instead of ``con``'s
+    own table (copying them first was a second pass over them)."""
+    source, where = ident(name), ""
+    if group is not None:
+        source, where = f"{ident(group)}.{ident(name)}", " WHERE student_id IN (SELECT student_id FROM _wanted)"
     shown = SHOWN_COLUMNS.get(name)
-    if shown is None:
-        return f"SELECT * FROM {ident(name)} ORDER BY ALL"
-    every = [row[0] for row in con.execute(f"SELECT * FROM {ident(name)} LIMIT 0").description]
-    return (f"SELECT {', '.join(map(ident, ('student_id', *shown)))} FROM {ident(name)} "
-            f"ORDER BY {', '.join(map(ident, every))}")
+    every = [row[0] for row in con.execute(f"SELECT * FROM {source} LIMIT 0").description]
+    columns = ", ".join(map(ident, ("student_id", *shown))) if shown else "*"
+    return f"SELECT {columns} FROM {source}{where} ORDER BY {', '.join(map(ident, every))}"
 
 
 def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str], *, through: date) -> None:
@@ -210,9 +212,9 @@ def warm_criteria(out_dir: Path | str, config: Config, student_ids: Sequence[str
         con = apply(duckdb.connect(str(folder / "group.duckdb")), config, out_dir)
         try:
             con.register("_wanted", pd.DataFrame({"student_id": pd.Series(ids, dtype="string")}))
-            # Daily attendance (most of the rows) only feeds the criteria and months
-            # computed here: never written to the file the page writers read.
-            _copy_tables(con, out_dir / "validated", have, temporary=("attendance",))
+            # The tables no page shows (daily attendance: most of the rows) only feed the
+            # criteria and months computed here: never written to the file the page writers read.
+            _copy_tables(con, out_dir / "validated", have, temporary=set(SCHEMAS) - set(PROFILE_TABLES))
             frame = _criteria(con, config, have, through)
             months = _attendance_months(con)
         finally:
