@@ -150,3 +150,54 @@ def test_rows_that_read_apart_are_never_taken_for_each_other() -> None:
         "{{ m['attempted'] }}</td><td class=\"num\">{{ m['earned'] }}</td></tr>{% endfor %}")
     assert html == loop.render(marks=rows)
     assert len(rendered) == 3 and "<td>1.0</td>" in html and "<td>True</td>" in html
+
+
+def test_shared_rows_equal_the_grouped_rows_and_share_one_dict_per_record() -> None:
+    from ontrack.scoring.profile_rows import grouped, shared_rows
+
+    frame = _awkward_frame().drop(columns=["mixed"])
+    frame = pd.concat([frame, frame.iloc[[0, 2, 4]].assign(student_id=["a", "c", "b"])], ignore_index=True)
+    shared, plain = shared_rows(frame), grouped(frame)
+    assert list(shared) == list(plain)
+    for student, rows in plain.items():
+        assert shared[student] == [{k: v for k, v in r.items() if k != "student_id"} for r in rows]
+    # Equal records (rows 0 and 5: "b" and "a") are one object; different ones are not.
+    assert shared["a"][-1] is shared["b"][0] and shared["b"][0] is not shared["b"][1]
+    assert shared_rows(frame.iloc[:0]) == {}
+
+
+def test_attendance_section_renders_what_the_plain_chart_and_loops_render() -> None:
+    from ontrack.reports.profile_markup import attendance_section, with_ticks
+    from ontrack.reports.templating import environment
+
+    months = [{"school_year": 2025, "year": 2024, "month": m, "days": 18 + m % 3, "absent": m % 4} for m in (9, 10, 11, 12)]
+    months += [{"school_year": 2026, "year": 2025, "month": 9, "days": 0, "absent": 0}]
+    plain = attendance_chart(months)
+    bars = environment().from_string(
+        "{% for b in c['bars'] %}<rect x=\"{{ b['x'] }}\" y=\"{{ b['y'] }}\" width=\"{{ b['w'] }}\" height=\"{{ b['h'] }}\" "
+        "fill=\"#c0392b\"><title>{{ b['title'] }}</title></rect>{% endfor %}").render(c=plain)
+    rendered: dict = {}
+    for _page in range(2):  # the second page reads every piece from the cache
+        section = attendance_section(months, [], rendered)
+        assert str(section["bars_html"]) == bars and section["chart"]["years"] == plain["years"]
+        assert section["chart"]["ticks"] == plain["ticks"] and "Sep 2025</td><td>2026</td>" in section["months_html"]
+    assert with_ticks(None, rendered) is None and len(rendered) == 2 * len(months) + 1
+
+
+def test_marks_keep_the_table_order_ties_and_credit_sums_of_the_plain_rows() -> None:
+    from ontrack.reports.profile_markup import mark_rows, marks_html
+
+    def mark(course: str, mark: str, final: bool, earned: float | None) -> dict:
+        return {"school_year": 2025, "term": "S1", "course_id": course, "course_name": f"<{course}>", "subject": "math",
+                "mark": mark, "is_final": final, "credits_attempted": 0.1, "credits_earned": earned}
+
+    marks = [mark("M2", "W", False, None), mark("M1", "B", True, 0.1), mark("M1", "A", True, 0.2),
+             mark("M2", "C", True, None)]
+    rendered: dict = {}
+    rows, html, credits = marks_html(marks, rendered)
+    assert rows == mark_rows(marks) and [r["mark"] for r in rows] == ["B", "A", "W", "C"]
+    assert html.count("<tr>") == 4 and "&lt;M1&gt;" in html and "<M1>" not in html
+    assert credits == [{"school_year": 2025, "term": "S1", "attempted": f"{0.1 + 0.1 + 0.1:g}",
+                        "earned": f"{0.1 + 0.2:g}"}]
+    again = marks_html(list(reversed(marks)), rendered)
+    assert [r["mark"] for r in again[0]] == ["A", "B", "C", "W"] and len(rendered[("mark_entries",)]) == 4
