@@ -10,6 +10,7 @@ memory is what a run costs.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -93,7 +94,10 @@ def _forked_call(index: int) -> Any:
     return function(argument)
 
 
-_BESIDE: list[Callable[[], Any]] = []  # the function a process forked by ``beside`` runs, by index
+# The function a process forked by ``beside`` runs, by key: the forked process reads its own
+# copy; a key per call keeps calls from two threads apart.
+_BESIDE: dict[int, Callable[[], Any]] = {}
+_BESIDE_KEYS = itertools.count()
 
 
 @contextmanager
@@ -108,14 +112,15 @@ def beside(function: Callable[[], Any], *, fork: bool) -> Iterator[Callable[[], 
     if not (fork and can_fork()):
         yield function
         return
-    _BESIDE.append(function)  # read by the forked process, which has its own copy
+    key = next(_BESIDE_KEYS)
+    _BESIDE[key] = function
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze)
     try:
-        yield pool.submit(_beside_call, len(_BESIDE) - 1).result
+        yield pool.submit(_beside_call, key).result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        _BESIDE.pop()
+        del _BESIDE[key]
 
 
-def _beside_call(index: int) -> Any:
-    return _BESIDE[index]()
+def _beside_call(key: int) -> Any:
+    return _BESIDE[key]()
