@@ -7,8 +7,9 @@ marks and credits, tests, discipline, risk over time, the current reasons (a SHA
 waterfall when the run hands over its contributions) and interventions. Records come
 from :func:`ontrack.scoring.profile_data.gather_records`, one school at a time; every
 page is rendered by one autoescaping Jinja2 template on the shared page shell
-(:mod:`reports.templating`), so IDs, names and course
-names reach the page only as escaped text.
+(:mod:`reports.templating`), so IDs, names and course names reach the page only as
+escaped text; the pieces many pages of a batch share (mark rows, months, bars, credit
+rows, grid lines) are rendered once a batch by :mod:`reports.profile_markup`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ attended) are copied into a small in-memory DuckDB database, and everything else
 rule's criteria at each checkpoint, attendance by month) is computed there, so a page
 costs no query of its own. Scoring writes pages a group of schools at a time:
 :func:`warm_criteria` copies the group's rows out of the validated tables once (a DuckDB
-file) and computes their criteria once; the batches then read that copy. Nothing here
+file holding the tables a page shows) and computes their criteria and attendance months
+once; the batches then read their students' rows of that file in place. Nothing here
 holds the district's rows or indicators, so memory grows with a group, not the district.
 
 The criteria over time come from the indicators' own as-of computation
