@@ -71,9 +71,9 @@ def _validated_rows(out: Path) -> dict:
 
 def test_small_tables_are_checked_in_memory_with_the_same_outputs_as_on_file(
         tiny_district: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A table well within DuckDB's share is typed and checked in memory (the work
-    file's writes and checkpoints were most of a small district's validation); the
-    outputs are those of the work file, which large tables still use."""
+    """A table well within DuckDB's share is typed once into memory and checked there;
+    the outputs are those of a large table's way, typed again by each pass from its
+    file."""
     from pandas.testing import assert_frame_equal
 
     from ontrack.validation import partition, row_checks
