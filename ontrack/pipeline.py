@@ -216,21 +216,22 @@ def _scoring(ctx: Context, model: str, run_wave: RunWave | None, as_of: Any = No
     from ontrack.reports.publish import score_and_publish
 
     # Rosters of a school hold every model: one scoring run at a time per OUT, the next waits.
-    # Scored here; each school's and counselor's files are a part (publish_school) written
-    # into the run's staging folder, swapped in here once every part is done.
+    # Scored here; the profile pages of a group of schools are a part, then each school's
+    # and counselor's files (publish_school) written into the run's staging folder, swapped
+    # in here once every part is done.
     with exclusive(ctx.out / "rosters" / ".score.lock", what="`ontrack score`", wait=True,
                    waiting=ctx.progress):
         return _quiet(lambda: score_and_publish(ctx.out, ctx.config, model=model, as_of=as_of,
                                                 progress=ctx.progress, run_wave=run_wave))
 
 
-def _school_files(_ctx: Context, _model: str, job: tuple) -> list:
-    from ontrack.reports.workers import publish_school
+def _score_part(ctx: Context, _model: str, job: Any) -> Any:
+    from ontrack.reports.publish import publish_part
 
-    return publish_school(*job)
+    return publish_part(ctx.out, ctx.config, job)
 
 
-SCORE_PARTS = Parts(_scoring, _school_files)
+SCORE_PARTS = Parts(_scoring, _score_part)
 
 
 def _impact(ctx: Context, _model: None) -> dict:

@@ -25,7 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from ontrack.reports.profiles import profiles_through, write_profiles
+from ontrack.reports.profile_parts import (
+    ProfilePart,
+    group_size,
+    write_all_profiles,
+    write_profile_part,
+)
 from ontrack.reports.roster_html import render_index, tier_order
 from ontrack.reports.roster_people import rostered_students, staff_of, student_names
 from ontrack.reports.roster_values import (  # noqa: F401
@@ -48,10 +53,8 @@ from ontrack.reports.workers import (  # noqa: F401
 from ontrack.config import Config
 from ontrack.modeling.baselines import roster_columns
 from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
-from ontrack.resources import duckdb_limit_bytes
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
-from ontrack.scoring.profile_data import forget_criteria, warm_criteria
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 
 RUN_NOTE = (
@@ -63,14 +66,8 @@ FIRST = ["student_id", "student_name", "school_id", "school_name", "grade_level"
          "model", "ranked_by", "risk", "risk_tier", "rank", "change", "current_support", "alerts", "reason_1",
          "reason_2", "reason_3", "rule_status"]
 LAST = ["model_version", "as_of_date", "expires", "config_hash"]
-PROFILES_POOL_FROM = 1000  # students: below, one process writes every profile page
 # From this many students on, a forked process writes the roster set while the profiles are written.
 ROSTERS_BESIDE_FROM = 1000
-# What a group's profiles hold per student while its criteria are computed (the
-# student's rows of every table copied into DuckDB): a group is as many students as
-# 1/PROFILE_SHARE of DuckDB's share of resources.memory_limit holds.
-PROFILE_BYTES_PER_STUDENT = 40_000
-PROFILE_SHARE = 2
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -84,8 +81,10 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
                       run_wave: Callable[[list[tuple]], list] | None = None) -> ScoreResult:
     """The score stage: :func:`ontrack.scoring.score_model` computes the roster (and its
     history and summary), then this module renders it: every school and counselor file
-    and ``reasons.csv``. The render time joins the summary's timings. ``run_wave`` runs
-    the :func:`publish_school` jobs (default :func:`run_jobs`; the flows: Dask tasks)."""
+    and ``reasons.csv``, and every student's profile page. The render time joins the
+    summary's timings. ``run_wave`` (the flows: Dask tasks) runs the parts: first the
+    profile pages (:class:`ProfilePart`), then the :func:`publish_school` jobs; without
+    it, this process and forked ones write them (:func:`run_jobs`)."""
     out_dir = Path(out_dir)
     result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
     started = time.perf_counter()
@@ -106,10 +105,10 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
         # Profiles and the staged roster set (which links to them) are both written before the
         # swap: in two processes when they fit the memory limit together (one profile group).
         together = run_wave is None and ROSTERS_BESIDE_FROM <= len(result.roster) and (
-            len(result.roster) <= _group_size(config) or result.roster["school_id"].nunique() < 2)
+            len(result.roster) <= group_size(config) or result.roster["school_id"].nunique() < 2)
         wave = in_process if together else None  # the forked process writes its files itself
         with beside(roster_set, fork=together) as roster_files:
-            _profiles_in_parallel(out_dir, config, result)
+            write_all_profiles(out_dir, config, result, run_wave)
             roster_files()
         result.summary["timings_s"]["render_s"] = round(time.perf_counter() - started, 3)
         text = json.dumps(result.summary, indent=2)
@@ -123,63 +122,12 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     return result
 
 
-def _profiles_in_parallel(out_dir: Path, config: Config, result: ScoreResult) -> None:
-    """Every student's profile page (``write_profiles``), a group of whole schools at a
-    time (:func:`profile_groups`, sized from ``resources.memory_limit``): the group's
-    criteria at every checkpoint are computed once (``warm_criteria``), then its schools
-    are split in two halves written by two forked processes when there are many (a
-    school's pages depend only on its own rows: the same pages either way)."""
-    roster, reason = result.roster, result.summary.get("ranked_by_reason")
-    through = profiles_through(out_dir, config, result.run)
-
-    def part(rows: pd.DataFrame) -> None:
-        shap = None if result.contributions is None else result.contributions.loc[rows.index]
-        write_profiles(out_dir, config, rows, result.run, ranked_by_reason=reason, contributions=shap,
-                       base_value=result.base_value, through=through)
-
-    try:
-        for group in profile_groups(roster, config):
-            warm_criteria(out_dir, config, group["student_id"].astype(str).tolist(), through=through)
-            if len(group) < PROFILES_POOL_FROM or group["school_id"].nunique() < 2 or not can_fork():
-                part(group)
-            else:  # both forked writers inherit the group's criteria
-                forked_map(part, [group[group["school_id"].astype(str).isin(half)] for half in _halves(group)],
-                           workers=2)
-    finally:
-        forget_criteria()
-
-
-def profile_groups(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
-    """The roster's rows in groups of whole schools (in school order) of at most as many
-    students as 1 / :data:`PROFILE_SHARE` of DuckDB's share of ``resources.memory_limit``
-    holds at :data:`PROFILE_BYTES_PER_STUDENT` each; a larger school is a group of its own."""
-    most = _group_size(config)
-    groups: list[list[pd.DataFrame]] = [[]]
-    size = 0
-    for _school, rows in roster.groupby(roster["school_id"].astype(str), sort=True):
-        if groups[-1] and size + len(rows) > most:
-            groups.append([])
-            size = 0
-        groups[-1].append(rows)
-        size += len(rows)
-    return [pd.concat(parts) for parts in groups if parts]
-
-
-def _group_size(config: Config) -> int:
-    """The most students of a profile group (:func:`profile_groups`): one group when the roster holds no more."""
-    return max(1, duckdb_limit_bytes(config) // PROFILE_SHARE // PROFILE_BYTES_PER_STUDENT)
-
-
-def _halves(roster: pd.DataFrame) -> list[set[str]]:
-    """The schools in two sets of about as many students each (largest school first into
-    the smaller set): each forked writer gets half the pages, whatever the school sizes."""
-    halves: list[set[str]] = [set(), set()]
-    totals = [0, 0]
-    for school, size in sorted(roster["school_id"].astype(str).value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
-        lighter = int(totals[1] < totals[0])
-        halves[lighter].add(school)
-        totals[lighter] += int(size)
-    return halves
+def publish_part(out_dir: Path, config: Config, job: ProfilePart | tuple) -> object:
+    """One part of the score stage a task runner runs: a :class:`ProfilePart` (its pages)
+    or a :func:`publish_school` job (a school's or counselor's files)."""
+    if isinstance(job, ProfilePart):
+        return write_profile_part(Path(out_dir), config, job)
+    return publish_school(*job)
 
 
 def publish_pause() -> None:

@@ -102,14 +102,15 @@ def test_in_process_and_a_task_runner_run_the_same_part_functions(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Validation and the roster files run through their declared part functions
-    (``run_job``, ``publish_school``) in process (the loop on one connection, the local
+    (``run_job``, ``publish_school``; the profile pages are a wave of their own before the
+    roster files when a runner is given) in process (the loop on one connection, the local
     pool) and when a wave of parts is handed to a runner (what the flows' Dask runner is
     given; here each wave in reverse order): the same jobs, the same outputs, and every
     table finished before a table that references it is checked."""
     import json
 
     from conftest import write_district
-    from ontrack.reports import workers
+    from ontrack.reports import publish, workers
 
     import ontrack.validation.run as validation
     from ontrack.config import load_config
@@ -120,7 +121,9 @@ def test_in_process_and_a_task_runner_run_the_same_part_functions(
     run_job, publish_school = validation.run_job, workers.publish_school
     monkeypatch.setattr(validation, "run_job", lambda *a, **k: (
         jobs.append((a[3].step, a[3].table, a[3].partition)), run_job(*a, **k))[1])
-    monkeypatch.setattr(workers, "publish_school", lambda *a: (files.append(a[3]), publish_school(*a))[1])
+    recorded = lambda *a: (files.append(a[3]), publish_school(*a))[1]  # noqa: E731
+    monkeypatch.setattr(workers, "publish_school", recorded)  # in process: run_jobs
+    monkeypatch.setattr(publish, "publish_school", recorded)  # a runner's part: publish_part
     data, config = write_district(tmp_path / "data"), load_config(None)
     pipeline.run_stages(["validate", "score"], data, tmp_path / "here", config, models=["grade8"])
     here = (list(jobs), list(files))

@@ -246,7 +246,7 @@ def test_criteria_warmed_before_the_writers_fork_are_not_computed_again(
 
 def test_profile_halves_split_the_students_evenly() -> None:
     """The two forked page writers get whole schools and about half the students each."""
-    from ontrack.reports.publish import _halves
+    from ontrack.reports.profile_parts import _halves
 
     roster = pd.DataFrame({"school_id": ["big"] * 50 + ["a"] * 20 + ["b"] * 20 + ["c"] * 10 + ["d"] * 5})
     halves = _halves(roster)

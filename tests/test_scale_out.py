@@ -1,6 +1,7 @@
 """Scale-out: `ontrack flow refresh --dask ADDRESS` sends the partitioned stages' parts to
 the cluster's workers (validation's jobs per table and partition, indicators per year,
-features per checkpoint and bucket, each school's and counselor's roster files) and
+features per checkpoint and bucket, the profile pages by groups of schools, each
+school's and counselor's roster files) and
 writes the same files as the single-process run (one validation partition there, two on
 the cluster).
 
@@ -96,6 +97,7 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     prefect_harness, district: dict
 ) -> None:
     from distributed import Client, LocalCluster
+    from ontrack.reports.profile_parts import profile_parts
 
     from ontrack import pipeline
     from ontrack.cli import main
@@ -126,7 +128,11 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     assert len(by_stage["features"]) == len(planned) >= 4  # grade8's parts x 2 buckets
     rosters = [*(single / "rosters").glob("*.csv"), *(single / "rosters" / "counselors").glob("*.csv")]
     files = [p for p in rosters if p.name != "reasons.csv"]
-    assert len(by_stage["score"]) == len(files) > 2  # one task per school and counselor file
+    roster = pd.read_parquet(single / "rosters" / "_history" / "grade8_roster.parquet")
+    pages = profile_parts(roster, load_config(config))
+    assert len(pages) >= 2 and sum(len(p) for p in pages) == len(roster)
+    # one task per part of the profile pages, then one per school and counselor file
+    assert len(by_stage["score"]) == len(pages) + len(files) > 2
     assert all(w in workers for parts in by_stage.values() for w in parts)
     assert all(len(set(parts)) == 2 for parts in by_stage.values())  # both workers worked
     one, two = _outputs(single), _outputs(spread)

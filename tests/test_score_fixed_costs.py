@@ -18,7 +18,12 @@ import pytest
 from ontrack.config import Config, config_from_dict
 from ontrack.errors import OnTrackError
 from ontrack.pipeline import run_stages
-from ontrack.scoring.champion import ASK_MLFLOW, local_store, read_champion, registered_name
+from ontrack.scoring.champion import (
+    ASK_MLFLOW,
+    local_store,
+    read_champion,
+    registered_name,
+)
 from ontrack.scoring.followup import active_on, current_support
 from ontrack.validation.reuse import RECORD, directory_digest
 from tests.shared_outputs import clone_output
@@ -171,8 +176,10 @@ def test_current_support_equals_its_definition_row_by_row() -> None:
 
 def test_forked_workers_write_the_same_profiles_and_rosters(trained_grade8: dict, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import ontrack.reports.profile_parts as profile_parts
     import ontrack.reports.publish as publish
     import ontrack.reports.workers as workers
+
     from ontrack.scoring.run import score_model
 
     out = clone_output(trained_grade8["out"], tmp_path / "out")
@@ -182,9 +189,9 @@ def test_forked_workers_write_the_same_profiles_and_rosters(trained_grade8: dict
     run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
     written = {}
     for mode, threshold in (("serial", 10**9), ("forked", 1)):
-        monkeypatch.setattr(publish, "PROFILES_POOL_FROM", threshold)
+        monkeypatch.setattr(profile_parts, "PROFILES_POOL_FROM", threshold)
         monkeypatch.setattr(workers, "POOL_FROM", threshold)
-        publish._profiles_in_parallel(out, config, result)
+        profile_parts.write_all_profiles(out, config, result)
         publish.publish_rosters(result.roster, run, tmp_path / mode, out, config, followup_dir=tmp_path / f"f-{mode}")
         pages = {p.relative_to(out).as_posix(): p.read_bytes() for p in (out / "profiles").rglob("*.html")}
         files = {p.relative_to(tmp_path / mode).as_posix(): p.read_bytes()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from ontrack.reports import publish
+from ontrack.reports import profile_parts, publish
 from shared_outputs import clone_output
 
 from ontrack.resources import duckdb_limit_bytes
@@ -39,8 +39,8 @@ def _score(trained: dict, out: Path, monkeypatch: pytest.MonkeyPatch, *, per_stu
            pool_from: int) -> list[int]:
     """Run the score stage with groups sized by ``per_student`` bytes a student; return
     how many students each warm_criteria call kept."""
-    monkeypatch.setattr(publish, "PROFILE_BYTES_PER_STUDENT", per_student)
-    monkeypatch.setattr(publish, "PROFILES_POOL_FROM", pool_from)
+    monkeypatch.setattr(profile_parts, "PROFILE_BYTES_PER_STUDENT", per_student)
+    monkeypatch.setattr(profile_parts, "PROFILES_POOL_FROM", pool_from)
     kept: list[int] = []
     warm = profile_data.warm_criteria
 
@@ -48,7 +48,7 @@ def _score(trained: dict, out: Path, monkeypatch: pytest.MonkeyPatch, *, per_stu
         kept.append(len(ids))
         return warm(out_dir, config, ids, through=through)
 
-    monkeypatch.setattr(publish, "warm_criteria", counted)
+    monkeypatch.setattr(profile_parts, "warm_criteria", counted)
     publish.score_and_publish(out, trained["config"], model="grade8")
     assert not profile_data._WARM, "the kept criteria must be dropped after the pages"
     return kept
@@ -63,7 +63,7 @@ def test_profiles_in_groups_of_schools_write_the_same_files_as_one_group(
     assert kept_one == [len(roster)]
     # About a third of the roster per group: several groups, each of several schools,
     # written by the two forked writers.
-    per_student = duckdb_limit_bytes(config) // publish.PROFILE_SHARE // max(1, len(roster) // 3)
+    per_student = duckdb_limit_bytes(config) // profile_parts.PROFILE_SHARE // max(1, len(roster) // 3)
     many = clone_output(trained_grade8["out"], tmp_path / "many")
     kept_many = _score(trained_grade8, many, monkeypatch, per_student=per_student, pool_from=1)
     assert len(kept_many) >= 3 and sum(kept_many) == len(roster)
@@ -81,13 +81,13 @@ def test_groups_hold_whole_schools_sized_from_the_memory_limit(monkeypatch: pyte
     roster = pd.DataFrame({"student_id": [f"s{i}" for i in range(100)],
                            "school_id": ["b"] * 40 + ["a"] * 30 + ["c"] * 20 + ["d"] * 10})
     config = config_from_dict({"resources": {"memory_limit": "4GB"}})
-    monkeypatch.setattr(publish, "PROFILE_SHARE", 1)
-    monkeypatch.setattr(publish, "PROFILE_BYTES_PER_STUDENT", duckdb_limit_bytes(config) // 50)  # 50 a group
-    groups = publish.profile_groups(roster, config)
+    monkeypatch.setattr(profile_parts, "PROFILE_SHARE", 1)
+    monkeypatch.setattr(profile_parts, "PROFILE_BYTES_PER_STUDENT", duckdb_limit_bytes(config) // 50)  # 50 a group
+    groups = profile_parts.profile_groups(roster, config)
     assert [sorted(set(g["school_id"])) for g in groups] == [["a"], ["b"], ["c", "d"]]
     assert sorted(pd.concat(groups)["student_id"]) == sorted(roster["student_id"])
-    monkeypatch.setattr(publish, "PROFILE_BYTES_PER_STUDENT", 1)
-    assert len(publish.profile_groups(roster, config)) == 1
+    monkeypatch.setattr(profile_parts, "PROFILE_BYTES_PER_STUDENT", 1)
+    assert len(profile_parts.profile_groups(roster, config)) == 1
 
 
 def test_a_group_s_records_come_from_its_own_copy_and_equal_the_district_s(trained_grade8: dict) -> None:
