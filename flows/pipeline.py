@@ -29,6 +29,8 @@ from ontrack.flows.tasks import PART_TASKS, TASKS, context, finish
 from ontrack.reports.validation import validation_markdown
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from ontrack import pipeline
 from ontrack.config import load_config
@@ -74,7 +76,10 @@ def _parts(name: str, where: tuple, key: str) -> dict:
         futures = [PART_TASKS[name].submit(data, out, config_path, model, part) for part in parts]
         return [future.result() for future in futures]
 
-    result = pipeline.run_parts(declared.parts, context(data, out, config_path), model, run_wave)
+    flow_run = FlowRunContext.get()
+    threads = flow_run is None or isinstance(flow_run.task_runner, ThreadPoolTaskRunner)
+    wave = pipeline.TaskWave(run_wave, elsewhere=not threads)
+    result = pipeline.run_parts(declared.parts, context(data, out, config_path), model, wave)
     return finish(declared, model, key, result)
 
 
