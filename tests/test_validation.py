@@ -258,3 +258,23 @@ def test_quarantine_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: 
     cells = [v for column in quarantine.columns for v in quarantine[column]]
     assert cells and not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert "'=HYPERLINK(\"x\")" in set(quarantine["status"]) and "'-1+1" in set(quarantine["student_id"])
+
+
+def test_repeated_rows_of_a_student_whose_id_is_hostile_sql_are_found(tmp_path: Path, capsys) -> None:
+    """The students whose keys repeat are written into the comparison's SQL as quoted
+    constants when few: an ID with quotes, a backslash and SQL in it is only a value."""
+    hostile = "1'); DROP TABLE flags; --\\"
+    quoted = '"' + hostile.replace('"', '""') + '"'
+    students = TINY_DISTRICT["students"] + f"{quoted},F,white,2009-01-01\n"
+    enrollments = TINY_DISTRICT["enrollments"] + f"{quoted},001,2024,8,2023-08-21,,\n"
+    attendance = TINY_DISTRICT["attendance"] + f"{quoted},001,2023-09-05,present\n" * 2 + \
+        f"{quoted},001,2023-09-06,absent_excused\n{quoted},001,2023-09-06,present\n"
+    data = write_district(tmp_path / "data", students=students, enrollments=enrollments, attendance=attendance)
+    code, _ = run_validate(data, tmp_path / "out", capsys)
+    assert code == 0
+    assert_accounting(tmp_path / "out")
+    rows = quarantine(tmp_path / "out", "attendance")
+    assert {r["student_id"] for r in rows} == {hostile}
+    assert sorted(r["reason"].split(":")[0] for r in rows) == ["duplicate_key", "duplicate_key", "duplicate_row"]
+    accepted = pd.read_parquet(tmp_path / "out" / "validated" / "attendance.parquet")
+    assert (accepted["student_id"] == hostile).sum() == 1 and len(accepted) == 5
