@@ -49,21 +49,6 @@ RunWave = Callable[[list], list]  # runs a wave's parts; their partials, in orde
 
 
 @dataclass(frozen=True)
-class TaskWave:
-    """A task runner's ``run_wave`` that says where its parts run: ``elsewhere`` when in
-    other processes (a Dask cluster's workers), not when in threads of this process (a
-    flow's default task runner). A stage whose parts gain nothing from threads (the
-    profile pages: pure Python) writes them itself then. A plain function counts as
-    elsewhere."""
-
-    submit: RunWave
-    elsewhere: bool = True
-
-    def __call__(self, parts: list) -> list:
-        return self.submit(parts)
-
-
-@dataclass(frozen=True)
 class Parts:
     """How a stage splits into parts, in ordered waves (declared once, run two ways).
 

@@ -7,9 +7,7 @@ with the same bytes whichever way they are written:
   schools in groups sized from ``resources.memory_limit`` (:func:`profile_groups`); a
   group's criteria at every checkpoint are computed once (``warm_criteria``), then its
   schools are split in two halves written by two forked processes when there are many;
-- with a task runner whose parts run in other processes (the flows' ``--dask``; not a
-  flow's default runner, whose threads would gain nothing on pure Python rendering):
-  each :class:`ProfilePart` is one task,
+- with a task runner (the flows' ``--dask``): each :class:`ProfilePart` is one task,
   :func:`write_profile_part`, a pure function of the part and OUT's files, which computes
   its own students' criteria and writes their pages (a cluster's workers, in parallel).
 """
@@ -74,9 +72,8 @@ def write_profile_part(out_dir: Path, config: Config, part: ProfilePart) -> int:
 
 def write_all_profiles(out_dir: Path, config: Config, result: ScoreResult,
                        run_wave: Callable[[list], list] | None = None) -> None:
-    """Every rostered student's page: by the task runner ``run_wave`` when given and its
-    parts run elsewhere (``run_wave.elsewhere``, ``ontrack.pipeline.TaskWave``; one task
-    per :func:`profile_parts` part), else in this process and two forked writers."""
+    """Every rostered student's page: by the task runner ``run_wave`` when given (one
+    task per :func:`profile_parts` part), else in this process and two forked writers."""
     through = profiles_through(out_dir, config, result.run)
     reason = result.summary.get("ranked_by_reason")
 
@@ -84,7 +81,7 @@ def write_all_profiles(out_dir: Path, config: Config, result: ScoreResult,
         shap = None if result.contributions is None else result.contributions.loc[rows.index]
         return ProfilePart(rows, result.run, through, reason, shap, result.base_value)
 
-    if run_wave is not None and getattr(run_wave, "elsewhere", True):
+    if run_wave is not None:
         run_wave([part(rows) for rows in profile_parts(result.roster, config)])
         return
 

@@ -67,18 +67,3 @@ def test_parts_run_by_threads_write_the_pages_this_process_writes(
     assert found and all(found), "a part's kept criteria were dropped by another part"
     assert not profile_data._WARM, "each part drops what it kept"
 
-
-def test_a_runner_of_threads_in_this_process_is_not_given_the_pages(trained_grade8: dict, tmp_path: Path) -> None:
-    """A flow's default task runner runs parts in threads of the flow's process: the
-    pages (pure Python) are written here and by forked writers instead."""
-    from ontrack.pipeline import TaskWave
-
-    config = trained_grade8["config"]
-    out = clone_output(trained_grade8["out"], tmp_path / "out")
-    result = score_model(out, config, model="grade8")
-
-    def refuse(parts: list) -> list:
-        raise AssertionError(f"{len(parts)} page parts were handed to a runner of threads")
-
-    profile_parts.write_all_profiles(out, config, result, run_wave=TaskWave(refuse, elsewhere=False))
-    assert sum(name.endswith(".html") for name in _pages(out)) == len(result.roster)
