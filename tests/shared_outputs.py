@@ -79,3 +79,21 @@ def xdist_group_of(nodeid: str, fixtures: set[str], slow: bool) -> str:
     if "prefect_harness" in fixtures:
         return "prefect"
     return nodeid.split("[")[0] if slow else nodeid.split("::")[0]
+
+
+def published_files(out: Path) -> dict[str, object]:
+    """Every roster, reasons, follow-up and profile file of a run, by path: the bytes of
+    CSV and HTML, the cells of every sheet of a workbook (its zip stamps the time). The
+    per-run summary and state files (timings, time stamp) are left out."""
+    import pandas as pd
+
+    found: dict[str, object] = {}
+    for folder in ("rosters", "followup", "profiles"):
+        for path in sorted((out / folder).rglob("*")):
+            name = path.relative_to(out).as_posix()
+            if path.is_file() and path.suffix in (".csv", ".html"):
+                found[name] = path.read_bytes()
+            elif path.is_file() and path.suffix == ".xlsx":
+                sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str)
+                found[name] = {sheet: frame.fillna("").values.tolist() for sheet, frame in sheets.items()}
+    return found

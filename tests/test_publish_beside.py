@@ -7,25 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from ontrack.reports import publish
 from ontrack.reports.workers import can_fork
-from shared_outputs import clone_output
-
-
-def _files(out: Path) -> dict[str, object]:
-    """Rosters, follow-up lists and profiles by path: CSV and HTML bytes, XLSX cells."""
-    found: dict[str, object] = {}
-    for folder in ("rosters", "followup", "profiles"):
-        for path in sorted((out / folder).rglob("*")):
-            name = path.relative_to(out).as_posix()
-            if path.is_file() and path.suffix in (".csv", ".html"):
-                found[name] = path.read_bytes()
-            elif path.is_file() and path.suffix == ".xlsx":
-                sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str)
-                found[name] = {sheet: frame.fillna("").values.tolist() for sheet, frame in sheets.items()}
-    return found
+from shared_outputs import clone_output, published_files
 
 
 def _score(trained: dict, out: Path, monkeypatch: pytest.MonkeyPatch, beside_from: int) -> set[int]:
@@ -52,7 +37,7 @@ def test_the_roster_set_written_beside_the_profiles_is_the_same(trained_grade8: 
     together = clone_output(trained_grade8["out"], tmp_path / "together")
     writers = _score(trained_grade8, together, monkeypatch, beside_from=1)
     assert len(writers) == 1 and os.getpid() not in writers
-    first, second = _files(after), _files(together)
+    first, second = published_files(after), published_files(together)
     assert any(p.startswith("profiles/") for p in first) and any(p.endswith(".xlsx") for p in first)
     assert sorted(first) == sorted(second)
     assert [p for p in first if first[p] != second[p]] == []

@@ -9,26 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ontrack.reports import profile_parts, publish
-from shared_outputs import clone_output
+from shared_outputs import clone_output, published_files
 
 from ontrack.resources import duckdb_limit_bytes
 from ontrack.scoring import profile_data
-
-
-def _files(out: Path) -> dict[str, object]:
-    """Every roster, reasons, follow-up and profile file of a run, by path: the bytes of
-    CSV and HTML, the cells of every sheet of a workbook (its zip stamps the time). The
-    per-run summary and state files (timings, time stamp) are left out."""
-    found: dict[str, object] = {}
-    for folder in ("rosters", "followup", "profiles"):
-        for path in sorted((out / folder).rglob("*")):
-            name = path.relative_to(out).as_posix()
-            if path.is_file() and path.suffix in (".csv", ".html"):
-                found[name] = path.read_bytes()
-            elif path.is_file() and path.suffix == ".xlsx":
-                sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str)
-                found[name] = {sheet: frame.fillna("").values.tolist() for sheet, frame in sheets.items()}
-    return found
 
 
 def _history(out: Path) -> pd.DataFrame:
@@ -67,7 +51,7 @@ def test_profiles_in_groups_of_schools_write_the_same_files_as_one_group(
     many = clone_output(trained_grade8["out"], tmp_path / "many")
     kept_many = _score(trained_grade8, many, monkeypatch, per_student=per_student, pool_from=1)
     assert len(kept_many) >= 3 and sum(kept_many) == len(roster)
-    first, second = _files(one), _files(many)
+    first, second = published_files(one), published_files(many)
     assert sum(p.startswith("profiles/") for p in first) == len(roster)
     assert any(p.endswith("reasons.csv") for p in first) and any(p.startswith("followup/") for p in first)
     assert sorted(first) == sorted(second)
