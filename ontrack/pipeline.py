@@ -143,13 +143,6 @@ def _validation_job(ctx: Context, _model: None, job: Any) -> Any:
 VALIDATION_PARTS = Parts(_validation, _validation_job)
 
 
-def _indicator_years(ctx: Context, _model: None) -> list:
-    from ontrack.indicators.run import indicator_years, must_reuse
-
-    must_reuse(ctx.out, ctx.config)  # the validate stage wrote OUT/validated with these rules
-    return indicator_years(ctx.out, ctx.config)
-
-
 def _indicator_year(ctx: Context, _model: None, year: int | None, as_of: Any = None) -> Any:
     from ontrack.indicators.by_year import year_part
 
@@ -157,23 +150,18 @@ def _indicator_year(ctx: Context, _model: None, year: int | None, as_of: Any = N
     return year_part(ctx.out, ctx.config, year, as_of)
 
 
-def _indicators_combined(ctx: Context, _model: None, parts: list, as_of: Any = None) -> Any:
-    from ontrack.indicators.run import combine_years
+def _indicators(ctx: Context, _model: None, run_wave: RunWave | None, as_of: Any = None) -> Any:
+    """The indicators stage: a task runner gets one part per school year; in this
+    process a small district's years are one pass (``compute_years``)."""
+    from ontrack.indicators.run import combine_years, compute_years, indicator_years, must_reuse
 
+    must_reuse(ctx.out, ctx.config)  # the validate stage wrote OUT/validated with these rules
+    years = indicator_years(ctx.out, ctx.config)
+    if run_wave is None:
+        for year in years:
+            ctx.progress(f"computing student indicators of {year}")
+    parts = run_wave(years) if run_wave is not None else compute_years(ctx.out, ctx.config, years, as_of)
     return combine_years(ctx.out, ctx.config, parts, as_of=as_of, progress=ctx.progress)
-
-
-def _indicators(ctx: Context, model: None, run_wave: RunWave | None, as_of: Any = None) -> Any:
-    """The indicators stage. In this process a small district's years are one pass
-    (``compute_years``); a task runner gets one part per school year."""
-    from ontrack.indicators.run import compute_years
-
-    years = _indicator_years(ctx, model)
-    if run_wave is not None:
-        return _indicators_combined(ctx, model, run_wave(years), as_of=as_of)
-    for year in years:
-        ctx.progress(f"computing student indicators of {year}")
-    return _indicators_combined(ctx, model, compute_years(ctx.out, ctx.config, years, as_of), as_of=as_of)
 
 
 INDICATOR_PARTS = Parts(_indicators, _indicator_year, run_params=("as_of",))
