@@ -156,7 +156,5 @@ def _supported(interventions: pd.DataFrame | None, since: dict[str, str], as_of:
         return set()
     flags = pd.DataFrame({"student_id": list(since), "_since": pd.to_datetime(list(since.values()))})
     pairs = flags.merge(interventions, on="student_id", how="inner")
-    day = pd.Timestamp(as_of).normalize()
     started = (pairs["start_date"] >= pairs["_since"]) & (pairs["start_date"] <= pd.Timestamp(as_of))
-    active = (pairs["start_date"] <= day) & (pairs["end_date"].isna() | (pairs["end_date"] >= day))
-    return set(pairs.loc[started | active, "student_id"])
+    return set(pairs.loc[started, "student_id"]) | set(active_on(pairs, as_of)["student_id"])
