@@ -63,11 +63,15 @@ def write_profile_part(out_dir: Path, config: Config, part: ProfilePart) -> int:
     with _ONE_PART_AT_A_TIME:
         warm_criteria(out_dir, config, part.rows["student_id"].astype(str).tolist(), through=part.through)
         try:
-            return write_profiles(out_dir, config, part.rows, part.run, ranked_by_reason=part.ranked_by_reason,
-                                  contributions=part.contributions, base_value=part.base_value,
-                                  through=part.through).pages
+            return _pages(out_dir, config, part)
         finally:
             forget_criteria()
+
+
+def _pages(out_dir: Path, config: Config, part: ProfilePart) -> int:
+    """The part's pages (what was warmed is used); how many."""
+    return write_profiles(out_dir, config, part.rows, part.run, ranked_by_reason=part.ranked_by_reason,
+                          contributions=part.contributions, base_value=part.base_value, through=part.through).pages
 
 
 def write_all_profiles(out_dir: Path, config: Config, result: ScoreResult,
@@ -86,9 +90,7 @@ def write_all_profiles(out_dir: Path, config: Config, result: ScoreResult,
         return
 
     def write(rows: pd.DataFrame) -> None:
-        p = part(rows)
-        write_profiles(out_dir, config, rows, p.run, ranked_by_reason=reason, contributions=p.contributions,
-                       base_value=p.base_value, through=through)
+        _pages(out_dir, config, part(rows))
 
     try:
         for group in profile_groups(result.roster, config):
