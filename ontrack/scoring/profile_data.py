@@ -275,18 +275,15 @@ def _warmed(out_dir: Path, config: Config, have: frozenset[str], through: date,
 
 
 def _copy_tables(con: duckdb.DuckDBPyConnection, validated: Path, have: frozenset[str], *,
-                 group: str | None = None, skip: Collection[str] = (), temporary: Collection[str] = ()) -> None:
-    """One read per table: the wanted students' rows (from the attached database
-    ``group`` when given: a group's copy, every table in it); ``schools`` whole (the rules
-    are per district); a table not provided is an empty typed table; ``skip``: tables
-    not copied at all; ``temporary``: tables made TEMP (never written to ``con``'s file)."""
+                 temporary: Collection[str] = ()) -> None:
+    """One read per table: the wanted students' rows; ``schools`` whole (the rules are
+    per district); a table not provided is an empty typed table; ``temporary``: tables
+    made TEMP (never written to ``con``'s file)."""
     for name, schema in SCHEMAS.items():
-        if name in skip:
-            continue
         table = f"TEMP TABLE {ident(name)}" if name in temporary else f"TABLE {ident(name)}"
         path = validated / f"{name}.parquet"
-        if group is not None or (name in have and path.is_file()):
-            source = f"{ident(group)}.{ident(name)}" if group else f"read_parquet({literal(str(path))})"
+        if name in have and path.is_file():
+            source = f"read_parquet({literal(str(path))})"
             where = "TRUE"
             if "student_id" in (c.name for c in schema.columns):
                 where = "student_id IN (SELECT student_id FROM _wanted)"
