@@ -18,19 +18,15 @@ def grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
     one C-level pass; each student's rows are then one slice. A row-wise
     ``to_dict("records")`` boxed every cell on its own, and a Python step per row (to
     file it under its student) was still most of gathering a batch."""
-    out: dict[str, list[dict]] = {}
     if frame.empty:
-        return out
+        return {}
     codes, students = pd.factorize(frame["student_id"].astype(str), use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")
     frame = frame.take(order)
     names = [str(c) for c in frame.columns]
     columns = [plain_column(frame.iloc[:, i]) for i in range(len(names))]
     rows = list(map(dict, map(zip, repeat(names), zip(*columns, strict=True))))
-    ends = np.cumsum(np.bincount(codes, minlength=len(students))).tolist()
-    for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True):
-        out[student] = rows[start:end]
-    return out
+    return _per_student(rows, codes, students)
 
 
 def shared_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
@@ -38,9 +34,8 @@ def shared_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
     (without ``student_id``) in every list that holds them: a batch's course marks repeat
     a few thousand distinct records on 500,000 rows, and a page's markup for a record is
     then worked out once (see reports/profiles.py). The dicts are shared: read only."""
-    out: dict[str, list[dict]] = {}
     if frame.empty:
-        return out
+        return {}
     codes, students = pd.factorize(frame["student_id"].astype(str), use_na_sentinel=False)
     rest = frame.drop(columns="student_id")
     # Records numbered in order of first appearance; missing values (any kind) equal.
@@ -50,11 +45,15 @@ def shared_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
     for record in distinct:
         del record["student_id"]
     order = np.argsort(codes, kind="stable")
-    rows = list(map(distinct.__getitem__, numbers[order].tolist()))
+    return _per_student(list(map(distinct.__getitem__, numbers[order].tolist())), codes, students)
+
+
+def _per_student(rows: list[dict], codes: np.ndarray, students: pd.Index) -> dict[str, list[dict]]:
+    """``rows`` (in the stable order of the students' ``codes``) cut into each student's
+    slice, students in order of first appearance."""
     ends = np.cumsum(np.bincount(codes, minlength=len(students))).tolist()
-    for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True):
-        out[student] = rows[start:end]
-    return out
+    return {student: rows[start:end]
+            for student, start, end in zip(students.tolist(), [0, *ends[:-1]], ends, strict=True)}
 
 
 def plain_column(column: pd.Series) -> list:
