@@ -35,6 +35,10 @@ def month_label(year: int, month: int) -> str:
     return f"{date(int(year), int(month), 1):%b %Y}"
 
 
+# The attendance chart's margins (left, right, top, bottom): its axes and every bar.
+ATTENDANCE_MARGINS = (40, 8, 8, 30)
+
+
 def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150) -> dict | None:
     """Share of days absent per calendar month, across school years (bars): the axes of
     :func:`attendance_axes` and a bar per month (:func:`attendance_bar`)."""
@@ -49,7 +53,7 @@ def attendance_chart(months: list[dict], *, width: int = 720, height: int = 150)
 def attendance_axes(months: list[dict], *, width: int = 720, height: int = 150) -> dict:
     """The attendance chart but its bars: size, the share at its top (``peak``: 20% at
     least, else the largest share rounded up to a tenth), ticks and school-year labels."""
-    left, right, top, bottom = 40, 8, 8, 30
+    left, right, top, bottom = ATTENDANCE_MARGINS
     shares = [m["absent"] / m["days"] if m["days"] else 0.0 for m in months]
     peak = max(0.2, math.ceil(max(shares) * 10) / 10)
     step = (width - left - right) / len(months)
@@ -70,7 +74,7 @@ def attendance_bar(i: int, count: int, peak: float, year: int, month: int, days:
                    width: int = 720, height: int = 150) -> dict:
     """Bar ``i`` of ``count`` (one calendar month's days recorded and absent) on a chart
     topped at ``peak``: the same for every student with these numbers."""
-    left, right, top, bottom = 40, 8, 8, 30
+    left, right, top, bottom = ATTENDANCE_MARGINS
     share = absent / days if days else 0.0
     step = (width - left - right) / count
     h = share * ((height - top - bottom) / peak)
