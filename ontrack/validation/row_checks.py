@@ -36,10 +36,8 @@ from ontrack.validation.checks import column_reasons, ident, literal, parse_expr
 from ontrack.validation.reading import ROW_ID
 from ontrack.validation.table_rules import rules_for_table
 
-# A database file of its own in the spill folder: DuckDB writes a large table there
-# compressed as it goes (10.7 M attendance rows: 0.73 GB as a temporary table, tens of
-# MB compressed), so 200,000 students' rows neither fill memory nor spill GBs of raw
-# blocks, and later scans read less (docs/validation.md).
+# The in-memory database a small table's typed rows are copied into (``checked_t``);
+# a large table is never copied (:data:`STREAMED`).
 WORK = "validation_work"
 CHECKED = f"{WORK}.checked_t"
 # A large table's typed rows: a view over the file, read by each pass.
