@@ -41,14 +41,7 @@ from ontrack.reports.roster_values import (  # noqa: F401
     tiers_text,
 )
 from ontrack.reports.rosters import RosterMeta, write_table_csv
-from ontrack.reports.workers import (  # noqa: F401
-    beside,
-    can_fork,
-    forked_map,
-    in_process,
-    publish_school,
-    run_jobs,
-)
+from ontrack.reports.workers import beside, in_process, publish_school, run_jobs
 
 from ontrack.config import Config
 from ontrack.modeling.baselines import roster_columns
