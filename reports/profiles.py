@@ -31,8 +31,6 @@ from ontrack.reports.profile_markup import (
     waterfall,
     with_ticks,
 )
-from ontrack.reports.profile_markup import mark_rows as _marks  # noqa: F401  (the tests' name)
-from ontrack.reports.profile_markup import rows_html as _rows_html  # noqa: F401  (the tests' name)
 from ontrack.reports.profile_values import cell_text, day_text, formatted, missing
 from ontrack.reports.templating import template
 

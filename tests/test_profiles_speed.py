@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from ontrack.reports.profile_charts import attendance_chart, waterfall_chart
 
-from ontrack.scoring.profile_data import _grouped
+from ontrack.scoring.profile_rows import grouped as _grouped
 
 
 def _row_by_row(frame: pd.DataFrame) -> dict[str, list[dict]]:
@@ -89,7 +89,8 @@ def test_attendance_bars_are_labelled_by_month_and_share_one_width() -> None:
 
 
 def test_mark_rows_rendered_once_are_the_rows_the_page_loop_renders_and_stay_escaped() -> None:
-    from ontrack.reports.profiles import _marks, _rows_html
+    from ontrack.reports.profile_markup import mark_rows as _marks
+    from ontrack.reports.profile_markup import rows_html as _rows_html
     from ontrack.reports.templating import environment
 
     hostile = "<img src=x onerror=alert(2)>"
@@ -113,7 +114,7 @@ def test_mark_rows_rendered_once_are_the_rows_the_page_loop_renders_and_stay_esc
 
 
 def test_criterion_cells_and_month_rows_rendered_once_equal_the_page_loops() -> None:
-    from ontrack.reports.profiles import _rows_html
+    from ontrack.reports.profile_markup import rows_html as _rows_html
     from ontrack.reports.templating import environment
 
     cells = [{"label": "GPA", "value": "2.50", "status": "not met"}, {"label": "D/F", "value": "<1&", "status": ""}]
@@ -136,7 +137,7 @@ def test_criterion_cells_and_month_rows_rendered_once_equal_the_page_loops() -> 
 def test_rows_that_read_apart_are_never_taken_for_each_other() -> None:
     """1, 1.0 and True are equal as dict keys but print as 1, 1.0 and True: the cache
     of rendered rows must keep them apart."""
-    from ontrack.reports.profiles import _rows_html
+    from ontrack.reports.profile_markup import rows_html as _rows_html
     from ontrack.reports.templating import environment
 
     base = {"school_year": 2025, "term": "S1", "course": "Math 8", "subject": "math", "mark": "B",

@@ -37,7 +37,6 @@ from ontrack.resources import apply, temp_directory
 from ontrack.scoring.history import history_path
 from ontrack.scoring.indicator_points import data_identity, points_in_one_pass
 from ontrack.scoring.profile_rows import grouped, shared_rows
-from ontrack.scoring.profile_rows import grouped as _grouped  # noqa: F401  (the tests' name)
 from ontrack.tables import SCHEMAS
 from ontrack.validation.checks import ident, literal
 from ontrack.validation.run import connect
