@@ -121,7 +121,11 @@ def test_in_process_and_a_task_runner_run_the_same_part_functions(
     run_job, publish_school = validation.run_job, workers.publish_school
     monkeypatch.setattr(validation, "run_job", lambda *a, **k: (
         jobs.append((a[3].step, a[3].table, a[3].partition)), run_job(*a, **k))[1])
-    recorded = lambda *a: (files.append(a[3]), publish_school(*a))[1]  # noqa: E731
+
+    def recorded(*a):
+        files.append(a[3])
+        return publish_school(*a)
+
     monkeypatch.setattr(workers, "publish_school", recorded)  # in process: run_jobs
     monkeypatch.setattr(publish, "publish_school", recorded)  # a runner's part: publish_part
     data, config = write_district(tmp_path / "data"), load_config(None)

@@ -52,8 +52,13 @@ def test_parts_run_by_threads_write_the_pages_this_process_writes(
     waves: list[list] = []
     found: list[bool] = []  # whether each part's pages found the criteria the part kept
     warmed = profile_data._warmed
-    monkeypatch.setattr(profile_data, "_warmed", lambda *a, **k: (lambda g: (found.append(g is not None), g)[1])(
-        warmed(*a, **k)))
+
+    def recorded(*a, **k):
+        group = warmed(*a, **k)
+        found.append(group is not None)
+        return group
+
+    monkeypatch.setattr(profile_data, "_warmed", recorded)
 
     def in_threads(parts: list) -> list:
         waves.append(parts)
