@@ -258,21 +258,3 @@ def test_impact_on_the_shared_synthetic_district_names_no_student(tmp_path: Path
     html = impact_section(out)
     assert html.count('data-kind="matched"') == len(written["interventions"])
     assert html.count('data-kind="discontinuity"') == 1
-
-
-def test_values_from_the_run_s_shared_indicators_equal_their_own_computation(trained_grade8: dict) -> None:
-    """The impact study reads the as-of values the profiles computed: the same numbers."""
-    from ontrack.impact.data import wide_values
-    from ontrack.validation.store import provided_tables
-
-    out, config = trained_grade8["out"], trained_grade8["config"]
-    con = open_validated(out, config)
-    try:
-        have = provided_tables(con)
-        day = pd.Timestamp("2024-01-31").date()
-        own = wide_values(con, config, day, None, have)
-        shared = wide_values(con, config, day, None, have, out)
-    finally:
-        con.close()
-    assert len(own) > 50
-    pd.testing.assert_frame_equal(own, shared)

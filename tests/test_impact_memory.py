@@ -32,34 +32,59 @@ def test_the_least_recently_used_frame_goes_first_and_the_newest_always_stays() 
         BoundedFrames(-1)
 
 
-def test_dates_in_small_passes_and_a_small_shelf_give_the_same_frames(
+def test_study_values_in_small_chunks_equal_each_date_computed_for_the_whole_district(
         trained_grade8: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ontrack.indicators import school_year_of
-    from ontrack.scoring import indicator_points
+    """The study computes its rows' students only, a few at a time, each as of its own
+    date: the values equal those of the district's indicators computed as of each date
+    alone, and a kept date is not computed again for a second question."""
+    from ontrack.impact import data
+    from ontrack.indicators import school_year_of, student_indicators
     from ontrack.validation.store import open_validated, provided_tables
 
     out, config = trained_grade8["out"], trained_grade8["config"]
-    days = [date(2021, 10, 31), date(2022, 1, 31), date(2022, 6, 30), date(2023, 3, 15)]
-    points = [(day, (school_year_of(config.rules_for(None), day),)) for day in days]
+    days = [date(2022, 1, 31), date(2023, 3, 15), date(2024, 1, 31)]
     con = open_validated(out, config)
     try:
         have = provided_tables(con)
-        indicator_points._SHARED.clear()
-        whole = indicator_points.shared_indicators(out, config, points, provided=have, con=con)
-        indicator_points._SHARED.clear()
-        monkeypatch.setattr(indicator_points, "chunk_rows", lambda _config: 1)  # a pass per date
-        monkeypatch.setattr(indicator_points, "shelf_bytes", lambda _config: 1)  # one frame kept
-        passes = indicator_points._passes(points, con.execute(
-            "SELECT DISTINCT student_id, CAST(school_year AS INTEGER) AS school_year FROM enrollments").df(), 1)
-        small = indicator_points.shared_indicators(out, config, points, provided=have, con=con)
-        again = indicator_points.shared_indicators(out, config, points[:1], provided=have, con=con)
+        years = [school_year_of(config.rules_for(None), d) for d in days]
+        students = [s for year in years for s in con.execute(
+            "SELECT DISTINCT student_id FROM enrollments WHERE school_year = ? ORDER BY 1 LIMIT 25",
+            [year]).df()["student_id"]]
+        rows = pd.DataFrame({"student_id": [s for s in students for _ in days], "district_id": None})
+        dates = pd.Series([pd.Timestamp(d) for _ in students for d in days], index=rows.index)
+        dates.iloc[::7] = pd.NaT  # a row with no checkpoint before its start: unknown
+        truth = {d: data.wide_values(student_indicators(
+            con, config, as_of=d, school_years=[y], provided=have)).set_index("student_id")
+            for d, y in zip(days, years, strict=True)}
+        runs: list[int] = []
+        counted = data.indicators_as_of
+
+        def counting(*args: object, **kwargs: object) -> pd.DataFrame:
+            runs.append(len(args[2]))
+            return counted(*args, **kwargs)
+
+        monkeypatch.setattr(data, "indicators_as_of", counting)
+        monkeypatch.setattr(data, "chunk_rows", lambda _config: 25)
+        cache: dict = {}
+        found = data.values_as_of(con, config, rows, dates, cache)
+        asked = len(runs)
+        again = data.values_as_of(con, config, rows.iloc[:30], dates.iloc[:30], cache)
     finally:
         con.close()
-        indicator_points._SHARED.clear()
-    assert [len(group) for group in passes] == [1, 1, 1, 1]
-    assert all(len(whole[p]) > 0 for p in points)
-    for point in points:
-        pd.testing.assert_frame_equal(small[point], whole[point])
-    pd.testing.assert_frame_equal(again[points[0]], whole[points[0]])  # evicted, computed again
-    shelf = next(iter(indicator_points._SHARED.values()), None)
-    assert shelf is None or len(shelf) <= 1
+    assert asked == -(-int(dates.notna().sum()) // 25) and max(runs) == 25, "25 rows at a time"
+    assert len(runs) == asked, "every date asked again was kept: nothing computed twice"
+    pd.testing.assert_frame_equal(again, found.iloc[:30])
+    assert (found.loc[dates.isna(), "rule_status"] == "unknown").all()
+    assert found.loc[dates.isna()].drop(columns="rule_status").isna().all().all()
+    compared = 0
+    for i in rows.index[dates.notna()]:
+        day, student = dates[i].date(), rows.at[i, "student_id"]
+        expected = truth[day].loc[student] if student in truth[day].index else None
+        if expected is None:
+            assert found.at[i, "rule_status"] == "unknown"
+            continue
+        for column in found.columns:
+            want, got = expected[column], found.at[i, column]
+            assert (pd.isna(want) and pd.isna(got)) or want == got, (student, day, column)
+        compared += 1
+    assert compared > 100, "most asked students were enrolled on their date"

@@ -182,8 +182,7 @@ def test_pages_of_students_who_left_the_roster_are_removed(scored: dict, tmp_pat
 
 
 def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
-    """The as-of dates of every indicator computation the profiles and the shared
-    indicators make from now on (one pass over the checkpoints: all its dates at once)."""
+    """The as-of dates of every indicator computation the profiles make from now on (one pass over the checkpoints: all its dates at once)."""
     from ontrack.scoring import indicator_points, profile_data
 
     calls: list[date] = []
@@ -201,27 +200,6 @@ def _count_indicator_runs(monkeypatch: pytest.MonkeyPatch) -> list[date]:
         monkeypatch.setattr(module, "student_indicators", counted)
     monkeypatch.setattr(indicator_points, "indicators_as_of", counted_pass)
     return calls
-
-
-def test_indicators_at_a_checkpoint_are_computed_once_per_run_and_anew_for_new_data(
-        scored: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every model's profiles and the impact study share the district's as-of indicators;
-    validated files written again (a new run) are never answered from the old ones."""
-    from ontrack.scoring import indicator_points, profile_data
-
-    out = _copy_validated(scored["out"], tmp_path / "out")
-    config, have = scored["config"], profile_data.provided(out)
-    calls = _count_indicator_runs(monkeypatch)
-    point = (date.fromisoformat(scored["result"].run["as_of"]), (2025,))
-    first = indicator_points.shared_indicators(out, config, [point], provided=have)[point]
-    again = indicator_points.shared_indicators(out, config, [point, point], provided=have)[point]
-    assert calls == [point[0]] and again is first and len(first) > 50
-    students = out / "validated" / "students.parquet"
-    rewritten = students.with_name("students.tmp")
-    shutil.copyfile(students, rewritten)
-    rewritten.replace(students)  # as validation writes: a new file moved into place
-    fresh = indicator_points.shared_indicators(out, config, [point], provided=have)[point]
-    assert calls == [point[0], point[0]] and fresh is not first and fresh.equals(first)
 
 
 def test_criteria_warmed_before_the_writers_fork_are_not_computed_again(

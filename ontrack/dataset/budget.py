@@ -91,18 +91,17 @@ def sized_groups(items: list, sizes: list[int], max_size: int) -> list[list]:
 
 
 def shelf_bytes(config: Config) -> int:
-    """Bytes one shelf of kept frames may hold (every student's indicators as of a date,
-    kept for the impact study and the profiles; the study's own values as of each date):
-    half the share one part's frames get, so the two shelves a run keeps together stay
-    within it."""
+    """Bytes the impact study's kept values may hold (each date's values computed so far,
+    so a cutoff asking a date again computes nothing twice): half the share one chunk's
+    frames get, so the kept values and the chunk being computed stay within it."""
     return frames_bytes(config) // 2
 
 
 class BoundedFrames:
     """Frames kept by key within ``max_bytes`` of their memory, the least recently used
     dropped first (the newest is always kept): a cache that a stage refills on a miss,
-    never a store it relies on. At 1M students each as-of date's frame is a district's
-    worth of rows; keeping every date the impact study reads was unbounded."""
+    never a store it relies on: what a run keeps stays within the memory limit however
+    many dates it reads."""
 
     def __init__(self, max_bytes: int) -> None:
         if not (isinstance(max_bytes, int) and max_bytes >= 0):

@@ -29,10 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.dataset.budget import BoundedFrames
+from ontrack.dataset.budget import BoundedFrames, chunk_rows, in_chunks
 from ontrack.dataset.labels import build_labels
-from ontrack.indicators import checkpoint_dates, school_year_of, student_indicators
-from ontrack.scoring.indicator_points import shared_indicators
+from ontrack.indicators import checkpoint_dates, indicators_as_of, school_year_of
 from ontrack.validation.store import provided_tables
 
 # criterion -> its value column in the indicators' student table
@@ -162,23 +161,11 @@ def checkpoints_before(config: Config, rows: pd.DataFrame, days: pd.Series,
     return pd.Series([found[key] for key in keys], index=rows.index, dtype="datetime64[ns]")
 
 
-def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
-                district_id: str | None, provided: set[str],
-                out_dir: Path | None = None) -> pd.DataFrame:
-    """Per student, the criteria and rule status known on ``as_of``.
-
-    Computed by :func:`ontrack.indicators.student_indicators` over that date's school
-    year; one row per student with the grade at that date, ``rule_status`` of the
-    grade's rule and every value column. With ``out_dir`` (the folder ``con`` reads)
-    the run's shared computation is used: the profiles asked for the same checkpoints.
-    """
-    point = _point(config, as_of, district_id)
-    if out_dir is None:
-        long = student_indicators(con, config, as_of=as_of, school_years=list(point[1]),
-                                  provided=provided)
-    else:
-        long = shared_indicators(out_dir, config, [point], provided=provided, con=con)[point]
-    keys = ["student_id", "grade_level"]
+def wide_values(long: pd.DataFrame) -> pd.DataFrame:
+    """Per (student, school year, as-of date) of ``long`` (rows of
+    :func:`ontrack.indicators.indicators_as_of`): the grade then, ``rule_status`` of the
+    grade's rule and every value column (the first known across the indicators' rows)."""
+    keys = ["student_id", "school_year", "as_of_date", "grade_level"]
     values = long.groupby(keys)[list(VALUE_COLUMNS.values())].first()
     rule = long.assign(wanted=long["grade_level"].map(GRADE_RULE))
     rule = rule[rule["indicator"] == rule["wanted"]].set_index(keys)["status"]
@@ -186,48 +173,70 @@ def wide_values(con: duckdb.DuckDBPyConnection, config: Config, as_of: date,
     wide["rule_status"] = wide["rule_status"].astype("object").where(
         wide["grade_level"].isin(list(GRADE_RULE)), NO_RULE)
     wide["as_of_grade"] = wide.pop("grade_level").astype("Int64")
-    return wide.astype({"student_id": "str"})
+    return wide.astype({"student_id": "str", "school_year": "int64",
+                        "as_of_date": "datetime64[ns]"})
 
 
-def _point(config: Config, as_of: date, district_id: str | None) -> tuple[date, tuple[int]]:
-    """The ``(date, school_years)`` point :func:`wide_values` reads: ``as_of`` and the
-    school year it falls in under the district's calendar."""
-    return as_of, (school_year_of(config.rules_for(district_id), as_of),)
+def _asked(config: Config, rows: pd.DataFrame, dates: pd.Series) -> pd.DataFrame:
+    """Each row with a date: its student, the date, and the school year the date falls
+    in under its district's calendar (worked out once per distinct district and day)."""
+    asked = pd.DataFrame({"student_id": rows["student_id"].astype("str"),
+                          "as_of_date": pd.to_datetime(dates).astype("datetime64[ns]"),
+                          "district": rows["district_id"].fillna("")}, index=rows.index)
+    asked = asked.dropna(subset=["as_of_date"])
+    pairs = asked[["district", "as_of_date"]].drop_duplicates()
+    years = {(district, day): school_year_of(config.rules_for(district or None), day.date())
+             for district, day in zip(pairs["district"], pairs["as_of_date"], strict=True)}
+    asked["school_year"] = [years[key] for key in zip(asked["district"], asked["as_of_date"],
+                                                      strict=True)]
+    return asked.drop(columns="district").astype({"school_year": "int64"})
 
 
 def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame,
-                 dates: pd.Series, cache: dict | BoundedFrames | None = None,
-                 out_dir: Path | None = None) -> pd.DataFrame:
+                 dates: pd.Series, cache: dict | BoundedFrames | None = None) -> pd.DataFrame:
     """Each row's criteria and rule status as of its date in ``dates`` (NaT: unknown).
 
-    ``cache`` (a dict kept by the caller) holds each date's values, so the pre-start
-    checkpoint and a cutoff's ``as_of`` that fall on the same day are computed once;
-    ``out_dir``: see :func:`wide_values`.
+    Computed by :func:`ontrack.indicators.indicators_as_of` for these rows' students
+    only, each as of its own date and within that date's school year, at most
+    :func:`~ontrack.dataset.budget.chunk_rows` of them at a time: the study never holds
+    a whole district's indicators. ``cache`` (kept by the caller) holds each (date,
+    school year)'s values computed so far, so the pre-start checkpoint and a cutoff's
+    ``as_of`` that fall on the same day are computed once.
     """
-    parts, have = [], provided_tables(con)
-    cache = {} if cache is None else cache
-    if out_dir is not None:  # every date's indicators in one pass, kept for wide_values
-        wanted = {(pd.Timestamp(day).date(), district or None)
-                  for day, district in zip(dates, rows["district_id"].fillna(""), strict=True)
-                  if not pd.isna(day)}
-        points = sorted({_point(config, day, district) for day, district in wanted
-                         if (day, district) not in cache})
-        if points:
-            shared_indicators(out_dir, config, points, provided=have, con=con)
-    for (day, district), group in rows.groupby([dates, rows["district_id"].fillna("")],
-                                               sort=True, dropna=True):
-        key = (pd.Timestamp(day).date(), district or None)
-        if key not in cache:
-            cache[key] = wide_values(con, config, *key, have, out_dir)
-        wide = cache[key]
-        parts.append(group[["student_id"]].reset_index().merge(
-            wide, on="student_id", how="left").set_index("index"))
     columns = [*VALUE_COLUMNS.values(), "rule_status", "as_of_grade"]
-    if not parts:
+    cache = {} if cache is None else cache
+    asked = _asked(config, rows, dates)
+    keys = ["student_id", "as_of_date", "school_year"]
+    known, missing = [], []
+    for (day, year), group in asked.groupby(keys[1:], sort=True):
+        wanted = group["student_id"].drop_duplicates()
+        if (day, year) in cache:
+            kept = cache[(day, year)]
+            known.append(kept)
+            wanted = wanted[~wanted.isin(kept["student_id"])]
+        missing.append(pd.DataFrame({"student_id": wanted, "as_of_date": day, "school_year": year}))
+    missing = pd.concat(missing, ignore_index=True) if missing else pd.DataFrame()
+    if len(missing):  # kept with or without values: a student not enrolled then is asked once
+        fresh = missing.merge(_computed(con, config, missing), on=keys, how="left")
+        for (day, year), found in fresh.groupby(keys[1:], sort=False):
+            kept = cache[(day, year)] if (day, year) in cache else None
+            cache[(day, year)] = found if kept is None else pd.concat([kept, found], ignore_index=True)
+        known.append(fresh)
+    if not known:
         return pd.DataFrame(index=rows.index, columns=columns)
-    found = pd.concat(parts).reindex(rows.index)
+    values = pd.concat(known, ignore_index=True).drop_duplicates(keys)
+    found = asked.rename_axis("row").reset_index().merge(values, on=keys, how="left")
+    found = found.set_index("row").reindex(rows.index)
     found["rule_status"] = found["rule_status"].fillna("unknown")
     return found[columns]
+
+
+def _computed(con: duckdb.DuckDBPyConnection, config: Config, asked: pd.DataFrame) -> pd.DataFrame:
+    """:func:`wide_values` of the asked (student, school year, as-of date) rows, computed
+    :func:`~ontrack.dataset.budget.chunk_rows` rows at a time."""
+    have = provided_tables(con)
+    return in_chunks(asked, chunk_rows(config), lambda chunk: wide_values(
+        indicators_as_of(con, config, chunk, provided=have)))
 
 
 def history_risk(out_dir: Path, rows: pd.DataFrame, dates: pd.Series,
@@ -259,12 +268,15 @@ def history_risk(out_dir: Path, rows: pd.DataFrame, dates: pd.Series,
 
 def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame) -> pd.DataFrame:
     """On track at the end of 9th grade (1.0 / 0.0 / NaN) and when that became known."""
-    cohort = rows[["student_id", "start_date", "school_year", "school_id", "district_id",
-                   "grade_level"]].rename(columns={"start_date": "as_of_date"})
-    cohort = cohort.set_index(["student_id", "as_of_date"])
-    labels = build_labels(con, cohort, config, label="off_track_9")
-    return pd.DataFrame({"on_track_9": 1.0 - labels["label"].to_numpy(),
-                         "outcome_known": labels["window_end"].to_numpy()}, index=rows.index)
+    columns = ["student_id", "start_date", "school_year", "school_id", "district_id", "grade_level"]
+    asked = rows[columns].rename(columns={"start_date": "as_of_date"})
+    # A student served with two types from one date is one label, built once.
+    cohort = asked.drop_duplicates().set_index(["student_id", "as_of_date"])
+    labels = build_labels(con, cohort, config, label="off_track_9", chunk_rows=chunk_rows(config))
+    found = cohort.reset_index().assign(on_track_9=1.0 - labels["label"].to_numpy(),
+                                        outcome_known=labels["window_end"].to_numpy())
+    found = asked.merge(found, on=list(asked.columns), how="left")
+    return found[["on_track_9", "outcome_known"]].set_axis(rows.index)
 
 
 def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
@@ -286,7 +298,7 @@ def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
     if rows.empty:
         return rows
     checkpoints = checkpoints_before(config, rows, rows["start_date"])
-    rows = rows.join(values_as_of(con, config, rows, checkpoints, cache, out_dir))
+    rows = rows.join(values_as_of(con, config, rows, checkpoints, cache))
     rows["checkpoint"] = checkpoints
     rows["risk"] = history_risk(out_dir, rows, rows["start_date"])
     rows = rows.join(outcomes(con, config, rows))

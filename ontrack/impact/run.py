@@ -118,7 +118,7 @@ def running_variable(con: Any, config: Config, out_dir: Path, rows: pd.DataFrame
     if cutoff.variable.startswith("risk:"):
         return history_risk(out_dir, rows, dates, model=cutoff.variable.split(":", 1)[1])
     column = VALUE_COLUMNS[cutoff.variable.split(".", 1)[1]]
-    return pd.to_numeric(values_as_of(con, config, rows, dates, cache, out_dir)[column],
+    return pd.to_numeric(values_as_of(con, config, rows, dates, cache)[column],
                          errors="coerce")
 
 

@@ -1,9 +1,6 @@
-"""Every student's indicators as of given (date, school years) points, computed for the
-whole district in passes of bounded size and kept for the run within the memory limit.
-
-The impact study asks for the same checkpoints more than once; profiles compute their
-own students' criteria through :func:`points_in_one_pass`. The kept frames are shared:
-read them, never modify them in place.
+"""Students' indicators as of given (date, school years) points, all points computed in
+passes of bounded size (:func:`points_in_one_pass`, used by the profiles' criteria), and
+what those indicators depend on (:func:`data_identity`, the key of what a run keeps).
 """
 
 from __future__ import annotations
@@ -16,14 +13,8 @@ import duckdb
 import pandas as pd
 
 from ontrack.config import Config
-from ontrack.dataset.budget import BoundedFrames, chunk_rows, shelf_bytes, sized_groups
+from ontrack.dataset.budget import chunk_rows, sized_groups
 from ontrack.indicators import indicators_as_of, student_indicators
-from ontrack.validation.store import open_validated
-
-# Data identity -> (as-of date, school years) -> every student's indicators then, within
-# the memory limit (budget.BoundedFrames). One identity is kept: new validated files (or
-# another config) start afresh.
-_SHARED: dict[tuple, BoundedFrames] = {}
 
 
 def data_identity(out_dir: Path, config: Config, provided: Collection[str]) -> tuple:
@@ -33,35 +24,6 @@ def data_identity(out_dir: Path, config: Config, provided: Collection[str]) -> t
     files = tuple(sorted((p.name, st.st_ino, st.st_size, st.st_mtime_ns)
                          for p in validated.glob("*.parquet") for st in [p.stat()]))
     return str(validated), config.config_hash, frozenset(provided), files
-
-
-def shared_indicators(out_dir: Path | str, config: Config, points: Sequence[tuple[date, tuple[int, ...]]],
-                      *, provided: Collection[str],
-                      con: duckdb.DuckDBPyConnection | None = None) -> dict[tuple, pd.DataFrame]:
-    """Every student's indicators as of each ``(date, school_years)`` point, computed
-    once per run for the whole district and kept (the impact study asks for the same
-    checkpoints more than once; profiles compute their own students' only, see
-    :func:`ontrack.scoring.profile_data.warm_criteria`). ``con`` reads the validated tables (opened here when None).
-    The frames are shared: read them, never modify them in place.
-    """
-    identity = data_identity(Path(out_dir), config, provided)
-    if identity not in _SHARED:
-        _SHARED.clear()
-    shelf = _SHARED.setdefault(identity, BoundedFrames(shelf_bytes(config)))
-    keys = list(dict.fromkeys((day, tuple(years)) for day, years in points))
-    kept = {key: shelf[key] for key in keys if key in shelf}  # before new frames push them out
-    fresh: dict[tuple, pd.DataFrame] = {}
-    if len(kept) < len(keys):
-        own = con is None
-        con = open_validated(out_dir, config) if own else con
-        try:
-            fresh = points_in_one_pass(con, config, [k for k in keys if k not in kept], set(provided))
-        finally:
-            if own:
-                con.close()
-    for key, frame in fresh.items():
-        shelf[key] = frame
-    return {key: kept[key] if key in kept else fresh[key] for key in keys}
 
 
 def points_in_one_pass(con: duckdb.DuckDBPyConnection, config: Config,
