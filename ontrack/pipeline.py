@@ -12,7 +12,8 @@ on. Everything that runs the pipeline reads this one list:
   its refresh and train flows run the stages of a :attr:`Stage.cadence`.
 
 A stage that declares :class:`Parts` (validation per table and partition, indicators per
-school year, features per checkpoint and bucket of students, each school's roster files)
+school year, features per checkpoint and bucket of students, scoring and profile pages
+per group of whole schools, each school's roster files)
 runs them in this process, and in the flows as tasks of their task runner (``--dask``).
 
 Adding a stage is adding one entry to :data:`STAGES`.
@@ -204,9 +205,10 @@ def _scoring(ctx: Context, model: str, run_wave: RunWave | None, as_of: Any = No
     from ontrack.reports.publish import score_and_publish
 
     # Rosters of a school hold every model: one scoring run at a time per OUT, the next waits.
-    # Scored here; the profile pages of a group of schools are a part, then each school's
-    # and counselor's files (publish_school) written into the run's staging folder, swapped
-    # in here once every part is done.
+    # Parts, in waves: the features, risks and reasons of a group of whole schools; who
+    # ranks, tiers and history here; the profile pages of a group of schools; then each
+    # school's and counselor's files (publish_school) written into the run's staging
+    # folder, swapped in here once every part is done.
     with exclusive(ctx.out / "rosters" / ".score.lock", what="`ontrack score`", wait=True,
                    waiting=ctx.progress):
         return _quiet(lambda: score_and_publish(ctx.out, ctx.config, model=model, as_of=as_of,

@@ -26,6 +26,7 @@ from ontrack.reports.workers import can_fork, forked_map
 
 from ontrack.config import Config
 from ontrack.resources import duckdb_limit_bytes
+from ontrack.scoring.parts import school_sets
 from ontrack.scoring.profile_data import forget_criteria, warm_criteria
 from ontrack.scoring.run import ScoreResult
 
@@ -127,7 +128,7 @@ def profile_parts(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
     for group in profile_groups(roster, config):
         schools = group["school_id"].astype(str)
         count = min(schools.nunique(), max(2, -(-len(group) // PART_STUDENTS)))
-        parts.extend(group[schools.isin(chosen)] for chosen in _balanced(group, count) if chosen)
+        parts.extend(group[schools.isin(chosen)] for chosen in school_sets(group["school_id"], count) if chosen)
     return parts
 
 
@@ -139,16 +140,4 @@ def group_size(config: Config) -> int:
 def _halves(roster: pd.DataFrame) -> list[set[str]]:
     """The schools in two sets of about as many students each: each forked writer gets
     half the pages, whatever the school sizes."""
-    return _balanced(roster, 2)
-
-
-def _balanced(roster: pd.DataFrame, count: int) -> list[set[str]]:
-    """The schools in ``count`` sets of about as many students each (largest school first
-    into the set with fewest students so far; ties to the earlier set)."""
-    sets: list[set[str]] = [set() for _ in range(count)]
-    totals = [0] * count
-    for school, size in sorted(roster["school_id"].astype(str).value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
-        lightest = min(range(count), key=totals.__getitem__)  # the first of the lightest
-        sets[lightest].add(school)
-        totals[lightest] += int(size)
-    return sets
+    return school_sets(roster["school_id"], 2)

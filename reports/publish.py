@@ -48,6 +48,7 @@ from ontrack.modeling.baselines import roster_columns
 from ontrack.paths import file_stem, staging_folder, swap_in, write_atomically
 from ontrack.scoring.followup import current_support, followup_items, read_interventions
 from ontrack.scoring.history import read_history
+from ontrack.scoring.parts import ScoringPart, score_part
 from ontrack.scoring.run import REASON_COLUMNS, ScoreResult, score_model
 
 RUN_NOTE = (
@@ -76,10 +77,11 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     history and summary), then this module renders it: every school and counselor file
     and ``reasons.csv``, and every student's profile page. The render time joins the
     summary's timings. ``run_wave`` (the flows: Dask tasks) runs the parts: first the
+    scoring of whole schools (:class:`~ontrack.scoring.parts.ScoringPart`), then the
     profile pages (:class:`ProfilePart`), then the :func:`publish_school` jobs; without
-    it, this process and forked ones write them (:func:`run_jobs`)."""
+    it, this process and forked ones do that work (:func:`run_jobs`)."""
     out_dir = Path(out_dir)
-    result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress)
+    result = score_model(out_dir, config, model=model, as_of=as_of, progress=progress, run_wave=run_wave)
     started = time.perf_counter()
     run = {**result.run, "ranked_by_reason": result.summary.get("ranked_by_reason")}
     # The roster set (every school and counselor file, the index, reasons.csv, each
@@ -115,9 +117,12 @@ def score_and_publish(out_dir: Path, config: Config, *, model: str, as_of: date 
     return result
 
 
-def publish_part(out_dir: Path, config: Config, job: ProfilePart | tuple) -> object:
-    """One part of the score stage a task runner runs: a :class:`ProfilePart` (its pages)
-    or a :func:`publish_school` job (a school's or counselor's files)."""
+def publish_part(out_dir: Path, config: Config, job: ScoringPart | ProfilePart | tuple) -> object:
+    """One part of the score stage a task runner runs: a :class:`ScoringPart` (its
+    students' features, risks and reasons), a :class:`ProfilePart` (its pages) or a
+    :func:`publish_school` job (a school's or counselor's files)."""
+    if isinstance(job, ScoringPart):
+        return score_part(Path(out_dir), config, job)
     if isinstance(job, ProfilePart):
         return write_profile_part(Path(out_dir), config, job)
     return publish_school(*job)

@@ -1,7 +1,7 @@
 """Scale-out: `ontrack flow refresh --dask ADDRESS` sends the partitioned stages' parts to
 the cluster's workers (validation's jobs per table and partition, indicators per year,
-features per checkpoint and bucket, the profile pages by groups of schools, each
-school's and counselor's roster files) and
+features per checkpoint and bucket, scoring (features, risks, reasons) and the profile
+pages by groups of whole schools, each school's and counselor's roster files) and
 writes the same files as the single-process run (one validation partition there, two on
 the cluster).
 
@@ -103,6 +103,7 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     from ontrack.cli import main
     from ontrack.config import load_config
     from ontrack.dataset.build import group_checkpoints
+    from ontrack.scoring.parts import scoring_parts
     from ontrack.tables import TABLE_ORDER
 
     data, config = district["data"], district["config"]
@@ -131,8 +132,11 @@ def test_refresh_on_dask_runs_the_parts_on_the_workers_with_the_same_outputs(
     roster = pd.read_parquet(single / "rosters" / "_history" / "grade8_roster.parquet")
     pages = profile_parts(roster, load_config(config))
     assert len(pages) >= 2 and sum(len(p) for p in pages) == len(roster)
-    # one task per part of the profile pages, then one per school and counselor file
-    assert len(by_stage["score"]) == len(pages) + len(files) > 2
+    scoring = scoring_parts(roster, load_config(config), model="grade8", as_of=None, version="", many=True)
+    assert len(scoring) >= 2 and sum(len(p.cohort) for p in scoring) == len(roster)
+    # one task per part of the scoring (features, risks, reasons), then per part of the
+    # profile pages, then one per school and counselor file
+    assert len(by_stage["score"]) == len(scoring) + len(pages) + len(files) > 2
     assert all(w in workers for parts in by_stage.values() for w in parts)
     assert all(len(set(parts)) == 2 for parts in by_stage.values())  # both workers worked
     one, two = _outputs(single), _outputs(spread)

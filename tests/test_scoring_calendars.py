@@ -17,7 +17,7 @@ import pytest
 from ontrack.config import config_from_dict
 from ontrack.scoring.alerts import RECENT_DAYS, absence_rise
 from ontrack.scoring.cohort import ScoringCohort
-from ontrack.scoring.run import _state
+from ontrack.scoring.parts import part_state
 
 AS_OF = date(2025, 1, 31)
 # D1 keeps the default calendar (07-01); D2 starts its school year on 08-15.
@@ -66,7 +66,7 @@ def test_absence_alert_uses_each_students_district_year_start(con, order) -> Non
     # Same attendance for both students: in D1 the absent July days belong to this
     # school year (earlier rate ~0.27, the recent 0.5 is not twice that); in D2 they
     # precede it (earlier rate 0), so the alert is raised for the D2 student only.
-    state = _state(con, _current(order), CONFIG)
+    state = part_state(con, _current(order), CONFIG)
     assert not state.loc["s1", "absence_alert"]
     assert state.loc["s2", "absence_alert"]
     assert state["recent_absence_rate"].tolist() == [0.5, 0.5]
@@ -88,10 +88,12 @@ def test_absence_rise_takes_one_start_per_student_or_one_for_all(con) -> None:
 def test_each_districts_lists_expire_at_its_own_next_checkpoint() -> None:
     """D2 checks in mid-February, D1 at the end of June: scored on Jan 31, D2's rows and
     school file say they expire on Feb 15, D1's on Jun 30, and the run on the sooner."""
-    from ontrack.scoring.cohort import next_checkpoint
     from ontrack.reports.publish import _meta
+
     from ontrack.modeling.gate import Ranking
-    from ontrack.scoring.run import ModelScores, _roster_frame
+    from ontrack.scoring.cohort import next_checkpoint
+    from ontrack.scoring.parts import ModelScores
+    from ontrack.scoring.run import _roster_frame
 
     config = config_from_dict(
         {"districts": {"D2": {"checkpoints": ["11-15", "02-15", "06-30"]}}}

@@ -2,8 +2,9 @@
 
 The as-of date is ``--as-of`` or the latest checkpoint on or before the data's end; the
 cohort is the model's grade enrolled then (``ontrack.dataset.cohorts``), and its features are
-built point-in-time by the same code as training (``ontrack.dataset.featurize``), so a score
-sees exactly what a training row saw at its checkpoint.
+built point-in-time by the same code as training (``ontrack.dataset.featurize``, per part of
+whole schools: ``ontrack.scoring.parts``), so a score sees exactly what a training row saw
+at its checkpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from ontrack.dataset.asof import data_end_date
 from ontrack.dataset.cohorts import build_cohort, cohort_checkpoints, with_model_checkpoints
 from ontrack.config import Config
 from ontrack.errors import ModelContractError, SchemaError
-from ontrack.dataset.featurize import build_feature_matrix, load_feature_set
 from ontrack.indicators import checkpoint_dates, school_year_of
 from ontrack.modeling.baselines import baseline, rule_score, who
 
@@ -57,17 +57,16 @@ def next_checkpoint(config: Config, district_id: str | None, as_of: date) -> dat
     return min(later)
 
 
-def build_scoring_cohort(
+def current_cohort(
     con: duckdb.DuckDBPyConnection,
     config: Config,
     *,
     model: str,
     as_of: date | None,
-    provided: set[str],
-    feature_set: str | None = None,
 ) -> ScoringCohort:
-    """The cohort at the as-of date and its point-in-time feature matrix: the declared
-    model's grade and (unless ``feature_set`` is given) its feature set."""
+    """The cohort at the as-of date: the declared model's grade enrolled then. Its
+    matrix has no column yet: the point-in-time features are built per part of whole
+    schools (:func:`ontrack.scoring.parts.score_part`)."""
     spec = config.model_spec(model)
     config = with_model_checkpoints(config, model)  # the model's own checkpoints, if declared
     end = data_end_date(con)
@@ -78,14 +77,11 @@ def build_scoring_cohort(
             f"enrollments must hold {who(spec.grade)} enrolled on {day} to "
             "score. Got none instead."
         )
-    features = load_feature_set(feature_set or spec.feature_set)
-    features = features.for_config(config).for_grades([spec.grade])
-    matrix = build_feature_matrix(con, cohort, features, config, provided=provided)
     # Each district's own calendar sets when its lists expire (its next checkpoint).
     expires = {
         str(d): next_checkpoint(config, str(d), day) for d in cohort["district_id"].unique()
     }
-    return ScoringCohort(cohort, matrix, day, min(expires.values()), end, expires)
+    return ScoringCohort(cohort, pd.DataFrame(index=cohort.index), day, min(expires.values()), end, expires)
 
 
 def model_inputs(matrix: pd.DataFrame, contract: dict) -> pd.DataFrame:

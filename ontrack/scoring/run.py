@@ -14,26 +14,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from ontrack.config import Config
 from ontrack.modeling.bundle import LoadedModel
-from ontrack.scoring.alerts import absence_rise, alert_texts
-from ontrack.scoring.champion import read_champion, registered_name
-from ontrack.scoring.cohort import ScoringCohort, build_scoring_cohort, model_inputs, rule_columns
+from ontrack.scoring.alerts import alert_texts
+from ontrack.scoring.champion import registered_name
+from ontrack.scoring.cohort import ScoringCohort, current_cohort, rule_columns
 from ontrack.modeling.gate import Ranking, ranking_for
 from ontrack.scoring.drift import expiry_problem, latest_check_gate, stability_problem
 from ontrack.scoring.history import HISTORY_COLUMNS, append_run, previous_run, read_history
-from ontrack.scoring.reasons import explain
+from ontrack.scoring.parts import ModelScores, combined, load_champion, score_part, scoring_parts
 from ontrack.scoring.rule_ranking import rule_reasons, rule_tiers
 from ontrack.scoring.tiers import assign_tiers, change_since, risk_change, school_rank, tier_level
-from ontrack.validation.store import open_validated, provided
+from ontrack.validation.store import open_validated
 
 @dataclass(frozen=True)
 class ScoreResult:
@@ -52,25 +51,30 @@ class ScoreResult:
 
 def score_model(
     out_dir: Path, config: Config, *, model: str, as_of: date | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, run_wave: Callable[[list], list] | None = None,
 ) -> ScoreResult:
-    """The whole scoring run; see the module docstring."""
+    """The whole scoring run; see the module docstring. ``run_wave`` (the flows' task
+    runner) computes the cohort's features, risks and reasons in parts of whole schools
+    (:mod:`ontrack.scoring.parts`); without it this process computes them in one part."""
     say = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
-    timings: dict[str, float] = {}
     name = registered_name(config, model)
-    loaded, tags = _champion(config, out_dir, name)
+    loaded, tags = load_champion(config, out_dir, name)
     if tags is not None:
         say(f"champion {name} version {tags['version']}")
     con = open_validated(out_dir, config)
     try:
-        current = build_scoring_cohort(con, config, model=model, as_of=as_of, provided=provided(out_dir))
+        current = current_cohort(con, config, model=model, as_of=as_of)
         say(f"{len(current.cohort):,} students in {model} on {current.as_of}")
-        rules_of = current.cohort["district_id"].map(config.rules_for)
-        scored = _model_scores(loaded, current, rules_of, model, config, timings) if loaded else None
-        state = _state(con, current, config)
+        parts = scoring_parts(current.cohort, config, model=model, as_of=current.as_of,
+                              version=str(tags["version"]) if loaded and tags else "", many=run_wave is not None)
+        partials = run_wave(parts) if run_wave is not None else \
+            [score_part(out_dir, config, part, loaded=loaded, con=con) for part in parts]
     finally:
         con.close()
+    matrix, scored, state, timings = combined(partials, len(current.cohort))
+    current = replace(current, matrix=matrix)
+    rules_of = current.cohort["district_id"].map(config.rules_for)
     psi, drift = float("nan"), None
     if scored is not None:
         psi, drift = stability_problem(loaded.contract, scored.risk.to_numpy(), config.scoring.psi_threshold,
@@ -102,50 +106,6 @@ REASON_COLUMNS: tuple[str, ...] = (
     "student_id", "model", "model_version", "as_of_date", "rank", "feature", "value",
     "contribution", "text", "kind",
 )
-
-
-def _champion(config: Config, out_dir: Path, name: str) -> tuple[LoadedModel | None, dict | None]:
-    """The verified champion and its version's tags, or (None, None) when there is no
-    registry or no champion (scoring then ranks by the rule). A local default registry
-    is read directly (:mod:`ontrack.scoring.champion`); any other through MLflow."""
-    found = read_champion(config, out_dir, name)
-    if not isinstance(found, str):
-        return found
-    from ontrack.modeling import tracking  # imports MLflow: only for a registry elsewhere
-
-    try:
-        client = tracking.connect(config, out_dir, create=False)
-        return tracking.load_registered(client, name, tracking.CHAMPION)
-    except tracking.RegistryError:
-        return None, None
-
-
-@dataclass(frozen=True)
-class ModelScores:
-    """The champion's risks and reasons for the scored rows."""
-
-    risk: pd.Series
-    reasons: pd.DataFrame  # reason_1..3 (wide)
-    reason_rows: pd.DataFrame  # the long table of explain()
-    contributions: pd.DataFrame  # TreeSHAP per feature plus ``base_value``, rows as ``risk``
-
-
-def _model_scores(loaded, current: ScoringCohort, rules_of: pd.Series, model: str,  # noqa: ANN001
-                  config: Config, timings: dict) -> ModelScores:
-    X = model_inputs(current.matrix, loaded.contract)
-    started = time.perf_counter()
-    risk = pd.Series(loaded.predict_risk(X), index=X.index, name="risk")
-    timings["predict_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    contributions = loaded.contributions(X)
-    timings["contributions_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    tiers = assign_tiers(risk, current.cohort["school_id"], config.scoring)
-    wide, long = explain(contributions, X, loaded.contract, rules_of, config.model_spec(model).baseline,
-                         config.scoring.reasons_per_student,
-                         must_explain=(tiers == config.scoring.tier_names[0]).to_numpy())
-    timings["reasons_s"] = time.perf_counter() - started
-    return ModelScores(risk, wide, long, contributions)
 
 
 def _ranking(tags: dict | None, loaded: LoadedModel | None, drift: str | None, current: ScoringCohort,
@@ -212,37 +172,6 @@ def _roster_frame(current: ScoringCohort, scored: ModelScores | None, ranking: R
     long = long.assign(student_id=frame["student_id"].to_numpy()[positions], model=model,
                        model_version=version, as_of_date=current.as_of.isoformat())
     return frame, long[list(REASON_COLUMNS)]
-
-
-def _state(con: duckdb.DuckDBPyConnection, current: ScoringCohort, config: Config) -> pd.DataFrame:
-    """Per student: the counts the alerts compare between runs, and the absence alert.
-
-    Each student's school year and its first day come from their own row and district
-    (``config.rules_for``): one data directory may hold districts with different calendars.
-    """
-    cohort = current.cohort
-    students = pd.Series(cohort.index.get_level_values("student_id").astype(str))
-    years = cohort["school_year"].astype(int).to_numpy()
-    district_years = list(zip(cohort["district_id"].astype(str), years.tolist(), strict=True))
-    start_of = {(d, y): config.rules_for(d).year_start(y) for d, y in set(district_years)}
-    starts = pd.Series([start_of[pair] for pair in district_years], index=students.index)
-    rose = absence_rise(con, students, current.as_of, starts, config.scoring)
-    matrix = current.matrix
-    state = pd.DataFrame(
-        {
-            "student_id": students.to_numpy(),
-            "school_year": years,
-            "failing_core": _column(matrix, "failed_core_courses_ytd"),
-            "suspensions": _column(matrix, "suspensions_ytd"),
-            "absence_alert": rose["absence_alert"].to_numpy(),
-            "recent_absence_rate": rose["recent_absence_rate"].to_numpy(),
-        }
-    )
-    return state.set_index("student_id")
-
-
-def _column(matrix: pd.DataFrame, name: str) -> np.ndarray:
-    return matrix[name].to_numpy() if name in matrix.columns else np.full(len(matrix), np.nan)
 
 
 def _with_changes(roster: pd.DataFrame, state: pd.DataFrame, previous: pd.DataFrame | None,
