@@ -353,3 +353,22 @@ def test_rule_tables_kept_on_a_connection_follow_the_rules_and_schools(validated
     other.execute(move)
     pd.testing.assert_frame_equal(moved, student_indicators(other, CONFIG))
     assert not moved.equals(first)
+
+
+def test_asking_for_some_indicators_returns_their_rows_only(validated, rows):
+    con = open_validated(validated, CONFIG)
+    try:
+        some = student_indicators(con, CONFIG, indicators=("on_track_9", "suspension"))
+        with pytest.raises(ValueError, match=r"indicators must be among .*Got \['on_track'\] instead"):
+            student_indicators(con, CONFIG, indicators=("on_track_9", "on_track"))
+    finally:
+        con.close()
+    assert set(some["indicator"]) == {"on_track_9", "suspension"}
+    whole = rows.reset_index()
+    whole = whole[whole["indicator"].isin(["on_track_9", "suspension"])][list(some.columns)]
+    # a column with no value in these rows comes back from DuckDB as objects: values compared
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.reset_index(drop=True).astype(object)
+        return frame.where(frame.notna(), None)
+
+    pd.testing.assert_frame_equal(plain(some), plain(whole))

@@ -207,8 +207,8 @@ def _off_track_9(
     if years:
         have = provided_tables(con)
         with scoped(con, rows["student_id"], years):  # same results, less work
-            found = student_indicators(con, config, school_years=years, provided=have)
-        found = found[found["indicator"] == "on_track_9"]
+            found = student_indicators(con, config, school_years=years, provided=have,
+                                       indicators=("on_track_9",))
         status = pd.DataFrame(
             {
                 "student_id": found["student_id"].astype("str"),

@@ -269,14 +269,14 @@ def history_risk(out_dir: Path, rows: pd.DataFrame, dates: pd.Series,
 def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame) -> pd.DataFrame:
     """On track at the end of 9th grade (1.0 / 0.0 / NaN) and when that became known."""
     columns = ["student_id", "start_date", "school_year", "school_id", "district_id", "grade_level"]
-    asked = rows[columns].rename(columns={"start_date": "as_of_date"})
     # A student served with two types from one date is one label, built once.
-    cohort = asked.drop_duplicates().set_index(["student_id", "as_of_date"])
-    labels = build_labels(con, cohort, config, label="off_track_9", chunk_rows=chunk_rows(config))
-    found = cohort.reset_index().assign(on_track_9=1.0 - labels["label"].to_numpy(),
-                                        outcome_known=labels["window_end"].to_numpy())
-    found = asked.merge(found, on=list(asked.columns), how="left")
-    return found[["on_track_9", "outcome_known"]].set_axis(rows.index)
+    same = rows.groupby(columns, sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(same, return_index=True)[1]  # each distinct row's first position
+    cohort = rows[columns].iloc[first].rename(columns={"start_date": "as_of_date"})
+    labels = build_labels(con, cohort.set_index(["student_id", "as_of_date"]), config,
+                          label="off_track_9", chunk_rows=chunk_rows(config))
+    return pd.DataFrame({"on_track_9": 1.0 - labels["label"].to_numpy()[same],
+                         "outcome_known": labels["window_end"].to_numpy()[same]}, index=rows.index)
 
 
 def build_study(con: duckdb.DuckDBPyConnection, config: Config, out_dir: Path,
