@@ -182,8 +182,8 @@ def impact_summary(out_dir: Path | str, config: Config, progress: Say | None = N
     con = open_validated(out_dir, config)
     try:
         say("reading interventions, pre-start criteria, risk and outcomes")
-        # Values as of each date, shared by the comparison and the cutoffs, within the limit.
-        cache = BoundedFrames(shelf_bytes(config))
+        # Values as of each date, kept for the cutoffs (within the limit) when there are any.
+        cache = BoundedFrames(shelf_bytes(config)) if config.impact.cutoffs else None
         if config.impact.cutoffs:
             preload()  # the cutoffs' estimates need rdrobust: imported while the study builds
         study = build_study(con, config, out_dir, cache=cache)
