@@ -1,7 +1,7 @@
-"""The frames a run keeps (every student's indicators as of each date the impact study
-and the profiles read) stay within the memory limit (issue 17, item 6): a bounded,
-least-recently-used shelf, and the dates computed in passes of bounded size, with the
-same frames as one unbounded pass."""
+"""The impact study stays within the memory limit (issue 17, item 6): it computes its
+own students' pre-start values only, a bounded number of rows at a time, with the same
+values as the district's indicators computed as of each date; what it keeps for the
+cutoffs is a bounded, least-recently-used shelf."""
 
 from __future__ import annotations
 
