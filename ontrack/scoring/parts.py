@@ -133,7 +133,8 @@ def score_part(out_dir: Path, config: Config, part: ScoringPart, *, loaded: Load
         config_m = with_model_checkpoints(config, part.model)  # the model's own checkpoints, if declared
         features = load_feature_set(spec.feature_set).for_config(config_m).for_grades([spec.grade])
         matrix = build_feature_matrix(con, part.cohort, features, config_m, provided=provided(out_dir))
-        current = ScoringCohort(part.cohort, matrix, part.as_of, part.as_of, None)
+        # what the scores and the state read: the rows, their matrix and the date
+        current = ScoringCohort(part.cohort, matrix, as_of=part.as_of, expires=part.as_of, data_end=None)
         rules_of = part.cohort["district_id"].map(config.rules_for)
         scores = model_scores(loaded, current, rules_of, part.model, config, timings) if loaded else None
         state = part_state(con, current, config)
