@@ -31,6 +31,7 @@ import pandas as pd
 from ontrack.config import Config
 from ontrack.dataset.budget import BoundedFrames, chunk_rows, in_chunks
 from ontrack.dataset.labels import build_labels
+from ontrack.frames import distinct_rows
 from ontrack.indicators import checkpoint_dates, indicators_as_of, school_year_of
 from ontrack.validation.store import provided_tables
 
@@ -270,9 +271,9 @@ def outcomes(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFrame)
     """On track at the end of 9th grade (1.0 / 0.0 / NaN) and when that became known."""
     columns = ["student_id", "start_date", "school_year", "school_id", "district_id", "grade_level"]
     # A student served with two types from one date is one label, built once.
-    same = rows.groupby(columns, sort=False, dropna=False).ngroup().to_numpy()
-    first = np.unique(same, return_index=True)[1]  # each distinct row's first position
-    cohort = rows[columns].iloc[first].rename(columns={"start_date": "as_of_date"})
+    asked = rows[columns]
+    same, first = distinct_rows(asked)
+    cohort = asked.iloc[first].rename(columns={"start_date": "as_of_date"})
     labels = build_labels(con, cohort.set_index(["student_id", "as_of_date"]), config,
                           label="off_track_9", chunk_rows=chunk_rows(config))
     return pd.DataFrame({"on_track_9": 1.0 - labels["label"].to_numpy()[same],

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ontrack.config import Config
 from ontrack.dataset.asof import data_end_date
+from ontrack.frames import distinct_rows
 from ontrack.indicators import ATTENDED_STATUSES, checkpoint_dates, student_indicators
 from ontrack.resources import apply, temp_directory
 from ontrack.scoring.history import history_path
@@ -331,8 +332,7 @@ def _criteria(con: duckdb.DuckDBPyConnection, config: Config, have: frozenset[st
 
     # Decided once per distinct (checkpoint, district, year), not per row.
     keys = frame[["as_of_date", "district_id", "school_year"]]
-    numbers = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
-    _, first = np.unique(numbers, return_index=True)
+    numbers, first = distinct_rows(keys)
     decided = np.array([own(day, d, int(y)) for day, d, y in keys.iloc[first].itertuples(index=False)], dtype=bool)
     return frame[decided[numbers]].reset_index(drop=True)
 

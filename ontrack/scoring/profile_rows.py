@@ -8,6 +8,8 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
+from ontrack.frames import distinct_rows
+
 
 def grouped(frame: pd.DataFrame) -> dict[str, list[dict]]:
     """Each row as a dict of plain Python values (missing ones None), grouped per student
@@ -38,9 +40,7 @@ def shared_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
         return {}
     codes, students = pd.factorize(frame["student_id"].astype(str), use_na_sentinel=False)
     rest = frame.drop(columns="student_id")
-    # Records numbered in order of first appearance; missing values (any kind) equal.
-    numbers = rest.groupby(list(rest.columns), dropna=False, sort=False).ngroup().to_numpy()
-    _, first = np.unique(numbers, return_index=True)
+    numbers, first = distinct_rows(rest)  # records numbered in order of first appearance
     distinct = grouped(rest.iloc[first].assign(student_id="")).get("", [])
     for record in distinct:
         del record["student_id"]
