@@ -205,13 +205,12 @@ def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFr
     ``as_of`` that fall on the same day are computed once.
     """
     columns = [*VALUE_COLUMNS.values(), "rule_status", "as_of_grade"]
-    cache = {} if cache is None else cache
     asked = _asked(config, rows, dates)
     keys = ["student_id", "as_of_date", "school_year"]
     known, missing = [], []
     for (day, year), group in asked.groupby(keys[1:], sort=True):
         wanted = group["student_id"].drop_duplicates()
-        if (day, year) in cache:
+        if cache is not None and (day, year) in cache:
             kept = cache[(day, year)]
             known.append(kept)
             wanted = wanted[~wanted.isin(kept["student_id"])]
@@ -219,7 +218,7 @@ def values_as_of(con: duckdb.DuckDBPyConnection, config: Config, rows: pd.DataFr
     missing = pd.concat(missing, ignore_index=True) if missing else pd.DataFrame()
     if len(missing):  # kept with or without values: a student not enrolled then is asked once
         fresh = missing.merge(_computed(con, config, missing), on=keys, how="left")
-        for (day, year), found in fresh.groupby(keys[1:], sort=False):
+        for (day, year), found in (fresh.groupby(keys[1:], sort=False) if cache is not None else ()):
             kept = cache[(day, year)] if (day, year) in cache else None
             cache[(day, year)] = found if kept is None else pd.concat([kept, found], ignore_index=True)
         known.append(fresh)
