@@ -26,7 +26,7 @@ from ontrack.reports.workers import can_fork, forked_map
 
 from ontrack.config import Config
 from ontrack.resources import duckdb_limit_bytes
-from ontrack.scoring.parts import school_sets
+from ontrack.scoring.parts import part_count, school_sets
 from ontrack.scoring.profile_data import forget_criteria, warm_criteria
 from ontrack.scoring.run import ScoreResult
 
@@ -127,7 +127,7 @@ def profile_parts(roster: pd.DataFrame, config: Config) -> list[pd.DataFrame]:
     parts = []
     for group in profile_groups(roster, config):
         schools = group["school_id"].astype(str)
-        count = min(schools.nunique(), max(2, -(-len(group) // PART_STUDENTS)))
+        count = part_count(schools, PART_STUDENTS)
         parts.extend(group[schools.isin(chosen)] for chosen in school_sets(group["school_id"], count) if chosen)
     return parts
 

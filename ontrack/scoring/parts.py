@@ -103,13 +103,19 @@ def school_sets(schools: pd.Series, count: int) -> list[set[str]]:
     return sets
 
 
+def part_count(schools: pd.Series, size: int) -> int:
+    """How many sets of whole schools a task runner gets: about ``size`` rows each, and
+    at least two when there are two schools (never more sets than schools)."""
+    return min(schools.nunique(), max(2, -(-len(schools) // size)))
+
+
 def scoring_parts(cohort: pd.DataFrame, config: Config, *, model: str, as_of: date,
                   version: str, many: bool) -> list[ScoringPart]:
     """The cohort in parts of whole schools: one part in this process (``many`` False);
     for a task runner about :func:`~ontrack.dataset.budget.part_rows` rows each, and at
     least two when there are two schools (each part scans the event tables once)."""
     schools = cohort["school_id"].astype(str)
-    count = min(schools.nunique(), max(2, -(-len(cohort) // part_rows(config)))) if many else 1
+    count = part_count(schools, part_rows(config)) if many else 1
     sets = school_sets(schools, count) if count > 1 else [set(schools)]
     parts = []
     for chosen in sets:
