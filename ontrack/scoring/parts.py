@@ -80,9 +80,7 @@ def load_champion(config: Config, out_dir: Path, name: str) -> tuple[LoadedModel
     found = read_champion(config, out_dir, name)
     if not isinstance(found, str):
         return found
-    from ontrack.modeling import (
-        tracking,  # imports MLflow: only for a registry elsewhere
-    )
+    from ontrack.modeling import tracking  # imports MLflow: only for a registry elsewhere
 
     try:
         client = tracking.connect(config, out_dir, create=False)
